@@ -92,6 +92,10 @@ CHOICE_SPECS: tuple[ChoiceSpec, ...] = (
     ChoiceSpec("settlement_fee_rate", None, "Rate charged on the settled notional at expiry.", kind="decimal"),
     ChoiceSpec("rounding_tolerance_money", None,
                "Largest money difference an audit accepts as venue rounding.", kind="decimal"),
+    # Documentary choices: published for auditors and adapters; the model does not branch on them.
+    ChoiceSpec("reported_short_size_sign", ("negative", "positive"),
+               "Sign of a SHORT leg's size in the venue's own position report (documentary: audit "
+               "adapters normalise it; hedgespec snapshots use signed quantities)."),
 )
 CHOICE_BY_NAME = {spec.name: spec for spec in CHOICE_SPECS}
 
