@@ -1,1 +1,88 @@
-"""hedgespec.model"""
+"""The reference model: exact, deterministic, pure. ``step(state, action) -> (outcome, state)``.
+
+Chapters: ``mode``, ``orders``, ``positions``, ``margin``, ``fees``, ``funding``,
+``liquidation``, ``settlement``; units in ``units``; the JSON edge in ``codec``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hedgespec.spec.profiles import Profile, load_profile
+
+from .codec import InputError, instrument_from_json, parse_units
+from .snapshot import snapshot
+from .state import HEDGE, ONE_WAY, Account, Config, State
+from .step import step
+
+_RATE_CHOICES = ("liquidation_clearance_fee_rate", "settlement_fee_rate")
+
+PARAMS_FIELDS = ("instruments", "accounts", "profile", "insurance_fund", "mark_prices", "last_prices")
+
+
+def resolve_choices(profile: Profile) -> dict[str, Any]:
+    """The profile's effective choices in model units (rates as RATE atoms, leverage as int)."""
+    choices = {name: profile.effective(name) for name in profile.choices}
+    for name in _RATE_CHOICES:
+        choices[name] = parse_units(choices[name], "rate", f"profile {profile.name}", name)
+    choices["default_leverage"] = parse_units(choices["default_leverage"], "int", f"profile {profile.name}",
+                                              "default_leverage")
+    return choices
+
+
+def initial_state(params: dict[str, Any], profile: Profile | str | None = None, where: str = "params") -> State:
+    """Build the state a run starts from, from run parameters in their JSON form.
+
+    ``params``: instruments (list), accounts ({id: {"wallet": str, "position_mode": {scope: mode}}} or a
+    list of ids), optional profile name, insurance_fund, mark_prices, last_prices.
+    """
+    if not isinstance(params, dict):
+        raise InputError(f"{where}: parameters are a JSON object")
+    for key in params:
+        if key not in PARAMS_FIELDS:
+            raise InputError(f"{where}: {key}: unknown field (known: {', '.join(PARAMS_FIELDS)})")
+    if profile is None:
+        profile = params.get("profile", "seed")
+    if isinstance(profile, str):
+        profile = load_profile(profile)
+    raw_instruments = params.get("instruments")
+    if not isinstance(raw_instruments, list) or not raw_instruments:
+        raise InputError(f"{where}: instruments: a non-empty list is required")
+    instruments = {}
+    for i, raw in enumerate(raw_instruments):
+        inst = instrument_from_json(raw, f"{where}: instruments[{i}]")
+        if inst.symbol in instruments:
+            raise InputError(f"{where}: instruments[{i}]: duplicate symbol {inst.symbol}")
+        instruments[inst.symbol] = inst
+    raw_accounts = params.get("accounts")
+    if isinstance(raw_accounts, list):
+        raw_accounts = {name: {} for name in raw_accounts}
+    if not isinstance(raw_accounts, dict) or not raw_accounts:
+        raise InputError(f"{where}: accounts: a non-empty object or list is required")
+    config = Config(instruments, profile, tuple(sorted(raw_accounts)), resolve_choices(profile))
+    accounts = {}
+    for name, raw in sorted(raw_accounts.items()):
+        at = f"{where}: accounts.{name}"
+        if not isinstance(raw, dict):
+            raise InputError(f"{at}: an account is a JSON object")
+        wallet = parse_units(raw.get("wallet", "0"), "money", at, "wallet")
+        modes = raw.get("position_mode", {})
+        if not isinstance(modes, dict) or any(m not in (HEDGE, ONE_WAY) for m in modes.values()):
+            raise InputError(f"{at}: position_mode: an object of scope -> HEDGE/ONE_WAY is required")
+        if wallet < 0:
+            raise InputError(f"{at}: wallet: must not be negative")
+        accounts[name] = Account(wallet=wallet, modes=dict(modes))
+    prices = {}
+    for key in ("mark_prices", "last_prices"):
+        raw_prices = params.get(key, {})
+        if not isinstance(raw_prices, dict):
+            raise InputError(f"{where}: {key}: an object of instrument -> price is required")
+        for symbol in raw_prices:
+            if symbol not in instruments:
+                raise InputError(f"{where}: {key}.{symbol}: unknown instrument")
+        prices[key] = {s: parse_units(p, "price", where, f"{key}.{s}") for s, p in raw_prices.items()}
+    insurance = parse_units(params.get("insurance_fund", "0"), "money", where, "insurance_fund")
+    return State(config, accounts, prices["mark_prices"], prices["last_prices"], insurance)
+
+
+__all__ = ["initial_state", "step", "snapshot", "resolve_choices", "InputError", "State"]

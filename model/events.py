@@ -1,0 +1,109 @@
+"""Outcomes and the events a step produces (fills, ledger entries, funding, order updates).
+
+The ledger is this stream of per-step events; the state holds no growing history.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ACCEPTED, REJECTED, UNCHANGED, PARTIALLY_APPLIED = "accepted", "rejected", "unchanged", "partially_applied"
+
+WALLET, ISOLATED_MARGIN, INSURANCE_FUND = "wallet", "isolated_margin", "insurance_fund"
+
+REASONS = (
+    "MODE_SWITCH_WITH_POSITIONS",
+    "MODE_SWITCH_WITH_OPEN_ORDERS",
+    "MODE_IN_FORCE",
+    "POSITION_SIDE_MISMATCH",
+    "REDUCE_EXCEEDS_LEG",
+    "REDUCE_ONLY_FORBIDDEN",
+    "INSUFFICIENT_MARGIN",
+    "INSUFFICIENT_BALANCE",
+    "INVALID_ARGUMENT",
+    "UNKNOWN_ORDER",
+    "DUPLICATE_ORDER_ID",
+    "MARGIN_TYPE_WITH_POSITION",
+    "MARGIN_TYPE_WITH_OPEN_ORDERS",
+    "NO_MARK_PRICE",
+    "INSTRUMENT_EXPIRED",
+    "LEVERAGE_EXCEEDS_BRACKET",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    account: str
+    order_id: str
+    instrument: str
+    side: str
+    position_side: str
+    quantity: int  # QTY, > 0
+    price: int
+    liquidity: str  # MAKER / TAKER
+    fee: int  # MONEY >= 0
+    realized_pnl: int
+    cause: str  # order / trigger / liquidation / settlement
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    account: str  # "" for the insurance fund's own side of a transfer
+    instrument: str  # "" when no instrument
+    position_side: str  # "" when no leg; "CROSS" for the cross pool
+    kind: str
+    bucket: str  # wallet / isolated_margin / insurance_fund
+    amount: int  # MONEY, signed
+
+
+@dataclass(frozen=True, slots=True)
+class FundingPayment:
+    account: str
+    instrument: str
+    position_side: str
+    quantity: int
+    mark_price: int
+    rate: int
+    amount: int  # MONEY, signed: negative = paid
+
+
+@dataclass(frozen=True, slots=True)
+class OrderUpdate:
+    account: str
+    order_id: str
+    status: str  # NEW / PARTIALLY_FILLED / FILLED / CANCELLED / TRIGGERED / TRIMMED
+    cause: str
+    quantity: int = 0  # remaining quantity after the update
+
+
+@dataclass(frozen=True, slots=True)
+class Liquidation:
+    account: str
+    instrument: str  # "" for a cross-pool liquidation
+    position_side: str  # leg, or "CROSS"
+    mark_price: int
+    margin_balance: int
+    maintenance_margin: int
+
+
+@dataclass(frozen=True, slots=True)
+class ModeChange:
+    account: str
+    scope: str
+    mode: str
+
+
+Event = Fill | LedgerEntry | FundingPayment | OrderUpdate | Liquidation | ModeChange
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    kind: str
+    reason: str | None = None
+    message: str = ""
+    events: tuple[Event, ...] = ()
+
+
+def rejected(reason: str, message: str) -> Outcome:
+    """A rejection: the state stays as it was (Implements HM-ATOM-001)."""
+    return Outcome(REJECTED, reason, message)

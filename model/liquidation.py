@@ -1,0 +1,114 @@
+"""Liquidation chapter: isolated legs one by one, the cross pool as a whole.
+
+Implements HM-LIQ-001..006: an isolated leg is liquidated if and only if its margin balance is
+below its maintenance margin, alone, its loss capped at its own margin (the insurance fund takes
+the rest); the cross pool is liquidated when its equity is below the maintenance of all its legs,
+and then every cross leg is closed. Neither draws on the other.
+"""
+
+from __future__ import annotations
+
+from .events import Liquidation
+from .fees import fill_fee
+from .ledger import Work
+from .margin import is_breached, maintenance_margin, margin_balance
+from .positions import unrealized_pnl
+from .state import BUY, CROSS, ISOLATED, SELL, Leg
+from .units import ceil_div
+
+
+def isolated_should_liquidate(leg: Leg, mark_price: int, maintenance: int, trigger: str) -> bool:
+    """The isolated criterion for one open leg (HM-LIQ-002)."""
+    return leg.quantity != 0 and is_breached(margin_balance(leg, mark_price), maintenance, trigger)
+
+
+def bankruptcy_price(leg: Leg) -> int:
+    """Price at which the leg's margin balance is zero, rounded against the holder to a PRICE atom."""
+    numerator = leg.cost_basis - leg.isolated_margin
+    if leg.quantity > 0:
+        return max(1, ceil_div(numerator, leg.quantity))
+    return max(1, numerator // leg.quantity)
+
+
+def evaluate(work: Work, instrument: str) -> None:
+    """After a mark-price or funding step: liquidate breached isolated legs, then breached cross pools."""
+    choices = work.config.choices
+    for account_id in sorted(work.state.accounts):
+        account = work.account(account_id) if account_id in work.touched else None
+        legs = (account.legs if account is not None else work.state.accounts[account_id].legs)
+        mark = work.mark_prices.get(instrument)
+        if mark is None:
+            continue
+        for (symbol, side), leg in sorted(legs.items()):
+            if symbol != instrument or not leg.quantity or _margin_type(work, account_id, symbol, side) != ISOLATED:
+                continue
+            maintenance = maintenance_margin(leg, mark, work.config.instruments[symbol].brackets)
+            if isolated_should_liquidate(leg, mark, maintenance, choices["liquidation_trigger"]):
+                liquidate_isolated(work, account_id, symbol, side, leg, mark, maintenance)
+        _evaluate_cross(work, account_id)
+
+
+def _margin_type(work: Work, account_id: str, instrument: str, side: str) -> str:
+    account = work.current(account_id)
+    settings = account.settings.get((instrument, side))
+    return settings.margin_type if settings else work.config.choices["default_margin_type"]
+
+
+def _cancel_before(work: Work, account_id: str, legs: list[tuple[str, str]]) -> None:
+    scope = work.config.choices["liquidation_cancels_orders"]
+    instruments = {i for i, _ in legs}
+    for order in sorted(work.account(account_id).orders.values(), key=lambda o: o.seq):
+        if scope == "account" or (scope == "instrument" and order.instrument in instruments) or \
+                (order.instrument, order.position_side) in legs:
+            work.cancel(account_id, order.order_id, "liquidation")
+
+
+def liquidate_isolated(work: Work, account_id: str, instrument: str, side: str, leg: Leg, mark: int,
+                       maintenance: int) -> None:
+    """Close one breached isolated leg in full; the other leg and the wallet are not touched."""
+    choices = work.config.choices
+    work.events.append(Liquidation(account_id, instrument, side, mark, margin_balance(leg, mark), maintenance))
+    _cancel_before(work, account_id, [(instrument, side)])
+    price = mark if choices["liquidation_price_basis"] == "mark" else bankruptcy_price(leg)
+    clearance = fill_fee(leg.quantity, price, choices["liquidation_clearance_fee_rate"])
+    if clearance:
+        work.transfer(account_id, instrument, side, "CLEARANCE_FEE", "isolated_margin", "insurance_fund", clearance)
+    remainder = "insurance_fund" if choices["isolated_liquidation_remainder"] == "insurance_fund" else "wallet"
+    work.apply_fill(account_id, "", instrument, SELL if leg.quantity > 0 else BUY, side, abs(leg.quantity), price,
+                    "TAKER", "liquidation", 0, fee_rate=0, remainder_to=remainder)
+
+
+def cross_pool(work: Work, account_id: str) -> tuple[int, int, list[tuple[str, str, Leg]]]:
+    """(equity, maintenance, open cross legs) of an account's cross pool at current marks."""
+    account = work.current(account_id)
+    equity = account.wallet
+    maintenance = 0
+    legs = []
+    for (symbol, side), leg in sorted(account.legs.items()):
+        if not leg.quantity or _margin_type(work, account_id, symbol, side) != CROSS:
+            continue
+        mark = work.mark_prices.get(symbol)
+        price = mark if mark is not None else leg.cost_basis // leg.quantity
+        equity += unrealized_pnl(leg, price)
+        maintenance += maintenance_margin(leg, price, work.config.instruments[symbol].brackets)
+        legs.append((symbol, side, leg))
+    return equity, maintenance, legs
+
+
+def _evaluate_cross(work: Work, account_id: str) -> None:
+    equity, maintenance, legs = cross_pool(work, account_id)
+    if not legs or not is_breached(equity, maintenance, work.config.choices["liquidation_trigger"]):
+        return
+    work.events.append(Liquidation(account_id, "", "CROSS", 0, equity, maintenance))
+    _cancel_before(work, account_id, [(s, side) for s, side, _ in legs])
+    rate = work.config.choices["liquidation_clearance_fee_rate"]
+    for symbol, side, leg in legs:
+        mark = work.mark_prices.get(symbol, leg.cost_basis // leg.quantity)
+        clearance = fill_fee(leg.quantity, mark, rate)
+        if clearance:
+            work.transfer(account_id, symbol, side, "CLEARANCE_FEE", "wallet", "insurance_fund", clearance)
+        work.apply_fill(account_id, "", symbol, SELL if leg.quantity > 0 else BUY, side, abs(leg.quantity), mark,
+                        "TAKER", "liquidation", 0, fee_rate=0)
+    deficit = -work.account(account_id).wallet
+    if deficit > 0:
+        work.transfer(account_id, "", "CROSS", "INSURANCE_COVER", "insurance_fund", "wallet", deficit)

@@ -1,0 +1,155 @@
+"""Margin chapter: initial and maintenance margin, margin balance, liquidation prices.
+
+Implements HM-MARG-006 (maintenance margin from brackets), HM-LIQ-007 (liquidation price per
+leg) and the availability rule behind HM-ORD-008.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from .positions import unrealized_pnl
+from .state import CROSS, Account, Bracket, Config, Leg, LegSettings
+from .units import RATE_ONE, apply_rate_up, ceil_div
+
+
+def initial_margin(abs_notional: int, leverage: int) -> int:
+    """Initial margin of a notional at a leverage (MONEY), rounded up."""
+    return ceil_div(abs_notional, leverage)
+
+
+def bracket_for(abs_notional: int, brackets: tuple[Bracket, ...]) -> Bracket:
+    """The bracket whose [floor, cap) holds the notional; the last bracket is open-ended."""
+    for bracket in brackets:
+        if bracket.notional_cap == 0 or abs_notional < bracket.notional_cap:
+            return bracket
+    return brackets[-1]
+
+
+def maintenance_for(abs_notional: int, maintenance_rate: int, maintenance_amount: int) -> int:
+    """Maintenance margin in one bracket: notional x rate (rounded up) - amount, never below 0."""
+    return max(0, apply_rate_up(abs_notional, maintenance_rate) - maintenance_amount)
+
+
+def maintenance_margin(leg: Leg, price: int, brackets: tuple[Bracket, ...]) -> int:
+    """A leg's maintenance margin at ``price`` from the instrument's brackets."""
+    abs_notional = abs(leg.quantity * price)
+    bracket = bracket_for(abs_notional, brackets)
+    return maintenance_for(abs_notional, bracket.maintenance_rate, bracket.maintenance_amount)
+
+
+def margin_balance(leg: Leg, mark_price: int) -> int:
+    """An isolated leg's margin balance: isolated margin + unrealized PnL."""
+    return leg.isolated_margin + unrealized_pnl(leg, mark_price)
+
+
+def is_breached(balance: int, maintenance: int, trigger: str) -> bool:
+    """Liquidation criterion: balance below maintenance (or at it, under ``at_or_below``)."""
+    return balance < maintenance or (trigger == "at_or_below" and balance == maintenance)
+
+
+def settings_of(config: Config, account: Account, instrument: str, position_side: str) -> LegSettings:
+    settings = account.settings.get((instrument, position_side))
+    if settings is None:
+        return LegSettings(config.choices["default_margin_type"], config.choices["default_leverage"])
+    return settings
+
+
+def cross_initial_margin(config: Config, account: Account) -> int:
+    """Initial margin held by the account's open cross legs (at their cost basis)."""
+    total = 0
+    for (instrument, side), leg in account.legs.items():
+        if leg.quantity and settings_of(config, account, instrument, side).margin_type == CROSS:
+            total += initial_margin(abs(leg.cost_basis), settings_of(config, account, instrument, side).leverage)
+    return total
+
+
+def cross_unrealized(config: Config, account: Account, mark_prices: dict[str, int]) -> int:
+    total = 0
+    for (instrument, side), leg in account.legs.items():
+        if leg.quantity and settings_of(config, account, instrument, side).margin_type == CROSS:
+            mark = mark_prices.get(instrument)
+            if mark is not None:
+                total += unrealized_pnl(leg, mark)
+    return total
+
+
+def order_margin(account: Account) -> int:
+    return sum(order.reserved for order in account.orders.values())
+
+
+def available_balance(config: Config, account: Account, mark_prices: dict[str, int]) -> int:
+    """What new orders, withdrawals and margin additions may use (MONEY).
+
+    wallet - order reservations - initial margin of cross legs + cross unrealized loss.
+    """
+    return (
+        account.wallet
+        - order_margin(account)
+        - cross_initial_margin(config, account)
+        + min(0, cross_unrealized(config, account, mark_prices))
+    )
+
+
+def _price_in_bracket(numerator: int, denominator: int, abs_quantity: int, bracket: Bracket) -> Fraction | None:
+    if denominator == 0:
+        return None
+    price = Fraction(numerator, denominator)
+    if price <= 0:
+        return None
+    abs_notional = abs_quantity * price
+    if abs_notional < bracket.notional_floor or (bracket.notional_cap and abs_notional >= bracket.notional_cap):
+        return None
+    return price
+
+
+def isolated_liquidation_price(leg: Leg, brackets: tuple[Bracket, ...]) -> Fraction | None:
+    """Price (PRICE atoms, exact fraction) at which the leg's margin balance equals maintenance.
+
+    Solves isolated_margin + q x P - cost = |q| x P x mmr - cum in the bracket that holds |q| x P
+    (Binance's isolated formula). None when the leg is flat or no positive price solves it.
+    """
+    if leg.quantity == 0:
+        return None
+    for bracket in brackets:
+        numerator = (leg.cost_basis - leg.isolated_margin - bracket.maintenance_amount) * RATE_ONE
+        denominator = leg.quantity * RATE_ONE - abs(leg.quantity) * bracket.maintenance_rate
+        price = _price_in_bracket(numerator, denominator, abs(leg.quantity), bracket)
+        if price is not None:
+            return price
+    return None
+
+
+def cross_liquidation_price(
+    config: Config, account: Account, instrument: str, mark_prices: dict[str, int]
+) -> Fraction | None:
+    """The shared liquidation price of an instrument's cross legs (Binance's cross formula).
+
+    Every other cross leg is held at its current mark (its maintenance and PnL enter as constants);
+    the instrument's own cross legs, both sides, contribute PnL and maintenance as P moves.
+    """
+    own: list[Leg] = []
+    others_mm = others_upnl = 0
+    for (symbol, side), leg in account.legs.items():
+        if not leg.quantity or settings_of(config, account, symbol, side).margin_type != CROSS:
+            continue
+        if symbol == instrument:
+            own.append(leg)
+            continue
+        mark = mark_prices.get(symbol)
+        if mark is None:
+            return None
+        others_mm += maintenance_margin(leg, mark, config.instruments[symbol].brackets)
+        others_upnl += unrealized_pnl(leg, mark)
+    if not own:
+        return None
+    brackets = config.instruments[instrument].brackets
+    base = others_mm - account.wallet - others_upnl + sum(leg.cost_basis for leg in own)
+    for bracket in brackets:
+        numerator = (base - bracket.maintenance_amount * len(own)) * RATE_ONE
+        denominator = sum(leg.quantity * RATE_ONE - abs(leg.quantity) * bracket.maintenance_rate for leg in own)
+        largest = max(abs(leg.quantity) for leg in own)
+        price = _price_in_bracket(numerator, denominator, largest, bracket)
+        if price is not None:
+            return price
+    return None

@@ -1,0 +1,309 @@
+"""Orders chapter: admission, execution, matching against market trades, conditional triggers.
+
+Implements HM-ORD-001 (position side matches the mode), HM-ORD-003/004 (closing orders never
+exceed or flip their leg), HM-ORD-005 (malformed orders), HM-ORD-006 (fill prices and matching),
+HM-ORD-008 (initial margin reserved at placement), HM-STOP-001..003 and HM-STOP-005.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from .actions import PlaceOrder
+from .events import ACCEPTED, OrderUpdate, Outcome, rejected
+from .fees import fill_fee
+from .ledger import Work
+from .margin import available_balance, bracket_for, initial_margin, settings_of
+from .mode import mode_of
+from .positions import released_share
+from .state import (
+    BOTH,
+    BUY,
+    CONDITIONAL_TYPES,
+    HEDGE_SIDES,
+    LIMIT,
+    LONG,
+    MARKET,
+    ONE_WAY,
+    ORDER_TYPES,
+    SELL,
+    SHORT,
+    STOP_MARKET,
+    TAKE_PROFIT_MARKET,
+    TRAILING_STOP_MARKET,
+    Order,
+)
+from .units import RATE_ONE
+
+
+def check_price(work: Work, instrument: str, price: int, field: str, tick: bool = True) -> Outcome | None:
+    """A rejection when ``price`` is not a positive price (a multiple of the tick when ``tick``)."""
+    if price <= 0:
+        return rejected("INVALID_ARGUMENT", f"{field}: must be positive")
+    if tick and price % work.config.instruments[instrument].tick_size:
+        return rejected("INVALID_ARGUMENT", f"{field}: not a multiple of the tick size")
+    return None
+
+
+def closing_side(position_side: str) -> str:
+    """The order side that reduces a hedge leg: SELL reduces LONG, BUY reduces SHORT."""
+    return SELL if position_side == LONG else BUY
+
+
+def leg_direction(quantity: int) -> int:
+    return (quantity > 0) - (quantity < 0)
+
+
+def place(work: Work, action: PlaceOrder) -> Outcome:
+    """Admit an order (all checks before any change), then execute or rest it."""
+    config = work.config
+    inst = config.instruments[action.instrument]
+    account = work.state.accounts[action.account]
+    if action.instrument in work.state.expired:
+        return rejected("INSTRUMENT_EXPIRED", f"{action.instrument} has expired")
+    if not action.order_id or action.order_id in account.orders:
+        return rejected("DUPLICATE_ORDER_ID" if action.order_id else "INVALID_ARGUMENT",
+                        f"order_id: {action.order_id!r} is {'in use' if action.order_id else 'empty'}")
+    if action.side not in (BUY, SELL):
+        return rejected("INVALID_ARGUMENT", f"side: must be BUY or SELL, got {action.side!r}")
+    if action.order_type not in ORDER_TYPES:
+        return rejected("INVALID_ARGUMENT", f"order_type: unknown type {action.order_type!r}")
+    if action.position_side not in ("", BOTH, *HEDGE_SIDES):
+        return rejected("INVALID_ARGUMENT", f"position_side: unknown side {action.position_side!r}")
+    conditional = action.order_type in CONDITIONAL_TYPES
+    if action.close_position:
+        if not conditional and config.choices["close_position_orders"] == "conditional_only":
+            return rejected("INVALID_ARGUMENT", "close_position: only stop and take-profit orders may carry it")
+        if action.quantity != 0 or action.reduce_only:
+            return rejected("INVALID_ARGUMENT", "close_position: takes no quantity and no reduce_only")
+    elif action.quantity <= 0 or action.quantity % inst.lot_size:
+        return rejected("INVALID_ARGUMENT", "quantity: must be a positive multiple of the lot size")
+    if action.order_type in (MARKET, LIMIT):
+        problem = check_price(work, action.instrument, action.price, "price")
+        if problem:
+            return problem
+    elif action.price:
+        return rejected("INVALID_ARGUMENT", "price: conditional orders execute at market; give stop_price")
+    if action.order_type in (STOP_MARKET, TAKE_PROFIT_MARKET):
+        problem = check_price(work, action.instrument, action.stop_price, "stop_price")
+        if problem:
+            return problem
+    if action.order_type == TRAILING_STOP_MARKET:
+        if not 0 < action.callback_rate < RATE_ONE:
+            return rejected("INVALID_ARGUMENT", "callback_rate: must be between 0 and 1")
+        if action.activation_price < 0:
+            return rejected("INVALID_ARGUMENT", "activation_price: must not be negative")
+    elif action.activation_price or action.callback_rate:
+        return rejected("INVALID_ARGUMENT", "activation_price/callback_rate: trailing stops only")
+
+    mode = mode_of(config, account, action.instrument)
+    position_side = action.position_side
+    if mode == ONE_WAY:
+        if position_side in HEDGE_SIDES:
+            return rejected("POSITION_SIDE_MISMATCH", f"position_side {position_side} in one-way mode")
+        position_side = BOTH
+    elif position_side not in HEDGE_SIDES:
+        return rejected("POSITION_SIDE_MISMATCH", "hedge mode needs position_side LONG or SHORT")
+    leg = account.leg(action.instrument, position_side)
+    signed = action.quantity if action.side == BUY else -action.quantity
+    if position_side == BOTH:
+        opening = not (action.reduce_only or action.close_position or conditional)
+        reducing_direction = leg.quantity != 0 and leg_direction(leg.quantity) != leg_direction(signed)
+        if not opening and not reducing_direction:
+            return rejected("REDUCE_EXCEEDS_LEG", "a reduce-only order needs an opposite position to reduce")
+    else:
+        opening = action.side != closing_side(position_side)
+        if action.reduce_only and config.choices["reduce_only_in_hedge"] == "forbidden":
+            return rejected("REDUCE_ONLY_FORBIDDEN", "reduce_only is not accepted in hedge mode")
+        if opening and (action.reduce_only or action.close_position):
+            return rejected("REDUCE_EXCEEDS_LEG", "a reduce-only order would increase the leg")
+        if conditional and opening:
+            return rejected("INVALID_ARGUMENT", "conditional orders close a leg; opening ones are not modelled")
+
+    settings = settings_of(config, account, action.instrument, position_side)
+    quantity = action.quantity
+    trim = config.choices["oversized_close"] == "trim"
+    if not opening:
+        leg_size = abs(leg.quantity)
+        if leg_size == 0:
+            return rejected("REDUCE_EXCEEDS_LEG", "there is nothing to reduce on this leg")
+        resting = sum(o.quantity for o in account.orders.values()
+                      if o.instrument == action.instrument and o.position_side == position_side
+                      and not o.opening and o.order_type == LIMIT)
+        limit = leg_size if conditional or action.order_type == MARKET else leg_size - resting
+        if quantity > limit and not trim:
+            return rejected("REDUCE_EXCEEDS_LEG", f"quantity exceeds what the leg has left to close ({limit})")
+        if action.order_type == MARKET:
+            quantity = min(quantity, leg_size)
+
+    price = action.price
+    margin = 0
+    if opening:
+        margin = initial_margin(abs(quantity * price), settings.leverage)
+        new_size = abs(leg.quantity * price) + abs(quantity * price)
+        if bracket_for(new_size, inst.brackets).max_leverage < settings.leverage:
+            return rejected("LEVERAGE_EXCEEDS_BRACKET", "the resulting position's bracket allows less leverage")
+    fee_reserve = fill_fee(quantity, price, max(inst.maker_rate, inst.taker_rate)) if price else 0
+    available = available_balance(config, account, work.state.mark_prices)
+    if margin + fee_reserve > available:
+        return rejected("INSUFFICIENT_MARGIN", f"needs {margin + fee_reserve}, available {available}")
+
+    if conditional:
+        trigger_price = work.state.mark_prices.get(action.instrument) if config.choices[
+            "trigger_price_source"] == "mark" else work.state.last_prices.get(action.instrument)
+        if trigger_price is not None and action.order_type != TRAILING_STOP_MARKET and _stop_fires(
+                action.order_type, leg_direction(leg.quantity), action.stop_price, trigger_price):
+            return rejected("INVALID_ARGUMENT", "stop_price: the order would trigger immediately")
+
+    work.seq += 1
+    order = Order(action.order_id, action.instrument, action.side, position_side, action.order_type,
+                  quantity, price, action.stop_price, action.activation_price, action.callback_rate,
+                  action.reduce_only, action.close_position, work.seq, margin, fee_reserve, opening)
+    if action.order_type == MARKET:
+        execute(work, action.account, order, quantity, price, "TAKER", "order")
+        return Outcome(ACCEPTED)
+    work.put_order(action.account, order)
+    work.events.append(OrderUpdate(action.account, order.order_id, "NEW", "request", quantity))
+    if not opening and action.order_type == LIMIT and trim:
+        work.trim_closing_limits(action.account, work.closing_orders(action.account, action.instrument,
+                                                                     position_side), abs(leg.quantity))
+    last = work.state.last_prices.get(action.instrument)
+    if action.order_type == LIMIT and last is not None and action.account in work.touched and \
+            order.order_id in work.account(action.account).orders and _crosses(action.side, price, last):
+        resting = work.account(action.account).orders[order.order_id]
+        execute(work, action.account, resting, resting.quantity, price, "TAKER", "order")
+    return Outcome(ACCEPTED)
+
+
+def _crosses(side: str, limit_price: int, trade_price: int) -> bool:
+    return limit_price >= trade_price if side == BUY else limit_price <= trade_price
+
+
+def execute(work: Work, account_id: str, order: Order, quantity: int, price: int, liquidity: str,
+            cause: str) -> None:
+    """Fill ``quantity`` of ``order`` at ``price``; the order keeps the reservation of what is left."""
+    account = work.account(account_id)
+    account.orders.pop(order.order_id, None)
+    margin = released_share(order.margin_reserved, quantity, order.quantity) if order.opening else 0
+    if order.opening and order.position_side == BOTH:
+        leg = account.leg(order.instrument, BOTH)
+        signed = quantity if order.side == BUY else -quantity
+        if leg.quantity and leg_direction(leg.quantity) != leg_direction(signed):
+            opening_qty = max(0, quantity - abs(leg.quantity))
+            margin = released_share(margin, opening_qty, quantity) if opening_qty else 0
+    remaining = order.quantity - quantity
+    work.apply_fill(account_id, order.order_id, order.instrument, order.side, order.position_side, quantity,
+                    price, liquidity, cause, margin)
+    if remaining > 0:
+        rest = dataclasses.replace(
+            order, quantity=remaining,
+            margin_reserved=order.margin_reserved - released_share(order.margin_reserved, quantity, order.quantity),
+            fee_reserved=order.fee_reserved - released_share(order.fee_reserved, quantity, order.quantity))
+        work.put_order(account_id, rest)
+        work.events.append(OrderUpdate(account_id, order.order_id, "PARTIALLY_FILLED", cause, remaining))
+    else:
+        work.events.append(OrderUpdate(account_id, order.order_id, "FILLED", cause, 0))
+
+
+def match_resting(work: Work, instrument: str, price: int, quantity: int) -> None:
+    """A market trade fills the resting limit orders it trades through (HM-ORD-006).
+
+    Buys priced at or above the trade and sells at or below it fill at their own limit price as
+    maker, best price first then time; each side is filled up to the trade's quantity.
+    """
+    work.copy_prices()
+    for side in (BUY, SELL):
+        candidates = []
+        for account_id in sorted(work.state.accounts):
+            for order in work.current(account_id).orders.values():
+                if order.instrument == instrument and order.order_type == LIMIT and order.side == side \
+                        and _crosses(side, order.price, price):
+                    candidates.append((-order.price if side == BUY else order.price, order.seq, account_id,
+                                       order.order_id))
+        budget = quantity
+        for _, _, account_id, order_id in sorted(candidates):
+            if budget <= 0:
+                break
+            order = work.account(account_id).orders.get(order_id)
+            if order is None:  # cancelled by an earlier fill (its leg closed)
+                continue
+            fill_qty = min(budget, order.quantity)
+            if not order.opening:
+                fill_qty = min(fill_qty, abs(work.account(account_id).leg(instrument, order.position_side).quantity))
+                if fill_qty == 0:
+                    work.cancel(account_id, order_id, "leg_closed")
+                    continue
+            budget -= fill_qty
+            execute(work, account_id, order, fill_qty, order.price, "MAKER", "order")
+
+
+def _stop_fires(order_type: str, direction: int, stop_price: int, price: int) -> bool:
+    """Stop / take-profit trigger for a leg of ``direction`` (+1 long, -1 short) (HM-STOP-002).
+
+    A stop closing a long fires at or below its stop price, closing a short at or above; a
+    take-profit the other way round.
+    """
+    falls = price <= stop_price
+    rises = price >= stop_price
+    if order_type == STOP_MARKET:
+        return falls if direction > 0 else rises
+    return rises if direction > 0 else falls
+
+
+def trailing_update(direction: int, extreme: int, activation_price: int, callback_rate: int,
+                    price: int) -> tuple[int, bool]:
+    """One trailing-stop observation (HM-STOP-003): (new extreme, fires).
+
+    Closing a long, it activates once the price reaches the activation price (at once if 0),
+    tracks the highest price since and fires on a fall of ``callback_rate`` from it; closing a
+    short, it tracks the lowest price and fires on a rise.
+    """
+    if extreme == 0:
+        active = activation_price == 0 or (price >= activation_price if direction > 0 else price <= activation_price)
+        if not active:
+            return 0, False
+        extreme = price
+    if direction > 0:
+        extreme = max(extreme, price)
+        return extreme, price * RATE_ONE <= extreme * (RATE_ONE - callback_rate)
+    extreme = min(extreme, price)
+    return extreme, price * RATE_ONE >= extreme * (RATE_ONE + callback_rate)
+
+
+def trigger_conditionals(work: Work, instrument: str, price: int) -> None:
+    """Fire the conditional orders whose own leg's trigger holds at ``price`` (HM-STOP-001/002).
+
+    A fired order closes its own leg at ``price`` as taker: the whole leg for close_position,
+    else its quantity up to what the leg holds.
+    """
+    waiting = sorted(
+        ((order.seq, account_id, order.order_id)
+         for account_id in sorted(work.state.accounts)
+         for order in work.current(account_id).orders.values()
+         if order.instrument == instrument and order.is_conditional),
+    )
+    for _, account_id, order_id in waiting:
+        order = work.account(account_id).orders.get(order_id)
+        if order is None:
+            continue
+        leg = work.account(account_id).leg(instrument, order.position_side)
+        direction = leg_direction(leg.quantity)
+        if direction == 0 or (order.side == BUY) == (direction > 0):
+            work.cancel(account_id, order_id, "leg_closed")
+            continue
+        if order.order_type == TRAILING_STOP_MARKET:
+            extreme, fires = trailing_update(direction, order.extreme, order.activation_price,
+                                             order.callback_rate, price)
+            if not fires:
+                if extreme != order.extreme:
+                    work.put_order(account_id, dataclasses.replace(order, extreme=extreme))
+                continue
+        elif not _stop_fires(order.order_type, direction, order.stop_price, price):
+            continue
+        quantity = abs(leg.quantity) if order.close_position else min(order.quantity, abs(leg.quantity))
+        work.events.append(OrderUpdate(account_id, order_id, "TRIGGERED", "trigger", quantity))
+        execute(work, account_id, dataclasses.replace(order, quantity=quantity), quantity, price, "TAKER",
+                "trigger")
+
+
+__all__ = ["place", "execute", "match_resting", "trigger_conditionals", "check_price", "SHORT"]

@@ -1,0 +1,138 @@
+"""The model's state: instruments, legs, orders, accounts. Frozen and integer-valued.
+
+Collections inside the state (``dict``) are never mutated after construction: every step builds
+new ones. Quantities are signed like a venue's ``positionAmt``: a LONG leg is >= 0, a SHORT leg
+<= 0, a one-way (BOTH) position either. Cost basis carries the same sign (sum of qty x price
+over the leg's opening fills, less what reducing fills released), so entry price = cost / qty.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+LONG, SHORT, BOTH = "LONG", "SHORT", "BOTH"
+BUY, SELL = "BUY", "SELL"
+HEDGE, ONE_WAY = "HEDGE", "ONE_WAY"
+ISOLATED, CROSS = "ISOLATED", "CROSS"
+MARKET, LIMIT = "MARKET", "LIMIT"
+STOP_MARKET, TAKE_PROFIT_MARKET, TRAILING_STOP_MARKET = "STOP_MARKET", "TAKE_PROFIT_MARKET", "TRAILING_STOP_MARKET"
+CONDITIONAL_TYPES = (STOP_MARKET, TAKE_PROFIT_MARKET, TRAILING_STOP_MARKET)
+ORDER_TYPES = (MARKET, LIMIT, *CONDITIONAL_TYPES)
+PERPETUAL, DATED = "PERPETUAL", "DATED"
+HEDGE_SIDES = (LONG, SHORT)
+
+
+@dataclass(frozen=True, slots=True)
+class Bracket:
+    """One maintenance-margin bracket: notional in [floor, cap) (money atoms); cap 0 = unbounded."""
+
+    notional_floor: int
+    notional_cap: int
+    maintenance_rate: int  # RATE atoms
+    maintenance_amount: int  # money atoms ("cum")
+    max_leverage: int
+
+
+@dataclass(frozen=True, slots=True)
+class Instrument:
+    """A linear contract settled in ``settle_asset``."""
+
+    symbol: str
+    settle_asset: str
+    kind: str  # PERPETUAL or DATED
+    tick_size: int  # PRICE atoms
+    lot_size: int  # QTY atoms
+    maker_rate: int  # RATE atoms
+    taker_rate: int
+    brackets: tuple[Bracket, ...]
+
+    @property
+    def max_leverage(self) -> int:
+        return self.brackets[0].max_leverage
+
+
+@dataclass(frozen=True, slots=True)
+class Leg:
+    """One position record: an (account, instrument, position side)."""
+
+    quantity: int = 0  # QTY atoms, signed
+    cost_basis: int = 0  # MONEY atoms, signed like quantity
+    isolated_margin: int = 0  # MONEY atoms
+    realized_pnl: int = 0  # lifetime, MONEY atoms
+    fees_paid: int = 0  # lifetime, MONEY atoms (>= 0)
+    funding: int = 0  # lifetime net funding, MONEY atoms (+ received, - paid)
+
+
+FLAT = Leg()
+
+
+@dataclass(frozen=True, slots=True)
+class LegSettings:
+    margin_type: str
+    leverage: int  # whole multiples (1 = 1x)
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """A resting (limit) or waiting (conditional) order."""
+
+    order_id: str
+    instrument: str
+    side: str
+    position_side: str
+    order_type: str
+    quantity: int  # remaining QTY atoms (0 with close_position)
+    price: int  # limit price (PRICE atoms) or 0
+    stop_price: int  # trigger price for stop / take-profit, 0 otherwise
+    activation_price: int  # trailing stop activation, 0 = active at once
+    callback_rate: int  # trailing stop retracement (RATE atoms)
+    reduce_only: bool
+    close_position: bool
+    seq: int  # arrival order: time priority
+    margin_reserved: int  # MONEY atoms of initial margin held for the remaining quantity
+    fee_reserved: int  # MONEY atoms held for the fee of the remaining quantity
+    opening: bool  # may open or increase a position (one-way orders without reduce-only included)
+    extreme: int = 0  # trailing stop: best price since activation, 0 = not active yet
+
+    @property
+    def reserved(self) -> int:
+        return self.margin_reserved + self.fee_reserved
+
+    @property
+    def is_conditional(self) -> bool:
+        return self.order_type in CONDITIONAL_TYPES
+
+
+@dataclass(frozen=True)
+class Account:
+    wallet: int = 0
+    modes: dict[str, str] = field(default_factory=dict)  # scope key -> HEDGE / ONE_WAY (absent: default)
+    legs: dict[tuple[str, str], Leg] = field(default_factory=dict)  # (instrument, position side) -> leg
+    settings: dict[tuple[str, str], LegSettings] = field(default_factory=dict)
+    orders: dict[str, Order] = field(default_factory=dict)  # order id -> order
+
+    def leg(self, instrument: str, position_side: str) -> Leg:
+        return self.legs.get((instrument, position_side), FLAT)
+
+
+@dataclass(frozen=True)
+class Config:
+    """What does not change during a run: instruments, profile, account names."""
+
+    instruments: dict[str, Instrument]
+    profile: Any  # hedgespec.spec.profiles.Profile
+    account_ids: tuple[str, ...]
+    choices: dict[str, Any]  # the profile's effective choices, resolved once
+
+
+@dataclass(frozen=True)
+class State:
+    config: Config
+    accounts: dict[str, Account]
+    mark_prices: dict[str, int]
+    last_prices: dict[str, int]
+    insurance_fund: int = 0
+    expired: frozenset[str] = frozenset()
+    seq: int = 0  # orders accepted so far (time priority)
+    time: int = 0  # logical time of the last action
