@@ -1,0 +1,902 @@
+"""The audit: replay a trace, reconstruct every leg on its own, decide what the data can decide.
+
+One pass, streaming. Memory is bounded by the open state (legs, fee-rate ranges, last funding
+point per instrument, the pending funding group) plus two stated windows: the duplicate window
+(the last ``dup_window`` record keys) and the lists of findings and rejections shown in full
+(``max_listed`` each; counts are always exact).
+
+Each check cites its rule (see ``hedgespec.audit.rules``). What the data cannot decide is counted
+under "not decidable" with what would be needed, never silently skipped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import IO, Any
+
+from . import rules as R
+from .numbers import ZERO, canonical, local_audit_context, step_of
+from .trace import PARSER, TRACE_VERSION, RecordError, decode, validate, validate_fast
+
+DEFAULT_DUP_WINDOW = 50_000
+DEFAULT_MAX_LISTED = 1_000
+DEFAULT_FUNDING_WINDOW_MS = 60_000
+OPENING_SIDE = {("BUY", "LONG"): True, ("SELL", "SHORT"): True, ("SELL", "LONG"): False, ("BUY", "SHORT"): False}
+OTHER = {"LONG": "SHORT", "SHORT": "LONG"}
+_BLANK_START = (b"", b" ", b"\t", b"\r", b"\n")
+# record types whose loss cannot change a leg or a balance
+_NO_STATE_TYPES = ("meta", "mode_change", "order", "mark_price", "funding_rate", "liquidation", "adl", "position")
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass
+class Finding:
+    """One violation: the rule, what was seen, where (trace line and the venue's record)."""
+
+    rule_id: str
+    message: str
+    t: int | None
+    evidence: list[dict[str, Any]]
+    venue_code: str | None = None
+    expected: str | None = None
+    observed: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"rule_id": self.rule_id, "message": self.message, "t": self.t,
+                               "evidence": self.evidence}
+        for key in ("venue_code", "expected", "observed"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
+        return out
+
+
+@dataclass
+class Undecided:
+    """A rule the data could not decide here, how often, and what would decide it."""
+
+    rule_id: str
+    reason: str
+    needs: str
+    count: int = 0
+    examples: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"rule_id": self.rule_id, "reason": self.reason, "needs": self.needs, "count": self.count,
+                "examples": self.examples}
+
+
+@dataclass
+class Rejection:
+    line: int
+    reason: str
+    message: str
+
+
+@dataclass
+class AuditResult:
+    provenance: dict[str, Any]
+    summary: dict[str, Any]
+    findings: list[Finding]
+    findings_by_rule: dict[str, int]
+    decided_by_rule: dict[str, int]
+    undecided: list[Undecided]
+    rejections: list[Rejection]
+    legs: list[dict[str, Any]]
+    notes: list[dict[str, Any]]
+
+    @property
+    def finding_count(self) -> int:
+        return sum(self.findings_by_rule.values())
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.finding_count else 0
+
+
+class Leg:
+    """One reconstructed leg: quantity, cost basis, and how sure we are of it (HM-POS-001)."""
+
+    __slots__ = ("qty", "cost", "known", "entry_unc", "opp_opened", "origin")
+
+    def __init__(self, known: bool, origin: str) -> None:
+        self.qty = ZERO
+        self.cost = ZERO
+        self.known = known
+        self.entry_unc = ZERO  # uncertainty of the entry price when declared (half a printed step)
+        self.opp_opened = ZERO  # quantity opened on the other leg since this leg was last confirmed
+        self.origin = origin
+
+    def entry(self) -> Decimal | None:
+        return self.cost / self.qty if self.qty else None
+
+    def set(self, qty: Decimal, entry: Decimal | None, entry_unc: Decimal, origin: str) -> None:
+        self.qty = qty
+        self.cost = qty * entry if entry is not None and qty else ZERO
+        self.entry_unc = entry_unc if qty else ZERO
+        self.known = entry is not None or qty == 0
+        self.opp_opened = ZERO
+        self.origin = origin
+
+
+@dataclass
+class FundingPoint:
+    t: int
+    rate: Decimal
+    mark: Decimal
+    legs: dict[str, tuple[Decimal, bool]]
+    ambiguous: bool
+    where: Any
+
+
+def _rate(amount: Decimal, notional: Decimal) -> str:
+    """A fee rate for messages, to 12 decimal places."""
+    return canonical((amount / notional).quantize(Decimal("1e-12")))
+
+
+def _fmt(value: Decimal | None) -> str | None:
+    return None if value is None else canonical(value)
+
+
+# --------------------------------------------------------------------------- the auditor
+
+
+class Auditor:
+    """Feed it trace lines (``feed``) then call ``finish``; see the module docstring for bounds."""
+
+    def __init__(self, profile: Any, *, trace_name: str = "<trace>", dup_window: int = DEFAULT_DUP_WINDOW,
+                 max_listed: int = DEFAULT_MAX_LISTED) -> None:
+        self.profile = profile
+        self.trace_name = trace_name
+        self.dup_window = dup_window
+        self.max_listed = max_listed
+        self.profile_tol = Decimal(profile.effective("rounding_tolerance_money"))
+        self.blocked_by_positions = bool(profile.effective("mode_switch_blocked_by_positions"))
+        self.oversized_close = profile.effective("oversized_close")
+        self.funding_report = profile.effective("funding_report")
+        # venue facts from the meta record (defaults: exact data)
+        self.venue: str | None = None
+        self.meta: dict[str, Any] | None = None
+        self.settle_asset: str | None = None
+        self.money_step = ZERO
+        self.price_step = ZERO
+        self.qty_step = ZERO
+        self.entry_step = ZERO
+        self.funding_window = DEFAULT_FUNDING_WINDOW_MS
+        self.ledger_complete = False
+        # state
+        self.mode: str | None = None
+        self.default_known = False
+        self.opening_seen = False
+        self.legs: dict[tuple[str, str], Leg] = {}
+        self.fee_ranges: dict[tuple[str, str, bool], list[Any]] = {}
+        self.fee_discount_reported: set[tuple[str, str]] = set()
+        self.last_fill_t: dict[str, int] = {}
+        self.funding_points: dict[str, FundingPoint] = {}
+        self.pending_funding: list[tuple[dict[str, Any], dict[str, Any]]] = []
+        self.pending_key: tuple[str, int] | None = None
+        self.liquidations: dict[str, tuple[int, str | None, str | None, dict[str, Any]]] = {}
+        self.balances: dict[str, Decimal] = {}
+        self.balance_delta: dict[str, Decimal] = {}
+        self.last_t: int | None = None
+        self.dup_keys: dict[tuple[Any, ...], int] = {}
+        self.dup_order: deque[tuple[Any, ...]] = deque()
+        # results
+        self.read = 0
+        self.blank = 0
+        self.checked = 0
+        self.by_type: dict[str, int] = {}
+        self.rejected_by_reason: dict[str, int] = {}
+        self.rejections: list[Rejection] = []
+        self.findings: list[Finding] = []
+        self.findings_by_rule: dict[str, int] = {}
+        self.decided: dict[str, int] = dict.fromkeys(R.known_rule_ids(), 0)
+        self.undecided: dict[tuple[str, str], Undecided] = {}
+        self.venue_codes: dict[str, int] = {}
+        self.sha = hashlib.sha256()
+        self.handlers = {name[4:]: getattr(self, name) for name in dir(self) if name.startswith("_on_")}
+
+    # ------------------------------------------------------------------ plumbing
+
+    def feed(self, number: int, line: bytes) -> None:
+        """One raw line of the trace (with its 1-based line number)."""
+        self.sha.update(line)
+        if line[:1] in _BLANK_START and not line.strip():
+            self.blank += 1
+            return
+        self.read += 1
+        raw: Any = None
+        try:
+            raw = decode(line)
+            rec = validate_fast(raw)
+            if rec is None:
+                raw = decode(line)
+                rec = validate(raw)
+            self._dispatch(rec, number)
+        except RecordError as exc:
+            self._reject(number, exc.reason, str(exc))
+            if exc.reason not in ("duplicate", "out of order"):
+                self._taint_raw(raw, f"a record that could not be read ({self.trace_name}:{number})")
+            return
+        self.checked += 1
+        self.by_type[rec["type"]] = self.by_type.get(rec["type"], 0) + 1
+
+    def _reject(self, number: int, reason: str, message: str) -> None:
+        self.rejected_by_reason[reason] = self.rejected_by_reason.get(reason, 0) + 1
+        if len(self.rejections) < self.max_listed:
+            self.rejections.append(Rejection(number, reason, f"{self.trace_name}:{number}: {message}"))
+
+    @staticmethod
+    def _where(rec: dict[str, Any], number: int) -> tuple[int, dict[str, Any] | None]:
+        """Evidence is kept as (line, src) and expanded only when cited."""
+        return (number, rec.get("src"))
+
+    def _ev(self, where: tuple[int, dict[str, Any] | None]) -> dict[str, Any]:
+        number, src = where
+        out: dict[str, Any] = {"trace": f"{self.trace_name}:{number}"}
+        if src:
+            out["source"] = src["file"] + (f":{src['line']}" if "line" in src else "") + (
+                f"[{src['index']}]" if "index" in src else "")
+            out["record_id"] = src["id"]
+        return out
+
+    def _find(self, rule_id: str, message: str, t: int | None, evidence: list[Any], *,
+              code: str | None = None, expected: Decimal | str | None = None,
+              observed: Decimal | str | None = None) -> None:
+        self.findings_by_rule[rule_id] = self.findings_by_rule.get(rule_id, 0) + 1
+        self.decided[rule_id] += 1
+        if len(self.findings) < self.max_listed:
+            self.findings.append(Finding(
+                rule_id, message, t, [self._ev(w) for w in evidence], code,
+                canonical(expected) if isinstance(expected, Decimal) else expected,
+                canonical(observed) if isinstance(observed, Decimal) else observed))
+
+    def _ok(self, rule_id: str) -> None:
+        self.decided[rule_id] += 1
+
+    def _cannot(self, rule_id: str, reason: str, needs: str, where: Any) -> None:
+        key = (rule_id, reason)
+        entry = self.undecided.get(key)
+        if entry is None:
+            entry = self.undecided[key] = Undecided(rule_id, reason, needs)
+        entry.count += 1
+        if len(entry.examples) < 3:
+            entry.examples.append(self._ev(where))
+
+    def _leg(self, instrument: str, side: str) -> Leg:
+        leg = self.legs.get((instrument, side))
+        if leg is None:
+            origin = "flat (opening declared complete)" if self.default_known else "unknown (no opening state)"
+            leg = self.legs[(instrument, side)] = Leg(self.default_known, origin)
+        return leg
+
+    def _dispatch(self, rec: dict[str, Any], number: int) -> None:
+        kind = rec["type"]
+        if kind == "meta":
+            self._on_meta(rec, number)
+            return
+        t = rec["t"]
+        if self.last_t is not None and t < self.last_t:
+            self._taint(rec, "out-of-order record rejected")
+            raise RecordError("out of order", f"{kind}: t={t} is earlier than the previous record's t={self.last_t}")
+        src = rec["src"]
+        key = (kind, src["file"], src["id"], rec.get("instrument"))
+        seen = self.dup_keys.get(key)
+        if seen is not None:
+            raise RecordError("duplicate", f"{kind}: duplicate of line {seen} (same source record {src['file']} "
+                                           f"id {src['id']})")
+        self.dup_keys[key] = number
+        self.dup_order.append(key)
+        if len(self.dup_order) > self.dup_window:
+            del self.dup_keys[self.dup_order.popleft()]
+        if self.pending_key is not None and (kind != "funding" or self.pending_key != (rec["instrument"], t)):
+            self._flush_funding()
+        self.last_t = t
+        self.handlers[kind](rec, number)
+
+    def _taint_raw(self, raw: Any, why: str) -> None:
+        """After an unreadable record, forget what it might have changed: the legs it might have moved
+        (every leg if it cannot be told) become unknown, and balances lose their base (HM-LEDG-001)."""
+        kind = raw.get("type") if isinstance(raw, dict) else None
+        if kind in _NO_STATE_TYPES:
+            return
+        self.balances.clear()
+        if kind in ("funding", "ledger", "insurance", "balance"):
+            return
+        instrument = raw.get("instrument") if isinstance(raw, dict) else None
+        side = raw.get("position_side") if isinstance(raw, dict) else None
+        if kind == "fill" and isinstance(instrument, str) and side in OTHER:
+            targets = [(instrument, side)]
+        elif kind == "fill" and isinstance(instrument, str):
+            targets = [(instrument, "LONG"), (instrument, "SHORT")]
+        else:
+            targets = list(self.legs)
+            self.default_known = False
+        for key in targets:
+            leg = self._leg(*key)
+            leg.known = False
+            leg.origin = "unknown since " + why
+
+    def _taint(self, rec: dict[str, Any], why: str) -> None:
+        """A rejected record that would have moved a leg makes that leg unknown until re-confirmed."""
+        if rec["type"] in ("fill", "adl") and rec.get("position_side") in OTHER:
+            leg = self._leg(rec["instrument"], rec["position_side"])
+            leg.known = False
+            leg.origin = why
+        elif rec["type"] == "opening":
+            for leg in self.legs.values():
+                leg.known = False
+                leg.origin = why
+            self.default_known = False
+
+    # ------------------------------------------------------------------ records
+
+    def _on_meta(self, rec: dict[str, Any], number: int) -> None:
+        if self.read != 1 or self.meta is not None:
+            raise RecordError("misplaced meta", "meta: a meta record is allowed only as the first record")
+        self.meta = rec
+        self.venue = rec["venue"]
+        self.settle_asset = rec.get("settle_asset")
+        precision = rec.get("precision", {})
+        self.money_step = precision.get("money", ZERO)
+        self.price_step = precision.get("price", ZERO)
+        self.qty_step = precision.get("quantity", ZERO)
+        self.entry_step = precision.get("entry_price", ZERO)
+        self.funding_window = rec.get("funding_window_ms", DEFAULT_FUNDING_WINDOW_MS)
+        self.ledger_complete = rec.get("ledger_complete", False)
+
+    def _on_opening(self, rec: dict[str, Any], number: int) -> None:
+        if self.opening_seen:
+            raise RecordError("second opening", "opening: only one opening record is allowed")
+        self.opening_seen = True
+        self.mode = rec["position_mode"]
+        self.default_known = rec["complete"]
+        for leg in self.legs.values():
+            leg.known = self.default_known
+        for raw in rec["legs"]:
+            leg = self._leg(raw["instrument"], raw["position_side"])
+            entry = raw["entry_price"]
+            unc = (max(step_of(entry), self.price_step) / 2) if entry is not None else ZERO
+            leg.set(raw["quantity"], entry, unc, f"declared at t={rec['t']} ({self.trace_name}:{number})")
+        for bal in rec.get("balances", ()):
+            self.balances[bal["asset"]] = bal["wallet_balance"]
+            self.balance_delta[bal["asset"]] = ZERO
+
+    def _on_mode_change(self, rec: dict[str, Any], number: int) -> None:
+        code = rec.get("code")
+        if code:
+            self.venue_codes[code] = self.venue_codes.get(code, 0) + 1
+        if rec["outcome"] != "accepted":
+            return
+        where = self._where(rec, number)
+        if rec["requested"] != self.mode and self.blocked_by_positions:
+            open_legs = [f"{i} {s} {canonical(leg.qty)}" for (i, s), leg in self.legs.items()
+                         if leg.known and leg.qty > 0]
+            unknown = any(not leg.known for leg in self.legs.values()) or not self.default_known
+            if open_legs:
+                self._find(R.MODE_SWITCH_WITH_POSITIONS,
+                           f"switch to {rec['requested']} accepted while legs were open: {', '.join(open_legs)}",
+                           rec["t"], [where], code=code)
+            elif unknown:
+                self._cannot(R.MODE_SWITCH_WITH_POSITIONS, "some legs' sizes are unknown at the switch",
+                             "an opening state declared complete, or position snapshots before the switch", where)
+            else:
+                self._ok(R.MODE_SWITCH_WITH_POSITIONS)
+        self.mode = rec["requested"]
+
+    def _mode_check(self, rec: dict[str, Any], where: Any, what: str) -> bool:
+        """HM-ORD-001: the position side must match the mode in force. True if it matches or is unknown."""
+        side = rec.get("position_side")
+        if self.mode is None:
+            return True
+        bad = (self.mode == "HEDGE" and side not in OTHER) or (self.mode == "ONE_WAY" and side in OTHER)
+        if bad:
+            self._find(R.POSITION_SIDE_MATCHES_MODE,
+                       f"{what} with position side {side} accepted in {self.mode} mode",
+                       rec["t"], [where], code=rec.get("code"))
+            return False
+        self._ok(R.POSITION_SIDE_MATCHES_MODE)
+        return True
+
+    def _on_order(self, rec: dict[str, Any], number: int) -> None:
+        code = rec.get("code")
+        if code:
+            self.venue_codes[code] = self.venue_codes.get(code, 0) + 1
+        if rec["outcome"] != "accepted":
+            return
+        where = self._where(rec, number)
+        self._mode_check(rec, where, "order")
+        side = rec["position_side"]
+        if side not in OTHER or OPENING_SIDE[(rec["side"], side)] or rec["quantity"] is None:
+            return
+        leg = self._leg(rec["instrument"], side)
+        if not leg.known:
+            self._cannot(R.OVERSIZED_CLOSE, "closing order on a leg of unknown size",
+                         "the leg's opening state or a position snapshot before the order", where)
+        elif self.oversized_close == "reject" and rec["quantity"] > leg.qty + self.qty_step:
+            self._find(R.OVERSIZED_CLOSE,
+                       f"closing order for {canonical(rec['quantity'])} accepted on {rec['instrument']} {side} "
+                       f"holding {canonical(leg.qty)} (profile: oversized closes are rejected)",
+                       rec["t"], [where], code=code, expected=f"<= {canonical(leg.qty)}", observed=rec["quantity"])
+        else:
+            self._ok(R.OVERSIZED_CLOSE)
+
+    def _on_fill(self, rec: dict[str, Any], number: int) -> None:
+        instrument, side = rec["instrument"], rec["position_side"]
+        t = rec["t"]
+        where = self._where(rec, number)
+        self.last_fill_t[instrument] = t
+        point = self.funding_points.get(instrument)
+        if point is not None and point.t == t:
+            point.ambiguous = True
+        self._mode_check(rec, where, "fill")
+        if side not in OTHER:
+            self._cannot(R.POSITION_SIDE_MATCHES_MODE, "one-way (BOTH) fill: hedge-mode leg rules do not apply",
+                         "nothing: one-way positions are outside the hedge-mode audit", where)
+            self._ledger_fill(rec)
+            return
+        opening = OPENING_SIDE[(rec["side"], side)]
+        leg = self._leg(instrument, side)
+        qty, price = rec["quantity"], rec["price"]
+        closed = rec.get("closed_quantity")
+        if opening:
+            self._check_opening(rec, leg, where)
+            if closed is not None:
+                if closed > self.qty_step:
+                    self._find(R.NETTING, f"opening fill on {instrument} {side} reports {canonical(closed)} "
+                                          f"closed: the venue netted it against the other leg",
+                               t, [where], expected="0", observed=closed)
+                else:
+                    self._ok(R.NETTING)
+            self._check_fee(rec, where, hedged=self._leg(instrument, OTHER[side]).qty > 0)
+            leg.qty += qty
+            leg.cost += qty * price
+            other = self._leg(instrument, OTHER[side])
+            other.opp_opened += qty
+        else:
+            if closed is not None:
+                if abs(closed - qty) > self.qty_step:
+                    self._find(R.FILL_OWN_LEG, f"closing fill of {canonical(qty)} on {instrument} {side} reports "
+                                               f"{canonical(closed)} closed", t, [where], expected=qty, observed=closed)
+                else:
+                    self._ok(R.FILL_OWN_LEG)
+            self._check_fee(rec, where, hedged=False)
+            self._close(rec, leg, where)
+        self._ledger_fill(rec)
+
+    def _check_opening(self, rec: dict[str, Any], leg: Leg, where: Any) -> None:
+        """HM-NET-001 / HM-POS-002: an opening fill realizes nothing (no netting against the other leg)."""
+        pnl = rec["realized_pnl"]
+        if pnl is None:
+            self._cannot(R.NETTING, "fill without realized PnL", "the fill's realized PnL as the venue reports it",
+                         where)
+            return
+        if abs(pnl) > self.profile_tol + self.money_step:
+            other = self._leg(rec["instrument"], OTHER[rec["position_side"]])
+            held = f"; the other leg held {canonical(other.qty)}" if other.known else ""
+            self._find(R.NETTING,
+                       f"opening fill {rec['side']} {rec['position_side']} {canonical(rec['quantity'])} @ "
+                       f"{canonical(rec['price'])} on {rec['instrument']} realized {canonical(pnl)}{held}",
+                       rec["t"], [where], expected="0", observed=pnl)
+        else:
+            self._ok(R.NETTING)
+
+    def _close(self, rec: dict[str, Any], leg: Leg, where: Any) -> None:
+        """HM-ORD-003 (never more than the leg) and HM-POS-002 (PnL from this leg's own entry)."""
+        instrument, side, qty, price = rec["instrument"], rec["position_side"], rec["quantity"], rec["price"]
+        if not leg.known:
+            need = "the leg's opening state (an opening record or a position snapshot before this fill)"
+            self._cannot(R.NO_FLIP, "closing fill on a leg of unknown size", need, where)
+            self._cannot(R.REALIZED_PNL, "closing fill on a leg of unknown entry", need, where)
+            return
+        if qty > leg.qty + self.qty_step:
+            self._find(R.NO_FLIP, f"closing fill {rec['side']} {side} {canonical(qty)} on {instrument} is larger "
+                                  f"than the leg ({canonical(leg.qty)}, {leg.origin})",
+                       rec["t"], [where], expected=f"<= {canonical(leg.qty)}", observed=qty)
+            leg.set(ZERO, None, ZERO, f"reset after an oversized close at t={rec['t']}")
+            return
+        self._ok(R.NO_FLIP)
+        qty = min(qty, leg.qty)
+        released = leg.cost if qty == leg.qty else leg.cost * qty / leg.qty
+        expected = qty * price - released if side == "LONG" else released - qty * price
+        pnl = rec["realized_pnl"]
+        if pnl is None:
+            self._cannot(R.REALIZED_PNL, "fill without realized PnL",
+                         "the fill's realized PnL (e.g. Binance userTrades realizedPnl)", where)
+        else:
+            tol = self.profile_tol + self.money_step + qty * (self.entry_step + leg.entry_unc)
+            if abs(pnl - expected) > tol:
+                entry = leg.entry()
+                self._find(R.REALIZED_PNL,
+                           f"closing fill {rec['side']} {side} {canonical(qty)} @ {canonical(price)} on {instrument}: "
+                           f"realized {canonical(pnl)}, but (exit - entry) x qty on this leg is "
+                           f"{canonical(expected)} (leg entry {canonical(entry) if entry is not None else '?'}, "
+                           f"{leg.origin}; tolerance {canonical(tol)})",
+                           rec["t"], [where], expected=expected, observed=pnl)
+            else:
+                self._ok(R.REALIZED_PNL)
+        leg.qty -= qty
+        leg.cost -= released
+        if leg.qty == 0:
+            leg.cost = ZERO
+            leg.entry_unc = ZERO
+
+    def _check_fee(self, rec: dict[str, Any], where: Any, hedged: bool) -> None:
+        """HM-FEE-001: one maker and one taker rate per instrument, on the fill's own notional, no hedge discount.
+
+        Each fill confines the rate to [fee - h, fee + h] / notional (h: money tolerance); the fills
+        of one (instrument, liquidity) must share a rate, so the running intersection must stay
+        non-empty. Hedged entries (opening while the other leg is open) keep their own range; if it
+        lies below the other fills' range the venue discounted hedged entries.
+        """
+        fee = rec["fee"]
+        if rec.get("cause", "order") in ("liquidation", "adl", "settlement"):
+            self._cannot(R.FEES, f"{rec['cause']} fill: fee schedule differs by design",
+                         "the venue's liquidation/settlement fee rate", where)
+            return
+        if fee is None or rec["liquidity"] is None:
+            self._cannot(R.FEES, "fill without fee or maker/taker flag", "the fill's fee and maker/taker flag", where)
+            return
+        if self.settle_asset is None or rec["fee_asset"] != self.settle_asset:
+            self._cannot(R.FEES, f"fee paid in {rec['fee_asset']}, not in the settle asset {self.settle_asset}",
+                         f"the {rec['fee_asset']}/{self.settle_asset} conversion rate the venue applied at each fill",
+                         where)
+            return
+        notional = rec["quantity"] * rec["price"]
+        half = self.profile_tol + self.money_step
+        low, high = fee - half, fee + half  # the rate lies in [low, high] / notional
+        key = (rec["instrument"], rec["liquidity"], hedged)
+        current = self.fee_ranges.get(key)
+        if current is None:
+            self.fee_ranges[key] = [low, notional, high, notional, 1, where]
+            self._ok(R.FEES)
+        else:
+            lo_num, lo_den, hi_num, hi_den = current[0], current[1], current[2], current[3]
+            if high * lo_den < lo_num * notional or low * hi_den > hi_num * notional:
+                label = f"{rec['liquidity'].lower()} fills on {rec['instrument']}" + (
+                    " (hedged entries)" if hedged else "")
+                self._find(R.FEES, f"fee {canonical(fee)} on notional {canonical(notional)} is rate "
+                                   f"{_rate(fee, notional)}; the {current[4]} earlier {label} share a rate in "
+                                   f"[{_rate(lo_num, lo_den)}, {_rate(hi_num, hi_den)}]",
+                           rec["t"], [where, current[5]], observed=fee)
+                return
+            if low * lo_den > lo_num * notional:
+                current[0], current[1] = low, notional
+            if high * hi_den < hi_num * notional:
+                current[2], current[3] = high, notional
+            current[4] += 1
+            self._ok(R.FEES)
+        pair = (rec["instrument"], rec["liquidity"])
+        if pair in self.fee_discount_reported:
+            return
+        hedged_range = self.fee_ranges.get((rec["instrument"], rec["liquidity"], True))
+        plain_range = self.fee_ranges.get((rec["instrument"], rec["liquidity"], False))
+        if hedged_range and plain_range and hedged_range[2] * plain_range[1] < plain_range[0] * hedged_range[3]:
+            self.fee_discount_reported.add(pair)
+            self._find(R.FEES, f"hedged entries on {rec['instrument']} ({rec['liquidity'].lower()}) were charged a "
+                               f"lower rate (at most {_rate(hedged_range[2], hedged_range[3])}) than other fills "
+                               f"(at least {_rate(plain_range[0], plain_range[1])})",
+                       rec["t"], [hedged_range[5], plain_range[5]])
+
+    def _on_mark_price(self, rec: dict[str, Any], number: int) -> None:
+        pass  # kept for context: funding points carry their own mark (see _on_funding_rate)
+
+    def _on_funding_rate(self, rec: dict[str, Any], number: int) -> None:
+        instrument = rec["instrument"]
+        mark = rec.get("mark_price")
+        if mark is None:
+            return
+        legs = {s: (leg.qty, leg.known) for s in OTHER for leg in (self._leg(instrument, s),)}
+        self.funding_points[instrument] = FundingPoint(
+            rec["t"], rec["rate"], mark, legs, self.last_fill_t.get(instrument) == rec["t"], self._where(rec, number))
+
+    def _on_funding(self, rec: dict[str, Any], number: int) -> None:
+        where = self._where(rec, number)
+        instrument = rec["instrument"]
+        self._ledger_add(rec["asset"], rec["amount"])
+        if self.pending_key is None:
+            self.pending_key = (instrument, rec["t"])
+        self.pending_funding.append((rec, where))
+
+    def _funding_point(self, rec: dict[str, Any]) -> FundingPoint | None:
+        instrument, t = rec["instrument"], rec["t"]
+        if rec.get("rate") is not None and rec.get("mark_price") is not None:
+            legs = {s: (leg.qty, leg.known) for s in OTHER for leg in (self._leg(instrument, s),)}
+            return FundingPoint(t, rec["rate"], rec["mark_price"], legs, self.last_fill_t.get(instrument) == t, (0, None))
+        point = self.funding_points.get(instrument)
+        if point is not None and abs(t - point.t) <= self.funding_window:
+            return point
+        return None
+
+    def _flush_funding(self) -> None:
+        """HM-FUND-001 (amount per leg = -q x mark x rate) and HM-FUND-002 (one entry per leg)."""
+        rows, self.pending_funding, self.pending_key = self.pending_funding, [], None
+        if not rows:
+            return
+        first, first_where = rows[0]
+        wheres = [w for _, w in rows]
+        point = self._funding_point(first)
+        if point is None:
+            for _, where in rows:
+                self._cannot(R.FUNDING_AMOUNT, "no funding rate and mark price at the funding time",
+                             "the funding-rate history with the mark price at each funding time "
+                             "(e.g. Binance GET /fapi/v1/fundingRate)", where)
+            return
+        if point.ambiguous:
+            for _, where in rows:
+                self._cannot(R.FUNDING_AMOUNT, "a fill at the same instant as the funding time",
+                             "the position size at the funding time (a snapshot at that instant)", where)
+            return
+        if not all(known for _, known in point.legs.values()):
+            for _, where in rows:
+                self._cannot(R.FUNDING_AMOUNT, "leg size unknown at the funding time",
+                             "the opening state or a position snapshot before the funding time", where)
+            return
+        expected = {s: (-q if s == "LONG" else q) * point.mark * point.rate for s, (q, _) in point.legs.items()}
+        tols = {s: self.profile_tol + self.money_step + q * abs(point.rate) * step_of(point.mark)
+                for s, (q, _) in point.legs.items()}
+        open_sides = [s for s, (q, _) in point.legs.items() if q > 0]
+        t = first["t"]
+        sided = [(r, w) for r, w in rows if r["position_side"] is not None]
+        unsided = [(r, w) for r, w in rows if r["position_side"] is None]
+        seen: set[str] = set()
+        for r, where in sided:
+            s = r["position_side"]
+            if s in seen:
+                self._find(R.FUNDING_PER_LEG, f"a second funding entry for {r['instrument']} {s} at t={t}", t, [where])
+                continue
+            seen.add(s)
+            self._compare_funding(r, where, expected[s], tols[s], f"{s} leg of {point.legs[s][0]}")
+        if sided and self.funding_report == "per_leg":
+            for s in open_sides:
+                if s not in seen and not unsided:
+                    self._find(R.FUNDING_PER_LEG, f"no funding entry for the open {first['instrument']} {s} leg "
+                                                  f"at t={t}", t, wheres)
+        if not unsided:
+            return
+        total = sum((expected[s] for s in open_sides), ZERO)
+        tol_total = sum((tols[s] for s in open_sides), ZERO)
+        if len(open_sides) <= 1:
+            if len(unsided) > 1:
+                self._find(R.FUNDING_PER_LEG, f"{len(unsided)} funding entries for one open leg of "
+                                              f"{first['instrument']} at t={t}", t, [w for _, w in unsided])
+                return
+            r, where = unsided[0]
+            label = f"{open_sides[0]} leg" if open_sides else "no open leg"
+            self._compare_funding(r, where, total, tol_total, label)
+            return
+        amounts = [r["amount"] for r, _ in unsided]
+        per_leg = [expected[s] for s in open_sides]
+        if len(unsided) == len(open_sides):
+            matched = all(abs(a - e) <= tol_total for a, e in zip(sorted(amounts), sorted(per_leg), strict=True))
+            if matched:
+                self._ok(R.FUNDING_AMOUNT)
+                self._ok(R.FUNDING_PER_LEG)
+            else:
+                self._find(R.FUNDING_AMOUNT, f"funding entries {', '.join(canonical(a) for a in amounts)} on "
+                                             f"{first['instrument']} at t={t} do not match the per-leg amounts "
+                                             f"{', '.join(canonical(e) for e in per_leg)}",
+                           t, [w for _, w in unsided], expected=", ".join(canonical(e) for e in per_leg),
+                           observed=", ".join(canonical(a) for a in amounts))
+            return
+        if len(unsided) == 1:
+            amount = amounts[0]
+            if abs(amount - total) <= tol_total:
+                if self.funding_report == "per_leg":
+                    self._find(R.FUNDING_PER_LEG,
+                               f"one funding entry {canonical(amount)} for both open legs of {first['instrument']} at "
+                               f"t={t}: the sum of the per-leg amounts {', '.join(canonical(e) for e in per_leg)} "
+                               f"(netted; the profile says per-leg entries)", t, [unsided[0][1]],
+                               expected=", ".join(canonical(e) for e in per_leg), observed=amount)
+                else:
+                    self._ok(R.FUNDING_PER_LEG)
+                self._ok(R.FUNDING_AMOUNT)
+                return
+        self._find(R.FUNDING_AMOUNT, f"funding entries {', '.join(canonical(a) for a in amounts)} on "
+                                     f"{first['instrument']} at t={t} match neither the per-leg amounts "
+                                     f"{', '.join(canonical(e) for e in per_leg)} nor their sum",
+                   t, [w for _, w in unsided], expected=", ".join(canonical(e) for e in per_leg),
+                   observed=", ".join(canonical(a) for a in amounts))
+
+    def _compare_funding(self, r: dict[str, Any], where: Any, expected: Decimal, tol: Decimal,
+                         label: str) -> None:
+        if abs(r["amount"] - expected) > tol:
+            self._find(R.FUNDING_AMOUNT, f"funding {canonical(r['amount'])} on {r['instrument']} ({label}) at "
+                                         f"t={r['t']}; -q x mark x rate gives {canonical(expected)}",
+                       r["t"], [where], expected=expected, observed=r["amount"])
+        else:
+            self._ok(R.FUNDING_AMOUNT)
+
+    def _on_liquidation(self, rec: dict[str, Any], number: int) -> None:
+        where = self._where(rec, number)
+        self.liquidations[rec["instrument"]] = (rec["t"], rec["position_side"], rec.get("margin_type"), where)
+        self._cannot(R.LIQUIDATION_TRIGGER, "liquidation without margin data",
+                     "margin balance, maintenance brackets and mark price of the leg at the time", where)
+
+    def _on_adl(self, rec: dict[str, Any], number: int) -> None:
+        pass  # informative: ADL reductions reach the legs as fills with cause "adl"
+
+    def _on_insurance(self, rec: dict[str, Any], number: int) -> None:
+        pass  # informative: insurance-fund flows are not account cash flows
+
+    def _on_position(self, rec: dict[str, Any], number: int) -> None:
+        """HM-POS-004 (size), HM-POS-001 (entry), HM-POS-003 (unrealized PnL), HM-NET-001 (netting seen)."""
+        instrument, side, t = rec["instrument"], rec["position_side"], rec["t"]
+        where = self._where(rec, number)
+        qty, entry = rec["quantity"], rec["entry_price"]
+        if (self.mode == "HEDGE" and side == "BOTH" and qty > 0) or (self.mode == "ONE_WAY" and side in OTHER
+                                                                      and qty > 0):
+            self._find(R.MODE_ROWS, f"{side} position row with size {canonical(qty)} in {self.mode} mode", t, [where])
+            return
+        if side not in OTHER:
+            return
+        leg = self._leg(instrument, side)
+        entry_unc = (max(step_of(entry), self.price_step) / 2) if entry is not None else ZERO
+        if leg.known:
+            diff = leg.qty - qty
+            if abs(diff) > self.qty_step:
+                self._find(R.SNAPSHOT, f"{instrument} {side}: the venue reports {canonical(qty)}, the fills give "
+                                       f"{canonical(leg.qty)} ({leg.origin})", t, [where],
+                           expected=leg.qty, observed=qty)
+                if diff > 0 and diff <= leg.opp_opened + self.qty_step:
+                    self._find(R.NETTING, f"{instrument} {side} is short by {canonical(diff)} while "
+                                          f"{canonical(leg.opp_opened)} was opened on the {OTHER[side]} leg since it "
+                                          f"was last confirmed: consistent with netting", t, [where])
+            else:
+                self._ok(R.SNAPSHOT)
+                recon = leg.entry()
+                if entry is not None and qty > 0 and recon is not None:
+                    tol = 2 * entry_unc + self.entry_step + leg.entry_unc
+                    if abs(recon - entry) > tol:
+                        self._find(R.ENTRY_PER_LEG, f"{instrument} {side}: entry price {canonical(entry)} reported, "
+                                                    f"this leg's own fills give "
+                                                    f"{canonical(recon.quantize(Decimal('1e-12')))}",
+                                   t, [where], expected=recon.quantize(Decimal("1e-12")), observed=entry)
+                    else:
+                        self._ok(R.ENTRY_PER_LEG)
+        mark, upnl = rec.get("mark_price"), rec.get("unrealized_pnl")
+        if mark is not None and upnl is not None and entry is not None:
+            exp = qty * (mark - entry) * (1 if side == "LONG" else -1)
+            tol = self.profile_tol + self.money_step + qty * (2 * entry_unc + self.entry_step + step_of(mark))
+            if abs(exp - upnl) > tol:
+                self._find(R.UNREALIZED_PNL, f"{instrument} {side}: unrealized PnL {canonical(upnl)} reported, "
+                                             f"q x (mark - entry) gives {canonical(exp)}", t, [where],
+                           expected=exp, observed=upnl)
+            else:
+                self._ok(R.UNREALIZED_PNL)
+        if leg.known and abs(leg.qty - qty) <= self.qty_step:
+            # sizes agree: keep the entry built from this leg's own fills (fills are the primary evidence)
+            leg.opp_opened = ZERO
+            leg.origin = f"confirmed by the snapshot at t={t} ({self.trace_name}:{number})"
+            return
+        leg.set(qty, entry, entry_unc, f"taken from the snapshot at t={t} ({self.trace_name}:{number})")
+        if entry is None and qty > 0:
+            leg.known = False
+            leg.origin = f"snapshot at t={t} without entry price"
+
+    def _ledger_add(self, asset: str, amount: Decimal) -> None:
+        if asset in self.balance_delta:
+            self.balance_delta[asset] += amount
+
+    def _ledger_fill(self, rec: dict[str, Any]) -> None:
+        if rec["realized_pnl"] is not None and self.settle_asset:
+            self._ledger_add(self.settle_asset, rec["realized_pnl"])
+        if rec["fee"] is not None and rec["fee_asset"]:
+            self._ledger_add(rec["fee_asset"], -rec["fee"])
+
+    def _on_ledger(self, rec: dict[str, Any], number: int) -> None:
+        self._ledger_add(rec["asset"], rec["amount"])
+
+    def _on_balance(self, rec: dict[str, Any], number: int) -> None:
+        """HM-LEDG-001: the wallet moves by exactly the ledger between two balance snapshots."""
+        asset, balance = rec["asset"], rec["wallet_balance"]
+        where = self._where(rec, number)
+        if asset in self.balances:
+            if not self.ledger_complete:
+                self._cannot(R.LEDGER, "the trace does not declare a complete ledger",
+                             "every wallet movement between the snapshots (all income types, transfers)", where)
+            else:
+                expected = self.balances[asset] + self.balance_delta[asset]
+                if abs(expected - balance) > self.profile_tol + self.money_step:
+                    self._find(R.LEDGER, f"{asset} wallet balance {canonical(balance)}; the previous balance plus "
+                                         f"the ledger gives {canonical(expected)}", rec["t"], [where],
+                               expected=expected, observed=balance)
+                else:
+                    self._ok(R.LEDGER)
+        self.balances[asset] = balance
+        self.balance_delta[asset] = ZERO
+
+    # ------------------------------------------------------------------ end
+
+    def finish(self, provenance: dict[str, Any]) -> AuditResult:
+        self._flush_funding()
+        checked, rejected = self.checked, sum(self.rejected_by_reason.values())
+        summary = {
+            "records_read": self.read,
+            "records_checked": checked,
+            "records_rejected": rejected,
+            "reconciles": self.read == checked + rejected,
+            "blank_lines": self.blank,
+            "rejected_by_reason": dict(sorted(self.rejected_by_reason.items())),
+            "checked_by_type": dict(sorted(self.by_type.items())),
+            "findings": sum(self.findings_by_rule.values()),
+            "findings_listed": len(self.findings),
+            "rejections_listed": len(self.rejections),
+            "not_decidable": sum(u.count for u in self.undecided.values()),
+            "venue_codes_seen": dict(sorted(self.venue_codes.items())),
+        }
+        legs = [
+            {"instrument": i, "position_side": s, "quantity": canonical(leg.qty) if leg.known else None,
+             "entry_price": _fmt(leg.entry()) if leg.known and leg.qty else None, "state": leg.origin}
+            for (i, s), leg in sorted(self.legs.items())
+        ]
+        provenance = dict(provenance)
+        provenance["trace_sha256"] = self.sha.hexdigest()
+        provenance["venue"] = self.venue
+        if self.meta is not None:
+            provenance["inputs"] = self.meta.get("inputs", [])
+        provenance["tolerances"] = {
+            "rounding_tolerance_money (profile)": canonical(self.profile_tol),
+            "money step (venue)": canonical(self.money_step),
+            "price step (venue)": canonical(self.price_step),
+            "quantity step (venue)": canonical(self.qty_step),
+            "entry price step (venue)": canonical(self.entry_step),
+            "funding window ms": self.funding_window,
+        }
+        provenance["windows"] = {"duplicate_window_records": self.dup_window, "listed_per_kind": self.max_listed}
+        return AuditResult(
+            provenance=provenance,
+            summary=summary,
+            findings=self.findings,
+            findings_by_rule=dict(sorted(self.findings_by_rule.items())),
+            decided_by_rule={k: v for k, v in sorted(self.decided.items()) if v},
+            undecided=sorted(self.undecided.values(), key=lambda u: (u.rule_id, u.reason)),
+            rejections=self.rejections,
+            legs=legs,
+            notes=(self.meta or {}).get("notes", []),
+        )
+
+
+# --------------------------------------------------------------------------- entry points
+
+
+def base_provenance(profile: Any, trace_name: str) -> dict[str, Any]:
+    from hedgespec.spec import SPEC_VERSION
+
+    from hedgespec import __version__
+
+    return {
+        "hedgespec_version": __version__,
+        "spec_version": SPEC_VERSION,
+        "trace_format": TRACE_VERSION,
+        "profile": profile.name,
+        "profile_digest": profile.digest,
+        "trace": trace_name,
+        "parser": PARSER,
+    }
+
+
+def audit_lines(lines: Iterable[bytes], profile: Any, *, trace_name: str = "<trace>", **options: Any) -> AuditResult:
+    """Audit an iterable of raw lines (bytes, with or without newline)."""
+    auditor = Auditor(profile, trace_name=trace_name, **options)
+    with local_audit_context():
+        for number, line in enumerate(lines, 1):
+            auditor.feed(number, line)
+        return auditor.finish(base_provenance(profile, trace_name))
+
+
+def audit_stream(stream: IO[bytes], profile: Any, *, trace_name: str = "<trace>", **options: Any) -> AuditResult:
+    return audit_lines(stream, profile, trace_name=trace_name, **options)
+
+
+def audit_file(path: str | Path, profile: Any, **options: Any) -> AuditResult:
+    """Audit a trace file; lines are read one at a time."""
+    path = Path(path)
+    with path.open("rb") as stream:
+        return audit_stream(stream, profile, trace_name=path.name, **options)

@@ -1,0 +1,543 @@
+"""The hedgespec trace format, version 1: JSON lines, one observation per line.
+
+Every record is a JSON object with ``"v": 1``, ``"type"``, ``"t"`` (milliseconds since the epoch,
+or any non-negative integer logical time), ``"src"`` (where the observation came from) and the
+fields of its type. Amounts, prices, quantities and rates are decimal strings. The full reference
+is ``docs/audit/trace-format.md``; the JSON Schema (``audit/schema/trace-1.json``) is generated
+from ``RECORD_TYPES`` below by ``json_schema()`` and a test keeps the two identical.
+
+Validation here is hand-written (one pass, no schema engine in the hot loop) and returns the record
+with its numbers as ``Decimal``. It never evaluates input: records are parsed as JSON data only.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import IO, Any
+
+from .numbers import DECIMAL_TEXT, canonical
+
+try:  # orjson is optional; both parsers treat JSON numbers the same way (they are rejected in amounts)
+    import orjson
+
+    _loads: Callable[[bytes], Any] = orjson.loads
+    PARSER = "orjson"
+except ImportError:  # pragma: no cover - exercised only without the fast extra
+    _loads = json.loads
+    PARSER = "json"
+
+TRACE_VERSION = 1
+SCHEMA_ID = "https://hedgespec.dev/schema/audit/trace-1.json"
+
+POSITION_SIDES = ("LONG", "SHORT", "BOTH")
+SIDES = ("BUY", "SELL")
+MODES = ("HEDGE", "ONE_WAY")
+
+
+class RecordError(ValueError):
+    """A record that cannot be used; ``reason`` is the summary category, ``str()`` the detail."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
+# --------------------------------------------------------------------------- field kinds
+
+
+@dataclass(frozen=True)
+class Kind:
+    """How one field is checked and converted, and its JSON Schema fragment."""
+
+    name: str
+    convert: Callable[[Any], Any]
+    schema: dict[str, Any]
+
+
+def _wrong(expected: str, value: Any) -> RecordError:
+    return RecordError("wrong type", f"expected {expected}, got {type(value).__name__} {value!r:.60}")
+
+
+def _dec(value: Any) -> Decimal:
+    if type(value) is not str or DECIMAL_TEXT.fullmatch(value) is None:
+        raise _wrong("a decimal string", value)
+    return Decimal(value)
+
+
+def _udec(value: Any) -> Decimal:
+    number = _dec(value)
+    if number < 0:
+        raise RecordError("wrong type", f"expected a non-negative decimal string, got {value!r}")
+    return number
+
+
+def _pdec(value: Any) -> Decimal:
+    number = _dec(value)
+    if number <= 0:
+        raise RecordError("wrong type", f"expected a positive decimal string, got {value!r}")
+    return number
+
+
+def _str(value: Any) -> str:
+    if type(value) is not str or not value:
+        raise _wrong("a non-empty string", value)
+    return value
+
+
+def _text(value: Any) -> str:
+    if type(value) is not str:
+        raise _wrong("a string", value)
+    return value
+
+
+def _int(value: Any) -> int:
+    if type(value) is not int or value < 0:
+        raise _wrong("a non-negative integer", value)
+    return value
+
+
+def _bool(value: Any) -> bool:
+    if type(value) is not bool:
+        raise _wrong("true or false", value)
+    return value
+
+
+DEC_PATTERN = "^-?[0-9]+(\\.[0-9]+)?$"
+UDEC_PATTERN = "^[0-9]+(\\.[0-9]+)?$"
+DEC = Kind("decimal", _dec, {"type": "string", "pattern": DEC_PATTERN})
+UDEC = Kind("non-negative decimal", _udec, {"type": "string", "pattern": UDEC_PATTERN})
+PDEC = Kind("positive decimal", _pdec, {"type": "string", "pattern": UDEC_PATTERN, "not": {"pattern": "^[0.]+$"}})
+STR = Kind("string", _str, {"type": "string", "minLength": 1})
+TEXT = Kind("text", _text, {"type": "string"})
+INT = Kind("integer", _int, {"type": "integer", "minimum": 0})
+BOOL = Kind("boolean", _bool, {"type": "boolean"})
+
+
+def enum(*values: str) -> Kind:
+    allowed = frozenset(values)
+
+    def convert(value: Any) -> str:
+        if value not in allowed or type(value) is not str:
+            raise RecordError("wrong type", f"expected one of {'|'.join(values)}, got {value!r:.60}")
+        return value
+
+    return Kind("one of " + "|".join(values), convert, {"enum": list(values)})
+
+
+def nullable(kind: Kind) -> Kind:
+    def convert(value: Any) -> Any:
+        return None if value is None else kind.convert(value)
+
+    schema = {"anyOf": [kind.schema, {"type": "null"}]}
+    return Kind(kind.name + " or null", convert, schema)
+
+
+def obj(fields: dict[str, tuple[Kind, bool]], name: str) -> Kind:
+    """A nested object with its own fields (no unknown keys)."""
+    allowed = frozenset(fields)
+
+    def convert(value: Any) -> dict[str, Any]:
+        if type(value) is not dict:
+            raise _wrong(f"an object ({name})", value)
+        return _convert_fields(value, fields, allowed, name + ".")
+
+    schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": sorted(k for k, (_, req) in fields.items() if req),
+        "properties": {k: kind.schema for k, (kind, _) in fields.items()},
+    }
+    return Kind(name, convert, schema)
+
+
+def array(item: Kind, name: str) -> Kind:
+    def convert(value: Any) -> list[Any]:
+        if type(value) is not list:
+            raise _wrong(f"an array ({name})", value)
+        return [item.convert(v) for v in value]
+
+    return Kind(name, convert, {"type": "array", "items": item.schema})
+
+
+def _convert_fields(raw: dict[str, Any], fields: dict[str, tuple[Kind, bool]], allowed: frozenset[str],
+                    prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key in raw:
+        if key not in allowed:
+            raise RecordError("unknown field", f"unknown field {prefix}{key!r}")
+    for key, (kind, required) in fields.items():
+        if key in raw:
+            try:
+                out[key] = kind.convert(raw[key])
+            except RecordError as exc:
+                raise RecordError(exc.reason, f"{prefix}{key}: {exc}") from None
+        elif required:
+            raise RecordError("missing field", f"missing field {prefix}{key!r}")
+    return out
+
+
+# --------------------------------------------------------------------------- record types
+
+SRC = obj({"file": (STR, True), "id": (STR, True), "line": (INT, False), "index": (INT, False)}, "src")
+LEG = obj({
+    "instrument": (STR, True),
+    "position_side": (enum(*POSITION_SIDES), True),
+    "quantity": (UDEC, True),
+    "entry_price": (nullable(UDEC), True),
+}, "leg")
+INPUT = obj({"file": (STR, True), "sha256": (STR, True), "role": (STR, False)}, "input")
+PRECISION = obj({
+    "money": (UDEC, False),
+    "price": (UDEC, False),
+    "quantity": (UDEC, False),
+    "entry_price": (UDEC, False),
+    "rate": (UDEC, False),
+}, "precision")
+NOTE = obj({"what": (STR, True), "count": (INT, True), "detail": (TEXT, False)}, "note")
+PS_LEG = enum("LONG", "SHORT")
+
+#: type -> field -> (kind, required). Common fields v, type, t, src are added to every type.
+RECORD_TYPES: dict[str, dict[str, tuple[Kind, bool]]] = {
+    "meta": {
+        "venue": (STR, True),
+        "account": (STR, False),
+        "created_by": (STR, False),
+        "inputs": (array(INPUT, "inputs"), False),
+        "settle_asset": (STR, False),
+        "precision": (PRECISION, False),
+        "funding_window_ms": (INT, False),
+        "ledger_complete": (BOOL, False),
+        "notes": (array(NOTE, "notes"), False),
+    },
+    "opening": {
+        "position_mode": (nullable(enum(*MODES)), True),
+        "legs": (array(LEG, "legs"), True),
+        "complete": (BOOL, True),
+        "balances": (array(obj({"asset": (STR, True), "wallet_balance": (DEC, True)}, "balance"), "balances"), False),
+    },
+    "mode_change": {
+        "requested": (enum(*MODES), True),
+        "outcome": (enum("accepted", "rejected", "unchanged"), True),
+        "code": (nullable(STR), False),
+        "message": (TEXT, False),
+    },
+    "order": {
+        "order_id": (STR, True),
+        "instrument": (STR, True),
+        "side": (enum(*SIDES), True),
+        "position_side": (nullable(enum(*POSITION_SIDES)), True),
+        "quantity": (nullable(PDEC), True),
+        "price": (nullable(PDEC), False),
+        "order_type": (STR, False),
+        "reduce_only": (BOOL, False),
+        "close_position": (BOOL, False),
+        "outcome": (enum("accepted", "rejected"), True),
+        "code": (nullable(STR), False),
+        "message": (TEXT, False),
+    },
+    "fill": {
+        "id": (STR, True),
+        "order_id": (nullable(STR), False),
+        "instrument": (STR, True),
+        "side": (enum(*SIDES), True),
+        "position_side": (enum(*POSITION_SIDES), True),
+        "quantity": (PDEC, True),
+        "price": (PDEC, True),
+        "fee": (nullable(DEC), True),
+        "fee_asset": (nullable(STR), True),
+        "realized_pnl": (nullable(DEC), True),
+        "liquidity": (nullable(enum("MAKER", "TAKER")), True),
+        "cause": (enum("order", "trigger", "liquidation", "adl", "settlement"), False),
+        "closed_quantity": (UDEC, False),
+    },
+    "funding": {
+        "instrument": (STR, True),
+        "position_side": (nullable(PS_LEG), True),
+        "amount": (DEC, True),
+        "asset": (STR, True),
+        "rate": (nullable(DEC), False),
+        "mark_price": (nullable(PDEC), False),
+        "quantity": (nullable(UDEC), False),
+    },
+    "mark_price": {"instrument": (STR, True), "price": (PDEC, True)},
+    "funding_rate": {"instrument": (STR, True), "rate": (DEC, True), "mark_price": (nullable(PDEC), False)},
+    "liquidation": {
+        "instrument": (STR, True),
+        "position_side": (nullable(enum(*POSITION_SIDES)), True),
+        "quantity": (nullable(UDEC), False),
+        "price": (nullable(PDEC), False),
+        "margin_type": (nullable(enum("ISOLATED", "CROSS")), False),
+    },
+    "adl": {
+        "instrument": (STR, True),
+        "position_side": (enum(*POSITION_SIDES), True),
+        "quantity": (PDEC, True),
+        "price": (nullable(PDEC), False),
+    },
+    "insurance": {"instrument": (nullable(STR), False), "amount": (DEC, True), "asset": (STR, True)},
+    "position": {
+        "instrument": (STR, True),
+        "position_side": (enum(*POSITION_SIDES), True),
+        "quantity": (UDEC, True),
+        "entry_price": (nullable(UDEC), True),
+        "mark_price": (nullable(PDEC), False),
+        "unrealized_pnl": (nullable(DEC), False),
+        "margin_type": (nullable(enum("ISOLATED", "CROSS")), False),
+    },
+    "balance": {"asset": (STR, True), "wallet_balance": (DEC, True)},
+    "ledger": {
+        "kind": (STR, True),
+        "asset": (STR, True),
+        "amount": (DEC, True),
+        "instrument": (nullable(STR), False),
+    },
+}
+
+COMMON_FIELDS = ("v", "type", "t", "src")
+_COMPILED = {
+    name: (tuple((k, kind.convert, req) for k, (kind, req) in fields.items()),
+           frozenset(fields) | frozenset(COMMON_FIELDS))
+    for name, fields in RECORD_TYPES.items()
+}
+_SRC_CONVERT = SRC.convert
+
+
+def validate(raw: Any) -> dict[str, Any]:
+    """Check one decoded record and return it with Decimal numbers; raises ``RecordError``."""
+    if type(raw) is not dict:
+        raise RecordError("wrong type", f"a record is a JSON object, got {type(raw).__name__}")
+    if raw.get("v") != TRACE_VERSION or type(raw.get("v")) is not int:
+        if "v" not in raw:
+            raise RecordError("missing field", "missing field 'v' (format version)")
+        raise RecordError("unsupported version", f"format version {raw.get('v')!r:.20} (this audit reads v1)")
+    kind = raw.get("type")
+    compiled = _COMPILED.get(kind) if type(kind) is str else None
+    if compiled is None:
+        if "type" not in raw:
+            raise RecordError("missing field", "missing field 'type'")
+        raise RecordError("unknown type", f"unknown record type {kind!r:.40}")
+    fields, allowed = compiled
+    for key in raw:
+        if key not in allowed:
+            raise RecordError("unknown field", f"{kind}: unknown field {key!r:.40}")
+    out: dict[str, Any] = {"type": kind}
+    t = raw.get("t")
+    if type(t) is not int or t < 0:
+        if t is None and kind == "meta":
+            out["t"] = None
+        elif "t" not in raw:
+            raise RecordError("missing field", f"{kind}: missing field 't'")
+        else:
+            raise RecordError("wrong type", f"{kind}: t: expected a non-negative integer, got {t!r:.40}")
+    else:
+        out["t"] = t
+    src = raw.get("src")
+    if src is None:
+        if kind != "meta":
+            raise RecordError("missing field", f"{kind}: missing field 'src'")
+        out["src"] = None
+    else:
+        try:
+            out["src"] = _SRC_CONVERT(src)
+        except RecordError as exc:
+            raise RecordError(exc.reason, f"{kind}: src: {exc}") from None
+    for key, convert, required in fields:
+        value = raw.get(key, _MISSING)
+        if value is _MISSING:
+            if required:
+                raise RecordError("missing field", f"{kind}: missing field {key!r}")
+            continue
+        try:
+            out[key] = convert(value)
+        except RecordError as exc:
+            raise RecordError(exc.reason, f"{kind}: {key}: {exc}") from None
+    return out
+
+
+_MISSING = object()
+
+
+def decode(line: bytes) -> Any:
+    """Parse one JSON line; raises ``RecordError`` ("malformed JSON") with the parser's message."""
+    try:
+        return _loads(line)
+    except ValueError as exc:  # orjson.JSONDecodeError and json.JSONDecodeError are ValueErrors
+        raise RecordError("malformed JSON", f"not valid JSON: {exc}") from None
+
+
+def read_lines(stream: IO[bytes]) -> Iterator[tuple[int, bytes]]:
+    """Numbered non-blank lines of a binary stream (line numbers count blank lines too)."""
+    for number, line in enumerate(stream, 1):
+        if line.strip():
+            yield number, line
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def record(type_: str, t: int | None, src: dict[str, Any] | None, **fields: Any) -> dict[str, Any]:
+    """Build a trace record (numbers as Decimal or str are written as canonical strings by ``dumps``)."""
+    out: dict[str, Any] = {"v": TRACE_VERSION, "type": type_, "t": t}
+    if src is not None:
+        out["src"] = src
+    out.update(fields)
+    return out
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return canonical(value)
+    raise TypeError(f"cannot write {type(value).__name__} in a trace")
+
+
+def dumps(rec: dict[str, Any]) -> str:
+    """One trace line (without newline): compact, key order as given, Decimals as strings."""
+    return json.dumps(rec, separators=(",", ":"), ensure_ascii=False, default=_default)
+
+
+# --------------------------------------------------------------------------- JSON Schema
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema (2020-12) of one trace line, generated from ``RECORD_TYPES``."""
+    variants = []
+    for name, fields in RECORD_TYPES.items():
+        required = ["v", "type", "t"] + ([] if name == "meta" else ["src"])
+        required += [k for k, (_, req) in fields.items() if req]
+        props: dict[str, Any] = {
+            "v": {"const": TRACE_VERSION},
+            "type": {"const": name},
+            "t": {"type": "integer", "minimum": 0} if name != "meta" else
+                 {"anyOf": [{"type": "integer", "minimum": 0}, {"type": "null"}]},
+            "src": SRC.schema,
+        }
+        props.update({k: kind.schema for k, (kind, _) in fields.items()})
+        variants.append({
+            "title": name,
+            "type": "object",
+            "additionalProperties": False,
+            "required": required,
+            "properties": props,
+        })
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCHEMA_ID,
+        "title": "hedgespec audit trace, format version 1 (one JSON object per line)",
+        "oneOf": variants,
+    }
+
+
+def schema_text() -> str:
+    return json.dumps(json_schema(), indent=2, sort_keys=False) + "\n"
+
+
+# --------------------------------------------------------------------------- fast path
+# ``validate`` above is the reference (and gives the error messages). ``validate_fast`` accepts exactly
+# the same records with flat converters; on any doubt ``check_line`` defers to ``validate``, so verdicts
+# and messages are those of the reference.
+
+
+class _Bad(Exception):
+    pass
+
+
+_MATCH = DECIMAL_TEXT.fullmatch
+
+
+def _f_dec(v: Any) -> Decimal:
+    if type(v) is str and _MATCH(v) is not None:
+        return Decimal(v)
+    raise _Bad
+
+
+def _f_udec(v: Any) -> Decimal:
+    if type(v) is str and _MATCH(v) is not None and v[0] != "-":
+        return Decimal(v)
+    raise _Bad
+
+
+def _f_pdec(v: Any) -> Decimal:
+    if type(v) is str and _MATCH(v) is not None and v[0] != "-":
+        d = Decimal(v)
+        if d:
+            return d
+    raise _Bad
+
+
+def _f_str(v: Any) -> str:
+    if type(v) is str and v:
+        return v
+    raise _Bad
+
+
+def _flat(kind: Kind) -> Callable[[Any], Any] | None:
+    """A flat converter for the common kinds (None: use the reference converter)."""
+    return {DEC.name: _f_dec, UDEC.name: _f_udec, PDEC.name: _f_pdec, STR.name: _f_str}.get(kind.name)
+
+
+def _flat_or_ref(kind: Kind) -> tuple[Callable[[Any], Any], bool]:
+    flat = _flat(kind)
+    if flat is not None:
+        return flat, False
+    if kind.name.endswith(" or null"):
+        inner_name = kind.name[: -len(" or null")]
+        inner = {DEC.name: _f_dec, UDEC.name: _f_udec, PDEC.name: _f_pdec, STR.name: _f_str}.get(inner_name)
+        if inner is not None:
+            return (lambda v, f=inner: None if v is None else f(v)), False
+    return kind.convert, True
+
+
+_FAST = {
+    name: (
+        frozenset(fields) | frozenset(COMMON_FIELDS),
+        frozenset(k for k, (_, req) in fields.items() if req) | frozenset(COMMON_FIELDS),
+        {k: _flat_or_ref(kind)[0] for k, (kind, _) in fields.items()},
+    )
+    for name, fields in RECORD_TYPES.items() if name != "meta"
+}
+_SRC_KEYS = frozenset(("file", "id", "line", "index"))
+
+
+def validate_fast(raw: Any) -> dict[str, Any] | None:
+    """``validate`` for well-formed records, converting ``raw`` in place; ``None`` when in doubt.
+
+    After ``None``, ``raw`` may be partly converted: decode the line again and call ``validate``
+    for the verdict and its message.
+    """
+    try:
+        kind = raw["type"]
+        allowed, required, convs = _FAST[kind]
+        if raw["v"] != 1 or type(raw["v"]) is not int:
+            raise _Bad
+        keys = raw.keys()
+        if keys - allowed or required - keys:
+            raise _Bad
+        t = raw["t"]
+        src = raw["src"]
+        if type(t) is not int or t < 0 or type(src) is not dict:
+            raise _Bad
+        file, ident = src.get("file"), src.get("id")
+        if type(file) is not str or not file or type(ident) is not str or not ident:
+            raise _Bad
+        if len(src) > 2:
+            if src.keys() - _SRC_KEYS:
+                raise _Bad
+            for extra in ("line", "index"):
+                if extra in src and (type(src[extra]) is not int or src[extra] < 0):
+                    raise _Bad
+        for key in keys:
+            convert = convs.get(key)
+            if convert is not None:
+                raw[key] = convert(raw[key])
+        return raw
+    except (_Bad, KeyError, TypeError, RecordError, AttributeError):
+        return None
+
+
+def check_line(line: bytes) -> dict[str, Any]:
+    """Decode and validate one line; raises ``RecordError``."""
+    rec = validate_fast(decode(line))
+    return rec if rec is not None else validate(decode(line))
