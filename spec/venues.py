@@ -307,7 +307,7 @@ def comparison_markdown() -> str:
         "Each cell: value (status; sources). **≠ seed**: a sourced value that contradicts the seed profile or",
         "the seed clauses named after it. ≠ default: a sourced value that differs from the seed profile where no",
         "seed clause is at stake. *open*: unconfirmed, an open point rather than a contradiction. Source tags",
-        "are explained in [Venue notes](notes.md).",
+        "are listed in [Venue sources](sources.md); the venues are discussed in [Venue notes](notes.md).",
         "",
         "| choice | " + " | ".join(columns) + " |",
         "|---|" + "---|" * len(columns),
@@ -337,3 +337,27 @@ def _md_reason(entry: dict[str, Any] | None) -> str:
     if observed:
         text += f"; observed `{observed.get('code')}`"
     return _md_escape(text)
+
+
+def sources_markdown() -> str:
+    """The source key and the seed clauses as a Markdown page (docs/venues/sources.md)."""
+    lines = [
+        "# Venue sources and seed clauses",
+        "",
+        "Generated from `spec/sources.json` and `spec/seed_clauses.json` by",
+        "`hedgespec.spec.venues.sources_markdown()`; do not edit. Kinds: doc = the venue's own text;",
+        "observed = behaviour reported in an issue tracker; fixture = a recorded client request;",
+        "secondary = a third-party copy or summary.",
+        "",
+        "| tag | venue | kind | document | summary |",
+        "|---|---|---|---|---|",
+    ]
+    for tag, entry in sorted(load_sources().items()):
+        title = _md_escape(entry["title"])
+        lines.append(f"| `{tag}` | {entry['venue']} | {entry['kind']} | [{title}]({entry['url']}) | "
+                     f"{_md_escape(entry['summary'])} |")
+    lines += ["", "## Seed clauses", "", "| clause | normative | text |", "|---|---|---|"]
+    for cid, clause in load_seed_clauses().items():
+        lines.append(f"| `{cid}` | {'yes' if clause['normative'] else 'no (informative)'} | "
+                     f"{_md_escape(clause['text'])} |")
+    return "\n".join(lines) + "\n"

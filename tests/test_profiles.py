@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from hedgespec.spec.venues import (
     load_sources,
     profiles_report,
     reason_code_table,
+    sources_markdown,
     venue_names,
 )
 
@@ -249,12 +251,22 @@ def test_text_report_names_every_profile() -> None:
         assert name in text
 
 
-def test_generated_comparison_page_is_up_to_date() -> None:
-    page = DOCS / "comparison.md"
-    assert page.read_text(encoding="utf-8") == comparison_markdown(), (
-        "regenerate: .venv/bin/python -c \"from hedgespec.spec.venues import comparison_markdown; "
-        "open('docs/venues/comparison.md', 'w', encoding='utf-8').write(comparison_markdown())\""
+@pytest.mark.parametrize(("page", "render"), [("comparison.md", comparison_markdown),
+                                              ("sources.md", sources_markdown)])
+def test_generated_venue_pages_are_up_to_date(page: str, render: Any) -> None:
+    assert (DOCS / page).read_text(encoding="utf-8") == render(), (
+        f"regenerate: .venv/bin/python -c \"from hedgespec.spec import venues; "
+        f"open('docs/venues/{page}', 'w', encoding='utf-8').write(venues.{render.__name__}())\""
     )
+
+
+def test_venue_notes_cite_only_known_tags() -> None:
+    known = set(load_sources()) | set(load_seed_clauses())
+    text = (DOCS / "notes.md").read_text(encoding="utf-8")
+    groups = re.findall(r"\[([A-Z][A-Z0-9-]*(?:, [A-Z][A-Z0-9-]*)*)\]", text)
+    cited = {tag for group in groups for tag in group.split(", ")}
+    assert cited, "notes.md cites no source tags"
+    assert sorted(cited - known) == []
 
 
 # --- the validator rejects malformed files -------------------------------------------------------
