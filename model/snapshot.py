@@ -39,6 +39,7 @@ def order_json(order: Order) -> dict[str, Any]:
         "activation_price": format_units(order.activation_price, "price"),
         "callback_rate": format_units(order.callback_rate, "rate"), "reduce_only": order.reduce_only,
         "close_position": order.close_position,
+        "trailing_extreme": format_units(order.extreme, "price") if order.extreme else None,
     }
 
 

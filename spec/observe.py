@@ -1,0 +1,152 @@
+"""What the checks read: helpers over the observable JSON forms (snapshot, action, outcome).
+
+Checks never import the model. Numbers are read as ``Decimal`` in a wide local context; the
+roundings a check re-derives are the ones the format reference states (fees up, funding half
+away from zero, proportional releases toward zero, derived prices half-even to 16 decimals).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, Context, Decimal
+from functools import lru_cache
+from typing import Any
+
+from hedgespec.spec.profiles import Profile, load_profile
+
+CTX = Context(prec=90)
+MONEY_ATOM = Decimal("1e-16")
+PRICE_DIGITS = Decimal("1e-16")
+EXACT_FIELDS = ("quantity", "cost_basis", "isolated_margin", "realized_pnl", "fees_paid", "funding",
+                "margin_type", "leverage")
+HEDGE_SIDES = ("LONG", "SHORT")
+
+
+def D(text: Any) -> Decimal:
+    """A decimal string of the formats -> Decimal (None and absent fields are not numbers)."""
+    return Decimal(text)
+
+
+def mul(*xs: Decimal) -> Decimal:
+    result = Decimal(1)
+    for x in xs:
+        result = CTX.multiply(result, x)
+    return result
+
+
+def money_up(x: Decimal) -> Decimal:
+    return x.quantize(MONEY_ATOM, rounding=ROUND_CEILING, context=CTX)
+
+
+def money_half_away(x: Decimal) -> Decimal:
+    return x.quantize(MONEY_ATOM, rounding=ROUND_HALF_UP, context=CTX)
+
+
+def money_toward_zero(x: Decimal) -> Decimal:
+    return x.quantize(MONEY_ATOM, rounding=ROUND_DOWN, context=CTX)
+
+
+def price_half_even(x: Decimal) -> Decimal:
+    return x.quantize(PRICE_DIGITS, rounding=ROUND_HALF_EVEN, context=CTX)
+
+
+@lru_cache(maxsize=64)
+def profile_of(name: str) -> Profile:
+    return load_profile(name)
+
+
+def choice(params: dict[str, Any], name: str) -> Any:
+    """The effective profile choice of the run the step belongs to."""
+    return profile_of(params.get("profile", "seed")).effective(name)
+
+
+def instruments(params: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {inst["symbol"]: inst for inst in params["instruments"]}
+
+
+def scope_key(params: dict[str, Any], symbol: str) -> str:
+    scope = choice(params, "mode_scope")
+    if scope == "account":
+        return "*"
+    if scope == "settle_asset":
+        return instruments(params)[symbol]["settle_asset"]
+    return symbol
+
+
+def mode_in_force(snapshot: dict[str, Any], params: dict[str, Any], account: str, symbol: str) -> str:
+    return snapshot["accounts"][account]["position_mode"].get(scope_key(params, symbol),
+                                                              choice(params, "default_position_mode"))
+
+
+def symbols_in_scope(params: dict[str, Any], scope: str) -> list[str]:
+    insts = instruments(params)
+    if scope == "*":
+        return list(insts)
+    return [s for s, inst in insts.items() if scope in (s, inst["settle_asset"])]
+
+
+def rows(snapshot: dict[str, Any]) -> Iterator[tuple[str, str, str, dict[str, Any]]]:
+    """(account, instrument, position side, row) for every position row."""
+    for account, acc in snapshot["accounts"].items():
+        for symbol, sides in acc["positions"].items():
+            for side, row in sides.items():
+                yield account, symbol, side, row
+
+
+def row(snapshot: dict[str, Any], account: str, symbol: str, side: str) -> dict[str, Any] | None:
+    return snapshot["accounts"].get(account, {}).get("positions", {}).get(symbol, {}).get(side)
+
+
+def events(outcome: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    return [e for e in outcome.get("events", []) if e.get("type") == kind]
+
+
+def exact(row_: dict[str, Any] | None) -> tuple[Any, ...] | None:
+    return None if row_ is None else tuple(row_.get(f) for f in EXACT_FIELDS)
+
+
+def without_time(snapshot: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in snapshot.items() if k != "time"}
+
+
+def touched_legs(view_outcome: dict[str, Any]) -> set[tuple[str, str, str]]:
+    """Legs an event of the step names (fills, ledger entries, funding, liquidations)."""
+    legs = set()
+    for event in view_outcome.get("events", []):
+        side = event.get("position_side")
+        if event.get("account") and event.get("instrument") and side:
+            legs.add((event["account"], event["instrument"], side))
+    return legs
+
+
+def bracket_for(inst: dict[str, Any], abs_notional: Decimal) -> dict[str, Any]:
+    for bracket in inst["brackets"]:
+        cap = D(bracket.get("notional_cap", "0"))
+        if cap == 0 or abs_notional < cap:
+            return bracket
+    return inst["brackets"][-1]
+
+
+def maintenance(inst: dict[str, Any], quantity: Decimal, price: Decimal) -> Decimal:
+    """Maintenance margin of a leg at a price from the instrument's brackets (HM-MARG-006)."""
+    abs_notional = abs(mul(quantity, price))
+    bracket = bracket_for(inst, abs_notional)
+    mm = money_up(mul(abs_notional, D(bracket["maintenance_rate"]))) - D(bracket.get("maintenance_amount", "0"))
+    return max(Decimal(0), mm)
+
+
+def is_breached(balance: Decimal, maintenance_margin: Decimal, trigger: str) -> bool:
+    return balance < maintenance_margin or (trigger == "at_or_below" and balance == maintenance_margin)
+
+
+def open_orders(snapshot: dict[str, Any], account: str) -> dict[str, dict[str, Any]]:
+    return snapshot["accounts"][account]["open_orders"]
+
+
+def is_closing(order: dict[str, Any]) -> bool:
+    """A hedge closing order (SELL+LONG, BUY+SHORT), or a one-way reduce-only/conditional one."""
+    if order["position_side"] == "LONG":
+        return order["side"] == "SELL"
+    if order["position_side"] == "SHORT":
+        return order["side"] == "BUY"
+    return bool(order["reduce_only"] or order["close_position"] or order["order_type"] not in ("MARKET", "LIMIT"))

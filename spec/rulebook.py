@@ -1,0 +1,42 @@
+"""The rulebook as a whole: every registered rule, and the step checks run together."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from . import rules as _chapters  # noqa: F401  (registers every rule)
+from .registry import _RULES, Rule, StepView, Violation, declare
+
+declare(
+    "HM-DET-001", level="MUST", title="Determinism",
+    statement="Replaying the same actions from the same initial state MUST give the same outcomes and the same "
+              "snapshots, step by step.",
+    rationale="Reproducible verdicts need a deterministic engine; checked by replaying runs (a run check).",
+    sources=["S-F5"],
+)
+
+
+def all_rules() -> list[Rule]:
+    """Every rule, active and retired, in ID order."""
+    return [_RULES[k] for k in sorted(_RULES)]
+
+
+def get(rule_id: str) -> Rule:
+    return _RULES[rule_id]
+
+
+def step_rules() -> list[Rule]:
+    return [r for r in all_rules() if r.check is not None and r.status == "active"]
+
+
+def run_step_checks(view: StepView, rules: Iterable[Rule] | None = None) -> list[Violation]:
+    """Every step check on one observed step; a check that crashes is reported as its own violation."""
+    found: list[Violation] = []
+    for r in step_rules() if rules is None else rules:
+        if r.check is None:
+            continue
+        try:
+            found.extend(r.check(view))
+        except (KeyError, TypeError, ValueError, ArithmeticError, AttributeError) as exc:
+            found.append(Violation(r.id, f"check could not read the observation: {type(exc).__name__}: {exc}"))
+    return found

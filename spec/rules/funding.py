@@ -1,0 +1,112 @@
+"""Chapter: funding."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+
+from ..observe import D, choice, events, money_half_away, mul, rows
+from ..registry import StepView, Violation, rule
+
+
+def _funding_step(view: StepView) -> bool:
+    return view.action.get("kind") == "funding" and view.outcome["kind"] == "accepted"
+
+
+@rule(
+    "HM-FUND-001", level="MUST", kind="accounting", title="Funding is computed per leg",
+    statement="At a funding event every open leg of the instrument pays or receives its own amount, "
+              "-(quantity x mark price x rate), rounded half away from zero to the money unit: the long pays and "
+              "the short receives when the rate is positive. Flat legs take no part; amounts are never computed "
+              "on the net position.",
+    rationale="Each position accrues funding separately from its own notional and direction; on every venue "
+              "checked the formula is per position, and only positions open at the funding time pay or receive.",
+    sources=["S-M1", "S-P1", "B-FUND", "Y-FUND"],
+    applies_to=("funding",), observes=("snapshot", "events"), requires=("funding",),
+)
+def funding_per_leg(view: StepView) -> Iterator[Violation]:
+    """Implements HM-FUND-001."""
+    if not _funding_step(view):
+        return
+    symbol = view.action["instrument"]
+    rate, mark = D(view.action["rate"]), D(view.before["mark_prices"][symbol])
+    paid = {(p["account"], p["position_side"]): p for p in events(view.outcome, "funding")
+            if p["instrument"] == symbol}
+    for account, sym, side, r in rows(view.before):
+        if sym != symbol:
+            continue
+        qty = D(r["quantity"])
+        payment = paid.pop((account, side), None)
+        if qty == 0:
+            if payment is not None:
+                yield Violation("HM-FUND-001", f"{account} {side}: a flat leg was charged funding")
+            continue
+        expected = -money_half_away(mul(qty, mark, rate))
+        if payment is None:
+            yield Violation("HM-FUND-001", f"{account} {symbol} {side}: open leg has no funding payment")
+        elif D(payment["amount"]) != expected:
+            yield Violation("HM-FUND-001", f"{account} {symbol} {side}: funding {payment['amount']}, "
+                                           f"-(q x mark x rate) gives {expected}")
+    for (account, side) in paid:
+        yield Violation("HM-FUND-001", f"{account} {side}: funding paid on a leg that is not open")
+
+
+@rule(
+    "HM-FUND-002", level="MUST", kind="accounting", title="Funding does not net: an entry per leg",
+    statement="With equal long and short sizes both legs still pay or receive in full: each leg's funding is "
+              "booked as its own ledger entry, even when the two amounts cancel in total (the seed). Where a venue "
+              "reports one row per instrument (the profile says so), that row is the exact sum of the legs' "
+              "amounts.",
+    rationale="No venue documents funding netting between legs; Binance's income rows carry no position side, "
+              "so a per-instrument report is a reporting profile, not an economic netting.",
+    sources=["S-M2", "B-INCOME", "B-WS-ACC"],
+    applies_to=("funding",), observes=("events",), requires=("funding",), profile_choices=("funding_report",),
+)
+def funding_entries(view: StepView) -> Iterator[Violation]:
+    """Implements HM-FUND-002."""
+    if not _funding_step(view):
+        return
+    per_leg = choice(view.params, "funding_report") == "per_leg"
+    booked: dict[tuple[str, str], Decimal] = {}
+    for entry in events(view.outcome, "ledger"):
+        if entry["kind"] == "FUNDING":
+            key = (entry["account"], entry["position_side"] or "")
+            booked[key] = booked.get(key, Decimal(0)) + D(entry["amount"])
+    totals: dict[str, Decimal] = {}
+    for payment in events(view.outcome, "funding"):
+        key = (payment["account"], payment["position_side"])
+        totals[payment["account"]] = totals.get(payment["account"], Decimal(0)) + D(payment["amount"])
+        if per_leg and booked.get(key, Decimal(0)) != D(payment["amount"]):
+            yield Violation("HM-FUND-002", f"{key[0]} {key[1]}: funding {payment['amount']} booked as "
+                                           f"{booked.get(key, Decimal(0))}")
+    for account, total in totals.items():
+        if sum((v for (a, _), v in booked.items() if a == account), Decimal(0)) != total:
+            yield Violation("HM-FUND-002", f"{account}: funding entries do not add up to the legs' amounts")
+
+
+@rule(
+    "HM-FUND-003", level="MUST", kind="accounting", title="Funding is taken where the profile says",
+    statement="A cross leg's funding goes to the wallet; an isolated leg's goes to the profile's source: its own "
+              "isolated margin (the seed), the wallet, or the wallet first then the margin. It never touches the "
+              "other leg's margin.",
+    rationale="Binance's stream attributes isolated funding to the leg; Bybit takes it from the available balance "
+              "first, then the position margin.",
+    sources=["S-P1", "B-WS-ACC", "Y-FUND"],
+    applies_to=("funding",), observes=("events", "snapshot"), requires=("funding", "isolated-margin"),
+    profile_choices=("funding_source",),
+)
+def funding_source(view: StepView) -> Iterator[Violation]:
+    """Implements HM-FUND-003."""
+    if not _funding_step(view):
+        return
+    source = choice(view.params, "funding_source")
+    for entry in events(view.outcome, "ledger"):
+        if entry["kind"] != "FUNDING" or not entry["position_side"]:
+            continue
+        r = view.before["accounts"][entry["account"]]["positions"][entry["instrument"]][entry["position_side"]]
+        cross = r["margin_type"] == "CROSS"
+        allowed = {"wallet"} if cross or source == "wallet" else (
+            {"isolated_margin"} if source == "isolated_margin" else {"wallet", "isolated_margin"})
+        if entry["bucket"] not in allowed:
+            yield Violation("HM-FUND-003", f"{entry['account']} {entry['instrument']} {entry['position_side']} "
+                                           f"({r['margin_type']}): funding booked to {entry['bucket']}")

@@ -1,0 +1,96 @@
+"""Chapter: integrity — atomic rejections, account isolation, the ledger, determinism."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+
+from ..observe import D, events, rows, without_time
+from ..registry import StepView, Violation, rule
+
+REASONS = frozenset({
+    "MODE_SWITCH_WITH_POSITIONS", "MODE_SWITCH_WITH_OPEN_ORDERS", "MODE_IN_FORCE", "POSITION_SIDE_MISMATCH",
+    "REDUCE_EXCEEDS_LEG", "REDUCE_ONLY_FORBIDDEN", "INSUFFICIENT_MARGIN", "INSUFFICIENT_BALANCE",
+    "INVALID_ARGUMENT", "UNKNOWN_ORDER", "DUPLICATE_ORDER_ID", "MARGIN_TYPE_WITH_POSITION",
+    "MARGIN_TYPE_WITH_OPEN_ORDERS", "NO_MARK_PRICE", "INSTRUMENT_EXPIRED", "LEVERAGE_EXCEEDS_BRACKET",
+})
+ACCOUNT_ACTIONS = frozenset({"deposit", "withdraw", "set_position_mode", "set_margin_type", "set_leverage",
+                             "adjust_margin", "place_order", "cancel_order"})
+
+
+@rule(
+    "HM-ATOM-001", level="MUST", kind="rejection", title="A rejection changes nothing and says why",
+    statement="A rejected action MUST leave the observable state exactly as it was, produce no events, and carry "
+              "one of the rulebook's reason classes.",
+    rationale="Half-applied rejections corrupt legs silently; auditors need the reason class to map venue codes.",
+    sources=["B-ERR", "O-ERR", "G-ERR"],
+    observes=("snapshot", "outcome"),
+)
+def rejection_is_atomic(view: StepView) -> Iterator[Violation]:
+    """Implements HM-ATOM-001."""
+    if view.outcome["kind"] != "rejected":
+        return
+    if view.outcome.get("reason") not in REASONS:
+        yield Violation("HM-ATOM-001", f"rejection with unknown reason class {view.outcome.get('reason')!r}")
+    if view.outcome.get("events"):
+        yield Violation("HM-ATOM-001", "a rejected action produced events")
+    if without_time(view.before) != without_time(view.after):
+        yield Violation("HM-ATOM-001", f"rejected ({view.outcome.get('reason')}) but the state changed")
+
+
+@rule(
+    "HM-ACCT-001", level="MUST", kind="transition", title="Accounts are isolated",
+    statement="An action of one account (deposit, withdrawal, settings, orders) MUST NOT change any other account.",
+    rationale="No balance, position or order crosses accounts except through the market.",
+    sources=["B-MODE", "O-MODE"],
+    observes=("snapshot",), requires=("multi-account",),
+)
+def accounts_isolated(view: StepView) -> Iterator[Violation]:
+    """Implements HM-ACCT-001."""
+    if view.action.get("kind") not in ACCOUNT_ACTIONS:
+        return
+    for account, before in view.before["accounts"].items():
+        if account != view.action.get("account") and before != view.after["accounts"].get(account):
+            yield Violation("HM-ACCT-001", f"{view.action['kind']} of {view.action.get('account')} changed {account}")
+
+
+@rule(
+    "HM-LEDG-001", level="MUST", kind="accounting", title="The ledger reconciles exactly",
+    statement="Over every step, each wallet, each leg's isolated margin and the insurance fund change by exactly "
+              "the sum of the step's ledger entries for them; every transfer between them is booked on both "
+              "sides.",
+    rationale="An exact accounting identity is what lets an auditor trust every other number.",
+    sources=["S-M4", "B-INCOME", "B-WS-ACC"],
+    observes=("snapshot", "events"),
+)
+def ledger_reconciles(view: StepView) -> Iterator[Violation]:
+    """Implements HM-LEDG-001."""
+    wallet: dict[str, Decimal] = {}
+    margin: dict[tuple[str, str, str], Decimal] = {}
+    insurance = Decimal(0)
+    for entry in events(view.outcome, "ledger"):
+        amount = D(entry["amount"])
+        if entry["bucket"] == "wallet":
+            wallet[entry["account"]] = wallet.get(entry["account"], Decimal(0)) + amount
+        elif entry["bucket"] == "isolated_margin":
+            key = (entry["account"], entry["instrument"], entry["position_side"])
+            margin[key] = margin.get(key, Decimal(0)) + amount
+        elif entry["bucket"] == "insurance_fund":
+            insurance += amount
+        else:
+            yield Violation("HM-LEDG-001", f"ledger entry to unknown bucket {entry['bucket']!r}")
+    for account, acc in view.before["accounts"].items():
+        delta = D(view.after["accounts"][account]["wallet"]) - D(acc["wallet"])
+        if delta != wallet.get(account, Decimal(0)):
+            yield Violation("HM-LEDG-001", f"{account}: wallet moved {delta}, ledger says {wallet.get(account, 0)}")
+    for account, symbol, side, before in rows(view.before):
+        after = view.after["accounts"][account]["positions"].get(symbol, {}).get(side)
+        if after is None:
+            continue
+        delta = D(after["isolated_margin"]) - D(before["isolated_margin"])
+        if delta != margin.get((account, symbol, side), Decimal(0)):
+            yield Violation("HM-LEDG-001", f"{account} {symbol} {side}: isolated margin moved {delta}, ledger says "
+                                           f"{margin.get((account, symbol, side), 0)}")
+    delta = D(view.after["insurance_fund"]) - D(view.before["insurance_fund"])
+    if delta != insurance:
+        yield Violation("HM-LEDG-001", f"insurance fund moved {delta}, ledger says {insurance}")

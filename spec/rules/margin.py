@@ -1,0 +1,200 @@
+"""Chapter: margin — margin type and leverage per leg, isolated margin, maintenance."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+
+from ..observe import (
+    CTX,
+    D,
+    choice,
+    events,
+    instruments,
+    maintenance,
+    mode_in_force,
+    money_toward_zero,
+    mul,
+    open_orders,
+    row,
+    rows,
+)
+from ..registry import StepView, Violation, declare, rule
+
+declare(
+    "HM-MARG-007", level="MAY", title="Maintenance margin charged on hedged legs",
+    statement="Under cross margin, two opposite legs of one instrument are charged maintenance margin on both "
+              "legs (Binance, the seed) or on the larger leg only (Bitget; KuCoin for legs at the same price), as "
+              "the profile states.",
+    rationale="Binance's liquidation-price formula charges MMR on both legs, so a fully hedged cross position "
+              "still has a liquidation price; other venues net for margin.",
+    sources=["B-LIQ-UM", "K-ANN", "BG-RISK"], profile_choices=("hedged_maintenance",),
+)
+
+_LEG_SETTINGS = ("margin_type", "leverage")
+
+
+@rule(
+    "HM-MARG-001", level="MUST", kind="transition", title="Margin type and leverage per leg",
+    statement="Margin type and leverage are set per leg where the profile's scope is the leg (the seed): setting "
+              "one leg leaves the other leg's settings unchanged. Where the scope is the instrument (Binance), "
+              "one setting covers both legs, and both legs always carry the same value.",
+    rationale="Long and short are separate records with their own leverage and margin type in the seed; "
+              "Binance keeps one leverage and margin type per symbol, OKX and Bybit only in isolated hedge mode.",
+    sources=["S-P1", "B-LEV", "O-LEV", "Y-LEV"],
+    applies_to=("set_margin_type", "set_leverage"), observes=("snapshot",), requires=("hedge-mode",),
+    profile_choices=("margin_type_scope", "leverage_scope"),
+)
+def settings_per_leg(view: StepView) -> Iterator[Violation]:
+    """Implements HM-MARG-001."""
+    action = view.action
+    kind = action.get("kind")
+    if kind not in ("set_margin_type", "set_leverage") or view.outcome["kind"] != "accepted":
+        return
+    field = "margin_type" if kind == "set_margin_type" else "leverage"
+    scope = choice(view.params, "margin_type_scope" if kind == "set_margin_type" else "leverage_scope")
+    account, symbol, side = action["account"], action["instrument"], action.get("position_side", "")
+    if mode_in_force(view.before, view.params, account, symbol) != "HEDGE" or side not in ("LONG", "SHORT"):
+        return
+    other = "SHORT" if side == "LONG" else "LONG"
+    target_after = row(view.after, account, symbol, side)[field]
+    value = action.get(field)
+    if kind == "set_leverage" and value is not None:
+        value = str(D(value).normalize())
+    if str(target_after) != str(value):
+        yield Violation("HM-MARG-001", f"{symbol} {side}: {field} is {target_after}, requested {value}")
+    before_other, after_other = row(view.before, account, symbol, other), row(view.after, account, symbol, other)
+    if scope == "leg" and before_other[field] != after_other[field]:
+        yield Violation("HM-MARG-001", f"setting {side} changed {other}'s {field}")
+    if scope != "leg" and after_other[field] != target_after:
+        yield Violation("HM-MARG-001", f"instrument-wide {field} differs between the legs")
+
+
+@rule(
+    "HM-MARG-002", level="MUST", kind="transition", title="Adding margin to one leg touches only that leg",
+    statement="Adding or removing isolated margin on one leg MUST change that leg's isolated margin and the "
+              "wallet by the same amount in opposite directions, and nothing else: not the other leg's margin, "
+              "maintenance requirement or liquidation price.",
+    rationale="Margin is adjusted per position (Binance positionMargin takes positionSide in hedge mode).",
+    sources=["S-P5", "B-MARGIN"],
+    applies_to=("adjust_margin",), observes=("snapshot",), requires=("margin-adjustment", "isolated-margin"),
+)
+def margin_change_one_leg(view: StepView) -> Iterator[Violation]:
+    """Implements HM-MARG-002."""
+    action = view.action
+    if action.get("kind") != "adjust_margin" or view.outcome["kind"] != "accepted":
+        return
+    account, symbol, side = action["account"], action["instrument"], action.get("position_side") or "BOTH"
+    amount = D(action["amount"])
+    before, after = row(view.before, account, symbol, side), row(view.after, account, symbol, side)
+    if D(after["isolated_margin"]) - D(before["isolated_margin"]) != amount:
+        yield Violation("HM-MARG-002", f"{side} margin moved {D(after['isolated_margin']) - D(before['isolated_margin'])}"
+                                       f", requested {amount}")
+    wallet_delta = D(view.after["accounts"][account]["wallet"]) - D(view.before["accounts"][account]["wallet"])
+    if wallet_delta != -amount:
+        yield Violation("HM-MARG-002", f"wallet moved {wallet_delta} for a margin change of {amount}")
+    for acc, sym, s, r in rows(view.before):
+        if (acc, sym, s) != (account, symbol, side) and r != row(view.after, acc, sym, s):
+            yield Violation("HM-MARG-002", f"{acc} {sym} {s} changed by a margin change on {symbol} {side}")
+
+
+@rule(
+    "HM-MARG-003", level="MUST", kind="accounting", title="A partial close releases margin in proportion",
+    statement="A reducing fill of an isolated leg releases the closed share of the leg's isolated margin "
+              "(rounded toward zero); the rest stays with the leg. Realized PnL and released margin go where the "
+              "profile says (the seed: the wallet), a loss beyond the released margin to the insurance fund.",
+    rationale="Partial closes are per position; the remaining part keeps its own margin.",
+    sources=["S-P4", "B-MARGIN"],
+    observes=("snapshot", "events"), requires=("isolated-margin",), profile_choices=("pnl_destination",),
+)
+def partial_close_releases(view: StepView) -> Iterator[Violation]:
+    """Implements HM-MARG-003."""
+    if view.action.get("kind") not in ("place_order", "market_trade"):
+        return
+    by_leg: dict[tuple[str, str, str], list[dict]] = {}
+    for fill in events(view.outcome, "fill"):
+        by_leg.setdefault((fill["account"], fill["instrument"], fill["position_side"]), []).append(fill)
+    for (account, symbol, side), fills in by_leg.items():
+        before, after = row(view.before, account, symbol, side), row(view.after, account, symbol, side)
+        if before is None or after is None or side not in ("LONG", "SHORT") or before["margin_type"] != "ISOLATED":
+            continue
+        if len(fills) != 1 or (side == "LONG") == (fills[0]["side"] == "BUY") or fills[0]["cause"] != "order":
+            continue
+        q0, closed = abs(D(before["quantity"])), D(fills[0]["quantity"])
+        m0 = D(before["isolated_margin"])
+        expected = m0 - (m0 if closed == q0 else money_toward_zero(CTX.divide(mul(m0, closed), q0)))
+        if D(after["isolated_margin"]) != expected:
+            yield Violation("HM-MARG-003", f"{account} {symbol} {side}: margin {after['isolated_margin']} after "
+                                           f"closing {closed} of {q0}, expected {expected}")
+
+
+@rule(
+    "HM-MARG-004", level="MUST", kind="transition", title="Cross margin only when chosen",
+    statement="A leg's margin type changes only through an accepted margin-type request for it; legs never set "
+              "carry the profile's default (the seed: isolated).",
+    rationale="Cross margin is available for both legs but only when explicitly chosen per position.",
+    sources=["S-Q2", "B-LIQ-UM"],
+    observes=("snapshot",), profile_choices=("default_margin_type",),
+)
+def margin_type_only_when_chosen(view: StepView) -> Iterator[Violation]:
+    """Implements HM-MARG-004."""
+    setting = view.action.get("kind") == "set_margin_type" and view.outcome["kind"] == "accepted"
+    for account, symbol, side, before in rows(view.before):
+        after = row(view.after, account, symbol, side)
+        if after is None or before["margin_type"] == after["margin_type"]:
+            continue
+        if not (setting and view.action.get("account") == account and view.action.get("instrument") == symbol
+                and after["margin_type"] == view.action.get("margin_type")):
+            yield Violation("HM-MARG-004", f"{account} {symbol} {side}: margin type changed to "
+                                           f"{after['margin_type']} without a request")
+
+
+@rule(
+    "HM-MARG-005", level="MUST", kind="rejection", title="No margin-type change on a busy leg",
+    statement="A request to change a leg's margin type MUST be refused while the leg holds a position "
+              "(MARGIN_TYPE_WITH_POSITION) or has open orders (MARGIN_TYPE_WITH_OPEN_ORDERS).",
+    rationale="Changing how an open leg is margined would move its margin between pools silently.",
+    sources=["B-LIQ-UM", "Y-MM"],
+    applies_to=("set_margin_type",), observes=("snapshot", "outcome"), requires=("cross-margin",),
+    profile_choices=("margin_type_scope",),
+)
+def margin_type_busy_leg(view: StepView) -> Iterator[Violation]:
+    """Implements HM-MARG-005."""
+    action = view.action
+    if action.get("kind") != "set_margin_type" or view.outcome["kind"] != "accepted":
+        return
+    account, symbol = action["account"], action["instrument"]
+    side = action.get("position_side") or "BOTH"
+    sides = [side] if choice(view.params, "margin_type_scope") == "leg" else ["LONG", "SHORT", "BOTH"]
+    for s in sides:
+        r = row(view.before, account, symbol, s)
+        if r is not None and r["margin_type"] != action["margin_type"] and D(r["quantity"]) != 0:
+            yield Violation("HM-MARG-005", f"margin type of open leg {symbol} {s} changed")
+        if any(o["instrument"] == symbol and o["position_side"] == s for o in open_orders(view.before, account).values()):
+            yield Violation("HM-MARG-005", f"margin type of {symbol} {s} changed with open orders")
+
+
+@rule(
+    "HM-MARG-006", level="MUST", kind="state-invariant", title="Maintenance margin from the brackets",
+    statement="Each open leg's maintenance margin at the mark price is |quantity x mark| x the maintenance rate "
+              "of the bracket that holds that notional (rounded up), less the bracket's maintenance amount, never "
+              "below zero; it depends only on the leg's own quantity.",
+    rationale="Binance's tax-bracket model (maintMarginRatio, cum); adding margin to the long does not change "
+              "the short's maintenance requirement.",
+    sources=["S-P5", "B-LM", "B-POS3"],
+    observes=("snapshot", "params"),
+)
+def maintenance_from_brackets(view: StepView) -> Iterator[Violation]:
+    """Implements HM-MARG-006."""
+    marks = view.after.get("mark_prices", {})
+    insts = instruments(view.params)
+    for account, symbol, side, r in rows(view.after):
+        if symbol not in marks or r.get("maintenance_margin") is None:
+            continue
+        expected = maintenance(insts[symbol], D(r["quantity"]), D(marks[symbol]))
+        if D(r["maintenance_margin"]) != expected:
+            yield Violation("HM-MARG-006", f"{account} {symbol} {side}: maintenance {r['maintenance_margin']}, "
+                                           f"brackets give {expected}")
+
+
+__all__ = ["Decimal"]

@@ -1,0 +1,212 @@
+"""Chapter: position mode (one-way and hedge), scopes and switching."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ..observe import choice, mode_in_force, open_orders, rows, scope_key, symbols_in_scope, without_time
+from ..registry import StepView, Violation, declare, rule
+
+declare(
+    "HM-MODE-001", level="MUST", title="The mode is explicit, per scope, with a venue default",
+    statement="Each account has a position mode, ONE_WAY or HEDGE, per mode scope (the account, a settle asset "
+              "or an instrument, per the profile). A scope never switched is in the profile's default mode.",
+    rationale="Venues differ in scope (Binance and OKX account-wide, Gate per settle currency, Bybit per symbol "
+              "or coin) and default (one-way on every venue checked); the rulebook makes both profile choices.",
+    sources=["S-F5", "S-E1", "B-MODE", "Y-MODE", "O-MODE", "G-MODE", "K-API"],
+    profile_choices=("mode_scope", "default_position_mode"),
+)
+
+declare(
+    "HM-MODE-006", level="MAY", title="A cooldown after a switch",
+    statement="A venue MAY hold new orders for a period after a mode switch. The seed's 30-second Bybit "
+              "cooldown is a profile parameter, unconfirmed by Bybit's API documentation.",
+    rationale="The tutorial claims a cooldown; no venue document found states one.",
+    sources=["S-E2", "Y-MODE"], profile_choices=("mode_switch_cooldown_seconds",),
+)
+
+declare(
+    "HM-MODE-007", level="MAY", title="Side effects of a switch on a flat scope",
+    statement="A switch MAY carry venue-side effects on a flat scope: OKX asks the user to accept a margin "
+              "recalibration; KuCoin resets isolated margin allocations. Neither changes any position, since "
+              "the scope is flat; neither is simulated.",
+    rationale="User-interface notices and allocation resets are outside the observable position state.",
+    sources=["S-E3", "S-E5", "O-MODE", "K-FAQ"],
+)
+
+
+def _switch_targets(view: StepView) -> tuple[str, list[str], list[str]]:
+    """(account, instruments in the requested scope, those whose mode differs from the request)."""
+    action = view.action
+    account = action["account"]
+    scope = action.get("scope", "*")
+    symbols = symbols_in_scope(view.params, scope)
+    differing = [s for s in symbols if mode_in_force(view.before, view.params, account, s) != action["mode"]]
+    return account, symbols, differing
+
+
+def _busy(view: StepView, account: str, symbol: str) -> tuple[bool, bool]:
+    positions = view.before["accounts"][account]["positions"].get(symbol, {})
+    has_position = any(r["quantity"] != "0" for r in positions.values())
+    has_order = any(o["instrument"] == symbol for o in open_orders(view.before, account).values())
+    return has_position, has_order
+
+
+def _valid_switch(view: StepView) -> bool:
+    action = view.action
+    return (action.get("account") in view.before["accounts"] and action.get("mode") in ("HEDGE", "ONE_WAY")
+            and bool(symbols_in_scope(view.params, action.get("scope", "*"))))
+
+
+def _guard_check(view: StepView, rule_id: str, blocker: int, reason: str) -> Iterator[Violation]:
+    if not _valid_switch(view):
+        return
+    account, _, differing = _switch_targets(view)
+    busy = [s for s in differing if _busy(view, account, s)[blocker]]
+    if not busy:
+        if view.outcome["kind"] == "rejected" and view.outcome.get("reason") == reason:
+            yield Violation(rule_id, f"switch rejected with {reason} although no instrument of the scope has one")
+        return
+    for symbol in busy:
+        if mode_in_force(view.after, view.params, account, symbol) != mode_in_force(view.before, view.params,
+                                                                                      account, symbol):
+            yield Violation(rule_id, f"{account} {symbol}: mode switched while it had "
+                                     f"{'a position' if blocker == 0 else 'an open order'}")
+    partial = choice(view.params, "mode_switch_coin_level_partial") and view.action.get("scope") not in busy
+    if view.outcome["kind"] == "accepted":
+        yield Violation(rule_id, f"switch accepted while {', '.join(busy)} had "
+                                 f"{'positions' if blocker == 0 else 'open orders'}")
+    elif view.outcome["kind"] == "rejected" and not partial:
+        other = "MODE_SWITCH_WITH_OPEN_ORDERS" if blocker == 0 else "MODE_SWITCH_WITH_POSITIONS"
+        both = any(all(_busy(view, account, s)) for s in differing) or (
+            any(_busy(view, account, s)[0] for s in differing) and any(_busy(view, account, s)[1] for s in differing))
+        allowed = {reason, other} if both else {reason}
+        if view.outcome.get("reason") not in allowed:
+            yield Violation(rule_id, f"expected reason {reason}, got {view.outcome.get('reason')}")
+
+
+@rule(
+    "HM-MODE-002", level="MUST", kind="rejection",
+    title="No switch while a position is open",
+    statement="A request to change the position mode of a scope MUST be refused, with reason "
+              "MODE_SWITCH_WITH_POSITIONS, while any instrument of the scope holds a non-zero position; the mode "
+              "of such an instrument never changes while it is open.",
+    rationale="Switching with open legs would have to net or split them; every venue refuses instead "
+              "(Binance -4068, Bybit 110024, OKX 59000, Gate POSITION_HOLDING, KuCoin).",
+    sources=["S-Q1", "S-E4", "S-F5", "B-MODE", "B-ERR", "Y-MODE", "O-ERR", "G-ERR", "K-ANN"],
+    applies_to=("set_position_mode",), observes=("snapshot", "outcome"), requires=("mode-switching",),
+    profile_choices=("mode_switch_blocked_by_positions", "mode_switch_precedence", "mode_switch_coin_level_partial"),
+)
+def mode_switch_with_positions(view: StepView) -> Iterator[Violation]:
+    """Implements HM-MODE-002."""
+    if view.action.get("kind") == "set_position_mode" and choice(view.params, "mode_switch_blocked_by_positions"):
+        yield from _guard_check(view, "HM-MODE-002", 0, "MODE_SWITCH_WITH_POSITIONS")
+
+
+@rule(
+    "HM-MODE-003", level="MUST", kind="rejection",
+    title="No switch while an order is open",
+    statement="A request to change the position mode of a scope MUST be refused, with reason "
+              "MODE_SWITCH_WITH_OPEN_ORDERS, while any instrument of the scope has an open order, conditional "
+              "orders included.",
+    rationale="An open order was admitted under the old mode's position sides; Binance -4067, Bybit 110028, "
+              "OKX 59000, Gate ORDER_PENDING.",
+    sources=["S-E4", "B-MODE", "B-ERR", "Y-MODE", "O-ERR", "G-ERR", "K-ANN"],
+    applies_to=("set_position_mode",), observes=("snapshot", "outcome"), requires=("mode-switching",),
+    profile_choices=("mode_switch_blocked_by_orders", "mode_switch_precedence"),
+)
+def mode_switch_with_orders(view: StepView) -> Iterator[Violation]:
+    """Implements HM-MODE-003."""
+    if view.action.get("kind") == "set_position_mode" and choice(view.params, "mode_switch_blocked_by_orders"):
+        yield from _guard_check(view, "HM-MODE-003", 1, "MODE_SWITCH_WITH_OPEN_ORDERS")
+
+
+@rule(
+    "HM-MODE-004", level="MUST", kind="transition",
+    title="Asking for the mode in force changes nothing",
+    statement="A request for the mode already in force for every instrument of the scope MUST change nothing "
+              "and is reported as 'unchanged' (or refused with MODE_IN_FORCE where the profile says so).",
+    rationale="Binance -4059, Bybit 110025 and Gate NO_CHANGE report it distinctly; clients treat it as success.",
+    sources=["S-F5", "B-ERR", "GH-24848", "G-ERR"],
+    applies_to=("set_position_mode",), observes=("snapshot", "outcome"), requires=("mode-switching",),
+    profile_choices=("same_mode_request",),
+)
+def same_mode_request(view: StepView) -> Iterator[Violation]:
+    """Implements HM-MODE-004."""
+    if view.action.get("kind") != "set_position_mode" or not _valid_switch(view):
+        return
+    _, _, differing = _switch_targets(view)
+    if differing:
+        return
+    expected = "rejected" if choice(view.params, "same_mode_request") == "rejected" else "unchanged"
+    if view.outcome["kind"] != expected:
+        yield Violation("HM-MODE-004", f"request for the mode in force gave {view.outcome['kind']}, expected {expected}")
+    if without_time(view.after) != without_time(view.before):
+        yield Violation("HM-MODE-004", "request for the mode in force changed the state")
+
+
+@rule(
+    "HM-MODE-005", level="MUST", kind="transition",
+    title="A switch changes only the mode, and only in its scope",
+    statement="An accepted switch MUST set the requested mode for the instruments of its scope (all of them, or "
+              "the idle ones where the profile applies coin-level requests partially) and change nothing else: "
+              "no position, balance or order, and no mode outside the scope. It is never retroactive.",
+    rationale="Positions are flat when a switch is allowed; a partial (Bybit coin-level) switch is the one case "
+              "where open instruments keep their old mode beside switched ones.",
+    sources=["S-F5", "Y-MODE", "B-MODE"],
+    applies_to=("set_position_mode",), observes=("snapshot", "outcome"), requires=("mode-switching",),
+    profile_choices=("mode_scope", "mode_switch_coin_level_partial"),
+)
+def switch_scope(view: StepView) -> Iterator[Violation]:
+    """Implements HM-MODE-005."""
+    if view.action.get("kind") != "set_position_mode" or view.outcome["kind"] not in ("accepted", "partially_applied"):
+        return
+    account, symbols, _ = _switch_targets(view)
+    wanted = view.action["mode"]
+    switched = [s for s in symbols if mode_in_force(view.after, view.params, account, s) == wanted]
+    if view.outcome["kind"] == "accepted" and len(switched) != len(symbols):
+        yield Violation("HM-MODE-005", f"accepted switch left {sorted(set(symbols) - set(switched))} unswitched")
+    for acc_id, acc in view.before["accounts"].items():
+        after = view.after["accounts"][acc_id]
+        for key in ("wallet", "open_orders"):
+            if acc[key] != after[key]:
+                yield Violation("HM-MODE-005", f"{acc_id}: {key} changed by a mode switch")
+        for symbol in view.after["accounts"][acc_id]["positions"]:
+            in_scope = acc_id == account and symbol in symbols
+            if not in_scope and acc["positions"][symbol] != after["positions"][symbol]:
+                yield Violation("HM-MODE-005", f"{acc_id} {symbol}: outside the scope but changed")
+            if not in_scope and mode_in_force(view.before, view.params, acc_id, symbol) != mode_in_force(
+                    view.after, view.params, acc_id, symbol):
+                yield Violation("HM-MODE-005", f"{acc_id} {symbol}: mode changed outside the requested scope")
+            for r in after["positions"][symbol].values():
+                if r["quantity"] != "0":
+                    yield Violation("HM-MODE-005", f"{acc_id} {symbol}: a position appeared on a mode switch")
+    if view.before.get("insurance_fund") != view.after.get("insurance_fund"):
+        yield Violation("HM-MODE-005", "insurance fund changed by a mode switch")
+
+
+@rule(
+    "HM-MODE-008", level="MUST", kind="state-invariant",
+    title="Position rows follow the mode",
+    statement="In hedge mode each instrument has exactly two position rows, LONG (quantity >= 0) and SHORT "
+              "(quantity <= 0), which can be open at the same time; in one-way mode it has one net row, BOTH.",
+    rationale="The long and the short of hedge mode are separate records on every venue (Binance LONG/SHORT "
+              "rows, Bybit positionIdx 1/2, OKX posSide long/short, Gate dual_long/dual_short).",
+    sources=["S-F1", "S-F2", "B-POS3", "Y-POS", "O-POS", "G-POS"],
+    observes=("snapshot",), requires=("hedge-mode",),
+)
+def rows_follow_mode(view: StepView) -> Iterator[Violation]:
+    """Implements HM-MODE-008."""
+    for account, acc in view.after["accounts"].items():
+        for symbol, sides in acc["positions"].items():
+            mode = mode_in_force(view.after, view.params, account, symbol)
+            expected = {"LONG", "SHORT"} if mode == "HEDGE" else {"BOTH"}
+            if set(sides) != expected:
+                yield Violation("HM-MODE-008", f"{account} {symbol}: rows {sorted(sides)} in {mode} mode")
+    for account, symbol, side, r in rows(view.after):
+        qty = r["quantity"]
+        if (side == "LONG" and qty.startswith("-")) or (side == "SHORT" and qty != "0" and not qty.startswith("-")):
+            yield Violation("HM-MODE-008", f"{account} {symbol} {side}: quantity {qty} has the wrong sign")
+
+
+__all__ = ["scope_key"]

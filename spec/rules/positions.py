@@ -1,0 +1,206 @@
+"""Chapter: positions — legs that never net, cost basis, entry price, realized and unrealized PnL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+
+from ..observe import CTX, EXACT_FIELDS, D, events, exact, mode_in_force, mul, price_half_even, row, rows
+from ..registry import StepView, Violation, rule
+
+_SETTING_ACTIONS = ("set_margin_type", "set_leverage", "adjust_margin")
+
+
+def _acts_on(view: StepView, account: str, symbol: str, side: str) -> bool:
+    action = view.action
+    return (action.get("kind") in _SETTING_ACTIONS and action.get("account") == account
+            and action.get("instrument") == symbol)
+
+
+@rule(
+    "HM-NET-001", level="MUST", kind="transition", title="The legs never offset each other",
+    statement="In hedge mode, a step that acts on one leg (a fill, a funding payment, a margin change, a "
+              "liquidation) MUST leave the other leg of the same instrument unchanged in every field: quantity, "
+              "cost basis, isolated margin, realized PnL, fees, funding, margin type and leverage.",
+    rationale="This is hedge mode: closing, reducing or funding the long does not touch the short, even on the "
+              "identical contract and expiry.",
+    sources=["S-F1", "S-P2", "S-P4", "B-POS3", "Y-POS", "O-POS"],
+    observes=("snapshot", "events"), requires=("hedge-mode",),
+)
+def legs_never_offset(view: StepView) -> Iterator[Violation]:
+    """Implements HM-NET-001 (the frame condition of every leg)."""
+    named = set()
+    for event in view.outcome.get("events", []):
+        if event.get("account") and event.get("instrument") and event.get("position_side"):
+            named.add((event["account"], event["instrument"], event["position_side"]))
+    for account, symbol, side, before in rows(view.before):
+        if side not in ("LONG", "SHORT"):
+            continue
+        after = row(view.after, account, symbol, side)
+        if after is None or exact(before) == exact(after):
+            continue
+        if (account, symbol, side) in named or _acts_on(view, account, symbol, side):
+            continue
+        changed = [f for f in EXACT_FIELDS if before.get(f) != after.get(f)]
+        yield Violation("HM-NET-001", f"{account} {symbol} {side}: {', '.join(changed)} changed although the "
+                                      f"step acted on no event of this leg")
+
+
+@rule(
+    "HM-NET-002", level="MUST", kind="transition", title="One-way mode nets",
+    statement="In one-way mode an instrument has one net position: a fill in the opposite direction reduces, "
+              "closes or flips it, so its quantity after the step is its quantity before plus the signed fills.",
+    rationale="The contrast that defines hedge mode: one-way mode nets, hedge mode keeps both directions apart.",
+    sources=["S-F2", "B-POS3"],
+    observes=("snapshot", "events"), requires=("one-way-mode",),
+)
+def one_way_nets(view: StepView) -> Iterator[Violation]:
+    """Implements HM-NET-002."""
+    moved: dict[tuple[str, str], Decimal] = {}
+    for fill in events(view.outcome, "fill"):
+        if fill["position_side"] == "BOTH":
+            key = (fill["account"], fill["instrument"])
+            signed = D(fill["quantity"]) if fill["side"] == "BUY" else -D(fill["quantity"])
+            moved[key] = moved.get(key, Decimal(0)) + signed
+    for (account, symbol), delta in moved.items():
+        if mode_in_force(view.before, view.params, account, symbol) != "ONE_WAY":
+            yield Violation("HM-NET-002", f"{account} {symbol}: a BOTH fill in hedge mode")
+            continue
+        before, after = row(view.before, account, symbol, "BOTH"), row(view.after, account, symbol, "BOTH")
+        if before and after and D(after["quantity"]) != D(before["quantity"]) + delta:
+            yield Violation("HM-NET-002", f"{account} {symbol}: net position {after['quantity']} is not "
+                                          f"{before['quantity']} + {delta}")
+
+
+def _fills_by_leg(view: StepView) -> dict[tuple[str, str, str], list[dict]]:
+    by_leg: dict[tuple[str, str, str], list[dict]] = {}
+    for fill in events(view.outcome, "fill"):
+        by_leg.setdefault((fill["account"], fill["instrument"], fill["position_side"]), []).append(fill)
+    return by_leg
+
+
+def _is_opening(fill: dict) -> bool:
+    return (fill["position_side"] == "LONG") == (fill["side"] == "BUY")
+
+
+@rule(
+    "HM-POS-001", level="MUST", kind="accounting", title="Each leg has its own cost basis and entry price",
+    statement="A leg's cost basis grows by quantity x price of each of its own opening fills, and a reducing "
+              "fill releases cost in proportion, so the entry price (cost basis / quantity) of a hedge leg comes "
+              "from that leg's own opening fills only and is unchanged by reductions.",
+    rationale="Each position has its own entry price; a hedged short must not average into the long.",
+    sources=["S-F3", "B-POS3", "Y-POS", "O-POS"],
+    observes=("snapshot", "events"), requires=("hedge-mode",),
+)
+def own_cost_basis(view: StepView) -> Iterator[Violation]:
+    """Implements HM-POS-001."""
+    for (account, symbol, side), fills in _fills_by_leg(view).items():
+        if side not in ("LONG", "SHORT"):
+            continue
+        before, after = row(view.before, account, symbol, side), row(view.after, account, symbol, side)
+        if before is None or after is None:
+            continue
+        if all(_is_opening(f) for f in fills):
+            added = sum((mul(D(f["quantity"]), D(f["price"])) * (1 if side == "LONG" else -1) for f in fills),
+                        Decimal(0))
+            if D(after["cost_basis"]) - D(before["cost_basis"]) != added:
+                yield Violation("HM-POS-001", f"{account} {symbol} {side}: cost basis moved "
+                                              f"{D(after['cost_basis']) - D(before['cost_basis'])}, fills add {added}")
+        elif not any(_is_opening(f) for f in fills) and D(after["quantity"]) != 0:
+            q0, q1 = D(before["quantity"]), D(after["quantity"])
+            expected = CTX.divide(mul(D(before["cost_basis"]), q1), q0)
+            if abs(D(after["cost_basis"]) - expected) >= Decimal("1e-16"):
+                yield Violation("HM-POS-001", f"{account} {symbol} {side}: entry price moved on a reduction "
+                                              f"({before['entry_price']} -> {after['entry_price']})")
+
+
+@rule(
+    "HM-POS-002", level="MUST", kind="accounting", title="PnL is realized only by reducing a leg",
+    statement="An opening fill realizes nothing; a reducing fill of a hedge leg realizes (exit price - the leg's "
+              "entry price) x the quantity closed (negated for a short), and the leg's realized PnL grows by the "
+              "step's fills' realized PnL.",
+    rationale="Realized PnL belongs to the leg that closed; an opening fill that realizes PnL reveals netting.",
+    sources=["S-F3", "S-P4", "B-TRADES"],
+    observes=("snapshot", "events"), requires=("hedge-mode",),
+)
+def realized_only_on_reduction(view: StepView) -> Iterator[Violation]:
+    """Implements HM-POS-002."""
+    for (account, symbol, side), fills in _fills_by_leg(view).items():
+        if side not in ("LONG", "SHORT"):
+            continue
+        before, after = row(view.before, account, symbol, side), row(view.after, account, symbol, side)
+        if before is None or after is None:
+            continue
+        total = sum((D(f["realized_pnl"]) for f in fills), Decimal(0))
+        if D(after["realized_pnl"]) - D(before["realized_pnl"]) != total:
+            yield Violation("HM-POS-002", f"{account} {symbol} {side}: realized PnL moved "
+                                          f"{D(after['realized_pnl']) - D(before['realized_pnl'])}, fills say {total}")
+        for fill in fills:
+            if _is_opening(fill) and D(fill["realized_pnl"]) != 0:
+                yield Violation("HM-POS-002", f"opening fill on {side} realized {fill['realized_pnl']}")
+        if len(fills) == 1 and not _is_opening(fills[0]) and D(before["quantity"]) != 0:
+            fill = fills[0]
+            closed = D(fill["quantity"]) * (1 if side == "LONG" else -1)
+            released = CTX.divide(mul(D(before["cost_basis"]), closed), D(before["quantity"]))
+            expected = mul(closed, D(fill["price"])) - released
+            if abs(D(fill["realized_pnl"]) - expected) >= Decimal("1e-16"):
+                yield Violation("HM-POS-002", f"{account} {symbol} {side}: realized {fill['realized_pnl']}, "
+                                              f"(exit - entry) x qty gives {expected}")
+
+
+@rule(
+    "HM-POS-003", level="MUST", kind="state-invariant", title="Entry price and unrealized PnL per leg",
+    statement="Each open leg reports its entry price (cost basis / quantity, half-even to 16 decimals) and its "
+              "unrealized PnL at the mark price (quantity x mark - cost basis), computed from its own fields only.",
+    rationale="Each position has its own entry price and unrealized PnL; Binance's positionRisk rows satisfy "
+              "notional = quantity x mark and uPnL = quantity x (mark - entry).",
+    sources=["S-F3", "B-POS3"],
+    observes=("snapshot",),
+)
+def derived_leg_fields(view: StepView) -> Iterator[Violation]:
+    """Implements HM-POS-003."""
+    marks = view.after.get("mark_prices", {})
+    for account, symbol, side, r in rows(view.after):
+        qty = D(r["quantity"])
+        if qty != 0:
+            entry = price_half_even(CTX.divide(D(r["cost_basis"]), qty))
+            if r["entry_price"] is None or D(r["entry_price"]) != entry:
+                yield Violation("HM-POS-003", f"{account} {symbol} {side}: entry price {r['entry_price']}, "
+                                              f"expected {entry}")
+        if symbol in marks and r.get("unrealized_pnl") is not None:
+            expected = mul(qty, D(marks[symbol])) - D(r["cost_basis"])
+            if D(r["unrealized_pnl"]) != expected:
+                yield Violation("HM-POS-003", f"{account} {symbol} {side}: unrealized PnL {r['unrealized_pnl']}, "
+                                              f"expected {expected}")
+
+
+@rule(
+    "HM-POS-004", level="MUST", kind="accounting", title="A leg's totals follow its own events",
+    statement="A leg's fees paid grow by exactly the fees of its own fills, and its funding total by exactly "
+              "its own funding payments; reported rows agree with the legs reconstructed from the events.",
+    rationale="Per-leg totals are what auditors reconcile against exported fills and funding records.",
+    sources=["S-M1", "S-M3", "B-TRADES", "B-INCOME"],
+    observes=("snapshot", "events"),
+)
+def leg_totals(view: StepView) -> Iterator[Violation]:
+    """Implements HM-POS-004."""
+    fees: dict[tuple[str, str, str], Decimal] = {}
+    funding: dict[tuple[str, str, str], Decimal] = {}
+    for fill in events(view.outcome, "fill"):
+        key = (fill["account"], fill["instrument"], fill["position_side"])
+        fees[key] = fees.get(key, Decimal(0)) + D(fill["fee"])
+    for pay in events(view.outcome, "funding"):
+        key = (pay["account"], pay["instrument"], pay["position_side"])
+        funding[key] = funding.get(key, Decimal(0)) + D(pay["amount"])
+    for account, symbol, side, before in rows(view.before):
+        after = row(view.after, account, symbol, side)
+        if after is None:
+            continue
+        key = (account, symbol, side)
+        if D(after["fees_paid"]) - D(before["fees_paid"]) != fees.get(key, Decimal(0)):
+            yield Violation("HM-POS-004", f"{account} {symbol} {side}: fees moved by "
+                                          f"{D(after['fees_paid']) - D(before['fees_paid'])}, fills say {fees.get(key, 0)}")
+        if D(after["funding"]) - D(before["funding"]) != funding.get(key, Decimal(0)):
+            yield Violation("HM-POS-004", f"{account} {symbol} {side}: funding moved by "
+                                          f"{D(after['funding']) - D(before['funding'])}, payments say "
+                                          f"{funding.get(key, 0)}")

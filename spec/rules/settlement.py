@@ -1,0 +1,57 @@
+"""Chapter: settlement of dated contracts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ..observe import D, events, mul, row, rows
+from ..registry import StepView, Violation, rule
+
+
+@rule(
+    "HM-SETL-001", level="MUST", kind="transition", title="Each leg settles on its own at expiry",
+    statement="At the expiry of a dated contract every open leg is settled separately at the settlement price: "
+              "one settlement fill per leg for its whole quantity, realizing quantity x settlement price - its "
+              "cost basis; no cross-leg reconciliation. Its orders are cancelled.",
+    rationale="Quarterly contracts settle each position separately.",
+    sources=["S-M5"],
+    applies_to=("expire",), observes=("snapshot", "events"), requires=("expiry",),
+)
+def per_leg_settlement(view: StepView) -> Iterator[Violation]:
+    """Implements HM-SETL-001."""
+    if view.action.get("kind") != "expire" or view.outcome["kind"] != "accepted":
+        return
+    symbol, price = view.action["instrument"], D(view.action["settlement_price"])
+    fills = {(f["account"], f["position_side"]): f for f in events(view.outcome, "fill")
+             if f["cause"] == "settlement" and f["instrument"] == symbol}
+    for account, sym, side, r in rows(view.before):
+        if sym != symbol or D(r["quantity"]) == 0:
+            continue
+        fill = fills.get((account, side))
+        if fill is None or D(fill["quantity"]) != abs(D(r["quantity"])) or D(fill["price"]) != price:
+            yield Violation("HM-SETL-001", f"{account} {symbol} {side}: not settled on its own at {price}")
+            continue
+        expected = mul(D(r["quantity"]), price) - D(r["cost_basis"])
+        if D(fill["realized_pnl"]) != expected:
+            yield Violation("HM-SETL-001", f"{account} {symbol} {side}: settled PnL {fill['realized_pnl']}, "
+                                           f"expected {expected}")
+        after = row(view.after, account, symbol, side)
+        if after and D(after["quantity"]) != 0:
+            yield Violation("HM-SETL-001", f"{account} {symbol} {side}: open after expiry")
+    for account, acc in view.after["accounts"].items():
+        if any(o["instrument"] == symbol for o in acc["open_orders"].values()):
+            yield Violation("HM-SETL-001", f"{account}: orders on {symbol} survive its expiry")
+
+
+@rule(
+    "HM-SETL-002", level="MUST", kind="rejection", title="An expired contract takes no orders",
+    statement="Orders on an expired contract MUST be refused with INSTRUMENT_EXPIRED.",
+    rationale="After settlement there is no leg to open or close.",
+    sources=["S-M5"],
+    applies_to=("place_order",), observes=("snapshot", "outcome"), requires=("expiry",),
+)
+def expired_refuses_orders(view: StepView) -> Iterator[Violation]:
+    """Implements HM-SETL-002."""
+    if view.action.get("kind") == "place_order" and view.action.get("instrument") in view.before.get("expired", []):
+        if view.outcome["kind"] != "rejected":
+            yield Violation("HM-SETL-002", f"order on expired {view.action['instrument']} accepted")
