@@ -1,0 +1,354 @@
+"""The ``hedgespec`` command line: examples run and show what their titles claim; bad input is named."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hedgespec import __version__
+from hedgespec.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+EXAMPLE_NAMES = sorted(p.name for p in EXAMPLES.glob("*.json"))
+
+
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def simulate(name: str, capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+    """The step records of an example run with --json."""
+    code, out, err = run(["simulate", str(EXAMPLES / name), "--json"], capsys)
+    assert code == 0, err
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert lines[0]["type"] == "scenario" and lines[-1]["type"] == "end"
+    steps = [line for line in lines if line["type"] == "step"]
+    assert len(steps) == lines[0]["steps"]
+    return steps
+
+
+def row(record: dict[str, Any], account: str, instrument: str, side: str) -> dict[str, Any]:
+    return record["accounts"][account]["positions"][instrument][side]
+
+
+def events(record: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    return [e for e in record["outcome"]["events"] if e["type"] == kind]
+
+
+def total(entries: list[dict[str, Any]], field: str = "amount") -> Decimal:
+    return sum((Decimal(e[field]) for e in entries), Decimal(0))
+
+
+# --- the examples ------------------------------------------------------------------------------
+
+def test_every_expected_example_is_present() -> None:
+    expected = {"hedge_round_trip.json", "funding_equal_legs.json", "mode_switch.json", "one_way_netting.json",
+                "isolated_liquidation.json", "cross_hedged.json", "trailing_stops.json", "expiry.json"}
+    assert expected <= set(EXAMPLE_NAMES)
+
+
+@pytest.mark.parametrize("name", EXAMPLE_NAMES)
+def test_example_runs_as_text(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(["simulate", str(EXAMPLES / name)], capsys)
+    assert code == 0, err
+    assert err == ""
+    assert "step 1 " in out and "Traceback" not in out
+
+
+@pytest.mark.parametrize("name", EXAMPLE_NAMES)
+def test_example_numbers_are_decimal_strings(name: str) -> None:
+    def walk(value: Any, where: str) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                walk(item, f"{where}.{key}")
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                walk(item, f"{where}[{i}]")
+        else:
+            assert not isinstance(value, float), where
+            if isinstance(value, int) and not isinstance(value, bool):
+                assert where.endswith(".t"), f"{where}: a JSON number outside t"
+
+    walk(json.loads((EXAMPLES / name).read_text()), name)
+
+
+def test_hedge_round_trip_closes_one_leg_only(capsys: pytest.CaptureFixture[str]) -> None:
+    steps = simulate("hedge_round_trip.json", capsys)
+    assert all(s["outcome"]["kind"] == "accepted" for s in steps)
+    opened = steps[1]
+    assert row(opened, "alice", "BTCUSDT", "LONG")["quantity"] == "0.1"
+    assert row(opened, "alice", "BTCUSDT", "SHORT")["quantity"] == "-0.1"
+    assert [f["fee"] for s in steps[:2] for f in events(s, "fill")] == ["3", "3"]
+    fill_step = next(s for s in steps if s["action"]["kind"] == "market_trade")
+    (fill,) = events(fill_step, "fill")
+    assert (fill["position_side"], fill["liquidity"], fill["fee"], fill["realized_pnl"]) == \
+        ("LONG", "MAKER", "1.22", "100")
+    last = steps[-1]
+    assert row(last, "alice", "BTCUSDT", "LONG")["quantity"] == "0"
+    assert row(last, "alice", "BTCUSDT", "LONG")["realized_pnl"] == "100"
+    short = row(last, "alice", "BTCUSDT", "SHORT")
+    assert (short["quantity"], short["entry_price"], short["realized_pnl"]) == ("-0.1", "60000", "0")
+
+
+def test_funding_equal_legs_cancels_in_total(capsys: pytest.CaptureFixture[str]) -> None:
+    steps = simulate("funding_equal_legs.json", capsys)
+    funding_steps = [s for s in steps if s["action"]["kind"] == "funding"]
+    assert len(funding_steps) == 2
+    for record in funding_steps:
+        assert record["outcome"]["kind"] == "accepted"
+        entries = [e for e in record["ledger"] if e["kind"] == "FUNDING"]
+        assert sorted(e["position_side"] for e in entries) == ["LONG", "SHORT"]
+        assert total(entries) == 0 and all(Decimal(e["amount"]) != 0 for e in entries)
+    first = {e["position_side"]: e["amount"] for e in funding_steps[0]["ledger"]}
+    assert first == {"LONG": "-0.6", "SHORT": "0.6"}
+
+
+def test_mode_switch_refused_with_position_then_accepted(capsys: pytest.CaptureFixture[str]) -> None:
+    steps = simulate("mode_switch.json", capsys)
+    switches = [s for s in steps if s["action"]["kind"] == "set_position_mode"]
+    first, last = switches[0], switches[-1]
+    assert first["outcome"]["kind"] == "rejected"
+    assert first["outcome"]["reason"] == "MODE_SWITCH_WITH_POSITIONS"
+    assert first["accounts"]["alice"]["position_mode"] == {"*": "HEDGE"}
+    assert [s["outcome"]["reason"] for s in switches[1:-1]] == ["MODE_SWITCH_WITH_OPEN_ORDERS"]
+    assert last["outcome"]["kind"] == "accepted"
+    assert last["accounts"]["alice"]["position_mode"] == {"*": "ONE_WAY"}
+    assert set(last["accounts"]["alice"]["positions"]["BTCUSDT"]) == {"BOTH"}
+    assert row(steps[-1], "alice", "BTCUSDT", "BOTH")["quantity"] == "0.1"
+
+
+def test_one_way_nets_and_flips_while_hedge_keeps_legs(capsys: pytest.CaptureFixture[str]) -> None:
+    steps = simulate("one_way_netting.json", capsys)
+    assert all(s["outcome"]["kind"] == "accepted" for s in steps)
+    quantities = [row(s, "oneway", "BTCUSDT", "BOTH")["quantity"] for s in steps
+                  if s["action"].get("account") == "oneway"]
+    assert quantities == ["0.1", "0.05", "-0.1"]
+    last = steps[-1]
+    assert row(last, "oneway", "BTCUSDT", "BOTH")["realized_pnl"] == "75"
+    assert row(last, "hedged", "BTCUSDT", "LONG")["quantity"] == "0.1"
+    assert row(last, "hedged", "BTCUSDT", "SHORT")["quantity"] == "-0.2"
+    assert {row(last, "hedged", "BTCUSDT", side)["realized_pnl"] for side in ("LONG", "SHORT")} == {"0"}
+
+
+def test_isolated_liquidation_takes_the_long_leg_only(capsys: pytest.CaptureFixture[str]) -> None:
+    steps = simulate("isolated_liquidation.json", capsys)
+    liquidating = [s for s in steps if events(s, "liquidation")]
+    assert len(liquidating) == 1
+    record = liquidating[0]
+    assert record["action"] == {"t": record["action"]["t"], "kind": "mark_price", "instrument": "BTCUSDT",
+                                "price": "57200"}
+    assert [e["position_side"] for e in events(record, "liquidation")] == ["LONG"]
+    before = steps[steps.index(record) - 1]
+    assert row(before, "alice", "BTCUSDT", "LONG")["quantity"] == "0.1"  # survived 57300
+    assert row(record, "alice", "BTCUSDT", "LONG")["quantity"] == "0"
+    short_before, short_after = row(before, "alice", "BTCUSDT", "SHORT"), row(record, "alice", "BTCUSDT", "SHORT")
+    for field in ("quantity", "cost_basis", "isolated_margin", "realized_pnl", "fees_paid", "funding"):
+        assert short_before[field] == short_after[field], field
+    assert before["accounts"]["alice"]["wallet"] == record["accounts"]["alice"]["wallet"]
+    assert all(e["bucket"] != "wallet" for e in record["ledger"])
+    assert Decimal(record["insurance_fund"]) > Decimal(before["insurance_fund"])
+    assert row(steps[-1], "alice", "BTCUSDT", "SHORT")["quantity"] == "-0.1"
+
+
+def test_cross_hedged_legs_share_a_liquidation_price(capsys: pytest.CaptureFixture[str]) -> None:
+    steps = simulate("cross_hedged.json", capsys)
+    assert all(s["outcome"]["kind"] == "accepted" for s in steps)
+    assert not any(events(s, "liquidation") for s in steps)
+    both_open = [s for s in steps if row(s, "alice", "BTCUSDT", "SHORT")["quantity"] != "0"]
+    assert both_open
+    for record in both_open:
+        long_row, short_row = row(record, "alice", "BTCUSDT", "LONG"), row(record, "alice", "BTCUSDT", "SHORT")
+        assert long_row["margin_type"] == short_row["margin_type"] == "CROSS"
+        assert long_row["liquidation_price"] is not None
+        assert long_row["liquidation_price"] == short_row["liquidation_price"]
+    assert steps[-1]["mark_prices"]["BTCUSDT"] == "57000"  # below where the isolated LONG leg was liquidated
+
+
+def test_trailing_stops_fire_each_on_its_own_leg(capsys: pytest.CaptureFixture[str]) -> None:
+    steps = simulate("trailing_stops.json", capsys)
+    assert all(s["outcome"]["kind"] == "accepted" for s in steps)
+    fired = [(i, e) for i, s in enumerate(steps) for e in events(s, "fill") if e["cause"] == "trigger"]
+    assert [(e["position_side"], e["side"], e["price"]) for _, e in fired] == \
+        [("LONG", "SELL", "61380"), ("SHORT", "BUY", "59085")]
+    long_step, short_step = fired[0][0], fired[1][0]
+    assert long_step < short_step
+    assert row(steps[long_step], "alice", "BTCUSDT", "SHORT")["quantity"] == "-0.1"
+    assert row(steps[long_step], "alice", "BTCUSDT", "LONG")["quantity"] == "0"
+    assert row(steps[-1], "alice", "BTCUSDT", "SHORT")["quantity"] == "0"
+    assert steps[-1]["accounts"]["alice"]["open_orders"] == {}
+
+
+def test_expiry_settles_each_leg(capsys: pytest.CaptureFixture[str]) -> None:
+    steps = simulate("expiry.json", capsys)
+    (expiry,) = [s for s in steps if s["action"]["kind"] == "expire"]
+    fills = [e for e in events(expiry, "fill") if e["cause"] == "settlement"]
+    assert sorted((f["position_side"], f["realized_pnl"]) for f in fills) == [("LONG", "150"), ("SHORT", "-75")]
+    assert [e["status"] for e in events(expiry, "order")] == ["CANCELLED"]
+    assert steps[-1]["outcome"]["reason"] == "INSTRUMENT_EXPIRED"
+
+
+# --- bad scenario files --------------------------------------------------------------------------
+
+GOOD_ACTION = {"t": 1, "kind": "mark_price", "instrument": "BTCUSDT", "price": "60000"}
+
+
+def scenario_document(**overrides: Any) -> dict[str, Any]:
+    base = json.loads((EXAMPLES / "hedge_round_trip.json").read_text())
+    base.update(overrides)
+    return base
+
+
+def write(tmp_path: Path, content: Any, name: str = "bad.json") -> str:
+    path = tmp_path / name
+    path.write_text(content if isinstance(content, str) else json.dumps(content, indent=2))
+    return str(path)
+
+
+def fails(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    code, out, err = run(argv, capsys)
+    assert code == 2
+    assert out == ""
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    return err.strip()
+
+
+def test_json_syntax_error_names_line_and_column(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, '{\n  "scenario_format": "1",\n  "title": oops\n}\n')
+    assert f"{path}:3:12: not valid JSON" in fails(["simulate", path], capsys)
+
+
+def test_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = str(tmp_path / "absent.json")
+    assert f"{path}: no such file" in fails(["simulate", path], capsys)
+
+
+@pytest.mark.parametrize(("drop", "message"), [
+    ("title", "title: missing"),
+    ("params", "params: missing"),
+    ("actions", "actions: missing"),
+    ("scenario_format", "scenario_format: missing"),
+])
+def test_missing_top_level_field(drop: str, message: str, tmp_path: Path,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    document = scenario_document()
+    del document[drop]
+    path = write(tmp_path, document)
+    assert f"{path}: {message}" in fails(["simulate", path], capsys)
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    ({"scenario_format": "2"}, "scenario_format: expected '1'"),
+    ({"title": 7}, "title: a string is required"),
+    ({"actions": {}}, "actions: a JSON list is required"),
+    ({"extra": 1}, "extra: unknown field"),
+])
+def test_malformed_top_level_field(overrides: dict[str, Any], message: str, tmp_path: Path,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, scenario_document(**overrides))
+    assert f"{path}: {message}" in fails(["simulate", path], capsys)
+
+
+def test_not_an_object(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, [1, 2])
+    assert f"{path}: a scenario is a JSON object" in fails(["simulate", path], capsys)
+
+
+@pytest.mark.parametrize(("action", "message"), [
+    ({**GOOD_ACTION, "kind": "place_order", "account": "alice", "order_id": "x", "side": "BUY",
+      "position_side": "LONG", "order_type": "MARKET", "quantity": 0.1}, "step 3: quantity: expected a decimal string"),
+    ({**GOOD_ACTION, "price": "sixty"}, "step 3: price: not a decimal number"),
+    ({**GOOD_ACTION, "price": "60000.000000001"}, "step 3: price: '60000.000000001' has more decimals"),
+    ({**GOOD_ACTION, "kind": "teleport"}, "step 3: kind: unknown action kind 'teleport'"),
+    ({**GOOD_ACTION, "colour": "red"}, "step 3: colour: not a field of mark_price"),
+    ({"kind": "mark_price", "instrument": "BTCUSDT", "price": "1"}, "step 3: t: missing"),
+    ("mark_price", "step 3: an action is a JSON object"),
+])
+def test_malformed_action_names_step_and_field(action: Any, message: str, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    document = scenario_document()
+    document["actions"] = [GOOD_ACTION, GOOD_ACTION, action, GOOD_ACTION]
+    path = write(tmp_path, document)
+    assert f"{path}: {message}" in fails(["simulate", path], capsys)
+
+
+def test_bad_params_are_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    document = scenario_document()
+    document["params"]["instruments"][0]["tick_size"] = 0.1
+    path = write(tmp_path, document)
+    assert f"{path}: params: instruments[0]: tick_size: expected a decimal string" in fails(["simulate", path],
+                                                                                             capsys)
+
+
+def test_unknown_profile(capsys: pytest.CaptureFixture[str]) -> None:
+    err = fails(["simulate", str(EXAMPLES / "hedge_round_trip.json"), "--profile", "no-such-venue"], capsys)
+    assert "no-such-venue: no such profile file" in err
+
+
+def test_profile_option_overrides_params(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["simulate", str(EXAMPLES / "hedge_round_trip.json"), "--json", "--profile", "binance-usdm"],
+                       capsys)
+    assert code == 0
+    assert json.loads(out.splitlines()[0])["profile"] == "binance-usdm"
+
+
+def test_rejected_action_is_reported_not_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    document = scenario_document(actions=[
+        {"t": 1, "kind": "withdraw", "account": "alice", "amount": "1000000"},
+        GOOD_ACTION,
+    ])
+    path = write(tmp_path, document)
+    code, out, err = run(["simulate", path], capsys)
+    assert code == 0 and err == ""
+    assert "REJECTED INSUFFICIENT_BALANCE" in out
+    assert "step 2 " in out
+
+
+# --- the other commands ---------------------------------------------------------------------------
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert __version__ in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv", [[], ["no-such-command"], ["simulate"], ["simulate", "x.json", "--bogus"]])
+def test_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    try:
+        code = main(argv)
+    except SystemExit as exc:
+        code = exc.code
+    assert code == 2
+    assert "usage:" in capsys.readouterr().err
+
+
+def test_profiles(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["profiles"], capsys)
+    assert code == 0 and "seed" in out
+    code, out, _ = run(["profiles", "--json"], capsys)
+    assert code == 0
+    names = [p["name"] for p in json.loads(out)["profiles"]]
+    assert names[0] == "seed" and "binance-usdm" in names
+
+
+def test_rules(capsys: pytest.CaptureFixture[str]) -> None:
+    try:
+        import hedgespec.spec.rulebook  # noqa: F401
+    except ImportError:
+        code, _, err = run(["rules"], capsys)
+        assert code == 1 and "not available" in err
+        pytest.skip("hedgespec.spec.rulebook is not there yet")
+    code, out, _ = run(["rules", "--json"], capsys)
+    assert code == 0
+    rules = json.loads(out)["rules"]
+    assert rules and all({"id", "level", "kind", "title", "statement", "sources", "status", "digest"} <= set(r)
+                         for r in rules)
+    code, out, _ = run(["rules"], capsys)
+    assert code == 0 and rules[0]["id"] in out
