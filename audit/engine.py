@@ -457,6 +457,8 @@ class Auditor:
             self._check_fee(rec, where, hedged=self._leg(instrument, OTHER[side]).qty > 0)
             leg.qty += qty
             leg.cost += qty * price
+            if leg.origin.startswith("flat"):
+                leg.origin = "built from this leg's own fills"
             other = self._leg(instrument, OTHER[side])
             other.opp_opened += qty
         else:

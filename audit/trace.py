@@ -142,7 +142,7 @@ def obj(fields: dict[str, tuple[Kind, bool]], name: str) -> Kind:
     def convert(value: Any) -> dict[str, Any]:
         if type(value) is not dict:
             raise _wrong(f"an object ({name})", value)
-        return _convert_fields(value, fields, allowed, name + ".")
+        return _convert_fields(value, fields, allowed)
 
     schema = {
         "type": "object",

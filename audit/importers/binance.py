@@ -1,0 +1,294 @@
+"""Binance USDⓈ-M futures: REST responses saved as JSON.
+
+Venue facts used here (Binance derivatives API documentation,
+https://developers.binance.com/docs/derivatives/usds-margined-futures):
+
+* ``GET /fapi/v1/userTrades`` (Account Trade List): one row per fill with ``side``, ``positionSide``
+  (``LONG``/``SHORT`` in hedge mode, ``BOTH`` in one-way mode), ``qty``, ``price``, ``realizedPnl``
+  (per fill, fees excluded), ``commission`` and ``commissionAsset``, ``maker``, ``id`` (trade id,
+  unique per symbol), ``orderId``, ``time`` (ms). The documentation's sample row shows a negative
+  ``commission``; live responses report the amount paid as a positive number, so the importer takes
+  the magnitude and notes every negative value it met. The same sample is an opening
+  ``SELL``/``SHORT`` fill with a non-zero ``realizedPnl``: it is not a clean vector.
+* ``GET /fapi/v1/income`` (Get Income History): rows with ``incomeType`` (``FUNDING_FEE``,
+  ``REALIZED_PNL``, ``COMMISSION``, ``TRANSFER``, ...), signed ``income`` (negative = paid), ``asset``,
+  ``time``, ``tranId``, ``tradeId``. Rows carry **no position side**: a funding row cannot be tied
+  to a leg by itself (the audit decides per-leg funding from the amounts). ``REALIZED_PNL`` and
+  ``COMMISSION`` rows repeat what the fills report and are not imported (counted in the notes).
+* ``GET /fapi/v3/positionRisk`` / ``/fapi/v2/positionRisk`` (Position Information): in hedge mode a
+  ``LONG`` and a ``SHORT`` row per symbol; ``positionAmt`` and ``notional`` are **negative on
+  SHORT rows**; ``entryPrice``, ``markPrice``, ``unRealizedProfit``, ``updateTime``. The trace
+  carries the size as a magnitude with its position side; a sign that contradicts the side is an
+  import error.
+* ``GET /fapi/v1/fundingRate`` (Get Funding Rate History): ``symbol``, ``fundingRate``,
+  ``fundingTime``, ``markPrice``.
+* ``GET /fapi/v2/balance``: ``asset``, ``balance`` (wallet balance), ``updateTime``.
+* Errors are ``{"code": <negative int>, "msg": ...}``; e.g. -4068 (position side cannot be changed
+  while a position exists), -4067 (open orders), -4059 (no need to change), -4061 (order position
+  side does not match the mode), -2022 (reduce-only order rejected).
+
+Precision: money values are printed with 8 decimals (``money`` step 1e-8). Binance does not publish
+the precision of its internal entry price; the importer assumes 1e-8 (``--entry-precision``).
+
+Requests and responses are not exported by the venue; ``--requests`` reads the hedgespec request
+log (JSON lines or an array of ``{"time", "request", "response"}``), see docs/audit/trace-format.md.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from .common import Builder, Row, RowError, text_decimal, text_int, text_str
+
+VENUE = "binance"
+MONEY_STEP = Decimal("0.00000001")
+ENTRY_STEP = Decimal("0.00000001")
+SETTLE_SUFFIXES = ("USDT", "USDC", "FDUSD", "BUSD")
+
+TRADE_FIELDS = frozenset({"buyer", "commission", "commissionAsset", "id", "maker", "orderId", "price", "qty",
+                          "quoteQty", "realizedPnl", "side", "positionSide", "symbol", "time", "marginAsset"})
+INCOME_FIELDS = frozenset({"symbol", "incomeType", "income", "asset", "info", "time", "tranId", "tradeId"})
+POSITION_FIELDS = frozenset({
+    "symbol", "positionSide", "positionAmt", "entryPrice", "breakEvenPrice", "markPrice", "unRealizedProfit",
+    "liquidationPrice", "isolatedMargin", "notional", "marginAsset", "isolatedWallet", "initialMargin",
+    "maintMargin", "positionInitialMargin", "openOrderInitialMargin", "adl", "bidNotional", "askNotional",
+    "updateTime", "leverage", "maxNotionalValue", "marginType", "isAutoAddMargin"})
+FUNDING_RATE_FIELDS = frozenset({"symbol", "fundingRate", "fundingTime", "markPrice"})
+BALANCE_FIELDS = frozenset({"accountAlias", "asset", "balance", "crossWalletBalance", "crossUnPnl",
+                            "availableBalance", "maxWithdrawAmount", "marginAvailable", "updateTime"})
+SKIPPED_INCOME = ("REALIZED_PNL", "COMMISSION")
+
+
+def settle_asset_of(symbol: str) -> str | None:
+    for suffix in SETTLE_SUFFIXES:
+        if symbol.endswith(suffix):
+            return suffix
+    return None
+
+
+def add_arguments(parser: Any) -> None:
+    """Binance-specific options (the common ones are added by the CLI)."""
+    parser.add_argument("--funding-rates", action="append", default=[], metavar="FILE",
+                        help="GET /fapi/v1/fundingRate responses (funding rate and mark price per funding time)")
+    parser.add_argument("--balances", action="append", default=[], metavar="FILE",
+                        help="GET /fapi/v2/balance responses (wallet balance snapshots)")
+    parser.add_argument("--entry-precision", default=format(ENTRY_STEP, "f"), metavar="STEP",
+                        help="step of the venue's internal entry price (default %(default)s, an assumption)")
+
+
+def _fill(b: Builder, row: Row, t_default: int | None = None) -> None:
+    d = row.data
+    commission = text_decimal(d, "commission")
+    assert commission is not None
+    if commission < 0:
+        b.note("negative commission read as the amount paid", "userTrades (the documentation sample does this)")
+    side = text_str(d, "side")
+    position_side = text_str(d, "positionSide", required=False) or "BOTH"
+    if side not in ("BUY", "SELL") or position_side not in ("LONG", "SHORT", "BOTH"):
+        raise RowError(f"side/positionSide: expected BUY|SELL and LONG|SHORT|BOTH, got {side!r}/{position_side!r}")
+    maker = d.get("maker")
+    if not isinstance(maker, bool):
+        raise RowError(f"maker: expected true or false, got {maker!r}")
+    symbol = text_str(d, "symbol")
+    ident = text_str(d, "id")
+    assert symbol is not None and ident is not None
+    b.add("fill", text_int(d, "time"), row, f"{symbol}:{ident}", id=ident,
+          order_id=text_str(d, "orderId", required=False), instrument=symbol, side=side, position_side=position_side,
+          quantity=text_decimal(d, "qty"), price=text_decimal(d, "price"), fee=abs(commission),
+          fee_asset=text_str(d, "commissionAsset"), realized_pnl=text_decimal(d, "realizedPnl"),
+          liquidity="MAKER" if maker else "TAKER")
+
+
+def _income(b: Builder, row: Row, t_default: int | None = None) -> None:
+    d = row.data
+    kind = text_str(d, "incomeType")
+    ident = text_str(d, "tranId")
+    assert kind is not None and ident is not None
+    if kind in SKIPPED_INCOME:
+        b.note(f"income rows {kind} not imported", "the fills carry the same amounts")
+        return
+    t = text_int(d, "time")
+    amount = text_decimal(d, "income")
+    asset = text_str(d, "asset")
+    symbol = text_str(d, "symbol", required=False)
+    if kind == "FUNDING_FEE":
+        if symbol is None:
+            raise RowError("FUNDING_FEE row without symbol")
+        b.add("funding", t, row, f"{kind}:{ident}", instrument=symbol, position_side=None, amount=amount, asset=asset)
+    else:
+        b.add("ledger", t, row, f"{kind}:{ident}", kind=kind, asset=asset, amount=amount, instrument=symbol)
+
+
+def position_row(d: dict[str, Any]) -> tuple[str, str, Decimal, Decimal | None]:
+    """(symbol, position side, size magnitude, entry price) of a positionRisk row; checks the sign."""
+    symbol = text_str(d, "symbol")
+    side = text_str(d, "positionSide", required=False) or "BOTH"
+    amount = text_decimal(d, "positionAmt")
+    assert symbol is not None and amount is not None
+    if side not in ("LONG", "SHORT", "BOTH"):
+        raise RowError(f"positionSide: expected LONG|SHORT|BOTH, got {side!r}")
+    if (side == "SHORT" and amount > 0) or (side == "LONG" and amount < 0):
+        raise RowError(f"positionAmt {amount} has the wrong sign for a {side} row (SHORT rows are negative)")
+    entry = text_decimal(d, "entryPrice", required=False)
+    return symbol, side, abs(amount), entry if amount else None
+
+
+def _position(b: Builder, row: Row, t_default: int | None) -> None:
+    d = row.data
+    symbol, side, qty, entry = position_row(d)
+    t = d.get("updateTime")
+    t = text_int(d, "updateTime") if t not in (None, 0, "0") else t_default
+    if t is None:
+        raise RowError("updateTime is 0 and the file has no snapshot time ({\"time\": ms, \"response\": [...]})")
+    margin_type = d.get("marginType")
+    b.add("position", t, row, f"{symbol}:{side}:{t}", instrument=symbol, position_side=side, quantity=qty,
+          entry_price=entry, mark_price=text_decimal(d, "markPrice", required=False) or None,
+          unrealized_pnl=text_decimal(d, "unRealizedProfit", required=False) if qty else None,
+          **({"margin_type": margin_type.upper()} if margin_type in ("isolated", "cross") else {}))
+
+
+def _funding_rate(b: Builder, row: Row, t_default: int | None = None) -> None:
+    d = row.data
+    symbol = text_str(d, "symbol")
+    t = text_int(d, "fundingTime")
+    mark = text_decimal(d, "markPrice", required=False)
+    b.add("funding_rate", t, row, f"{symbol}:{t}", instrument=symbol, rate=text_decimal(d, "fundingRate"),
+          mark_price=mark if mark else None)
+
+
+def _balance(b: Builder, row: Row, t_default: int | None) -> None:
+    d = row.data
+    asset = text_str(d, "asset")
+    t = text_int(d, "updateTime") if d.get("updateTime") not in (None, 0) else t_default
+    if t is None:
+        raise RowError("no updateTime and the file has no snapshot time")
+    b.add("balance", t, row, f"{asset}:{t}", asset=asset, wallet_balance=text_decimal(d, "balance"))
+
+
+ERROR_NO_CHANGE = "-4059"
+
+
+def _request(b: Builder, row: Row, t_default: int | None = None) -> None:
+    """One entry of the hedgespec request log: ``{"time", "request": {...}, "response": {...}}``."""
+    d = row.data
+    if not isinstance(d, dict) or not isinstance(d.get("request"), dict) or not isinstance(d.get("response"), dict):
+        raise RowError("expected {\"time\": ms, \"request\": {...}, \"response\": {...}}")
+    t = text_int(d, "time")
+    req, resp = d["request"], d["response"]
+    code = resp.get("code")
+    error = isinstance(code, int) and not isinstance(code, bool) and code < 0
+    code_text = str(code) if error else None
+    message = str(resp.get("msg", "")) if error else ""
+    endpoint = str(req.get("endpoint", "/fapi/v1/order"))
+    if endpoint.endswith("/positionSide/dual"):
+        wanted = str(req.get("dualSidePosition", "")).lower()
+        if wanted not in ("true", "false"):
+            raise RowError("dualSidePosition: expected \"true\" or \"false\"")
+        outcome = "unchanged" if code_text == ERROR_NO_CHANGE else ("rejected" if error else "accepted")
+        b.add("mode_change", t, row, f"mode:{t}:{row.index}", requested="HEDGE" if wanted == "true" else "ONE_WAY",
+              outcome=outcome, code=code_text, message=message)
+        return
+    if not endpoint.endswith("/order"):
+        b.note("request log entries for other endpoints not imported", endpoint)
+        return
+    symbol = text_str(req, "symbol")
+    side = str(req.get("side", "")).upper()
+    if side not in ("BUY", "SELL"):
+        raise RowError(f"request.side: expected BUY or SELL, got {req.get('side')!r}")
+    position_side = req.get("positionSide")
+    if position_side is not None and position_side not in ("LONG", "SHORT", "BOTH"):
+        raise RowError(f"request.positionSide: expected LONG|SHORT|BOTH, got {position_side!r}")
+    order_id = str(resp.get("orderId", req.get("newClientOrderId", f"request-{row.index}")))
+    reduce_only = str(req.get("reduceOnly", "")).lower() == "true"
+    close_position = str(req.get("closePosition", "")).lower() == "true"
+    b.add("order", t, row, f"order:{order_id}:{t}", order_id=order_id, instrument=symbol, side=side,
+          position_side=position_side, quantity=text_decimal(req, "quantity", required=False) or None,
+          price=text_decimal(req, "price", required=False) or None, order_type=str(req.get("type", "")) or "LIMIT",
+          reduce_only=reduce_only, close_position=close_position,
+          outcome="rejected" if error else "accepted", code=code_text, message=message)
+
+
+def _snapshot_time(extra: dict[str, Any]) -> int | None:
+    value = extra.get("time")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def build(args: Any) -> tuple[Builder, dict[str, Any], dict[str, Any] | None]:
+    """Read the files named in ``args``; return the builder, the meta record and the opening record."""
+    b = Builder(VENUE)
+    settle: set[str] = set()
+
+    def each(files: list[str], role: str, handle: Any, known: frozenset[str] | None) -> None:
+        for path in files:
+            rows, extra = b.read(path, role)
+            t_default = _snapshot_time(extra)
+            for row in rows:
+                if not isinstance(row.data, dict):
+                    b.error(row, f"expected an object, got {type(row.data).__name__}")
+                    continue
+                if isinstance(row.data.get("code"), int) and "msg" in row.data and role != "requests":
+                    b.error(row, f"an error response, not a {role} row: code {row.data['code']} {row.data['msg']}")
+                    continue
+                if known is not None:
+                    b.unknown_fields(row, known, role)
+                try:
+                    handle(b, row, t_default)
+                except RowError as exc:
+                    b.error(row, str(exc))
+
+    each(args.user_trades, "userTrades", _fill, TRADE_FIELDS)
+    for _, rec in b.records:
+        asset = settle_asset_of(rec["instrument"])
+        if asset:
+            settle.add(asset)
+    each(args.income, "income", _income, INCOME_FIELDS)
+    each(args.positions, "positions", _position, POSITION_FIELDS)
+    each(args.funding_rates, "fundingRate", _funding_rate, FUNDING_RATE_FIELDS)
+    each(args.balances, "balances", _balance, BALANCE_FIELDS)
+    each(args.requests, "requests", _request, None)
+    opening = _opening(b, args)
+    meta = {"v": 1, "type": "meta", "t": None, "venue": VENUE, "created_by": "hedgespec import binance",
+            "precision": {"money": format(MONEY_STEP, "f"), "entry_price": args.entry_precision},
+            "funding_window_ms": 60_000, "ledger_complete": bool(args.ledger_complete)}
+    if args.account:
+        meta["account"] = args.account
+    if len(settle) == 1:
+        meta["settle_asset"] = settle.pop()
+    elif settle:
+        b.note("several settle assets; fee checks need one (meta.settle_asset not set)", ", ".join(sorted(settle)))
+    return b, meta, opening
+
+
+def _opening(b: Builder, args: Any) -> dict[str, Any] | None:
+    mode = args.mode
+    legs: list[dict[str, Any]] = []
+    complete = False
+    t: int | None = None
+    for path in args.opening_positions:
+        rows, extra = b.read(path, "opening positions")
+        t = _snapshot_time(extra)
+        complete = True
+        for row in rows:
+            try:
+                if not isinstance(row.data, dict):
+                    raise RowError("expected an object")
+                b.unknown_fields(row, POSITION_FIELDS, "positions")
+                symbol, side, qty, entry = position_row(row.data)
+            except RowError as exc:
+                b.error(row, str(exc))
+                complete = False
+                continue
+            if side != "BOTH" and mode is None:
+                mode = "HEDGE"
+            if qty:
+                legs.append({"instrument": symbol, "position_side": side, "quantity": format(qty, "f"),
+                             "entry_price": None if entry is None else format(entry, "f")})
+    if args.opening_flat:
+        complete = True
+    if mode is None and not legs and not complete:
+        return None
+    first = b.earliest()
+    start = min(t, first) if t is not None else max(first - 1, 0)
+    return {"v": 1, "type": "opening", "t": start, "src": {"file": "opening", "id": "declared"},
+            "position_mode": mode, "legs": legs, "complete": complete}
