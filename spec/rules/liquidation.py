@@ -98,7 +98,7 @@ def loss_stays_on_leg(view: StepView) -> Iterator[Violation]:
     for event in isolated:
         account = event["account"]
         wallet_entries = sum((D(e["amount"]) for e in events(view.outcome, "ledger")
-                              if e["account"] == account and e["bucket"] == "wallet"
+                              if e["account"] == account and e["bucket"] == "wallet" and e["kind"] != "FUNDING"
                               and e["instrument"] == event["instrument"] and e["position_side"] == event["position_side"]),
                              Decimal(0))
         if wallet_entries < 0:

@@ -10,6 +10,7 @@ from ..observe import (
     D,
     choice,
     events,
+    exact,
     instruments,
     maintenance,
     mode_in_force,
@@ -59,9 +60,8 @@ def settings_per_leg(view: StepView) -> Iterator[Violation]:
     other = "SHORT" if side == "LONG" else "LONG"
     target_after = row(view.after, account, symbol, side)[field]
     value = action.get(field)
-    if kind == "set_leverage" and value is not None:
-        value = str(D(value).normalize())
-    if str(target_after) != str(value):
+    same = D(target_after) == D(value) if kind == "set_leverage" else target_after == value
+    if not same:
         yield Violation("HM-MARG-001", f"{symbol} {side}: {field} is {target_after}, requested {value}")
     before_other, after_other = row(view.before, account, symbol, other), row(view.after, account, symbol, other)
     if scope == "leg" and before_other[field] != after_other[field]:
@@ -94,7 +94,7 @@ def margin_change_one_leg(view: StepView) -> Iterator[Violation]:
     if wallet_delta != -amount:
         yield Violation("HM-MARG-002", f"wallet moved {wallet_delta} for a margin change of {amount}")
     for acc, sym, s, r in rows(view.before):
-        if (acc, sym, s) != (account, symbol, side) and r != row(view.after, acc, sym, s):
+        if (acc, sym, s) != (account, symbol, side) and exact(r) != exact(row(view.after, acc, sym, s)):
             yield Violation("HM-MARG-002", f"{acc} {sym} {s} changed by a margin change on {symbol} {side}")
 
 

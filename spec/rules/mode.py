@@ -52,10 +52,21 @@ def _busy(view: StepView, account: str, symbol: str) -> tuple[bool, bool]:
     return has_position, has_order
 
 
+def _valid_scope(view: StepView, scope: str) -> bool:
+    mode_scope = choice(view.params, "mode_scope")
+    assets = {inst["settle_asset"] for inst in view.params["instruments"]}
+    symbols = {inst["symbol"] for inst in view.params["instruments"]}
+    if mode_scope == "account":
+        return scope == "*"
+    if mode_scope == "settle_asset":
+        return scope in assets
+    return scope in symbols or (bool(choice(view.params, "mode_switch_coin_level_partial")) and scope in assets)
+
+
 def _valid_switch(view: StepView) -> bool:
     action = view.action
     return (action.get("account") in view.before["accounts"] and action.get("mode") in ("HEDGE", "ONE_WAY")
-            and bool(symbols_in_scope(view.params, action.get("scope", "*"))))
+            and _valid_scope(view, action.get("scope", "*")))
 
 
 def _guard_check(view: StepView, rule_id: str, blocker: int, reason: str) -> Iterator[Violation]:
@@ -178,7 +189,7 @@ def switch_scope(view: StepView) -> Iterator[Violation]:
             if not in_scope and mode_in_force(view.before, view.params, acc_id, symbol) != mode_in_force(
                     view.after, view.params, acc_id, symbol):
                 yield Violation("HM-MODE-005", f"{acc_id} {symbol}: mode changed outside the requested scope")
-            for r in after["positions"][symbol].values():
+            for r in after["positions"][symbol].values() if in_scope else ():
                 if r["quantity"] != "0":
                     yield Violation("HM-MODE-005", f"{acc_id} {symbol}: a position appeared on a mode switch")
     if view.before.get("insurance_fund") != view.after.get("insurance_fund"):

@@ -24,7 +24,9 @@ def _trigger_price(view: StepView) -> Decimal | None:
 def _direction(view: StepView, account: str, order: dict) -> int:
     r = row(view.before, account, order["instrument"], order["position_side"])
     q = D(r["quantity"]) if r else Decimal(0)
-    return (q > 0) - (q < 0)
+    direction = (q > 0) - (q < 0)
+    closes = (order["side"] == "SELL") == (direction > 0)
+    return direction if closes else 0
 
 
 def stop_fires(order_type: str, direction: int, stop: Decimal, price: Decimal) -> bool:

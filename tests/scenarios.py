@@ -1,0 +1,92 @@
+"""Shared run parameters and a seeded random action generator for the model's own tests."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+BTC = {
+    "symbol": "BTCUSDT", "settle_asset": "USDT", "kind": "PERPETUAL", "tick_size": "0.1", "lot_size": "0.001",
+    "maker_rate": "0.0002", "taker_rate": "0.0005",
+    "brackets": [
+        {"notional_floor": "0", "notional_cap": "50000", "maintenance_rate": "0.004", "maintenance_amount": "0",
+         "max_leverage": "125"},
+        {"notional_floor": "50000", "notional_cap": "0", "maintenance_rate": "0.005", "maintenance_amount": "50",
+         "max_leverage": "100"},
+    ],
+}
+ETHQ = {
+    "symbol": "ETHUSDT_Q", "settle_asset": "USDT", "kind": "DATED", "tick_size": "0.01", "lot_size": "0.01",
+    "maker_rate": "0.0002", "taker_rate": "0.0005",
+    "brackets": [{"notional_floor": "0", "notional_cap": "0", "maintenance_rate": "0.005",
+                  "maintenance_amount": "0", "max_leverage": "50"}],
+}
+
+
+def params(profile: str = "seed", wallet: str = "1000", hedge: bool = True) -> dict[str, Any]:
+    modes = {"*": "HEDGE"} if hedge else {}
+    return {"instruments": [BTC, ETHQ], "profile": profile,
+            "accounts": {"A": {"wallet": wallet, "position_mode": modes}, "B": {"wallet": wallet, "position_mode": modes}},
+            "insurance_fund": "100", "mark_prices": {"BTCUSDT": "100", "ETHUSDT_Q": "50"}}
+
+
+def random_actions(seed: int, count: int) -> list[dict[str, Any]]:
+    """A seeded stream of actions of every kind, prices wandering into and through liquidation."""
+    rng = random.Random(seed)
+    prices = {"BTCUSDT": 1000, "ETHUSDT_Q": 5000}  # in ticks
+    ticks = {"BTCUSDT": "0.1", "ETHUSDT_Q": "0.01"}
+    out: list[dict[str, Any]] = []
+    n = 0
+    for t in range(1, count + 1):
+        symbol = rng.choice(["BTCUSDT", "BTCUSDT", "ETHUSDT_Q"])
+        prices[symbol] = max(10, prices[symbol] + rng.randint(-60, 60))
+        price = f"{prices[symbol]}" if False else str(int(prices[symbol]) * __import__("decimal").Decimal(ticks[symbol]))
+        account = rng.choice(["A", "B"])
+        side_leg = rng.choice(["LONG", "SHORT", "LONG", "SHORT", "BOTH", ""])
+        r = rng.random()
+        n += 1
+        if r < 0.30:
+            out.append({"t": t, "kind": "place_order", "account": account, "order_id": f"o{n}", "instrument": symbol,
+                        "side": rng.choice(["BUY", "SELL"]), "position_side": side_leg,
+                        "order_type": rng.choice(["MARKET", "MARKET", "LIMIT"]),
+                        "quantity": rng.choice(["0.01", "0.05", "0.1", "1", "0"]) if symbol == "BTCUSDT" else
+                        rng.choice(["0.1", "0.5", "1"]), "price": price})
+        elif r < 0.38:
+            out.append({"t": t, "kind": "place_order", "account": account, "order_id": f"o{n}", "instrument": symbol,
+                        "side": rng.choice(["BUY", "SELL"]), "position_side": side_leg,
+                        "order_type": rng.choice(["STOP_MARKET", "TAKE_PROFIT_MARKET", "TRAILING_STOP_MARKET"]),
+                        "quantity": "0.05" if symbol == "BTCUSDT" else "0.5",
+                        **({"stop_price": price} if rng.random() < 0.5 else {}),
+                        **({"callback_rate": "0.01"} if rng.random() < 0.5 else {})})
+        elif r < 0.58:
+            out.append({"t": t, "kind": "mark_price", "instrument": symbol, "price": price})
+        elif r < 0.66:
+            out.append({"t": t, "kind": "market_trade", "instrument": symbol, "price": price,
+                        "quantity": "0.1" if symbol == "BTCUSDT" else "1"})
+        elif r < 0.72:
+            out.append({"t": t, "kind": "funding", "instrument": symbol, "rate": rng.choice(["0.0001", "-0.0003", "0.01"])})
+        elif r < 0.76:
+            out.append({"t": t, "kind": "set_position_mode", "account": account,
+                        "mode": rng.choice(["HEDGE", "ONE_WAY"])})
+        elif r < 0.80:
+            out.append({"t": t, "kind": "set_margin_type", "account": account, "instrument": symbol,
+                        "position_side": side_leg, "margin_type": rng.choice(["ISOLATED", "CROSS"])})
+        elif r < 0.84:
+            out.append({"t": t, "kind": "set_leverage", "account": account, "instrument": symbol,
+                        "position_side": side_leg, "leverage": rng.choice(["5", "20", "50"])})
+        elif r < 0.88:
+            out.append({"t": t, "kind": "adjust_margin", "account": account, "instrument": symbol,
+                        "position_side": side_leg, "amount": rng.choice(["1", "-1", "5"])})
+        elif r < 0.92:
+            out.append({"t": t, "kind": "cancel_order", "account": account, "order_id": f"o{rng.randint(1, n)}"})
+        elif r < 0.95:
+            out.append({"t": t, "kind": rng.choice(["deposit", "withdraw"]), "account": account,
+                        "amount": rng.choice(["10", "100"])})
+        elif r < 0.96:
+            out.append({"t": t, "kind": "expire", "instrument": "ETHUSDT_Q", "settlement_price": price
+                        if symbol == "ETHUSDT_Q" else "50"})
+        else:
+            out.append({"t": t, "kind": "place_order", "account": account, "order_id": f"o{n}", "instrument": symbol,
+                        "side": "SELL", "position_side": "LONG", "order_type": "STOP_MARKET", "quantity": "0",
+                        "close_position": True, "stop_price": price})
+    return out
