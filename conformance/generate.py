@@ -1,0 +1,280 @@
+"""Random actions for differential runs, chosen from the model's observable state.
+
+One generator serves two drivers through the ``Chooser`` interface: ``RandomChooser`` wraps a
+plain ``random.Random(seed)`` (the runner and the committed random vectors, so that a Hypothesis
+release never changes them) and ``hedgespec.conformance.machine`` wraps Hypothesis' ``data``.
+
+Actions of every kind are produced, mostly well-formed and sometimes deliberately not (a wrong
+position side for the mode, an unknown order, an oversized close, a size off the lot), with
+prices that random-walk and jump so that legs on either side are driven into and through
+liquidation (HM-LIQ-001..008), stops and trailing stops fire (HM-STOP-001..005), and the dated
+contract expires (HM-SETL-001/002).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from typing import Any, Protocol, TypeVar
+
+from hedgespec.model.codec import format_units, parse_units
+from hedgespec.model.units import PRICE_ONE
+
+T = TypeVar("T")
+
+KINDS = ("deposit", "withdraw", "set_position_mode", "set_margin_type", "set_leverage", "adjust_margin",
+         "place_order", "cancel_order", "market_trade", "mark_price", "funding", "expire")
+WEIGHTS = {"deposit": 3, "withdraw": 3, "set_position_mode": 4, "set_margin_type": 4, "set_leverage": 4,
+           "adjust_margin": 4, "place_order": 34, "cancel_order": 5, "market_trade": 11, "mark_price": 18,
+           "funding": 6, "expire": 1}
+LOT_ATOMS = 100_000  # 0.001 in QTY atoms (world.instrument)
+TICK_ATOMS = PRICE_ONE // 2  # 0.5 in PRICE atoms
+PRICE_FLOOR = 1000 * PRICE_ONE
+PRICE_CEILING = 1_000_000 * PRICE_ONE
+
+
+class Chooser(Protocol):
+    def choice(self, options: Sequence[T]) -> T: ...
+
+    def integer(self, lo: int, hi: int) -> int: ...
+
+
+class RandomChooser:
+    """Choices from ``random.Random(seed)``: stable across Python and Hypothesis releases."""
+
+    def __init__(self, seed: int | random.Random) -> None:
+        self.rng = seed if isinstance(seed, random.Random) else random.Random(seed)
+
+    def choice(self, options: Sequence[T]) -> T:
+        return options[self.rng.randrange(len(options))]
+
+    def integer(self, lo: int, hi: int) -> int:
+        return self.rng.randint(lo, hi)
+
+
+def weighted_kind(ch: Chooser, kinds: Sequence[str] = KINDS) -> str:
+    total = sum(WEIGHTS[k] for k in kinds)
+    pick = ch.integer(0, total - 1)
+    for kind in kinds:
+        pick -= WEIGHTS[kind]
+        if pick < 0:
+            return kind
+    return kinds[-1]  # pragma: no cover
+
+
+class Generator:
+    """Proposes the next action from the model's snapshot; keeps the logical clock and order ids."""
+
+    def __init__(self, params: dict[str, Any], scopes: Sequence[str]) -> None:
+        self.params = params
+        self.accounts = sorted(params["accounts"])
+        self.instruments = [i["symbol"] for i in params["instruments"]]
+        self.dated = [i["symbol"] for i in params["instruments"] if i.get("kind") == "DATED"]
+        self.scopes = list(scopes)
+        self.t = 0
+        self.next_order = 0
+
+    # -- helpers -----------------------------------------------------------------------------------
+
+    def _clock(self, ch: Chooser) -> int:
+        self.t += ch.choice((0, 1, 1, 1, 5, 60))
+        return self.t
+
+    def _instrument(self, ch: Chooser, snap: dict[str, Any]) -> str:
+        live = [s for s in self.instruments if s not in snap.get("expired", [])]
+        if live and ch.integer(0, 9):
+            return ch.choice(live)
+        return ch.choice(self.instruments)
+
+    @staticmethod
+    def _mark(snap: dict[str, Any], symbol: str) -> int:
+        return parse_units(snap.get("mark_prices", {}).get(symbol, "30000"), "price")
+
+    @staticmethod
+    def _price(atoms: int) -> str:
+        atoms = max(PRICE_FLOOR, min(PRICE_CEILING, atoms))
+        return format_units(atoms - atoms % TICK_ATOMS, "price")
+
+    def _moved(self, ch: Chooser, base: int, bps_choices: Sequence[int]) -> str:
+        bps = ch.choice(bps_choices) * ch.choice((1, -1))
+        return self._price(base + base * bps // 10_000)
+
+    @staticmethod
+    def _sides(snap: dict[str, Any], account: str, symbol: str) -> list[str]:
+        rows = snap["accounts"][account]["positions"].get(symbol, {})
+        return sorted(rows) or ["LONG", "SHORT"]
+
+    @staticmethod
+    def _leg_qty(snap: dict[str, Any], account: str, symbol: str, side: str) -> int:
+        row = snap["accounts"][account]["positions"].get(symbol, {}).get(side)
+        return parse_units(row["quantity"], "qty") if row else 0
+
+    def _side(self, ch: Chooser, snap: dict[str, Any], account: str, symbol: str) -> str:
+        sides = self._sides(snap, account, symbol)
+        if ch.integer(0, 19) == 0:  # a side that does not match the mode (HM-ORD-001)
+            return ch.choice(("LONG", "SHORT", "BOTH"))
+        return ch.choice(sides)
+
+    def open_legs(self, snap: dict[str, Any]) -> list[tuple[str, str, str, int]]:
+        """(account, instrument, side, signed quantity) of every open leg."""
+        out = []
+        for aid in self.accounts:
+            for symbol, rows in snap["accounts"][aid]["positions"].items():
+                for side, row in rows.items():
+                    q = parse_units(row["quantity"], "qty")
+                    if q:
+                        out.append((aid, symbol, side, q))
+        return out
+
+    def open_orders(self, snap: dict[str, Any]) -> list[tuple[str, str]]:
+        return [(aid, oid) for aid in self.accounts for oid in snap["accounts"][aid]["open_orders"]]
+
+    def has_live_dated(self, snap: dict[str, Any]) -> bool:
+        return any(s not in snap.get("expired", []) for s in self.dated)
+
+    # -- proposals ----------------------------------------------------------------------------------
+
+    def propose(self, ch: Chooser, snap: dict[str, Any], kind: str | None = None) -> dict[str, Any]:
+        """One action (JSON form). ``kind`` None: a weighted choice among every kind."""
+        if kind is None:
+            kind = weighted_kind(ch)
+        if kind == "expire" and not self.dated:
+            kind = "mark_price"
+        action = getattr(self, f"_{kind}")(ch, snap)
+        return {"t": self._clock(ch), "kind": kind, **action}
+
+    def _deposit(self, ch: Chooser, snap: dict[str, Any]) -> dict[str, Any]:
+        return {"account": ch.choice(self.accounts), "amount": ch.choice(("100", "1000", "5000", "0.5", "0"))}
+
+    def _withdraw(self, ch: Chooser, snap: dict[str, Any]) -> dict[str, Any]:
+        return {"account": ch.choice(self.accounts), "amount": ch.choice(("50", "500", "3000", "50000"))}
+
+    def _set_position_mode(self, ch: Chooser, snap: dict[str, Any]) -> dict[str, Any]:
+        action = {"account": ch.choice(self.accounts), "mode": ch.choice(("HEDGE", "ONE_WAY"))}
+        scope = ch.choice(self.scopes)
+        if scope != "*":
+            action["scope"] = scope
+        return action
+
+    def _set_margin_type(self, ch: Chooser, snap: dict[str, Any]) -> dict[str, Any]:
+        account = ch.choice(self.accounts)
+        symbol = self._instrument(ch, snap)
+        return {"account": account, "instrument": symbol, "position_side": self._side(ch, snap, account, symbol),
+                "margin_type": ch.choice(("ISOLATED", "CROSS"))}
+
+    def _set_leverage(self, ch: Chooser, snap: dict[str, Any]) -> dict[str, Any]:
+        account = ch.choice(self.accounts)
+        symbol = self._instrument(ch, snap)
+        return {"account": account, "instrument": symbol, "position_side": self._side(ch, snap, account, symbol),
+                "leverage": ch.choice(("1", "3", "10", "20", "25", "50", "60"))}
+
+    def _adjust_margin(self, ch: Chooser, snap: dict[str, Any]) -> dict[str, Any]:
+        legs = self.open_legs(snap)
+        if legs and ch.integer(0, 4):
+            account, symbol, side, _ = ch.choice(legs)
+        else:
+            account = ch.choice(self.accounts)
+            symbol = self._instrument(ch, snap)
+            side = self._side(ch, snap, account, symbol)
+        return {"account": account, "instrument": symbol, "position_side": side,
+                "amount": ch.choice(("10", "100", "1000", "-5", "-50", "-500"))}
+
+    def _place_order(self, ch: Chooser, snap: dict[str, Any]) -> dict[str, Any]:
+        self.next_order += 1
+        order_id = f"o{self.next_order}"
+        orders = self.open_orders(snap)
+        if orders and ch.integer(0, 29) == 0:  # a duplicate id
+            order_id = ch.choice(orders)[1]
+        legs = self.open_legs(snap)
+        closing = bool(legs) and ch.integer(0, 2) == 0
+        if closing:
+            account, symbol, side, q = ch.choice(legs)
+            order_side = "SELL" if q > 0 else "BUY"
+            size = abs(q)
+            qty_atoms = ch.choice((size, size, max(LOT_ATOMS, size // 2 // LOT_ATOMS * LOT_ATOMS), size + LOT_ATOMS))
+        else:
+            account = ch.choice(self.accounts)
+            symbol = self._instrument(ch, snap)
+            side = self._side(ch, snap, account, symbol)
+            order_side = {"LONG": "BUY", "SHORT": "SELL"}.get(side) or ch.choice(("BUY", "SELL"))
+            if ch.integer(0, 9) == 0:
+                order_side = "SELL" if order_side == "BUY" else "BUY"  # a close of a (maybe flat) leg
+            qty_atoms = LOT_ATOMS * ch.choice((1, 5, 20, 100, 300, 1800))
+        if ch.integer(0, 39) == 0:
+            qty_atoms += 1  # off the lot (HM-ORD-005)
+        mark = self._mark(snap, symbol)
+        opening_long = order_side == "BUY"
+        order_type = ch.choice(("MARKET", "MARKET", "LIMIT", "LIMIT", "STOP_MARKET", "TAKE_PROFIT_MARKET",
+                                "TRAILING_STOP_MARKET") if closing else ("MARKET", "MARKET", "LIMIT", "LIMIT",
+                                                                        "LIMIT", "STOP_MARKET"))
+        action: dict[str, Any] = {"account": account, "order_id": order_id, "instrument": symbol,
+                                  "side": order_side, "position_side": side, "order_type": order_type,
+                                  "quantity": format_units(qty_atoms, "qty")}
+        if order_type in ("MARKET", "LIMIT"):
+            action["price"] = self._moved(ch, mark, (0, 5, 20, 100))
+            if order_type == "LIMIT" and ch.integer(0, 3) == 0:
+                # away from the market: rests until a trade comes through
+                away = -1 if opening_long else 1
+                action["price"] = self._price(mark + away * mark * ch.choice((50, 200)) // 10_000)
+            if closing and ch.integer(0, 3) == 0 and side == "BOTH":
+                action["reduce_only"] = True
+        else:
+            # closing a long: a stop sits below, a take-profit above (and the other way for a short)
+            below = (order_side == "SELL") == (order_type == "STOP_MARKET")
+            direction = -1 if below else 1
+            if ch.integer(0, 9) == 0:
+                direction = -direction  # would fire at once: rejected
+            if order_type == "TRAILING_STOP_MARKET":
+                action["callback_rate"] = ch.choice(("0.01", "0.02", "0.05"))
+                if ch.integer(0, 1):
+                    action["activation_price"] = self._price(mark - direction * mark * 100 // 10_000)
+            else:
+                action["stop_price"] = self._price(mark + direction * mark * ch.choice((50, 150, 400)) // 10_000)
+            if ch.integer(0, 2) == 0:
+                action["close_position"] = True
+                action["quantity"] = "0"
+        return action
+
+    def _cancel_order(self, ch: Chooser, snap: dict[str, Any]) -> dict[str, Any]:
+        orders = self.open_orders(snap)
+        if orders and ch.integer(0, 7):
+            account, order_id = ch.choice(orders)
+        else:
+            account, order_id = ch.choice(self.accounts), f"o{self.next_order + 1000}"
+        return {"account": account, "order_id": order_id}
+
+    def _market_trade(self, ch: Chooser, snap: dict[str, Any]) -> dict[str, Any]:
+        symbol = self._instrument(ch, snap)
+        return {"instrument": symbol, "price": self._moved(ch, self._mark(snap, symbol), (0, 30, 100, 250)),
+                "quantity": format_units(LOT_ATOMS * ch.choice((10, 100, 1000, 5000)), "qty")}
+
+    def _mark_price(self, ch: Chooser, snap: dict[str, Any]) -> dict[str, Any]:
+        symbol = self._instrument(ch, snap)
+        # small walks, jumps that breach a 20x leg, crashes through any isolated leg
+        return {"instrument": symbol, "price": self._moved(ch, self._mark(snap, symbol),
+                                                           (10, 50, 150, 300, 600, 1200, 3000))}
+
+    def _funding(self, ch: Chooser, snap: dict[str, Any]) -> dict[str, Any]:
+        return {"instrument": self._instrument(ch, snap),
+                "rate": ch.choice(("0.0001", "-0.0001", "0.00375", "-0.003", "0.02", "-0.02"))}
+
+    def _expire(self, ch: Chooser, snap: dict[str, Any]) -> dict[str, Any]:
+        symbol = ch.choice(self.dated)
+        return {"instrument": symbol, "settlement_price": self._moved(ch, self._mark(snap, symbol), (0, 50, 300))}
+
+
+def random_steps(params: dict[str, Any], scopes: Sequence[str], seed: int, length: int,
+                 model_step: Any) -> list[dict[str, Any]]:
+    """A seeded random run of ``length`` actions, each chosen from the model's state after the last.
+
+    ``model_step(action) -> snapshot`` advances the model (the caller owns it).
+    """
+    ch = RandomChooser(seed)
+    gen = Generator(params, scopes)
+    snap = model_step(None)
+    actions = []
+    for _ in range(length):
+        action = gen.propose(ch, snap)
+        actions.append(action)
+        snap = model_step(action)
+    return actions

@@ -1,0 +1,354 @@
+"""The out-of-process engine protocol ``hedgespec-engine/1``: JSON lines over stdin/stdout.
+
+hedgespec starts the engine as a child process and writes one JSON object per line to its
+stdin; the engine answers each with one JSON object per line on its stdout, echoing the
+request's ``id``. stdout is reserved for the protocol: an engine logs to stderr.
+
+Requests (``id`` is an integer, increasing from 0)::
+
+    {"id":0,"op":"hello","protocol":"hedgespec-engine/1"}
+    {"id":1,"op":"reset","params":{...run parameters...}}
+    {"id":2,"op":"apply","action":{...one action...}}
+    {"id":3,"op":"snapshot"}
+    {"id":4,"op":"close"}
+
+Replies::
+
+    {"id":0,"ok":true,"result":{"protocol":"hedgespec-engine/1","name":"...","capabilities":[...]}}
+    {"id":1,"ok":true,"result":null}
+    {"id":2,"ok":true,"result":{...outcome...}}
+    {"id":3,"ok":true,"result":{...snapshot...}}
+    {"id":4,"ok":true,"result":null}
+    {"id":n,"ok":false,"error":{"message":"..."}}
+
+Every number in params, actions, outcomes and snapshots is a decimal string; the only JSON numbers
+are integers at ``id``, an action's ``t`` and a snapshot's ``time``. A reply holding a JSON
+fraction (``1.5``) is malformed.
+
+Failure policy (the full text is docs/formats/protocol.md): when the process exits, does not answer
+within the per-step ``timeout``, or answers with something that is not a reply to the request
+(not JSON, wrong ``id``, missing ``ok``), the request raises ``EngineFailure`` naming the reason
+and the tail of the engine's stderr; the process is killed, and the next ``reset`` starts a fresh
+one with a new handshake. ``{"ok": false}`` is an engine-reported error: the step fails with
+that message and the process is kept.
+
+``serve(adapter)`` runs the other side: any in-process adapter served over JSON lines
+(``python -m hedgespec.conformance.jsonl module:factory``).
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import queue
+import shlex
+import subprocess
+import sys
+import threading
+from collections.abc import Sequence
+from typing import IO, Any
+
+from .failures import EngineFailure, wrap_exception
+
+PROTOCOL = "hedgespec-engine/1"
+DEFAULT_TIMEOUT = 10.0
+STDERR_TAIL_LINES = 20
+#: keys where an integer JSON number is allowed (everything else numeric is a decimal string)
+INTEGER_KEYS = frozenset({"id", "t", "time"})
+
+
+def _no_floats(text: str) -> Any:
+    raise ValueError(f"JSON number {text} where a decimal string is required")
+
+
+def decode_line(line: str) -> Any:
+    """One protocol line -> JSON data; fractional JSON numbers are refused (ValueError)."""
+    return json.loads(line, parse_float=_no_floats, parse_constant=_no_floats)
+
+
+def encode_line(obj: Any) -> str:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False) + "\n"
+
+
+def stray_integer(obj: Any, path: str = "") -> str | None:
+    """The path of the first integer JSON number outside ``INTEGER_KEYS`` (numbers are strings)."""
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            if isinstance(value, int) and not isinstance(value, bool) and key not in INTEGER_KEYS:
+                return f"{path}.{key}" if path else str(key)
+            found = stray_integer(value, f"{path}.{key}" if path else str(key))
+            if found:
+                return found
+    elif isinstance(obj, list):
+        for i, value in enumerate(obj):
+            if isinstance(value, int) and not isinstance(value, bool):
+                return f"{path}[{i}]"
+            found = stray_integer(value, f"{path}[{i}]")
+            if found:
+                return found
+    return None
+
+
+class JsonLinesAdapter:
+    """An engine in another process, spoken to in ``hedgespec-engine/1``.
+
+    ``cmd`` is the command line (a string, split like a POSIX shell, or an argument list);
+    ``timeout`` bounds every request in seconds (the handshake gets ``startup_timeout``).
+    The handshake runs on construction and fills ``name`` and ``capabilities``; a failed
+    handshake raises ``EngineFailure`` (kind ``handshake``).
+    """
+
+    def __init__(self, cmd: str | Sequence[str], timeout: float = DEFAULT_TIMEOUT,
+                 startup_timeout: float | None = None, cwd: str | None = None,
+                 env: dict[str, str] | None = None) -> None:
+        self.argv = shlex.split(cmd) if isinstance(cmd, str) else list(cmd)
+        if not self.argv:
+            raise ValueError("engine command: empty")
+        self.timeout = timeout
+        self.startup_timeout = startup_timeout if startup_timeout is not None else max(timeout, 30.0)
+        self.cwd = cwd
+        self.env = env
+        self.name = "?"
+        self.capabilities: frozenset[str] = frozenset()
+        self.restarts = 0
+        self._proc: subprocess.Popen[str] | None = None
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        self._stderr: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
+        self._next_id = 0
+        self._start()
+
+    # -- process management -------------------------------------------------------------
+
+    def _start(self) -> None:
+        self._stop()
+        self._lines = queue.Queue()
+        self._stderr = collections.deque(maxlen=STDERR_TAIL_LINES)
+        self._next_id = 0
+        try:
+            self._proc = subprocess.Popen(
+                self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                text=True, encoding="utf-8", errors="replace", bufsize=1, cwd=self.cwd,
+                env=self.env if self.env is not None else os.environ.copy(),
+            )
+        except OSError as exc:
+            raise EngineFailure("handshake", f"cannot start {self.argv[0]!r}: {exc.strerror or exc}") from None
+        assert self._proc.stdout is not None and self._proc.stderr is not None
+        threading.Thread(target=self._pump, args=(self._proc.stdout, self._lines), daemon=True).start()
+        threading.Thread(target=self._pump_stderr, args=(self._proc.stderr, self._stderr), daemon=True).start()
+        try:
+            result = self._request({"op": "hello", "protocol": PROTOCOL}, self.startup_timeout)
+        except EngineFailure as exc:
+            self._stop()
+            raise EngineFailure("handshake", exc.reason) from None
+        if not isinstance(result, dict) or result.get("protocol") != PROTOCOL:
+            got = result.get("protocol") if isinstance(result, dict) else result
+            self._stop()
+            raise EngineFailure("handshake", f"engine speaks {got!r}, hedgespec speaks {PROTOCOL!r}")
+        caps = result.get("capabilities", [])
+        name = result.get("name")
+        if not isinstance(name, str) or not isinstance(caps, list) or not all(isinstance(c, str) for c in caps):
+            self._stop()
+            raise EngineFailure("handshake", "hello result needs a name (string) and capabilities (list of strings)")
+        self.name = name
+        self.capabilities = frozenset(caps)
+
+    @staticmethod
+    def _pump(stream: IO[str], lines: queue.Queue[str | None]) -> None:
+        try:
+            for line in stream:
+                lines.put(line)
+        except (OSError, ValueError):
+            pass
+        lines.put(None)
+
+    @staticmethod
+    def _pump_stderr(stream: IO[str], tail: collections.deque[str]) -> None:
+        try:
+            for line in stream:
+                tail.append(line.rstrip("\n"))
+        except (OSError, ValueError):
+            pass
+
+    def _stop(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        for stream in (proc.stdin,):
+            try:
+                if stream:
+                    stream.close()
+            except OSError:
+                pass
+        if proc.poll() is None:
+            proc.kill()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:  # pragma: no cover - kill does not fail on POSIX
+            pass
+        for stream in (proc.stdout, proc.stderr):
+            try:
+                if stream:
+                    stream.close()
+            except OSError:
+                pass
+
+    def stderr_tail(self) -> str:
+        return " | ".join(list(self._stderr)[-3:])
+
+    def _fail(self, kind: str, reason: str) -> EngineFailure:
+        tail = self.stderr_tail()
+        self._stop()
+        return EngineFailure(kind, reason + (f"; stderr: {tail}" if tail else ""))
+
+    # -- requests ---------------------------------------------------------------------------
+
+    def _request(self, payload: dict[str, Any], timeout: float) -> Any:
+        proc = self._proc
+        if proc is None or proc.stdin is None:
+            raise EngineFailure("died", "the engine process is not running (a failure earlier in this case)")
+        request_id = self._next_id
+        self._next_id += 1
+        op = payload["op"]
+        try:
+            proc.stdin.write(encode_line({"id": request_id, **payload}))
+            proc.stdin.flush()
+        except (OSError, ValueError):
+            code = proc.poll()
+            raise self._fail("died", f"{op}: the engine process exited (status {code}) before the request") from None
+        try:
+            line = self._lines.get(timeout=timeout)
+        except queue.Empty:
+            raise self._fail("timeout", f"{op}: no reply within {timeout:g} s") from None
+        if line is None:
+            try:
+                code = proc.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                code = None
+            raise self._fail("died", f"{op}: the engine process exited (status {code}) without replying")
+        try:
+            reply = decode_line(line)
+        except ValueError as exc:
+            raise self._fail("malformed", f"{op}: reply is not protocol JSON ({exc}): {line.strip()[:120]!r}") from None
+        if not isinstance(reply, dict) or reply.get("id") != request_id or not isinstance(reply.get("ok"), bool):
+            raise self._fail("malformed", f"{op}: expected {{\"id\":{request_id},\"ok\":...}}, got {line.strip()[:120]!r}")
+        if not reply["ok"]:
+            error = reply.get("error")
+            message = error.get("message") if isinstance(error, dict) else error
+            raise EngineFailure("raised", f"{op}: engine error: {message}")
+        if "result" not in reply:
+            raise self._fail("malformed", f"{op}: reply has ok true and no result")
+        stray = stray_integer(reply["result"])
+        if stray:
+            raise self._fail("malformed", f"{op}: result.{stray} is a JSON number; numbers are decimal strings")
+        return reply["result"]
+
+    def _call(self, payload: dict[str, Any], expect: type | None) -> Any:
+        result = self._request(payload, self.timeout)
+        if expect is not None and not isinstance(result, expect):
+            raise self._fail("malformed", f"{payload['op']}: result must be a JSON {expect.__name__}")
+        return result
+
+    # -- the adapter protocol ------------------------------------------------------------------
+
+    def reset(self, params: dict[str, Any]) -> None:
+        """Start a case; restarts the process first when it failed earlier."""
+        if self._proc is None or self._proc.poll() is not None:
+            self.restarts += 1
+            self._start()
+        self._call({"op": "reset", "params": params}, None)
+
+    def apply(self, action: dict[str, Any]) -> dict[str, Any]:
+        return self._call({"op": "apply", "action": action}, dict)
+
+    def snapshot(self) -> dict[str, Any]:
+        return self._call({"op": "snapshot"}, dict)
+
+    def close(self) -> None:
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            try:
+                self._request({"op": "close"}, min(self.timeout, 5.0))
+            except EngineFailure:
+                pass
+        self._stop()
+
+    def __enter__(self) -> JsonLinesAdapter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:  # pragma: no cover - best effort
+        try:
+            self._stop()
+        except Exception:
+            pass
+
+
+# -- the engine side: serve an in-process adapter ------------------------------------------------
+
+def serve(adapter: Any, stdin: IO[str] | None = None, stdout: IO[str] | None = None) -> int:
+    """Serve ``adapter`` (the in-process protocol) over JSON lines until ``close`` or end of input.
+
+    Adapter exceptions become ``{"ok": false}`` replies; the loop keeps going.
+    """
+    stdin = stdin or sys.stdin
+    stdout = stdout or sys.stdout
+    for line in stdin:
+        if not line.strip():
+            continue
+        try:
+            request = decode_line(line)
+        except ValueError as exc:
+            stdout.write(encode_line({"id": None, "ok": False, "error": {"message": f"bad request: {exc}"}}))
+            stdout.flush()
+            continue
+        request_id = request.get("id") if isinstance(request, dict) else None
+        op = request.get("op") if isinstance(request, dict) else None
+        try:
+            if op == "hello":
+                if request.get("protocol") != PROTOCOL:
+                    raise ValueError(f"unsupported protocol {request.get('protocol')!r}")
+                result: Any = {"protocol": PROTOCOL, "name": adapter.name,
+                               "capabilities": sorted(adapter.capabilities)}
+            elif op == "reset":
+                result = adapter.reset(request.get("params"))
+            elif op == "apply":
+                result = adapter.apply(request.get("action"))
+            elif op == "snapshot":
+                result = adapter.snapshot()
+            elif op == "close":
+                adapter.close()
+                stdout.write(encode_line({"id": request_id, "ok": True, "result": None}))
+                stdout.flush()
+                return 0
+            else:
+                raise ValueError(f"unknown op {op!r}")
+            reply = {"id": request_id, "ok": True, "result": result}
+        except Exception as exc:  # noqa: BLE001 - every engine error is reported, never fatal
+            reply = {"id": request_id, "ok": False, "error": {"message": str(wrap_exception(exc, str(op)).reason)}}
+        stdout.write(encode_line(reply))
+        stdout.flush()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m hedgespec.conformance.jsonl module:factory [profile]``: serve a Python adapter."""
+    from .loading import load_factory, make_adapter
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help"):
+        print("usage: python -m hedgespec.conformance.jsonl module:factory [profile]", file=sys.stderr)
+        return 2
+    try:
+        factory = load_factory(args[0])
+        adapter = make_adapter(factory, args[1] if len(args) > 1 else None)
+    except Exception as exc:  # noqa: BLE001
+        print(f"hedgespec: cannot build the engine: {exc}", file=sys.stderr)
+        return 2
+    return serve(adapter)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,166 @@
+"""Rendering a conformance report: terminal table, JSON, JUnit XML and Markdown.
+
+Every rendering carries the provenance (hedgespec version, spec version, profile name and
+digest, seed, adapter name and declared capabilities) and is a pure function of the report:
+the same report renders to the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from xml.sax.saxutils import escape, quoteattr
+
+MARKS = {"pass": "pass", "fail": "FAIL", "unsupported": "unsupported", "not exercised": "not exercised"}
+
+
+def to_json(report: dict[str, Any]) -> str:
+    return json.dumps(report, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _provenance_lines(report: dict[str, Any]) -> list[str]:
+    p = report["provenance"]
+    return [
+        f"hedgespec {p['hedgespec_version']}, spec {p['spec_version']}, profile {p['profile']['name']} "
+        f"({p['profile']['digest']})",
+        f"engine {p['adapter']['engine']} (adapter {p['adapter']['name']}), capabilities: "
+        f"{', '.join(p['adapter']['capabilities']) or '(none)'}",
+        f"seed {p['seed']}, {p['examples']} random cases of {p['steps_per_case']} steps, vectors: "
+        f"{p['vectors'] or 'not run'}, rulebook: {p['rulebook']}",
+    ]
+
+
+def _rule_detail(row: dict[str, Any]) -> str:
+    if row["verdict"] == "unsupported":
+        return "needs " + ", ".join(row.get("missing_capabilities", []))
+    if row["verdict"] == "fail":
+        first = row.get("first_violation") or {}
+        text = f"{first.get('source', '')} step {first.get('step')}: {first.get('message', '')}"
+        if row.get("example"):
+            text += f" [example: {row['example']}]"
+        return text
+    return ""
+
+
+def to_text(report: dict[str, Any], width: int = 110) -> str:
+    """The terminal table: one line per rule, then vectors, divergences and engine failures."""
+    out = ["hedgespec conformance report", *_provenance_lines(report), ""]
+    header = f"{'rule':<14} {'level':<6} {'verdict':<14} {'checks':>7} {'viol.':>6} {'vectors':>8}  detail"
+    out += [header, "-" * min(width, len(header) + 20)]
+    for row in report["rules"]:
+        verdict = MARKS[row["verdict"]]
+        if row.get("expected_failure") and row["verdict"] == "fail":
+            verdict = "fail (xfail)"
+        vectors = f"{row['vectors_passed']}/{row['vectors_passed'] + row['vectors_failed']}"
+        detail = _rule_detail(row) or row["title"]
+        line = f"{row['id']:<14} {row['level']:<6} {verdict:<14} {row['checks']:>7} {row['violations']:>6} " \
+               f"{vectors:>8}  {detail}"
+        out.append(line if len(line) <= width else line[:width - 3] + "...")
+    s = report["summary"]
+    out.append("")
+    out.append("rules: " + ", ".join(f"{n} {k}" for k, n in s["rules"].items()))
+    v = s["vectors"]
+    out.append(f"vectors: {v['total']} ({v['passed']} passed, {v['failed']} failed, {v['unsupported']} unsupported)")
+    for vec in report["vectors"]:
+        if vec["status"] != "passed":
+            out.append(f"  {vec['status']:<11} {vec['path']}: {vec.get('reason', '')}"[:width])
+    stale = [vec for vec in report["vectors"] if vec.get("stale_rules")]
+    if stale:
+        out.append(f"  {len(stale)} vector(s) made against an older text of "
+                   + ", ".join(sorted({r for vec in stale for r in vec['stale_rules']})) + " (regenerate)")
+    d = s["differential"]
+    out.append(f"differential: {d['cases']} cases, {d['steps']} steps; {d['rule_failures']} rule failures, "
+               f"{d['unexplained_divergences']} unexplained divergences, {d['engine_failures']} engine failures")
+    for f in report["differential_failures"]:
+        if f.get("duplicate_of_earlier"):
+            continue
+        what = ", ".join(f.get("rules", [])) or "; ".join(f.get("divergence", [])[:1]) or \
+            (f.get("engine_failure") or {}).get("reason", "")
+        shrink = f" shrunk {f['original_steps']}->{f['minimal_steps']} steps" if "minimal_steps" in f else ""
+        example = f" [{f['example']}]" if f.get("example") else ""
+        out.append(f"  case {f['case']} step {f['step']}: {f['category']}: {what}{shrink}{example}"[:width * 2])
+    for note in report["notes"]:
+        out.append(f"note: {note}")
+    out.append("")
+    out.append(f"verdict: {s['verdict']}" + (f" (failing: {', '.join(s['blocking_rules'])})"
+                                             if s["blocking_rules"] else ""))
+    return "\n".join(out) + "\n"
+
+
+def to_markdown(report: dict[str, Any]) -> str:
+    p = report["provenance"]
+    s = report["summary"]
+    out = [f"# hedgespec conformance: {p['adapter']['engine']} — {s['verdict']}", ""]
+    out += [f"- {line}" for line in _provenance_lines(report)]
+    out += ["", "| rule | level | verdict | checks | violations | vectors | detail |",
+            "|---|---|---|---:|---:|---:|---|"]
+    for row in report["rules"]:
+        verdict = row["verdict"] + (" (expected)" if row.get("expected_failure") and row["verdict"] == "fail" else "")
+        detail = (_rule_detail(row) or row["title"]).replace("|", "\\|")
+        out.append(f"| {row['id']} | {row['level']} | {verdict} | {row['checks']} | {row['violations']} | "
+                   f"{row['vectors_passed']}/{row['vectors_passed'] + row['vectors_failed']} | {detail} |")
+    v = s["vectors"]
+    out += ["", f"**Vectors**: {v['total']} — {v['passed']} passed, {v['failed']} failed, "
+                f"{v['unsupported']} unsupported.", ""]
+    for vec in report["vectors"]:
+        if vec["status"] != "passed":
+            out.append(f"- `{vec['path']}` {vec['status']}: {vec.get('reason', '')}")
+    d = s["differential"]
+    out += ["", f"**Differential run**: {d['cases']} cases, {d['steps']} steps; {d['rule_failures']} rule "
+                f"failures, {d['unexplained_divergences']} unexplained divergences, {d['engine_failures']} "
+                "engine failures.", ""]
+    for f in report["differential_failures"]:
+        if not f.get("duplicate_of_earlier"):
+            what = ", ".join(f.get("rules", [])) or "; ".join(f.get("divergence", [])[:1]) or \
+                (f.get("engine_failure") or {}).get("reason", "")
+            out.append(f"- case {f['case']} step {f['step']}: {f['category']}: {what}"
+                       + (f" — replay `{f['example']}`" if f.get("example") else ""))
+    out += [f"- note: {n}" for n in report["notes"]]
+    return "\n".join(out) + "\n"
+
+
+def to_junit(report: dict[str, Any]) -> str:
+    """JUnit XML: one test case per rule (failure / skipped), per vector, and per differential failure."""
+    p = report["provenance"]
+    cases: list[str] = []
+    failures = skipped = 0
+    for row in report["rules"]:
+        body = ""
+        if row["verdict"] == "fail" and not row.get("expected_failure"):
+            failures += 1
+            body = f"<failure message={quoteattr(_rule_detail(row))}/>"
+        elif row["verdict"] in ("unsupported", "not exercised") or row.get("expected_failure"):
+            skipped += 1
+            reason = row["verdict"] if not row.get("expected_failure") else "expected failure"
+            body = f"<skipped message={quoteattr(reason + (': ' + _rule_detail(row) if _rule_detail(row) else ''))}/>"
+        cases.append(f'    <testcase classname="hedgespec.rules" name={quoteattr(row["id"] + " " + row["title"])}>'
+                     f"{body}</testcase>")
+    for vec in report["vectors"]:
+        body = ""
+        if vec["status"] == "failed":
+            failures += 1
+            body = f"<failure message={quoteattr(vec.get('reason', ''))}/>"
+        elif vec["status"] == "unsupported":
+            skipped += 1
+            body = f"<skipped message={quoteattr(vec.get('reason', ''))}/>"
+        cases.append(f'    <testcase classname="hedgespec.vectors" name={quoteattr(vec["path"])}>{body}</testcase>')
+    for f in report["differential_failures"]:
+        if f.get("duplicate_of_earlier") or f["category"] == "rule failure":
+            continue
+        failures += 1
+        msg = "; ".join(f.get("divergence", [])) or (f.get("engine_failure") or {}).get("reason", "")
+        label = quoteattr(f"case {f['case']} step {f['step']}: {f['category']}")
+        cases.append(f'    <testcase classname="hedgespec.differential" name={label}>'
+                     f"<failure message={quoteattr(msg)}/></testcase>")
+    props = {"hedgespec_version": p["hedgespec_version"], "spec_version": p["spec_version"],
+             "profile": p["profile"]["name"], "profile_digest": p["profile"]["digest"], "seed": str(p["seed"]),
+             "adapter": p["adapter"]["name"], "capabilities": ",".join(p["adapter"]["capabilities"])}
+    prop_xml = "\n".join(f"      <property name={quoteattr(k)} value={quoteattr(v)}/>" for k, v in props.items())
+    name = escape(f"hedgespec conformance: {p['adapter']['engine']}")
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f'<testsuites name="hedgespec" tests="{len(cases)}" failures="{failures}">\n'
+        f'  <testsuite name="{name}" tests="{len(cases)}" failures="{failures}" skipped="{skipped}" errors="0">\n'
+        f"    <properties>\n{prop_xml}\n    </properties>\n"
+        + "\n".join(cases) + "\n  </testsuite>\n</testsuites>\n"
+    )

@@ -1,0 +1,622 @@
+"""The conformance runner: vectors, a random differential run and rule checks, into one report.
+
+``run(engine_factory, RunConfig(...)) -> Report``. Three sources of evidence, all over the
+engine's own observations:
+
+1. **Vectors** (``hedgespec.conformance.vectors``): every vector of the profile is replayed;
+   each is passed, failed (with the step and the difference) or unsupported (the capabilities
+   the engine does not declare).
+2. **The differential run**: ``examples`` seeded random cases (``random.Random``, see
+   ``hedgespec.conformance.generate``) drive the engine and the reference model in lockstep and
+   compare outcomes (kind, reason class) and the observable state after every step.
+3. **Rule step checks** on the engine's own ``(before, action, outcome, after)`` of every step of
+   both, for every rule whose required capabilities the engine declares.
+
+Verdicts per rule: ``pass`` (exercised, never violated), ``fail``, ``unsupported`` (a required
+capability is missing: never pass or fail) and ``not exercised``. A divergence from the model
+that no rule flags is an *unexplained divergence*, reported apart from rule failures; an engine
+that raises, dies, hangs or replies malformed fails the step as an *engine failure*
+(``EngineFailure``) and is restarted for the next case. Each failure of the differential run is
+shrunk to a short step list and written as a vector the author can replay.
+
+The report holds no wall-clock time and no absolute path: the same seed gives the same report.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hedgespec.conformance import vectors as V
+from hedgespec.conformance.failures import EngineFailure, wrap_exception
+from hedgespec.conformance.generate import Generator as ActionGenerator
+from hedgespec.conformance.generate import RandomChooser
+from hedgespec.conformance.rulebook import Rulebook, applies, load_rulebook
+from hedgespec.conformance.world import default_params, diff, mode_scopes, observable
+from hedgespec.model import initial_state, snapshot
+from hedgespec.spec import SPEC_VERSION
+from hedgespec.spec.profiles import Profile, load_profile
+from hedgespec.spec.registry import Rule, StepView, Violation
+
+import hedgespec
+
+REPORT_FORMAT = "hedgespec-conformance-report/1"
+LEVEL_ORDER = ("MUST", "SHOULD", "MAY")
+VERDICTS = ("pass", "fail", "unsupported", "not exercised")
+RUN_RULES = ("HM-DET-001",)  # checked over a whole run (replayed twice), not per step
+
+
+@dataclass
+class RunConfig:
+    profile: str = "seed"
+    seed: int = 0
+    examples: int = 60  # random differential cases
+    steps: int = 40  # actions per case
+    vectors: Path | None = None  # None: the built-in corpus
+    run_vectors: bool = True
+    expected_failures: dict[str, str] = field(default_factory=dict)
+    fail_on: str = "MUST"  # the lowest level whose failure makes the exit status non-zero
+    failures_dir: Path | None = None  # where shrunk failing cases are written as vectors
+    shrink_replays: int = 150  # replays a shrink may spend
+    max_engine_failures: int = 5  # after this many, remaining cases are not run
+    vectors_label: str | None = None  # how the report names the vectors source (no absolute paths)
+    engine_label: str | None = None
+
+
+# -- the engine, with failures contained ------------------------------------------------------------
+
+class Engine:
+    """An adapter behind a failure boundary: every error becomes ``EngineFailure``."""
+
+    def __init__(self, adapter: Any) -> None:
+        self.adapter = adapter
+        self.name = str(getattr(adapter, "name", "?"))
+        self.capabilities = frozenset(getattr(adapter, "capabilities", ()))
+        self.failures = 0
+
+    def _call(self, op: str, *args: Any) -> Any:
+        try:
+            return getattr(self.adapter, op)(*args)
+        except Exception as exc:  # noqa: BLE001 - an engine error fails the step, never the run
+            self.failures += 1
+            raise wrap_exception(exc, op) from None
+
+    def reset(self, params: dict[str, Any]) -> None:
+        self._call("reset", json.loads(json.dumps(params)))
+
+    def apply(self, action: dict[str, Any]) -> dict[str, Any]:
+        outcome = self._call("apply", json.loads(json.dumps(action)))
+        if not isinstance(outcome, dict):
+            self.failures += 1
+            raise EngineFailure("malformed", f"apply: the outcome is a {type(outcome).__name__}, not an object")
+        return outcome
+
+    def snapshot(self) -> dict[str, Any]:
+        snap = self._call("snapshot")
+        if not isinstance(snap, dict):
+            self.failures += 1
+            raise EngineFailure("malformed", f"snapshot: a {type(snap).__name__}, not an object")
+        return snap
+
+    def close(self) -> None:
+        try:
+            self.adapter.close()
+        except Exception:  # noqa: BLE001
+            pass
+
+
+# -- tallies ------------------------------------------------------------------------------------------
+
+@dataclass
+class RuleTally:
+    checks: int = 0
+    violations: int = 0
+    vectors_passed: int = 0
+    vectors_failed: int = 0
+    first: dict[str, Any] | None = None
+    example: str | None = None
+
+    def violated(self, where: dict[str, Any]) -> None:
+        self.violations += 1
+        if self.first is None:
+            self.first = where
+
+
+@dataclass
+class StepFinding:
+    """What went wrong at one step (nothing when all three lists are empty)."""
+
+    violations: list[Violation] = field(default_factory=list)
+    divergence: list[str] = field(default_factory=list)
+    engine_failure: EngineFailure | None = None
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.violations or self.divergence or self.engine_failure)
+
+    def signature(self) -> tuple[str, frozenset[str]]:
+        if self.engine_failure is not None:
+            return "engine", frozenset({self.engine_failure.kind})
+        if self.violations:
+            return "rule", frozenset(v.rule_id for v in self.violations)
+        return "divergence", frozenset()
+
+
+@dataclass
+class Replay:
+    """A case played against the engine: the finding at the first failing step, if any."""
+
+    steps_run: int
+    finding: StepFinding | None = None
+    failed_at: int | None = None  # index of the failing step
+
+
+class Runner:
+    def __init__(self, engine: Engine, config: RunConfig, rulebook: Rulebook) -> None:
+        self.engine = engine
+        self.config = config
+        self.rulebook = rulebook
+        self.profile: Profile = load_profile(config.profile)
+        self.rules = rulebook.checkable(engine.capabilities)
+        self.tally: dict[str, RuleTally] = {r.id: RuleTally() for r in rulebook.rules}
+        self.vector_results: list[dict[str, Any]] = []
+        self.failures: list[dict[str, Any]] = []  # differential failures (rule, divergence, engine)
+        self.notes: list[str] = list(rulebook.notes)
+        self.cases_run = 0
+        self.steps_run = 0
+        self.examples_written = 0
+        self._seen_signatures: set[tuple[str, frozenset[str]]] = set()
+
+    # -- one step -----------------------------------------------------------------------------
+
+    def observe(self, params: dict[str, Any], before: dict[str, Any], action: dict[str, Any],
+                count: bool) -> tuple[dict[str, Any], dict[str, Any], list[Violation]]:
+        """Apply one action to the engine and run the step checks on what it shows."""
+        outcome = self.engine.apply(action)
+        after = self.engine.snapshot()
+        view = StepView(params, before, action, outcome, after)
+        exercised = [r for r in self.rules if applies(r, action)]
+        if count:
+            for r in exercised:
+                self.tally[r.id].checks += 1
+        return outcome, after, self.rulebook.check(view, exercised)
+
+    # -- vectors --------------------------------------------------------------------------------
+
+    def run_vectors(self) -> None:
+        cfg = self.config
+        root = cfg.vectors if cfg.vectors is not None else V.builtin_root() / cfg.profile
+        label = cfg.vectors_label or (f"built-in:{cfg.profile}" if cfg.vectors is None else root.name)
+        self.vectors_label = label
+        if cfg.vectors is None and not root.is_dir():
+            self.notes.append(f"no built-in vectors for profile {cfg.profile}")
+            return
+        corpus = V.load_corpus(root, None if cfg.vectors is not None else cfg.profile)
+        for path, problem in corpus.errors:
+            self.vector_results.append({"path": path, "id": None, "status": "failed",
+                                        "reason": f"invalid vector: {problem}"})
+        current = {r.id: r.digest for r in self.rulebook.rules}
+        for vec in corpus.vectors:
+            self.vector_results.append(self._run_vector(vec, current))
+
+    def _run_vector(self, vec: V.Vector, current: dict[str, str]) -> dict[str, Any]:
+        result: dict[str, Any] = {"path": vec.path, "id": vec.id, "rules": sorted(vec.rules)}
+        stale = V.stale_rules(vec, current) if self.rulebook.rules else []
+        if stale:
+            result["stale_rules"] = stale
+        if vec.data["profile"]["name"] != self.profile.name:
+            return {**result, "status": "unsupported",
+                    "reason": f"made for profile {vec.data['profile']['name']}, the run uses {self.profile.name}"}
+        missing = sorted(set(vec.requires) - self.engine.capabilities)
+        if missing:
+            return {**result, "status": "unsupported", "reason": "engine lacks " + ", ".join(missing)}
+        if self.engine.failures >= self.config.max_engine_failures:
+            return {**result, "status": "failed", "reason": "not run: the engine failed "
+                                                            f"{self.engine.failures} times already"}
+        params = vec.data["params"]
+        mode = vec.data.get("state_match", "subset")
+        claimed = [rid for rid in vec.rules if rid in self.tally]
+        where = {"source": f"vector {vec.path}"}
+        try:
+            self.engine.reset(params)
+            before = self.engine.snapshot()
+            for i, s in enumerate(vec.data["steps"]):
+                outcome, after, violations = self.observe(params, before, s["action"], count=True)
+                problems = V.match_outcome(s["expect"], outcome) + V.match_state(s["state"], after, mode)
+                for v in violations:
+                    self.tally[v.rule_id].violated({**where, "step": i, "message": v.message})
+                if violations or problems:
+                    by_rule = sorted({v.rule_id for v in violations})
+                    if not violations and vec.data["origin"].get("generator") == "scenario":
+                        by_rule = claimed  # a scenario vector is the executable statement of its rules
+                        for rid in claimed:
+                            self.tally[rid].violated({**where, "step": i, "message": "; ".join(problems[:2])})
+                    for rid in claimed:
+                        self.tally[rid].vectors_failed += 1
+                    reason = "; ".join([str(v) for v in violations][:3] + problems[:3])
+                    out = {**result, "status": "failed", "step": i, "reason": reason, "failed_rules": by_rule}
+                    if not by_rule:
+                        out["unexplained"] = True
+                    return out
+                before = after
+        except EngineFailure as exc:
+            return {**result, "status": "failed", "step": i if "i" in locals() else None,
+                    "reason": str(exc), "engine_failure": exc.kind}
+        for rid in claimed:
+            self.tally[rid].vectors_passed += 1
+        return {**result, "status": "passed"}
+
+    # -- the differential run -----------------------------------------------------------------
+
+    def params(self) -> dict[str, Any]:
+        caps = self.engine.capabilities
+        accounts = ("alice", "bob") if "multi-account" in caps else ("alice",)
+        mode = "HEDGE" if "hedge-mode" in caps or "one-way-mode" not in caps else "ONE_WAY"
+        return default_params(self.profile, mode=mode, dated="expiry" in caps, accounts=accounts)
+
+    def run_differential(self) -> None:
+        params = self.params()
+        scopes = mode_scopes(self.profile, [i["symbol"] for i in params["instruments"]])
+        for case in range(self.config.examples):
+            if self.engine.failures >= self.config.max_engine_failures:
+                self.notes.append(f"differential run stopped after {case} cases: the engine failed "
+                                  f"{self.engine.failures} times")
+                break
+            self.cases_run += 1
+            self._differential_case(case, params, scopes)
+
+    def case_seed(self, case: int) -> random.Random:
+        return random.Random(f"hedgespec-conform:{self.config.seed}:{case}")
+
+    def _differential_case(self, case: int, params: dict[str, Any], scopes: list[str]) -> None:
+        ch = RandomChooser(self.case_seed(case))
+        gen = CapabilityFilter(ActionGenerator(params, scopes), self.engine.capabilities)
+        state = initial_state(params, self.profile)
+        model_snap = snapshot(state)
+        actions: list[dict[str, Any]] = []
+        i = 0
+        try:
+            self.engine.reset(params)
+            before = self.engine.snapshot()
+            for i in range(self.config.steps):
+                action = gen.propose(ch, model_snap)
+                actions.append(action)
+                m_outcome, state = V.model_step(state, action)
+                model_snap = snapshot(state)
+                outcome, after, violations = self.observe(params, before, action, count=True)
+                self.steps_run += 1
+                finding = StepFinding(violations, compare(m_outcome, model_snap, outcome, after))
+                if finding.failed:
+                    self._record_failure(case, params, actions, i, finding)
+                    return
+                before = after
+        except EngineFailure as exc:
+            self.steps_run += 1
+            self._record_failure(case, params, actions, i, StepFinding(engine_failure=exc))
+
+    def replay(self, params: dict[str, Any], actions: Sequence[dict[str, Any]]) -> Replay:
+        """Play a fixed action list on the engine against the model; stop at the first failure."""
+        expected = V.model_run(params, actions, self.profile)
+        i = 0
+        try:
+            self.engine.reset(params)
+            before = self.engine.snapshot()
+            for i, action in enumerate(actions):
+                outcome, after, violations = self.observe(params, before, action, count=False)
+                m_outcome, m_snap = expected[i]
+                finding = StepFinding(violations, compare(m_outcome, m_snap, outcome, after))
+                if finding.failed:
+                    return Replay(i + 1, finding, i)
+                before = after
+        except EngineFailure as exc:
+            return Replay(i + 1, StepFinding(engine_failure=exc), i)
+        return Replay(len(actions))
+
+    def shrink(self, params: dict[str, Any], actions: list[dict[str, Any]],
+               signature: tuple[str, frozenset[str]]) -> tuple[list[dict[str, Any]], StepFinding | None]:
+        """Remove steps while the same kind of failure remains (rule IDs overlapping, or a divergence)."""
+        budget = self.config.shrink_replays
+
+        def same(replay: Replay) -> bool:
+            if replay.finding is None:
+                return False
+            category, ids = replay.finding.signature()
+            return category == signature[0] and (category != "rule" or bool(ids & signature[1]))
+
+        best = list(actions)
+        best_finding: StepFinding | None = None
+        chunk = max(1, len(best) // 2)
+        while chunk >= 1 and budget > 0:
+            i = 0
+            progressed = False
+            while i < len(best) and budget > 0:
+                candidate = best[:i] + best[i + chunk:]
+                if not candidate:
+                    i += chunk
+                    continue
+                budget -= 1
+                replay = self.replay(params, candidate)
+                if same(replay):
+                    assert replay.failed_at is not None
+                    best = candidate[:replay.failed_at + 1]
+                    best_finding = replay.finding
+                    progressed = True
+                else:
+                    i += chunk
+            if not progressed:
+                chunk //= 2
+        return best, best_finding
+
+    def _record_failure(self, case: int, params: dict[str, Any], actions: list[dict[str, Any]], at: int,
+                        finding: StepFinding) -> None:
+        signature = finding.signature()
+        where = {"source": f"random case {case}", "step": at}
+        for v in finding.violations:
+            self.tally[v.rule_id].violated({**where, "message": v.message})
+        entry: dict[str, Any] = {"case": case, "step": at, "category": {
+            "rule": "rule failure", "divergence": "unexplained divergence", "engine": "engine failure"}[signature[0]]}
+        if finding.violations:
+            entry["rules"] = sorted({v.rule_id for v in finding.violations})
+            entry["messages"] = [str(v) for v in finding.violations[:3]]
+        if finding.divergence:
+            entry["divergence"] = finding.divergence[:5]
+        if finding.engine_failure is not None:
+            entry["engine_failure"] = {"kind": finding.engine_failure.kind, "reason": finding.engine_failure.reason}
+        entry["action"] = actions[at] if at < len(actions) else None
+        if signature in self._seen_signatures:
+            entry["duplicate_of_earlier"] = True
+            self.failures.append(entry)
+            return
+        self._seen_signatures.add(signature)
+        minimal = actions[:at + 1]
+        if signature[0] != "engine":
+            minimal, shrunk = self.shrink(params, minimal, signature)
+            if shrunk is not None and shrunk.violations:
+                entry["minimal_rules"] = sorted({v.rule_id for v in shrunk.violations})
+        entry["original_steps"] = at + 1
+        entry["minimal_steps"] = len(minimal)
+        entry["example"] = self._write_example(entry, params, minimal)
+        for rid in entry.get("rules", []):
+            if self.tally[rid].example is None:
+                self.tally[rid].example = entry["example"]
+        self.failures.append(entry)
+
+    def _write_example(self, entry: dict[str, Any], params: dict[str, Any], actions: list[dict[str, Any]]
+                       ) -> str | None:
+        self.examples_written += 1
+        label = (entry.get("rules") or [None])[0] or {"unexplained divergence": "divergence",
+                                                       "engine failure": "engine-failure"}[entry["category"]]
+        name = f"{self.examples_written:03d}-{label}.json"
+        by_id = self.rulebook.by_id
+        rules = {rid: by_id[rid].digest for rid in entry.get("rules", []) if rid in by_id}
+        vector = V.build_vector(f"failure/{name[:-5]}", f"{entry['category']} found by hedgespec conform "
+                                f"(seed {self.config.seed}, case {entry['case']})", params, actions, self.profile,
+                                rules, {"generator": "conform", "seed": self.config.seed, "case": entry["case"]},
+                                rule_caps=[c for rid in rules for c in by_id[rid].requires])
+        if self.config.failures_dir is None:
+            return None
+        self.config.failures_dir.mkdir(parents=True, exist_ok=True)
+        (self.config.failures_dir / name).write_text(V.dump_vector(vector), encoding="utf-8")
+        return (self.config.failures_dir / name).as_posix()
+
+    # -- run-level rules (determinism) ---------------------------------------------------------
+
+    def run_level_rules(self) -> None:
+        """Rules of kind ``run`` (HM-DET-001): the first random case played twice gives the same trace."""
+        run_rules = [r for r in self.rulebook.rules if (r.kind == "run" or r.id in RUN_RULES)
+                     and set(r.requires) <= self.engine.capabilities]
+        if not run_rules or self.engine.failures >= self.config.max_engine_failures:
+            return
+        params = self.params()
+        gen = ActionGenerator(params, mode_scopes(self.profile, [i["symbol"] for i in params["instruments"]]))
+        filt = CapabilityFilter(gen, self.engine.capabilities)
+        ch = RandomChooser(self.case_seed(0))
+        state = initial_state(params, self.profile)
+        actions = []
+        for _ in range(min(self.config.steps, 20)):
+            action = filt.propose(ch, snapshot(state))
+            actions.append(action)
+            _, state = V.model_step(state, action)
+        traces = []
+        try:
+            for _ in range(2):
+                self.engine.reset(params)
+                trace = [self.engine.snapshot()]
+                for action in actions:
+                    trace.append(self.engine.apply(action))
+                    trace.append(self.engine.snapshot())
+                traces.append(trace)
+        except EngineFailure:
+            return
+        for r in run_rules:
+            self.tally[r.id].checks += 1
+            if traces[0] != traces[1]:
+                at = next(i for i, (a, b) in enumerate(zip(*traces, strict=True)) if a != b)
+                self.tally[r.id].violated({"source": "determinism replay of random case 0", "step": at // 2,
+                                           "message": "the same actions from the same parameters gave a "
+                                                      "different outcome or snapshot"})
+
+
+def compare(m_outcome: dict[str, Any], m_snap: dict[str, Any], outcome: dict[str, Any], after: dict[str, Any]
+            ) -> list[str]:
+    """Differences between the model's and the engine's step (outcome kind and reason, observable state)."""
+    problems = []
+    for key in ("kind", "reason"):
+        if outcome.get(key) != m_outcome.get(key):
+            problems.append(f"outcome.{key}: model {m_outcome.get(key)!r}, engine {outcome.get(key)!r}")
+    return problems + diff(observable(m_snap), observable(after))
+
+
+class CapabilityFilter:
+    """Keeps a generator to what the engine declares (no expiry without ``expiry``, ...)."""
+
+    _ORDER_TYPES = {"LIMIT": "limit-orders", "STOP_MARKET": "conditional-orders",
+                    "TAKE_PROFIT_MARKET": "conditional-orders", "TRAILING_STOP_MARKET": "trailing-stops"}
+    _KINDS = {"set_position_mode": "mode-switching", "adjust_margin": "margin-adjustment",
+              "market_trade": "market-trades", "funding": "funding", "expire": "expiry"}
+
+    def __init__(self, gen: ActionGenerator, capabilities: frozenset[str]) -> None:
+        from hedgespec.conformance.generate import KINDS
+
+        self.gen = gen
+        self.caps = capabilities
+        self.kinds = tuple(k for k in KINDS if self._KINDS.get(k, "") in capabilities or k not in self._KINDS)
+
+    def propose(self, ch: Any, snap: dict[str, Any]) -> dict[str, Any]:
+        from hedgespec.conformance.generate import weighted_kind
+
+        for _ in range(20):
+            saved = (self.gen.t, self.gen.next_order)
+            action = self.gen.propose(ch, snap, weighted_kind(ch, self.kinds))
+            if self.allowed(action):
+                return action
+            self.gen.t, self.gen.next_order = saved
+        return action
+
+    def allowed(self, action: dict[str, Any]) -> bool:
+        cap = self._ORDER_TYPES.get(action.get("order_type", ""))
+        if cap and cap not in self.caps:
+            return False
+        if action.get("margin_type") == "CROSS" and "cross-margin" not in self.caps:
+            return False
+        if action.get("mode") == "ONE_WAY" and "one-way-mode" not in self.caps:
+            return False
+        return not (action.get("mode") == "HEDGE" and "hedge-mode" not in self.caps)
+
+
+# -- verdicts and the report -----------------------------------------------------------------
+
+def _verdict(rule: Rule, tally: RuleTally, caps: frozenset[str]) -> tuple[str, list[str]]:
+    missing = sorted(set(rule.requires) - caps)
+    if missing:
+        return "unsupported", missing
+    if tally.violations or tally.vectors_failed:
+        return "fail", []
+    if tally.checks or tally.vectors_passed:
+        return "pass", []
+    return "not exercised", []
+
+
+def build_report(runner: Runner, config: RunConfig) -> dict[str, Any]:
+    engine = runner.engine
+    fail_levels = LEVEL_ORDER[:LEVEL_ORDER.index(config.fail_on) + 1]
+    rules_out = []
+    counts = {v: 0 for v in VERDICTS}
+    blocking = []
+    for rule in sorted(runner.rulebook.rules, key=lambda r: r.id):
+        t = runner.tally[rule.id]
+        verdict, missing = _verdict(rule, t, engine.capabilities)
+        counts[verdict] += 1
+        row: dict[str, Any] = {"id": rule.id, "level": rule.level, "kind": rule.kind, "title": rule.title,
+                               "digest": rule.digest, "verdict": verdict, "checks": t.checks,
+                               "violations": t.violations, "vectors_passed": t.vectors_passed,
+                               "vectors_failed": t.vectors_failed}
+        if missing:
+            row["missing_capabilities"] = missing
+        if t.first:
+            row["first_violation"] = t.first
+        if t.example:
+            row["example"] = t.example
+        if rule.id in config.expected_failures:
+            row["expected_failure"] = config.expected_failures[rule.id] or True
+            if verdict == "pass":
+                row["note"] = "listed as an expected failure but passes: remove it from the list"
+        elif verdict == "fail" and rule.level in fail_levels:
+            blocking.append(rule.id)
+        rules_out.append(row)
+    unknown_expected = sorted(set(config.expected_failures) - set(runner.tally))
+    vec_counts = {s: sum(1 for v in runner.vector_results if v["status"] == s)
+                  for s in ("passed", "failed", "unsupported")}
+    unexplained = [f for f in runner.failures if f["category"] == "unexplained divergence"]
+    unexplained += [{"vector": v["path"], "step": v.get("step"), "divergence": v["reason"]}
+                    for v in runner.vector_results if v.get("unexplained")]
+    engine_failures = [f for f in runner.failures if f["category"] == "engine failure"]
+    engine_failures += [{"vector": v["path"], "step": v.get("step"), "engine_failure": v["reason"]}
+                        for v in runner.vector_results if v.get("engine_failure")]
+    status = 1 if blocking or unexplained or engine_failures else 0
+    notes = list(runner.notes)
+    if unknown_expected:
+        notes.append("expected-failures file names unknown rule IDs: " + ", ".join(unknown_expected))
+    return {
+        "report_format": REPORT_FORMAT,
+        "provenance": {
+            "hedgespec_version": hedgespec.__version__,
+            "spec_version": SPEC_VERSION,
+            "profile": {"name": runner.profile.name, "digest": runner.profile.digest},
+            "seed": config.seed,
+            "examples": config.examples,
+            "steps_per_case": config.steps,
+            "vectors": getattr(runner, "vectors_label", None) if config.run_vectors else None,
+            "adapter": {"name": engine.name, "engine": config.engine_label or engine.name,
+                        "capabilities": sorted(engine.capabilities)},
+            "rulebook": runner.rulebook.source,
+            "fail_on": config.fail_on,
+        },
+        "summary": {
+            "verdict": "FAIL" if status else "PASS",
+            "exit_status": status,
+            "blocking_rules": blocking,
+            "rules": counts,
+            "vectors": {**vec_counts, "total": len(runner.vector_results)},
+            "differential": {"cases": runner.cases_run, "steps": runner.steps_run,
+                             "rule_failures": sum(1 for f in runner.failures if f["category"] == "rule failure"),
+                             "unexplained_divergences": len(unexplained),
+                             "engine_failures": len(engine_failures)},
+        },
+        "rules": rules_out,
+        "vectors": runner.vector_results,
+        "differential_failures": runner.failures,
+        "unexplained_divergences": unexplained,
+        "engine_failures": engine_failures,
+        "notes": notes,
+    }
+
+
+def run(engine_factory: Callable[[], Any], config: RunConfig, rulebook: Rulebook | None = None
+        ) -> dict[str, Any]:
+    """Run the conformance suite against the engine the factory builds; the report (a JSON object).
+
+    A factory that cannot build the engine (a failed handshake) gives a report with that engine
+    failure and nothing exercised.
+    """
+    rulebook = rulebook or load_rulebook()
+    try:
+        adapter = engine_factory()
+    except Exception as exc:  # noqa: BLE001
+        failure = wrap_exception(exc, "start")
+        adapter = _DeadAdapter(str(failure))
+    engine = Engine(adapter)
+    runner = Runner(engine, config, rulebook)
+    try:
+        if isinstance(adapter, _DeadAdapter):
+            engine.failures = config.max_engine_failures
+            runner.failures.append({"case": None, "step": None, "category": "engine failure",
+                                    "engine_failure": {"kind": "start", "reason": adapter.reason}})
+            runner.notes.append("the engine could not be started; nothing was run")
+        if config.run_vectors:
+            runner.run_vectors()
+        runner.run_differential()
+        runner.run_level_rules()
+    finally:
+        engine.close()
+    return build_report(runner, config)
+
+
+class _DeadAdapter:
+    name = "?"
+    capabilities: frozenset[str] = frozenset()
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def reset(self, params: dict[str, Any]) -> None:
+        raise EngineFailure("handshake", self.reason)
+
+    apply = snapshot = reset  # type: ignore[assignment]
+
+    def close(self) -> None:
+        pass

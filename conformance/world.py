@@ -1,0 +1,142 @@
+"""The run parameters conformance runs start from, and the observable projection compared.
+
+``default_params(profile)`` is a small market: a perpetual and a dated linear contract settled
+in USDT, two accounts in hedge mode (the scopes follow the profile's ``mode_scope``). Every
+number is a decimal string (the model's params format, ``hedgespec.model.initial_state``).
+
+``observable(snapshot)`` keeps the fields every profile fixes (the comparison of the
+differential run and of vector states): per leg ``quantity, cost_basis, isolated_margin,
+realized_pnl, fees_paid, funding, margin_type, leverage``; per account ``wallet,
+position_mode`` and the open order ids; the ``insurance_fund``. Derived fields (entry price,
+unrealized PnL, maintenance margin, liquidation price, available balance) are left out: they
+follow from these and a profile may leave their rounding open.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from hedgespec.spec.profiles import Profile, load_profile
+
+PERP = "BTCUSDT"
+DATED = "BTCUSDT-0327"
+ACCOUNTS = ("alice", "bob")
+SETTLE = "USDT"
+
+LEG_FIELDS = ("quantity", "cost_basis", "isolated_margin", "realized_pnl", "fees_paid", "funding",
+              "margin_type", "leverage")
+ACCOUNT_FIELDS = ("wallet", "position_mode")
+
+_BRACKETS = [
+    {"notional_floor": "0", "notional_cap": "50000", "maintenance_rate": "0.004", "maintenance_amount": "0",
+     "max_leverage": "50"},
+    {"notional_floor": "50000", "notional_cap": "0", "maintenance_rate": "0.01", "maintenance_amount": "300",
+     "max_leverage": "20"},
+]
+
+
+def instrument(symbol: str, kind: str = "PERPETUAL") -> dict[str, Any]:
+    return {"symbol": symbol, "settle_asset": SETTLE, "kind": kind, "tick_size": "0.5", "lot_size": "0.001",
+            "maker_rate": "0.0002", "taker_rate": "0.0005", "brackets": copy.deepcopy(_BRACKETS)}
+
+
+def mode_scopes(profile: Profile, instruments: list[str]) -> list[str]:
+    """The scope keys a position-mode setting uses under the profile's ``mode_scope``."""
+    scope = profile.effective("mode_scope")
+    if scope == "account":
+        return ["*"]
+    if scope == "settle_asset":
+        return [SETTLE]
+    return list(instruments)
+
+
+def default_params(profile: Profile | str, mode: str = "HEDGE", wallet: str = "10000",
+                   dated: bool = True, accounts: tuple[str, ...] = ACCOUNTS) -> dict[str, Any]:
+    """Run parameters: instruments, accounts in ``mode`` with ``wallet``, marks and last prices."""
+    if isinstance(profile, str):
+        profile = load_profile(profile)
+    symbols = [PERP] + ([DATED] if dated else [])
+    scopes = mode_scopes(profile, symbols)
+    return {
+        "profile": profile.name,
+        "instruments": [instrument(PERP)] + ([instrument(DATED, "DATED")] if dated else []),
+        "accounts": {name: {"wallet": wallet, "position_mode": {s: mode for s in scopes}} for name in accounts},
+        "insurance_fund": "1000",
+        "mark_prices": {s: "30000" for s in symbols},
+        "last_prices": {s: "30000" for s in symbols},
+    }
+
+
+def observable(snap: dict[str, Any]) -> dict[str, Any]:
+    """The projection of a snapshot on the fields every profile fixes (see module docstring).
+
+    A malformed snapshot projects to what can be read; missing fields become ``None`` so that
+    the comparison reports them instead of raising.
+    """
+    out: dict[str, Any] = {"accounts": {}, "insurance_fund": snap.get("insurance_fund")
+                           if isinstance(snap, dict) else None}
+    accounts = snap.get("accounts") if isinstance(snap, dict) else None
+    if not isinstance(accounts, dict):
+        return out
+    for aid, acc in sorted(accounts.items()):
+        if not isinstance(acc, dict):
+            out["accounts"][aid] = None
+            continue
+        rows: dict[str, Any] = {}
+        positions = acc.get("positions")
+        if isinstance(positions, dict):
+            for symbol, sides in sorted(positions.items()):
+                if not isinstance(sides, dict):
+                    rows[symbol] = None
+                    continue
+                rows[symbol] = {side: ({f: row.get(f) for f in LEG_FIELDS} if isinstance(row, dict) else None)
+                                for side, row in sorted(sides.items())}
+        orders = acc.get("open_orders")
+        out["accounts"][aid] = {
+            **{f: acc.get(f) for f in ACCOUNT_FIELDS},
+            "open_orders": sorted(orders) if isinstance(orders, dict) else None,
+            "positions": rows,
+        }
+    return out
+
+
+def diff(expected: Any, actual: Any, path: str = "", limit: int = 5) -> list[str]:
+    """Where ``actual`` differs from ``expected`` (both JSON); at most ``limit`` lines.
+
+    ``expected`` may hold patterns: ``{"$any": true}`` matches anything present,
+    ``{"$pattern": "regex"}`` a string matching the regex in full.
+    """
+    out: list[str] = []
+    _diff(expected, actual, path, out, limit)
+    return out
+
+
+def _diff(expected: Any, actual: Any, path: str, out: list[str], limit: int) -> None:
+    import re
+
+    if len(out) >= limit:
+        return
+    if isinstance(expected, dict) and "$any" in expected and len(expected) == 1:
+        return
+    if isinstance(expected, dict) and "$pattern" in expected and len(expected) == 1:
+        if not isinstance(actual, str) or re.fullmatch(expected["$pattern"], actual) is None:
+            out.append(f"{path or '.'}: expected /{expected['$pattern']}/, got {actual!r}")
+        return
+    if isinstance(expected, dict) and isinstance(actual, dict):
+        for key in expected:
+            sub = f"{path}.{key}" if path else str(key)
+            if key not in actual:
+                out.append(f"{sub}: missing (expected {_short(expected[key])})")
+            else:
+                _diff(expected[key], actual[key], sub, out, limit)
+            if len(out) >= limit:
+                return
+        return
+    if expected != actual:
+        out.append(f"{path or '.'}: expected {_short(expected)}, got {_short(actual)}")
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
