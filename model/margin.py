@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from .positions import unrealized_pnl
+from .positions import HedgePair, unrealized_pnl
 from .state import CROSS, Account, Bracket, Config, Leg, LegSettings
 from .units import RATE_ONE, apply_rate_up, ceil_div
 
@@ -19,7 +19,20 @@ def initial_margin(abs_notional: int, leverage: int) -> int:
 
 
 def bracket_for(abs_notional: int, brackets: tuple[Bracket, ...]) -> Bracket:
-    """The bracket whose [floor, cap) holds the notional; the last bracket is open-ended."""
+    """The bracket whose [floor, cap) holds the notional; the last bracket is open-ended.
+
+    Proved for tables of one to three contiguous brackets (HM-MARG-006); the loop is bounded by
+    the table, so the same argument holds bracket by bracket for longer tables.
+
+    pre: 1 <= len(brackets) <= 3
+    pre: abs_notional >= 0
+    pre: brackets[0].notional_floor == 0 and brackets[-1].notional_cap == 0
+    pre: all(brackets[i].notional_cap == brackets[i + 1].notional_floor for i in range(len(brackets) - 1))
+    pre: all(b.notional_floor < b.notional_cap for b in brackets[:-1])
+    post: __return__ in brackets  # HM-MARG-006
+    post: __return__.notional_floor <= abs_notional  # HM-MARG-006
+    post: __return__.notional_cap == 0 or abs_notional < __return__.notional_cap  # HM-MARG-006
+    """
     for bracket in brackets:
         if bracket.notional_cap == 0 or abs_notional < bracket.notional_cap:
             return bracket
@@ -27,15 +40,51 @@ def bracket_for(abs_notional: int, brackets: tuple[Bracket, ...]) -> Bracket:
 
 
 def maintenance_for(abs_notional: int, maintenance_rate: int, maintenance_amount: int) -> int:
-    """Maintenance margin in one bracket: notional x rate (rounded up) - amount, never below 0."""
+    """Maintenance margin in one bracket: notional x rate (rounded up) - amount, never below 0.
+
+    pre: abs_notional >= 0 and maintenance_rate >= 0
+    post: __return__ >= 0  # HM-MARG-006
+    post: __return__ * RATE_ONE >= abs_notional * maintenance_rate - maintenance_amount * RATE_ONE  # HM-MARG-006
+    post: implies(__return__ > 0, (__return__ - 1) * RATE_ONE < abs_notional * maintenance_rate - maintenance_amount * RATE_ONE)  # HM-MARG-006
+    """
     return max(0, apply_rate_up(abs_notional, maintenance_rate) - maintenance_amount)
 
 
 def maintenance_margin(leg: Leg, price: int, brackets: tuple[Bracket, ...]) -> int:
-    """A leg's maintenance margin at ``price`` from the instrument's brackets."""
+    """A leg's maintenance margin at ``price`` from the instrument's brackets.
+
+    pre: 1 <= len(brackets) <= 3
+    pre: brackets[0].notional_floor == 0 and brackets[-1].notional_cap == 0
+    pre: all(brackets[i].notional_cap == brackets[i + 1].notional_floor for i in range(len(brackets) - 1))
+    pre: all(b.notional_floor < b.notional_cap for b in brackets[:-1])
+    pre: all(b.maintenance_rate >= 0 for b in brackets)
+    post: any(b.notional_floor <= abs(leg.quantity * price) and (b.notional_cap == 0 or abs(leg.quantity * price) < b.notional_cap) and __return__ == maintenance_for(abs(leg.quantity * price), b.maintenance_rate, b.maintenance_amount) for b in brackets)  # HM-MARG-006
+    post: __return__ >= 0  # HM-MARG-006
+    """
     abs_notional = abs(leg.quantity * price)
     bracket = bracket_for(abs_notional, brackets)
     return maintenance_for(abs_notional, bracket.maintenance_rate, bracket.maintenance_amount)
+
+
+def move_isolated_margin(wallet: int, pair: HedgePair, position_side: str, amount: int) -> tuple[int, HedgePair]:
+    """Add (``amount`` > 0) or remove (< 0) isolated margin on one leg of a hedged pair.
+
+    Two-leg statement of HM-MARG-002 for the transfer ``step`` books through ``Work.transfer``
+    (wallet -> that leg's isolated margin): only the named leg's margin and the wallet move, by
+    opposite amounts; the other leg and the leg's position are untouched (HM-NET-001).
+
+    pre: position_side in ("LONG", "SHORT")
+    post: __return__[0] + __return__[1].long.isolated_margin + __return__[1].short.isolated_margin == wallet + pair.long.isolated_margin + pair.short.isolated_margin  # HM-MARG-002
+    post: implies(position_side == "LONG", __return__[1].short == pair.short)  # HM-MARG-002 HM-NET-001
+    post: implies(position_side == "SHORT", __return__[1].long == pair.long)  # HM-MARG-002 HM-NET-001
+    post: __return__[1].long.quantity == pair.long.quantity and __return__[1].long.cost_basis == pair.long.cost_basis and __return__[1].short.quantity == pair.short.quantity and __return__[1].short.cost_basis == pair.short.cost_basis  # HM-MARG-002
+    """
+    leg = pair.long if position_side == "LONG" else pair.short
+    moved = Leg(leg.quantity, leg.cost_basis, leg.isolated_margin + amount, leg.realized_pnl, leg.fees_paid,
+                leg.funding)
+    if position_side == "LONG":
+        return wallet - amount, HedgePair(moved, pair.short)
+    return wallet - amount, HedgePair(pair.long, moved)
 
 
 def margin_balance(leg: Leg, mark_price: int) -> int:
