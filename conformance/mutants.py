@@ -1,0 +1,366 @@
+"""The library of broken engines (mutants): one per checkable rule, each tripping its rule's check.
+
+A mutant wraps the reference adapter and misreports or misapplies one thing in the engine's
+observable behaviour (a fill that nets the other leg, a fee discount for hedged legs, funding on
+the net position, ...). The same library serves the model's own tests, the conformance suite in
+process, and over JSON lines: ``python -m hedgespec.conformance.mutants NAME`` speaks the engine
+protocol on stdin/stdout.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from hedgespec.model.codec import InputError
+
+from .adapter import ReferenceAdapter
+
+Transform = Callable[[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any]], None]
+
+
+def _d(x: str) -> Decimal:
+    return Decimal(x)
+
+
+def _s(x: Decimal) -> str:
+    text = format(x.normalize(), "f")
+    return "0" if text in ("-0", "0") else text
+
+
+def _rows(snapshot: dict[str, Any]):
+    for acc in snapshot["accounts"].values():
+        for sides in acc["positions"].values():
+            yield from sides.items()
+
+
+def _fills(outcome: dict[str, Any]) -> list[dict[str, Any]]:
+    return [e for e in outcome["events"] if e["type"] == "fill"]
+
+
+# Each transform edits (outcome, after) in place, given (action, before).
+
+def _net_on_fill(action, before, outcome, after):
+    for fill in _fills(outcome):
+        if fill["position_side"] == "SHORT" and fill["side"] == "SELL":
+            long = after["accounts"][fill["account"]]["positions"][fill["instrument"]].get("LONG")
+            if long and _d(long["quantity"]) > 0:
+                long["quantity"] = _s(max(Decimal(0), _d(long["quantity"]) - _d(fill["quantity"])))
+
+
+def _fill_wrong_leg(action, before, outcome, after):
+    for fill in _fills(outcome):
+        if fill["position_side"] in ("LONG", "SHORT") and fill["order_id"] == action.get("order_id"):
+            fill["position_side"] = "SHORT" if fill["position_side"] == "LONG" else "LONG"
+
+
+def _accept_reason(reason: str, change: Callable[[dict, dict, dict], None] | None = None) -> Transform:
+    def transform(action, before, outcome, after):
+        if outcome["kind"] == "rejected" and outcome["reason"] == reason:
+            outcome.update(kind="accepted", reason=None, message="")
+            if change:
+                change(action, before, after)
+    return transform
+
+
+def _switch_mode(action, before, after):
+    for scope in after["accounts"][action["account"]]["position_mode"]:
+        after["accounts"][action["account"]]["position_mode"][scope] = action["mode"]
+
+
+def _same_mode_accepted(action, before, outcome, after):
+    if outcome["kind"] == "unchanged":
+        outcome["kind"] = "accepted"
+
+
+def _switch_touches_wallet(action, before, outcome, after):
+    if action["kind"] == "set_position_mode" and outcome["kind"] == "accepted":
+        acc = after["accounts"][action["account"]]
+        acc["wallet"] = _s(_d(acc["wallet"]) + 1)
+
+
+def _extra_row(action, before, outcome, after):
+    for acc in after["accounts"].values():
+        for sides in acc["positions"].values():
+            if "LONG" in sides and "BOTH" not in sides:
+                sides["BOTH"] = copy.deepcopy(sides["LONG"])
+
+
+def _flip_on_close(action, before, outcome, after):
+    for fill in _fills(outcome):
+        if fill["position_side"] == "LONG" and fill["side"] == "SELL":
+            row = after["accounts"][fill["account"]]["positions"][fill["instrument"]]["LONG"]
+            if _d(row["quantity"]) == 0:
+                row["quantity"] = "-" + fill["quantity"]
+
+
+def _market_price_off(action, before, outcome, after):
+    for fill in _fills(outcome):
+        if action.get("order_type") == "MARKET" and fill["order_id"] == action.get("order_id"):
+            fill["price"] = _s(_d(fill["price"]) + Decimal("0.1"))
+
+
+def _one_way_no_net(action, before, outcome, after):
+    for fill in _fills(outcome):
+        if fill["position_side"] == "BOTH":
+            row = after["accounts"][fill["account"]]["positions"][fill["instrument"]]["BOTH"]
+            row["quantity"] = _s(_d(row["quantity"]) + _d(fill["quantity"]))
+
+
+def _cost_drift(action, before, outcome, after):
+    for fill in _fills(outcome):
+        if (fill["position_side"] == "LONG") == (fill["side"] == "BUY") and fill["position_side"] != "BOTH":
+            row = after["accounts"][fill["account"]]["positions"][fill["instrument"]][fill["position_side"]]
+            row["cost_basis"] = _s(_d(row["cost_basis"]) + Decimal("0.01"))
+
+
+def _realize_on_open(action, before, outcome, after):
+    for fill in _fills(outcome):
+        if (fill["position_side"] == "LONG") == (fill["side"] == "BUY") and fill["position_side"] != "BOTH":
+            fill["realized_pnl"] = "1"
+            row = after["accounts"][fill["account"]]["positions"][fill["instrument"]][fill["position_side"]]
+            row["realized_pnl"] = _s(_d(row["realized_pnl"]) + 1)
+
+
+def _upnl_off(action, before, outcome, after):
+    for _, row in _rows(after):
+        if row.get("unrealized_pnl") is not None and _d(row["quantity"]) != 0:
+            row["unrealized_pnl"] = _s(_d(row["unrealized_pnl"]) + Decimal("0.5"))
+
+
+def _fees_not_on_leg(action, before, outcome, after):
+    for fill in _fills(outcome):
+        row = after["accounts"][fill["account"]]["positions"][fill["instrument"]][fill["position_side"]]
+        old = before["accounts"][fill["account"]]["positions"][fill["instrument"]].get(fill["position_side"])
+        if old is not None and _d(fill["fee"]) > 0:
+            row["fees_paid"] = old["fees_paid"]
+
+
+def _leverage_shared(action, before, outcome, after):
+    if action["kind"] == "set_leverage" and outcome["kind"] == "accepted" and action.get("position_side") in (
+            "LONG", "SHORT"):
+        sides = after["accounts"][action["account"]]["positions"][action["instrument"]]
+        for row in sides.values():
+            row["leverage"] = _s(_d(action["leverage"]))
+
+
+def _margin_other_leg(action, before, outcome, after):
+    if action["kind"] == "adjust_margin" and outcome["kind"] == "accepted":
+        side = action.get("position_side")
+        other = {"LONG": "SHORT", "SHORT": "LONG"}.get(side)
+        if other:
+            row = after["accounts"][action["account"]]["positions"][action["instrument"]][other]
+            row["isolated_margin"] = _s(_d(row["isolated_margin"]) - _d(action["amount"]))
+
+
+def _fee_hedge_discount(action, before, outcome, after):
+    for fill in _fills(outcome):
+        sides = before["accounts"][fill["account"]]["positions"][fill["instrument"]]
+        other = {"LONG": "SHORT", "SHORT": "LONG"}.get(fill["position_side"])
+        if other and _d(sides[other]["quantity"]) != 0 and _d(fill["fee"]) > 0:
+            fill["fee"] = _s(_d(fill["fee"]) / 2)
+
+
+def _funding_on_net(action, before, outcome, after):
+    if action["kind"] != "funding":
+        return
+    payments = [e for e in outcome["events"] if e["type"] == "funding"]
+    by_account: dict[str, list] = {}
+    for p in payments:
+        by_account.setdefault(p["account"], []).append(p)
+    for legs in by_account.values():
+        if len(legs) == 2:
+            total = sum(_d(p["amount"]) for p in legs)
+            legs[0]["amount"], legs[1]["amount"] = _s(total), "0"
+
+
+def _funding_one_entry(action, before, outcome, after):
+    if action["kind"] != "funding":
+        return
+    entries = [e for e in outcome["events"] if e["type"] == "ledger" and e["kind"] == "FUNDING"]
+    if len(entries) >= 2:
+        entries[0]["amount"] = _s(sum(_d(e["amount"]) for e in entries))
+        for e in entries[1:]:
+            outcome["events"].remove(e)
+
+
+def _funding_from_wallet(action, before, outcome, after):
+    for e in outcome["events"]:
+        if e["type"] == "ledger" and e["kind"] == "FUNDING" and e["bucket"] == "isolated_margin":
+            e["bucket"] = "wallet"
+
+
+def _rejection_leaks(action, before, outcome, after):
+    if outcome["kind"] == "rejected" and action.get("account") in after["accounts"]:
+        acc = after["accounts"][action["account"]]
+        acc["wallet"] = _s(_d(acc["wallet"]) - Decimal("0.01"))
+
+
+def _account_leak(action, before, outcome, after):
+    if action["kind"] == "deposit" and outcome["kind"] == "accepted":
+        for name, acc in after["accounts"].items():
+            if name != action["account"]:
+                acc["wallet"] = _s(_d(acc["wallet"]) + _d(action["amount"]))
+
+
+def _ledger_drops_fees(action, before, outcome, after):
+    outcome["events"] = [e for e in outcome["events"] if not (e["type"] == "ledger" and e["kind"] == "FEE")]
+
+
+def _liquidate_both(action, before, outcome, after):
+    for e in outcome["events"]:
+        if e["type"] == "liquidation" and e["position_side"] in ("LONG", "SHORT"):
+            other = "SHORT" if e["position_side"] == "LONG" else "LONG"
+            row = after["accounts"][e["account"]]["positions"][e["instrument"]][other]
+            row["quantity"], row["cost_basis"] = "0", "0"
+
+
+def _missed_liquidation(action, before, outcome, after):
+    outcome["events"] = [e for e in outcome["events"] if e["type"] != "liquidation"]
+
+
+def _maintenance_off(action, before, outcome, after):
+    for _, row in _rows(after):
+        if row.get("maintenance_margin") not in (None, "0"):
+            row["maintenance_margin"] = _s(_d(row["maintenance_margin"]) * 2)
+
+
+def _liq_price_off(action, before, outcome, after):
+    for _, row in _rows(after):
+        if row.get("liquidation_price") and row["margin_type"] == "ISOLATED":
+            row["liquidation_price"] = _s(_d(row["liquidation_price"]) + 1)
+
+
+def _expired_accepts(action, before, outcome, after):
+    if outcome["kind"] == "rejected" and outcome["reason"] == "INSTRUMENT_EXPIRED" and action["kind"] == "place_order":
+        outcome.update(kind="accepted", reason=None, message="")
+
+
+def _stop_never_fires(action, before, outcome, after):
+    outcome["events"] = [e for e in outcome["events"] if not (e["type"] == "order" and e["status"] == "TRIGGERED")]
+
+
+@dataclass(frozen=True)
+class Mutant:
+    name: str
+    rule_id: str
+    description: str
+    transform: Transform
+
+    def adapter(self, profile: str | None = None) -> MutantAdapter:
+        return MutantAdapter(self, profile)
+
+
+MUTANTS: list[Mutant] = [
+    Mutant("net-on-fill", "HM-NET-001", "opening the short reduces the long (netting)", _net_on_fill),
+    Mutant("fill-wrong-leg", "HM-ORD-002", "an order's fill is reported on the other leg", _fill_wrong_leg),
+    Mutant("side-mismatch-accepted", "HM-ORD-001", "an order without a position side is accepted in hedge mode",
+           _accept_reason("POSITION_SIDE_MISMATCH")),
+    Mutant("switch-with-positions", "HM-MODE-002", "the mode switches while a position is open",
+           _accept_reason("MODE_SWITCH_WITH_POSITIONS", _switch_mode)),
+    Mutant("switch-with-orders", "HM-MODE-003", "the mode switches while an order is open",
+           _accept_reason("MODE_SWITCH_WITH_OPEN_ORDERS", _switch_mode)),
+    Mutant("same-mode-accepted", "HM-MODE-004", "asking for the mode in force reports a change", _same_mode_accepted),
+    Mutant("switch-touches-wallet", "HM-MODE-005", "a mode switch moves the wallet", _switch_touches_wallet),
+    Mutant("extra-row", "HM-MODE-008", "hedge mode also reports a BOTH row", _extra_row),
+    Mutant("flip-on-close", "HM-ORD-003", "closing the long flips it short", _flip_on_close),
+    Mutant("oversized-close-accepted", "HM-ORD-004", "a close larger than the leg is accepted",
+           _accept_reason("REDUCE_EXCEEDS_LEG")),
+    Mutant("malformed-accepted", "HM-ORD-005", "a malformed order is accepted", _accept_reason("INVALID_ARGUMENT")),
+    Mutant("market-price-off", "HM-ORD-006", "market orders fill a tick away from their price", _market_price_off),
+    Mutant("margin-unchecked", "HM-ORD-008", "orders are accepted without initial margin",
+           _accept_reason("INSUFFICIENT_MARGIN")),
+    Mutant("one-way-no-net", "HM-NET-002", "one-way fills do not net", _one_way_no_net),
+    Mutant("cost-drift", "HM-POS-001", "opening fills add the wrong cost basis", _cost_drift),
+    Mutant("realize-on-open", "HM-POS-002", "opening fills realize PnL", _realize_on_open),
+    Mutant("upnl-off", "HM-POS-003", "unrealized PnL misreported", _upnl_off),
+    Mutant("fees-not-on-leg", "HM-POS-004", "fees are not added to the leg", _fees_not_on_leg),
+    Mutant("leverage-shared", "HM-MARG-001", "leverage set on one leg changes the other", _leverage_shared),
+    Mutant("margin-other-leg", "HM-MARG-002", "adding margin to one leg moves the other", _margin_other_leg),
+    Mutant("maintenance-off", "HM-MARG-006", "maintenance margin not from the brackets", _maintenance_off),
+    Mutant("fee-hedge-discount", "HM-FEE-001", "a hedged fill pays half the fee", _fee_hedge_discount),
+    Mutant("funding-on-net", "HM-FUND-001", "funding computed on the net position", _funding_on_net),
+    Mutant("funding-one-entry", "HM-FUND-002", "funding of both legs booked as one entry", _funding_one_entry),
+    Mutant("funding-from-wallet", "HM-FUND-003", "isolated funding booked to the wallet", _funding_from_wallet),
+    Mutant("rejection-leaks", "HM-ATOM-001", "a rejected action still charges the wallet", _rejection_leaks),
+    Mutant("account-leak", "HM-ACCT-001", "a deposit also credits the other account", _account_leak),
+    Mutant("ledger-drops-fees", "HM-LEDG-001", "fees are not in the ledger", _ledger_drops_fees),
+    Mutant("liquidate-both", "HM-LIQ-001", "liquidating one leg closes the other", _liquidate_both),
+    Mutant("missed-liquidation", "HM-LIQ-002", "liquidations go unreported", _missed_liquidation),
+    Mutant("liq-price-off", "HM-LIQ-007", "isolated liquidation price off by one", _liq_price_off),
+    Mutant("expired-accepts", "HM-SETL-002", "an expired contract takes orders", _expired_accepts),
+    Mutant("stop-never-fires", "HM-STOP-002", "triggers are never reported", _stop_never_fires),
+]
+MUTANT_BY_NAME = {m.name: m for m in MUTANTS}
+
+
+class MutantAdapter:
+    """A broken engine: the reference with one mutation applied to what it reports."""
+
+    capabilities = ReferenceAdapter.capabilities
+
+    def __init__(self, mutant: Mutant, profile: str | None = None) -> None:
+        self.mutant = mutant
+        self.name = f"mutant:{mutant.name}"
+        self.reference = ReferenceAdapter(profile)
+        self.reported: dict[str, Any] | None = None
+
+    def reset(self, params: dict[str, Any]) -> None:
+        self.reference.reset(params)
+        self.reported = self.reference.snapshot()
+
+    def apply(self, action: dict[str, Any]) -> dict[str, Any]:
+        before = self.reported if self.reported is not None else self.reference.snapshot()
+        outcome = self.reference.apply(action)
+        after = self.reference.snapshot()
+        if action.get("kind") is not None:
+            self.mutant.transform(action, before, outcome, after)
+        self.reported = after
+        return outcome
+
+    def snapshot(self) -> dict[str, Any]:
+        return self.reported if self.reported is not None else self.reference.snapshot()
+
+    def close(self) -> None:
+        self.reference.close()
+
+
+def serve(name: str) -> int:
+    """Serve one mutant over the JSON-lines engine protocol (stdin/stdout)."""
+    mutant = MUTANT_BY_NAME.get(name)
+    if mutant is None:
+        print(f"unknown mutant {name!r}; known: {', '.join(MUTANT_BY_NAME)}", file=sys.stderr)
+        return 2
+    adapter = mutant.adapter()
+    for line in sys.stdin:
+        try:
+            request = json.loads(line)
+            op, rid = request.get("op"), request.get("id")
+            if op == "hello":
+                result: Any = {"protocol": "hedgespec-engine/1", "name": adapter.name,
+                               "capabilities": sorted(adapter.capabilities)}
+            elif op == "reset":
+                adapter.reset(request["params"])
+                result = None
+            elif op == "apply":
+                result = adapter.apply(request["action"])
+            elif op == "snapshot":
+                result = adapter.snapshot()
+            elif op == "close":
+                print(json.dumps({"id": rid, "ok": True, "result": None}), flush=True)
+                return 0
+            else:
+                raise ValueError(f"unknown op {op!r}")
+            print(json.dumps({"id": rid, "ok": True, "result": result}), flush=True)
+        except (ValueError, KeyError, TypeError, InputError) as exc:
+            print(json.dumps({"id": None, "ok": False, "error": str(exc)}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(serve(sys.argv[1] if len(sys.argv) > 1 else ""))
