@@ -323,7 +323,7 @@ def validate(raw: Any) -> dict[str, Any]:
     for key in raw:
         if key not in allowed:
             raise RecordError("unknown field", f"{kind}: unknown field {key!r:.40}")
-    out: dict[str, Any] = {"type": kind}
+    out: dict[str, Any] = {"v": TRACE_VERSION, "type": kind}
     t = raw.get("t")
     if type(t) is not int or t < 0:
         if t is None and kind == "meta":

@@ -1,0 +1,105 @@
+"""Bad input: every line is either checked or rejected with a reason and file:line; nothing runs."""
+
+from __future__ import annotations
+
+import json
+
+from audit_helpers import audit_records, fill, lines_of, meta, opening, rec
+from hedgespec.audit.engine import audit_lines
+from hedgespec.spec.profiles import load_profile
+
+
+def _audit(lines: list[bytes], **options):  # noqa: ANN202
+    return audit_lines(lines, load_profile("seed"), trace_name="bad.jsonl", **options)
+
+
+def test_summary_reconciles_with_reasons_and_lines() -> None:
+    good = lines_of([meta(), opening(), fill(10, "1", "BUY", "LONG", "1", "100")])
+    lines = good + [
+        b"{broken json\n",
+        b"\n",
+        (json.dumps({**fill(11, "2", "BUY", "LONG", "1", "100"), "quantity": 1}) + "\n").encode(),
+        (json.dumps({k: v for k, v in fill(12, "3", "BUY", "LONG", "1", "100").items() if k != "price"}) + "\n")
+        .encode(),
+        (json.dumps({**fill(13, "4", "BUY", "LONG", "1", "100"), "venueSecret": "x"}) + "\n").encode(),
+        (json.dumps(rec("warp", 14)) + "\n").encode(),
+        (json.dumps(fill(5, "5", "BUY", "LONG", "1", "100")) + "\n").encode(),  # out of order
+        (json.dumps(fill(20, "1", "BUY", "LONG", "1", "100")) + "\n").encode(),  # duplicate id "1"
+    ]
+    result = _audit(lines)
+    s = result.summary
+    assert s["records_read"] == 10 and s["blank_lines"] == 1
+    assert s["records_read"] == s["records_checked"] + s["records_rejected"]
+    assert s["reconciles"]
+    assert s["rejected_by_reason"] == {"duplicate": 1, "malformed JSON": 1, "missing field": 1, "out of order": 1,
+                                       "unknown field": 1, "unknown type": 1, "wrong type": 1}
+    by_line = {r.line: r for r in result.rejections}
+    assert by_line[4].message.startswith("bad.jsonl:4: not valid JSON")
+    assert "quantity" in by_line[6].message and "decimal string" in by_line[6].message
+    assert "'price'" in by_line[7].message
+    assert "venueSecret" in by_line[8].message
+    assert "duplicate of line 3" in by_line[11].message
+    assert "earlier" in by_line[10].message
+    assert result.exit_code == 0  # no findings: the CLI turns rejections into exit status 2
+
+
+def test_unreadable_fill_makes_its_leg_unknown_not_wrong() -> None:
+    # a close after an unreadable opening fill is not judged against a wrong reconstruction
+    records = [meta(), opening(), fill(1, "1", "BUY", "LONG", "2", "100")]
+    lines = lines_of(records) + [(json.dumps({**fill(2, "2", "BUY", "LONG", "1", "110"), "fee": 0.1}) + "\n").encode()]
+    lines += lines_of([fill(3, "3", "SELL", "LONG", "3", "120", pnl="50")])
+    result = _audit(lines)
+    assert result.findings == []
+    assert {u.rule_id for u in result.undecided} == {"HM-ORD-003", "HM-POS-002"}
+    # a snapshot re-establishes the leg; later checks resume
+    lines += lines_of([rec("position", 4, "p", instrument="BTCUSDT", position_side="LONG", quantity="1",
+                           entry_price="100"),
+                       fill(5, "5", "SELL", "LONG", "1", "90", pnl="-5")])
+    result = _audit(lines)
+    assert result.findings_by_rule == {"HM-POS-002": 1}
+
+
+def test_malformed_line_of_unknown_type_makes_every_leg_unknown() -> None:
+    lines = lines_of([meta(), opening(), fill(1, "1", "BUY", "LONG", "1", "100"),
+                      fill(1, "2", "SELL", "SHORT", "1", "100")])
+    lines += [b"}}}\n"]
+    lines += lines_of([fill(3, "3", "SELL", "LONG", "1", "100", pnl="7"), fill(4, "4", "BUY", "SHORT", "1", "90",
+                                                                              pnl="3")])
+    result = _audit(lines)
+    assert result.findings == []
+    assert sum(u.count for u in result.undecided if u.rule_id == "HM-POS-002") == 2
+
+
+def test_meta_must_come_first_and_opening_once() -> None:
+    second = {**opening(1), "src": {"file": "test", "id": "open-2"}}
+    result = audit_records([opening(), meta(), second])
+    assert result.summary["rejected_by_reason"] == {"misplaced meta": 1, "second opening": 1}
+
+
+def test_duplicate_window_is_bounded_and_stated() -> None:
+    records = [meta(), opening()] + [rec("mark_price", i, str(i), instrument="X", price="1") for i in range(1, 30)]
+    records.append(rec("mark_price", 40, "1", instrument="X", price="1"))  # same id as line 3, 29 records later
+    assert audit_records(records, dup_window=50).summary["rejected_by_reason"] == {"duplicate": 1}
+    wide = audit_records(records, dup_window=10)
+    assert wide.summary["rejected_by_reason"] == {}
+    assert wide.provenance["windows"]["duplicate_window_records"] == 10
+
+
+def test_listing_is_capped_but_counts_are_exact() -> None:
+    records = [meta(), opening()] + [fill(i, str(i), "BUY", "LONG", "1", "100", pnl="1") for i in range(1, 8)]
+    result = audit_records(records, max_listed=3)
+    assert result.findings_by_rule == {"HM-NET-001": 7}
+    assert len(result.findings) == 3
+    assert result.summary["findings"] == 7 and result.summary["findings_listed"] == 3
+
+
+def test_input_is_data_only() -> None:
+    payloads = [
+        b'{"v": 1, "type": "__class__", "t": 1, "src": {"file": "a", "id": "1"}}\n',
+        b'{"v": 1, "type": "fill", "t": 1, "src": {"file": "a", "id": "1"}, "quantity": "__import__(\'os\')"}\n',
+        b"!!python/object/apply:os.system ['true']\n",
+        b"\x80\x04\x95pickle\n",
+    ]
+    result = _audit(lines_of([meta()]) + payloads)
+    assert result.summary["records_rejected"] == 4
+    assert result.summary["reconciles"]

@@ -1,0 +1,102 @@
+"""The trace format: schema file, validator, canonical numbers (docs/audit/trace-format.md)."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from importlib import resources
+
+import jsonschema
+import pytest
+from audit_helpers import fill, meta, opening, rec, synth_lines
+from hedgespec.audit import trace
+from hedgespec.audit.numbers import canonical, parse_decimal, step_of
+from hedgespec.audit.trace import RecordError, check_line, json_schema, validate, validate_fast
+
+
+def test_schema_file_is_generated_from_record_types() -> None:
+    shipped = resources.files("hedgespec.audit").joinpath("schema/trace-1.json").read_text(encoding="utf-8")
+    assert json.loads(shipped) == json_schema()
+
+
+def test_synthetic_records_validate_against_the_json_schema() -> None:
+    validator = jsonschema.Draft202012Validator(json_schema())
+    lines, _ = synth_lines(400, plant=("funding_netted", "order_oversized", "mode_switch_with_positions"))
+    for line in lines:
+        errors = list(validator.iter_errors(json.loads(line)))
+        assert errors == [], (line, errors[:1])
+
+
+def test_schema_and_validator_agree_on_bad_records() -> None:
+    validator = jsonschema.Draft202012Validator(json_schema())
+    good = fill(5, "1", "BUY", "LONG", "1", "100")
+    bad_cases = [
+        {**good, "quantity": 1.5},  # a JSON number, not a decimal string
+        {**good, "quantity": "1e5"},
+        {**good, "quantity": "0"},
+        {**good, "price": "-3"},
+        {**good, "side": "buy"},
+        {**good, "extra": 1},
+        {k: v for k, v in good.items() if k != "fee"},
+        {**good, "v": 2},
+        {**good, "t": -1},
+        {**good, "src": {"file": "a"}},
+    ]
+    assert validator.is_valid(good)
+    validate(dict(good))
+    for case in bad_cases:
+        assert not validator.is_valid(case), case
+        with pytest.raises(RecordError):
+            validate(case)
+
+
+def test_fast_path_matches_reference_on_valid_records() -> None:
+    lines, _ = synth_lines(300)
+    for line in lines:
+        assert check_line(line) == validate(json.loads(line))
+        assert validate_fast(json.loads(line)) in (None, validate(json.loads(line)))
+
+
+@pytest.mark.parametrize("line, reason", [
+    (b"{not json", "malformed JSON"),
+    (b"[1, 2]", "wrong type"),
+    (b'{"v": 1, "type": "fill", "t": 1}', "missing field"),
+    (b'{"v": 1, "type": "teleport", "t": 1, "src": {"file": "a", "id": "1"}}', "unknown type"),
+    (b'{"v": 7, "type": "fill"}', "unsupported version"),
+])
+def test_check_line_reasons(line: bytes, reason: str) -> None:
+    with pytest.raises(RecordError) as err:
+        check_line(line)
+    assert err.value.reason == reason
+
+
+def test_numbers_are_decimals_not_floats() -> None:
+    out = check_line(json.dumps(fill(1, "1", "BUY", "LONG", "0.1", "0.2", fee="0.30000000")).encode())
+    assert out["quantity"] * out["price"] == Decimal("0.02")
+    assert isinstance(out["fee"], Decimal) and str(out["fee"]) == "0.30000000"
+
+
+def test_decimal_text_rules() -> None:
+    assert parse_decimal("-12.50") == Decimal("-12.5")
+    for bad in ("1e3", "1_000", " 1", "+1", "NaN", "Infinity", ".5", "1.", 1.5):
+        with pytest.raises(ValueError):
+            parse_decimal(bad)
+    assert canonical(Decimal("0E-8")) == "0"
+    assert canonical(Decimal("12.3400")) == "12.34"
+    assert canonical(Decimal("1E+2")) == "100"
+    assert step_of(Decimal("70.92841")) == Decimal("0.00001")
+    assert step_of(Decimal("30")) == Decimal(1)
+
+
+def test_meta_and_opening_validate() -> None:
+    m = validate(meta(precision={"money": "0.00000001"}, inputs=[{"file": "a.json", "sha256": "00"}]))
+    assert m["precision"]["money"] == Decimal("0.00000001")
+    o = validate(opening(legs=[{"instrument": "X", "position_side": "LONG", "quantity": "1", "entry_price": "2"}]))
+    assert o["legs"][0]["entry_price"] == Decimal(2)
+    with pytest.raises(RecordError, match="position_side"):
+        validate(opening(legs=[{"instrument": "X", "position_side": "UP", "quantity": "1", "entry_price": "2"}]))
+
+
+def test_dumps_writes_canonical_decimal_strings() -> None:
+    line = trace.dumps(rec("mark_price", 1, instrument="X", price=Decimal("100.500")))
+    assert json.loads(line)["price"] == "100.5"
