@@ -1,0 +1,213 @@
+"""Reference-model throughput on a hedged workload: actions per second, single core, and the top costs.
+
+    .venv/bin/python bench/bench_model.py [--actions N] [--accounts K] [--runs R] [--top T] [--json]
+
+The workload: K accounts in hedge mode on one BTCUSDT-like perpetual (half of them cross margined),
+each round opening both legs by market orders, resting opening limit orders on both legs that market
+trades fill, a stop and a take-profit on each leg, mark-price steps (a bounded random walk that
+triggers some conditional orders), a funding event, partial closes of both legs sized from the state,
+and cancellation of what is left open. The stream is built once (by running the model, so that closes
+fit the legs) and pre-parsed; the timed part is only ``step`` over the parsed actions, from a fresh
+initial state each run. The figure is the median over R runs; one extra run is profiled with cProfile.
+
+Target: >= 100,000 actions/s. The benchmark prints figures; it asserts nothing about time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import platform
+import pstats
+import random
+import statistics
+import sys
+import time
+from collections import Counter
+from typing import Any
+
+from hedgespec.model import initial_state, step
+from hedgespec.model.codec import action_from_json, format_units
+from hedgespec.model.state import State
+
+SYMBOL = "BTCUSDT"
+TICK = 10_000_000  # 0.1 in PRICE atoms
+LOT = 100_000  # 0.001 in QTY atoms
+CENTRE = 60_000 * 10**8
+TARGET = 100_000
+
+INSTRUMENT: dict[str, Any] = {
+    "symbol": SYMBOL, "settle_asset": "USDT", "kind": "PERPETUAL", "tick_size": "0.1", "lot_size": "0.001",
+    "maker_rate": "0.0002", "taker_rate": "0.0005",
+    "brackets": [
+        {"notional_floor": "0", "notional_cap": "50000", "maintenance_rate": "0.004", "maintenance_amount": "0",
+         "max_leverage": "125"},
+        {"notional_floor": "50000", "notional_cap": "250000", "maintenance_rate": "0.005",
+         "maintenance_amount": "50", "max_leverage": "100"},
+        {"notional_floor": "250000", "notional_cap": "3000000", "maintenance_rate": "0.01",
+         "maintenance_amount": "1300", "max_leverage": "50"},
+    ],
+}
+
+
+def params(accounts: int) -> dict[str, Any]:
+    return {
+        "instruments": [INSTRUMENT],
+        "accounts": {f"acct{i}": {"wallet": "1000000", "position_mode": {"*": "HEDGE"}} for i in range(accounts)},
+        "mark_prices": {SYMBOL: "60000"}, "last_prices": {SYMBOL: "60000"},
+    }
+
+
+def price(atoms: int) -> str:
+    return format_units(atoms - atoms % TICK, "price")
+
+
+def qty(atoms: int) -> str:
+    return format_units(atoms, "qty")
+
+
+class Workload:
+    """Builds the action stream while running the model, so that closing orders fit their legs."""
+
+    def __init__(self, accounts: int, seed: int) -> None:
+        self.rng = random.Random(seed)
+        self.params = params(accounts)
+        self.ids = sorted(self.params["accounts"])
+        self.state: State = initial_state(self.params)
+        self.mark = CENTRE
+        self.raw: list[dict[str, Any]] = []
+        self.serial = 0
+
+    def add(self, kind: str, **fields: Any) -> None:
+        raw = {"t": len(self.raw), "kind": kind, **fields}
+        _, self.state = step(self.state, action_from_json(raw, "bench"))
+        self.raw.append(raw)
+
+    def order(self, account: str, side: str, position_side: str, order_type: str, quantity: int, **extra: Any) -> None:
+        self.serial += 1
+        self.add("place_order", account=account, order_id=f"o{self.serial}", instrument=SYMBOL, side=side,
+                 position_side=position_side, order_type=order_type, quantity=qty(quantity), **extra)
+
+    def leg(self, account: str, side: str) -> int:
+        return abs(self.state.accounts[account].leg(SYMBOL, side).quantity)
+
+    def walk(self) -> None:
+        """A mark-price step: +-0.15% at most, pulled back toward 60000 (no liquidations)."""
+        drift = (CENTRE - self.mark) // 50
+        self.mark += drift + self.rng.randint(-900, 900) * TICK
+        self.add("mark_price", instrument=SYMBOL, price=price(self.mark))
+
+    def setup(self) -> None:
+        for account in self.ids[::2]:
+            for side in ("LONG", "SHORT"):
+                self.add("set_margin_type", account=account, instrument=SYMBOL, position_side=side,
+                         margin_type="CROSS")
+
+    def round(self) -> None:
+        rng, mark = self.rng, self.mark
+        for account in self.ids:
+            size = rng.randint(5, 20) * LOT
+            self.order(account, "BUY", "LONG", "MARKET", size, price=price(mark))
+            self.order(account, "SELL", "SHORT", "MARKET", size, price=price(mark))
+            self.order(account, "BUY", "LONG", "LIMIT", size // 2 // LOT * LOT, price=price(mark - 40 * TICK))
+            self.order(account, "SELL", "SHORT", "LIMIT", size // 2 // LOT * LOT, price=price(mark + 40 * TICK))
+            half = max(LOT, self.leg(account, "LONG") // 2 // LOT * LOT)
+            self.order(account, "SELL", "LONG", "STOP_MARKET", half, stop_price=price(mark - 2500 * TICK))
+            self.order(account, "BUY", "SHORT", "TAKE_PROFIT_MARKET", half, stop_price=price(mark - 2000 * TICK))
+        for _ in range(4):
+            self.walk()
+        self.add("market_trade", instrument=SYMBOL, price=price(self.mark - 50 * TICK), quantity=qty(100 * LOT))
+        self.add("market_trade", instrument=SYMBOL, price=price(self.mark + 50 * TICK), quantity=qty(100 * LOT))
+        self.add("funding", instrument=SYMBOL, rate=format_units(rng.randint(-20, 20) * 500, "rate"))
+        for account in self.ids:
+            for side, closing in (("LONG", "SELL"), ("SHORT", "BUY")):
+                held = self.leg(account, side)
+                if held >= 2 * LOT:
+                    self.order(account, closing, side, "MARKET", held // 2 // LOT * LOT, price=price(self.mark))
+            for order_id in sorted(self.state.accounts[account].orders):
+                if rng.random() < 0.5:
+                    self.add("cancel_order", account=account, order_id=order_id)
+
+    def build(self, actions: int) -> list[dict[str, Any]]:
+        self.setup()
+        while len(self.raw) < actions:
+            self.round()
+        return self.raw[:actions]
+
+
+def run_once(start: State, actions: list[Any]) -> tuple[float, Counter[str]]:
+    kinds: Counter[str] = Counter()
+    state = start
+    began = time.perf_counter()
+    for action in actions:
+        outcome, state = step(state, action)
+        kinds[outcome.kind] += 1
+    return time.perf_counter() - began, kinds
+
+
+def profile_once(start: State, actions: list[Any], top: int) -> tuple[str, list[dict[str, Any]]]:
+    profiler = cProfile.Profile()
+    profiler.enable()
+    run_once(start, actions)
+    profiler.disable()
+    stream = io.StringIO()
+    stats = pstats.Stats(profiler, stream=stream).strip_dirs()
+    stream.write("by own time:\n")
+    stats.sort_stats("tottime").print_stats(top)
+    stream.write("by cumulative time:\n")
+    stats.sort_stats("cumulative").print_stats(top)
+    rows = []
+    for (filename, line, name), (_, calls, tottime, cumtime, _) in sorted(
+            stats.stats.items(), key=lambda item: -item[1][2])[:top]:  # type: ignore[attr-defined]
+        rows.append({"function": f"{filename}:{line}({name})", "calls": calls, "tottime_s": round(tottime, 4),
+                     "cumtime_s": round(cumtime, 4)})
+    return stream.getvalue(), rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--actions", type=int, default=20_000, help="actions per run (default %(default)s)")
+    parser.add_argument("--accounts", type=int, default=4, help="accounts (default %(default)s)")
+    parser.add_argument("--runs", type=int, default=5, help="timed runs; the median is reported")
+    parser.add_argument("--top", type=int, default=15, help="functions listed from the profile")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    args = parser.parse_args(argv)
+
+    raw = Workload(args.accounts, args.seed).build(args.actions)
+    actions = [action_from_json(a, f"action {i}") for i, a in enumerate(raw)]
+    start = initial_state(params(args.accounts))
+    timings, kinds = [], Counter[str]()
+    for _ in range(args.runs):
+        seconds, kinds = run_once(start, actions)
+        timings.append(seconds)
+    median = statistics.median(timings)
+    rate = len(actions) / median
+    text, rows = profile_once(start, actions, args.top)
+    mix = Counter(a["kind"] for a in raw)
+    result = {
+        "actions": len(actions), "accounts": args.accounts, "runs": args.runs,
+        "median_seconds": round(median, 4), "actions_per_second": round(rate),
+        "best_actions_per_second": round(len(actions) / min(timings)), "target": TARGET,
+        "meets_target": rate >= TARGET, "outcomes": dict(kinds), "action_mix": dict(mix),
+        "python": platform.python_version(), "top_costs": rows,
+    }
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(f"hedgespec.model throughput, python {result['python']}, single core")
+    print(f"  workload: {len(actions)} actions, {args.accounts} accounts; mix "
+          + ", ".join(f"{k} {n}" for k, n in mix.most_common()))
+    print("  outcomes: " + ", ".join(f"{k} {n}" for k, n in kinds.most_common()))
+    print(f"  median of {args.runs} runs: {median:.3f} s = {rate:,.0f} actions/s "
+          f"(best {result['best_actions_per_second']:,}/s; target {TARGET:,}/s: "
+          f"{'met' if result['meets_target'] else 'NOT met'})")
+    print(f"\ntop {args.top} costs (cProfile, one extra run; profiling slows the run down):")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
