@@ -12,22 +12,74 @@ from .events import Liquidation
 from .fees import fill_fee
 from .ledger import Work
 from .margin import is_breached, maintenance_margin, margin_balance
-from .positions import unrealized_pnl
+from .positions import HedgePair, reduce_leg, unrealized_pnl
 from .state import BUY, CROSS, ISOLATED, SELL, Leg
 from .units import ceil_div
 
 
 def isolated_should_liquidate(leg: Leg, mark_price: int, maintenance: int, trigger: str) -> bool:
-    """The isolated criterion for one open leg (HM-LIQ-002)."""
+    """The isolated criterion for one open leg (HM-LIQ-002).
+
+    Decided on this leg alone: its margin balance (isolated margin + q x mark - cost) against its
+    maintenance; the other leg is not an argument (HM-LIQ-001).
+
+    post: __return__ == (leg.quantity != 0 and (leg.isolated_margin + leg.quantity * mark_price - leg.cost_basis < maintenance or (trigger == "at_or_below" and leg.isolated_margin + leg.quantity * mark_price - leg.cost_basis == maintenance)))  # HM-LIQ-002
+    post: implies(trigger == "below", __return__ == (leg.quantity != 0 and margin_balance(leg, mark_price) < maintenance))  # HM-LIQ-002
+    """
     return leg.quantity != 0 and is_breached(margin_balance(leg, mark_price), maintenance, trigger)
 
 
 def bankruptcy_price(leg: Leg) -> int:
-    """Price at which the leg's margin balance is zero, rounded against the holder to a PRICE atom."""
+    """Price at which the leg's margin balance is zero, rounded against the holder to a PRICE atom.
+
+    For a long the lowest price, for a short the highest, at which the margin balance is not
+    negative; never below one PRICE atom (HM-LIQ-004).
+
+    pre: leg.quantity != 0
+    post: __return__ >= 1  # HM-LIQ-004
+    post: implies(leg.quantity > 0, leg.isolated_margin + leg.quantity * __return__ - leg.cost_basis >= 0)  # HM-LIQ-004
+    post: implies(leg.quantity > 0 and __return__ > 1, leg.isolated_margin + leg.quantity * (__return__ - 1) - leg.cost_basis < 0)  # HM-LIQ-004
+    post: implies(leg.quantity < 0 and __return__ > 1, leg.isolated_margin + leg.quantity * __return__ - leg.cost_basis >= 0)  # HM-LIQ-004
+    post: implies(leg.quantity < 0, leg.isolated_margin + leg.quantity * (__return__ + 1) - leg.cost_basis < 0)  # HM-LIQ-004
+    """
     numerator = leg.cost_basis - leg.isolated_margin
     if leg.quantity > 0:
         return max(1, ceil_div(numerator, leg.quantity))
     return max(1, numerator // leg.quantity)
+
+
+def liquidate_pair(pair: HedgePair, position_side: str, price: int, clearance: int) -> tuple[HedgePair, int, int]:
+    """Close one isolated leg of a hedged pair in full at ``price``: (pair, insurance cover, proceeds).
+
+    The steps of ``liquidate_isolated`` on one leg: the clearance fee leaves the leg's margin, the
+    leg is closed by ``reduce_leg``, its PnL is booked on its margin, a loss beyond that margin is
+    covered by the insurance fund and what is left (``proceeds``) goes to the profile's remainder
+    bucket. The other leg is returned as it was (HM-LIQ-001) and the wallet is not an input, so
+    the loss beyond margin is never taken from the other leg or the wallet (HM-LIQ-003).
+
+    pre: position_side in ("LONG", "SHORT")
+    pre: pair.long.quantity >= 0 and pair.short.quantity <= 0
+    pre: (pair.long if position_side == "LONG" else pair.short).quantity != 0
+    pre: clearance >= 0
+    post: implies(position_side == "LONG", __return__[0].short == pair.short)  # HM-LIQ-001 HM-NET-001
+    post: implies(position_side == "SHORT", __return__[0].long == pair.long)  # HM-LIQ-001 HM-NET-001
+    post: (__return__[0].long if position_side == "LONG" else __return__[0].short).quantity == 0  # HM-LIQ-001
+    post: (__return__[0].long if position_side == "LONG" else __return__[0].short).isolated_margin == 0  # HM-LIQ-003
+    post: __return__[1] >= 0 and __return__[2] >= 0 and (__return__[1] == 0 or __return__[2] == 0)  # HM-LIQ-003
+    post: __return__[2] - __return__[1] == margin_balance(pair.long if position_side == "LONG" else pair.short, price) - clearance  # HM-LIQ-003
+    """
+    leg = pair.long if position_side == "LONG" else pair.short
+    after_fee = Leg(leg.quantity, leg.cost_basis, leg.isolated_margin - clearance, leg.realized_pnl, leg.fees_paid,
+                    leg.funding)
+    closed, realized, released = reduce_leg(after_fee, -leg.quantity, price, 0)
+    proceeds = released + realized
+    cover = -proceeds if proceeds < 0 else 0
+    proceeds += cover
+    flat = Leg(closed.quantity, closed.cost_basis, closed.isolated_margin + released + realized + cover - proceeds,
+               closed.realized_pnl, closed.fees_paid, closed.funding)
+    if position_side == "LONG":
+        return HedgePair(flat, pair.short), cover, proceeds
+    return HedgePair(pair.long, flat), cover, proceeds
 
 
 def evaluate(work: Work, instrument: str) -> None:

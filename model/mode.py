@@ -56,6 +56,12 @@ def mode_switch_guard(
     """The reason a switch is refused, or None when it may go ahead.
 
     Positions and orders are checked in the profile's precedence (seed: positions first).
+
+    post: (__return__ is None) == (not (has_positions and blocked_by_positions) and not (has_orders and blocked_by_orders))  # HM-MODE-002 HM-MODE-003
+    post: implies(__return__ == "MODE_SWITCH_WITH_POSITIONS", has_positions and blocked_by_positions)  # HM-MODE-002
+    post: implies(__return__ == "MODE_SWITCH_WITH_OPEN_ORDERS", has_orders and blocked_by_orders)  # HM-MODE-003
+    post: __return__ in (None, "MODE_SWITCH_WITH_POSITIONS", "MODE_SWITCH_WITH_OPEN_ORDERS")  # HM-MODE-002 HM-MODE-003
+    post: implies(has_positions and blocked_by_positions and has_orders and blocked_by_orders, __return__ == ("MODE_SWITCH_WITH_OPEN_ORDERS" if precedence == "orders_first" else "MODE_SWITCH_WITH_POSITIONS"))  # HM-MODE-002 HM-MODE-003
     """
     position_reason = "MODE_SWITCH_WITH_POSITIONS" if has_positions and blocked_by_positions else None
     order_reason = "MODE_SWITCH_WITH_OPEN_ORDERS" if has_orders and blocked_by_orders else None

@@ -241,7 +241,13 @@ def _stop_fires(order_type: str, direction: int, stop_price: int, price: int) ->
     """Stop / take-profit trigger for a leg of ``direction`` (+1 long, -1 short) (HM-STOP-002).
 
     A stop closing a long fires at or below its stop price, closing a short at or above; a
-    take-profit the other way round.
+    take-profit the other way round. Stated as the leg's own price move: a stop fires iff the
+    price has reached its stop against the leg, a take-profit iff in the leg's favour.
+
+    pre: order_type in ("STOP_MARKET", "TAKE_PROFIT_MARKET")
+    pre: direction in (1, -1)
+    post: implies(order_type == "STOP_MARKET", __return__ == (direction * (price - stop_price) <= 0))  # HM-STOP-002
+    post: implies(order_type == "TAKE_PROFIT_MARKET", __return__ == (direction * (price - stop_price) >= 0))  # HM-STOP-002
     """
     falls = price <= stop_price
     rises = price >= stop_price
@@ -257,6 +263,15 @@ def trailing_update(direction: int, extreme: int, activation_price: int, callbac
     Closing a long, it activates once the price reaches the activation price (at once if 0),
     tracks the highest price since and fires on a fall of ``callback_rate`` from it; closing a
     short, it tracks the lowest price and fires on a rise.
+
+    pre: direction in (1, -1)
+    pre: extreme >= 0 and activation_price >= 0 and price > 0
+    pre: 0 <= callback_rate < RATE_ONE
+    post: implies(extreme == 0 and activation_price != 0 and direction * (price - activation_price) < 0, __return__ == (0, False))  # HM-STOP-003
+    post: implies(__return__[0] != 0, direction * (__return__[0] - price) >= 0)  # HM-STOP-003
+    post: implies(extreme != 0, direction * (__return__[0] - extreme) >= 0)  # HM-STOP-003
+    post: __return__[0] in (0, extreme, price)  # HM-STOP-003
+    post: __return__[1] == (__return__[0] != 0 and direction * (__return__[0] - price) * RATE_ONE >= __return__[0] * callback_rate)  # HM-STOP-003
     """
     if extreme == 0:
         active = activation_price == 0 or (price >= activation_price if direction > 0 else price <= activation_price)
