@@ -115,7 +115,10 @@ def load_scenario(path: str) -> Scenario:
 
 def scenario_state(scenario: Scenario, profile: Profile | None) -> State:
     """The state the scenario starts from (``profile`` overrides the one named in its params)."""
-    return initial_state(scenario.params, profile, where=f"{scenario.path}: params")
+    try:
+        return initial_state(scenario.params, profile, where=f"{scenario.path}: params")
+    except ProfileError as exc:  # the profile named in params
+        raise InputError(f"{scenario.path}: params: profile: {exc}") from None
 
 
 def run_scenario(scenario: Scenario, state: State) -> Iterator[dict[str, Any]]:

@@ -352,3 +352,10 @@ def test_rules(capsys: pytest.CaptureFixture[str]) -> None:
                          for r in rules)
     code, out, _ = run(["rules"], capsys)
     assert code == 0 and rules[0]["id"] in out
+
+
+def test_unknown_profile_in_params(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    document = scenario_document()
+    document["params"]["profile"] = "no-such-venue"
+    path = write(tmp_path, document)
+    assert f"{path}: params: profile: no-such-venue: no such profile file" in fails(["simulate", path], capsys)
