@@ -1,0 +1,1 @@
+"""Build-time helpers of the published rulebook (used by ``docs/gen_pages.py``; not part of the site)."""

@@ -1,0 +1,126 @@
+"""``<!-- gen:NAME ARGS -->`` directives in hand-written pages, expanded at build time.
+
+A hand-written page stays readable as plain Markdown; wherever it shows something the code knows
+(a worked example, the unit table, the action fields), it says so with a directive and the build
+fills it in from the code. An unknown directive fails the build.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import typing
+from collections.abc import Callable
+
+from hedgespec.model import actions as A
+from hedgespec.model import events as E
+from hedgespec.model import units
+from hedgespec.model.codec import _OPTIONAL_DEFAULTS, ACTION_FIELD_UNITS
+
+from . import scenarios
+from .catalog import DocsError
+
+DIRECTIVE = re.compile(r"^<!--[ \t]*gen:([\w-]+)((?:[ \t]+[\w.-]+)*)[ \t]*-->[ \t]*$", re.MULTILINE)
+
+
+def rst_to_markdown(text: str) -> str:
+    """The small reStructuredText subset of the model's docstrings (simple tables, bullets, literals)."""
+    out: list[str] = []
+    lines = text.strip("\n").splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if re.fullmatch(r"=+(\s+=+)+", line.strip()):
+            cols = [(m.start(), m.end()) for m in re.finditer(r"=+", line)]
+            rows: list[list[str]] = []
+            i += 1
+            borders = 1
+            while i < len(lines) and borders < 3:
+                if re.fullmatch(r"=+(\s+=+)+", lines[i].strip()):
+                    borders += 1
+                elif lines[i].strip():
+                    starts = [c[0] for c in cols] + [None]
+                    rows.append([lines[i][starts[k]:starts[k + 1]].strip() for k in range(len(cols))])
+                i += 1
+            header, *body = rows
+            out.append("| " + " | ".join(header) + " |")
+            out.append("|" + "---|" * len(header))
+            out += ["| " + " | ".join(row) + " |" for row in body]
+            continue
+        out.append(re.sub(r"^\* ", "- ", re.sub(r"^  (?=\S)", "  ", line)))
+        i += 1
+    return re.sub(r"``([^`]+)``", r"`\1`", "\n".join(out)) + "\n"
+
+
+def units_table() -> str:
+    return rst_to_markdown(units.__doc__ or "")
+
+
+def _type_name(annotation: object) -> str:
+    return getattr(annotation, "__name__", str(annotation))
+
+
+def action_fields() -> str:
+    """Every action kind with its fields, from the model's action classes and the codec's units."""
+    out = []
+    for kind, cls in A.ACTION_KINDS.items():
+        hints = typing.get_type_hints(cls)
+        out += [f"### `{kind}` {{ #action-{kind.replace('_', '-')} }}", ""]
+        doc = (cls.__doc__ or "").strip()
+        if doc and not doc.startswith(cls.__name__ + "("):
+            out += [doc.splitlines()[0], ""]
+        out += ["| Field | JSON type | Required |", "|---|---|---|"]
+        for f in dataclasses.fields(cls):
+            if f.name == "t":
+                kind_text = "integer (logical time)"
+            elif f.name in ACTION_FIELD_UNITS:
+                unit = ACTION_FIELD_UNITS[f.name]
+                kind_text = "decimal string (integer)" if unit == "int" else f"decimal string ({unit.upper()} unit)"
+            elif _type_name(hints[f.name]) == "bool":
+                kind_text = "boolean"
+            else:
+                kind_text = "string"
+            required = "optional" if f.name in _OPTIONAL_DEFAULTS else "required"
+            out.append(f"| `{f.name}` | {kind_text} | {required} |")
+        out.append("")
+    return "\n".join(out)
+
+
+def reasons() -> str:
+    return "\n".join(f"- `{r}`" for r in E.REASONS) + "\n"
+
+
+def scenario(name: str) -> str:
+    if name not in scenarios.SCENARIOS:
+        raise DocsError(f"unknown scenario {name!r} (known: {', '.join(scenarios.SCENARIOS)})")
+    return scenarios.table(name)
+
+
+def scenario_actions(name: str) -> str:
+    import json
+
+    if name not in scenarios.SCENARIOS:
+        raise DocsError(f"unknown scenario {name!r}")
+    _, actions = scenarios.SCENARIOS[name]
+    body = "\n".join(json.dumps(a) for a in actions())
+    return f"```json\n{body}\n```\n"
+
+
+DIRECTIVES: dict[str, Callable[..., str]] = {
+    "units": units_table,
+    "action-fields": action_fields,
+    "reasons": reasons,
+    "scenario": scenario,
+    "scenario-actions": scenario_actions,
+}
+
+
+def expand(text: str, where: str) -> str:
+    def replace(match: re.Match[str]) -> str:
+        name, args = match.group(1), match.group(2).split()
+        func = DIRECTIVES.get(name)
+        if func is None:
+            raise DocsError(f"{where}: unknown directive gen:{name} (known: {', '.join(DIRECTIVES)})")
+        return func(*args).rstrip("\n")
+
+    return DIRECTIVE.sub(replace, text)

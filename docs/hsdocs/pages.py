@@ -1,0 +1,355 @@
+"""Markdown of the generated pages: one page per rule, the catalogue, traceability, profiles, venues."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import textwrap
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from hedgespec.spec import SPEC_VERSION
+from hedgespec.spec.profiles import CHOICE_BY_NAME, Profile, builtin_profile_names, load_profile
+from hedgespec.spec.registry import Rule
+
+from .catalog import AREA_TITLES, ROOT, Reference, TestRef, Vector, area_of
+
+STATUS_MARK = {"modelled": "", "documented": " <sup>doc</sup>", "unconfirmed": " <sup>?</sup>"}
+MAX_INLINE_VECTOR = 6000
+MAX_LISTED = 12
+
+
+def cell(text: Any) -> str:
+    """Text safe inside a Markdown table cell."""
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def rule_link(rule_id: str) -> str:
+    return f"[{rule_id}][]"
+
+
+def value_text(value: Any) -> str:
+    if value is None:
+        return "*null*"
+    if isinstance(value, bool):
+        return "`true`" if value else "`false`"
+    return f"`{value}`"
+
+
+def profiles() -> list[Profile]:
+    return [load_profile(name) for name in builtin_profile_names()]
+
+
+def _reference_line(ref: str, note: str, clauses: dict[str, Reference], documents: dict[str, Reference]) -> str:
+    known = clauses.get(ref) or documents.get(ref)
+    if ref.startswith("S-"):
+        label = f"Seed clause [`{ref}`](../traceability.md#{ref.lower()})"
+    else:
+        label = f"`{ref}`"
+    parts = [label]
+    if known is not None:
+        title = known.title or ""
+        if known.url:
+            parts.append(f"[{title or known.url}]({known.url})")
+        elif title:
+            parts.append(title)
+        if known.text and ref.startswith("S-"):
+            parts.append(f"“{known.text}”")
+        if known.extra.get("status"):
+            parts.append(f"({known.extra['status']})")
+    if note:
+        parts.append(f"— {note}")
+    return "- " + " ".join(parts)
+
+
+def rule_page(rule: Rule, *, proved: dict[str, list[str]], tests: dict[str, list[TestRef]],
+              vectors: list[Vector], clauses: dict[str, Reference], documents: dict[str, Reference]) -> str:
+    out = [f"# {rule.id}: {rule.title} {{ #{rule.id} }}", ""]
+    if rule.status == "retired":
+        replaced = f" Replaced by {rule_link(rule.replaced_by)}." if rule.replaced_by else ""
+        out += [f'!!! warning "Retired"\n    This rule is retired and no longer checked.{replaced}', ""]
+    out += [
+        "| Level | Status | Kind | Since | Digest |",
+        "|---|---|---|---|---|",
+        f"| **{rule.level}** | {rule.status} | {rule.kind} | {rule.since} | `{rule.digest}` |",
+        "",
+        "## Statement",
+        "",
+        f"> {rule.statement}",
+        "",
+        "## Rationale",
+        "",
+        rule.rationale,
+        "",
+    ]
+    scope = []
+    if rule.applies_to:
+        scope.append("Applies to actions: " + ", ".join(f"`{a}`" for a in rule.applies_to) + ".")
+    elif rule.kind != "parameter":
+        scope.append("Applies to every action.")
+    if rule.observes:
+        scope.append("Observes: " + ", ".join(rule.observes) + ".")
+    if rule.requires:
+        scope.append("Requires engine capabilities: " + ", ".join(f"`{c}`" for c in rule.requires) + ".")
+    if scope:
+        out += ["## Scope", "", *(f"- {s}" for s in scope), ""]
+    out += ["## Sources", ""]
+    out += [_reference_line(s.ref, s.note, clauses, documents) for s in rule.sources]
+    out.append("")
+    if rule.profile_choices:
+        out += profile_variations(rule.profile_choices)
+    out += ["## Check", ""]
+    if rule.check is None:
+        out += ["This rule is a documented parameter: it has no check of its own; the profile choices above "
+                "steer the model and the checks of other rules.", ""]
+    else:
+        source = textwrap.dedent(inspect.getsource(rule.check))
+        where = inspect.getsourcefile(rule.check) or ""
+        try:
+            where = str(Path(where).resolve().relative_to(ROOT))
+        except ValueError:
+            where = Path(where).name
+        out += [f"The check, as the conformance suite and the audit tool run it (`{where}`):", "",
+                "```python", source.rstrip(), "```", ""]
+    out += ["## Verification", ""]
+    conditions = proved.get(rule.id, [])
+    if conditions:
+        out += ["**Proved for the reference kernel** (conditions checked symbolically):", "",
+                *(f"- `{c}`" for c in conditions), ""]
+    elif rule.check is not None:
+        out += ["**Tested** (property tests and conformance vectors; not proved).", ""]
+    else:
+        out += ["Not checked directly (parameter rule).", ""]
+    cited = tests.get(rule.id, [])
+    if cited:
+        out += ["Tests citing this rule:", ""]
+        out += [f"- `{t.path}`" + (f" — `{t.name}`" if t.name else "") for t in cited[:MAX_LISTED]]
+        if len(cited) > MAX_LISTED:
+            out.append(f"- … and {len(cited) - MAX_LISTED} more")
+        out.append("")
+    mine = [v for v in vectors if rule.id in v.rules]
+    out += ["## Example vectors", ""]
+    if not mine:
+        out += ["No conformance vector cites this rule yet.", ""]
+    for vector in mine[:MAX_LISTED]:
+        title = vector.name + (f": {vector.description}" if vector.description else "")
+        if vector.size <= MAX_INLINE_VECTOR:
+            body = json.dumps(json.loads((ROOT / vector.path).read_text(encoding="utf-8")), indent=2,
+                              ensure_ascii=False)
+            out += [f'??? example "{cell(title)} (`{vector.path}`)"', "", "    ```json",
+                    textwrap.indent(body, "    "), "    ```", ""]
+        else:
+            out += [f"- `{vector.path}` — {title}"]
+    if len(mine) > MAX_LISTED:
+        out += [f"- … and {len(mine) - MAX_LISTED} more vectors", ""]
+    out.append("")
+    return "\n".join(out)
+
+
+def profile_variations(choices: Iterable[str]) -> list[str]:
+    profs = profiles()
+    out = ["## Profile variations", "",
+           "| Choice | Meaning | " + " | ".join(f"`{p.name}`" for p in profs) + " |",
+           "|---|---|" + "---|" * len(profs)]
+    for name in choices:
+        spec = CHOICE_BY_NAME.get(name)
+        values = []
+        for p in profs:
+            choice = p.choices.get(name)
+            values.append("–" if choice is None else value_text(choice.value) + STATUS_MARK.get(choice.status, ""))
+        out.append(f"| `{name}` | {cell(spec.meaning if spec else '')} | " + " | ".join(values) + " |")
+    out += ["", "<sup>doc</sup> documented by the venue, not simulated (the model runs the seed value); "
+            "<sup>?</sup> unconfirmed. See [Profiles](../profiles.md).", ""]
+    return out
+
+
+def catalogue(rules: list[Rule], proved: dict[str, list[str]]) -> str:
+    out = ["# Rule catalogue", "",
+           f"Every rule of the hedgespec rulebook, version {SPEC_VERSION}: {len(rules)} rules "
+           f"({sum(r.status == 'active' for r in rules)} active). IDs never change and are never reused; "
+           "a retired rule keeps its page. Each row links to the rule's page with its statement, sources, "
+           "profile variations, check and example vectors.", "",
+           "Levels follow RFC 2119: **MUST** is required for conformance, **SHOULD** is recommended, "
+           "**MAY** is optional. *Kind* says what the check looks at.", ""]
+    for area in areas(rules):
+        group = [r for r in rules if area_of(r.id) == area]
+        out += [f"## {AREA_TITLES.get(area, area)}", "", "| ID | Level | Kind | Rule | Verification |",
+                "|---|---|---|---|---|"]
+        for r in group:
+            verification = "proved" if proved.get(r.id) else ("tested" if r.check else "parameter")
+            status = "" if r.status == "active" else f" *({r.status})*"
+            out.append(f"| [{r.id}]({r.id}.md) | {r.level} | {r.kind} | {cell(r.title)}{status} | {verification} |")
+        out.append("")
+    return "\n".join(out)
+
+
+def areas(rules: list[Rule]) -> list[str]:
+    order = list(AREA_TITLES)
+    found = {area_of(r.id) for r in rules}
+    return [a for a in order if a in found] + sorted(found - set(order))
+
+
+def traceability(rules: list[Rule], tests: dict[str, list[TestRef]], vectors: list[Vector],
+                 clauses: dict[str, Reference]) -> str:
+    by_clause: dict[str, list[Rule]] = {}
+    for r in rules:
+        for ref in r.seed_clauses:
+            by_clause.setdefault(ref, []).append(r)
+    vectors_by_rule: dict[str, list[Vector]] = {}
+    for v in vectors:
+        for rule_id in v.rules:
+            vectors_by_rule.setdefault(rule_id, []).append(v)
+    out = ["# Traceability", "",
+           "From each seed clause to the rules that make it precise, and from each rule to the tests and "
+           "conformance vectors that exercise it. Tests are found by scanning `tests/` for rule IDs; vectors "
+           "by their `rules` list. Generated at build time: a rule without a test or vector shows a gap here.",
+           ""]
+    every_clause = sorted(set(by_clause) | set(clauses), key=_clause_key)
+    out += ["## Seed clause → rules → tests and vectors", ""]
+    for ref in every_clause:
+        clause = clauses.get(ref)
+        out += [f"### {ref} {{ #{ref.lower()} }}", ""]
+        if clause and (clause.text or clause.title):
+            out += [f"> {clause.text or clause.title}", ""]
+            if clause.extra.get("status") or clause.extra.get("verdict"):
+                out += [f"Status: {clause.extra.get('status') or clause.extra.get('verdict')}", ""]
+        linked = by_clause.get(ref, [])
+        if not linked:
+            out += ["No rule cites this clause (see [Out of scope](scope.md) for clauses left out).", ""]
+            continue
+        out += ["| Rule | Tests | Vectors |", "|---|---|---|"]
+        for r in linked:
+            out.append(f"| {rule_link(r.id)} {cell(r.title)} | {_tests_cell(tests.get(r.id, []))} | "
+                       f"{_vectors_cell(vectors_by_rule.get(r.id, []))} |")
+        out.append("")
+    unseeded = [r for r in rules if not r.seed_clauses]
+    if unseeded:
+        out += ["## Rules without a seed clause", "",
+                "These rules come from venue documents or from hedgespec's own consistency requirements.", "",
+                "| Rule | Sources | Tests | Vectors |", "|---|---|---|---|"]
+        for r in unseeded:
+            out.append(f"| {rule_link(r.id)} {cell(r.title)} | {cell(', '.join(s.ref for s in r.sources))} | "
+                       f"{_tests_cell(tests.get(r.id, []))} | {_vectors_cell(vectors_by_rule.get(r.id, []))} |")
+        out.append("")
+    checked = [r for r in rules if r.check is not None and r.status == "active"]
+    gaps = [r for r in checked if not tests.get(r.id) and not vectors_by_rule.get(r.id)]
+    out += ["## Coverage", "",
+            f"- {len(checked)} active checked rules; {len(checked) - len(gaps)} cited by at least one test or vector.",
+            f"- {len(vectors)} conformance vectors; {sum(len(v) for v in tests.values())} test citations.", ""]
+    if gaps:
+        out += ["Checked rules no test or vector cites yet: " + ", ".join(rule_link(r.id) for r in gaps) + ".", ""]
+    return "\n".join(out)
+
+
+def _clause_key(ref: str) -> tuple[str, int, str]:
+    head, _, num = ref.rpartition("-")
+    digits = "".join(ch for ch in num if ch.isdigit())
+    letters = "".join(ch for ch in num if not ch.isdigit())
+    return (head + "-" + letters, int(digits) if digits else 0, ref)
+
+
+def _tests_cell(refs: list[TestRef]) -> str:
+    if not refs:
+        return "–"
+    shown = [f"`{t.path}`" + (f" `{t.name}`" if t.name else "") for t in refs[:4]]
+    more = f" +{len(refs) - 4} more" if len(refs) > 4 else ""
+    return "<br>".join(shown) + more
+
+
+def _vectors_cell(vs: list[Vector]) -> str:
+    if not vs:
+        return "–"
+    shown = [f"`{v.name}`" for v in vs[:4]]
+    more = f" +{len(vs) - 4} more" if len(vs) > 4 else ""
+    return "<br>".join(shown) + more
+
+
+def profiles_page(rules: list[Rule]) -> str:
+    profs = profiles()
+    shaped: dict[str, list[str]] = {}
+    for r in rules:
+        for name in r.profile_choices:
+            shaped.setdefault(name, []).append(r.id)
+    out = ["# Profiles", "",
+           "Where venues differ, the rulebook has a *profile choice*; a profile gives each choice a value, a "
+           "source and a status. The reference model runs *modelled* values; *documented* values "
+           "(<sup>doc</sup>) are stated and cited but the model runs the seed value instead; *unconfirmed* "
+           "values (<sup>?</sup>) have conflicting or missing sources.", "",
+           "| Profile | Title | Description |", "|---|---|---|"]
+    for p in profs:
+        out.append(f"| `{p.name}` | {cell(p.title)} | {cell(p.description)} |")
+    out += ["", "## Choices", "",
+            "| Choice | Meaning | Rules | " + " | ".join(f"`{p.name}`" for p in profs) + " |",
+            "|---|---|---|" + "---|" * len(profs)]
+    for spec in CHOICE_BY_NAME.values():
+        values = []
+        for p in profs:
+            choice = p.choices.get(spec.name)
+            values.append("–" if choice is None else value_text(choice.value) + STATUS_MARK.get(choice.status, ""))
+        rules_cell = ", ".join(rule_link(i) for i in shaped.get(spec.name, [])) or "–"
+        out.append(f"| `{spec.name}` | {cell(spec.meaning)} | {rules_cell} | " + " | ".join(values) + " |")
+    out += ["", "## Sources of each value", ""]
+    for p in profs:
+        out += [f"### `{p.name}`", "", "| Choice | Value | Status | Source |", "|---|---|---|---|"]
+        for name, choice in p.choices.items():
+            note = f" ({choice.note})" if choice.note else ""
+            out.append(f"| `{name}` | {value_text(choice.value)} | {choice.status} | {cell(choice.source + note)} |")
+        out.append("")
+    return "\n".join(out)
+
+
+def venues_page(table: Any) -> str:
+    out = ["# Venue comparison", "",
+           "How the venues' hedge modes differ, from the built-in profiles and their cited documents. "
+           "Generated from `hedgespec.spec.venues.comparison_table()`.", ""]
+    out.append(render_table(table))
+    return "\n".join(out) + "\n"
+
+
+def render_table(table: Any) -> str:
+    """A table given as Markdown text, a list of row dicts, (headers, rows) or {"columns", "rows"}."""
+    if isinstance(table, str):
+        return table
+    if isinstance(table, dict) and table.get("rows") and isinstance(table["rows"][0].get("cells"), dict):
+        columns = list(table.get("columns") or table["rows"][0]["cells"])
+        lines = ["| Choice | " + " | ".join(f"`{c}`" for c in columns) + " |", "|---|" + "---|" * len(columns)]
+        for row in table["rows"]:
+            cells = []
+            for c in columns:
+                entry = row["cells"].get(c) or {}
+                value = value_text(entry.get("value")) if entry else "–"
+                cells.append(value + STATUS_MARK.get(str(entry.get("status")), "") if entry else value)
+            lines.append(f"| `{row.get('choice', '')}` | " + " | ".join(cells) + " |")
+        return "\n".join(lines) + "\n"
+    headers: list[str]
+    rows: list[list[Any]]
+    if isinstance(table, dict) and "rows" in table:
+        headers = [str(h) for h in table.get("columns") or table.get("headers") or []]
+        raw_rows = table["rows"]
+    elif isinstance(table, tuple) and len(table) == 2:
+        headers, raw_rows = [str(h) for h in table[0]], table[1]
+    elif isinstance(table, list):
+        headers, raw_rows = [], table
+    else:
+        headers = [str(h) for h in getattr(table, "columns", getattr(table, "headers", []))]
+        raw_rows = getattr(table, "rows", [])
+    rows = []
+    for row in raw_rows:
+        if isinstance(row, dict):
+            if not headers:
+                headers = [str(k) for k in row]
+            rows.append([row.get(h, "") for h in headers])
+        else:
+            rows.append(list(row))
+    lines = ["| " + " | ".join(cell(h) for h in headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(cell(_plain(v)) for v in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def _plain(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
