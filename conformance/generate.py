@@ -24,7 +24,7 @@ T = TypeVar("T")
 
 KINDS = ("deposit", "withdraw", "set_position_mode", "set_margin_type", "set_leverage", "adjust_margin",
          "place_order", "cancel_order", "market_trade", "mark_price", "funding", "expire")
-WEIGHTS = {"deposit": 3, "withdraw": 3, "set_position_mode": 4, "set_margin_type": 4, "set_leverage": 4,
+WEIGHTS = {"deposit": 3, "withdraw": 3, "set_position_mode": 4, "set_margin_type": 6, "set_leverage": 4,
            "adjust_margin": 4, "place_order": 34, "cancel_order": 5, "market_trade": 11, "mark_price": 18,
            "funding": 6, "expire": 1}
 LOT_ATOMS = 100_000  # 0.001 in QTY atoms (world.instrument)
@@ -160,7 +160,7 @@ class Generator:
         account = ch.choice(self.accounts)
         symbol = self._instrument(ch, snap)
         return {"account": account, "instrument": symbol, "position_side": self._side(ch, snap, account, symbol),
-                "margin_type": ch.choice(("ISOLATED", "CROSS"))}
+                "margin_type": ch.choice(("ISOLATED", "CROSS", "CROSS"))}
 
     def _set_leverage(self, ch: Chooser, snap: dict[str, Any]) -> dict[str, Any]:
         account = ch.choice(self.accounts)
@@ -252,7 +252,7 @@ class Generator:
         symbol = self._instrument(ch, snap)
         # small walks, jumps that breach a 20x leg, crashes through any isolated leg
         return {"instrument": symbol, "price": self._moved(ch, self._mark(snap, symbol),
-                                                           (10, 50, 150, 300, 600, 1200, 3000))}
+                                                           (10, 50, 150, 300, 600, 1200, 3000, 5000))}
 
     def _funding(self, ch: Chooser, snap: dict[str, Any]) -> dict[str, Any]:
         return {"instrument": self._instrument(ch, snap),

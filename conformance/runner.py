@@ -224,9 +224,11 @@ class Runner:
         try:
             self.engine.reset(params)
             before = self.engine.snapshot()
+            expected_state: dict[str, Any] = {"accounts": {}}
             for i, s in enumerate(vec.data["steps"]):
+                expected_state = s.get("state", expected_state)
                 outcome, after, violations = self.observe(params, before, s["action"], count=True)
-                problems = V.match_outcome(s["expect"], outcome) + V.match_state(s["state"], after, mode)
+                problems = V.match_outcome(s["expect"], outcome) + V.match_state(expected_state, after, mode)
                 for v in violations:
                     self.tally[v.rule_id].violated({**where, "step": i, "message": v.message})
                 if violations or problems:

@@ -140,9 +140,14 @@ def build_vector(vector_id: str, title: str, params: dict[str, Any], actions: Se
     results = model_run(params, actions, profile)
     outcomes = [o for o, _ in results]
     steps = []
+    last: dict[str, Any] | None = None
     for action, (outcome, snap) in zip(actions, results, strict=True):
-        steps.append({"action": action, "expect": {"kind": outcome["kind"], "reason": outcome["reason"]},
-                      "state": expected_state(snap)})
+        entry: dict[str, Any] = {"action": action, "expect": {"kind": outcome["kind"], "reason": outcome["reason"]}}
+        state = expected_state(snap)
+        if state != last:  # a step without "state" expects the previous step's state, unchanged
+            entry["state"] = state
+        last = state
+        steps.append(entry)
     return {
         "format": VECTOR_FORMAT,
         "id": vector_id,
