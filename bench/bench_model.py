@@ -147,6 +147,22 @@ def run_once(start: State, actions: list[Any]) -> tuple[float, Counter[str]]:
     return time.perf_counter() - began, kinds
 
 
+def cost_by_kind(start: State, actions: list[Any], raw: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Mean microseconds per action and share of the total, per action kind (one extra run)."""
+    spent: Counter[str] = Counter()
+    counts: Counter[str] = Counter()
+    clock = time.perf_counter
+    state = start
+    for action, source in zip(actions, raw, strict=True):
+        began = clock()
+        _, state = step(state, action)
+        spent[source["kind"]] += clock() - began
+        counts[source["kind"]] += 1
+    total = sum(spent.values())
+    return {kind: {"mean_us": round(spent[kind] / counts[kind] * 1e6, 1), "share": round(spent[kind] / total, 3)}
+            for kind, _ in spent.most_common()}
+
+
 def profile_once(start: State, actions: list[Any], top: int) -> tuple[str, list[dict[str, Any]]]:
     profiler = cProfile.Profile()
     profiler.enable()
@@ -185,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         timings.append(seconds)
     median = statistics.median(timings)
     rate = len(actions) / median
+    by_kind = cost_by_kind(start, actions, raw)
     text, rows = profile_once(start, actions, args.top)
     mix = Counter(a["kind"] for a in raw)
     result = {
@@ -192,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
         "median_seconds": round(median, 4), "actions_per_second": round(rate),
         "best_actions_per_second": round(len(actions) / min(timings)), "target": TARGET,
         "meets_target": rate >= TARGET, "outcomes": dict(kinds), "action_mix": dict(mix),
-        "python": platform.python_version(), "top_costs": rows,
+        "python": platform.python_version(), "cost_by_kind": by_kind, "top_costs": rows,
     }
     if args.json:
         print(json.dumps(result, indent=2))
@@ -204,6 +221,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  median of {args.runs} runs: {median:.3f} s = {rate:,.0f} actions/s "
           f"(best {result['best_actions_per_second']:,}/s; target {TARGET:,}/s: "
           f"{'met' if result['meets_target'] else 'NOT met'})")
+    print("  cost by action kind: " + ", ".join(f"{k} {v['mean_us']} us ({v['share']:.0%})"
+                                              for k, v in by_kind.items()))
     print(f"\ntop {args.top} costs (cProfile, one extra run; profiling slows the run down):")
     print(text)
     return 0
