@@ -170,6 +170,7 @@ class Vector:
     description: str
     rules: tuple[str, ...]
     size: int
+    digests: dict[str, str] = field(default_factory=dict)  # rule ID -> digest the vector was made against
 
 
 def vectors() -> list[Vector]:
@@ -180,11 +181,13 @@ def vectors() -> list[Vector]:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (ValueError, UnicodeDecodeError):
             continue
-        if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
+        if not isinstance(data, dict) or not isinstance(data.get("rules"), (list, dict)):
             continue
-        out.append(Vector(str(path.relative_to(ROOT)), str(data.get("name") or data.get("id") or path.stem),
-                          str(data.get("description") or data.get("title") or ""),
-                          tuple(str(r) for r in data["rules"]), path.stat().st_size))
+        rules = data["rules"]  # a list of IDs, or ID -> digest of the text the vector was made against
+        out.append(Vector(str(path.relative_to(ROOT)), str(data.get("id") or data.get("name") or path.stem),
+                          str(data.get("title") or data.get("description") or ""),
+                          tuple(str(r) for r in rules), path.stat().st_size,
+                          {str(k): str(v) for k, v in rules.items()} if isinstance(rules, dict) else {}))
     return out
 
 

@@ -18,6 +18,7 @@ from .catalog import AREA_TITLES, ROOT, Reference, TestRef, Vector, area_of
 STATUS_MARK = {"modelled": "", "documented": " <sup>doc</sup>", "unconfirmed": " <sup>?</sup>"}
 MAX_INLINE_VECTOR = 6000
 MAX_LISTED = 12
+MAX_INLINED = 3
 
 
 def cell(text: Any) -> str:
@@ -105,6 +106,9 @@ def rule_page(rule: Rule, *, proved: dict[str, list[str]], tests: dict[str, list
                 "steer the model and the checks of other rules.", ""]
     else:
         source = textwrap.dedent(inspect.getsource(rule.check))
+        lines = source.splitlines()
+        first_def = next((i for i, line in enumerate(lines) if line.startswith(("def ", "async def "))), 0)
+        source = "\n".join(lines[first_def:])  # the decorator repeats the metadata shown above
         where = inspect.getsourcefile(rule.check) or ""
         try:
             where = str(Path(where).resolve().relative_to(ROOT))
@@ -130,11 +134,17 @@ def rule_page(rule: Rule, *, proved: dict[str, list[str]], tests: dict[str, list
         out.append("")
     mine = [v for v in vectors if rule.id in v.rules]
     out += ["## Example vectors", ""]
+    if mine:
+        out += ["Conformance vectors citing this rule (format: [Conformance vectors](../formats/vectors.md)):"
+                if (ROOT / "docs" / "formats" / "vectors.md").exists() else "Conformance vectors citing this rule:", ""]
     if not mine:
         out += ["No conformance vector cites this rule yet.", ""]
-    for vector in mine[:MAX_LISTED]:
+    for i, vector in enumerate(mine[:MAX_LISTED]):
         title = vector.name + (f": {vector.description}" if vector.description else "")
-        if vector.size <= MAX_INLINE_VECTOR:
+        made_against = vector.digests.get(rule.id)
+        if made_against and made_against != rule.digest:
+            title += f" (stale: made against {made_against})"
+        if vector.size <= MAX_INLINE_VECTOR and i < MAX_INLINED:
             body = json.dumps(json.loads((ROOT / vector.path).read_text(encoding="utf-8")), indent=2,
                               ensure_ascii=False)
             out += [f'??? example "{cell(title)} (`{vector.path}`)"', "", "    ```json",
@@ -148,19 +158,21 @@ def rule_page(rule: Rule, *, proved: dict[str, list[str]], tests: dict[str, list
 
 
 def profile_variations(choices: Iterable[str]) -> list[str]:
-    profs = profiles()
-    out = ["## Profile variations", "",
-           "| Choice | Meaning | " + " | ".join(f"`{p.name}`" for p in profs) + " |",
-           "|---|---|" + "---|" * len(profs)]
-    for name in choices:
+    """The rule's profile choices: what each means, then its value in every built-in profile."""
+    names = list(choices)
+    out = ["## Profile variations", ""]
+    for name in names:
         spec = CHOICE_BY_NAME.get(name)
+        out.append(f"- `{name}`: {spec.meaning if spec else '(not a known profile choice)'}")
+    out += ["", "| Profile | " + " | ".join(f"`{n}`" for n in names) + " |", "|---|" + "---|" * len(names)]
+    for p in profiles():
         values = []
-        for p in profs:
+        for name in names:
             choice = p.choices.get(name)
             values.append("–" if choice is None else value_text(choice.value) + STATUS_MARK.get(choice.status, ""))
-        out.append(f"| `{name}` | {cell(spec.meaning if spec else '')} | " + " | ".join(values) + " |")
+        out.append(f"| `{p.name}` ({cell(p.title)}) | " + " | ".join(values) + " |")
     out += ["", "<sup>doc</sup> documented by the venue, not simulated (the model runs the seed value); "
-            "<sup>?</sup> unconfirmed. See [Profiles](../profiles.md).", ""]
+            "<sup>?</sup> unconfirmed. Sources of every value: [Profiles](../profiles.md).", ""]
     return out
 
 
@@ -205,7 +217,7 @@ def traceability(rules: list[Rule], tests: dict[str, list[TestRef]], vectors: li
            "conformance vectors that exercise it. Tests are found by scanning `tests/` for rule IDs; vectors "
            "by their `rules` list. Generated at build time: a rule without a test or vector shows a gap here.",
            ""]
-    every_clause = sorted(set(by_clause) | set(clauses), key=_clause_key)
+    every_clause = list(clauses) + sorted(set(by_clause) - set(clauses), key=_clause_key)
     out += ["## Seed clause → rules → tests and vectors", ""]
     for ref in every_clause:
         clause = clauses.get(ref)
@@ -252,7 +264,7 @@ def _clause_key(ref: str) -> tuple[str, int, str]:
 def _tests_cell(refs: list[TestRef]) -> str:
     if not refs:
         return "–"
-    shown = [f"`{t.path}`" + (f" `{t.name}`" if t.name else "") for t in refs[:4]]
+    shown = [f"`{t.path}" + (f"::{t.name}`" if t.name else "`") for t in refs[:4]]
     more = f" +{len(refs) - 4} more" if len(refs) > 4 else ""
     return "<br>".join(shown) + more
 

@@ -182,6 +182,13 @@ def table(name: str) -> str:
         action = describe(record.action)
         if outcome["kind"] != "accepted":
             action += f" → {outcome['kind']}" + (f" ({outcome['reason']})" if outcome["reason"] else "")
+        untouched = all(rows[side]["quantity"] == rows[side]["realized_pnl"] == rows[side]["isolated_margin"] == "0"
+                        for side in sides)
+        if untouched:  # nothing open, nothing realized yet: one row says so
+            lines.append("| " + " | ".join([str(t), action, " / ".join(sides), "flat", *["–"] * (len(LEG_COLUMNS) - 1),
+                                            show(account["wallet"])]) + " |")
+            events += event_rows(t, record.outcome)
+            continue
         for i, side in enumerate(sides):
             head = [str(t), action] if i == 0 else ["", ""]
             wallet = show(account["wallet"]) if i == 0 else ""
