@@ -83,6 +83,20 @@ def nav(rules: list, generated: set[str]) -> list[NavEntry]:
     ]
 
 
+def listed(entries: list[NavEntry]) -> set[str]:
+    out: set[str] = set()
+    for _, target in entries:
+        out |= listed(target) if isinstance(target, list) else {target}
+    return out
+
+
+def with_the_rest(entries: list[NavEntry], generated: set[str]) -> list[NavEntry]:
+    """Pages nobody placed in the nav (new pages of other chapters) go at the end, so none is orphaned."""
+    known = listed(entries)
+    rest = sorted(p for p in set(handwritten()) | generated if p.endswith(".md") and p not in known)
+    return entries + ([("More", [(_title_of(p), p) for p in rest])] if rest else [])
+
+
 def summary(entries: list[NavEntry], depth: int = 0) -> list[str]:
     lines = []
     for title, target in entries:
@@ -142,7 +156,8 @@ def main() -> None:
         write("venue-comparison.md", pages.venues_page(table), generated)
     for name, draw in scenarios.CHARTS.items():
         write(f"img/{name}", draw(), generated)
-    write("SUMMARY.md", "\n".join(summary(nav(rules, generated))) + "\n", generated)
+    entries = with_the_rest(nav(rules, generated), generated)
+    write("SUMMARY.md", "\n".join(summary(entries)) + "\n", generated)
 
 
 main()

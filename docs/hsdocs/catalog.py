@@ -16,9 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import hedgespec.spec  # noqa: E402
 from hedgespec.spec.registry import Rule, Source
 
-ROOT = Path(__file__).resolve().parents[2]
+# The repository the rulebook is read from (spec/, tests/, conformance/vectors/): where hedgespec lives.
+ROOT = Path(hedgespec.spec.__file__).resolve().parents[1]
 RULE_ID_IN_TEXT = re.compile(r"\bHM-[A-Z]{2,5}-\d{3}\b")
 AREA_TITLES = {
     "MODE": "Position mode", "ORD": "Orders", "NET": "Netting and the frame rule", "POS": "Positions and PnL",
