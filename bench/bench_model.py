@@ -4,8 +4,8 @@
 
 The workload: K accounts in hedge mode on one BTCUSDT-like perpetual (half of them cross margined),
 each round opening both legs by market orders, resting opening limit orders on both legs that market
-trades fill, a stop and a take-profit on each leg, mark-price steps (a bounded random walk that
-triggers some conditional orders), a funding event, partial closes of both legs sized from the state,
+trades fill, a stop on the LONG leg and a take-profit and a trailing stop on the SHORT leg,
+mark-price steps (a bounded random walk that triggers some conditional orders), a funding event, partial closes of both legs sized from the state,
 and cancellation of what is left open. The stream is built once (by running the model, so that closes
 fit the legs) and pre-parsed; the timed part is only ``step`` over the parsed actions, from a fresh
 initial state each run. The figure is the median over R runs; one extra run is profiled with cProfile.
@@ -116,6 +116,7 @@ class Workload:
             half = max(LOT, self.leg(account, "LONG") // 2 // LOT * LOT)
             self.order(account, "SELL", "LONG", "STOP_MARKET", half, stop_price=price(mark - 2500 * TICK))
             self.order(account, "BUY", "SHORT", "TAKE_PROFIT_MARKET", half, stop_price=price(mark - 2000 * TICK))
+            self.order(account, "BUY", "SHORT", "TRAILING_STOP_MARKET", half, callback_rate="0.004")
         for _ in range(4):
             self.walk()
         self.add("market_trade", instrument=SYMBOL, price=price(self.mark - 50 * TICK), quantity=qty(100 * LOT))
