@@ -2,13 +2,14 @@
 
     .venv/bin/python bench/bench_model.py [--actions N] [--accounts K] [--runs R] [--top T] [--json]
 
-The workload: K accounts in hedge mode on one BTCUSDT-like perpetual (half of them cross margined),
-each round opening both legs by market orders, resting opening limit orders on both legs that market
-trades fill, a stop on the LONG leg and a take-profit and a trailing stop on the SHORT leg,
-mark-price steps (a bounded random walk that triggers some conditional orders), a funding event, partial closes of both legs sized from the state,
-and cancellation of what is left open. The stream is built once (by running the model, so that closes
-fit the legs) and pre-parsed; the timed part is only ``step`` over the parsed actions, from a fresh
-initial state each run. The figure is the median over R runs; one extra run is profiled with cProfile.
+The workload: K accounts in hedge mode on one BTCUSDT-like perpetual (half of them cross margined).
+Each round opens both legs by market orders, rests opening limit orders on both legs that market
+trades fill, places a stop on the LONG leg and a take-profit and a trailing stop on the SHORT leg,
+steps the mark price (a bounded random walk that triggers some conditional orders), pays funding,
+closes half of each leg (sized from the state) and cancels about half of what is left open. The
+stream is built once (by running the model, so that closes fit the legs) and pre-parsed; the timed
+part is only ``step`` over the parsed actions, from a fresh initial state each run. The figure is the
+median over R runs; extra runs give the cost per action kind and a cProfile listing.
 
 Target: >= 100,000 actions/s. The benchmark prints figures; it asserts nothing about time.
 """
