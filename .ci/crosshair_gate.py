@@ -29,6 +29,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from hedgespec.spec.proofs import parse_proved, split_comment
+
 ROOT = Path(__file__).resolve().parent.parent
 PROVED = ROOT / "spec" / "proved.txt"
 
@@ -68,20 +70,6 @@ class Report:
     @property
     def counterexample(self) -> bool:
         return self.level == "error"
-
-
-def split_comment(text: str) -> tuple[str, str]:
-    """(expression, trailing comment) of one condition line; '#' inside string literals is kept."""
-    quote = ""
-    for i, char in enumerate(text):
-        if quote:
-            if char == quote:
-                quote = ""
-        elif char in "'\"":
-            quote = char
-        elif char == "#":
-            return text[:i].rstrip(), text[i + 1:].strip()
-    return text.rstrip(), ""
 
 
 def _docstring_owners(path: Path) -> list[tuple[int, int, str]]:
@@ -162,14 +150,7 @@ def run_crosshair(targets: list[str], per_condition_timeout: float = PER_CONDITI
 
 def read_proved(path: Path = PROVED) -> list[tuple[str, tuple[str, ...]]]:
     """The listed conditions: (condition name, rule IDs), in file order."""
-    listed = []
-    for raw in path.read_text(encoding="utf-8").splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        name, comment = split_comment(line)
-        listed.append((name, tuple(RULE_IDS.findall(comment))))
-    return listed
+    return parse_proved(path.read_text(encoding="utf-8"))
 
 
 def proved_line(report: Report) -> str:
