@@ -283,7 +283,7 @@ def profiles_page(rules: list[Rule]) -> str:
     for r in rules:
         for name in r.profile_choices:
             shaped.setdefault(name, []).append(r.id)
-    out = ["# Profiles", "",
+    out = ["---", "hide:", "  - toc", "---", "", "# Profiles", "",
            "Where venues differ, the rulebook has a *profile choice*; a profile gives each choice a value, a "
            "source and a status. The reference model runs *modelled* values; *documented* values "
            "(<sup>doc</sup>) are stated and cited but the model runs the seed value instead; *unconfirmed* "
@@ -292,15 +292,21 @@ def profiles_page(rules: list[Rule]) -> str:
     for p in profs:
         out.append(f"| `{p.name}` | {cell(p.title)} | {cell(p.description)} |")
     out += ["", "## Choices", "",
-            "| Choice | Meaning | Rules | " + " | ".join(f"`{p.name}`" for p in profs) + " |",
-            "|---|---|---|" + "---|" * len(profs)]
+            "Each choice's value per profile; what the choices mean and which rules they shape is listed "
+            "[below](#meaning-of-each-choice).", "",
+            "| Choice | " + " | ".join(f"`{p.name}`" for p in profs) + " |",
+            "|---|" + "---|" * len(profs)]
     for spec in CHOICE_BY_NAME.values():
         values = []
         for p in profs:
             choice = p.choices.get(spec.name)
             values.append("–" if choice is None else value_text(choice.value) + STATUS_MARK.get(choice.status, ""))
-        rules_cell = ", ".join(rule_link(i) for i in shaped.get(spec.name, [])) or "–"
-        out.append(f"| `{spec.name}` | {cell(spec.meaning)} | {rules_cell} | " + " | ".join(values) + " |")
+        out.append(f"| [`{spec.name}`](#choice-{spec.name.replace('_', '-')}) | " + " | ".join(values) + " |")
+    out += ["", "## Meaning of each choice", ""]
+    for spec in CHOICE_BY_NAME.values():
+        rules_text = ", ".join(rule_link(i) for i in shaped.get(spec.name, []))
+        out += [f"`{spec.name}` {{ #choice-{spec.name.replace('_', '-')} }}",
+                f":   {spec.meaning}" + (f" Rules: {rules_text}." if rules_text else ""), ""]
     out += ["", "## Sources of each value", ""]
     for p in profs:
         out += [f"### `{p.name}`", "", "| Choice | Value | Status | Source |", "|---|---|---|---|"]
