@@ -120,6 +120,11 @@ def main() -> None:
     rules = catalog.load_rules()
     known = {r.id for r in rules}
     proved = catalog.proved()
+    for rule in rules:  # conditions the registry itself names (Rule.proved_by)
+        for condition in rule.proved_by:
+            if condition not in proved.setdefault(rule.id, []):
+                proved[rule.id].append(condition)
+    proved = {k: v for k, v in proved.items() if v}
     tests = catalog.tests_citing()
     vectors = catalog.vectors()
     clauses = catalog.seed_clauses()

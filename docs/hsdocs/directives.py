@@ -53,7 +53,10 @@ def rst_to_markdown(text: str) -> str:
 
 
 def units_table() -> str:
-    return rst_to_markdown(units.__doc__ or "")
+    body = rst_to_markdown(units.__doc__ or "")
+    indented = "\n".join(("    " + line) if line.strip() else "" for line in body.splitlines())
+    return f'!!! quote "From `hedgespec.model.units`"\n\n{indented}\n'
+
 
 
 def _type_name(annotation: object) -> str:
