@@ -119,7 +119,9 @@ def rule_page(rule: Rule, *, proved: dict[str, list[str]], tests: dict[str, list
     out += ["## Verification", ""]
     conditions = proved.get(rule.id, [])
     if conditions:
-        out += ["**Proved for the reference kernel** (conditions checked symbolically):", "",
+        out += ["**Proved for the reference kernel.** These contracts on the model's kernels were confirmed "
+                "by symbolic execution (CrossHair, listed in `spec/proved.txt`); on engines and recorded "
+                "histories the rule is checked by the code below.", "",
                 *(f"- `{c}`" for c in conditions), ""]
     elif rule.check is not None:
         out += ["**Tested** (property tests and conformance vectors; not proved).", ""]
