@@ -1,0 +1,78 @@
+"""Fast checks of the docs build helpers (docs/hsdocs): ID check, tables, charts, directives."""
+
+from __future__ import annotations
+
+import sys
+import xml.etree.ElementTree as ET
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "docs"))
+
+from hsdocs import catalog, directives, scenarios, svg  # noqa: E402
+
+
+def test_unknown_ids_are_found() -> None:
+    text = "See HM-NET-001 and [HM-NET-999][] but not XHM-NET-0012 nor HM-net-001."
+    assert catalog.unknown_ids(text, {"HM-NET-001"}) == ["HM-NET-999"]
+
+
+def test_every_rule_is_loaded_from_the_registry() -> None:
+    rules = catalog.load_rules()
+    assert len({r.id for r in rules}) == len(rules) > 2  # the real registry, not the fixture
+    assert all(catalog.area_of(r.id) in catalog.AREA_TITLES for r in rules)
+
+
+def test_hedge_example_keeps_both_legs_and_one_way_nets() -> None:
+    _, hedge = scenarios.run("HEDGE", scenarios.hedge_actions())
+    rows = hedge[3].after["accounts"]["alice"]["positions"]["BTCUSDT"]
+    assert (rows["LONG"]["quantity"], rows["SHORT"]["quantity"]) == ("0.1", "-0.1")
+    _, one_way = scenarios.run("ONE_WAY", scenarios.one_way_actions())
+    assert one_way[2].after["accounts"]["alice"]["positions"]["BTCUSDT"]["BOTH"]["quantity"] == "0"
+
+
+def test_liquidation_example_leaves_the_long_leg_alone() -> None:
+    _, records = scenarios.run("HEDGE", scenarios.liquidation_actions())
+    before, after = (r.after["accounts"]["alice"] for r in records[-2:])
+    assert any(e["type"] == "liquidation" for e in records[-1].outcome["events"])
+    assert after["positions"]["BTCUSDT"]["SHORT"]["quantity"] == "0"
+    long_before = {k: v for k, v in before["positions"]["BTCUSDT"]["LONG"].items() if k not in ("unrealized_pnl", "maintenance_margin")}
+    long_after = {k: v for k, v in after["positions"]["BTCUSDT"]["LONG"].items() if k not in ("unrealized_pnl", "maintenance_margin")}
+    assert long_before == long_after and before["wallet"] == after["wallet"]
+
+
+@pytest.mark.parametrize("name", sorted(scenarios.SCENARIOS))
+def test_tables_show_decimal_strings(name: str) -> None:
+    table = scenarios.table(name)
+    assert "e-" not in table and "E+" not in table  # no float or exponent forms
+    assert table.count("\n| ") > 4
+
+
+def test_show_rounds_only_for_display() -> None:
+    assert scenarios.show("45180.7228915662650602") == "≈45180.72"
+    assert scenarios.show("-0.52") == "-0.52"
+    assert scenarios.show(None) == "–"
+
+
+@pytest.mark.parametrize("draw", sorted(scenarios.CHARTS))
+def test_charts_are_wellformed_svg(draw: str) -> None:
+    root = ET.fromstring(scenarios.CHARTS[draw]())
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    assert root.findall(".//{http://www.w3.org/2000/svg}polyline")
+
+
+def test_nice_ticks_cover_the_range() -> None:
+    ticks = svg.nice_ticks(Decimal("42000"), Decimal("58000"))
+    assert ticks[0] <= 42000 and ticks[-1] >= 58000 and len(ticks) <= 12
+
+
+def test_units_docstring_becomes_a_table() -> None:
+    text = directives.units_table()
+    assert "| unit | one atom | used for |" in text and "| MONEY | 1e-16 |" in text
+
+
+def test_unknown_directive_fails() -> None:
+    with pytest.raises(catalog.DocsError):
+        directives.expand("<!-- gen:no-such-thing -->\n", "page.md")
