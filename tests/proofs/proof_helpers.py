@@ -7,6 +7,7 @@ are compiled; generated inputs are passed as bindings, never evaluated as code.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import inspect
@@ -67,6 +68,7 @@ class Contract:
         return [cond.expr_source for cond in self.post if not cond.evaluate(scope)]  # type: ignore[misc]
 
 
+@functools.cache
 def contract_of(fn: Callable[..., Any]) -> Contract:
     conditions = Pep316Parser().get_fn_conditions(FunctionInfo.from_fn(fn))
     assert conditions is not None and not conditions.fn_syntax_messages, fn
