@@ -77,7 +77,7 @@ def rule_page(rule: Rule, *, proved: dict[str, list[str]], tests: dict[str, list
         "",
         "## Statement",
         "",
-        f"> {rule.statement}",
+        f'<div class="hs-statement" markdown>\n\n{rule.statement}\n\n</div>',
         "",
         "## Rationale",
         "",
