@@ -134,13 +134,16 @@ class Generator:
 
     # -- proposals ----------------------------------------------------------------------------------
 
-    def propose(self, ch: Chooser, snap: dict[str, Any], kind: str | None = None) -> dict[str, Any]:
-        """One action (JSON form). ``kind`` None: a weighted choice among every kind."""
+    def propose(self, ch: Chooser, snap: dict[str, Any], kind: str | None = None, **options: Any) -> dict[str, Any]:
+        """One action (JSON form). ``kind`` None: a weighted choice among every kind.
+
+        ``options``: ``closing=True/False`` for place_order (a close of an open leg, or an opening order).
+        """
         if kind is None:
             kind = weighted_kind(ch)
         if kind == "expire" and not self.dated:
             kind = "mark_price"
-        action = getattr(self, f"_{kind}")(ch, snap)
+        action = getattr(self, f"_{kind}")(ch, snap, **options)
         return {"t": self._clock(ch), "kind": kind, **action}
 
     def _deposit(self, ch: Chooser, snap: dict[str, Any]) -> dict[str, Any]:
@@ -179,14 +182,16 @@ class Generator:
         return {"account": account, "instrument": symbol, "position_side": side,
                 "amount": ch.choice(("10", "100", "1000", "-5", "-50", "-500"))}
 
-    def _place_order(self, ch: Chooser, snap: dict[str, Any]) -> dict[str, Any]:
+    def _place_order(self, ch: Chooser, snap: dict[str, Any], closing: bool | None = None) -> dict[str, Any]:
         self.next_order += 1
         order_id = f"o{self.next_order}"
         orders = self.open_orders(snap)
         if orders and ch.integer(0, 29) == 0:  # a duplicate id
             order_id = ch.choice(orders)[1]
         legs = self.open_legs(snap)
-        closing = bool(legs) and ch.integer(0, 2) == 0
+        if closing is None:
+            closing = bool(legs) and ch.integer(0, 2) == 0
+        closing = closing and bool(legs)
         if closing:
             account, symbol, side, q = ch.choice(legs)
             order_side = "SELL" if q > 0 else "BUY"

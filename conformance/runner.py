@@ -64,6 +64,8 @@ class RunConfig:
     shrink_replays: int = 150  # replays a shrink may spend
     max_engine_failures: int = 5  # after this many, remaining cases are not run
     vectors_label: str | None = None  # how the report names the vectors source (no absolute paths)
+    max_examples: int = 12  # minimal failing cases shrunk and written per run
+    stop_at_first_failure: bool = False  # end the differential run at its first failure (benchmarks)
     engine_label: str | None = None
 
 
@@ -270,6 +272,8 @@ class Runner:
                 break
             self.cases_run += 1
             self._differential_case(case, params, scopes)
+            if self.failures and self.config.stop_at_first_failure:
+                break
 
     def case_seed(self, case: int) -> random.Random:
         return random.Random(f"hedgespec-conform:{self.config.seed}:{case}")
@@ -369,8 +373,11 @@ class Runner:
         if finding.engine_failure is not None:
             entry["engine_failure"] = {"kind": finding.engine_failure.kind, "reason": finding.engine_failure.reason}
         entry["action"] = actions[at] if at < len(actions) else None
-        if signature in self._seen_signatures:
-            entry["duplicate_of_earlier"] = True
+        category, ids = signature
+        new = (category == "rule" and any(self.tally[rid].example is None for rid in ids)) or \
+            (category != "rule" and signature not in self._seen_signatures)
+        if not new or self.examples_written >= self.config.max_examples:
+            entry["duplicate_of_earlier"] = True  # an earlier example already shows these rules
             self.failures.append(entry)
             return
         self._seen_signatures.add(signature)
@@ -384,7 +391,7 @@ class Runner:
         entry["example"] = self._write_example(entry, params, minimal)
         for rid in entry.get("rules", []):
             if self.tally[rid].example is None:
-                self.tally[rid].example = entry["example"]
+                self.tally[rid].example = entry["example"] or f"case {case}"
         self.failures.append(entry)
 
     def _write_example(self, entry: dict[str, Any], params: dict[str, Any], actions: list[dict[str, Any]]
