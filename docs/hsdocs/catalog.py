@@ -120,7 +120,8 @@ def _index(data: Any, kind: str) -> dict[str, Reference]:
             title=str(item.get("title") or item.get("name") or ""),
             url=str(item.get("url") or item.get("href") or ""),
             text=str(item.get("text") or item.get("claim") or item.get("statement") or item.get("summary") or ""),
-            extra={k: v for k, v in item.items() if k in ("status", "venue", "retrieved", "verdict", "checked")},
+            extra={k: v for k, v in item.items()
+                   if k in ("status", "venue", "retrieved", "verdict", "checked", "normative", "group", "kind")},
         )
     return out
 

@@ -220,12 +220,23 @@ def traceability(rules: list[Rule], tests: dict[str, list[TestRef]], vectors: li
            "by their `rules` list. Generated at build time: a rule without a test or vector shows a gap here.",
            ""]
     every_clause = list(clauses) + sorted(set(by_clause) - set(clauses), key=_clause_key)
-    out += ["## Seed clause → rules → tests and vectors", ""]
+    out += ["## Matrix", "", "| Seed clause | Normative | Rules | Tests | Vectors |", "|---|---|---|--:|--:|"]
+    for ref in every_clause:
+        clause = clauses.get(ref)
+        normative = clause.extra.get("normative") if clause else None
+        linked = by_clause.get(ref, [])
+        n_tests = len({(t.path, t.name) for r in linked for t in tests.get(r.id, [])})
+        n_vectors = len({v.path for r in linked for v in vectors_by_rule.get(r.id, [])})
+        out.append(f"| [{ref}](#{ref.lower()}) | {'–' if normative is None else ('yes' if normative else 'no')} | "
+                   f"{', '.join(rule_link(r.id) for r in linked) or '–'} | {n_tests} | {n_vectors} |")
+    out += ["", "## Seed clause → rules → tests and vectors", ""]
     for ref in every_clause:
         clause = clauses.get(ref)
         out += [f"### {ref} {{ #{ref.lower()} }}", ""]
         if clause and (clause.text or clause.title):
             out += [f"> {clause.text or clause.title}", ""]
+            if clause.extra.get("normative") is False:
+                out += ["*Informative clause.*", ""]
             if clause.extra.get("status") or clause.extra.get("verdict"):
                 out += [f"Status: {clause.extra.get('status') or clause.extra.get('verdict')}", ""]
         linked = by_clause.get(ref, [])
