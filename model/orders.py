@@ -59,8 +59,6 @@ def place(work: Work, action: PlaceOrder) -> Outcome:
     config = work.config
     inst = config.instruments[action.instrument]
     account = work.state.accounts[action.account]
-    if action.instrument in work.state.expired:
-        return rejected("INSTRUMENT_EXPIRED", f"{action.instrument} has expired")
     if not action.order_id or action.order_id in account.orders:
         return rejected("DUPLICATE_ORDER_ID" if action.order_id else "INVALID_ARGUMENT",
                         f"order_id: {action.order_id!r} is {'in use' if action.order_id else 'empty'}")
@@ -96,6 +94,8 @@ def place(work: Work, action: PlaceOrder) -> Outcome:
     elif action.activation_price or action.callback_rate:
         return rejected("INVALID_ARGUMENT", "activation_price/callback_rate: trailing stops only")
 
+    if action.instrument in work.state.expired:
+        return rejected("INSTRUMENT_EXPIRED", f"{action.instrument} has expired")
     mode = mode_of(config, account, action.instrument)
     position_side = action.position_side
     if mode == ONE_WAY:

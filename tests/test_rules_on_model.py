@@ -8,13 +8,12 @@ from __future__ import annotations
 import collections
 
 import pytest
-from scenarios import params, random_actions
-
 from hedgespec.conformance.adapter import ReferenceAdapter
 from hedgespec.conformance.mutants import MUTANTS, Mutant
 from hedgespec.spec.profiles import builtin_profile_names
 from hedgespec.spec.registry import StepView
 from hedgespec.spec.rulebook import get, run_step_checks, step_rules
+from scenarios import params, random_actions
 
 
 def run(adapter, p, actions, rules=None):

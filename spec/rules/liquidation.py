@@ -93,18 +93,19 @@ def liquidation_iff_breached(view: StepView) -> Iterator[Violation]:
     applies_to=("mark_price", "funding"), observes=("snapshot", "events"), requires=("liquidation", "isolated-margin"),
 )
 def loss_stays_on_leg(view: StepView) -> Iterator[Violation]:
-    """Implements HM-LIQ-003."""
-    isolated = [e for e in _liquidations(view) if e["position_side"] in ("LONG", "SHORT", "BOTH")]
-    for event in isolated:
-        account = event["account"]
-        wallet_entries = sum((D(e["amount"]) for e in events(view.outcome, "ledger")
-                              if e["account"] == account and e["bucket"] == "wallet" and e["kind"] != "FUNDING"
-                              and e["instrument"] == event["instrument"] and e["position_side"] == event["position_side"]),
-                             Decimal(0))
-        if wallet_entries < 0:
-            yield Violation("HM-LIQ-003", f"{account} {event['instrument']} {event['position_side']}: liquidation "
-                                          f"took {-wallet_entries} from the wallet")
-        after = row(view.after, account, event["instrument"], event["position_side"])
+    """Implements HM-LIQ-003: from the liquidation event on, no wallet entry of the leg is negative."""
+    evs = view.outcome.get("events", [])
+    for index, event in enumerate(evs):
+        if event["type"] != "liquidation" or event["position_side"] == "CROSS":
+            continue
+        account, symbol, side = event["account"], event["instrument"], event["position_side"]
+        drawn = sum((D(e["amount"]) for e in evs[index + 1:]
+                     if e["type"] == "ledger" and e["account"] == account and e["bucket"] == "wallet"
+                     and e["instrument"] == symbol and e["position_side"] == side and e["kind"] != "FUNDING"),
+                    Decimal(0))
+        if drawn < 0:
+            yield Violation("HM-LIQ-003", f"{account} {symbol} {side}: liquidation took {-drawn} from the wallet")
+        after = row(view.after, account, symbol, side)
         if after and D(after["isolated_margin"]) != 0 and D(after["quantity"]) == 0:
             yield Violation("HM-LIQ-003", f"liquidated leg kept margin {after['isolated_margin']}")
 

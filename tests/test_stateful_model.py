@@ -1,0 +1,340 @@
+"""Hypothesis drives the reference model through every action kind, in both modes, several accounts and
+every built-in profile, and evaluates every step check after every step. Each rule must be exercised
+(its situation must arise at least once), or the test fails: a check that never runs proves nothing.
+"""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from hedgespec.conformance.adapter import ReferenceAdapter
+from hedgespec.spec.profiles import builtin_profile_names
+from hedgespec.spec.registry import StepView
+from hedgespec.spec.rulebook import run_step_checks, step_rules
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+from scenarios import params
+
+TICK = {"BTCUSDT": Decimal("0.1"), "ETHUSDT_Q": Decimal("0.01")}
+QTY = {"BTCUSDT": ["0.001", "0.01", "0.05", "0.1", "0.5"], "ETHUSDT_Q": ["0.1", "0.5", "1"]}
+SIDES = st.sampled_from(["LONG", "SHORT", "BOTH", ""])
+
+
+def _events(view: StepView, kind: str, **match: str) -> list[dict]:
+    return [e for e in view.outcome["events"]
+            if e["type"] == kind and all(e.get(k) == v for k, v in match.items())]
+
+
+def _reason(*reasons: str) -> Callable[[StepView], bool]:
+    return lambda v: v.outcome.get("reason") in reasons
+
+
+def _open_rows(snapshot: dict, margin_type: str) -> bool:
+    return any(r["quantity"] != "0" and r["margin_type"] == margin_type
+               for acc in snapshot["accounts"].values() for sides in acc["positions"].values() for r in sides.values())
+
+
+def _leg_closed(v: StepView) -> bool:
+    return any(f["position_side"] != "BOTH" for f in _events(v, "fill")) and any(
+        r["quantity"] == "0" for acc in v.after["accounts"].values() for s in acc["positions"].values()
+        for r in s.values())
+
+
+# When a rule's situation arises on a step (the rule is "exercised"); default: its action kinds.
+EXERCISED: dict[str, Callable[[StepView], bool]] = {
+    "HM-MODE-002": _reason("MODE_SWITCH_WITH_POSITIONS"),
+    "HM-MODE-003": _reason("MODE_SWITCH_WITH_OPEN_ORDERS"),
+    "HM-MODE-004": lambda v: v.action["kind"] == "set_position_mode" and (
+        v.outcome["kind"] == "unchanged" or v.outcome.get("reason") == "MODE_IN_FORCE"),
+    "HM-MODE-005": lambda v: v.action["kind"] == "set_position_mode" and v.outcome["kind"] == "accepted",
+    "HM-ORD-001": _reason("POSITION_SIDE_MISMATCH"),
+    "HM-ORD-003": lambda v: any((f["position_side"] == "LONG") == (f["side"] == "SELL") for f in _events(v, "fill")
+                                if f["position_side"] != "BOTH"),
+    "HM-ORD-004": lambda v: v.outcome.get("reason") == "REDUCE_EXCEEDS_LEG" or bool(_events(v, "order", status="TRIMMED")),
+    "HM-ORD-005": _reason("INVALID_ARGUMENT"),
+    "HM-ORD-006": lambda v: any(f["cause"] == "order" for f in _events(v, "fill")),
+    "HM-ORD-008": _reason("INSUFFICIENT_MARGIN"),
+    "HM-NET-001": lambda v: bool(_events(v, "fill")) and any(
+        f["position_side"] != "BOTH" for f in _events(v, "fill")),
+    "HM-NET-002": lambda v: bool(_events(v, "fill", position_side="BOTH")),
+    "HM-POS-001": lambda v: bool(_events(v, "fill")),
+    "HM-POS-002": lambda v: any(f["realized_pnl"] != "0" for f in _events(v, "fill")),
+    "HM-POS-004": lambda v: bool(_events(v, "fill")) or bool(_events(v, "funding")),
+    "HM-MARG-001": lambda v: v.action["kind"] in ("set_margin_type", "set_leverage") and v.outcome["kind"] == "accepted",
+    "HM-MARG-002": lambda v: v.action["kind"] == "adjust_margin" and v.outcome["kind"] == "accepted",
+    "HM-MARG-003": lambda v: any((f["position_side"] == "LONG") == (f["side"] == "SELL") and f["cause"] == "order"
+                                 for f in _events(v, "fill") if f["position_side"] != "BOTH"),
+    "HM-MARG-004": lambda v: v.action["kind"] == "set_margin_type" and v.outcome["kind"] == "accepted",
+    "HM-MARG-005": _reason("MARGIN_TYPE_WITH_POSITION", "MARGIN_TYPE_WITH_OPEN_ORDERS"),
+    "HM-MARG-006": lambda v: _open_rows(v.after, "ISOLATED") or _open_rows(v.after, "CROSS"),
+    "HM-FEE-001": lambda v: bool(_events(v, "fill")),
+    "HM-FUND-001": lambda v: bool(_events(v, "funding")),
+    "HM-FUND-002": lambda v: len(_events(v, "funding")) >= 2,
+    "HM-FUND-003": lambda v: bool(_events(v, "funding")),
+    "HM-LIQ-001": lambda v: any(e["position_side"] in ("LONG", "SHORT") for e in _events(v, "liquidation")),
+    "HM-LIQ-002": lambda v: v.action["kind"] == "mark_price" and _open_rows(v.before, "ISOLATED"),
+    "HM-LIQ-003": lambda v: any(e["position_side"] != "CROSS" for e in _events(v, "liquidation")),
+    "HM-LIQ-004": lambda v: any(e["position_side"] != "CROSS" for e in _events(v, "liquidation")),
+    "HM-LIQ-005": lambda v: v.action["kind"] == "mark_price" and _open_rows(v.before, "CROSS"),
+    "HM-LIQ-006": lambda v: bool(_events(v, "liquidation")) and _open_rows(v.before, "CROSS") and _open_rows(
+        v.before, "ISOLATED"),
+    "HM-LIQ-007": lambda v: _open_rows(v.after, "ISOLATED"),
+    "HM-LIQ-008": lambda v: v.action["kind"] == "mark_price" and bool(_events(v, "order", status="TRIGGERED")),
+    "HM-STOP-001": lambda v: bool(_events(v, "order", status="TRIGGERED")),
+    "HM-STOP-002": lambda v: bool(_events(v, "order", status="TRIGGERED")),
+    "HM-STOP-003": lambda v: v.action["kind"] in ("mark_price", "market_trade") and any(
+        o["order_type"] == "TRAILING_STOP_MARKET" for acc in v.before["accounts"].values()
+        for o in acc["open_orders"].values()),
+    "HM-STOP-004": _leg_closed,
+    "HM-STOP-005": lambda v: any(e["status"] == "TRIGGERED" and v.before["accounts"][e["account"]]["open_orders"].get(
+        e["order_id"], {}).get("close_position") for e in _events(v, "order")),
+    "HM-SETL-001": lambda v: v.action["kind"] == "expire" and v.outcome["kind"] == "accepted" and bool(
+        _events(v, "fill")),
+    "HM-SETL-002": _reason("INSTRUMENT_EXPIRED"),
+    "HM-ATOM-001": lambda v: v.outcome["kind"] == "rejected",
+    "HM-ACCT-001": lambda v: v.action.get("account") is not None and v.outcome["kind"] == "accepted",
+    "HM-LEDG-001": lambda v: bool(_events(v, "ledger")),
+}
+
+# Rules whose situation cannot arise under a profile (documented choices it does not exercise).
+NOT_UNDER_PROFILE: dict[str, set[str]] = {}
+
+
+class ModelMachine(RuleBasedStateMachine):
+    """Drives the reference model; every step check runs after every step."""
+
+    profile = "seed"
+    exercised: collections.Counter = collections.Counter()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.adapter = ReferenceAdapter(self.profile)
+        self.t = 0
+        self.orders = 0
+        self.prices = {"BTCUSDT": Decimal(100), "ETHUSDT_Q": Decimal(50)}
+
+    @initialize(hedge=st.booleans(), wallet=st.sampled_from(["30", "300", "3000"]))
+    def start(self, hedge: bool, wallet: str) -> None:
+        self.params = params(self.profile, wallet=wallet, hedge=hedge)
+        if self.profile in ("gate",):
+            self.params["accounts"] = {k: {**v, "position_mode": {"USDT": "HEDGE"} if hedge else {}}
+                                       for k, v in self.params["accounts"].items()}
+        if self.profile in ("bybit-v5",):
+            self.params["accounts"] = {k: {**v, "position_mode": {s: "HEDGE" for s in TICK} if hedge else {}}
+                                       for k, v in self.params["accounts"].items()}
+        self.adapter.reset(self.params)
+        self.snapshot = self.adapter.snapshot()
+
+    def apply(self, action: dict[str, Any]) -> None:
+        self.t += 1
+        action = {"t": self.t, **action}
+        outcome = self.adapter.apply(action)
+        after = self.adapter.snapshot()
+        view = StepView(self.params, self.snapshot, action, outcome, after)
+        violations = run_step_checks(view)
+        assert not violations, "\n".join(str(v) for v in violations)
+        for r in step_rules():
+            when = EXERCISED.get(r.id)
+            applies = when(view) if when else (not r.applies_to or action["kind"] in r.applies_to)
+            if applies:
+                type(self).exercised[r.id] += 1
+        self.snapshot = after
+
+    def price(self, symbol: str, move: int) -> str:
+        self.prices[symbol] = max(TICK[symbol] * 10, self.prices[symbol] + TICK[symbol] * move)
+        return str(self.prices[symbol])
+
+    def scope(self, data: st.DataObject) -> str:
+        return data.draw(st.sampled_from(["*", "USDT", "BTCUSDT", "ETHUSDT_Q"]))
+
+    @rule(data=st.data())
+    def place_order(self, data: st.DataObject) -> None:
+        symbol = data.draw(st.sampled_from(sorted(TICK)))
+        self.orders += 1
+        order_type = data.draw(st.sampled_from(["MARKET", "MARKET", "LIMIT", "STOP_MARKET", "TAKE_PROFIT_MARKET",
+                                                "TRAILING_STOP_MARKET"]))
+        action: dict[str, Any] = {
+            "kind": "place_order", "account": data.draw(st.sampled_from(["A", "B"])), "order_id": f"o{self.orders}",
+            "instrument": symbol, "side": data.draw(st.sampled_from(["BUY", "SELL"])),
+            "position_side": data.draw(SIDES), "order_type": order_type,
+            "quantity": data.draw(st.sampled_from(QTY[symbol] + ["0", "-1", "0.0001"])),
+        }
+        price = self.price(symbol, data.draw(st.integers(-20, 20)))
+        if order_type in ("MARKET", "LIMIT"):
+            action["price"] = price
+        elif order_type == "TRAILING_STOP_MARKET":
+            action["callback_rate"] = data.draw(st.sampled_from(["0.001", "0.01", "0.05"]))
+            if data.draw(st.booleans()):
+                action["activation_price"] = price
+        else:
+            action["stop_price"] = price
+            if data.draw(st.booleans()):
+                action.update(quantity="0", close_position=True)
+        if data.draw(st.integers(0, 9)) == 0:
+            action["reduce_only"] = True
+        self.apply(action)
+
+    def hedged(self, account: str, symbol: str) -> bool:
+        scope = {"*": "*"}.get("*")
+        modes = self.snapshot["accounts"][account]["position_mode"]
+        return "HEDGE" in (modes.get(scope), modes.get("USDT"), modes.get(symbol))
+
+    @rule(data=st.data(), account=st.sampled_from(["A", "B"]), symbol=st.sampled_from(sorted(TICK)),
+          opening=st.booleans(), leg=st.sampled_from(["LONG", "SHORT"]), limit=st.integers(0, 3))
+    def trade_a_leg(self, data: st.DataObject, account: str, symbol: str, opening: bool, leg: str,
+                    limit: int) -> None:
+        """A well-formed order on a leg (or the net position): most steps should do something."""
+        self.orders += 1
+        hedged = self.hedged(account, symbol)
+        row = self.snapshot["accounts"][account]["positions"][symbol].get(leg if hedged else "BOTH")
+        opening = opening or row is None or row["quantity"] == "0"
+        side = "BUY" if (leg == "LONG") == opening else "SELL"
+        price = self.price(symbol, data.draw(st.integers(-5, 5)))
+        quantity = data.draw(st.sampled_from(QTY[symbol]))
+        if not opening and row is not None and row["quantity"] != "0" and data.draw(st.booleans()):
+            quantity = row["quantity"].lstrip("-")
+        self.apply({"kind": "place_order", "account": account, "order_id": f"o{self.orders}", "instrument": symbol,
+                    "side": side, "position_side": leg if hedged else "", "order_type": "LIMIT" if limit == 0 else
+                    "MARKET", "quantity": quantity, "price": price})
+
+    @rule(account=st.sampled_from(["A", "B"]), symbol=st.sampled_from(sorted(TICK)),
+          leg=st.sampled_from(["LONG", "SHORT"]))
+    def rest_an_order(self, account: str, symbol: str, leg: str) -> None:
+        """A limit order far from the market, which rests (and blocks a mode switch)."""
+        self.orders += 1
+        away = TICK[symbol] * 200
+        price = self.prices[symbol] - away if leg == "LONG" else self.prices[symbol] + away
+        if price <= 0:
+            return
+        self.apply({"kind": "place_order", "account": account, "order_id": f"o{self.orders}", "instrument": symbol,
+                    "side": "BUY" if leg == "LONG" else "SELL",
+                    "position_side": leg if self.hedged(account, symbol) else "", "order_type": "LIMIT",
+                    "quantity": QTY[symbol][0], "price": str(price)})
+
+    @rule(data=st.data(), account=st.sampled_from(["A", "B"]), symbol=st.sampled_from(sorted(TICK)),
+          leg=st.sampled_from(["LONG", "SHORT"]), kind=st.sampled_from(["STOP_MARKET", "TAKE_PROFIT_MARKET",
+                                                                        "TRAILING_STOP_MARKET"]))
+    def protect_a_leg(self, data: st.DataObject, account: str, symbol: str, leg: str, kind: str) -> None:
+        """A conditional closing order on an open leg, on the side of the mark it has not reached."""
+        self.orders += 1
+        hedged = self.hedged(account, symbol)
+        row = self.snapshot["accounts"][account]["positions"][symbol].get(leg if hedged else "BOTH")
+        if row is None or row["quantity"] == "0":
+            return
+        long = not row["quantity"].startswith("-")
+        away = data.draw(st.integers(2, 30))
+        below = (kind == "STOP_MARKET") == long
+        stop = max(TICK[symbol], self.prices[symbol] + TICK[symbol] * (-away if below else away))
+        action: dict[str, Any] = {"kind": "place_order", "account": account, "order_id": f"o{self.orders}",
+                                  "instrument": symbol, "side": "SELL" if long else "BUY",
+                                  "position_side": (leg if hedged else ""), "order_type": kind,
+                                  "quantity": row["quantity"].lstrip("-"),
+                                  "reduce_only": not hedged}
+        if kind == "TRAILING_STOP_MARKET":
+            action["callback_rate"] = data.draw(st.sampled_from(["0.002", "0.01"]))
+        else:
+            action["stop_price"] = str(stop)
+            if data.draw(st.booleans()):
+                action.update(quantity="0", close_position=True, reduce_only=False)
+        self.apply(action)
+
+    @rule(account=st.sampled_from(["A", "B"]), symbol=st.sampled_from(sorted(TICK)),
+          leg=st.sampled_from(["LONG", "SHORT"]), margin_type=st.sampled_from(["CROSS", "CROSS", "ISOLATED"]))
+    def choose_margin_type(self, account: str, symbol: str, leg: str, margin_type: str) -> None:
+        """A well-formed margin-type request for a leg of the mode in force."""
+        self.apply({"kind": "set_margin_type", "account": account, "instrument": symbol,
+                    "position_side": leg if self.hedged(account, symbol) else "", "margin_type": margin_type})
+
+    @rule(account=st.sampled_from(["A", "B"]), symbol=st.sampled_from(sorted(TICK)),
+          leg=st.sampled_from(["LONG", "SHORT"]), amount=st.sampled_from(["0.5", "2", "-0.01"]))
+    def move_leg_margin(self, account: str, symbol: str, leg: str, amount: str) -> None:
+        """A well-formed isolated-margin change on a leg of the mode in force."""
+        self.apply({"kind": "adjust_margin", "account": account, "instrument": symbol,
+                    "position_side": leg if self.hedged(account, symbol) else "", "amount": amount})
+
+    @rule(symbol=st.sampled_from(sorted(TICK)), move=st.sampled_from([-400, -150, 150, 400]))
+    def price_shock(self, symbol: str, move: int) -> None:
+        """A large mark move, into and through liquidation on either leg."""
+        self.apply({"kind": "mark_price", "instrument": symbol, "price": self.price(symbol, move)})
+
+    @rule(symbol=st.sampled_from(sorted(TICK)), move=st.integers(-60, 60))
+    def mark_price(self, symbol: str, move: int) -> None:
+        self.apply({"kind": "mark_price", "instrument": symbol, "price": self.price(symbol, move)})
+
+    @rule(symbol=st.sampled_from(sorted(TICK)), move=st.integers(-20, 20), qty=st.sampled_from(["0.1", "1"]))
+    def market_trade(self, symbol: str, move: int, qty: str) -> None:
+        self.apply({"kind": "market_trade", "instrument": symbol, "price": self.price(symbol, move), "quantity": qty})
+
+    @rule(symbol=st.sampled_from(sorted(TICK)), rate=st.sampled_from(["0.0001", "-0.0003", "0.05"]))
+    def funding(self, symbol: str, rate: str) -> None:
+        self.apply({"kind": "funding", "instrument": symbol, "rate": rate})
+
+    @rule(data=st.data())
+    def set_position_mode(self, data: st.DataObject) -> None:
+        self.apply({"kind": "set_position_mode", "account": data.draw(st.sampled_from(["A", "B"])),
+                    "mode": data.draw(st.sampled_from(["HEDGE", "ONE_WAY"])), "scope": self.scope(data)})
+
+    @rule(account=st.sampled_from(["A", "B"]), symbol=st.sampled_from(sorted(TICK)), side=SIDES,
+          margin_type=st.sampled_from(["ISOLATED", "CROSS"]))
+    def set_margin_type(self, account: str, symbol: str, side: str, margin_type: str) -> None:
+        self.apply({"kind": "set_margin_type", "account": account, "instrument": symbol, "position_side": side,
+                    "margin_type": margin_type})
+
+    @rule(account=st.sampled_from(["A", "B"]), symbol=st.sampled_from(sorted(TICK)), side=SIDES,
+          leverage=st.sampled_from(["1", "20", "50", "50", "500"]))
+    def set_leverage(self, account: str, symbol: str, side: str, leverage: str) -> None:
+        self.apply({"kind": "set_leverage", "account": account, "instrument": symbol, "position_side": side,
+                    "leverage": leverage})
+
+    @rule(account=st.sampled_from(["A", "B"]), symbol=st.sampled_from(sorted(TICK)), side=SIDES,
+          amount=st.sampled_from(["1", "-0.5", "10", "-100"]))
+    def adjust_margin(self, account: str, symbol: str, side: str, amount: str) -> None:
+        self.apply({"kind": "adjust_margin", "account": account, "instrument": symbol, "position_side": side,
+                    "amount": amount})
+
+    @rule(account=st.sampled_from(["A", "B"]), n=st.integers(1, 40))
+    def cancel_order(self, account: str, n: int) -> None:
+        self.apply({"kind": "cancel_order", "account": account, "order_id": f"o{n}"})
+
+    @rule(kind=st.sampled_from(["deposit", "withdraw"]), account=st.sampled_from(["A", "B"]),
+          amount=st.sampled_from(["1", "50", "5000"]))
+    def funds(self, kind: str, account: str, amount: str) -> None:
+        self.apply({"kind": kind, "account": account, "amount": amount})
+
+    @precondition(lambda self: self.t > 30)
+    @rule(move=st.integers(-30, 30))
+    def expire(self, move: int) -> None:
+        self.apply({"kind": "expire", "instrument": "ETHUSDT_Q", "settlement_price": self.price("ETHUSDT_Q", move)})
+
+    @invariant()
+    def snapshot_is_json_of_decimal_strings(self) -> None:
+        if hasattr(self, "snapshot"):
+            for acc in self.snapshot["accounts"].values():
+                Decimal(acc["wallet"])
+
+
+SETTINGS = settings(max_examples=200, stateful_step_count=60, deadline=None, derandomize=True,
+                    suppress_health_check=list(HealthCheck), database=None)
+
+
+@pytest.mark.parametrize("profile", builtin_profile_names())
+def test_model_under_every_check(profile: str) -> None:
+    machine = type(f"ModelMachine_{profile}", (ModelMachine,), {"profile": profile,
+                                                                "exercised": collections.Counter()})
+    run_state_machine_as_test(machine, settings=SETTINGS if profile == "seed" else settings(
+        SETTINGS, max_examples=20))
+    if profile == "seed":
+        never = [r.id for r in step_rules() if machine.exercised[r.id] == 0]
+        assert not never, f"rules never exercised: {never}; counts: {dict(machine.exercised)}"
