@@ -203,9 +203,9 @@ class Runner:
                                         "reason": f"invalid vector: {problem}"})
         current = {r.id: r.digest for r in self.rulebook.rules}
         for vec in corpus.vectors:
-            self.vector_results.append(self._run_vector(vec, current))
+            self.vector_results.append(self.run_vector(vec, current))
 
-    def _run_vector(self, vec: V.Vector, current: dict[str, str]) -> dict[str, Any]:
+    def run_vector(self, vec: V.Vector, current: dict[str, str]) -> dict[str, Any]:
         result: dict[str, Any] = {"path": vec.path, "id": vec.id, "rules": sorted(vec.rules)}
         stale = V.stale_rules(vec, current) if self.rulebook.rules else []
         if stale:
