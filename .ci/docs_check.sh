@@ -17,8 +17,9 @@ mkdir -p "$ART"
 
 echo "docs: mkdocs build --strict"
 start=$(date +%s)
-"$PY" -m mkdocs build --strict -d "$SITE" 2>&1 | tee "$ART/docs-build.log" | grep -Ev '^\s*$' | tail -n 40
-rc=${PIPESTATUS[0]}
+rc=0
+"$PY" -m mkdocs build --strict -d "$SITE" >"$ART/docs-build.log" 2>&1 || rc=$?
+grep -Ev '^\s*$' "$ART/docs-build.log" | tail -n 40 || true
 if [[ $rc -ne 0 ]]; then
   echo "docs: build failed (see $ART/docs-build.log)" >&2
   exit "$rc"
