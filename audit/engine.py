@@ -2,7 +2,7 @@
 
 One pass, streaming. Memory is bounded by the open state (legs, fee-rate ranges, last funding
 point per instrument, the pending funding group) plus two stated windows: the duplicate window
-(the last ``dup_window`` record keys) and the lists of findings and rejections shown in full
+(every record key is remembered for at least ``dup_window`` and at most twice that many records) and the lists of findings and rejections shown in full
 (``max_listed`` each; counts are always exact).
 
 Each check cites its rule (see ``hedgespec.audit.rules``). What the data cannot decide is counted
@@ -12,16 +12,25 @@ under "not decidable" with what would be needed, never silently skipped.
 from __future__ import annotations
 
 import hashlib
-from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Context, Decimal
 from pathlib import Path
 from typing import IO, Any
 
 from . import rules as R
-from .numbers import ZERO, canonical, local_audit_context, step_of
-from .trace import PARSER, TRACE_VERSION, RecordError, decode, validate, validate_fast
+from .numbers import AUDIT_PRECISION, ZERO, canonical, local_audit_context, step_of
+from .trace import (
+    PARSER,
+    RECORD_TYPES,
+    TRACE_VERSION,
+    FastPathMiss,
+    RecordError,
+    decode,
+    fast_fill,
+    validate,
+    validate_fast,
+)
 
 DEFAULT_DUP_WINDOW = 50_000
 DEFAULT_MAX_LISTED = 1_000
@@ -135,9 +144,14 @@ class FundingPoint:
     where: Any
 
 
-def _rate(amount: Decimal, notional: Decimal) -> str:
+_FLOOR = Context(prec=AUDIT_PRECISION, rounding=ROUND_FLOOR)
+_CEIL = Context(prec=AUDIT_PRECISION, rounding=ROUND_CEILING)
+
+
+def _rate(amount: Decimal, notional: Decimal | None = None) -> str:
     """A fee rate for messages, to 12 decimal places."""
-    return canonical((amount / notional).quantize(Decimal("1e-12")))
+    rate = amount if notional is None else amount / notional
+    return canonical(rate.quantize(Decimal("1e-12")))
 
 
 def _fmt(value: Decimal | None) -> str | None:
@@ -151,11 +165,12 @@ class Auditor:
     """Feed it trace lines (``feed``) then call ``finish``; see the module docstring for bounds."""
 
     def __init__(self, profile: Any, *, trace_name: str = "<trace>", dup_window: int = DEFAULT_DUP_WINDOW,
-                 max_listed: int = DEFAULT_MAX_LISTED) -> None:
+                 max_listed: int = DEFAULT_MAX_LISTED, hot: bool = True) -> None:
         self.profile = profile
         self.trace_name = trace_name
         self.dup_window = dup_window
         self.max_listed = max_listed
+        self.hot = hot  # the fused path for plain fills; ``hot=False`` runs the reference path only
         self.profile_tol = Decimal(profile.effective("rounding_tolerance_money"))
         self.blocked_by_positions = bool(profile.effective("mode_switch_blocked_by_positions"))
         self.oversized_close = profile.effective("oversized_close")
@@ -168,6 +183,7 @@ class Auditor:
         self.price_step = ZERO
         self.qty_step = ZERO
         self.entry_step = ZERO
+        self.money_tol = self.profile_tol
         self.funding_window = DEFAULT_FUNDING_WINDOW_MS
         self.ledger_complete = False
         # state
@@ -186,12 +202,12 @@ class Auditor:
         self.balance_delta: dict[str, Decimal] = {}
         self.last_t: int | None = None
         self.dup_keys: dict[tuple[Any, ...], int] = {}
-        self.dup_order: deque[tuple[Any, ...]] = deque()
+        self.dup_previous: dict[tuple[Any, ...], int] = {}
         # results
         self.read = 0
         self.blank = 0
         self.checked = 0
-        self.by_type: dict[str, int] = {}
+        self.by_type: dict[str, int] = dict.fromkeys(RECORD_TYPES, 0)
         self.rejected_by_reason: dict[str, int] = {}
         self.rejections: list[Rejection] = []
         self.findings: list[Finding] = []
@@ -207,6 +223,10 @@ class Auditor:
     def feed(self, number: int, line: bytes) -> None:
         """One raw line of the trace (with its 1-based line number)."""
         self.sha.update(line)
+        self.consume(number, line)
+
+    def consume(self, number: int, line: bytes) -> None:
+        """``feed`` without hashing, for readers that hash the file in blocks."""
         if line[:1] in _BLANK_START and not line.strip():
             self.blank += 1
             return
@@ -214,6 +234,12 @@ class Auditor:
         raw: Any = None
         try:
             raw = decode(line)
+            if self.hot and type(raw) is dict and raw.get("type") == "fill":
+                if self._fill_hot(raw, number):
+                    self.checked += 1
+                    self.by_type["fill"] += 1
+                    return
+                raw = decode(line)  # the hot path may have converted some fields before it gave up
             rec = validate_fast(raw)
             if rec is None:
                 raw = decode(line)
@@ -225,7 +251,7 @@ class Auditor:
                 self._taint_raw(raw, f"a record that could not be read ({self.trace_name}:{number})")
             return
         self.checked += 1
-        self.by_type[rec["type"]] = self.by_type.get(rec["type"], 0) + 1
+        self.by_type[rec["type"]] += 1
 
     def _reject(self, number: int, reason: str, message: str) -> None:
         self.rejected_by_reason[reason] = self.rejected_by_reason.get(reason, 0) + 1
@@ -287,14 +313,14 @@ class Auditor:
             raise RecordError("out of order", f"{kind}: t={t} is earlier than the previous record's t={self.last_t}")
         src = rec["src"]
         key = (kind, src["file"], src["id"], rec.get("instrument"))
-        seen = self.dup_keys.get(key)
+        seen = self.dup_keys.get(key) or self.dup_previous.get(key)
         if seen is not None:
             raise RecordError("duplicate", f"{kind}: duplicate of line {seen} (same source record {src['file']} "
                                            f"id {src['id']})")
         self.dup_keys[key] = number
-        self.dup_order.append(key)
-        if len(self.dup_order) > self.dup_window:
-            del self.dup_keys[self.dup_order.popleft()]
+        if len(self.dup_keys) >= self.dup_window:
+            # two generations: every key stays checked for at least dup_window records, at most twice that
+            self.dup_previous, self.dup_keys = self.dup_keys, {}
         if self.pending_key is not None and (kind != "funding" or self.pending_key != (rec["instrument"], t)):
             self._flush_funding()
         self.last_t = t
@@ -348,6 +374,7 @@ class Auditor:
         self.price_step = precision.get("price", ZERO)
         self.qty_step = precision.get("quantity", ZERO)
         self.entry_step = precision.get("entry_price", ZERO)
+        self.money_tol = self.profile_tol + self.money_step
         self.funding_window = rec.get("funding_window_ms", DEFAULT_FUNDING_WINDOW_MS)
         self.ledger_complete = rec.get("ledger_complete", False)
 
@@ -428,25 +455,34 @@ class Auditor:
             self._ok(R.OVERSIZED_CLOSE)
 
     def _on_fill(self, rec: dict[str, Any], number: int) -> None:
-        instrument, side = rec["instrument"], rec["position_side"]
-        t = rec["t"]
-        where = self._where(rec, number)
+        instrument, side, t = rec["instrument"], rec["position_side"], rec["t"]
+        where = (number, rec["src"])
         self.last_fill_t[instrument] = t
-        point = self.funding_points.get(instrument)
-        if point is not None and point.t == t:
-            point.ambiguous = True
-        self._mode_check(rec, where, "fill")
+        if self.funding_points:
+            point = self.funding_points.get(instrument)
+            if point is not None and point.t == t:
+                point.ambiguous = True
+        if self.mode is not None:
+            if (self.mode == "HEDGE") == (side in OTHER):
+                self.decided[R.POSITION_SIDE_MATCHES_MODE] += 1
+            else:
+                self._mode_check(rec, where, "fill")
         if side not in OTHER:
             self._cannot(R.POSITION_SIDE_MATCHES_MODE, "one-way (BOTH) fill: hedge-mode leg rules do not apply",
                          "nothing: one-way positions are outside the hedge-mode audit", where)
             self._ledger_fill(rec)
             return
-        opening = OPENING_SIDE[(rec["side"], side)]
-        leg = self._leg(instrument, side)
-        qty, price = rec["quantity"], rec["price"]
+        legs = self.legs
+        leg = legs.get((instrument, side)) or self._leg(instrument, side)
+        other = legs.get((instrument, OTHER[side])) or self._leg(instrument, OTHER[side])
+        qty = rec["quantity"]
         closed = rec.get("closed_quantity")
-        if opening:
-            self._check_opening(rec, leg, where)
+        if OPENING_SIDE[(rec["side"], side)]:
+            pnl = rec["realized_pnl"]
+            if pnl is not None and -self.money_tol <= pnl <= self.money_tol:
+                self.decided[R.NETTING] += 1
+            else:
+                self._check_opening(rec, leg, where)
             if closed is not None:
                 if closed > self.qty_step:
                     self._find(R.NETTING, f"opening fill on {instrument} {side} reports {canonical(closed)} "
@@ -454,12 +490,11 @@ class Auditor:
                                t, [where], expected="0", observed=closed)
                 else:
                     self._ok(R.NETTING)
-            self._check_fee(rec, where, hedged=self._leg(instrument, OTHER[side]).qty > 0)
+            self._check_fee(rec, where, other.qty > 0)
             leg.qty += qty
-            leg.cost += qty * price
-            if leg.origin.startswith("flat"):
+            leg.cost += qty * rec["price"]
+            if leg.origin[0] == "f" and leg.origin.startswith("flat"):
                 leg.origin = "built from this leg's own fills"
-            other = self._leg(instrument, OTHER[side])
             other.opp_opened += qty
         else:
             if closed is not None:
@@ -468,9 +503,93 @@ class Auditor:
                                                f"{canonical(closed)} closed", t, [where], expected=qty, observed=closed)
                 else:
                     self._ok(R.FILL_OWN_LEG)
-            self._check_fee(rec, where, hedged=False)
+            self._check_fee(rec, where, False)
             self._close(rec, leg, where)
-        self._ledger_fill(rec)
+        if self.balance_delta:
+            self._ledger_fill(rec)
+
+    def _fill_hot(self, raw: dict[str, Any], number: int) -> bool:
+        """A plain hedge fill in one pass: same checks and state as ``_dispatch`` + ``_on_fill``.
+
+        Returns False, having changed nothing, when the record needs the reference path (anything
+        invalid, out of order, duplicate, unusual or suspicious); the reference path then decides.
+        """
+        try:
+            rec = fast_fill(raw)
+        except (FastPathMiss, KeyError, TypeError, AttributeError, RecordError):
+            return False
+        t, src, instrument, side = rec["t"], rec["src"], rec["instrument"], rec["position_side"]
+        if (self.last_t is not None and t < self.last_t) or side not in OTHER or self.pending_key is not None \
+                or self.mode == "ONE_WAY" or "cause" in rec or "closed_quantity" in rec:
+            return False
+        key = ("fill", src["file"], src["id"], instrument)
+        if key in self.dup_keys or key in self.dup_previous:
+            return False
+        legs = self.legs
+        leg = legs.get((instrument, side))
+        other = legs.get((instrument, OTHER[side]))
+        if leg is None or other is None or not leg.known:
+            return False
+        qty, price, pnl, fee = rec["quantity"], rec["price"], rec["realized_pnl"], rec["fee"]
+        liquidity, tol = rec["liquidity"], self.money_tol
+        opening = OPENING_SIDE[(rec["side"], side)]
+        notional = qty * price
+        # decide everything first; anything unusual goes to the reference path before any change
+        if opening:
+            hedged = other.qty > 0
+            if not -tol <= pnl <= tol:
+                return False
+        else:
+            hedged = False
+            if qty > leg.qty:
+                return False
+            released = leg.cost if qty == leg.qty else leg.cost * qty / leg.qty
+            diff = pnl - (notional - released if side == "LONG" else released - notional)
+            pnl_tol = tol + qty * (self.entry_step + leg.entry_unc)
+            if not -pnl_tol <= diff <= pnl_tol:
+                return False
+        current = self.fee_ranges.get((instrument, liquidity, hedged))
+        if current is None or rec["fee_asset"] != self.settle_asset or liquidity is None:
+            return False
+        low, high = fee - tol, fee + tol
+        lo_at, hi_at = current[0] * notional, current[1] * notional
+        if high < lo_at or low > hi_at:
+            return False
+        # commit: the same state changes and counts as the reference path
+        self.dup_keys[key] = number
+        if len(self.dup_keys) >= self.dup_window:
+            self.dup_previous, self.dup_keys = self.dup_keys, {}
+        self.last_t = t
+        self.last_fill_t[instrument] = t
+        if self.funding_points:
+            point = self.funding_points.get(instrument)
+            if point is not None and point.t == t:
+                point.ambiguous = True
+        decided = self.decided
+        if self.mode is not None:
+            decided[R.POSITION_SIDE_MATCHES_MODE] += 1
+        narrowed = self._narrow(current, low, high, lo_at, hi_at, notional)
+        decided[R.FEES] += 1
+        if opening:
+            decided[R.NETTING] += 1
+            leg.qty += qty
+            leg.cost += notional
+            if leg.origin[0] == "f" and leg.origin.startswith("flat"):
+                leg.origin = "built from this leg's own fills"
+            other.opp_opened += qty
+        else:
+            decided[R.NO_FLIP] += 1
+            decided[R.REALIZED_PNL] += 1
+            leg.qty -= qty
+            leg.cost -= released
+            if leg.qty == 0:
+                leg.cost = ZERO
+                leg.entry_unc = ZERO
+        if narrowed:  # the discount test can only change when a range does
+            self._hedge_discount(rec, (number, src))
+        if self.balance_delta:
+            self._ledger_fill(rec)
+        return True
 
     def _check_opening(self, rec: dict[str, Any], leg: Leg, where: Any) -> None:
         """HM-NET-001 / HM-POS-002: an opening fill realizes nothing (no netting against the other leg)."""
@@ -479,7 +598,7 @@ class Auditor:
             self._cannot(R.NETTING, "fill without realized PnL", "the fill's realized PnL as the venue reports it",
                          where)
             return
-        if abs(pnl) > self.profile_tol + self.money_step:
+        if abs(pnl) > self.money_tol:
             other = self._leg(rec["instrument"], OTHER[rec["position_side"]])
             held = f"; the other leg held {canonical(other.qty)}" if other.known else ""
             self._find(R.NETTING,
@@ -512,7 +631,7 @@ class Auditor:
             self._cannot(R.REALIZED_PNL, "fill without realized PnL",
                          "the fill's realized PnL (e.g. Binance userTrades realizedPnl)", where)
         else:
-            tol = self.profile_tol + self.money_step + qty * (self.entry_step + leg.entry_unc)
+            tol = self.money_tol + qty * (self.entry_step + leg.entry_unc)
             if abs(pnl - expected) > tol:
                 entry = leg.entry()
                 self._find(R.REALIZED_PNL,
@@ -529,7 +648,7 @@ class Auditor:
             leg.cost = ZERO
             leg.entry_unc = ZERO
 
-    def _check_fee(self, rec: dict[str, Any], where: Any, hedged: bool) -> None:
+    def _check_fee(self, rec: dict[str, Any], where: Any, hedged: bool) -> None:  # noqa: C901
         """HM-FEE-001: one maker and one taker rate per instrument, on the fill's own notional, no hedge discount.
 
         Each fill confines the rate to [fee - h, fee + h] / notional (h: money tolerance); the fills
@@ -551,40 +670,52 @@ class Auditor:
                          where)
             return
         notional = rec["quantity"] * rec["price"]
-        half = self.profile_tol + self.money_step
-        low, high = fee - half, fee + half  # the rate lies in [low, high] / notional
+        low, high = fee - self.money_tol, fee + self.money_tol  # the rate lies in [low, high] / notional
         key = (rec["instrument"], rec["liquidity"], hedged)
         current = self.fee_ranges.get(key)
         if current is None:
-            self.fee_ranges[key] = [low, notional, high, notional, 1, where]
+            self.fee_ranges[key] = [_FLOOR.divide(low, notional), _CEIL.divide(high, notional), 1, where]
             self._ok(R.FEES)
         else:
-            lo_num, lo_den, hi_num, hi_den = current[0], current[1], current[2], current[3]
-            if high * lo_den < lo_num * notional or low * hi_den > hi_num * notional:
+            lo_at, hi_at = current[0] * notional, current[1] * notional
+            if high < lo_at or low > hi_at:
                 label = f"{rec['liquidity'].lower()} fills on {rec['instrument']}" + (
                     " (hedged entries)" if hedged else "")
                 self._find(R.FEES, f"fee {canonical(fee)} on notional {canonical(notional)} is rate "
-                                   f"{_rate(fee, notional)}; the {current[4]} earlier {label} share a rate in "
-                                   f"[{_rate(lo_num, lo_den)}, {_rate(hi_num, hi_den)}]",
-                           rec["t"], [where, current[5]], observed=fee)
+                                   f"{_rate(fee, notional)}; the {current[2]} earlier {label} share a rate in "
+                                   f"[{_rate(current[0])}, {_rate(current[1])}]",
+                           rec["t"], [where, current[3]], observed=fee)
                 return
-            if low * lo_den > lo_num * notional:
-                current[0], current[1] = low, notional
-            if high * hi_den < hi_num * notional:
-                current[2], current[3] = high, notional
-            current[4] += 1
+            self._narrow(current, low, high, lo_at, hi_at, notional)
             self._ok(R.FEES)
+        self._hedge_discount(rec, where)
+
+    @staticmethod
+    def _narrow(current: list[Any], low: Decimal, high: Decimal, lo_at: Decimal, hi_at: Decimal,
+                notional: Decimal) -> bool:
+        """Intersect the running rate range with this fill's (bounds rounded outwards: never narrower)."""
+        current[2] += 1
+        narrowed = False
+        if low > lo_at:
+            current[0] = _FLOOR.divide(low, notional)
+            narrowed = True
+        if high < hi_at:
+            current[1] = _CEIL.divide(high, notional)
+            narrowed = True
+        return narrowed
+
+    def _hedge_discount(self, rec: dict[str, Any], where: Any) -> None:
         pair = (rec["instrument"], rec["liquidity"])
         if pair in self.fee_discount_reported:
             return
         hedged_range = self.fee_ranges.get((rec["instrument"], rec["liquidity"], True))
         plain_range = self.fee_ranges.get((rec["instrument"], rec["liquidity"], False))
-        if hedged_range and plain_range and hedged_range[2] * plain_range[1] < plain_range[0] * hedged_range[3]:
+        if hedged_range and plain_range and hedged_range[1] < plain_range[0]:
             self.fee_discount_reported.add(pair)
             self._find(R.FEES, f"hedged entries on {rec['instrument']} ({rec['liquidity'].lower()}) were charged a "
-                               f"lower rate (at most {_rate(hedged_range[2], hedged_range[3])}) than other fills "
-                               f"(at least {_rate(plain_range[0], plain_range[1])})",
-                       rec["t"], [hedged_range[5], plain_range[5]])
+                               f"lower rate (at most {_rate(hedged_range[1])}) than other fills "
+                               f"(at least {_rate(plain_range[0])})",
+                       rec["t"], [hedged_range[3], plain_range[3]])
 
     def _on_mark_price(self, rec: dict[str, Any], number: int) -> None:
         pass  # kept for context: funding points carry their own mark (see _on_funding_rate)
@@ -826,7 +957,7 @@ class Auditor:
             "reconciles": self.read == checked + rejected,
             "blank_lines": self.blank,
             "rejected_by_reason": dict(sorted(self.rejected_by_reason.items())),
-            "checked_by_type": dict(sorted(self.by_type.items())),
+            "checked_by_type": {k: v for k, v in sorted(self.by_type.items()) if v},
             "findings": sum(self.findings_by_rule.values()),
             "findings_listed": len(self.findings),
             "rejections_listed": len(self.rejections),
@@ -893,8 +1024,32 @@ def audit_lines(lines: Iterable[bytes], profile: Any, *, trace_name: str = "<tra
         return auditor.finish(base_provenance(profile, trace_name))
 
 
+BLOCK = 1 << 20
+
+
+def _hashed_lines(stream: IO[bytes], sha: Any) -> Iterable[bytes]:
+    """Lines of a binary stream (without newline), hashing the stream in blocks as it goes."""
+    tail = b""
+    while True:
+        block = stream.read(BLOCK)
+        if not block:
+            break
+        sha.update(block)
+        parts = (tail + block).split(b"\n")
+        tail = parts.pop()
+        yield from parts
+    if tail:
+        yield tail
+
+
 def audit_stream(stream: IO[bytes], profile: Any, *, trace_name: str = "<trace>", **options: Any) -> AuditResult:
-    return audit_lines(stream, profile, trace_name=trace_name, **options)
+    """Audit a binary stream; memory does not depend on its length (see the module docstring)."""
+    auditor = Auditor(profile, trace_name=trace_name, **options)
+    consume = auditor.consume
+    with local_audit_context():
+        for number, line in enumerate(_hashed_lines(stream, auditor.sha), 1):
+            consume(number, line)
+        return auditor.finish(base_provenance(profile, trace_name))
 
 
 def audit_file(path: str | Path, profile: Any, **options: Any) -> AuditResult:
