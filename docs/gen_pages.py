@@ -156,6 +156,13 @@ def main() -> None:
     write("rules/index.md", pages.catalogue(rules, proved), generated)
     write("traceability.md", pages.traceability(rules, tests, vectors, clauses), generated)
     write("profiles.md", pages.profiles_page(rules), generated)
+    # The venues chapter keeps its pages in sync with its code; the site regenerates them from that code.
+    for page, text in catalog.venue_pages().items():
+        if (DOCS / page).exists():
+            unknown = catalog.unknown_ids(text, known)
+            if unknown:
+                raise catalog.DocsError(f"docs/{page} (generated): unknown rule ID(s) {', '.join(unknown)}")
+            write(page, text, generated)
     table = None if (DOCS / "venues" / "comparison.md").exists() else catalog.venue_comparison()
     if table is not None:  # the venues chapter's own page is missing: publish the table from the code
         write("venue-comparison.md", pages.venues_page(table), generated)

@@ -236,6 +236,18 @@ def venue_comparison() -> Any:
     return venues.comparison_table()
 
 
+def venue_pages() -> dict[str, str]:
+    """The venues chapter's generated pages (path under docs/ -> Markdown), from its own renderers."""
+    try:
+        venues = importlib.import_module("hedgespec.spec.venues")
+    except ModuleNotFoundError as exc:
+        if exc.name != "hedgespec.spec.venues":
+            raise
+        return {}
+    renderers = {"venues/comparison.md": "comparison_markdown", "venues/sources.md": "sources_markdown"}
+    return {page: getattr(venues, name)() for page, name in renderers.items() if hasattr(venues, name)}
+
+
 def unknown_ids(text: str, known: set[str]) -> list[str]:
     """Rule IDs mentioned in ``text`` that the registry does not have."""
     return sorted({m for m in RULE_ID_IN_TEXT.findall(text) if m not in known})
