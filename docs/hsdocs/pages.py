@@ -57,6 +57,9 @@ def _reference_line(ref: str, note: str, clauses: dict[str, Reference], document
             parts.append(title)
         if known.text and ref.startswith("S-"):
             parts.append(f"“{known.text}”")
+        elif known.text:
+            kind = f" ({known.extra['kind']})" if known.extra.get("kind") else ""
+            parts.append(f"<br><small>{known.text}{kind}</small>")
         if known.extra.get("status"):
             parts.append(f"({known.extra['status']})")
     if note:
