@@ -55,7 +55,7 @@ def nav(rules: list, generated: set[str]) -> list[NavEntry]:
         return [(title, path)] if path in exists else []
 
     rule_sections: list[NavEntry] = [("Catalogue", "rules/index.md")]
-    for area in pages.areas(rules):
+    for area in catalog.areas(rules):
         rule_sections.append((catalog.AREA_TITLES.get(area, area),
                               [(f"{r.id} {r.title}", f"rules/{r.id}.md") for r in rules
                                if catalog.area_of(r.id) == area]))
@@ -130,6 +130,7 @@ def main() -> None:
     clauses = catalog.seed_clauses()
     documents = catalog.venue_sources()
     generated: set[str] = set()
+    directives.RULES[:] = rules
 
     problems = []
     for path in handwritten():

@@ -81,6 +81,12 @@ def area_of(rule_id: str) -> str:
     return rule_id.split("-")[1]
 
 
+def areas(rules: list[Rule]) -> list[str]:
+    order = list(AREA_TITLES)
+    found = {area_of(r.id) for r in rules}
+    return [a for a in order if a in found] + sorted(found - set(order))
+
+
 def _load_json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
 

@@ -16,9 +16,10 @@ from hedgespec.model import actions as A
 from hedgespec.model import events as E
 from hedgespec.model import units
 from hedgespec.model.codec import _OPTIONAL_DEFAULTS, ACTION_FIELD_UNITS
+from hedgespec.spec.registry import Rule
 
 from . import scenarios
-from .catalog import DocsError
+from .catalog import AREA_TITLES, DocsError, area_of, areas
 
 DIRECTIVE = re.compile(r"^<!--[ \t]*gen:([\w-]+)((?:[ \t]+[\w.-]+)*)[ \t]*-->[ \t]*$", re.MULTILINE)
 
@@ -109,7 +110,46 @@ def scenario_actions(name: str) -> str:
     return f"```json\n{body}\n```\n"
 
 
+RULES: list[Rule] = []  # set by gen_pages before pages are expanded
+
+
+def rules_at_a_glance() -> str:
+    """Rules per area and level, from the registry."""
+    lines = ["| Area | Rules | MUST | SHOULD | MAY | Parameters |", "|---|--:|--:|--:|--:|--:|"]
+    for area in areas(RULES):
+        group = [r for r in RULES if area_of(r.id) == area and r.status == "active"]
+        counts = [sum(r.level == level for r in group) for level in ("MUST", "SHOULD", "MAY")]
+        params = sum(r.kind == "parameter" for r in group)
+        lines.append(f"| {AREA_TITLES.get(area, area)} | {len(group)} | " + " | ".join(map(str, counts))
+                     + f" | {params} |")
+    active = [r for r in RULES if r.status == "active"]
+    lines.append(f"| **All** | **{len(active)}** | " + " | ".join(
+        str(sum(r.level == level for r in active)) for level in ("MUST", "SHOULD", "MAY"))
+        + f" | {sum(r.kind == 'parameter' for r in active)} |")
+    return "\n".join(lines) + "\n"
+
+
+def changelog_rules(version: str) -> str:
+    """The rules a spec version introduced and retired (``since`` and ``replaced_by`` in the registry)."""
+    added = [r for r in RULES if r.since == version]
+    out = []
+    if added:
+        out.append(f"Rules introduced ({len(added)}):")
+        out.append("")
+        for area in areas(added):
+            ids = ", ".join(f"[{r.id}][]" for r in added if area_of(r.id) == area)
+            out.append(f"- {AREA_TITLES.get(area, area)}: {ids}")
+        out.append("")
+    retired = [r for r in RULES if r.status == "retired" and r.replaced_by and
+               any(n.id == r.replaced_by and n.since == version for n in RULES)]
+    if retired:
+        out.append("Rules retired: " + ", ".join(f"[{r.id}][] (replaced by [{r.replaced_by}][])" for r in retired))
+    return "\n".join(out) + "\n"
+
+
 DIRECTIVES: dict[str, Callable[..., str]] = {
+    "rules-at-a-glance": rules_at_a_glance,
+    "changelog-rules": changelog_rules,
     "units": units_table,
     "action-fields": action_fields,
     "reasons": reasons,

@@ -13,7 +13,7 @@ from hedgespec.spec import SPEC_VERSION
 from hedgespec.spec.profiles import CHOICE_BY_NAME, Profile, builtin_profile_names, load_profile
 from hedgespec.spec.registry import Rule
 
-from .catalog import AREA_TITLES, ROOT, Reference, TestRef, Vector, area_of
+from .catalog import AREA_TITLES, ROOT, Reference, TestRef, Vector, area_of, areas
 
 STATUS_MARK = {"modelled": "", "documented": " <sup>doc</sup>", "unconfirmed": " <sup>?</sup>"}
 MAX_INLINE_VECTOR = 6000
@@ -199,12 +199,6 @@ def catalogue(rules: list[Rule], proved: dict[str, list[str]]) -> str:
             out.append(f"| [{r.id}]({r.id}.md) | {r.level} | {r.kind} | {cell(r.title)}{status} | {verification} |")
         out.append("")
     return "\n".join(out)
-
-
-def areas(rules: list[Rule]) -> list[str]:
-    order = list(AREA_TITLES)
-    found = {area_of(r.id) for r in rules}
-    return [a for a in order if a in found] + sorted(found - set(order))
 
 
 def traceability(rules: list[Rule], tests: dict[str, list[TestRef]], vectors: list[Vector],
