@@ -41,8 +41,12 @@ Observation (nautilus -> hedgespec snapshot)
   a fill is the change of nautilus' realized PnL plus that fill's commission.
 * The wallet is the margin account's total balance; the available balance its free balance;
   ``order_margin`` the account's initial (order) margin. ``maintenance_margin`` is nautilus'
-  ``calculate_margin_maint`` for the leg (its leveraged margin model, maintenance rate = the
-  first bracket's rate). ``unrealized_pnl`` is ``quantity x mark - cost basis``.
+  ``calculate_margin_maint`` for the leg at the mark price. The venue uses nautilus'
+  ``StandardMarginModel`` (initial margin = notional x ``margin_init``, maintenance = notional x
+  ``margin_maint``) with ``margin_init`` = 1 / the profile's default leverage and
+  ``margin_maint`` = the first bracket's maintenance rate: nautilus has no brackets, and its
+  default ``LeveragedMarginModel`` would divide maintenance by the leverage as well.
+  ``unrealized_pnl`` is ``quantity x mark - cost basis``; ``liquidation_price`` is null.
 
 What cannot be mapped (declared as missing capabilities)
 --------------------------------------------------------
@@ -489,8 +493,6 @@ class NautilusAdapter:
         px = Price(price, max(_decimals(price), inst.price_precision))
         try:
             if order_type == "MARKET":
-                if px.precision == inst.price_precision:
-                    venue.quote(symbol, price, ts)
                 order = factory.market(inst.id, side, qty, reduce_only=reduce_only, client_order_id=client_id)
             else:
                 order = factory.limit(inst.id, side, qty, px, time_in_force=TimeInForce.GTC,
@@ -498,17 +500,27 @@ class NautilusAdapter:
         except (ValueError, TypeError, KeyError) as exc:
             return _rejected("INVALID_ARGUMENT", f"nautilus order factory: {exc}")
         mark = len(venue.strategy.events)
+        # A market order at P: the venue's market quotes P while it executes (resting limits that
+        # P crosses fill too: nautilus matches them), then returns to the last trade price.
+        moved = order_type == "MARKET" and px.precision == inst.price_precision
+        if moved:
+            venue.quote(symbol, price, ts)
         try:
             venue.strategy.submit_order(order, position_id=position_id)
         except (ValueError, TypeError, KeyError, RuntimeError) as exc:
             return _rejected("DUPLICATE_ORDER_ID" if previous is not None and not previous.is_closed
                              else "INVALID_ARGUMENT", f"nautilus: {exc}")
-        new_events = venue.strategy.events[mark:]
-        for event in new_events:
+        finally:
+            last = self.lasts.get(symbol)
+            if moved and last is not None and last != price:
+                venue.quote(symbol, last, venue.next_ts(int(action["t"])))
+        for event in venue.strategy.events[mark:]:
             if isinstance(event, OrderDenied | OrderRejected) and event.client_order_id == client_id:
-                venue.strategy.events[mark:] = [e for e in new_events
+                venue.strategy.events[mark:] = [e for e in venue.strategy.events[mark:]
                                                 if getattr(e, "client_order_id", None) != client_id]
-                return _rejected(_reason(str(event.reason)), f"nautilus: {event.reason}")
+                outcome = _rejected(_reason(str(event.reason)), f"nautilus: {event.reason}")
+                outcome["events"] = self._translate(venue, mark, "order")  # other orders the quote filled
+                return outcome
         venue.orders[order_id] = order
         return _accepted(self._translate(venue, mark, "request"))
 
