@@ -76,3 +76,20 @@ def test_units_docstring_becomes_a_table() -> None:
 def test_unknown_directive_fails() -> None:
     with pytest.raises(catalog.DocsError):
         directives.expand("<!-- gen:no-such-thing -->\n", "page.md")
+
+
+def test_hedge_walkthrough_claims_hold() -> None:
+    """What docs/hedge-mode.md tells the reader to notice, step by step."""
+    _, records = scenarios.run("HEDGE", scenarios.hedge_actions())
+    legs = [r.after["accounts"]["alice"]["positions"]["BTCUSDT"] for r in records]
+    by_t = {r.action["t"]: (r, leg) for r, leg in zip(records, legs, strict=True)}
+    # t=4: the SELL opened the SHORT leg without touching the LONG leg
+    assert by_t[4][1]["LONG"] == by_t[3][1]["LONG"]
+    # t=5: what the LONG gains the SHORT loses
+    assert Decimal(by_t[5][1]["LONG"]["unrealized_pnl"]) == -Decimal(by_t[5][1]["SHORT"]["unrealized_pnl"]) > 0
+    # t=6: funding per leg, the LONG pays and the SHORT receives
+    funding = [e for e in by_t[6][0].outcome["events"] if e["type"] == "funding"]
+    assert {e["position_side"]: Decimal(e["amount"]) < 0 for e in funding} == {"LONG": True, "SHORT": False}
+    # t=7: the SELL on the LONG leg reduced it and left the SHORT leg as it was
+    assert by_t[7][1]["LONG"]["quantity"] == "0.05"
+    assert by_t[7][1]["SHORT"] == by_t[6][1]["SHORT"]
