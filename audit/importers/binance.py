@@ -39,7 +39,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from .common import Builder, Row, RowError, text_decimal, text_int, text_str
+from .common import Builder, Row, RowError, opening_record, text_decimal, text_int, text_str
 
 VENUE = "binance"
 MONEY_STEP = Decimal("0.00000001")
@@ -261,34 +261,4 @@ def build(args: Any) -> tuple[Builder, dict[str, Any], dict[str, Any] | None]:
 
 
 def _opening(b: Builder, args: Any) -> dict[str, Any] | None:
-    mode = args.mode
-    legs: list[dict[str, Any]] = []
-    complete = False
-    t: int | None = None
-    for path in args.opening_positions:
-        rows, extra = b.read(path, "opening positions")
-        t = _snapshot_time(extra)
-        complete = True
-        for row in rows:
-            try:
-                if not isinstance(row.data, dict):
-                    raise RowError("expected an object")
-                b.unknown_fields(row, POSITION_FIELDS, "positions")
-                symbol, side, qty, entry = position_row(row.data)
-            except RowError as exc:
-                b.error(row, str(exc))
-                complete = False
-                continue
-            if side != "BOTH" and mode is None:
-                mode = "HEDGE"
-            if qty:
-                legs.append({"instrument": symbol, "position_side": side, "quantity": format(qty, "f"),
-                             "entry_price": None if entry is None else format(entry, "f")})
-    if args.opening_flat:
-        complete = True
-    if mode is None and not legs and not complete:
-        return None
-    first = b.earliest()
-    start = min(t, first) if t is not None else max(first - 1, 0)
-    return {"v": 1, "type": "opening", "t": start, "src": {"file": "opening", "id": "declared"},
-            "position_mode": mode, "legs": legs, "complete": complete}
+    return opening_record(b, args, lambda d: position_row(d), POSITION_FIELDS)

@@ -264,3 +264,78 @@ def plain(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: plain(v) for k, v in value.items()}
     return value
+
+
+def opening_record(b: Builder, args: Any, parse_position: Any, known: frozenset[str] | None) -> dict[str, Any] | None:
+    """The declared opening state from ``--opening-positions`` / ``--opening-flat`` / ``--mode``.
+
+    ``parse_position(row) -> (instrument, position_side, size, entry_price)`` is the venue's own row
+    reader. A file wrapped as ``{"time": ms, ...}`` gives the opening time; otherwise the opening is
+    placed just before the first record.
+    """
+    mode = args.mode
+    legs: list[dict[str, Any]] = []
+    complete = False
+    t: int | None = None
+    for path in args.opening_positions:
+        rows, extra = b.read(path, "opening positions")
+        value = extra.get("time")
+        t = value if isinstance(value, int) and not isinstance(value, bool) else t
+        complete = True
+        for row in rows:
+            try:
+                if not isinstance(row.data, dict):
+                    raise RowError("expected an object")
+                if known is not None:
+                    b.unknown_fields(row, known, "positions")
+                instrument, side, qty, entry = parse_position(row.data)
+            except RowError as exc:
+                b.error(row, str(exc))
+                complete = False
+                continue
+            if side != "BOTH" and mode is None:
+                mode = "HEDGE"
+            if qty:
+                legs.append({"instrument": instrument, "position_side": side, "quantity": format(qty, "f"),
+                             "entry_price": None if entry is None else format(entry, "f")})
+    if args.opening_flat:
+        complete = True
+    if mode is None and not legs and not complete:
+        return None
+    first = b.earliest()
+    start = min(t, first) if t is not None else max(first - 1, 0)
+    return {"v": 1, "type": "opening", "t": start, "src": {"file": "opening", "id": "declared"},
+            "position_mode": mode, "legs": legs, "complete": complete}
+
+
+def each_row(b: Builder, files: list[str], role: str, handle: Any, known: frozenset[str] | None) -> None:
+    """Read every row of ``files`` and hand it to ``handle(b, row, snapshot_time)``; row errors are kept."""
+    for path in files:
+        rows, extra = b.read(path, role)
+        value = extra.get("time")
+        t_default = value if isinstance(value, int) and not isinstance(value, bool) else None
+        for row in rows:
+            if not isinstance(row.data, dict):
+                b.error(row, f"expected an object, got {type(row.data).__name__}")
+                continue
+            if known is not None:
+                b.unknown_fields(row, known, role)
+            try:
+                handle(b, row, t_default)
+            except RowError as exc:
+                b.error(row, str(exc))
+
+
+def contract_sizes(values: list[str]) -> dict[str, Decimal]:
+    """``--contract-size INSTRUMENT=SIZE`` options as a mapping."""
+    out: dict[str, Decimal] = {}
+    for value in values:
+        name, _, size = value.partition("=")
+        try:
+            number = Decimal(size)
+        except ArithmeticError:
+            number = Decimal(0)
+        if not name or not number.is_finite() or number <= 0:
+            raise ImportError_(f"--contract-size {value!r}: expected INSTRUMENT=SIZE with a positive size")
+        out[name] = number
+    return out
