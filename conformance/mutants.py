@@ -245,6 +245,105 @@ def _stop_never_fires(action, before, outcome, after):
     outcome["events"] = [e for e in outcome["events"] if not (e["type"] == "order" and e["status"] == "TRIGGERED")]
 
 
+def _loss_from_wallet(action, before, outcome, after):
+    events = outcome["events"]
+    for index, e in enumerate(list(events)):
+        if e["type"] == "liquidation" and e["position_side"] != "CROSS":
+            events.insert(index + 1, {"type": "ledger", "account": e["account"], "instrument": e["instrument"],
+                                      "position_side": e["position_side"], "kind": "REALIZED_PNL", "bucket": "wallet",
+                                      "amount": "-0.01"})
+            acc = after["accounts"][e["account"]]
+            acc["wallet"] = _s(_d(acc["wallet"]) - Decimal("0.01"))
+            return
+
+
+def _liquidation_price_off(action, before, outcome, after):
+    for e in outcome["events"]:
+        if e["type"] == "fill" and e["cause"] == "liquidation":
+            e["price"] = _s(_d(e["price"]) + Decimal("0.1"))
+
+
+def _cross_breach_ignored(action, before, outcome, after):
+    outcome["events"] = [e for e in outcome["events"] if not (e["type"] == "liquidation" and e["position_side"] == "CROSS")]
+
+
+def _cross_hits_isolated(action, before, outcome, after):
+    for e in outcome["events"]:
+        if e["type"] == "liquidation" and e["position_side"] == "CROSS":
+            for sides in after["accounts"][e["account"]]["positions"].values():
+                for row in sides.values():
+                    if row["margin_type"] == "ISOLATED" and row["quantity"] != "0":
+                        row["quantity"] = "0"
+
+
+def _liquidation_first(action, before, outcome, after):
+    events = outcome["events"]
+    outcome["events"] = [e for e in events if e["type"] == "liquidation"] + [
+        e for e in events if e["type"] != "liquidation"]
+
+
+def _margin_not_released(action, before, outcome, after):
+    for fill in _fills(outcome):
+        if fill["cause"] == "order" and (fill["position_side"] == "LONG") == (fill["side"] == "SELL") and \
+                fill["position_side"] != "BOTH":
+            old = before["accounts"][fill["account"]]["positions"][fill["instrument"]].get(fill["position_side"])
+            row = after["accounts"][fill["account"]]["positions"][fill["instrument"]][fill["position_side"]]
+            if old and row["quantity"] != "0":
+                row["isolated_margin"] = old["isolated_margin"]
+
+
+def _cross_by_default(action, before, outcome, after):
+    for fill in _fills(outcome):
+        row = after["accounts"][fill["account"]]["positions"][fill["instrument"]].get(fill["position_side"])
+        if row is not None:
+            row["margin_type"] = "CROSS" if row["margin_type"] == "ISOLATED" else "ISOLATED"
+
+
+def _margin_type_switched(action, before, after):
+    side = action.get("position_side") or "BOTH"
+    row = after["accounts"][action["account"]]["positions"][action["instrument"]].get(side)
+    if row is not None:
+        row["margin_type"] = action["margin_type"]
+
+
+def _settle_off(action, before, outcome, after):
+    for fill in _fills(outcome):
+        if fill["cause"] == "settlement":
+            fill["realized_pnl"] = _s(_d(fill["realized_pnl"]) + 1)
+
+
+def _stop_wrong_leg(action, before, outcome, after):
+    for fill in _fills(outcome):
+        if fill["cause"] == "trigger" and fill["position_side"] in ("LONG", "SHORT"):
+            fill["position_side"] = "SHORT" if fill["position_side"] == "LONG" else "LONG"
+
+
+def _trailing_follows_price(action, before, outcome, after):
+    if action["kind"] not in ("mark_price", "market_trade"):
+        return
+    for acc in after["accounts"].values():
+        for order in acc["open_orders"].values():
+            if order["order_type"] == "TRAILING_STOP_MARKET" and order.get("trailing_extreme"):
+                order["trailing_extreme"] = _s(_d(action["price"]))
+
+
+def _keep_orders_on_close(action, before, outcome, after):
+    for e in outcome["events"]:
+        if e["type"] == "order" and e["status"] == "CANCELLED" and e["cause"] == "leg_closed":
+            order = before["accounts"][e["account"]]["open_orders"].get(e["order_id"])
+            if order is not None:
+                after["accounts"][e["account"]]["open_orders"][e["order_id"]] = order
+
+
+def _close_position_partial(action, before, outcome, after):
+    for e in outcome["events"]:
+        if e["type"] == "order" and e["status"] == "TRIGGERED":
+            order = before["accounts"][e["account"]]["open_orders"].get(e["order_id"])
+            if order and order["close_position"]:
+                row = after["accounts"][e["account"]]["positions"][order["instrument"]][order["position_side"]]
+                row["quantity"] = "0.001" if order["side"] == "SELL" else "-0.001"
+
+
 @dataclass(frozen=True)
 class Mutant:
     name: str
@@ -295,6 +394,24 @@ MUTANTS: list[Mutant] = [
     Mutant("liq-price-off", "HM-LIQ-007", "isolated liquidation price off by one", _liq_price_off),
     Mutant("expired-accepts", "HM-SETL-002", "an expired contract takes orders", _expired_accepts),
     Mutant("stop-never-fires", "HM-STOP-002", "triggers are never reported", _stop_never_fires),
+    Mutant("loss-from-wallet", "HM-LIQ-003", "an isolated liquidation draws on the wallet", _loss_from_wallet),
+    Mutant("liquidation-price-off", "HM-LIQ-004", "liquidations execute a tick off the mark", _liquidation_price_off),
+    Mutant("cross-breach-ignored", "HM-LIQ-005", "a breached cross pool is not liquidated", _cross_breach_ignored),
+    Mutant("cross-hits-isolated", "HM-LIQ-006", "a cross liquidation also closes isolated legs", _cross_hits_isolated),
+    Mutant("liquidation-first", "HM-LIQ-008", "liquidation evaluated before the stops fire", _liquidation_first),
+    Mutant("margin-not-released", "HM-MARG-003", "a partial close keeps all of the leg's margin",
+           _margin_not_released),
+    Mutant("cross-by-default", "HM-MARG-004", "a fill changes the leg's margin type", _cross_by_default),
+    Mutant("margin-type-on-busy-leg", "HM-MARG-005", "margin type changes on an open leg",
+           _accept_reason("MARGIN_TYPE_WITH_POSITION", _margin_type_switched)),
+    Mutant("settle-off", "HM-SETL-001", "expiry settles a leg at the wrong PnL", _settle_off),
+    Mutant("stop-wrong-leg", "HM-STOP-001", "a triggered stop fills the other leg", _stop_wrong_leg),
+    Mutant("trailing-follows-price", "HM-STOP-003", "a trailing stop tracks the last price in both directions",
+           _trailing_follows_price),
+    Mutant("keep-orders-on-close", "HM-STOP-004", "closing orders survive the close of their leg",
+           _keep_orders_on_close),
+    Mutant("close-position-partial", "HM-STOP-005", "a close-position order leaves part of the leg",
+           _close_position_partial),
 ]
 MUTANT_BY_NAME = {m.name: m for m in MUTANTS}
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 RULE_ID = re.compile(r"^HM-[A-Z]{2,5}-\d{3}$")
+# Reserved for test fixtures that need an ID no rule has: area TEST, or numbers 900-999. Never issued.
+RESERVED_ID = re.compile(r"^HM-(TEST-\d{3}|[A-Z]{2,5}-9\d\d)$")
 LEVELS = ("MUST", "SHOULD", "MAY")
 KINDS = (
     "state-invariant",  # holds on every snapshot
@@ -159,8 +161,8 @@ def rule(
     """Declare a rule; used as a decorator on its check (``kind="parameter"`` rules use ``declare``)."""
 
     def register(check: StepCheck | None) -> StepCheck:
-        if not RULE_ID.match(rule_id):
-            raise RegistryError(f"{rule_id}: malformed rule ID (HM-AREA-NNN)")
+        if not RULE_ID.match(rule_id) or RESERVED_ID.match(rule_id):
+            raise RegistryError(f"{rule_id}: malformed or reserved rule ID (HM-AREA-NNN, not TEST or 9NN)")
         if rule_id in _RULES:
             raise RegistryError(f"{rule_id}: declared twice (IDs are never reused)")
         if level not in LEVELS or kind not in KINDS or status not in STATUSES:

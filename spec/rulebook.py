@@ -16,6 +16,23 @@ declare(
 )
 
 
+# Seed clauses no rule formalises, with the reason (every other normative clause is cited by a rule).
+OUT_OF_SCOPE: dict[str, str] = {
+    "S-F4": "Informative: who uses hedge mode is not a behaviour an engine can obey or break.",
+}
+# Parts of clauses that stay outside the rules, though the clause itself is cited.
+PARTLY_OUT_OF_SCOPE: dict[str, str] = {
+    "S-E1": "The second-factor confirmation of Binance's web interface is authentication, outside the model.",
+    "S-E2": "The 30-second cooldown is not in Bybit's API documentation: a profile parameter (HM-MODE-006), "
+            "unconfirmed, not simulated.",
+    "S-E3": "OKX's recalibration notice is a user-interface step (HM-MODE-007), not simulated.",
+    "S-E5": "KuCoin's reset of isolated allocations on a flat account has no observable effect on positions "
+            "(HM-MODE-007), not simulated.",
+    "S-F5": "'Never retroactive' only bites where a venue applies a switch partially (Bybit's coin-level "
+            "switch, HM-MODE-005); everywhere else a switch needs a flat scope (HM-MODE-002/003).",
+}
+
+
 def all_rules() -> list[Rule]:
     """Every rule, active and retired, in ID order."""
     return [_RULES[k] for k in sorted(_RULES)]

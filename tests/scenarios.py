@@ -90,3 +90,36 @@ def random_actions(seed: int, count: int) -> list[dict[str, Any]]:
                         "side": "SELL", "position_side": "LONG", "order_type": "STOP_MARKET", "quantity": "0",
                         "close_position": True, "stop_price": price})
     return out
+
+
+def _order(t: int, oid: str, side: str, leg: str, qty: str, price: str = "", **kw: Any) -> dict[str, Any]:
+    action = {"t": t, "kind": "place_order", "account": "A", "order_id": oid, "instrument": "BTCUSDT", "side": side,
+              "position_side": leg, "order_type": kw.pop("order_type", "MARKET"), "quantity": qty, **kw}
+    if price:
+        action["price"] = price
+    return action
+
+
+def directed_actions() -> list[list[dict[str, Any]]]:
+    """Short scenarios for situations a random walk reaches rarely (each on hedge-mode params)."""
+    cross_pair = [
+        {"t": 1, "kind": "set_margin_type", "account": "A", "instrument": "BTCUSDT", "position_side": "LONG",
+         "margin_type": "CROSS"},
+        {"t": 2, "kind": "set_margin_type", "account": "A", "instrument": "BTCUSDT", "position_side": "SHORT",
+         "margin_type": "CROSS"},
+        _order(3, "l", "BUY", "LONG", "1", "100"), _order(4, "s", "SELL", "SHORT", "1", "100"),
+        {"t": 5, "kind": "mark_price", "instrument": "BTCUSDT", "price": "109990.1"},
+    ]
+    stop_and_liquidation = [
+        _order(1, "l", "BUY", "LONG", "1", "100"), _order(2, "s", "SELL", "SHORT", "1", "100"),
+        _order(3, "tp", "SELL", "LONG", "1", order_type="TAKE_PROFIT_MARKET", stop_price="104"),
+        {"t": 4, "kind": "mark_price", "instrument": "BTCUSDT", "price": "105"},
+    ]
+    trailing = [
+        _order(1, "l", "BUY", "LONG", "1", "100"),
+        _order(2, "tl", "SELL", "LONG", "1", order_type="TRAILING_STOP_MARKET", callback_rate="0.05"),
+        {"t": 3, "kind": "mark_price", "instrument": "BTCUSDT", "price": "100"},
+        {"t": 4, "kind": "mark_price", "instrument": "BTCUSDT", "price": "102"},
+        {"t": 5, "kind": "mark_price", "instrument": "BTCUSDT", "price": "101"},
+    ]
+    return [cross_pair, stop_and_liquidation, trailing]

@@ -13,7 +13,7 @@ from hedgespec.conformance.mutants import MUTANTS, Mutant
 from hedgespec.spec.profiles import builtin_profile_names
 from hedgespec.spec.registry import StepView
 from hedgespec.spec.rulebook import get, run_step_checks, step_rules
-from scenarios import params, random_actions
+from scenarios import directed_actions, params, random_actions
 
 
 def run(adapter, p, actions, rules=None):
@@ -34,6 +34,9 @@ def run(adapter, p, actions, rules=None):
 
 @pytest.mark.parametrize("profile", builtin_profile_names())
 def test_reference_satisfies_every_check(profile):
+    for actions in directed_actions():
+        found, _ = run(ReferenceAdapter(profile), params(profile), actions)
+        assert found == [], [str(v) for v in found[:5]]
     seen = collections.Counter()
     for seed in range(6):
         found, kinds = run(ReferenceAdapter(profile), params(profile, hedge=seed % 2 == 0), random_actions(seed, 150))
@@ -49,6 +52,10 @@ def test_reference_satisfies_every_check(profile):
 def test_each_mutant_trips_its_rule(mutant: Mutant):
     rule = get(mutant.rule_id)
     assert rule.check is not None
+    for actions in directed_actions():
+        found, _ = run(mutant.adapter("seed"), params("seed"), actions, [rule])
+        if any(v.rule_id == mutant.rule_id for v in found):
+            return
     for seed in range(12):
         wallet = "1000" if seed < 6 else "3"
         found, _ = run(mutant.adapter("seed"), params("seed", wallet=wallet, hedge=seed % 3 != 2),

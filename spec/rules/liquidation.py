@@ -159,8 +159,7 @@ def cross_pool_as_whole(view: StepView) -> Iterator[Violation]:
     marks[view.action["instrument"]] = view.action["price"]
     insts = instruments(view.params)
     pool_liquidated = {e["account"] for e in _liquidations(view) if e["position_side"] == "CROSS"}
-    triggered = {e["account"] for e in events(view.outcome, "fill") if e["cause"] in ("trigger", "liquidation")
-                 and e["account"] not in pool_liquidated}
+    triggered = {e["account"] for e in events(view.outcome, "fill") if e["cause"] == "trigger"}
     for account, acc in view.before["accounts"].items():
         equity, mm, legs = D(acc["wallet"]), Decimal(0), []
         for symbol, sides in acc["positions"].items():
