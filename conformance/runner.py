@@ -54,7 +54,7 @@ RUN_RULES = ("HM-DET-001",)  # checked over a whole run (replayed twice), not pe
 class RunConfig:
     profile: str = "seed"
     seed: int = 0
-    examples: int = 60  # random differential cases
+    examples: int = 100  # random differential cases (the CLI default)
     steps: int = 40  # actions per case
     vectors: Path | None = None  # None: the built-in corpus
     run_vectors: bool = True

@@ -245,8 +245,12 @@ def _liq_cross(p: Profile) -> Case:
 @scenario("stop-before-liquidation", "A stop triggered by the same mark fires before liquidation",
           "HM-LIQ-008", "HM-STOP-002")
 def _liq_008(p: Profile) -> Case:
-    return hedge(p), [*both_legs(), order(3, "st", "SELL", "LONG", "0.1", order_type="STOP_MARKET",
-                                          stop_price="29000"), mark(4, "28000")]
+    # the fall fires the short's take-profit and breaches the 50x long: the trigger comes first
+    return hedge(p), [
+        {"t": 1, "kind": "set_leverage", "account": "alice", "instrument": PERP, "position_side": "LONG",
+         "leverage": "50"}, *both_legs(2),
+        order(4, "tp", "BUY", "SHORT", "0.1", order_type="TAKE_PROFIT_MARKET", stop_price="29000"),
+        mark(5, "28000")]
 
 
 # -- stops ----------------------------------------------------------------------------------------------
