@@ -15,10 +15,10 @@ CONSEQUENCES = {
 
 
 @pytest.mark.parametrize("profile_name", builtin_profile_names())
-@pytest.mark.parametrize("seed", [1, 2])
-def test_clean_trace_has_no_findings(profile_name: str, seed: int) -> None:
+def test_clean_trace_has_no_findings(profile_name: str) -> None:
     profile = load_profile(profile_name)
-    lines, _ = synth_lines(4000, seed=seed, funding_report=profile.effective("funding_report"))
+    seed = sum(map(ord, profile_name))  # a different trace per profile
+    lines, _ = synth_lines(2500, seed=seed, funding_report=profile.effective("funding_report"))
     result = audit_lines(lines, profile, trace_name="clean.jsonl")
     assert result.findings == []
     assert result.summary["records_rejected"] == 0
@@ -33,7 +33,7 @@ def test_clean_trace_has_no_findings(profile_name: str, seed: int) -> None:
 
 @pytest.mark.parametrize("plant", sorted(PLANTS))
 def test_planted_violation_is_found_where_it_was_planted(plant: str) -> None:
-    lines, info = synth_lines(3000, seed=3, plant=(plant,))
+    lines, info = synth_lines(1500, seed=3, plant=(plant,))
     assert plant in info.planted, "the synthesizer could not place the plant"
     rule_id, t = info.planted[plant]
     result = audit_lines(lines, load_profile("seed"), trace_name="planted.jsonl")
@@ -46,7 +46,7 @@ def test_planted_violation_is_found_where_it_was_planted(plant: str) -> None:
 
 
 def test_all_plants_together_are_all_found() -> None:
-    lines, info = synth_lines(12000, seed=5, plant=tuple(sorted(PLANTS)))
+    lines, info = synth_lines(6000, seed=5, plant=tuple(sorted(PLANTS)))
     result = audit_lines(lines, load_profile("seed"), trace_name="all.jsonl")
     found = {(f.rule_id, f.t) for f in result.findings}
     missing = {name: placed for name, placed in info.planted.items() if placed not in found}

@@ -21,7 +21,7 @@ def test_schema_file_is_generated_from_record_types() -> None:
 
 def test_synthetic_records_validate_against_the_json_schema() -> None:
     validator = jsonschema.Draft202012Validator(json_schema())
-    lines, _ = synth_lines(400, plant=("funding_netted", "order_oversized", "mode_switch_with_positions"))
+    lines, _ = synth_lines(200, plant=("funding_netted", "order_oversized", "mode_switch_with_positions"))
     for line in lines:
         errors = list(validator.iter_errors(json.loads(line)))
         assert errors == [], (line, errors[:1])
