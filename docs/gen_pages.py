@@ -42,10 +42,19 @@ def _title_of(path: str) -> str:
 
 
 def _folder(folder: str, first: str = "index.md") -> list[NavEntry]:
-    """The pages of a folder written by others, index first, in name order."""
+    """The pages of a folder written by others, index first, in name order.
+
+    A generated report (``X.report.md``) follows its page ``X.md`` under a short title.
+    """
     found = [p for p in handwritten() if p.startswith(folder + "/")]
-    found.sort(key=lambda p: (p != f"{folder}/{first}", p))
-    return [(_title_of(p), p) for p in found]
+
+    def key(path: str) -> tuple[bool, str, bool]:
+        base = path.removesuffix(".report.md").removesuffix(".md")
+        return (path != f"{folder}/{first}", base, path.endswith(".report.md"))
+
+    found.sort(key=key)
+    return [(f"{Path(p).name.removesuffix('.report.md')}: full report" if p.endswith(".report.md")
+             else _title_of(p), p) for p in found]
 
 
 def nav(rules: list, generated: set[str]) -> list[NavEntry]:
