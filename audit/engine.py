@@ -113,13 +113,14 @@ class AuditResult:
 class Leg:
     """One reconstructed leg: quantity, cost basis, and how sure we are of it (HM-POS-001)."""
 
-    __slots__ = ("qty", "cost", "known", "entry_unc", "opp_opened", "origin")
+    __slots__ = ("qty", "cost", "known", "entry_unc", "cost_unc", "opp_opened", "origin")
 
     def __init__(self, known: bool, origin: str) -> None:
         self.qty = ZERO
         self.cost = ZERO
         self.known = known
         self.entry_unc = ZERO  # uncertainty of the entry price when declared (half a printed step)
+        self.cost_unc = ZERO  # the venue may round each pro-rata cost release by one money step
         self.opp_opened = ZERO  # quantity opened on the other leg since this leg was last confirmed
         self.origin = origin
 
@@ -130,6 +131,7 @@ class Leg:
         self.qty = qty
         self.cost = qty * entry if entry is not None and qty else ZERO
         self.entry_unc = entry_unc if qty else ZERO
+        self.cost_unc = ZERO
         self.known = entry is not None or qty == 0
         self.opp_opened = ZERO
         self.origin = origin
@@ -546,7 +548,7 @@ class Auditor:
                 return False
             released = leg.cost if qty == leg.qty else leg.cost * qty / leg.qty
             diff = pnl - (notional - released if side == "LONG" else released - notional)
-            pnl_tol = tol + qty * (self.entry_step + leg.entry_unc)
+            pnl_tol = tol + qty * (self.entry_step + leg.entry_unc) + leg.cost_unc
             if not -pnl_tol <= diff <= pnl_tol:
                 return False
         current = self.fee_ranges.get((instrument, liquidity, hedged))
@@ -586,6 +588,9 @@ class Auditor:
             if leg.qty == 0:
                 leg.cost = ZERO
                 leg.entry_unc = ZERO
+                leg.cost_unc = ZERO
+            else:
+                leg.cost_unc += self.money_step
         if narrowed:  # the discount test can only change when a range does
             self._hedge_discount(rec, (number, src))
         deltas = self.balance_delta
@@ -637,7 +642,7 @@ class Auditor:
             self._cannot(R.REALIZED_PNL, "fill without realized PnL",
                          "the fill's realized PnL (e.g. Binance userTrades realizedPnl)", where)
         else:
-            tol = self.money_tol + qty * (self.entry_step + leg.entry_unc)
+            tol = self.money_tol + qty * (self.entry_step + leg.entry_unc) + leg.cost_unc
             if abs(pnl - expected) > tol:
                 entry = leg.entry()
                 self._find(R.REALIZED_PNL,
@@ -653,6 +658,9 @@ class Auditor:
         if leg.qty == 0:
             leg.cost = ZERO
             leg.entry_unc = ZERO
+            leg.cost_unc = ZERO
+        else:
+            leg.cost_unc += self.money_step
 
     def _check_fee(self, rec: dict[str, Any], where: Any, hedged: bool) -> None:  # noqa: C901
         """HM-FEE-001: one maker and one taker rate per instrument, on the fill's own notional, no hedge discount.
@@ -739,6 +747,10 @@ class Auditor:
         where = self._where(rec, number)
         instrument = rec["instrument"]
         self._ledger_add(rec["asset"], rec["amount"])
+        if rec["position_side"] == "BOTH":
+            self._cannot(R.FUNDING_AMOUNT, "one-way (BOTH) funding: hedge-mode leg rules do not apply",
+                         "nothing: one-way positions are outside the hedge-mode audit", where)
+            return
         if self.pending_key is None:
             self.pending_key = (instrument, rec["t"])
         self.pending_funding.append((rec, where))
@@ -891,7 +903,7 @@ class Auditor:
                 self._ok(R.SNAPSHOT)
                 recon = leg.entry()
                 if entry is not None and qty > 0 and recon is not None:
-                    tol = 2 * entry_unc + self.entry_step + leg.entry_unc
+                    tol = 2 * entry_unc + self.entry_step + leg.entry_unc + leg.cost_unc / qty
                     if abs(recon - entry) > tol:
                         self._find(R.ENTRY_PER_LEG, f"{instrument} {side}: entry price {canonical(entry)} reported, "
                                                     f"this leg's own fills give "

@@ -256,7 +256,7 @@ RECORD_TYPES: dict[str, dict[str, tuple[Kind, bool]]] = {
     },
     "funding": {
         "instrument": (STR, True),
-        "position_side": (nullable(PS_LEG), True),
+        "position_side": (nullable(enum(*POSITION_SIDES)), True),
         "amount": (DEC, True),
         "asset": (STR, True),
         "rate": (nullable(DEC), False),
