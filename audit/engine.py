@@ -480,6 +480,8 @@ class Auditor:
         other = legs.get((instrument, OTHER[side])) or self._leg(instrument, OTHER[side])
         qty = rec["quantity"]
         closed = rec.get("closed_quantity")
+        if rec.get("cause") == "liquidation":
+            self._check_liquidation_leg(rec, where)
         if OPENING_SIDE[(rec["side"], side)]:
             pnl = rec["realized_pnl"]
             if pnl is not None and -self.money_tol <= pnl <= self.money_tol:
@@ -863,6 +865,22 @@ class Auditor:
                        r["t"], [where], expected=expected, observed=r["amount"])
         else:
             self._ok(R.FUNDING_AMOUNT)
+
+    def _check_liquidation_leg(self, rec: dict[str, Any], where: Any) -> None:
+        """HM-LIQ-001: an isolated liquidation closes only the leg it was announced for."""
+        event = self.liquidations.get(rec["instrument"])
+        if event is None or event[0] != rec["t"] or event[1] not in OTHER:
+            return
+        t, side, margin_type, announced = event
+        if margin_type != "ISOLATED":
+            self._cannot(R.LIQUIDATION_ONE_LEG, "liquidation without its margin type",
+                         "the margin type of the liquidated leg (isolated or cross)", where)
+        elif rec["position_side"] != side:
+            self._find(R.LIQUIDATION_ONE_LEG, f"isolated liquidation of {rec['instrument']} {side} also closed "
+                                              f"{canonical(rec['quantity'])} of the {rec['position_side']} leg",
+                       t, [where, announced])
+        else:
+            self._ok(R.LIQUIDATION_ONE_LEG)
 
     def _on_liquidation(self, rec: dict[str, Any], number: int) -> None:
         where = self._where(rec, number)

@@ -149,3 +149,22 @@ def test_no_opening_state_means_closing_fills_are_not_decidable() -> None:
     assert result.findings == []
     assert {u.rule_id for u in result.undecided} == {"HM-ORD-003", "HM-POS-002"}
     assert all("opening" in u.needs for u in result.undecided)
+
+
+def test_isolated_liquidation_touches_only_its_leg() -> None:
+    base = [meta(), opening(), fill(1, "1", "BUY", "LONG", "1", "100"), fill(2, "2", "SELL", "SHORT", "1", "100"),
+            rec("liquidation", 3, "l", instrument="BTCUSDT", position_side="LONG", margin_type="ISOLATED"),
+            fill(3, "3", "SELL", "LONG", "1", "80", pnl="-20", fee="0", cause="liquidation")]
+    result = audit_records(base)
+    assert result.findings == [] and result.decided_by_rule["HM-LIQ-001"] == 1
+    netted = base + [fill(3, "4", "BUY", "SHORT", "1", "80", pnl="20", fee="0", cause="liquidation")]
+    assert audit_records(netted).findings_by_rule == {"HM-LIQ-001": 1}
+    # the trigger itself needs margin data the trace does not have
+    assert "HM-LIQ-002" in {u.rule_id for u in result.undecided}
+
+
+def test_cited_rules_exist_in_the_rulebook() -> None:
+    from hedgespec.audit.rules import RULE_IDS
+    from hedgespec.spec import rulebook
+
+    assert RULE_IDS <= {r.id for r in rulebook.all_rules()}

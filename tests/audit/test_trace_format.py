@@ -100,3 +100,13 @@ def test_meta_and_opening_validate() -> None:
 def test_dumps_writes_canonical_decimal_strings() -> None:
     line = trace.dumps(rec("mark_price", 1, instrument="X", price=Decimal("100.500")))
     assert json.loads(line)["price"] == "100.5"
+
+
+def test_examples_in_the_format_reference_are_valid_records() -> None:
+    from pathlib import Path
+
+    doc = Path(__file__).parents[2] / "docs" / "audit" / "trace-format.md"
+    examples = [line for line in doc.read_text(encoding="utf-8").splitlines() if line.startswith('{"v":1')]
+    assert len(examples) >= 5
+    for line in examples:
+        check_line(line.encode())
