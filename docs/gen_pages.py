@@ -147,8 +147,8 @@ def main() -> None:
         unknown = catalog.unknown_ids(text, known)
         if unknown:
             problems.append(f"docs/{path}: unknown rule ID(s) {', '.join(unknown)}")
-        if directives.DIRECTIVE.search(text):
-            write(path, directives.expand(text, f"docs/{path}"), generated)
+        if directives.DIRECTIVE.search(text) or directives.IF_EXISTS.search(text):
+            write(path, directives.expand(text, f"docs/{path}", DOCS), generated)
             mkdocs_gen_files.set_edit_path(path, path)
     for rule_id, refs in sorted(tests.items()):
         if rule_id not in known:

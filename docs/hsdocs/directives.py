@@ -11,6 +11,7 @@ import dataclasses
 import re
 import typing
 from collections.abc import Callable
+from pathlib import Path
 
 from hedgespec.model import actions as A
 from hedgespec.model import events as E
@@ -158,7 +159,15 @@ DIRECTIVES: dict[str, Callable[..., str]] = {
 }
 
 
-def expand(text: str, where: str) -> str:
+IF_EXISTS = re.compile(r"^<!--[ \t]*gen:if-exists[ \t]+([\w./-]+)[ \t]*-->[ \t]*\n(.*?)^<!--[ \t]*gen:end[ \t]*-->[ \t]*$",
+                       re.MULTILINE | re.DOTALL)
+
+
+def expand(text: str, where: str, docs_dir: Path | None = None) -> str:
+    """Fill in the directives; ``gen:if-exists PATH`` ... ``gen:end`` keeps its text only if docs/PATH exists."""
+    if docs_dir is not None:
+        text = IF_EXISTS.sub(lambda m: m.group(2) if (docs_dir / m.group(1)).exists() else "", text)
+
     def replace(match: re.Match[str]) -> str:
         name, args = match.group(1), match.group(2).split()
         func = DIRECTIVES.get(name)

@@ -93,3 +93,10 @@ def test_hedge_walkthrough_claims_hold() -> None:
     # t=7: the SELL on the LONG leg reduced it and left the SHORT leg as it was
     assert by_t[7][1]["LONG"]["quantity"] == "0.05"
     assert by_t[7][1]["SHORT"] == by_t[6][1]["SHORT"]
+
+
+def test_if_exists_keeps_text_only_for_existing_pages(tmp_path: Path) -> None:
+    (tmp_path / "here.md").write_text("# Here\n", encoding="utf-8")
+    text = ("a\n<!-- gen:if-exists here.md -->\nkept\n<!-- gen:end -->\n"
+            "b\n<!-- gen:if-exists guides/gone.md -->\ndropped\n<!-- gen:end -->\nc\n")
+    assert directives.expand(text, "page.md", tmp_path) == "a\nkept\n\nb\n\nc\n"
