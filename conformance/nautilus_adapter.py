@@ -597,10 +597,9 @@ class NautilusAdapter:
                            "quantity": event.last_qty.as_decimal(), "price": event.last_px.as_decimal(),
                            "liquidity": "MAKER" if event.liquidity_side == LiquiditySide.MAKER else "TAKER",
                            "fee": fee, "_net": Decimal(0), "cause": "order"}
-                order = venue.engine.cache.order(event.client_order_id)
-                pending["_status"] = ("FILLED" if order is not None and order.leaves_qty.as_decimal() == 0
-                                      and _last_fill(venue, event) else "PARTIALLY_FILLED")
-                pending["_leaves"] = order.leaves_qty.as_decimal() if order is not None else Decimal(0)
+                leaves = _leaves_after(venue, event)
+                pending["_status"] = "FILLED" if leaves == 0 else "PARTIALLY_FILLED"
+                pending["_leaves"] = leaves
             elif isinstance(event, OrderAccepted):
                 order = venue.engine.cache.order(event.client_order_id)
                 if order is not None and order.order_type.name == "LIMIT":
@@ -716,13 +715,18 @@ class NautilusAdapter:
         return rows
 
 
-def _last_fill(venue: _Venue, event: Any) -> bool:
-    """Whether ``event`` is the order's last fill (the order is filled after it)."""
+def _leaves_after(venue: _Venue, event: Any) -> Decimal:
+    """What is left of the order once ``event`` (one of its fills) has executed."""
     order = venue.engine.cache.order(event.client_order_id)
     if order is None:
-        return True
-    fills = [e for e in order.events if isinstance(e, OrderFilled)]
-    return bool(fills) and fills[-1].trade_id == event.trade_id
+        return Decimal(0)
+    filled = Decimal(0)
+    for past in order.events:
+        if isinstance(past, OrderFilled):
+            filled += past.last_qty.as_decimal()
+            if past.trade_id == event.trade_id:
+                break
+    return order.quantity.as_decimal() - filled
 
 
 def _reason(text: str) -> str:

@@ -31,7 +31,7 @@ pytestmark = pytest.mark.skipif(not available(), reason="nautilus_trader 1.221.0
 ROOT = Path(__file__).resolve().parents[2]
 LEG_FIELDS = ("quantity", "cost_basis", "realized_pnl", "fees_paid")
 # Rules the committed report finds nautilus failing under the seed profile (see docs/results/nautilus_trader.md).
-KNOWN_FAILURES = {"HM-MARG-001", "HM-ORD-001", "HM-ORD-005", "HM-POS-001", "HM-MARG-006"}
+KNOWN_FAILURES = {"HM-MARG-001", "HM-MARG-006", "HM-ORD-001", "HM-ORD-005", "HM-ORD-006", "HM-POS-001"}
 
 
 @pytest.fixture
