@@ -12,9 +12,11 @@ under "not decidable" with what would be needed, never silently skipped.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, Context, Decimal
+from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any
 
@@ -24,10 +26,8 @@ from .trace import (
     PARSER,
     RECORD_TYPES,
     TRACE_VERSION,
-    FastPathMiss,
     RecordError,
     decode,
-    fast_fill,
     raw_loads,
     validate,
     validate_fast,
@@ -39,6 +39,20 @@ DEFAULT_FUNDING_WINDOW_MS = 60_000
 OPENING_SIDE = {("BUY", "LONG"): True, ("SELL", "SHORT"): True, ("SELL", "LONG"): False, ("BUY", "SHORT"): False}
 OTHER = {"LONG": "SHORT", "SHORT": "LONG"}
 _BLANK_START = (b"", b" ", b"\t", b"\r", b"\n")
+# the fused fill path: the fields a plain fill must have (14 with "type"), read in one call
+_FILL_GET = itemgetter("v", "t", "src", "id", "instrument", "side", "position_side", "quantity", "price", "fee",
+                       "fee_asset", "realized_pnl", "liquidity")
+_FILL_PLAIN = 14
+_LIQUIDITY = frozenset(("MAKER", "TAKER"))
+_ABSENT = object()
+_NUM4 = re.compile(r"-?\d+(?:\.\d+)?\x00-?\d+(?:\.\d+)?\x00-?\d+(?:\.\d+)?\x00-?\d+(?:\.\d+)?").fullmatch
+_SRC_KEYS = frozenset(("file", "id", "line", "index"))
+
+
+def _src_extras_ok(src: dict[str, Any]) -> bool:
+    if not src.keys() <= _SRC_KEYS:
+        return False
+    return all(type(src[k]) is int and src[k] >= 0 for k in ("line", "index") if k in src)
 # record types whose loss cannot change a leg or a balance
 _NO_STATE_TYPES = ("meta", "mode_change", "order", "mark_price", "funding_rate", "liquidation", "adl", "position")
 
@@ -513,31 +527,53 @@ class Auditor:
         if self.balance_delta:
             self._ledger_fill(rec)
 
-    def _fill_hot(self, raw: dict[str, Any], number: int) -> bool:
-        """A plain hedge fill in one pass: same checks and state as ``_dispatch`` + ``_on_fill``.
+    def _fill_hot(self, raw: dict[str, Any], number: int) -> bool:  # noqa: C901
+        """A plain hedge fill in one pass: same checks and state as ``validate`` + ``_dispatch`` + ``_on_fill``.
 
-        Returns False, having changed nothing, when the record needs the reference path (anything
-        invalid, out of order, duplicate, unusual or suspicious); the reference path then decides.
+        Returns False, having changed nothing (not even ``raw``), when the record needs the reference
+        path: anything invalid, out of order, duplicate, unusual or suspicious. The reference path then
+        decides; tests/audit/test_fast_path.py holds the two to identical reports.
         """
         try:
-            rec = fast_fill(raw)
-        except (FastPathMiss, KeyError, TypeError, AttributeError, RecordError):
+            v, t, src, ident, instrument, side, position_side, q, p, fee, fee_asset, pnl, liquidity = _FILL_GET(raw)
+        except KeyError:
             return False
-        t, src, instrument, side = rec["t"], rec["src"], rec["instrument"], rec["position_side"]
-        if (self.last_t is not None and t < self.last_t) or side not in OTHER or self.pending_key is not None \
-                or self.mode == "ONE_WAY" or "cause" in rec or "closed_quantity" in rec:
+        n = len(raw)
+        if n != _FILL_PLAIN:
+            order_id = raw.get("order_id", _ABSENT)
+            if n != _FILL_PLAIN + 1 or order_id is _ABSENT or (
+                    order_id is not None and (order_id.__class__ is not str or not order_id)):
+                return False
+        opening = OPENING_SIDE.get((side, position_side))
+        if v != 1 or v.__class__ is not int or t.__class__ is not int or t < 0 or src.__class__ is not dict \
+                or opening is None or liquidity not in _LIQUIDITY or ident.__class__ is not str or not ident \
+                or instrument.__class__ is not str or not instrument or fee_asset.__class__ is not str:
             return False
-        key = ("fill", src["file"], src["id"], instrument)
+        sfile, sid = src.get("file"), src.get("id")
+        if sfile.__class__ is not str or not sfile or sid.__class__ is not str or not sid or not fee_asset:
+            return False
+        if len(src) > 2 and not _src_extras_ok(src):
+            return False
+        try:
+            if _NUM4("\x00".join((q, p, fee, pnl))) is None or q[0] == "-" or p[0] == "-":
+                return False
+        except TypeError:
+            return False
+        qty, price, fee, pnl = Decimal(q), Decimal(p), Decimal(fee), Decimal(pnl)
+        if not qty or not price:
+            return False
+        last_t = self.last_t
+        if (last_t is not None and t < last_t) or self.mode == "ONE_WAY":
+            return False
+        key = ("fill", sfile, sid, instrument)
         if key in self.dup_keys or key in self.dup_previous:
             return False
         legs = self.legs
-        leg = legs.get((instrument, side))
-        other = legs.get((instrument, OTHER[side]))
+        leg = legs.get((instrument, position_side))
+        other = legs.get((instrument, OTHER[position_side]))
         if leg is None or other is None or not leg.known:
             return False
-        qty, price, pnl, fee = rec["quantity"], rec["price"], rec["realized_pnl"], rec["fee"]
-        liquidity, tol = rec["liquidity"], self.money_tol
-        opening = OPENING_SIDE[(rec["side"], side)]
+        tol = self.money_tol
         notional = qty * price
         # decide everything first; anything unusual goes to the reference path before any change
         if opening:
@@ -549,18 +585,20 @@ class Auditor:
             if qty > leg.qty:
                 return False
             released = leg.cost if qty == leg.qty else leg.cost * qty / leg.qty
-            diff = pnl - (notional - released if side == "LONG" else released - notional)
+            diff = pnl - (notional - released if position_side == "LONG" else released - notional)
             pnl_tol = tol + qty * (self.entry_step + leg.entry_unc) + leg.cost_unc
             if not -pnl_tol <= diff <= pnl_tol:
                 return False
         current = self.fee_ranges.get((instrument, liquidity, hedged))
-        if current is None or rec["fee_asset"] != self.settle_asset or liquidity is None:
+        if current is None or fee_asset != self.settle_asset:
             return False
         low, high = fee - tol, fee + tol
         lo_at, hi_at = current[0] * notional, current[1] * notional
         if high < lo_at or low > hi_at:
             return False
         # commit: the same state changes and counts as the reference path
+        if self.pending_key is not None:
+            self._flush_funding()  # as _dispatch does for any valid record after a funding group
         self.dup_keys[key] = number
         if len(self.dup_keys) >= self.dup_window:
             self.dup_previous, self.dup_keys = self.dup_keys, {}
@@ -594,14 +632,14 @@ class Auditor:
             else:
                 leg.cost_unc += self.money_step
         if narrowed:  # the discount test can only change when a range does
-            self._hedge_discount(rec, (number, src))
+            self._hedge_discount({"instrument": instrument, "liquidity": liquidity, "t": t}, (number, src))
         deltas = self.balance_delta
         if deltas:
             settle = self.settle_asset
             if settle in deltas:
                 deltas[settle] += pnl
-            if rec["fee_asset"] in deltas:
-                deltas[rec["fee_asset"]] -= fee
+            if fee_asset in deltas:
+                deltas[fee_asset] -= fee
         return True
 
     def _check_opening(self, rec: dict[str, Any], leg: Leg, where: Any) -> None:
@@ -1087,7 +1125,7 @@ def audit_stream(stream: IO[bytes], profile: Any, *, trace_name: str = "<trace>"
         for number, line in enumerate(_hashed_lines(stream, auditor.sha), 1):
             # the loop takes plain fills straight to the fused path; everything else (and every doubt)
             # goes through ``consume``, which re-reads the line from scratch
-            if hot and line[:1] == b"{":
+            if hot:
                 try:
                     raw = raw_loads(line)
                 except ValueError:
