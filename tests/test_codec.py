@@ -1,0 +1,101 @@
+"""The model's edge: decimal strings, exact units, and errors that name the place and the field."""
+
+from __future__ import annotations
+
+import pytest
+from hedgespec.model import initial_state, step
+from hedgespec.model.actions import PlaceOrder
+from hedgespec.model.codec import InputError, action_from_json, action_to_json, format_units, parse_units
+from scenarios import params
+
+
+@pytest.mark.parametrize("text,unit,atoms", [
+    ("1", "qty", 10**8), ("0.00000001", "qty", 1), ("-2.5", "money", -25 * 10**15), ("0", "rate", 0),
+    ("1e2", "price", 100 * 10**8), ("  3.10 ", "price", 310_000_000),
+])
+def test_parse_exact(text, unit, atoms):
+    assert parse_units(text, unit) == atoms
+
+
+@pytest.mark.parametrize("value,unit,text", [(10**8, "qty", "1"), (-1, "money", "-0.0000000000000001"),
+                                             (0, "price", "0"), (123_450_000, "price", "1.2345")])
+def test_format_canonical(value, unit, text):
+    assert format_units(value, unit) == text
+    assert parse_units(text, unit) == value
+
+
+@pytest.mark.parametrize("raw,message", [
+    ("0.000000001", "more decimals than 8"), ("abc", "not a decimal number"), ("NaN", "not a finite number"),
+    (1.5, "expected a decimal string, got float"), (None, "expected a decimal string"),
+])
+def test_parse_refuses(raw, message):
+    with pytest.raises(InputError, match=message) as info:
+        parse_units(raw, "qty", "orders.json: step 4", "quantity")
+    assert "orders.json: step 4: quantity" in str(info.value)
+
+
+@pytest.mark.parametrize("obj,message", [
+    ({"t": 1, "kind": "teleport"}, "kind: unknown action kind 'teleport'"),
+    ({"t": 1, "kind": "deposit", "account": "A"}, "amount: missing"),
+    ({"t": 1, "kind": "deposit", "account": "A", "amount": "1", "color": "red"}, "color: not a field of deposit"),
+    ({"t": "1", "kind": "deposit", "account": "A", "amount": "1"}, "t: a non-negative integer"),
+    ({"t": 1, "kind": "place_order", "account": "A", "order_id": "o", "instrument": "BTCUSDT", "side": "BUY",
+      "order_type": "MARKET", "quantity": "1", "price": "1", "reduce_only": "yes"}, "reduce_only: expected true or false"),
+    ([1, 2], "an action is a JSON object"),
+])
+def test_action_errors_name_the_field(obj, message):
+    with pytest.raises(InputError, match=message) as info:
+        action_from_json(obj, "scenario.json: step 7")
+    assert str(info.value).startswith("scenario.json: step 7")
+
+
+def test_action_round_trip():
+    obj = {"t": 3, "kind": "place_order", "account": "A", "order_id": "o1", "instrument": "BTCUSDT", "side": "SELL",
+           "position_side": "SHORT", "order_type": "LIMIT", "quantity": "0.5", "price": "101.5"}
+    assert action_to_json(action_from_json(obj, "x")) == obj
+
+
+@pytest.mark.parametrize("quantity,price,reason", [
+    (0, 100 * 10**8, "INVALID_ARGUMENT"), (-10**8, 100 * 10**8, "INVALID_ARGUMENT"),
+    (10**4, 100 * 10**8, "INVALID_ARGUMENT"),  # 0.0001: off the 0.001 lot
+    (10**5, 100_05 * 10**6, "INVALID_ARGUMENT"),  # 100.05: off the 0.1 tick
+])
+def test_malformed_orders_are_rejections_not_exceptions(quantity, price, reason):
+    """HM-ORD-005, HM-ATOM-001: the state comes back unchanged, with the reason."""
+    state = initial_state(params())
+    outcome, after = step(state, PlaceOrder(1, "A", "o", "BTCUSDT", "BUY", "LONG", "MARKET", quantity, price))
+    assert (outcome.kind, outcome.reason) == ("rejected", reason)
+    assert after is state
+
+
+def test_wrong_python_types_are_rejections():
+    state = initial_state(params())
+    outcome, after = step(state, PlaceOrder(1, "A", "o", "BTCUSDT", "BUY", "LONG", "MARKET", "1", 100))  # type: ignore[arg-type]
+    assert outcome.reason == "INVALID_ARGUMENT" and "quantity" in outcome.message and after is state
+    outcome, _ = step(state, object())
+    assert outcome.reason == "INVALID_ARGUMENT"
+
+
+def test_unknown_account_instrument_side():
+    state = initial_state(params())
+    for action, field in ((PlaceOrder(1, "Z", "o", "BTCUSDT", "BUY", "LONG", "MARKET", 10**5, 10**10), "account"),
+                          (PlaceOrder(1, "A", "o", "DOGE", "BUY", "LONG", "MARKET", 10**5, 10**10), "instrument"),
+                          (PlaceOrder(1, "A", "o", "BTCUSDT", "BUY", "UP", "MARKET", 10**5, 10**10), "position_side")):
+        outcome, after = step(state, action)
+        assert outcome.reason == "INVALID_ARGUMENT" and field in outcome.message and after is state
+
+
+@pytest.mark.parametrize("mutate,message", [
+    (lambda p: p.pop("instruments"), "instruments: a non-empty list"),
+    (lambda p: p["instruments"][0].update(tick_size="-1"), "tick_size and lot_size must be positive"),
+    (lambda p: p["accounts"]["A"].update(wallet="1.2.3"), "accounts.A: wallet: not a decimal number"),
+    (lambda p: p.update(mark_prices={"NOPE": "1"}), "mark_prices.NOPE: unknown instrument"),
+    (lambda p: p.update(extra=1), "extra: unknown field"),
+])
+def test_params_errors_name_the_field(mutate, message):
+    p = params()
+    p["instruments"] = [dict(i) for i in p["instruments"]]
+    p["accounts"] = {k: dict(v) for k, v in p["accounts"].items()}
+    mutate(p)
+    with pytest.raises(InputError, match=message):
+        initial_state(p, where="vector.json: params")
