@@ -107,6 +107,7 @@ def action_from_json(obj: Any, where: str) -> A.Action:
     for f in dataclasses.fields(cls):
         if f.name not in obj:
             if f.name in _OPTIONAL_DEFAULTS:
+                values[f.name] = _OPTIONAL_DEFAULTS[f.name]
                 continue
             raise InputError(f"{where}: {f.name}: missing (required by {kind})")
         raw = obj[f.name]

@@ -99,3 +99,9 @@ def test_params_errors_name_the_field(mutate, message):
     mutate(p)
     with pytest.raises(InputError, match=message):
         initial_state(p, where="vector.json: params")
+
+
+def test_optional_fields_take_their_defaults():
+    action = action_from_json({"t": 1, "kind": "place_order", "account": "A", "order_id": "o", "instrument": "BTCUSDT",
+                               "side": "BUY", "order_type": "MARKET", "quantity": "1", "price": "1"}, "x")
+    assert action.position_side == "" and action.reduce_only is False and action.stop_price == 0
