@@ -188,6 +188,7 @@ class Auditor:
         self.dup_window = dup_window
         self.max_listed = max_listed
         self.hot = hot  # the fused path for plain fills; ``hot=False`` runs the reference path only
+        self.hot_openings = self.hot_closes = self.hot_mode_checks = 0  # folded into the counts at the end
         self.profile_tol = Decimal(profile.effective("rounding_tolerance_money"))
         self.blocked_by_positions = bool(profile.effective("mode_switch_blocked_by_positions"))
         self.oversized_close = profile.effective("oversized_close")
@@ -212,6 +213,7 @@ class Auditor:
         self.fee_discount_reported: set[tuple[str, str]] = set()
         self.last_fill_t: dict[str, int] = {}
         self.funding_points: dict[str, FundingPoint] = {}
+        self.marks: dict[str, tuple[int, Decimal]] = {}
         self.pending_funding: list[tuple[dict[str, Any], dict[str, Any]]] = []
         self.pending_key: tuple[str, int] | None = None
         self.liquidations: dict[str, tuple[int, str | None, str | None, dict[str, Any]]] = {}
@@ -545,12 +547,12 @@ class Auditor:
                     order_id is not None and (order_id.__class__ is not str or not order_id)):
                 return False
         opening = OPENING_SIDE.get((side, position_side))
-        if v != 1 or v.__class__ is not int or t.__class__ is not int or t < 0 or src.__class__ is not dict \
-                or opening is None or liquidity not in _LIQUIDITY or ident.__class__ is not str or not ident \
-                or instrument.__class__ is not str or not instrument or fee_asset.__class__ is not str:
+        if opening is None or liquidity not in _LIQUIDITY or v != 1 or src.__class__ is not dict \
+                or not (t.__class__ is v.__class__ is int and ident.__class__ is instrument.__class__
+                        is fee_asset.__class__ is str and t >= 0 and ident and instrument and fee_asset):
             return False
         sfile, sid = src.get("file"), src.get("id")
-        if sfile.__class__ is not str or not sfile or sid.__class__ is not str or not sid or not fee_asset:
+        if not (sfile.__class__ is sid.__class__ is str and sfile and sid):
             return False
         if len(src) > 2 and not _src_extras_ok(src):
             return False
@@ -608,21 +610,18 @@ class Auditor:
             point = self.funding_points.get(instrument)
             if point is not None and point.t == t:
                 point.ambiguous = True
-        decided = self.decided
         if self.mode is not None:
-            decided[R.POSITION_SIDE_MATCHES_MODE] += 1
+            self.hot_mode_checks += 1
         narrowed = self._narrow(current, low, high, lo_at, hi_at, notional)
-        decided[R.FEES] += 1
         if opening:
-            decided[R.NETTING] += 1
+            self.hot_openings += 1
             leg.qty += qty
             leg.cost += notional
             if leg.origin[0] == "f" and leg.origin.startswith("flat"):
                 leg.origin = "built from this leg's own fills"
             other.opp_opened += qty
         else:
-            decided[R.NO_FLIP] += 1
-            decided[R.REALIZED_PNL] += 1
+            self.hot_closes += 1
             leg.qty -= qty
             leg.cost -= released
             if leg.qty == 0:
@@ -772,13 +771,17 @@ class Auditor:
                        rec["t"], [hedged_range[3], plain_range[3]])
 
     def _on_mark_price(self, rec: dict[str, Any], number: int) -> None:
-        pass  # kept for context: funding points carry their own mark (see _on_funding_rate)
+        """Mark-price history: the mark for a funding rate that does not carry its own."""
+        self.marks[rec["instrument"]] = (rec["t"], rec["price"])
 
     def _on_funding_rate(self, rec: dict[str, Any], number: int) -> None:
         instrument = rec["instrument"]
         mark = rec.get("mark_price")
         if mark is None:
-            return
+            seen = self.marks.get(instrument)
+            if seen is None or abs(seen[0] - rec["t"]) > self.funding_window:
+                return
+            mark = seen[1]
         legs = {s: (leg.qty, leg.known) for s in OTHER for leg in (self._leg(instrument, s),)}
         self.funding_points[instrument] = FundingPoint(
             rec["t"], rec["rate"], mark, legs, self.last_fill_t.get(instrument) == rec["t"], self._where(rec, number))
@@ -1023,6 +1026,12 @@ class Auditor:
 
     def finish(self, provenance: dict[str, Any]) -> AuditResult:
         self._flush_funding()
+        fills = self.hot_openings + self.hot_closes
+        for rule_id, count in ((R.POSITION_SIDE_MATCHES_MODE, self.hot_mode_checks), (R.FEES, fills),
+                               (R.NETTING, self.hot_openings), (R.NO_FLIP, self.hot_closes),
+                               (R.REALIZED_PNL, self.hot_closes)):
+            self.decided[rule_id] += count
+        self.hot_openings = self.hot_closes = self.hot_mode_checks = 0
         checked, rejected = self.checked, sum(self.rejected_by_reason.values())
         summary = {
             "records_read": self.read,
@@ -1119,8 +1128,8 @@ def _hashed_lines(stream: IO[bytes], sha: Any) -> Iterable[bytes]:
 def audit_stream(stream: IO[bytes], profile: Any, *, trace_name: str = "<trace>", **options: Any) -> AuditResult:
     """Audit a binary stream; memory does not depend on its length (see the module docstring)."""
     auditor = Auditor(profile, trace_name=trace_name, **options)
-    consume, fill_hot, by_type = auditor.consume, auditor._fill_hot, auditor.by_type
-    hot = auditor.hot
+    consume, fill_hot = auditor.consume, auditor._fill_hot
+    hot, fast = auditor.hot, 0
     with local_audit_context():
         for number, line in enumerate(_hashed_lines(stream, auditor.sha), 1):
             # the loop takes plain fills straight to the fused path; everything else (and every doubt)
@@ -1131,11 +1140,12 @@ def audit_stream(stream: IO[bytes], profile: Any, *, trace_name: str = "<trace>"
                 except ValueError:
                     raw = None
                 if raw.__class__ is dict and raw.get("type") == "fill" and fill_hot(raw, number):
-                    auditor.read += 1
-                    auditor.checked += 1
-                    by_type["fill"] += 1
+                    fast += 1
                     continue
             consume(number, line)
+        auditor.read += fast
+        auditor.checked += fast
+        auditor.by_type["fill"] += fast
         return auditor.finish(base_provenance(profile, trace_name))
 
 

@@ -168,3 +168,16 @@ def test_cited_rules_exist_in_the_rulebook() -> None:
     from hedgespec.spec import rulebook
 
     assert RULE_IDS <= {r.id for r in rulebook.all_rules()}
+
+
+def test_funding_uses_the_mark_price_history_when_the_rate_has_no_mark() -> None:
+    rows = [rec("mark_price", 10, "m", instrument="BTCUSDT", price="100"),
+            rec("funding_rate", 10, "r", instrument="BTCUSDT", rate="0.001"),
+            rec("funding", 10, "f1", instrument="BTCUSDT", position_side=None, amount="-0.2", asset="USDT"),
+            rec("funding", 10, "f2", instrument="BTCUSDT", position_side=None, amount="0.1", asset="USDT")]
+    result = audit_records(_funding_setup(rows))
+    assert result.findings == [] and result.undecided == []
+    assert result.decided_by_rule["HM-FUND-001"] == 1
+    stale_rows = [rec("mark_price", 9, "m", instrument="BTCUSDT", price="100")] + rows[1:]
+    stale = audit_records(_funding_setup(stale_rows))  # the trace's funding window is 0 ms
+    assert [u.rule_id for u in stale.undecided] == ["HM-FUND-001"]
