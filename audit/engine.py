@@ -244,15 +244,19 @@ class Auditor:
         self.sha.update(line)
         self.consume(number, line)
 
-    def consume(self, number: int, line: bytes) -> None:
-        """``feed`` without hashing, for readers that hash the file in blocks."""
+    def consume(self, number: int, line: bytes, parsed: Any = None) -> None:
+        """``feed`` without hashing, for readers that hash the file in blocks.
+
+        ``parsed``: the line already decoded by the caller and left untouched (not a fill the fast path
+        tried), so it need not be parsed twice.
+        """
         if line[:1] in _BLANK_START and not line.strip():
             self.blank += 1
             return
         self.read += 1
         raw: Any = None
         try:
-            raw = decode(line)
+            raw = parsed if parsed is not None else decode(line)
             if self.hot and type(raw) is dict and raw.get("type") == "fill":
                 if self._fill_hot(raw, number):
                     self.checked += 1
@@ -1139,9 +1143,13 @@ def audit_stream(stream: IO[bytes], profile: Any, *, trace_name: str = "<trace>"
                     raw = raw_loads(line)
                 except ValueError:
                     raw = None
-                if raw.__class__ is dict and raw.get("type") == "fill" and fill_hot(raw, number):
-                    fast += 1
-                    continue
+                if raw.__class__ is dict:
+                    if raw.get("type") != "fill":
+                        consume(number, line, raw)
+                        continue
+                    if fill_hot(raw, number):
+                        fast += 1
+                        continue
             consume(number, line)
         auditor.read += fast
         auditor.checked += fast
