@@ -220,6 +220,7 @@ class Auditor:
         self.balances: dict[str, Decimal] = {}
         self.balance_delta: dict[str, Decimal] = {}
         self.last_t: int | None = None
+        self.first_number: int | None = None
         self.dup_keys: dict[tuple[Any, ...], int] = {}
         self.dup_previous: dict[tuple[Any, ...], int] = {}
         # results
@@ -254,6 +255,8 @@ class Auditor:
             self.blank += 1
             return
         self.read += 1
+        if self.first_number is None:
+            self.first_number = number  # the first record never takes the fast path (no leg is known yet)
         raw: Any = None
         try:
             raw = parsed if parsed is not None else decode(line)
@@ -387,7 +390,7 @@ class Auditor:
     # ------------------------------------------------------------------ records
 
     def _on_meta(self, rec: dict[str, Any], number: int) -> None:
-        if self.read != 1 or self.meta is not None:
+        if number != self.first_number or self.meta is not None:
             raise RecordError("misplaced meta", "meta: a meta record is allowed only as the first record")
         self.meta = rec
         self.venue = rec["venue"]
