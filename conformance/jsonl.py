@@ -171,27 +171,21 @@ class JsonLinesAdapter:
             pass
 
     def _stop(self) -> None:
+        """Kill the process. Its stdout and stderr are left to the reader threads, which see end of file."""
         proc, self._proc = self._proc, None
         if proc is None:
             return
-        for stream in (proc.stdin,):
-            try:
-                if stream:
-                    stream.close()
-            except OSError:
-                pass
+        try:
+            if proc.stdin:
+                proc.stdin.close()
+        except OSError:
+            pass
         if proc.poll() is None:
             proc.kill()
         try:
             proc.wait(timeout=5)
         except subprocess.TimeoutExpired:  # pragma: no cover - kill does not fail on POSIX
             pass
-        for stream in (proc.stdout, proc.stderr):
-            try:
-                if stream:
-                    stream.close()
-            except OSError:
-                pass
 
     def stderr_tail(self) -> str:
         return " | ".join(list(self._stderr)[-3:])
@@ -279,11 +273,13 @@ class JsonLinesAdapter:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def __del__(self) -> None:  # pragma: no cover - best effort
-        try:
-            self._stop()
-        except Exception:
-            pass
+    def __del__(self) -> None:  # pragma: no cover - best effort at garbage collection
+        proc = getattr(self, "_proc", None)
+        if proc is not None and proc.poll() is None:
+            try:
+                proc.kill()
+            except OSError:
+                pass
 
 
 # -- the engine side: serve an in-process adapter ------------------------------------------------
