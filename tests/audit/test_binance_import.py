@@ -144,3 +144,27 @@ def test_reports_are_deterministic(tmp_path: Path, capsys, fmt: str, marker: str
     run(["audit", str(out), fmt])
     assert capsys.readouterr().out == first
     assert marker in first
+
+
+def test_declared_opening_and_balances_reconcile(tmp_path: Path) -> None:
+    out = tmp_path / "open.jsonl"
+    argv = ["import", "binance", "--user-trades", str(B / "userTrades_close_declared.json"),
+            "--opening-positions", str(B / "positionRisk_start.json"), "--balances", str(B / "balance_start.json"),
+            "--balances", str(B / "balance_end.json"), "--ledger-complete", "-o", str(out)]
+    assert run(argv) == 0
+    records = trace_lines(out)
+    opening = records[1]
+    assert opening["t"] == 1699999990000 and opening["position_mode"] == "HEDGE" and opening["complete"]
+    assert opening["legs"] == [{"instrument": "BTCUSDT", "position_side": "LONG", "quantity": "0.020",
+                                "entry_price": "29950.5"}]
+    result = audit_file(out, load_profile("seed"))
+    assert result.findings == []
+    assert result.decided_by_rule["HM-POS-002"] == 1 and result.decided_by_rule["HM-LEDG-001"] == 1
+    # a wallet that moved by more than the fills explain is a ledger finding
+    end = json.loads((B / "balance_end.json").read_text())
+    end["response"][0]["balance"] = "1003.74920000"
+    moved = tmp_path / "balance_end.json"
+    moved.write_text(json.dumps(end))
+    argv[argv.index(str(B / "balance_end.json"))] = str(moved)
+    assert run(argv) == 0
+    assert audit_file(out, load_profile("seed")).findings_by_rule == {"HM-LEDG-001": 1}
