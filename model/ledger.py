@@ -29,8 +29,8 @@ class MutableAccount:
         self.orders = dict(account.orders)
 
     def frozen(self) -> Account:
-        return Account(self.wallet, self.modes, {k: v for k, v in self.legs.items() if v != FLAT},
-                       self.settings, self.orders)
+        """The account as a state value; the dicts are this step's own copies, handed over."""
+        return Account(self.wallet, self.modes, self.legs, self.settings, self.orders)
 
     def leg(self, instrument: str, position_side: str) -> Leg:
         return self.legs.get((instrument, position_side), FLAT)
@@ -59,10 +59,10 @@ class Work:
             account = self.touched[account_id] = MutableAccount(self.state.accounts[account_id])
         return account
 
-    def current(self, account_id: str) -> Account:
-        """The account as this step has changed it so far."""
+    def current(self, account_id: str) -> Account | MutableAccount:
+        """The account as this step has changed it so far (read-only use)."""
         touched = self.touched.get(account_id)
-        return touched.frozen() if touched is not None else self.state.accounts[account_id]
+        return touched if touched is not None else self.state.accounts[account_id]
 
     def copy_prices(self) -> None:
         if not self._prices_copied:
@@ -89,8 +89,8 @@ class Work:
         elif bucket == "isolated_margin":
             account = self.account(account_id)
             leg = account.leg(instrument, position_side)
-            account.legs[(instrument, position_side)] = dataclasses.replace(
-                leg, isolated_margin=leg.isolated_margin + amount)
+            account.legs[(instrument, position_side)] = Leg(leg.quantity, leg.cost_basis, leg.isolated_margin + amount,
+                                                            leg.realized_pnl, leg.fees_paid, leg.funding)
         else:
             self.insurance_fund += amount
 
@@ -111,7 +111,8 @@ class Work:
     def add_funding(self, account_id: str, instrument: str, position_side: str, amount: int) -> None:
         account = self.account(account_id)
         leg = account.leg(instrument, position_side)
-        account.legs[(instrument, position_side)] = dataclasses.replace(leg, funding=leg.funding + amount)
+        account.legs[(instrument, position_side)] = Leg(leg.quantity, leg.cost_basis, leg.isolated_margin,
+                                                        leg.realized_pnl, leg.fees_paid, leg.funding + amount)
 
     def cancel(self, account_id: str, order_id: str, cause: str) -> None:
         """Cancel an open order; its reservation returns to the available balance."""
@@ -148,7 +149,8 @@ class Work:
         fee_reduce = released_share(fee, abs(reduce_part), quantity) if reduce_part else 0
         if reduce_part:
             new_leg, realized, released = reduce_leg(leg, reduce_part, price, fee_reduce)
-            account.legs[key] = dataclasses.replace(new_leg, isolated_margin=leg.isolated_margin)
+            account.legs[key] = Leg(new_leg.quantity, new_leg.cost_basis, leg.isolated_margin, new_leg.realized_pnl,
+                                    new_leg.fees_paid, new_leg.funding)
             realized_total += realized
             self._settle_reduction(account_id, instrument, position_side, realized, released, isolated,
                                    remainder_to)

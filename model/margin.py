@@ -104,27 +104,34 @@ def settings_of(config: Config, account: Account, instrument: str, position_side
     return settings
 
 
+def _cross_legs(config: Config, account: Account):
+    """(instrument, leg, leverage) of the account's open cross legs."""
+    default = config.choices["default_margin_type"]
+    settings = account.settings
+    for key, leg in account.legs.items():
+        if not leg.quantity:
+            continue
+        setting = settings.get(key)
+        if (setting.margin_type if setting is not None else default) == CROSS:
+            yield key[0], leg, (setting.leverage if setting is not None else config.choices["default_leverage"])
+
+
 def cross_initial_margin(config: Config, account: Account) -> int:
     """Initial margin held by the account's open cross legs (at their cost basis)."""
-    total = 0
-    for (instrument, side), leg in account.legs.items():
-        if leg.quantity and settings_of(config, account, instrument, side).margin_type == CROSS:
-            total += initial_margin(abs(leg.cost_basis), settings_of(config, account, instrument, side).leverage)
-    return total
+    return sum(initial_margin(abs(leg.cost_basis), leverage) for _, leg, leverage in _cross_legs(config, account))
 
 
 def cross_unrealized(config: Config, account: Account, mark_prices: dict[str, int]) -> int:
     total = 0
-    for (instrument, side), leg in account.legs.items():
-        if leg.quantity and settings_of(config, account, instrument, side).margin_type == CROSS:
-            mark = mark_prices.get(instrument)
-            if mark is not None:
-                total += unrealized_pnl(leg, mark)
+    for instrument, leg, _ in _cross_legs(config, account):
+        mark = mark_prices.get(instrument)
+        if mark is not None:
+            total += unrealized_pnl(leg, mark)
     return total
 
 
 def order_margin(account: Account) -> int:
-    return sum(order.reserved for order in account.orders.values())
+    return sum(order.margin_reserved + order.fee_reserved for order in account.orders.values())
 
 
 def available_balance(config: Config, account: Account, mark_prices: dict[str, int]) -> int:
@@ -132,12 +139,14 @@ def available_balance(config: Config, account: Account, mark_prices: dict[str, i
 
     wallet - order reservations - initial margin of cross legs + cross unrealized loss.
     """
-    return (
-        account.wallet
-        - order_margin(account)
-        - cross_initial_margin(config, account)
-        + min(0, cross_unrealized(config, account, mark_prices))
-    )
+    available = account.wallet - order_margin(account)
+    unrealized = 0
+    for instrument, leg, leverage in _cross_legs(config, account):
+        available -= initial_margin(abs(leg.cost_basis), leverage)
+        mark = mark_prices.get(instrument)
+        if mark is not None:
+            unrealized += unrealized_pnl(leg, mark)
+    return available + min(0, unrealized)
 
 
 def _price_in_bracket(numerator: int, denominator: int, abs_quantity: int, bracket: Bracket) -> Fraction | None:

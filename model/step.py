@@ -197,7 +197,7 @@ def _set_leverage(work: Work, action: SetLeverage) -> Outcome:
             return rejected("LEVERAGE_EXCEEDS_BRACKET", "the position's bracket allows less leverage")
     for (instrument, side), settings in zip(keys, current, strict=True):
         work.set_settings(action.account, instrument, side, LegSettings(settings.margin_type, action.leverage))
-    after = work.account(action.account).frozen()
+    after = work.account(action.account)
     if available_balance(work.config, after, work.state.mark_prices) < 0:
         return rejected("INSUFFICIENT_MARGIN", "cross legs would need more initial margin than is available")
     return _accepted()
@@ -314,7 +314,7 @@ def _funding_buckets(work: Work, account_id: str, symbol: str, side: str, amount
         return [("wallet", amount)]
     if source == "isolated_margin":
         return [("isolated_margin", amount)]
-    account = work.account(account_id).frozen()
+    account = work.account(account_id)
     from_wallet = min(-amount, max(0, available_balance(work.config, account, work.mark_prices)))
     parts = [("wallet", -from_wallet)] if from_wallet else []
     if -amount - from_wallet:
