@@ -160,7 +160,8 @@ def _hedged_pair(profile: str = "seed", margin_type: str = "ISOLATED") -> Run:
     return run
 
 
-def test_isolated_long_liquidated_at_its_price_short_untouched():
+@pytest.mark.parametrize("profile", ["seed", "binance-usdm"])
+def test_isolated_long_liquidated_at_its_price_short_untouched(profile):
     """HM-LIQ-001..004, HM-LIQ-007 (Binance's isolated formula, research-derived):
 
     LONG 1 @ 100 with isolated margin 5 (20x), mmr 0.004: LP = (Q x EP - WB - cum) / (Q - Q x MMR)
@@ -170,7 +171,7 @@ def test_isolated_long_liquidated_at_its_price_short_untouched():
     At mark 95.3815261:  balance 0.3815261 < MM 0.3815261044 -> liquidated at the mark; the remaining
     0.3815261 of its margin goes to the insurance fund; the wallet and the short are untouched.
     """
-    run = _hedged_pair()
+    run = _hedged_pair(profile)
     assert run.leg("LONG")["liquidation_price"] == "95.3815261044176707"
     assert run.leg("SHORT")["liquidation_price"] == "104.5816733067729084"
     short_before, wallet = dict(run.leg("SHORT")), run.wallet()
