@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+ACTIONS_VERSION = "1"  # the JSON form of actions (docs/formats/actions.md); bump with a CHANGELOG entry
+
 
 @dataclass(frozen=True, slots=True)
 class Deposit:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+OUTCOMES_VERSION = "1"  # the JSON form of outcomes and events (docs/formats/outcomes.md)
+
 ACCEPTED, REJECTED, UNCHANGED, PARTIALLY_APPLIED = "accepted", "rejected", "unchanged", "partially_applied"
 
 WALLET, ISOLATED_MARGIN, INSURANCE_FUND = "wallet", "isolated_margin", "insurance_fund"
