@@ -85,6 +85,7 @@ class HedgeModeMachine(RuleBasedStateMachine):
         accounts = ("alice", "bob") if "multi-account" in caps else ("alice",)
         self.params = default_params(self.profile, mode="HEDGE" if "hedge-mode" in caps else "ONE_WAY",
                                      dated="expiry" in caps, accounts=accounts)
+        self.params["profile"] = self.profile_name  # a built-in name, or the profile file as given
         symbols = [i["symbol"] for i in self.params["instruments"]]
         self.gen = Generator(self.params, mode_scopes(self.profile, symbols))
         self.rules = book.checkable(caps)

@@ -191,13 +191,14 @@ class Runner:
 
     def run_vectors(self) -> None:
         cfg = self.config
-        root = cfg.vectors if cfg.vectors is not None else V.builtin_root() / cfg.profile
-        label = cfg.vectors_label or (f"built-in:{cfg.profile}" if cfg.vectors is None else root.name)
+        name = self.profile.name
+        root = cfg.vectors if cfg.vectors is not None else V.builtin_root() / name
+        label = cfg.vectors_label or (f"built-in:{name}" if cfg.vectors is None else root.name)
         self.vectors_label = label
         if cfg.vectors is None and not root.is_dir():
-            self.notes.append(f"no built-in vectors for profile {cfg.profile}")
+            self.notes.append(f"no built-in vectors for profile {name}")
             return
-        corpus = V.load_corpus(root, None if cfg.vectors is not None else cfg.profile)
+        corpus = V.load_corpus(root, None if cfg.vectors is not None else name)
         for path, problem in corpus.errors:
             self.vector_results.append({"path": path, "id": None, "status": "failed",
                                         "reason": f"invalid vector: {problem}"})
@@ -260,7 +261,9 @@ class Runner:
         caps = self.engine.capabilities
         accounts = ("alice", "bob") if "multi-account" in caps else ("alice",)
         mode = "HEDGE" if "hedge-mode" in caps or "one-way-mode" not in caps else "ONE_WAY"
-        return default_params(self.profile, mode=mode, dated="expiry" in caps, accounts=accounts)
+        params = default_params(self.profile, mode=mode, dated="expiry" in caps, accounts=accounts)
+        params["profile"] = self.config.profile  # a built-in name, or the profile file as given
+        return params
 
     def run_differential(self) -> None:
         params = self.params()

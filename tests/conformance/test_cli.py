@@ -115,3 +115,16 @@ def test_hedgespec_cli_registers_the_commands() -> None:
     if "invalid choice" in result.stderr:
         pytest.skip("hedgespec.cli does not register the conformance commands yet")
     assert result.returncode == 0 and "--engine-cmd" in result.stdout
+
+
+def test_conform_with_a_profile_file(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "my-venue.json").write_text(json.dumps({
+        "profile_format": "1", "name": "my-venue", "extends": "seed",
+        "choices": {"oversized_close": {"value": "trim", "status": "modelled", "source": "my venue docs"}}}))
+    status = main(["conform", "--profile", "my-venue.json", *QUICK, "--json", "r.json"])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    assert "no built-in vectors for profile my-venue" in out
+    assert json.loads((tmp_path / "r.json").read_text())["provenance"]["profile"]["name"] == "my-venue"
