@@ -7,6 +7,10 @@ point per instrument, the pending funding group) plus two stated windows: the du
 
 Each check cites its rule (see ``hedgespec.audit.rules``). What the data cannot decide is counted
 under "not decidable" with what would be needed, never silently skipped.
+
+Plain hedge fills (the bulk of any export) take a fused path, ``Auditor._fill_hot``, that validates
+and applies them in one pass; any doubt sends the line to the reference path (``validate`` +
+``_dispatch`` + the ``_on_*`` handlers), and tests hold the two to identical reports.
 """
 
 from __future__ import annotations
