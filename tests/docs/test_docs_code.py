@@ -67,12 +67,36 @@ def test_some_pages_have_runnable_code() -> None:
     assert RUNNABLE, "no page in docs/ has a <!-- run --> python block"
 
 
-def test_engine_authors_guide_is_run() -> None:
-    guide = DOCS / "guides" / "engine-authors.md"
-    if not guide.exists():
+def run_by_a_dedicated_test(page: Path) -> list[Path]:
+    """Tests outside tests/docs that name the page (they run its code their own way)."""
+    rel = page.relative_to(DOCS.parent).as_posix()
+    tests = DOCS.parent / "tests"
+    here = Path(__file__).resolve().parent
+    return [t for t in sorted(tests.rglob("*.py")) if here not in t.resolve().parents
+            and (rel in t.read_text(encoding="utf-8") or f'"{page.name}"' in t.read_text(encoding="utf-8"))]
+
+
+def python_blocks(text: str) -> int:
+    return sum(1 for line in text.splitlines() if re.match(r"^[ \t]*```+[ \t]*\{?\.?py(thon)?\b", line))
+
+
+GUIDES = sorted((DOCS / "guides").glob("*.md")) if (DOCS / "guides").exists() else []
+
+
+def test_engine_authors_guide_is_written() -> None:
+    if not (DOCS / "guides" / "engine-authors.md").exists():
         pytest.skip("docs/guides/engine-authors.md is not written yet")
-    assert blocks(guide.read_text(encoding="utf-8"), guide.name), (
-        "the engine-authors guide has no <!-- run --> python block: its code would go untested")
+
+
+@pytest.mark.parametrize("guide", GUIDES, ids=[g.name for g in GUIDES])
+def test_guide_code_is_run(guide: Path) -> None:
+    """Every guide's Python is run: by <!-- run --> marks here, or by a test of its own."""
+    text = guide.read_text(encoding="utf-8")
+    if not python_blocks(text):
+        return
+    assert blocks(text, guide.name) or run_by_a_dedicated_test(guide), (
+        f"{guide.relative_to(DOCS.parent)} has Python blocks that no test runs: mark them <!-- run --> "
+        "or run the page from a test of its own")
 
 
 @pytest.mark.parametrize("page", RUNNABLE, ids=[str(p.relative_to(DOCS)) for p in RUNNABLE])
