@@ -139,3 +139,20 @@ def test_capabilities_steer_the_random_run() -> None:
     assert all(a["kind"] != "expire" for a in seen)
     assert all(a.get("order_type") != "TRAILING_STOP_MARKET" for a in seen)
     assert all(a.get("account", "alice") == "alice" for a in seen)
+
+
+def test_junit_and_markdown_carry_the_provenance() -> None:
+    import xml.etree.ElementTree as ET
+
+    mutant = MUTANT_BY_NAME["fee-hedge-discount"]
+    report = run(lambda: mutant.adapter("seed"), RunConfig(examples=3, steps=30, seed=3))
+    root = ET.fromstring(R.to_junit(report))
+    suite = root.find("testsuite")
+    assert suite is not None
+    props = {p.get("name"): p.get("value") for p in suite.iter("property")}
+    assert props["seed"] == "3" and props["adapter"] == "mutant:fee-hedge-discount"
+    assert props["profile_digest"] == report["provenance"]["profile"]["digest"]
+    failed = [c.get("name") for c in suite.iter("testcase") if c.find("failure") is not None]
+    assert any(name.startswith("HM-FEE-001") for name in failed)
+    markdown = R.to_markdown(report)
+    assert report["provenance"]["profile"]["digest"] in markdown and "seed 3" in markdown
