@@ -40,6 +40,8 @@ from .trace import (
 DEFAULT_DUP_WINDOW = 50_000
 DEFAULT_MAX_LISTED = 1_000
 DEFAULT_FUNDING_WINDOW_MS = 60_000
+MAX_DISTINCT = 1_000  # distinct venue codes and not-decidable reasons kept apart (the rest counted together)
+MAX_FUNDING_GROUP = 1_000  # funding rows of one instrument at one instant held for the per-leg decision
 OPENING_SIDE = {("BUY", "LONG"): True, ("SELL", "SHORT"): True, ("SELL", "LONG"): False, ("BUY", "SHORT"): False}
 OTHER = {"LONG": "SHORT", "SHORT": "LONG"}
 _BLANK_START = (b"", b" ", b"\t", b"\r", b"\n")
@@ -220,6 +222,7 @@ class Auditor:
         self.marks: dict[str, tuple[int, Decimal]] = {}
         self.pending_funding: list[tuple[dict[str, Any], dict[str, Any]]] = []
         self.pending_key: tuple[str, int] | None = None
+        self.funding_overflow = False
         self.liquidations: dict[str, tuple[int, str | None, str | None, dict[str, Any]]] = {}
         self.balances: dict[str, Decimal] = {}
         self.balance_delta: dict[str, Decimal] = {}
@@ -319,11 +322,21 @@ class Auditor:
     def _cannot(self, rule_id: str, reason: str, needs: str, where: Any) -> None:
         key = (rule_id, reason)
         entry = self.undecided.get(key)
+        if entry is None and len(self.undecided) >= MAX_DISTINCT:
+            key = (rule_id, "(other reasons)")
+            entry = self.undecided.get(key)
+            reason, needs = key[1], "see the reasons listed"
         if entry is None:
             entry = self.undecided[key] = Undecided(rule_id, reason, needs)
         entry.count += 1
         if len(entry.examples) < 3:
             entry.examples.append(self._ev(where))
+
+    def _count_code(self, code: str) -> None:
+        """Venue codes seen, by code; distinct codes are capped (the rest are counted together)."""
+        if code not in self.venue_codes and len(self.venue_codes) >= MAX_DISTINCT:
+            code = "(other codes)"
+        self.venue_codes[code] = self.venue_codes.get(code, 0) + 1
 
     def _leg(self, instrument: str, side: str) -> Leg:
         leg = self.legs.get((instrument, side))
@@ -428,7 +441,7 @@ class Auditor:
     def _on_mode_change(self, rec: dict[str, Any], number: int) -> None:
         code = rec.get("code")
         if code:
-            self.venue_codes[code] = self.venue_codes.get(code, 0) + 1
+            self._count_code(code)
         if rec["outcome"] != "accepted":
             return
         where = self._where(rec, number)
@@ -464,7 +477,7 @@ class Auditor:
     def _on_order(self, rec: dict[str, Any], number: int) -> None:
         code = rec.get("code")
         if code:
-            self.venue_codes[code] = self.venue_codes.get(code, 0) + 1
+            self._count_code(code)
         if rec["outcome"] != "accepted":
             return
         where = self._where(rec, number)
@@ -807,6 +820,11 @@ class Auditor:
             return
         if self.pending_key is None:
             self.pending_key = (instrument, rec["t"])
+        if len(self.pending_funding) >= MAX_FUNDING_GROUP:
+            self.funding_overflow = True
+            self._cannot(R.FUNDING_AMOUNT, f"more than {MAX_FUNDING_GROUP} funding rows for one instrument at one "
+                                           "instant", "funding rows that identify their leg", where)
+            return
         self.pending_funding.append((rec, where))
 
     def _funding_point(self, rec: dict[str, Any]) -> FundingPoint | None:
@@ -822,7 +840,13 @@ class Auditor:
     def _flush_funding(self) -> None:
         """HM-FUND-001 (amount per leg = -q x mark x rate) and HM-FUND-002 (one entry per leg)."""
         rows, self.pending_funding, self.pending_key = self.pending_funding, [], None
+        overflow, self.funding_overflow = self.funding_overflow, False
         if not rows:
+            return
+        if overflow:
+            for _, where in rows:
+                self._cannot(R.FUNDING_AMOUNT, f"more than {MAX_FUNDING_GROUP} funding rows for one instrument at "
+                                               "one instant", "funding rows that identify their leg", where)
             return
         first, first_where = rows[0]
         wheres = [w for _, w in rows]

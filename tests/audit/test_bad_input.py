@@ -103,3 +103,13 @@ def test_input_is_data_only() -> None:
     result = _audit(lines_of([meta()]) + payloads)
     assert result.summary["records_rejected"] == 4
     assert result.summary["reconciles"]
+
+
+def test_distinct_venue_codes_are_capped() -> None:
+    from hedgespec.audit.engine import MAX_DISTINCT
+
+    records = [meta(), opening()] + [
+        rec("order", i, f"o{i}", order_id=f"o{i}", instrument="X", side="BUY", position_side="LONG", quantity="1",
+            outcome="rejected", code=f"-{i}") for i in range(1, MAX_DISTINCT + 6)]
+    codes = audit_records(records).summary["venue_codes_seen"]
+    assert len(codes) == MAX_DISTINCT + 1 and codes["(other codes)"] == 5
