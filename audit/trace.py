@@ -70,7 +70,7 @@ def _dec(value: Any) -> Decimal:
 
 def _udec(value: Any) -> Decimal:
     number = _dec(value)
-    if number < 0:
+    if number < 0 or value[0] == "-":  # "-0" too: the schema's pattern has no sign
         raise RecordError("wrong type", f"expected a non-negative decimal string, got {value!r}")
     return number
 

@@ -35,6 +35,8 @@ def test_schema_and_validator_agree_on_bad_records() -> None:
         {**good, "quantity": "1e5"},
         {**good, "quantity": "0"},
         {**good, "price": "-3"},
+        {**good, "closed_quantity": "-0"},
+        {**good, "fee_asset": ""},
         {**good, "side": "buy"},
         {**good, "extra": 1},
         {k: v for k, v in good.items() if k != "fee"},
