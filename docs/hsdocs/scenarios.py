@@ -26,8 +26,8 @@ INSTRUMENT: dict[str, Any] = {
 LONG_COLOR, SHORT_COLOR, BOTH_COLOR, ACCOUNT_COLOR = "#1b7f3b", "#c0392b", "#1f5fa8", "#6a3d9a"
 
 
-def params(mode: str) -> dict[str, Any]:
-    return {"instruments": [INSTRUMENT], "accounts": {ACCOUNT: {"wallet": "10000", "position_mode": {"*": mode}}},
+def params(mode: str, wallet: str = "10000") -> dict[str, Any]:
+    return {"instruments": [INSTRUMENT], "accounts": {ACCOUNT: {"wallet": wallet, "position_mode": {"*": mode}}},
             "mark_prices": {SYMBOL: "50000"}}
 
 
@@ -81,11 +81,29 @@ def liquidation_actions() -> list[dict[str, Any]]:
     ]
 
 
+def cross_actions() -> list[dict[str, Any]]:
+    """Both legs in the cross pool, the LONG twice the SHORT; the mark falls until the pool is breached."""
+    return [
+        {"t": 1, "kind": "set_margin_type", "account": ACCOUNT, "instrument": SYMBOL, "position_side": "LONG",
+         "margin_type": "CROSS"},
+        {"t": 2, "kind": "set_margin_type", "account": ACCOUNT, "instrument": SYMBOL, "position_side": "SHORT",
+         "margin_type": "CROSS"},
+        _leverage(3, "LONG", "10"),
+        _leverage(4, "SHORT", "10"),
+        _order(5, "o1", "BUY", "0.1", "50000", "LONG"),
+        _order(6, "o2", "SELL", "0.05", "50000", "SHORT"),
+        {"t": 7, "kind": "mark_price", "instrument": SYMBOL, "price": "40000"},
+        {"t": 8, "kind": "mark_price", "instrument": SYMBOL, "price": "30000"},
+    ]
+
+
 SCENARIOS = {
     "hedge": ("HEDGE", hedge_actions),
     "one-way": ("ONE_WAY", one_way_actions),
     "liquidation": ("HEDGE", liquidation_actions),
+    "cross": ("HEDGE", cross_actions),
 }
+WALLETS = {"cross": "1000"}  # scenario -> starting wallet (default 10000)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,8 +113,8 @@ class StepRecord:
     after: dict[str, Any]
 
 
-def run(mode: str, actions: Iterable[dict[str, Any]]) -> tuple[Any, list[StepRecord]]:
-    state = initial_state(params(mode))
+def run(mode: str, actions: Iterable[dict[str, Any]], wallet: str = "10000") -> tuple[Any, list[StepRecord]]:
+    state = initial_state(params(mode, wallet))
     records = []
     for i, raw in enumerate(actions):
         outcome, state = step(state, action_from_json(raw, f"scenario step {i}"))
@@ -124,6 +142,8 @@ def describe(action: dict[str, Any]) -> str:
         return f"{action['side']}{side} {action['quantity']} @ {action['price']}"
     if kind == "set_leverage":
         return f"set_leverage {action['position_side']} {action['leverage']}x"
+    if kind == "set_margin_type":
+        return f"set_margin_type {action['position_side']} {action['margin_type']}"
     if kind == "mark_price":
         return f"mark price {action['price']}"
     if kind == "funding":
@@ -157,9 +177,10 @@ def event_rows(t: int, outcome: dict[str, Any]) -> list[list[str]]:
             rows.append([str(t), f"funding: {event['quantity']} × {event['mark_price']} × {event['rate']}", leg, "",
                          show(event["amount"])])
         elif event["type"] == "liquidation":
-            rows.append([str(t), f"**liquidation** at mark {event['mark_price']} (margin balance "
-                         f"{show(event['margin_balance'])} < maintenance {show(event['maintenance_margin'])})",
-                         leg, "", ""])
+            where = "of the cross pool" if leg == "CROSS" else f"at mark {event['mark_price']}"
+            balance = "pool equity" if leg == "CROSS" else "margin balance"
+            rows.append([str(t), f"**liquidation** {where} ({balance} {show(event['margin_balance'])} < "
+                         f"maintenance {show(event['maintenance_margin'])})", leg, "", ""])
         elif event["type"] == "order":
             rows.append([str(t), f"order {event['order_id']} {event['status']}", leg, "", ""])
     return rows
@@ -168,7 +189,7 @@ def event_rows(t: int, outcome: dict[str, Any]) -> list[list[str]]:
 def table(name: str) -> str:
     """The step-by-step tables of a scenario (legs after each step, then the events), as Markdown."""
     mode, actions = SCENARIOS[name]
-    _, records = run(mode, actions())
+    _, records = run(mode, actions(), WALLETS.get(name, "10000"))
     sides = ("LONG", "SHORT") if mode == "HEDGE" else ("BOTH",)
     lines = ['<div class="hs-steps" markdown>', "",
              "| t | Action | Leg | " + " | ".join(LEG_COLUMNS) + " | Wallet |",
@@ -268,4 +289,26 @@ def equity_chart() -> str:
     return svg.render(chart)
 
 
-CHARTS = {"legs-margin.svg": leg_chart, "account-equity.svg": equity_chart}
+def cross_chart() -> str:
+    """The cross pool: one equity against one maintenance for both legs, one shared liquidation price."""
+    mode, actions = SCENARIOS["cross"]
+    state, _ = run(mode, actions()[:6], WALLETS["cross"])
+    equity: list[tuple[Decimal, Decimal | None]] = []
+    maintenance: list[tuple[Decimal, Decimal | None]] = []
+    for price in _price_grid(20000, 60000, 500):
+        account = _with_mark(state, price)["accounts"][ACCOUNT]
+        rows = account["positions"][SYMBOL].values()
+        equity.append((Decimal(price), Decimal(account["wallet"]) + sum(Decimal(r["unrealized_pnl"]) for r in rows)))
+        maintenance.append((Decimal(price), sum((Decimal(r["maintenance_margin"]) for r in rows), Decimal(0))))
+    shared = snapshot(state)["accounts"][ACCOUNT]["positions"][SYMBOL]["LONG"]["liquidation_price"]
+    chart = svg.Chart(
+        title="Cross margin: one pool for both legs (LONG 0.1, SHORT 0.05)",
+        x_label="mark price (USDT)", y_label="USDT",
+        series=[svg.Series("pool equity", equity, ACCOUNT_COLOR),
+                svg.Series("pool maintenance", maintenance, ACCOUNT_COLOR, dashed=True)],
+        markers=[svg.Marker(Decimal(shared), f"shared liq. {show(shared, 0)}", SHORT_COLOR)] if shared else [],
+    )
+    return svg.render(chart)
+
+
+CHARTS = {"legs-margin.svg": leg_chart, "account-equity.svg": equity_chart, "cross-pool.svg": cross_chart}

@@ -100,3 +100,16 @@ def test_if_exists_keeps_text_only_for_existing_pages(tmp_path: Path) -> None:
     text = ("a\n<!-- gen:if-exists here.md -->\nkept\n<!-- gen:end -->\n"
             "b\n<!-- gen:if-exists guides/gone.md -->\ndropped\n<!-- gen:end -->\nc\n")
     assert directives.expand(text, "page.md", tmp_path) == "a\nkept\n\nb\n\nc\n"
+
+
+def test_cross_example_claims_hold() -> None:
+    """docs/hedge-mode.md: one shared liquidation price; a pool breach closes both legs."""
+    _, records = scenarios.run("HEDGE", scenarios.cross_actions(), scenarios.WALLETS["cross"])
+    rows = records[5].after["accounts"]["alice"]["positions"]["BTCUSDT"]
+    assert rows["LONG"]["liquidation_price"] == rows["SHORT"]["liquidation_price"] is not None
+    assert rows["LONG"]["quantity"] == "0.1" and rows["SHORT"]["quantity"] == "-0.05"
+    last = records[-1]
+    assert any(e["type"] == "liquidation" and e["position_side"] == "CROSS" for e in last.outcome["events"])
+    closed = last.after["accounts"]["alice"]["positions"]["BTCUSDT"]
+    assert closed["LONG"]["quantity"] == closed["SHORT"]["quantity"] == "0"
+    assert Decimal(closed["SHORT"]["realized_pnl"]) > 0
