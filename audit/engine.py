@@ -16,7 +16,6 @@ and applies them in one pass; any doubt sends the line to the reference path (``
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, Context, Decimal
@@ -25,7 +24,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from . import rules as R
-from .numbers import AUDIT_PRECISION, ZERO, canonical, local_audit_context, step_of
+from .numbers import AUDIT_PRECISION, FOUR_DECIMALS, ZERO, canonical, local_audit_context, step_of
 from .trace import (
     PARSER,
     RECORD_TYPES,
@@ -51,7 +50,7 @@ _FILL_GET = itemgetter("v", "t", "src", "id", "instrument", "side", "position_si
 _FILL_PLAIN = 14
 _LIQUIDITY = frozenset(("MAKER", "TAKER"))
 _ABSENT = object()
-_NUM4 = re.compile(r"-?\d+(?:\.\d+)?\x00-?\d+(?:\.\d+)?\x00-?\d+(?:\.\d+)?\x00-?\d+(?:\.\d+)?").fullmatch
+_NUM4 = FOUR_DECIMALS.fullmatch
 _SRC_KEYS = frozenset(("file", "id", "line", "index"))
 
 
@@ -380,6 +379,7 @@ class Auditor:
             return
         instrument = raw.get("instrument") if isinstance(raw, dict) else None
         side = raw.get("position_side") if isinstance(raw, dict) else None
+        side = side if isinstance(side, str) else None
         if kind == "fill" and isinstance(instrument, str) and side in OTHER:
             targets = [(instrument, side)]
         elif kind == "fill" and isinstance(instrument, str):
@@ -570,6 +570,8 @@ class Auditor:
             if n != _FILL_PLAIN + 1 or order_id is _ABSENT or (
                     order_id is not None and (order_id.__class__ is not str or not order_id)):
                 return False
+        if side.__class__ is not str or position_side.__class__ is not str or liquidity.__class__ is not str:
+            return False  # (also keeps unhashable values away from the lookups below)
         opening = OPENING_SIDE.get((side, position_side))
         if opening is None or liquidity not in _LIQUIDITY or v != 1 or src.__class__ is not dict \
                 or not (t.__class__ is v.__class__ is int and ident.__class__ is instrument.__class__

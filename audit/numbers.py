@@ -1,8 +1,11 @@
 """Exact decimal handling for the audit: strict parsing, canonical text, precision helpers.
 
-The audit never uses binary floats. Arithmetic runs in a local decimal context with
-``AUDIT_PRECISION`` significant digits (see ``audit_context``), far beyond any venue's precision, so
-the only differences the audit sees are the venue's own roundings, which the tolerances cover.
+The audit never uses binary floats. A decimal string has at most ``MAX_DIGITS`` digits before and
+after the point (ASCII digits only), so a number has at most 40 significant digits and a product of
+three (quantity x mark x rate) at most 120: arithmetic in the audit's context (``AUDIT_PRECISION`` =
+120 digits, see ``audit_context``) is exact for sums and products; only pro-rata divisions round, far
+below any venue's precision. The only differences the audit sees are the venue's own roundings,
+which the tolerances cover.
 """
 
 from __future__ import annotations
@@ -10,13 +13,17 @@ from __future__ import annotations
 import re
 from decimal import Context, Decimal, localcontext
 
-AUDIT_PRECISION = 60
-DECIMAL_TEXT = re.compile(r"-?\d+(?:\.\d+)?")
+AUDIT_PRECISION = 120
+MAX_DIGITS = 20  # digits before and after the point in a decimal string (venues print far fewer)
+_NUMBER = r"-?[0-9]{1,20}(?:\.[0-9]{1,20})?"
+DECIMAL_TEXT = re.compile(_NUMBER)
+#: four decimal strings joined by NUL, checked in one call on the fast path
+FOUR_DECIMALS = re.compile("\x00".join([_NUMBER] * 4))
 ZERO = Decimal(0)
 
 
 def audit_context() -> Context:
-    """A fresh context for a run: 60 significant digits, half-even (only used on divisions)."""
+    """A fresh context for a run: 120 significant digits, half-even (only divisions round)."""
     return Context(prec=AUDIT_PRECISION)
 
 
@@ -26,7 +33,8 @@ def local_audit_context():  # noqa: ANN201 - context manager
 
 
 def parse_decimal(text: object) -> Decimal:
-    """A decimal string (``-12.5``; no exponent, sign +, spaces or underscores) to Decimal.
+    """A decimal string (``-12.5``; ASCII digits, at most 20 before and after the point; no exponent,
+    sign +, spaces or underscores) to Decimal.
 
     Raises ``ValueError`` for anything else, including JSON numbers: the trace format carries
     every amount as a string so that no parser can round it.

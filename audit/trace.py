@@ -13,13 +13,12 @@ with its numbers as ``Decimal``. It never evaluates input: records are parsed as
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import IO, Any
 
-from .numbers import DECIMAL_TEXT, canonical
+from .numbers import DECIMAL_TEXT, FOUR_DECIMALS, canonical
 
 try:  # orjson is optional; both parsers treat JSON numbers the same way (they are rejected in amounts)
     import orjson
@@ -106,8 +105,8 @@ def _bool(value: Any) -> bool:
     return value
 
 
-DEC_PATTERN = "^-?[0-9]+(\\.[0-9]+)?$"
-UDEC_PATTERN = "^[0-9]+(\\.[0-9]+)?$"
+DEC_PATTERN = "^-?[0-9]{1,20}(\\.[0-9]{1,20})?$"
+UDEC_PATTERN = "^[0-9]{1,20}(\\.[0-9]{1,20})?$"
 DEC = Kind("decimal", _dec, {"type": "string", "pattern": DEC_PATTERN})
 UDEC = Kind("non-negative decimal", _udec, {"type": "string", "pattern": UDEC_PATTERN})
 PDEC = Kind("positive decimal", _pdec, {"type": "string", "pattern": UDEC_PATTERN, "not": {"pattern": "^[0.]+$"}})
@@ -121,7 +120,7 @@ def enum(*values: str) -> Kind:
     allowed = frozenset(values)
 
     def convert(value: Any) -> str:
-        if value not in allowed or type(value) is not str:
+        if type(value) is not str or value not in allowed:
             raise RecordError("wrong type", f"expected one of {'|'.join(values)}, got {value!r:.60}")
         return value
 
@@ -559,7 +558,7 @@ _FILL_OPTIONAL = {k: _FAST["fill"][2][k] for k, (_, req) in RECORD_TYPES["fill"]
 _SIDES = frozenset(SIDES)
 _PSIDES = frozenset(POSITION_SIDES)
 _LIQ = frozenset(("MAKER", "TAKER", None))
-_NUM4 = re.compile(r"-?\d+(?:\.\d+)?\x00-?\d+(?:\.\d+)?\x00-?\d+(?:\.\d+)?\x00-?\d+(?:\.\d+)?")
+_NUM4 = FOUR_DECIMALS
 
 
 def fast_fill(raw: dict[str, Any]) -> dict[str, Any]:

@@ -113,3 +113,34 @@ def test_distinct_venue_codes_are_capped() -> None:
             outcome="rejected", code=f"-{i}") for i in range(1, MAX_DISTINCT + 6)]
     codes = audit_records(records).summary["venue_codes_seen"]
     assert len(codes) == MAX_DISTINCT + 1 and codes["(other codes)"] == 5
+
+
+def test_fuzzed_records_never_crash_the_audit() -> None:
+    import io
+    import random
+
+    from audit_helpers import synth_lines
+    from hedgespec.audit.engine import audit_stream
+    from hedgespec.audit.report import render_markdown, render_text
+
+    rng = random.Random(99)
+    lines, _ = synth_lines(600, plant=("order_oversized", "mode_switch_with_positions", "funding_netted"))
+    values = [None, True, 0, -1, 1.5, "", "x", "-0", "1e5", "LONG", "BOTH", "SELL", "fill", [], [1], {}, {"a": 1},
+              {"file": "f", "id": "1"}, "9" * 400]
+    fuzzed = []
+    for line in lines:
+        doc = json.loads(line)
+        if rng.random() < 0.3:
+            key = rng.choice(list(doc))
+            doc[key] = rng.choice(values)
+        if rng.random() < 0.05:
+            doc[rng.choice(["extra", "quantity", "src"])] = rng.choice(values)
+        fuzzed.append((json.dumps(doc) + "\n").encode())
+        if rng.random() < 0.02:
+            fuzzed.append(line[: rng.randint(0, len(line))] + b"\n")
+    for hot in (True, False):
+        result = audit_lines(fuzzed, load_profile("seed"), hot=hot)
+        assert result.summary["reconciles"]
+        render_text(result), render_markdown(result)
+    streamed = audit_stream(io.BytesIO(b"".join(fuzzed)), load_profile("seed"))
+    assert streamed.summary == audit_lines(fuzzed, load_profile("seed"), hot=False).summary

@@ -112,3 +112,22 @@ def test_examples_in_the_format_reference_are_valid_records() -> None:
     assert len(examples) >= 5
     for line in examples:
         check_line(line.encode())
+
+
+@pytest.mark.parametrize("kind", ["fill", "funding", "position", "order"])
+def test_schema_validator_and_fast_path_agree_field_by_field(kind: str) -> None:
+    validator = jsonschema.Draft202012Validator(json_schema())
+    lines, _ = synth_lines(400, plant=("order_oversized",))
+    base = next(json.loads(line) for line in lines if json.loads(line)["type"] == kind)
+    candidates = [1, 1.5, "1e3", "", None, "-0", "0", "x", True, [], {}, "LONG", "BUY", "12.5", "\u0663",
+                  "1" * 21, "0." + "1" * 21, "1" * 20 + "." + "1" * 20]
+    for field in [k for k in base if k not in ("v", "type")]:
+        for value in candidates:
+            case = {**base, field: value}
+            line = json.dumps(case).encode()
+            try:
+                check_line(line)
+                ours = True
+            except RecordError:
+                ours = False
+            assert ours == validator.is_valid(case), (field, value)
