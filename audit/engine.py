@@ -51,13 +51,9 @@ _FILL_PLAIN = 14
 _LIQUIDITY = frozenset(("MAKER", "TAKER"))
 _ABSENT = object()
 _NUM4 = FOUR_DECIMALS.fullmatch
-_SRC_KEYS = frozenset(("file", "id", "line", "index"))
 
 
-def _src_extras_ok(src: dict[str, Any]) -> bool:
-    if not src.keys() <= _SRC_KEYS:
-        return False
-    return all(type(src[k]) is int and src[k] >= 0 for k in ("line", "index") if k in src)
+
 # record types whose loss cannot change a leg or a balance
 _NO_STATE_TYPES = ("meta", "mode_change", "order", "mark_price", "funding_rate", "liquidation", "adl", "position")
 
@@ -580,8 +576,11 @@ class Auditor:
         sfile, sid = src.get("file"), src.get("id")
         if not (sfile.__class__ is sid.__class__ is str and sfile and sid):
             return False
-        if len(src) > 2 and not _src_extras_ok(src):
-            return False
+        if len(src) != 2:
+            line_no, index = src.get("line", 0), src.get("index", 0)
+            if len(src) != 2 + ("line" in src) + ("index" in src) or line_no.__class__ is not int \
+                    or index.__class__ is not int or line_no < 0 or index < 0:
+                return False
         try:
             if _NUM4("\x00".join((q, p, fee, pnl))) is None or q[0] == "-" or p[0] == "-":
                 return False
@@ -638,7 +637,14 @@ class Auditor:
                 point.ambiguous = True
         if self.mode is not None:
             self.hot_mode_checks += 1
-        narrowed = self._narrow(current, low, high, lo_at, hi_at, notional)
+        current[2] += 1  # as _narrow, inline
+        narrowed = False
+        if low > lo_at:
+            current[0] = _FLOOR.divide(low, notional)
+            narrowed = True
+        if high < hi_at:
+            current[1] = _CEIL.divide(high, notional)
+            narrowed = True
         if opening:
             self.hot_openings += 1
             leg.qty += qty
