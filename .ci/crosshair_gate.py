@@ -43,7 +43,7 @@ MODULES = (
     "hedgespec.model.liquidation",
     "hedgespec.model.orders",
 )
-PER_CONDITION_TIMEOUT = 20.0
+PER_CONDITION_TIMEOUT = 40.0  # CPU s; the slowest condition needs a few seconds (fund_pair: ~10 s for all four)
 TOTAL_TIMEOUT = 480.0
 
 CONFIRMED = "Confirmed over all paths."
