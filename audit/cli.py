@@ -71,10 +71,10 @@ def register(subparsers: Any) -> None:
 def run_import(args: argparse.Namespace) -> int:
     try:
         builder, meta, opening = args.importer.build(args)
+        count = write_trace(builder.lines(meta, opening), args.output)
     except ImportError_ as exc:
         print(f"hedgespec import: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    count = write_trace(builder.lines(meta, opening), args.output)
     for message in builder.errors:
         print(f"hedgespec import: {message}", file=sys.stderr)
     if builder.error_count > len(builder.errors):

@@ -17,8 +17,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from ..numbers import canonical
-from ..trace import dumps, record
+from ..numbers import MAX_DIGITS, canonical
+from ..trace import RecordError, dumps, record, validate
 
 _DECODER = json.JSONDecoder(parse_float=Decimal)
 
@@ -153,6 +153,9 @@ def text_decimal(row: dict[str, Any], key: str, *, required: bool = True) -> Dec
         raise RowError(f"{key}: expected a number, got {type(value).__name__}")
     if not number.is_finite():
         raise RowError(f"{key}: not a finite number: {value!r:.40}")
+    whole, _, fraction = format(number, "f").lstrip("-").partition(".")
+    if len(whole) > MAX_DIGITS or len(fraction) > MAX_DIGITS:
+        raise RowError(f"{key}: {value!r:.40} has more than {MAX_DIGITS} digits before or after the point")
     return number
 
 
@@ -160,11 +163,11 @@ def text_int(row: dict[str, Any], key: str) -> int:
     value = row.get(key)
     if isinstance(value, bool) or value is None:
         raise RowError(f"missing field {key!r}" if value is None else f"{key}: expected an integer")
-    if isinstance(value, int):
+    if isinstance(value, int) and value >= 0:
         return value
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
         return int(value)
-    if isinstance(value, Decimal) and value == value.to_integral_value():
+    if isinstance(value, Decimal) and value >= 0 and value == value.to_integral_value():
         return int(value)
     raise RowError(f"{key}: expected an integer (milliseconds), got {value!r:.40}")
 
@@ -224,6 +227,10 @@ class Builder:
                 src["line"] = row.line
             src["index"] = row.index
         rec = record(type_, t, src, **{k: plain(v) for k, v in fields.items()})
+        try:
+            validate(json.loads(dumps(rec)))  # an importer never writes a record the audit would reject
+        except RecordError as exc:
+            raise RowError(f"not a valid {type_} record: {exc}") from None
         self.records.append(((t, TYPE_RANK[type_], ident), rec))
 
     def lines(self, meta: dict[str, Any], opening: dict[str, Any] | None) -> Iterator[str]:
@@ -232,6 +239,12 @@ class Builder:
         if self.notes:
             meta["notes"] = [{"what": w, "count": c, **({"detail": d} if d else {})}
                              for (w, d), c in sorted(self.notes.items())]
+        for head in (meta, opening):
+            if head is not None:
+                try:
+                    validate(json.loads(dumps(head)))
+                except RecordError as exc:
+                    raise ImportError_(f"the {head['type']} record would be invalid: {exc}") from None
         yield dumps(meta)
         if opening is not None:
             yield dumps(opening)

@@ -130,3 +130,27 @@ def test_ccxt_json_numbers_are_read_exactly(tmp_path: Path) -> None:
     records = _records(_import(tmp_path, "ccxt"))
     assert [r["amount"] for r in records if r["type"] == "funding"] == ["-0.0603", "0.09045"]
     assert all("e" not in r["price"].lower() for r in records if r["type"] == "fill")
+
+
+@pytest.mark.parametrize("venue", sorted(SCENARIOS) + ["binance"])
+def test_fuzzed_venue_rows_give_row_errors_not_crashes(tmp_path: Path, venue: str) -> None:
+    import random
+
+    from hedgespec.audit.engine import audit_file
+
+    rng = random.Random(sum(map(ord, venue)))
+    source = {"binance": "binance/userTrades_hedge_clean.json", "bybit": "bybit/execution_list_hedge.json",
+              "okx": "okx/fills_hedge.json", "ccxt": "ccxt/trades_binanceusdm.json"}[venue]
+    doc = json.loads((FIXTURES / source).read_text())
+    rows = doc if isinstance(doc, list) else doc.get("data") or doc["result"]["list"]
+    values = [None, True, -1, 1.5, "", "x", "1e400", "NaN", "-0", [], {}, "LONG", "Sell", "9" * 30]
+    for attempt in range(8):
+        for row in rows:
+            key = rng.choice(list(row))
+            row[key] = rng.choice(values)
+        path = tmp_path / f"{venue}-{attempt}.json"
+        path.write_text(json.dumps(doc))
+        out = tmp_path / f"{venue}-{attempt}.jsonl"
+        assert run(["import", venue, "--user-trades", str(path), "--opening-flat", "-o", str(out)]) in (0, 2)
+        result = audit_file(out, load_profile("seed"))
+        assert result.summary["records_rejected"] == 0  # what the importer writes is always a valid trace
