@@ -21,3 +21,21 @@ def test_fast_and_reference_paths_agree(plant: tuple[str, ...]) -> None:
     reference = as_json(audit_lines(lines, profile, trace_name="t", hot=False))
     assert fast == reference
     assert fast["summary"]["records_rejected"] == 1
+
+
+def test_state_stays_bounded_while_streaming() -> None:
+    from hedgespec.audit.engine import Auditor
+    from hedgespec.audit.numbers import local_audit_context
+
+    lines, _ = synth_lines(6000, seed=12)
+    auditor = Auditor(load_profile("seed"), dup_window=500)
+    sizes = []
+    with local_audit_context():
+        for number, line in enumerate(lines, 1):
+            auditor.feed(number, line)
+            if number % 500 == 0:
+                sizes.append((len(auditor.dup_keys) + len(auditor.dup_previous), len(auditor.legs),
+                              len(auditor.fee_ranges), len(auditor.pending_funding)))
+    assert max(s[0] for s in sizes) <= 1000  # the duplicate window: at least 500, at most 1000 keys
+    assert max(s[1] for s in sizes) == 4 and max(s[2] for s in sizes) <= 8  # 2 instruments x 2 legs
+    assert max(s[3] for s in sizes) <= 2
