@@ -18,7 +18,7 @@ from hedgespec.conformance import vectors as V
 from hedgespec.conformance.generate import Generator, RandomChooser
 from hedgespec.conformance.rulebook import Rulebook, load_rulebook
 from hedgespec.conformance.scenarios import SCENARIOS
-from hedgespec.conformance.world import default_params, mode_scopes
+from hedgespec.conformance.world import RANDOM_WALLET, default_params, mode_scopes
 from hedgespec.model import initial_state, snapshot
 from hedgespec.spec.profiles import Profile, load_profile
 
@@ -28,7 +28,7 @@ RANDOM_LENGTH = 20
 
 
 def random_case(profile: Profile, n: int) -> tuple[dict, list[dict]]:
-    params = default_params(profile)
+    params = default_params(profile, wallet=RANDOM_WALLET)
     gen = Generator(params, mode_scopes(profile, [i["symbol"] for i in params["instruments"]]))
     ch = RandomChooser(random.Random(f"hedgespec-vector:{profile.name}:{n}"))
     state = initial_state(params, profile)

@@ -162,8 +162,16 @@ class Generator:
     def _set_margin_type(self, ch: Chooser, snap: dict[str, Any]) -> dict[str, Any]:
         account = ch.choice(self.accounts)
         symbol = self._instrument(ch, snap)
-        return {"account": account, "instrument": symbol, "position_side": self._side(ch, snap, account, symbol),
+        side = self._side(ch, snap, account, symbol)
+        flat = [s for s in self._sides(snap, account, symbol) if not self._leg_qty(snap, account, symbol, s)]
+        if flat and ch.integer(0, 2):
+            side = ch.choice(flat)  # a leg that may still change its margin type (HM-MARG-005)
+        return {"account": account, "instrument": symbol, "position_side": side,
                 "margin_type": ch.choice(("ISOLATED", "CROSS", "CROSS"))}
+
+    @staticmethod
+    def _row(snap: dict[str, Any], leg: tuple[str, str, str, int]) -> dict[str, Any]:
+        return snap["accounts"][leg[0]]["positions"][leg[1]][leg[2]]
 
     def _set_leverage(self, ch: Chooser, snap: dict[str, Any]) -> dict[str, Any]:
         account = ch.choice(self.accounts)
@@ -179,6 +187,12 @@ class Generator:
             account = ch.choice(self.accounts)
             symbol = self._instrument(ch, snap)
             side = self._side(ch, snap, account, symbol)
+            cross = [(a, sym, sd) for a in self.accounts for sym, rows in snap["accounts"][a]["positions"].items()
+                     for sd, row in rows.items() if row["margin_type"] == "CROSS"
+                     and sym not in snap.get("expired", [])]
+            grow_cross = bool(cross) and ch.integer(0, 1) == 1
+            if grow_cross:
+                account, symbol, side = ch.choice(cross)  # grow the cross pool (HM-LIQ-005/006)
         return {"account": account, "instrument": symbol, "position_side": side,
                 "amount": ch.choice(("10", "100", "1000", "-5", "-50", "-500"))}
 
@@ -201,16 +215,22 @@ class Generator:
             account = ch.choice(self.accounts)
             symbol = self._instrument(ch, snap)
             side = self._side(ch, snap, account, symbol)
+            cross = [(a, sym, sd) for a in self.accounts for sym, rows in snap["accounts"][a]["positions"].items()
+                     for sd, row in rows.items() if row["margin_type"] == "CROSS"
+                     and sym not in snap.get("expired", [])]
+            grow_cross = bool(cross) and ch.integer(0, 1) == 1
+            if grow_cross:
+                account, symbol, side = ch.choice(cross)  # grow the cross pool (HM-LIQ-005/006)
             order_side = {"LONG": "BUY", "SHORT": "SELL"}.get(side) or ch.choice(("BUY", "SELL"))
             if ch.integer(0, 9) == 0:
                 order_side = "SELL" if order_side == "BUY" else "BUY"  # a close of a (maybe flat) leg
-            qty_atoms = LOT_ATOMS * ch.choice((1, 5, 20, 100, 300, 1800))
+            qty_atoms = LOT_ATOMS * ch.choice((100, 300, 600) if grow_cross else (1, 5, 20, 100, 300, 1800))
         if ch.integer(0, 39) == 0:
             qty_atoms += 1  # off the lot (HM-ORD-005)
         mark = self._mark(snap, symbol)
         opening_long = order_side == "BUY"
         order_type = ch.choice(("MARKET", "MARKET", "LIMIT", "LIMIT", "STOP_MARKET", "TAKE_PROFIT_MARKET",
-                                "TRAILING_STOP_MARKET") if closing else ("MARKET", "MARKET", "LIMIT", "LIMIT",
+                                "TRAILING_STOP_MARKET", "TRAILING_STOP_MARKET") if closing else ("MARKET", "MARKET", "LIMIT", "LIMIT",
                                                                         "LIMIT", "STOP_MARKET"))
         action: dict[str, Any] = {"account": account, "order_id": order_id, "instrument": symbol,
                                   "side": order_side, "position_side": side, "order_type": order_type,
@@ -230,7 +250,7 @@ class Generator:
             if ch.integer(0, 9) == 0:
                 direction = -direction  # would fire at once: rejected
             if order_type == "TRAILING_STOP_MARKET":
-                action["callback_rate"] = ch.choice(("0.01", "0.02", "0.05"))
+                action["callback_rate"] = ch.choice(("0.01", "0.02", "0.05", "0.1"))
                 if ch.integer(0, 1):
                     action["activation_price"] = self._price(mark - direction * mark * 100 // 10_000)
             else:
@@ -254,6 +274,20 @@ class Generator:
                 "quantity": format_units(LOT_ATOMS * ch.choice((10, 100, 1000, 5000)), "qty")}
 
     def _mark_price(self, ch: Chooser, snap: dict[str, Any]) -> dict[str, Any]:
+        legs = [leg for leg in self.open_legs(snap) if leg[1] not in snap.get("expired", [])]
+        if legs and ch.integer(0, 2) == 0:
+            # against one open leg (cross legs first): into and through its liquidation
+            cross = [leg for leg in legs if self._row(snap, leg)["margin_type"] == "CROSS"]
+            _, symbol, _, quantity = ch.choice(cross if cross and ch.integer(0, 1) else legs)
+            mark = self._mark(snap, symbol)
+            bps = ch.choice((150, 600, 1500, 3000, 6000))
+            return {"instrument": symbol, "price": self._price(mark - (1 if quantity > 0 else -1) * mark * bps // 10_000)}
+        waiting = sorted({o["instrument"] for a in self.accounts for o in snap["accounts"][a]["open_orders"].values()
+                          if o["order_type"] != "LIMIT" and o["instrument"] not in snap.get("expired", [])})
+        if waiting and ch.integer(0, 1):
+            # small moves under a waiting stop or trailing stop: tracking, triggering (HM-STOP-002/003)
+            symbol = ch.choice(waiting)
+            return {"instrument": symbol, "price": self._moved(ch, self._mark(snap, symbol), (10, 40, 100, 250))}
         symbol = self._instrument(ch, snap)
         # small walks, jumps that breach a 20x leg, crashes through any isolated leg
         return {"instrument": symbol, "price": self._moved(ch, self._mark(snap, symbol),

@@ -36,7 +36,7 @@ from hedgespec.conformance.failures import EngineFailure, wrap_exception
 from hedgespec.conformance.generate import Generator as ActionGenerator
 from hedgespec.conformance.generate import RandomChooser
 from hedgespec.conformance.rulebook import Rulebook, applies, load_rulebook
-from hedgespec.conformance.world import default_params, diff, mode_scopes, observable
+from hedgespec.conformance.world import RANDOM_WALLET, default_params, diff, mode_scopes, observable
 from hedgespec.model import initial_state, snapshot
 from hedgespec.spec import SPEC_VERSION
 from hedgespec.spec.profiles import Profile, load_profile
@@ -261,7 +261,8 @@ class Runner:
         caps = self.engine.capabilities
         accounts = ("alice", "bob") if "multi-account" in caps else ("alice",)
         mode = "HEDGE" if "hedge-mode" in caps or "one-way-mode" not in caps else "ONE_WAY"
-        params = default_params(self.profile, mode=mode, dated="expiry" in caps, accounts=accounts)
+        params = default_params(self.profile, mode=mode, dated="expiry" in caps, accounts=accounts,
+                                wallet=RANDOM_WALLET)
         params["profile"] = self.config.profile  # a built-in name, or the profile file as given
         return params
 

@@ -23,6 +23,7 @@ PERP = "BTCUSDT"
 DATED = "BTCUSDT-0327"
 ACCOUNTS = ("alice", "bob")
 SETTLE = "USDT"
+RANDOM_WALLET = "3000"  # random runs: small enough that cross pools and wallets can be breached
 
 LEG_FIELDS = ("quantity", "cost_basis", "isolated_margin", "realized_pnl", "fees_paid", "funding",
               "margin_type", "leverage")
