@@ -11,6 +11,7 @@ from typing import Any
 from hedgespec.spec.profiles import Profile, load_profile
 
 from .codec import InputError, instrument_from_json, parse_units
+from .mode import scope_of
 from .snapshot import snapshot
 from .state import HEDGE, ONE_WAY, Account, Config, State
 from .step import step
@@ -69,6 +70,11 @@ def initial_state(params: dict[str, Any], profile: Profile | str | None = None, 
         modes = raw.get("position_mode", {})
         if not isinstance(modes, dict) or any(m not in (HEDGE, ONE_WAY) for m in modes.values()):
             raise InputError(f"{at}: position_mode: an object of scope -> HEDGE/ONE_WAY is required")
+        scopes = sorted({scope_of(config, symbol) for symbol in instruments})
+        for scope in modes:
+            if scope not in scopes:
+                raise InputError(f"{at}: position_mode.{scope}: not a mode scope under profile {profile.name} "
+                                 f"(mode_scope {config.choices['mode_scope']}: {', '.join(scopes)})")
         if wallet < 0:
             raise InputError(f"{at}: wallet: must not be negative")
         accounts[name] = Account(wallet=wallet, modes=dict(modes))

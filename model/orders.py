@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 
 from .actions import PlaceOrder
+from .codec import format_units
 from .events import ACCEPTED, OrderUpdate, Outcome, rejected
 from .fees import fill_fee
 from .ledger import Work
@@ -132,7 +133,8 @@ def place(work: Work, action: PlaceOrder) -> Outcome:
                       and not o.opening and o.order_type == LIMIT)
         limit = leg_size if conditional or action.order_type == MARKET else leg_size - resting
         if quantity > limit and not trim:
-            return rejected("REDUCE_EXCEEDS_LEG", f"quantity exceeds what the leg has left to close ({limit})")
+            return rejected("REDUCE_EXCEEDS_LEG", "quantity exceeds what the leg has left to close "
+                                                  f"({format_units(limit, 'qty')})")
         if action.order_type == MARKET:
             quantity = min(quantity, leg_size)
 
@@ -146,7 +148,8 @@ def place(work: Work, action: PlaceOrder) -> Outcome:
     fee_reserve = fill_fee(quantity, price, max(inst.maker_rate, inst.taker_rate)) if price else 0
     available = available_balance(config, account, work.state.mark_prices)
     if margin + fee_reserve > available:
-        return rejected("INSUFFICIENT_MARGIN", f"needs {margin + fee_reserve}, available {available}")
+        return rejected("INSUFFICIENT_MARGIN", f"needs {format_units(margin + fee_reserve, 'money')}, "
+                                               f"available {format_units(available, 'money')}")
 
     if conditional:
         trigger_price = work.state.mark_prices.get(action.instrument) if config.choices[

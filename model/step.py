@@ -26,6 +26,7 @@ from .actions import (
     SetPositionMode,
     Withdraw,
 )
+from .codec import format_units
 from .events import (
     ACCEPTED,
     PARTIALLY_APPLIED,
@@ -95,7 +96,8 @@ def _withdraw(work: Work, action: Withdraw) -> Outcome:
     account = work.state.accounts[action.account]
     available = available_balance(work.config, account, work.state.mark_prices)
     if action.amount > available:
-        return rejected("INSUFFICIENT_BALANCE", f"amount exceeds the available balance {available}")
+        return rejected("INSUFFICIENT_BALANCE",
+                        f"amount exceeds the available balance {format_units(available, 'money')}")
     work.ledger(action.account, "", "", "WITHDRAW", "wallet", -action.amount)
     return _accepted()
 

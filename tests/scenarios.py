@@ -23,8 +23,17 @@ ETHQ = {
 }
 
 
+def hedge_modes(profile: str) -> dict[str, str]:
+    """Hedge mode for every mode scope of the two instruments under the profile's mode_scope."""
+    from hedgespec.spec.profiles import load_profile
+
+    scope = load_profile(profile).effective("mode_scope")
+    keys = {"account": ["*"], "settle_asset": ["USDT"], "instrument": [BTC["symbol"], ETHQ["symbol"]]}[scope]
+    return {key: "HEDGE" for key in keys}
+
+
 def params(profile: str = "seed", wallet: str = "1000", hedge: bool = True) -> dict[str, Any]:
-    modes = {"*": "HEDGE"} if hedge else {}
+    modes = hedge_modes(profile) if hedge else {}
     return {"instruments": [BTC, ETHQ], "profile": profile,
             "accounts": {"A": {"wallet": wallet, "position_mode": modes}, "B": {"wallet": wallet, "position_mode": modes}},
             "insurance_fund": "100", "mark_prices": {"BTCUSDT": "100", "ETHUSDT_Q": "50"}}

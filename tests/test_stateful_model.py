@@ -128,12 +128,6 @@ class ModelMachine(RuleBasedStateMachine):
     @initialize(hedge=st.booleans(), wallet=st.sampled_from(["30", "300", "3000"]))
     def start(self, hedge: bool, wallet: str) -> None:
         self.params = params(self.profile, wallet=wallet, hedge=hedge)
-        if self.profile in ("gate",):
-            self.params["accounts"] = {k: {**v, "position_mode": {"USDT": "HEDGE"} if hedge else {}}
-                                       for k, v in self.params["accounts"].items()}
-        if self.profile in ("bybit-v5",):
-            self.params["accounts"] = {k: {**v, "position_mode": {s: "HEDGE" for s in TICK} if hedge else {}}
-                                       for k, v in self.params["accounts"].items()}
         self.adapter.reset(self.params)
         self.snapshot = self.adapter.snapshot()
 
