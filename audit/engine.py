@@ -43,6 +43,9 @@ MAX_DISTINCT = 1_000  # distinct venue codes and not-decidable reasons kept apar
 MAX_FUNDING_GROUP = 1_000  # funding rows of one instrument at one instant held for the per-leg decision
 OPENING_SIDE = {("BUY", "LONG"): True, ("SELL", "SHORT"): True, ("SELL", "LONG"): False, ("BUY", "SHORT"): False}
 OTHER = {"LONG": "SHORT", "SHORT": "LONG"}
+FLAT = "flat (opening declared complete)"
+UNKNOWN = "unknown (no opening state)"
+BUILT = "built from this leg's own fills"
 _BLANK_START = (b"", b" ", b"\t", b"\r", b"\n")
 # the fused fill path: the fields a plain fill must have (14 with "type"), read in one call
 _FILL_GET = itemgetter("v", "t", "src", "id", "instrument", "side", "position_side", "quantity", "price", "fee",
@@ -130,7 +133,7 @@ class Leg:
 
     __slots__ = ("qty", "cost", "known", "entry_unc", "cost_unc", "opp_opened", "origin")
 
-    def __init__(self, known: bool, origin: str) -> None:
+    def __init__(self, known: bool, origin: Any) -> None:
         self.qty = ZERO
         self.cost = ZERO
         self.known = known
@@ -139,10 +142,17 @@ class Leg:
         self.opp_opened = ZERO  # quantity opened on the other leg since this leg was last confirmed
         self.origin = origin
 
+    def describe(self, trace_name: str) -> str:
+        """Where the leg's state comes from, in words (stored as a tuple on the hot paths)."""
+        if isinstance(self.origin, tuple):
+            what, t, number = self.origin
+            return f"{what} the snapshot at t={t} ({trace_name}:{number})"
+        return self.origin
+
     def entry(self) -> Decimal | None:
         return self.cost / self.qty if self.qty else None
 
-    def set(self, qty: Decimal, entry: Decimal | None, entry_unc: Decimal, origin: str) -> None:
+    def set(self, qty: Decimal, entry: Decimal | None, entry_unc: Decimal, origin: Any) -> None:
         self.qty = qty
         self.cost = qty * entry if entry is not None and qty else ZERO
         self.entry_unc = entry_unc if qty else ZERO
@@ -336,7 +346,7 @@ class Auditor:
     def _leg(self, instrument: str, side: str) -> Leg:
         leg = self.legs.get((instrument, side))
         if leg is None:
-            origin = "flat (opening declared complete)" if self.default_known else "unknown (no opening state)"
+            origin = FLAT if self.default_known else UNKNOWN
             leg = self.legs[(instrument, side)] = Leg(self.default_known, origin)
         return leg
 
@@ -534,8 +544,8 @@ class Auditor:
             self._check_fee(rec, where, other.qty > 0)
             leg.qty += qty
             leg.cost += qty * rec["price"]
-            if leg.origin[0] == "f" and leg.origin.startswith("flat"):
-                leg.origin = "built from this leg's own fills"
+            if leg.origin is FLAT:
+                leg.origin = BUILT
             other.opp_opened += qty
         else:
             if closed is not None:
@@ -649,8 +659,8 @@ class Auditor:
             self.hot_openings += 1
             leg.qty += qty
             leg.cost += notional
-            if leg.origin[0] == "f" and leg.origin.startswith("flat"):
-                leg.origin = "built from this leg's own fills"
+            if leg.origin is FLAT:
+                leg.origin = BUILT
             other.opp_opened += qty
         else:
             self.hot_closes += 1
@@ -700,7 +710,7 @@ class Auditor:
             return
         if qty > leg.qty + self.qty_step:
             self._find(R.NO_FLIP, f"closing fill {rec['side']} {side} {canonical(qty)} on {instrument} is larger "
-                                  f"than the leg ({canonical(leg.qty)}, {leg.origin})",
+                                  f"than the leg ({canonical(leg.qty)}, {leg.describe(self.trace_name)})",
                        rec["t"], [where], expected=f"<= {canonical(leg.qty)}", observed=qty)
             leg.set(ZERO, None, ZERO, f"reset after an oversized close at t={rec['t']}")
             return
@@ -720,7 +730,7 @@ class Auditor:
                            f"closing fill {rec['side']} {side} {canonical(qty)} @ {canonical(price)} on {instrument}: "
                            f"realized {canonical(pnl)}, but (exit - entry) x qty on this leg is "
                            f"{canonical(expected)} (leg entry {canonical(entry) if entry is not None else '?'}, "
-                           f"{leg.origin}; tolerance {canonical(tol)})",
+                           f"{leg.describe(self.trace_name)}; tolerance {canonical(tol)})",
                            rec["t"], [where], expected=expected, observed=pnl)
             else:
                 self._ok(R.REALIZED_PNL)
@@ -814,7 +824,8 @@ class Auditor:
             if seen is None or abs(seen[0] - rec["t"]) > self.funding_window:
                 return
             mark = seen[1]
-        legs = {s: (leg.qty, leg.known) for s in OTHER for leg in (self._leg(instrument, s),)}
+        long, short = self._leg(instrument, "LONG"), self._leg(instrument, "SHORT")
+        legs = {"LONG": (long.qty, long.known), "SHORT": (short.qty, short.known)}
         self.funding_points[instrument] = FundingPoint(
             rec["t"], rec["rate"], mark, legs, self.last_fill_t.get(instrument) == rec["t"], self._where(rec, number))
 
@@ -989,30 +1000,30 @@ class Auditor:
             return
         if side not in OTHER:
             return
-        leg = self._leg(instrument, side)
+        leg = self.legs.get((instrument, side)) or self._leg(instrument, side)
         entry_unc = (max(step_of(entry), self.price_step) / 2) if entry is not None else ZERO
         if leg.known:
             diff = leg.qty - qty
             if abs(diff) > self.qty_step:
                 self._find(R.SNAPSHOT, f"{instrument} {side}: the venue reports {canonical(qty)}, the fills give "
-                                       f"{canonical(leg.qty)} ({leg.origin})", t, [where],
+                                       f"{canonical(leg.qty)} ({leg.describe(self.trace_name)})", t, [where],
                            expected=leg.qty, observed=qty)
                 if diff > 0 and diff <= leg.opp_opened + self.qty_step:
                     self._find(R.NETTING, f"{instrument} {side} is short by {canonical(diff)} while "
                                           f"{canonical(leg.opp_opened)} was opened on the {OTHER[side]} leg since it "
                                           f"was last confirmed: consistent with netting", t, [where])
             else:
-                self._ok(R.SNAPSHOT)
-                recon = leg.entry()
-                if entry is not None and qty > 0 and recon is not None:
-                    tol = 2 * entry_unc + self.entry_step + leg.entry_unc + leg.cost_unc / qty
-                    if abs(recon - entry) > tol:
+                self.decided[R.SNAPSHOT] += 1
+                if entry is not None and qty > 0 and leg.qty:
+                    # |cost / q - entry| <= tol + cost_unc / q, compared without dividing
+                    tol = 2 * entry_unc + self.entry_step + leg.entry_unc
+                    if abs(leg.cost - entry * leg.qty) > tol * leg.qty + leg.cost_unc:
+                        recon = (leg.cost / leg.qty).quantize(Decimal("1e-12"))
                         self._find(R.ENTRY_PER_LEG, f"{instrument} {side}: entry price {canonical(entry)} reported, "
-                                                    f"this leg's own fills give "
-                                                    f"{canonical(recon.quantize(Decimal('1e-12')))}",
-                                   t, [where], expected=recon.quantize(Decimal("1e-12")), observed=entry)
+                                                    f"this leg's own fills give {canonical(recon)}",
+                                   t, [where], expected=recon, observed=entry)
                     else:
-                        self._ok(R.ENTRY_PER_LEG)
+                        self.decided[R.ENTRY_PER_LEG] += 1
         mark, upnl = rec.get("mark_price"), rec.get("unrealized_pnl")
         if mark is not None and upnl is not None and entry is not None:
             exp = qty * (mark - entry) * (1 if side == "LONG" else -1)
@@ -1026,9 +1037,9 @@ class Auditor:
         if leg.known and abs(leg.qty - qty) <= self.qty_step:
             # sizes agree: keep the entry built from this leg's own fills (fills are the primary evidence)
             leg.opp_opened = ZERO
-            leg.origin = f"confirmed by the snapshot at t={t} ({self.trace_name}:{number})"
+            leg.origin = ("confirmed by", t, number)
             return
-        leg.set(qty, entry, entry_unc, f"taken from the snapshot at t={t} ({self.trace_name}:{number})")
+        leg.set(qty, entry, entry_unc, ("taken from", t, number))
         if entry is None and qty > 0:
             leg.known = False
             leg.origin = f"snapshot at t={t} without entry price"
@@ -1092,7 +1103,8 @@ class Auditor:
         }
         legs = [
             {"instrument": i, "position_side": s, "quantity": canonical(leg.qty) if leg.known else None,
-             "entry_price": _fmt(leg.entry()) if leg.known and leg.qty else None, "state": leg.origin}
+             "entry_price": _fmt(leg.entry()) if leg.known and leg.qty else None,
+             "state": leg.describe(self.trace_name)}
             for (i, s), leg in sorted(self.legs.items())
         ]
         provenance = dict(provenance)
