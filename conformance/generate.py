@@ -73,6 +73,7 @@ class Generator:
         self.scopes = list(scopes)
         self.t = 0
         self.next_order = 0
+        self.gentle = False  # small price moves only: for engines without liquidation
 
     # -- helpers -----------------------------------------------------------------------------------
 
@@ -274,6 +275,9 @@ class Generator:
                 "quantity": format_units(LOT_ATOMS * ch.choice((10, 100, 1000, 5000)), "qty")}
 
     def _mark_price(self, ch: Chooser, snap: dict[str, Any]) -> dict[str, Any]:
+        if self.gentle:
+            symbol = self._instrument(ch, snap)
+            return {"instrument": symbol, "price": self._moved(ch, self._mark(snap, symbol), (5, 10, 30, 50))}
         legs = [leg for leg in self.open_legs(snap) if leg[1] not in snap.get("expired", [])]
         if legs and ch.integer(0, 2) == 0:
             # against one open leg (cross legs first): into and through its liquidation
@@ -294,8 +298,8 @@ class Generator:
                                                            (10, 50, 150, 300, 600, 1200, 3000, 5000))}
 
     def _funding(self, ch: Chooser, snap: dict[str, Any]) -> dict[str, Any]:
-        return {"instrument": self._instrument(ch, snap),
-                "rate": ch.choice(("0.0001", "-0.0001", "0.00375", "-0.003", "0.02", "-0.02"))}
+        rates = ("0.0001", "-0.0001", "0.00375", "-0.003") + (() if self.gentle else ("0.02", "-0.02"))
+        return {"instrument": self._instrument(ch, snap), "rate": ch.choice(rates)}
 
     def _expire(self, ch: Chooser, snap: dict[str, Any]) -> dict[str, Any]:
         symbol = ch.choice(self.dated)

@@ -71,6 +71,9 @@ def to_text(report: dict[str, Any], width: int = 110) -> str:
     d = s["differential"]
     out.append(f"differential: {d['cases']} cases, {d['steps']} steps; {d['rule_failures']} rule failures, "
                f"{d['unexplained_divergences']} unexplained divergences, {d['engine_failures']} engine failures")
+    if d.get("cases_ended_at_missing_capability"):
+        out.append(f"  {d['cases_ended_at_missing_capability']} cases ended where the model needed a capability "
+                   "the engine does not declare")
     for f in report["differential_failures"]:
         if f.get("duplicate_of_earlier"):
             continue

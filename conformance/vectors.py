@@ -94,6 +94,17 @@ def required_capabilities(params: dict[str, Any], actions: Sequence[dict[str, An
     return sorted(caps)
 
 
+def event_capabilities(outcome: dict[str, Any]) -> set[str]:
+    """Capabilities an outcome's events show the model used (a liquidation, the insurance fund)."""
+    caps = set()
+    for event in outcome.get("events", []):
+        if event.get("type") == "liquidation":
+            caps.add("liquidation")
+        elif event.get("type") == "ledger" and event.get("bucket") == "insurance_fund":
+            caps.add("insurance-fund")
+    return caps
+
+
 def model_step(state: Any, action: dict[str, Any]) -> tuple[dict[str, Any], Any]:
     """One model step from an action in JSON form; a malformed action is INVALID_ARGUMENT (HM-ORD-005)."""
     try:
