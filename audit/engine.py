@@ -450,7 +450,7 @@ class Auditor:
             self._count_code(code)
         if rec["outcome"] != "accepted":
             return
-        where = self._where(rec, number)
+        where = (number, rec.get("src"))
         if rec["requested"] != self.mode and self.blocked_by_positions:
             open_legs = [f"{i} {s} {canonical(leg.qty)}" for (i, s), leg in self.legs.items()
                          if leg.known and leg.qty > 0]
@@ -463,7 +463,7 @@ class Auditor:
                 self._cannot(R.MODE_SWITCH_WITH_POSITIONS, "some legs' sizes are unknown at the switch",
                              "an opening state declared complete, or position snapshots before the switch", where)
             else:
-                self._ok(R.MODE_SWITCH_WITH_POSITIONS)
+                self.decided[R.MODE_SWITCH_WITH_POSITIONS] += 1
         self.mode = rec["requested"]
 
     def _mode_check(self, rec: dict[str, Any], where: Any, what: str) -> bool:
@@ -477,7 +477,7 @@ class Auditor:
                        f"{what} with position side {side} accepted in {self.mode} mode",
                        rec["t"], [where], code=rec.get("code"))
             return False
-        self._ok(R.POSITION_SIDE_MATCHES_MODE)
+        self.decided[R.POSITION_SIDE_MATCHES_MODE] += 1
         return True
 
     def _on_order(self, rec: dict[str, Any], number: int) -> None:
@@ -486,7 +486,7 @@ class Auditor:
             self._count_code(code)
         if rec["outcome"] != "accepted":
             return
-        where = self._where(rec, number)
+        where = (number, rec.get("src"))
         self._mode_check(rec, where, "order")
         side = rec["position_side"]
         if side not in OTHER or OPENING_SIDE[(rec["side"], side)] or rec["quantity"] is None:
@@ -501,7 +501,7 @@ class Auditor:
                        f"holding {canonical(leg.qty)} (profile: oversized closes are rejected)",
                        rec["t"], [where], code=code, expected=f"<= {canonical(leg.qty)}", observed=rec["quantity"])
         else:
-            self._ok(R.OVERSIZED_CLOSE)
+            self.decided[R.OVERSIZED_CLOSE] += 1
 
     def _on_fill(self, rec: dict[str, Any], number: int) -> None:
         instrument, side, t = rec["instrument"], rec["position_side"], rec["t"]
@@ -540,7 +540,7 @@ class Auditor:
                                           f"closed: the venue netted it against the other leg",
                                t, [where], expected="0", observed=closed)
                 else:
-                    self._ok(R.NETTING)
+                    self.decided[R.NETTING] += 1
             self._check_fee(rec, where, other.qty > 0)
             leg.qty += qty
             leg.cost += qty * rec["price"]
@@ -553,7 +553,7 @@ class Auditor:
                     self._find(R.FILL_OWN_LEG, f"closing fill of {canonical(qty)} on {instrument} {side} reports "
                                                f"{canonical(closed)} closed", t, [where], expected=qty, observed=closed)
                 else:
-                    self._ok(R.FILL_OWN_LEG)
+                    self.decided[R.FILL_OWN_LEG] += 1
             self._check_fee(rec, where, False)
             self._close(rec, leg, where)
         if self.balance_delta:
@@ -698,7 +698,7 @@ class Auditor:
                        f"{canonical(rec['price'])} on {rec['instrument']} realized {canonical(pnl)}{held}",
                        rec["t"], [where], expected="0", observed=pnl)
         else:
-            self._ok(R.NETTING)
+            self.decided[R.NETTING] += 1
 
     def _close(self, rec: dict[str, Any], leg: Leg, where: Any) -> None:
         """HM-ORD-003 (never more than the leg) and HM-POS-002 (PnL from this leg's own entry)."""
@@ -714,7 +714,7 @@ class Auditor:
                        rec["t"], [where], expected=f"<= {canonical(leg.qty)}", observed=qty)
             leg.set(ZERO, None, ZERO, f"reset after an oversized close at t={rec['t']}")
             return
-        self._ok(R.NO_FLIP)
+        self.decided[R.NO_FLIP] += 1
         qty = min(qty, leg.qty)
         released = leg.cost if qty == leg.qty else leg.cost * qty / leg.qty
         expected = qty * price - released if side == "LONG" else released - qty * price
@@ -733,7 +733,7 @@ class Auditor:
                            f"{leg.describe(self.trace_name)}; tolerance {canonical(tol)})",
                            rec["t"], [where], expected=expected, observed=pnl)
             else:
-                self._ok(R.REALIZED_PNL)
+                self.decided[R.REALIZED_PNL] += 1
         leg.qty -= qty
         leg.cost -= released
         if leg.qty == 0:
@@ -770,7 +770,7 @@ class Auditor:
         current = self.fee_ranges.get(key)
         if current is None:
             self.fee_ranges[key] = [_FLOOR.divide(low, notional), _CEIL.divide(high, notional), 1, where]
-            self._ok(R.FEES)
+            self.decided[R.FEES] += 1
         else:
             lo_at, hi_at = current[0] * notional, current[1] * notional
             if high < lo_at or low > hi_at:
@@ -782,7 +782,7 @@ class Auditor:
                            rec["t"], [where, current[3]], observed=fee)
                 return
             self._narrow(current, low, high, lo_at, hi_at, notional)
-            self._ok(R.FEES)
+            self.decided[R.FEES] += 1
         self._hedge_discount(rec, where)
 
     @staticmethod
@@ -827,10 +827,10 @@ class Auditor:
         long, short = self._leg(instrument, "LONG"), self._leg(instrument, "SHORT")
         legs = {"LONG": (long.qty, long.known), "SHORT": (short.qty, short.known)}
         self.funding_points[instrument] = FundingPoint(
-            rec["t"], rec["rate"], mark, legs, self.last_fill_t.get(instrument) == rec["t"], self._where(rec, number))
+            rec["t"], rec["rate"], mark, legs, self.last_fill_t.get(instrument) == rec["t"], (number, rec.get("src")))
 
     def _on_funding(self, rec: dict[str, Any], number: int) -> None:
-        where = self._where(rec, number)
+        where = (number, rec.get("src"))
         instrument = rec["instrument"]
         self._ledger_add(rec["asset"], rec["amount"])
         if rec["position_side"] == "BOTH":
@@ -924,8 +924,8 @@ class Auditor:
         if len(unsided) == len(open_sides):
             matched = all(abs(a - e) <= tol_total for a, e in zip(sorted(amounts), sorted(per_leg), strict=True))
             if matched:
-                self._ok(R.FUNDING_AMOUNT)
-                self._ok(R.FUNDING_PER_LEG)
+                self.decided[R.FUNDING_AMOUNT] += 1
+                self.decided[R.FUNDING_PER_LEG] += 1
             else:
                 self._find(R.FUNDING_AMOUNT, f"funding entries {', '.join(canonical(a) for a in amounts)} on "
                                              f"{first['instrument']} at t={t} do not match the per-leg amounts "
@@ -943,8 +943,8 @@ class Auditor:
                                f"(netted; the profile says per-leg entries)", t, [unsided[0][1]],
                                expected=", ".join(canonical(e) for e in per_leg), observed=amount)
                 else:
-                    self._ok(R.FUNDING_PER_LEG)
-                self._ok(R.FUNDING_AMOUNT)
+                    self.decided[R.FUNDING_PER_LEG] += 1
+                self.decided[R.FUNDING_AMOUNT] += 1
                 return
         self._find(R.FUNDING_AMOUNT, f"funding entries {', '.join(canonical(a) for a in amounts)} on "
                                      f"{first['instrument']} at t={t} match neither the per-leg amounts "
@@ -959,7 +959,7 @@ class Auditor:
                                          f"t={r['t']}; -q x mark x rate gives {canonical(expected)}",
                        r["t"], [where], expected=expected, observed=r["amount"])
         else:
-            self._ok(R.FUNDING_AMOUNT)
+            self.decided[R.FUNDING_AMOUNT] += 1
 
     def _check_liquidation_leg(self, rec: dict[str, Any], where: Any) -> None:
         """HM-LIQ-001: an isolated liquidation closes only the leg it was announced for."""
@@ -975,10 +975,10 @@ class Auditor:
                                               f"{canonical(rec['quantity'])} of the {rec['position_side']} leg",
                        t, [where, announced])
         else:
-            self._ok(R.LIQUIDATION_ONE_LEG)
+            self.decided[R.LIQUIDATION_ONE_LEG] += 1
 
     def _on_liquidation(self, rec: dict[str, Any], number: int) -> None:
-        where = self._where(rec, number)
+        where = (number, rec.get("src"))
         self.liquidations[rec["instrument"]] = (rec["t"], rec["position_side"], rec.get("margin_type"), where)
         self._cannot(R.LIQUIDATION_TRIGGER, "liquidation without margin data",
                      "margin balance, maintenance brackets and mark price of the leg at the time", where)
@@ -992,7 +992,7 @@ class Auditor:
     def _on_position(self, rec: dict[str, Any], number: int) -> None:
         """HM-POS-004 (size), HM-POS-001 (entry), HM-POS-003 (unrealized PnL), HM-NET-001 (netting seen)."""
         instrument, side, t = rec["instrument"], rec["position_side"], rec["t"]
-        where = self._where(rec, number)
+        where = (number, rec.get("src"))
         qty, entry = rec["quantity"], rec["entry_price"]
         if (self.mode == "HEDGE" and side == "BOTH" and qty > 0) or (self.mode == "ONE_WAY" and side in OTHER
                                                                       and qty > 0):
@@ -1033,7 +1033,7 @@ class Auditor:
                                              f"q x (mark - entry) gives {canonical(exp)}", t, [where],
                            expected=exp, observed=upnl)
             else:
-                self._ok(R.UNREALIZED_PNL)
+                self.decided[R.UNREALIZED_PNL] += 1
         if leg.known and abs(leg.qty - qty) <= self.qty_step:
             # sizes agree: keep the entry built from this leg's own fills (fills are the primary evidence)
             leg.opp_opened = ZERO
@@ -1060,7 +1060,7 @@ class Auditor:
     def _on_balance(self, rec: dict[str, Any], number: int) -> None:
         """HM-LEDG-001: the wallet moves by exactly the ledger between two balance snapshots."""
         asset, balance = rec["asset"], rec["wallet_balance"]
-        where = self._where(rec, number)
+        where = (number, rec.get("src"))
         if asset in self.balances:
             if not self.ledger_complete:
                 self._cannot(R.LEDGER, "the trace does not declare a complete ledger",
@@ -1072,7 +1072,7 @@ class Auditor:
                                          f"the ledger gives {canonical(expected)}", rec["t"], [where],
                                expected=expected, observed=balance)
                 else:
-                    self._ok(R.LEDGER)
+                    self.decided[R.LEDGER] += 1
         self.balances[asset] = balance
         self.balance_delta[asset] = ZERO
 

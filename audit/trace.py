@@ -476,28 +476,38 @@ def _f_str(v: Any) -> str:
     raise _Bad
 
 
-def _flat(kind: Kind) -> Callable[[Any], Any] | None:
-    """A flat converter for the common kinds (None: use the reference converter)."""
-    return {DEC.name: _f_dec, UDEC.name: _f_udec, PDEC.name: _f_pdec, STR.name: _f_str}.get(kind.name)
+_F_DEC, _F_UDEC, _F_PDEC, _F_STR, _F_ENUM, _F_REF = range(1, 7)
+
+
+def _spec_of(kind: Kind) -> tuple[int, bool, Any]:
+    """(how to check, nullable, argument) for the fast path, read off the kind's schema."""
+    schema, nullable_ = kind.schema, False
+    if "anyOf" in schema and schema["anyOf"][1] == {"type": "null"}:
+        schema, nullable_ = schema["anyOf"][0], True
+    for base, ref in ((_F_DEC, DEC), (_F_UDEC, UDEC), (_F_PDEC, PDEC), (_F_STR, STR)):
+        if schema == ref.schema:
+            return base, nullable_, None
+    if set(schema) == {"enum"}:
+        return _F_ENUM, nullable_, frozenset(schema["enum"])
+    return _F_REF, False, kind.convert
 
 
 def _flat_or_ref(kind: Kind) -> tuple[Callable[[Any], Any], bool]:
-    flat = _flat(kind)
-    if flat is not None:
-        return flat, False
-    if kind.name.endswith(" or null"):
-        inner_name = kind.name[: -len(" or null")]
-        inner = {DEC.name: _f_dec, UDEC.name: _f_udec, PDEC.name: _f_pdec, STR.name: _f_str}.get(inner_name)
-        if inner is not None:
-            return (lambda v, f=inner: None if v is None else f(v)), False
-    return kind.convert, True
+    """A plain converter for ``kind`` (used where the fast path needs a callable)."""
+    base, nullable_, arg = _spec_of(kind)
+    flat = {_F_DEC: _f_dec, _F_UDEC: _f_udec, _F_PDEC: _f_pdec, _F_STR: _f_str}.get(base)
+    if flat is None:
+        return kind.convert, True
+    if nullable_:
+        return (lambda v, f=flat: None if v is None else f(v)), False
+    return flat, False
 
 
 _FAST = {
     name: (
         frozenset(fields) | frozenset(COMMON_FIELDS),
         frozenset(k for k, (_, req) in fields.items() if req) | frozenset(COMMON_FIELDS),
-        {k: _flat_or_ref(kind)[0] for k, (kind, _) in fields.items()},
+        {k: _spec_of(kind) for k, (kind, _) in fields.items()},
     )
     for name, fields in RECORD_TYPES.items() if name != "meta"
 }
@@ -538,9 +548,30 @@ def validate_fast(raw: Any) -> dict[str, Any] | None:
         if len(src) > 2:
             _check_src_extras(src)
         for key in keys:
-            convert = convs.get(key)
-            if convert is not None:
-                raw[key] = convert(raw[key])
+            spec = convs.get(key)
+            if spec is None:
+                continue
+            base, nullable_, arg = spec
+            value = raw[key]
+            if value is None:
+                if nullable_:
+                    continue
+                raise _Bad
+            if base <= _F_PDEC:
+                if value.__class__ is not str or _MATCH(value) is None or (base != _F_DEC and value[0] == "-"):
+                    raise _Bad
+                number = Decimal(value)
+                if base == _F_PDEC and not number:
+                    raise _Bad
+                raw[key] = number
+            elif base == _F_STR:
+                if value.__class__ is not str or not value:
+                    raise _Bad
+            elif base == _F_ENUM:
+                if value.__class__ is not str or value not in arg:
+                    raise _Bad
+            else:
+                raw[key] = arg(value)
         return raw
     except (_Bad, KeyError, TypeError, RecordError, AttributeError):
         return None
@@ -554,7 +585,7 @@ def check_line(line: bytes) -> dict[str, Any]:
 
 _FILL_ALLOWED = frozenset(RECORD_TYPES["fill"]) | frozenset(COMMON_FIELDS)
 _FILL_REQUIRED = frozenset(k for k, (_, req) in RECORD_TYPES["fill"].items() if req) | frozenset(COMMON_FIELDS)
-_FILL_OPTIONAL = {k: _FAST["fill"][2][k] for k, (_, req) in RECORD_TYPES["fill"].items() if not req}
+_FILL_OPTIONAL = {k: _flat_or_ref(kind)[0] for k, (kind, req) in RECORD_TYPES["fill"].items() if not req}
 _SIDES = frozenset(SIDES)
 _PSIDES = frozenset(POSITION_SIDES)
 _LIQ = frozenset(("MAKER", "TAKER", None))
