@@ -39,3 +39,13 @@ def test_state_stays_bounded_while_streaming() -> None:
     assert max(s[0] for s in sizes) <= 1000  # the duplicate window: at least 500, at most 1000 keys
     assert max(s[1] for s in sizes) == 4 and max(s[2] for s in sizes) <= 8  # 2 instruments x 2 legs
     assert max(s[3] for s in sizes) <= 2
+
+
+def test_crlf_line_endings_and_a_missing_final_newline_change_nothing() -> None:
+    lines, _ = synth_lines(800, seed=13, plant=("wrong_realized_pnl",))
+    plain = as_json(audit_stream(io.BytesIO(b"".join(lines)), load_profile("seed"), trace_name="t"))
+    crlf = b"".join(line.rstrip(b"\n") + b"\r\n" for line in lines).rstrip(b"\r\n")
+    other = as_json(audit_stream(io.BytesIO(crlf), load_profile("seed"), trace_name="t"))
+    for report in (plain, other):
+        del report["provenance"]["trace_sha256"]
+    assert other == plain and plain["findings_by_rule"] == {"HM-POS-002": 1}
