@@ -225,6 +225,7 @@ class Runner:
         mode = vec.data.get("state_match", "subset")
         claimed = [rid for rid in vec.rules if rid in self.tally]
         where = {"source": f"vector {vec.path}"}
+        i: int | None = None
         try:
             self.engine.reset(params)
             before = self.engine.snapshot()
@@ -250,8 +251,7 @@ class Runner:
                     return out
                 before = after
         except EngineFailure as exc:
-            return {**result, "status": "failed", "step": i if "i" in locals() else None,
-                    "reason": str(exc), "engine_failure": exc.kind}
+            return {**result, "status": "failed", "step": i, "reason": str(exc), "engine_failure": exc.kind}
         for rid in claimed:
             self.tally[rid].vectors_passed += 1
         return {**result, "status": "passed"}
@@ -628,6 +628,8 @@ def run(engine_factory: Callable[[], Any], config: RunConfig, rulebook: Rulebook
 
 
 class _DeadAdapter:
+    """Stands in for an engine that could not be started: every call fails with the reason."""
+
     name = "?"
     capabilities: frozenset[str] = frozenset()
 
@@ -637,7 +639,11 @@ class _DeadAdapter:
     def reset(self, params: dict[str, Any]) -> None:
         raise EngineFailure("handshake", self.reason)
 
-    apply = snapshot = reset  # type: ignore[assignment]
+    def apply(self, action: dict[str, Any]) -> dict[str, Any]:
+        raise EngineFailure("handshake", self.reason)
+
+    def snapshot(self) -> dict[str, Any]:
+        raise EngineFailure("handshake", self.reason)
 
     def close(self) -> None:
         pass
