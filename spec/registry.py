@@ -132,7 +132,18 @@ class Rule:
             "since": self.since,
             "digest": self.digest,
             "checked": self.check is not None,
+            "verification": _verification(self),
         }
+
+
+def _verification(rule: Rule) -> dict[str, Any]:
+    """How the rule is backed: CrossHair conditions confirmed for the reference kernel, or tests."""
+    from .proofs import proved_conditions  # the proved list is package data beside the registry
+
+    conditions = proved_conditions().get(rule.id, [])
+    if conditions:
+        return {"status": "proved for the reference kernel", "conditions": conditions}
+    return {"status": "tested" if rule.check is not None else "documented", "conditions": []}
 
 
 class RegistryError(ValueError):
