@@ -265,6 +265,8 @@ def liquidation_price_per_leg(view: StepView) -> Iterator[Violation]:
 )
 def triggers_before_liquidation(view: StepView) -> Iterator[Violation]:
     """Implements HM-LIQ-008."""
+    if view.action.get("kind") != "mark_price":
+        return
     seen_liquidation: set[tuple[str, str]] = set()
     for event in view.outcome.get("events", []):
         if event["type"] == "liquidation":

@@ -154,7 +154,8 @@ def closing_within_leg(view: StepView) -> Iterator[Violation]:
     if over and not trim and view.outcome["kind"] != "rejected":
         yield Violation("HM-ORD-004", f"closing order of {quantity} accepted with {leg - resting} left on the leg")
     if over and not trim and view.outcome["kind"] == "rejected" and view.outcome.get("reason") not in (
-            "REDUCE_EXCEEDS_LEG", "INVALID_ARGUMENT", "INSUFFICIENT_MARGIN", "DUPLICATE_ORDER_ID", "INSTRUMENT_EXPIRED"):
+            "REDUCE_EXCEEDS_LEG", "INVALID_ARGUMENT", "INSUFFICIENT_MARGIN", "DUPLICATE_ORDER_ID", "INSTRUMENT_EXPIRED",
+            "REDUCE_ONLY_FORBIDDEN"):
         yield Violation("HM-ORD-004", f"oversized close refused with {view.outcome.get('reason')}")
     if not over and view.outcome.get("reason") == "REDUCE_EXCEEDS_LEG":
         yield Violation("HM-ORD-004", "REDUCE_EXCEEDS_LEG for an order the leg can take")
