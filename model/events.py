@@ -7,30 +7,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hedgespec.spec.reasons import REASON_CLASSES
+
 OUTCOMES_VERSION = "1"  # the JSON form of outcomes and events (docs/formats/outcomes.md)
 
 ACCEPTED, REJECTED, UNCHANGED, PARTIALLY_APPLIED = "accepted", "rejected", "unchanged", "partially_applied"
 
 WALLET, ISOLATED_MARGIN, INSURANCE_FUND = "wallet", "isolated_margin", "insurance_fund"
 
-REASONS = (
-    "MODE_SWITCH_WITH_POSITIONS",
-    "MODE_SWITCH_WITH_OPEN_ORDERS",
-    "MODE_IN_FORCE",
-    "POSITION_SIDE_MISMATCH",
-    "REDUCE_EXCEEDS_LEG",
-    "REDUCE_ONLY_FORBIDDEN",
-    "INSUFFICIENT_MARGIN",
-    "INSUFFICIENT_BALANCE",
-    "INVALID_ARGUMENT",
-    "UNKNOWN_ORDER",
-    "DUPLICATE_ORDER_ID",
-    "MARGIN_TYPE_WITH_POSITION",
-    "MARGIN_TYPE_WITH_OPEN_ORDERS",
-    "NO_MARK_PRICE",
-    "INSTRUMENT_EXPIRED",
-    "LEVERAGE_EXCEEDS_BRACKET",
-)
+REASONS = REASON_CLASSES
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,26 +25,7 @@ from importlib import resources
 from typing import Any
 
 from .profiles import CHOICE_SPECS, Choice, Profile, builtin_profile_names, load_profile
-
-REASON_CLASSES: tuple[str, ...] = (
-    "MODE_SWITCH_WITH_POSITIONS",
-    "MODE_SWITCH_WITH_OPEN_ORDERS",
-    "MODE_IN_FORCE",
-    "POSITION_SIDE_MISMATCH",
-    "REDUCE_EXCEEDS_LEG",
-    "REDUCE_ONLY_FORBIDDEN",
-    "INSUFFICIENT_MARGIN",
-    "INSUFFICIENT_BALANCE",
-    "INVALID_ARGUMENT",
-    "UNKNOWN_ORDER",
-    "DUPLICATE_ORDER_ID",
-    "MARGIN_TYPE_WITH_POSITION",
-    "MARGIN_TYPE_WITH_OPEN_ORDERS",
-    "NO_MARK_PRICE",
-    "INSTRUMENT_EXPIRED",
-    "LEVERAGE_EXCEEDS_BRACKET",
-)
-"""The reason classes of the observable format (version 1), in their published order."""
+from .reasons import REASON_CLASSES
 
 SEED = "seed"
 CONTRADICTS = "contradicts_seed"

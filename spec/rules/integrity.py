@@ -6,14 +6,10 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 from ..observe import D, events, rows, without_time
+from ..reasons import REASON_CLASSES
 from ..registry import StepView, Violation, rule
 
-REASONS = frozenset({
-    "MODE_SWITCH_WITH_POSITIONS", "MODE_SWITCH_WITH_OPEN_ORDERS", "MODE_IN_FORCE", "POSITION_SIDE_MISMATCH",
-    "REDUCE_EXCEEDS_LEG", "REDUCE_ONLY_FORBIDDEN", "INSUFFICIENT_MARGIN", "INSUFFICIENT_BALANCE",
-    "INVALID_ARGUMENT", "UNKNOWN_ORDER", "DUPLICATE_ORDER_ID", "MARGIN_TYPE_WITH_POSITION",
-    "MARGIN_TYPE_WITH_OPEN_ORDERS", "NO_MARK_PRICE", "INSTRUMENT_EXPIRED", "LEVERAGE_EXCEEDS_BRACKET",
-})
+REASONS = frozenset(REASON_CLASSES)
 ACCOUNT_ACTIONS = frozenset({"deposit", "withdraw", "set_position_mode", "set_margin_type", "set_leverage",
                              "adjust_margin", "place_order", "cancel_order"})
 
