@@ -64,8 +64,13 @@ class Synthesis:
 
 def synthesize(n_records: int, *, seed: int = 1, instruments: tuple[str, ...] = ("BTCUSDT", "ETHUSDT"),
                plant: tuple[str, ...] = (), info: Synthesis | None = None,
-               funding_report: str = "per_leg") -> Iterator[dict[str, Any]]:
-    """Yield about ``n_records`` records of a clean hedge-mode trace, with ``plant`` violations."""
+               funding_report: str = "per_leg", other_share: float = 0.12) -> Iterator[dict[str, Any]]:
+    """Yield about ``n_records`` records of a clean hedge-mode trace, with ``plant`` violations.
+
+    ``other_share``: the chance that a step is a funding time (two thirds) or a snapshot (one third)
+    rather than a fill; each such step writes several records.
+    """
+    funding_share = other_share * 2 / 3
     rng = random.Random(seed)
     info = info if info is not None else Synthesis()
     unknown = set(plant) - set(PLANTS)
@@ -101,7 +106,7 @@ def synthesize(n_records: int, *, seed: int = 1, instruments: tuple[str, ...] = 
         seq += 1
         instrument = rng.choice(instruments)
         roll = rng.random()
-        if roll < 0.08:  # mark move and funding
+        if roll < funding_share:  # mark move and funding
             mark[instrument] = (mark[instrument] * Decimal(1 + rng.uniform(-0.002, 0.002))).quantize(Decimal("0.1"))
             rate = Decimal(rng.randint(-30, 100)) / Decimal(1_000_000)
             yield record("funding_rate", t, src("fundingRate"), instrument=instrument, rate=rate,
@@ -128,7 +133,7 @@ def synthesize(n_records: int, *, seed: int = 1, instruments: tuple[str, ...] = 
                              asset=SETTLE)
                 count += 1
             continue
-        if roll < 0.12:  # snapshots
+        if roll < other_share:  # snapshots
             for s in ("LONG", "SHORT"):
                 leg = legs[(instrument, s)]
                 qty = leg.qty

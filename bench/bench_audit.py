@@ -61,14 +61,14 @@ print(json.dumps({"maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrs
 """
 
 
-def make_trace(path: Path, size: int) -> None:
+def make_trace(path: Path, size: int, other_share: float = 0.12) -> None:
     from hedgespec.audit.synth import synthesize
     from hedgespec.audit.trace import dumps
 
     tmp = path.with_suffix(".partial")
     start = time.perf_counter()
     with tmp.open("w", encoding="utf-8") as out:
-        for record in synthesize(size, seed=7):
+        for record in synthesize(size, seed=7, other_share=other_share):
             out.write(dumps(record) + "\n")
     tmp.rename(path)
     print(f"  wrote {path} ({path.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - start:.0f} s",
@@ -86,6 +86,9 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--data-dir", default=os.path.join(tempfile.gettempdir(), "hedgespec-bench"))
     parser.add_argument("--json", action="store_true", help="print the results as JSON as well")
+    parser.add_argument("--other-share", type=float, default=0.12,
+                        help="chance that a step is a funding time or a snapshot rather than a fill (default "
+                             "%(default)s: about 28 %% of the records are not fills; venue exports are mostly fills)")
     args = parser.parse_args()
     data = Path(args.data_dir)
     data.mkdir(parents=True, exist_ok=True)
@@ -93,9 +96,10 @@ def main() -> int:
     print(f"interpreter + hedgespec imported: {base / 1024:.1f} MB resident; load average {os.getloadavg()}")
     results = []
     for size in args.sizes:
-        path = data / f"trace-{size}.jsonl"
+        suffix = "" if args.other_share == 0.12 else f"-other{args.other_share}"
+        path = data / f"trace-{size}{suffix}.jsonl"
         if not path.exists():
-            make_trace(path, size)
+            make_trace(path, size, args.other_share)
         best_json = best_audit = None
         for _ in range(args.repeat):
             j = child(CHILD_JSON, str(path))
