@@ -182,16 +182,15 @@ def switch_scope(view: StepView) -> Iterator[Violation]:
         for key in ("wallet", "open_orders"):
             if acc[key] != after[key]:
                 yield Violation("HM-MODE-005", f"{acc_id}: {key} changed by a mode switch")
-        for symbol in view.after["accounts"][acc_id]["positions"]:
-            in_scope = acc_id == account and symbol in symbols
-            if not in_scope and acc["positions"][symbol] != after["positions"][symbol]:
-                yield Violation("HM-MODE-005", f"{acc_id} {symbol}: outside the scope but changed")
-            if not in_scope and mode_in_force(view.before, view.params, acc_id, symbol) != mode_in_force(
-                    view.after, view.params, acc_id, symbol):
+        for symbol in after["positions"]:
+            switched = mode_in_force(view.before, view.params, acc_id, symbol) != mode_in_force(
+                view.after, view.params, acc_id, symbol)
+            if switched and not (acc_id == account and symbol in symbols):
                 yield Violation("HM-MODE-005", f"{acc_id} {symbol}: mode changed outside the requested scope")
-            for r in after["positions"][symbol].values() if in_scope else ():
-                if r["quantity"] != "0":
-                    yield Violation("HM-MODE-005", f"{acc_id} {symbol}: a position appeared on a mode switch")
+            if not switched and acc["positions"][symbol] != after["positions"][symbol]:
+                yield Violation("HM-MODE-005", f"{acc_id} {symbol}: position rows changed by a mode switch")
+            if switched and any(r["quantity"] != "0" for r in after["positions"][symbol].values()):
+                yield Violation("HM-MODE-005", f"{acc_id} {symbol}: switched with a position open")
     if view.before.get("insurance_fund") != view.after.get("insurance_fund"):
         yield Violation("HM-MODE-005", "insurance fund changed by a mode switch")
 

@@ -1,0 +1,95 @@
+"""Modelled venue choices, each exercised on the model with its rule checks running (HM-MODE-005,
+HM-ORD-004, HM-ORD-007, HM-FUND-003, HM-MODE-004)."""
+
+from __future__ import annotations
+
+from hedgespec.conformance.adapter import ReferenceAdapter
+from hedgespec.spec.registry import StepView
+from hedgespec.spec.rulebook import run_step_checks
+from scenarios import params
+
+
+class Venue:
+    def __init__(self, profile: str, hedge: bool = True) -> None:
+        self.params = params(profile, hedge=hedge)
+        self.adapter = ReferenceAdapter(profile)
+        self.adapter.reset(self.params)
+        self.snap = self.adapter.snapshot()
+        self.t = 0
+
+    def do(self, kind: str, **fields: object) -> dict:
+        self.t += 1
+        action = {"t": self.t, "kind": kind, **fields}
+        outcome = self.adapter.apply(action)
+        after = self.adapter.snapshot()
+        assert run_step_checks(StepView(self.params, self.snap, action, outcome, after)) == []
+        self.snap = after
+        return outcome
+
+    def order(self, oid: str, symbol: str, side: str, leg: str, qty: str, price: str, **kw: object) -> dict:
+        return self.do("place_order", account="A", order_id=oid, instrument=symbol, side=side, position_side=leg,
+                       order_type=kw.pop("order_type", "MARKET"), quantity=qty, price=price, **kw)
+
+
+def test_bybit_coin_level_switch_skips_busy_symbols():
+    """Bybit v5: a coin-level request switches idle symbols and leaves busy ones: partially applied."""
+    venue = Venue("bybit-v5", hedge=False)
+    venue.order("b", "BTCUSDT", "BUY", "", "0.1", "100")
+    outcome = venue.do("set_position_mode", account="A", mode="HEDGE", scope="USDT")
+    assert outcome["kind"] == "partially_applied" and "BTCUSDT" in outcome["message"]
+    modes = venue.snap["accounts"]["A"]["position_mode"]
+    assert modes == {"BTCUSDT": "ONE_WAY", "ETHUSDT_Q": "HEDGE"}
+    assert venue.do("set_position_mode", account="A", mode="HEDGE", scope="ETHUSDT_Q")["reason"] == "MODE_IN_FORCE"
+
+
+def test_okx_trims_oversized_closing_orders_least_favourable_first():
+    """OKX v5: closing orders beyond the leg are accepted and trimmed, the lowest-priced sell first."""
+    venue = Venue("okx-v5")
+    venue.order("l", "BTCUSDT", "BUY", "LONG", "1", "100")
+    venue.order("c1", "BTCUSDT", "SELL", "LONG", "0.6", "120", order_type="LIMIT")
+    outcome = venue.order("c2", "BTCUSDT", "SELL", "LONG", "0.6", "110", order_type="LIMIT")
+    assert outcome["kind"] == "accepted"
+    trimmed = [e for e in outcome["events"] if e["type"] == "order" and e["status"] == "TRIMMED"]
+    assert [(e["order_id"], e["quantity"]) for e in trimmed] == [("c2", "0.4")]
+    orders = venue.snap["accounts"]["A"]["open_orders"]
+    assert {k: v["quantity"] for k, v in orders.items()} == {"c1": "0.6", "c2": "0.4"}
+
+
+def test_seed_rejects_what_okx_trims():
+    venue = Venue("seed")
+    venue.order("l", "BTCUSDT", "BUY", "LONG", "1", "100")
+    venue.order("c1", "BTCUSDT", "SELL", "LONG", "0.6", "120", order_type="LIMIT")
+    outcome = venue.order("c2", "BTCUSDT", "SELL", "LONG", "0.6", "110", order_type="LIMIT")
+    assert outcome["reason"] == "REDUCE_EXCEEDS_LEG"
+
+
+def test_binance_refuses_reduce_only_in_hedge_mode_bybit_accepts_it():
+    for profile, expected in (("binance-usdm", "REDUCE_ONLY_FORBIDDEN"), ("bybit-v5", None)):
+        venue = Venue(profile)
+        venue.order("l", "BTCUSDT", "BUY", "LONG", "1", "100")
+        outcome = venue.order("c", "BTCUSDT", "SELL", "LONG", "0.5", "101", reduce_only=True)
+        assert outcome["reason"] == expected, profile
+
+
+def test_bybit_takes_funding_from_the_wallet_first():
+    """Bybit v5: an isolated leg's funding comes from the available balance, then the position margin."""
+    venue = Venue("bybit-v5")
+    venue.order("l", "BTCUSDT", "BUY", "LONG", "1", "100")
+    venue.do("mark_price", instrument="BTCUSDT", price="100")
+    outcome = venue.do("funding", instrument="BTCUSDT", rate="0.001")
+    buckets = [(e["bucket"], e["amount"]) for e in outcome["events"] if e["type"] == "ledger"]
+    assert buckets == [("wallet", "-0.1")]
+    seed = Venue("seed")
+    seed.order("l", "BTCUSDT", "BUY", "LONG", "1", "100")
+    seed.do("mark_price", instrument="BTCUSDT", price="100")
+    outcome = seed.do("funding", instrument="BTCUSDT", rate="0.001")
+    assert [(e["bucket"], e["amount"]) for e in outcome["events"] if e["type"] == "ledger"] == [
+        ("isolated_margin", "-0.1")]
+
+
+def test_binance_leverage_and_margin_type_cover_the_instrument():
+    venue = Venue("binance-usdm")
+    assert venue.do("set_leverage", account="A", instrument="BTCUSDT", position_side="LONG",
+                    leverage="10")["kind"] == "accepted"
+    sides = venue.snap["accounts"]["A"]["positions"]["BTCUSDT"]
+    assert sides["LONG"]["leverage"] == sides["SHORT"]["leverage"] == "10"
