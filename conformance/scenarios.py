@@ -242,6 +242,19 @@ def _liq_cross(p: Profile) -> Case:
         mark(4, "28500"), mark(5, "27100")]
 
 
+@scenario("hedged-maintenance", "What maintenance a hedged cross pair is charged decides its liquidation",
+          "HM-MARG-007", "HM-LIQ-005", profiles=("seed", "binance-usdm"))  # both charge both legs
+def _marg_007(p: Profile) -> Case:
+    # equity stays 302.5 (the legs hedge); at 160000 both legs' maintenance is 320, the larger leg's 160
+    setting = {"account": "alice", "instrument": PERP}
+    return hedge(p, wallet="310"), [
+        *[{"t": 1, "kind": "set_margin_type", **setting, "position_side": side, "margin_type": "CROSS"}
+          for side in ("LONG", "SHORT")],
+        *[{"t": 1, "kind": "set_leverage", **setting, "position_side": side, "leverage": "50"}
+          for side in ("LONG", "SHORT")],
+        *both_legs(2, "0.25"), mark(4, "160000")]
+
+
 @scenario("stop-before-liquidation", "A stop triggered by the same mark fires before liquidation",
           "HM-LIQ-008", "HM-STOP-002")
 def _liq_008(p: Profile) -> Case:
