@@ -34,8 +34,9 @@ def _rule_detail(row: dict[str, Any]) -> str:
     if row["verdict"] == "unsupported":
         return "needs " + ", ".join(row.get("missing_capabilities", []))
     if row["verdict"] == "fail":
-        first = row.get("first_violation") or {}
-        text = f"{first.get('source', '')} step {first.get('step')}: {first.get('message', '')}"
+        first = row.get("first_violation")
+        text = (f"{first.get('source', '')} step {first.get('step')}: {first.get('message', '')}" if first
+                else f"{row['vectors_failed']} vector(s) failed")
         if row.get("example"):
             text += f" [example: {row['example']}]"
         return text
@@ -52,10 +53,12 @@ def to_text(report: dict[str, Any], width: int = 110) -> str:
         if row.get("expected_failure") and row["verdict"] == "fail":
             verdict = "fail (xfail)"
         vectors = f"{row['vectors_passed']}/{row['vectors_passed'] + row['vectors_failed']}"
-        detail = _rule_detail(row) or row["title"]
+        detail = row["title"] if row["verdict"] != "unsupported" else _rule_detail(row)
         line = f"{row['id']:<14} {row['level']:<6} {verdict:<14} {row['checks']:>7} {row['violations']:>6} " \
                f"{vectors:>8}  {detail}"
         out.append(line if len(line) <= width else line[:width - 3] + "...")
+        if row["verdict"] == "fail":
+            out.append(f"{'':<16}-> {_rule_detail(row)}"[:width * 2])
     s = report["summary"]
     out.append("")
     out.append("rules: " + ", ".join(f"{n} {k}" for k, n in s["rules"].items()))

@@ -242,8 +242,9 @@ class Runner:
                         by_rule = claimed  # a scenario vector is the executable statement of its rules
                         for rid in claimed:
                             self.tally[rid].violated({**where, "step": i, "message": "; ".join(problems[:2])})
-                    for rid in claimed:
-                        self.tally[rid].vectors_failed += 1
+                    for rid in claimed:  # a claimed rule another rule's violation stopped is not judged here
+                        if rid in by_rule:
+                            self.tally[rid].vectors_failed += 1
                     reason = "; ".join([str(v) for v in violations][:3] + problems[:3])
                     out = {**result, "status": "failed", "step": i, "reason": reason, "failed_rules": by_rule}
                     if not by_rule:
