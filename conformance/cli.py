@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -144,13 +145,19 @@ def read_expected_failures(path: str) -> dict[str, str]:
 def engine_factory(args: argparse.Namespace) -> tuple[Callable[[], Any], str]:
     """The factory the runner calls, and the engine's label for the report."""
     profile = args.profile
-    if args.engine_cmd:
+    if args.engine_cmd is not None:
         from hedgespec.conformance.jsonl import JsonLinesAdapter
 
-        if not args.engine_cmd.strip():
+        try:
+            words = shlex.split(args.engine_cmd)
+        except ValueError as exc:
+            raise UsageError(f"--engine-cmd: {exc}") from None
+        if not words:
             raise UsageError("--engine-cmd: empty command")
         cmd, timeout = args.engine_cmd, args.timeout
-        return (lambda: JsonLinesAdapter(cmd, timeout=timeout)), cmd.split()[0].rsplit("/", 1)[-1]
+        # the report names the command by its words' base names: no absolute paths in reports
+        label = " ".join(word.rsplit("/", 1)[-1] for word in shlex.split(cmd))
+        return (lambda: JsonLinesAdapter(cmd, timeout=timeout)), label
     if args.engine:
         factory = load_factory(args.engine)
 

@@ -70,6 +70,7 @@ def test_conform_over_json_lines(capsys: pytest.CaptureFixture[str], tmp_path: P
     (["conform", "--expected-failures", "/definitely/not/here.txt"], "no such file"),
     (["conform", "--json", "/definitely/not/here/r.json"], "directory does not exist"),
     (["conform", "--engine-cmd", "  "], "empty command"),
+    (["conform", "--engine-cmd", 'node "engine.js'], "No closing quotation"),
     (["vectors"], "an action is required"),
     (["vectors", "verify", "--profile", "nope"], "not a built-in profile"),
 ])
