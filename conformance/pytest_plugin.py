@@ -82,11 +82,42 @@ class _Collector:
             raise pytest.UsageError(f"hedgespec: {exc}") from None
         suite = HedgespecSuite.from_parent(session, name="hedgespec")
         suite.factory = factory
+        self.shared = SharedEngine(factory)
+        suite.shared = self.shared
         items.extend(suite.collect())
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        shared = getattr(self, "shared", None)
+        if shared is not None:
+            shared.close()
+
+
+class SharedEngine:
+    """One engine for every vector test (a process start per vector would dominate slow-starting engines).
+
+    Each vector resets it; a JSON-lines engine that failed is restarted by its next reset.
+    """
+
+    def __init__(self, factory: Callable[[], Any]) -> None:
+        self.factory = factory
+        self.engine: Any = None
+
+    def get(self) -> Any:
+        from hedgespec.conformance.runner import Engine
+
+        if self.engine is None:
+            self.engine = Engine(self.factory())
+        return self.engine
+
+    def close(self) -> None:
+        if self.engine is not None:
+            self.engine.close()
+            self.engine = None
 
 
 class HedgespecSuite(pytest.Collector):
     factory: Callable[[], Any]
+    shared: SharedEngine
 
     def collect(self) -> list[pytest.Item]:
         from hedgespec.conformance import vectors as V
@@ -100,11 +131,11 @@ class HedgespecSuite(pytest.Collector):
             corpus = V.load_corpus(root, None if root_opt else profile)
             for vec in corpus.vectors:
                 item = VectorItem.from_parent(self, name=f"vectors/{vec.path}")
-                item.vector, item.factory = vec, self.factory
+                item.vector, item.shared = vec, self.shared
                 items.append(item)
             for path, problem in corpus.errors:
                 item = VectorItem.from_parent(self, name=f"vectors/{path}")
-                item.vector, item.factory, item.problem = None, self.factory, problem
+                item.vector, item.shared, item.problem = None, self.shared, problem
                 items.append(item)
         machine = MachineItem.from_parent(self, name="stateful")
         machine.factory = self.factory
@@ -114,26 +145,26 @@ class HedgespecSuite(pytest.Collector):
 
 class VectorItem(pytest.Item):
     vector: Any
-    factory: Callable[[], Any]
+    shared: SharedEngine
     problem: str | None = None
 
     def runtest(self) -> None:
+        from hedgespec.conformance.failures import EngineFailure
         from hedgespec.conformance.rulebook import load_rulebook
-        from hedgespec.conformance.runner import Engine, RunConfig, Runner
+        from hedgespec.conformance.runner import RunConfig, Runner
 
         if self.vector is None:
             raise VectorFailed(f"invalid vector: {self.problem}")
-        config = self.config
-        adapter = self.factory()
-        engine = Engine(adapter)
         try:
-            missing = sorted(set(self.vector.requires) - engine.capabilities)
-            if missing:
-                pytest.skip("engine lacks " + ", ".join(missing))
-            runner = Runner(engine, RunConfig(profile=config.getoption("hedgespec_profile")), load_rulebook())
-            result = runner.run_vector(self.vector, {r.id: r.digest for r in runner.rulebook.rules})
-        finally:
-            engine.close()
+            engine = self.shared.get()
+        except Exception as exc:  # noqa: BLE001 - an engine that cannot start fails each test, no traceback
+            raise VectorFailed(f"the engine could not be started: {EngineFailure('handshake', str(exc))}") from None
+        engine.failures = 0
+        missing = sorted(set(self.vector.requires) - engine.capabilities)
+        if missing:
+            pytest.skip("engine lacks " + ", ".join(missing))
+        runner = Runner(engine, RunConfig(profile=self.config.getoption("hedgespec_profile")), load_rulebook())
+        result = runner.run_vector(self.vector, {r.id: r.digest for r in runner.rulebook.rules})
         if result["status"] == "unsupported":
             pytest.skip(result["reason"])
         if result["status"] != "passed":
