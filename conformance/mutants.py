@@ -10,14 +10,11 @@ protocol on stdin/stdout.
 from __future__ import annotations
 
 import copy
-import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
-
-from hedgespec.model.codec import InputError
 
 from .adapter import ReferenceAdapter
 
@@ -449,34 +446,13 @@ class MutantAdapter:
 
 def serve(name: str) -> int:
     """Serve one mutant over the JSON-lines engine protocol (stdin/stdout)."""
+    from .jsonl import serve as serve_adapter
+
     mutant = MUTANT_BY_NAME.get(name)
     if mutant is None:
         print(f"unknown mutant {name!r}; known: {', '.join(MUTANT_BY_NAME)}", file=sys.stderr)
         return 2
-    adapter = mutant.adapter()
-    for line in sys.stdin:
-        try:
-            request = json.loads(line)
-            op, rid = request.get("op"), request.get("id")
-            if op == "hello":
-                result: Any = {"protocol": "hedgespec-engine/1", "name": adapter.name,
-                               "capabilities": sorted(adapter.capabilities)}
-            elif op == "reset":
-                adapter.reset(request["params"])
-                result = None
-            elif op == "apply":
-                result = adapter.apply(request["action"])
-            elif op == "snapshot":
-                result = adapter.snapshot()
-            elif op == "close":
-                print(json.dumps({"id": rid, "ok": True, "result": None}), flush=True)
-                return 0
-            else:
-                raise ValueError(f"unknown op {op!r}")
-            print(json.dumps({"id": rid, "ok": True, "result": result}), flush=True)
-        except (ValueError, KeyError, TypeError, InputError) as exc:
-            print(json.dumps({"id": None, "ok": False, "error": str(exc)}), flush=True)
-    return 0
+    return serve_adapter(mutant.adapter())
 
 
 if __name__ == "__main__":  # pragma: no cover

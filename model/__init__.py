@@ -21,8 +21,29 @@ _RATE_CHOICES = ("liquidation_clearance_fee_rate", "settlement_fee_rate")
 PARAMS_FIELDS = ("instruments", "accounts", "profile", "insurance_fund", "mark_prices", "last_prices")
 
 
+# Choice values the reference model does not simulate: a profile may state them only as documented.
+NOT_SIMULATED: dict[str, tuple[Any, ...]] = {
+    "hedged_maintenance": ("larger_leg",),
+    "liquidation_extent": ("partial_by_bracket",),
+    "margin_type_scope": ("account",),
+}
+
+
 def resolve_choices(profile: Profile) -> dict[str, Any]:
-    """The profile's effective choices in model units (rates as RATE atoms, leverage as int)."""
+    """The profile's effective choices in model units (rates as RATE atoms, leverage as int).
+
+    A choice marked modelled with a value the model does not simulate is refused, never run silently
+    as something else.
+    """
+    for name, values in NOT_SIMULATED.items():
+        choice = profile.choices[name]
+        if choice.status == "modelled" and choice.value in values:
+            raise InputError(f"profile {profile.name}: choices.{name}: {choice.value!r} is marked modelled, but the "
+                             "reference model does not simulate it; mark it documented")
+    cooldown = profile.choices["mode_switch_cooldown_seconds"]
+    if cooldown.status == "modelled" and cooldown.value:
+        raise InputError(f"profile {profile.name}: choices.mode_switch_cooldown_seconds: a cooldown is not "
+                         "simulated (the model has logical time only); mark it documented")
     choices = {name: profile.effective(name) for name in profile.choices}
     for name in _RATE_CHOICES:
         choices[name] = parse_units(choices[name], "rate", f"profile {profile.name}", name)

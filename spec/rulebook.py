@@ -5,16 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from . import rules as _chapters  # noqa: F401  (registers every rule)
-from .registry import _RULES, Rule, StepView, Violation, declare
-
-declare(
-    "HM-DET-001", level="MUST", title="Determinism",
-    statement="Replaying the same actions from the same initial state MUST give the same outcomes and the same "
-              "snapshots, step by step.",
-    rationale="Reproducible verdicts need a deterministic engine; checked by replaying runs (a run check).",
-    sources=["S-F5"],
-)
-
+from .registry import _RULES, Rule, StepView, Violation
 
 # Seed clauses no rule formalises, with the reason (every other normative clause is cited by a rule).
 OUT_OF_SCOPE: dict[str, str] = {
@@ -43,7 +34,13 @@ def get(rule_id: str) -> Rule:
 
 
 def step_rules() -> list[Rule]:
-    return [r for r in all_rules() if r.check is not None and r.status == "active"]
+    """Active rules checked on each observed step (run rules and parameters excluded)."""
+    return [r for r in all_rules() if r.check is not None and r.kind != "run" and r.status == "active"]
+
+
+def run_rules() -> list[Rule]:
+    """Active rules checked over whole runs: ``check(traces)`` gets the same run played several times."""
+    return [r for r in all_rules() if r.kind == "run" and r.status == "active"]
 
 
 def run_step_checks(view: StepView, rules: Iterable[Rule] | None = None) -> list[Violation]:

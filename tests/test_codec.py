@@ -105,3 +105,13 @@ def test_optional_fields_take_their_defaults():
     action = action_from_json({"t": 1, "kind": "place_order", "account": "A", "order_id": "o", "instrument": "BTCUSDT",
                                "side": "BUY", "order_type": "MARKET", "quantity": "1", "price": "1"}, "x")
     assert action.position_side == "" and action.reduce_only is False and action.stop_price == 0
+
+
+def test_a_modelled_choice_the_model_cannot_run_is_refused(tmp_path):
+    import json
+
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps({"profile_format": "1", "name": "net-margin", "extends": "seed", "choices": {
+        "hedged_maintenance": {"value": "larger_leg", "status": "modelled", "source": "an author's venue"}}}))
+    with pytest.raises(InputError, match="hedged_maintenance: 'larger_leg' is marked modelled"):
+        initial_state(params(), str(path))

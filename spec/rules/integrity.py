@@ -90,3 +90,25 @@ def ledger_reconciles(view: StepView) -> Iterator[Violation]:
     delta = D(view.after["insurance_fund"]) - D(view.before["insurance_fund"])
     if delta != insurance:
         yield Violation("HM-LEDG-001", f"insurance fund moved {delta}, ledger says {insurance}")
+
+
+@rule(
+    "HM-DET-001", level="MUST", kind="run", title="Determinism",
+    statement="Replaying the same actions from the same initial state MUST give the same outcomes and the same "
+              "snapshots, step by step.",
+    rationale="Reproducible verdicts need a deterministic engine: no clock, no randomness, no hidden state.",
+    sources=["S-F5"],
+    observes=("snapshot", "outcome"),
+)
+def same_replay(traces: list[list[dict]]) -> Iterator[Violation]:  # type: ignore[misc]
+    """Implements HM-DET-001: ``traces`` are the same run played twice or more, as alternating
+    snapshots and outcomes; every replay must equal the first, item by item."""
+    first = traces[0]
+    for number, trace in enumerate(traces[1:], start=2):
+        if len(trace) != len(first):
+            yield Violation("HM-DET-001", f"replay {number} has {len(trace)} items, the first {len(first)}")
+            continue
+        for index, (a, b) in enumerate(zip(first, trace, strict=True)):
+            if a != b:
+                yield Violation("HM-DET-001", f"replay {number} differs at item {index} (step {index // 2})")
+                break
