@@ -198,7 +198,7 @@ class Work:
             else:
                 keep = order.quantity - excess
                 fee_left = released_share(order.fee_reserved, keep, order.quantity)
-                self.put_order(account_id, dataclasses.replace(order, quantity=keep, fee_reserved=fee_left))
+                self.put_order(account_id, order.with_remaining(keep, order.margin_reserved, fee_left))
                 self.events.append(OrderUpdate(account_id, order.order_id, "TRIMMED", "trimmed", keep))
                 excess = 0
 

@@ -136,8 +136,10 @@ def cross_pool(work: Work, account_id: str) -> tuple[int, int, list[tuple[str, s
     equity = account.wallet
     maintenance = 0
     legs = []
+    default = work.config.choices["default_margin_type"]
     for (symbol, side), leg in sorted(account.legs.items()):
-        if not leg.quantity or _margin_type(work, account_id, symbol, side) != CROSS:
+        setting = account.settings.get((symbol, side)) if leg.quantity else None
+        if not leg.quantity or (setting.margin_type if setting is not None else default) != CROSS:
             continue
         mark = work.mark_prices.get(symbol)
         price = mark if mark is not None else leg.cost_basis // leg.quantity

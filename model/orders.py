@@ -7,8 +7,6 @@ HM-ORD-008 (initial margin reserved at placement), HM-STOP-001..003 and HM-STOP-
 
 from __future__ import annotations
 
-import dataclasses
-
 from .actions import PlaceOrder
 from .codec import format_units
 from .events import ACCEPTED, OrderUpdate, Outcome, rejected
@@ -198,10 +196,10 @@ def execute(work: Work, account_id: str, order: Order, quantity: int, price: int
     work.apply_fill(account_id, order.order_id, order.instrument, order.side, order.position_side, quantity,
                     price, liquidity, cause, margin)
     if remaining > 0:
-        rest = dataclasses.replace(
-            order, quantity=remaining,
-            margin_reserved=order.margin_reserved - released_share(order.margin_reserved, quantity, order.quantity),
-            fee_reserved=order.fee_reserved - released_share(order.fee_reserved, quantity, order.quantity))
+        rest = order.with_remaining(
+            remaining,
+            order.margin_reserved - released_share(order.margin_reserved, quantity, order.quantity),
+            order.fee_reserved - released_share(order.fee_reserved, quantity, order.quantity))
         work.put_order(account_id, rest)
         work.events.append(OrderUpdate(account_id, order.order_id, "PARTIALLY_FILLED", cause, remaining))
     else:
@@ -314,13 +312,13 @@ def trigger_conditionals(work: Work, instrument: str, price: int) -> None:
                                              order.callback_rate, price)
             if not fires:
                 if extreme != order.extreme:
-                    work.put_order(account_id, dataclasses.replace(order, extreme=extreme))
+                    work.put_order(account_id, order.with_extreme(extreme))
                 continue
         elif not _stop_fires(order.order_type, direction, order.stop_price, price):
             continue
         quantity = abs(leg.quantity) if order.close_position else min(order.quantity, abs(leg.quantity))
         work.events.append(OrderUpdate(account_id, order_id, "TRIGGERED", "trigger", quantity))
-        execute(work, account_id, dataclasses.replace(order, quantity=quantity), quantity, price, "TAKER",
+        execute(work, account_id, order.with_remaining(quantity, 0, 0), quantity, price, "TAKER",
                 "trigger")
 
 

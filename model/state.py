@@ -99,6 +99,18 @@ class Order:
     def reserved(self) -> int:
         return self.margin_reserved + self.fee_reserved
 
+    def with_remaining(self, quantity: int, margin_reserved: int, fee_reserved: int) -> Order:
+        """The same order with less left (and the reservation that goes with it)."""
+        return Order(self.order_id, self.instrument, self.side, self.position_side, self.order_type, quantity,
+                     self.price, self.stop_price, self.activation_price, self.callback_rate, self.reduce_only,
+                     self.close_position, self.seq, margin_reserved, fee_reserved, self.opening, self.extreme)
+
+    def with_extreme(self, extreme: int) -> Order:
+        """The same trailing stop with a new best price since activation."""
+        return Order(self.order_id, self.instrument, self.side, self.position_side, self.order_type, self.quantity,
+                     self.price, self.stop_price, self.activation_price, self.callback_rate, self.reduce_only,
+                     self.close_position, self.seq, self.margin_reserved, self.fee_reserved, self.opening, extreme)
+
     @property
     def is_conditional(self) -> bool:
         return self.order_type in CONDITIONAL_TYPES
