@@ -24,7 +24,15 @@ from pathlib import Path
 from typing import IO, Any
 
 from . import rules as R
-from .numbers import AUDIT_PRECISION, FOUR_DECIMALS, ZERO, canonical, local_audit_context, step_of
+from .numbers import (
+    AUDIT_PRECISION,
+    DECIMAL_TEXT,
+    FOUR_DECIMALS,
+    ZERO,
+    canonical,
+    local_audit_context,
+    step_of,
+)
 from .trace import (
     PARSER,
     RECORD_TYPES,
@@ -53,6 +61,11 @@ _FILL_GET = itemgetter("v", "t", "src", "id", "instrument", "side", "position_si
 _FILL_PLAIN = 14
 _LIQUIDITY = frozenset(("MAKER", "TAKER"))
 _ABSENT = object()
+# the fused funding path: a funding row without its optional fields
+_FUNDING_GET = itemgetter("v", "t", "src", "instrument", "position_side", "amount", "asset")
+_FUNDING_PLAIN = 8
+_FUNDING_SIDES = (None, "LONG", "SHORT")  # BOTH rows go through the reference path
+_DECIMAL = DECIMAL_TEXT.fullmatch
 _NUM4 = FOUR_DECIMALS.fullmatch
 
 
@@ -846,6 +859,53 @@ class Auditor:
             return
         self.pending_funding.append((rec, where))
 
+    def _funding_hot(self, raw: dict[str, Any], number: int) -> bool:
+        """A plain funding row (no rate, mark or quantity on it) in one pass: same as ``consume`` would do.
+
+        Returns False, having changed nothing (not even ``raw``), when the reference path must decide.
+        """
+        if len(raw) != _FUNDING_PLAIN:
+            return False
+        try:
+            v, t, src, instrument, side, amount, asset = _FUNDING_GET(raw)
+        except KeyError:
+            return False
+        if v != 1 or src.__class__ is not dict or len(src) != 2 or side not in _FUNDING_SIDES \
+                or not (t.__class__ is v.__class__ is int and instrument.__class__ is asset.__class__
+                        is amount.__class__ is str and t >= 0 and instrument and asset) \
+                or _DECIMAL(amount) is None:
+            return False
+        sfile, sid = src.get("file"), src.get("id")
+        if not (sfile.__class__ is sid.__class__ is str and sfile and sid):
+            return False
+        last_t = self.last_t
+        if (last_t is not None and t < last_t) or self.first_number is None \
+                or len(self.pending_funding) >= MAX_FUNDING_GROUP:
+            return False
+        key = ("funding", sfile, sid, instrument)
+        if key in self.dup_keys or key in self.dup_previous:
+            return False
+        # commit, as consume + _dispatch + _on_funding
+        self.read += 1
+        self.checked += 1
+        self.by_type["funding"] += 1
+        self.dup_keys[key] = number
+        if len(self.dup_keys) >= self.dup_window:
+            self.dup_previous, self.dup_keys = self.dup_keys, {}
+        pending = self.pending_key
+        if pending is not None and pending != (instrument, t):
+            self._flush_funding()
+            pending = None
+        self.last_t = t
+        rec = {"v": 1, "type": "funding", "t": t, "src": src, "instrument": instrument, "position_side": side,
+               "amount": Decimal(amount), "asset": asset}
+        if asset in self.balance_delta:
+            self.balance_delta[asset] += rec["amount"]
+        if pending is None:
+            self.pending_key = (instrument, t)
+        self.pending_funding.append((rec, (number, src)))
+        return True
+
     def _funding_point(self, rec: dict[str, Any]) -> FundingPoint | None:
         instrument, t = rec["instrument"], rec["t"]
         if rec.get("rate") is not None and rec.get("mark_price") is not None:
@@ -1183,7 +1243,7 @@ def _hashed_lines(stream: IO[bytes], sha: Any) -> Iterable[bytes]:
 def audit_stream(stream: IO[bytes], profile: Any, *, trace_name: str = "<trace>", **options: Any) -> AuditResult:
     """Audit a binary stream; memory does not depend on its length (see the module docstring)."""
     auditor = Auditor(profile, trace_name=trace_name, **options)
-    consume, fill_hot = auditor.consume, auditor._fill_hot
+    consume, fill_hot, funding_hot = auditor.consume, auditor._fill_hot, auditor._funding_hot
     hot, fast = auditor.hot, 0
     with local_audit_context():
         for number, line in enumerate(_hashed_lines(stream, auditor.sha), 1):
@@ -1195,11 +1255,15 @@ def audit_stream(stream: IO[bytes], profile: Any, *, trace_name: str = "<trace>"
                 except ValueError:
                     raw = None
                 if raw.__class__ is dict:
-                    if raw.get("type") != "fill":
-                        consume(number, line, raw)
+                    kind = raw.get("type")
+                    if kind == "fill":
+                        if fill_hot(raw, number):
+                            fast += 1
+                            continue
+                    elif kind == "funding" and funding_hot(raw, number):
                         continue
-                    if fill_hot(raw, number):
-                        fast += 1
+                    else:
+                        consume(number, line, raw)
                         continue
             consume(number, line)
         auditor.read += fast
