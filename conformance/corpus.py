@@ -20,9 +20,9 @@ from hedgespec.conformance.rulebook import Rulebook, load_rulebook
 from hedgespec.conformance.scenarios import SCENARIOS
 from hedgespec.conformance.world import RANDOM_WALLET, default_params, mode_scopes
 from hedgespec.model import initial_state, snapshot
-from hedgespec.spec.profiles import Profile, load_profile
+from hedgespec.spec.profiles import Profile, builtin_profile_names, load_profile
 
-PROFILES = ("seed", "binance-usdm")
+PROFILES = tuple(builtin_profile_names())
 RANDOM_VECTORS = 4  # per profile
 RANDOM_LENGTH = 20
 
