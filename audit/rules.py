@@ -1,28 +1,16 @@
-"""Rule IDs the audit may cite, kept in one place.
-
-For now this is a constant copy of the list in ``docs/dev/team-notes.md``. When the rulebook
-registry (``hedgespec.spec.rulebook``) is complete, ``known_rule_ids`` switches to it; nothing else
-in the audit package names the source of rule IDs.
-"""
+"""Rule IDs the audit may cite: those of the rulebook registry (one source of rule IDs)."""
 
 from __future__ import annotations
 
-_SHORT_IDS = (
-    "MODE-001 MODE-002 MODE-003 MODE-004 MODE-005 MODE-006 MODE-007 MODE-008 "
-    "ORD-001 ORD-002 ORD-003 ORD-004 ORD-005 ORD-006 ORD-007 ORD-008 "
-    "NET-001 NET-002 POS-001 POS-002 POS-003 POS-004 "
-    "MARG-001 MARG-002 MARG-003 MARG-004 MARG-005 MARG-006 MARG-007 "
-    "FEE-001 FUND-001 FUND-002 FUND-003 "
-    "LIQ-001 LIQ-002 LIQ-003 LIQ-004 LIQ-005 LIQ-006 LIQ-007 LIQ-008 "
-    "STOP-001 STOP-002 STOP-003 STOP-004 STOP-005 SETL-001 SETL-002 "
-    "ATOM-001 ACCT-001 LEDG-001 DET-001"
-)
-RULE_IDS: frozenset[str] = frozenset("HM-" + s for s in _SHORT_IDS.split())
+from functools import cache
 
 
+@cache
 def known_rule_ids() -> frozenset[str]:
-    """The rule IDs a finding may carry (the single switch point to the registry)."""
-    return RULE_IDS
+    """The rule IDs a finding may carry: every rule of ``hedgespec.spec.rulebook``."""
+    from hedgespec.spec.rulebook import all_rules
+
+    return frozenset(r.id for r in all_rules())
 
 
 def rule(rule_id: str) -> str:

@@ -164,10 +164,17 @@ def test_isolated_liquidation_touches_only_its_leg() -> None:
 
 
 def test_cited_rules_exist_in_the_rulebook() -> None:
-    from hedgespec.audit.rules import RULE_IDS
+    import re
+    from pathlib import Path
+
+    from hedgespec.audit.rules import known_rule_ids, rule
     from hedgespec.spec import rulebook
 
-    assert RULE_IDS <= {r.id for r in rulebook.all_rules()}
+    assert known_rule_ids() == {r.id for r in rulebook.all_rules()}
+    cited = set(re.findall(r"HM-[A-Z]+-\d{3}", (Path(__file__).parents[2] / "audit" / "rules.py").read_text()))
+    assert cited and all(rule(rule_id) == rule_id for rule_id in cited)
+    with pytest.raises(ValueError, match="not a rule ID"):
+        rule("HM-NET-900")
 
 
 def test_funding_uses_the_mark_price_history_when_the_rate_has_no_mark() -> None:
