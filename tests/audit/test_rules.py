@@ -167,6 +167,7 @@ def test_cited_rules_exist_in_the_rulebook() -> None:
     import re
     from pathlib import Path
 
+    import pytest
     from hedgespec.audit.rules import known_rule_ids, rule
     from hedgespec.spec import rulebook
 
