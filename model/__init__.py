@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hedgespec.spec.profiles import Profile, load_profile
+from hedgespec.spec.profiles import Profile, ProfileError, load_profile
 
 from .codec import InputError, instrument_from_json, parse_units
 from .mode import scope_of
@@ -66,7 +66,12 @@ def initial_state(params: dict[str, Any], profile: Profile | str | None = None, 
     if profile is None:
         profile = params.get("profile", "seed")
     if isinstance(profile, str):
-        profile = load_profile(profile)
+        try:
+            profile = load_profile(profile)
+        except ProfileError as exc:
+            raise InputError(f"{where}: profile: {exc}") from None
+    if not isinstance(profile, Profile):
+        raise InputError(f"{where}: profile: a profile name or file path is required, got {profile!r}")
     raw_instruments = params.get("instruments")
     if not isinstance(raw_instruments, list) or not raw_instruments:
         raise InputError(f"{where}: instruments: a non-empty list is required")

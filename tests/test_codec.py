@@ -91,6 +91,8 @@ def test_unknown_account_instrument_side():
     (lambda p: p["accounts"]["A"].update(wallet="1.2.3"), "accounts.A: wallet: not a decimal number"),
     (lambda p: p.update(mark_prices={"NOPE": "1"}), "mark_prices.NOPE: unknown instrument"),
     (lambda p: p.update(extra=1), "extra: unknown field"),
+    (lambda p: p.update(profile=5), "profile: a profile name or file path is required"),
+    (lambda p: p.update(profile="no-such-venue"), "profile: no-such-venue: no such profile file"),
 ])
 def test_params_errors_name_the_field(mutate, message):
     p = params()
