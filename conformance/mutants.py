@@ -9,7 +9,9 @@ protocol on stdin/stdout.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import importlib
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -341,12 +343,48 @@ def _close_position_partial(action, before, outcome, after):
                 row["quantity"] = "0.001" if order["side"] == "SELL" else "-0.001"
 
 
+# Broken models: a kernel of the reference swapped for a wrong one while the mutant steps.
+
+def _trailing_wrong_direction(original):
+    def trailing_update(direction, extreme, activation_price, callback_rate, price):
+        return original(-direction, extreme, activation_price, callback_rate, price)
+    return trailing_update
+
+
+def _stop_other_direction(original):
+    def stop_triggered(order, direction, price):
+        return original(order, -direction, price)
+    return stop_triggered
+
+
+def _joint_liquidation(original):
+    def liquidate_isolated(work, account_id, instrument, side, leg, mark, maintenance):
+        original(work, account_id, instrument, side, leg, mark, maintenance)
+        other = "SHORT" if side == "LONG" else "LONG"
+        other_leg = work.account(account_id).leg(instrument, other)
+        if side in ("LONG", "SHORT") and other_leg.quantity:
+            original(work, account_id, instrument, other, other_leg, mark, maintenance)
+    return liquidate_isolated
+
+
+def _funding_halved(original):
+    def funding_amount(quantity, mark_price, rate):
+        return original(quantity, mark_price, rate) // 2
+    return funding_amount
+
+
+def _no_op(action, before, outcome, after):
+    return None
+
+
 @dataclass(frozen=True)
 class Mutant:
     name: str
     rule_id: str
     description: str
     transform: Transform
+    patches: tuple[tuple[str, str, Callable[[Any], Any]], ...] = ()  # (module, attribute, wrong kernel)
+    nondeterministic: bool = False
 
     def adapter(self, profile: str | None = None) -> MutantAdapter:
         return MutantAdapter(self, profile)
@@ -409,6 +447,16 @@ MUTANTS: list[Mutant] = [
            _keep_orders_on_close),
     Mutant("close-position-partial", "HM-STOP-005", "a close-position order leaves part of the leg",
            _close_position_partial),
+    Mutant("trailing-wrong-direction", "HM-STOP-003", "a trailing stop tracks the other leg's direction",
+           _no_op, patches=(("hedgespec.model.orders", "trailing_update", _trailing_wrong_direction),)),
+    Mutant("stop-other-direction", "HM-STOP-002", "a stop fires on the price path of the opposite leg",
+           _no_op, patches=(("hedgespec.model.orders", "stop_triggered", _stop_other_direction),)),
+    Mutant("joint-liquidation", "HM-LIQ-001", "liquidating one isolated leg liquidates both",
+           _no_op, patches=(("hedgespec.model.liquidation", "liquidate_isolated", _joint_liquidation),)),
+    Mutant("funding-halved", "HM-FUND-001", "funding is half of quantity x mark x rate",
+           _no_op, patches=(("hedgespec.model.step", "funding_amount", _funding_halved),)),
+    Mutant("nondeterministic", "HM-DET-001", "replays differ (state leaks across runs)", _no_op,
+           nondeterministic=True),
 ]
 MUTANT_BY_NAME = {m.name: m for m in MUTANTS}
 
@@ -423,6 +471,7 @@ class MutantAdapter:
         self.name = f"mutant:{mutant.name}"
         self.reference = ReferenceAdapter(profile)
         self.reported: dict[str, Any] | None = None
+        self.runs = 0  # steps over the adapter's whole life: the nondeterministic mutant's hidden state
 
     def reset(self, params: dict[str, Any]) -> None:
         self.reference.reset(params)
@@ -430,8 +479,14 @@ class MutantAdapter:
 
     def apply(self, action: dict[str, Any]) -> dict[str, Any]:
         before = self.reported if self.reported is not None else self.reference.snapshot()
-        outcome = self.reference.apply(action)
+        with _patched(self.mutant.patches):
+            outcome = self.reference.apply(action)
         after = self.reference.snapshot()
+        if self.mutant.nondeterministic:
+            self.runs += 1
+            if self.runs % 7 == 0 and after["accounts"]:
+                account = next(iter(after["accounts"].values()))
+                account["wallet"] = _s(_d(account["wallet"]) + Decimal("0.01") * (self.runs % 3))
         if action.get("kind") is not None:
             self.mutant.transform(action, before, outcome, after)
         self.reported = after
@@ -442,6 +497,22 @@ class MutantAdapter:
 
     def close(self) -> None:
         self.reference.close()
+
+
+@contextlib.contextmanager
+def _patched(patches: tuple[tuple[str, str, Callable[[Any], Any]], ...]):
+    """Swap reference kernels for wrong ones for the duration of one step (single-threaded use)."""
+    saved = []
+    try:
+        for module_name, attribute, wrong in patches:
+            module = importlib.import_module(module_name)
+            original = getattr(module, attribute)
+            saved.append((module, attribute, original))
+            setattr(module, attribute, wrong(original))
+        yield
+    finally:
+        for module, attribute, original in reversed(saved):
+            setattr(module, attribute, original)
 
 
 def serve(name: str) -> int:

@@ -257,6 +257,11 @@ def _stop_fires(order_type: str, direction: int, stop_price: int, price: int) ->
     return rises if direction > 0 else falls
 
 
+def stop_triggered(order: Order, direction: int, price: int) -> bool:
+    """Whether a waiting stop or take-profit fires at ``price`` on its own leg (HM-STOP-002)."""
+    return _stop_fires(order.order_type, direction, order.stop_price, price)
+
+
 def trailing_update(direction: int, extreme: int, activation_price: int, callback_rate: int,
                     price: int) -> tuple[int, bool]:
     """One trailing-stop observation (HM-STOP-003): (new extreme, fires).
@@ -314,7 +319,7 @@ def trigger_conditionals(work: Work, instrument: str, price: int) -> None:
                 if extreme != order.extreme:
                     work.put_order(account_id, order.with_extreme(extreme))
                 continue
-        elif not _stop_fires(order.order_type, direction, order.stop_price, price):
+        elif not stop_triggered(order, direction, price):
             continue
         quantity = abs(leg.quantity) if order.close_position else min(order.quantity, abs(leg.quantity))
         work.events.append(OrderUpdate(account_id, order_id, "TRIGGERED", "trigger", quantity))

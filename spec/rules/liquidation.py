@@ -42,6 +42,9 @@ def isolated_only_breached_leg(view: StepView) -> Iterator[Violation]:
             continue
         other = "SHORT" if side == "LONG" else "LONG"
         if (account, symbol, other) in liquidated:
+            if view.action.get("kind") == "mark_price" and not _breached_at_mark(view, account, symbol, other):
+                yield Violation("HM-LIQ-001", f"{account} {symbol}: liquidating {side} also liquidated {other}, "
+                                              f"which was not breached")
             continue
         before, after = row(view.before, account, symbol, other), row(view.after, account, symbol, other)
         touched = any(e.get("position_side") == other and e.get("instrument") == symbol
@@ -49,6 +52,17 @@ def isolated_only_breached_leg(view: StepView) -> Iterator[Violation]:
                       for e in view.outcome["events"])
         if before and after and not touched and any(before[f] != after[f] for f in EXACT_FIELDS):
             yield Violation("HM-LIQ-001", f"{account} {symbol}: liquidating {side} changed {other}")
+
+
+def _breached_at_mark(view: StepView, account: str, symbol: str, side: str) -> bool:
+    """Whether a leg, as it was before the step, is breached at the step's mark price."""
+    r = row(view.before, account, symbol, side)
+    if r is None or D(r["quantity"]) == 0:
+        return False
+    qty, mark = D(r["quantity"]), D(view.action["price"])
+    balance = D(r["isolated_margin"]) + mul(qty, mark) - D(r["cost_basis"])
+    inst = instruments(view.params)[symbol]
+    return is_breached(balance, maintenance(inst, qty, mark), choice(view.params, "liquidation_trigger"))
 
 
 @rule(
@@ -99,10 +113,12 @@ def loss_stays_on_leg(view: StepView) -> Iterator[Violation]:
         if event["type"] != "liquidation" or event["position_side"] == "CROSS":
             continue
         account, symbol, side = event["account"], event["instrument"], event["position_side"]
-        drawn = sum((D(e["amount"]) for e in evs[index + 1:]
-                     if e["type"] == "ledger" and e["account"] == account and e["bucket"] == "wallet"
-                     and e["instrument"] == symbol and e["position_side"] == side and e["kind"] != "FUNDING"),
-                    Decimal(0))
+        drawn = Decimal(0)
+        for later in evs[index + 1:]:
+            if later["type"] in ("liquidation", "funding") or (later["type"] == "order" and later["status"] == "TRIGGERED"):
+                break  # what follows belongs to another leg's liquidation or trigger
+            if later["type"] == "ledger" and later["account"] == account and later["bucket"] == "wallet":
+                drawn += D(later["amount"])
         if drawn < 0:
             yield Violation("HM-LIQ-003", f"{account} {symbol} {side}: liquidation took {-drawn} from the wallet")
         after = row(view.after, account, symbol, side)

@@ -17,6 +17,7 @@ from ..observe import (
     mul,
     open_orders,
     row,
+    rows,
 )
 from ..registry import StepView, Violation, declare, rule
 
@@ -79,10 +80,11 @@ def fill_moves_own_leg(view: StepView) -> Iterator[Violation]:
         if _place(view) and fill["order_id"] == view.action["order_id"] and view.action.get("position_side") in (
                 "LONG", "SHORT") and fill["position_side"] != view.action["position_side"]:
             yield Violation("HM-ORD-002", f"order on {view.action['position_side']} filled on {fill['position_side']}")
-    for (account, symbol, side), delta in moved.items():
-        before, after = row(view.before, account, symbol, side), row(view.after, account, symbol, side)
-        if before is None or after is None:
+    for account, symbol, side, before in rows(view.before):
+        after = row(view.after, account, symbol, side)
+        if after is None:
             continue
+        delta = moved.get((account, symbol, side), Decimal(0))
         if D(after["quantity"]) - D(before["quantity"]) != delta:
             yield Violation("HM-ORD-002", f"{account} {symbol} {side}: quantity moved "
                                           f"{D(after['quantity']) - D(before['quantity'])}, fills say {delta}")

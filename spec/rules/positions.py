@@ -28,22 +28,39 @@ def _acts_on(view: StepView, account: str, symbol: str, side: str) -> bool:
     observes=("snapshot", "events"), requires=("hedge-mode",),
 )
 def legs_never_offset(view: StepView) -> Iterator[Violation]:
-    """Implements HM-NET-001 (the frame condition of every leg)."""
-    named = set()
+    """Implements HM-NET-001 (the frame condition of every leg).
+
+    Each field of a hedge leg may change only through an event of that very leg that moves it:
+    quantity, cost basis, realized PnL and fees through a fill on the leg; isolated margin through a
+    ledger entry to the leg's isolated margin; funding through a funding payment of the leg; margin
+    type and leverage through a settings request for the leg's instrument.
+    """
+    fills, margin_entries, payments = set(), set(), set()
     for event in view.outcome.get("events", []):
-        if event.get("account") and event.get("instrument") and event.get("position_side"):
-            named.add((event["account"], event["instrument"], event["position_side"]))
+        key = (event.get("account"), event.get("instrument"), event.get("position_side"))
+        if event.get("type") == "fill":
+            fills.add(key)
+        elif event.get("type") == "ledger" and event.get("bucket") == "isolated_margin":
+            margin_entries.add(key)
+        elif event.get("type") == "funding":
+            payments.add(key)
+    causes = {"quantity": fills, "cost_basis": fills, "realized_pnl": fills, "fees_paid": fills,
+              "isolated_margin": margin_entries, "funding": payments}
     for account, symbol, side, before in rows(view.before):
         if side not in ("LONG", "SHORT"):
             continue
         after = row(view.after, account, symbol, side)
         if after is None or exact(before) == exact(after):
             continue
-        if (account, symbol, side) in named or _acts_on(view, account, symbol, side):
-            continue
-        changed = [f for f in EXACT_FIELDS if before.get(f) != after.get(f)]
-        yield Violation("HM-NET-001", f"{account} {symbol} {side}: {', '.join(changed)} changed although the "
-                                      f"step acted on no event of this leg")
+        key = (account, symbol, side)
+        for field in EXACT_FIELDS:
+            if before.get(field) == after.get(field):
+                continue
+            explained = key in causes[field] if field in causes else _acts_on(view, account, symbol, side)
+            if not explained:
+                yield Violation("HM-NET-001", f"{account} {symbol} {side}: {field} changed "
+                                              f"({before.get(field)} -> {after.get(field)}) with no event of "
+                                              f"this leg that moves it")
 
 
 @rule(

@@ -55,3 +55,6 @@ def expired_refuses_orders(view: StepView) -> Iterator[Violation]:
     if view.action.get("kind") == "place_order" and view.action.get("instrument") in view.before.get("expired", []):
         if view.outcome["kind"] != "rejected":
             yield Violation("HM-SETL-002", f"order on expired {view.action['instrument']} accepted")
+        elif view.outcome.get("reason") not in ("INSTRUMENT_EXPIRED", "INVALID_ARGUMENT", "DUPLICATE_ORDER_ID"):
+            yield Violation("HM-SETL-002", f"order on expired {view.action['instrument']} refused with "
+                                           f"{view.outcome.get('reason')}, not INSTRUMENT_EXPIRED")

@@ -106,7 +106,8 @@ def stop_iff_trigger(view: StepView) -> Iterator[Violation]:
               "once without one), then tracks the highest price since and fires on a fall of its callback rate "
               "from it; one closing a short tracks the lowest price and fires on a rise. It never fires on a move "
               "in the other direction.",
-    rationale="Trailing stops are per position and track only that position.",
+    rationale="Trailing stops are per position and track only that position. Decided from the order's "
+              "trailing_extreme (null before activation); an engine that omits the field leaves it undecided.",
     sources=["S-Q4", "B-ORDER", "Y-TS"],
     applies_to=("mark_price", "market_trade"), observes=("snapshot", "events"), requires=("trailing-stops",),
     profile_choices=("trigger_price_source",),
@@ -122,9 +123,9 @@ def trailing_direction(view: StepView) -> Iterator[Violation]:
             if order["instrument"] != view.action["instrument"] or order["order_type"] != "TRAILING_STOP_MARKET":
                 continue
             direction = _direction(view, account, order)
-            if direction == 0:
-                continue
-            extreme = D(order["trailing_extreme"]) if order.get("trailing_extreme") else None
+            if direction == 0 or "trailing_extreme" not in order:
+                continue  # an engine that does not expose the tracked price leaves this undecided
+            extreme = D(order["trailing_extreme"]) if order["trailing_extreme"] else None
             activation = D(order["activation_price"])
             if extreme is None:
                 active = activation == 0 or (price >= activation if direction > 0 else price <= activation)
