@@ -5,7 +5,7 @@ The ledger is this stream of per-step events; the state holds no growing history
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from hedgespec.spec.reasons import REASON_CLASSES
 
@@ -18,8 +18,7 @@ WALLET, ISOLATED_MARGIN, INSURANCE_FUND = "wallet", "isolated_margin", "insuranc
 REASONS = REASON_CLASSES
 
 
-@dataclass(frozen=True, slots=True)
-class Fill:
+class Fill(NamedTuple):
     account: str
     order_id: str
     instrument: str
@@ -33,8 +32,7 @@ class Fill:
     cause: str  # order / trigger / liquidation / settlement
 
 
-@dataclass(frozen=True, slots=True)
-class LedgerEntry:
+class LedgerEntry(NamedTuple):
     account: str  # "" for the insurance fund's own side of a transfer
     instrument: str  # "" when no instrument
     position_side: str  # "" when no leg; "CROSS" for the cross pool
@@ -43,8 +41,7 @@ class LedgerEntry:
     amount: int  # MONEY, signed
 
 
-@dataclass(frozen=True, slots=True)
-class FundingPayment:
+class FundingPayment(NamedTuple):
     account: str
     instrument: str
     position_side: str
@@ -54,8 +51,7 @@ class FundingPayment:
     amount: int  # MONEY, signed: negative = paid
 
 
-@dataclass(frozen=True, slots=True)
-class OrderUpdate:
+class OrderUpdate(NamedTuple):
     account: str
     order_id: str
     status: str  # NEW / PARTIALLY_FILLED / FILLED / CANCELLED / TRIGGERED / TRIMMED
@@ -63,8 +59,7 @@ class OrderUpdate:
     quantity: int = 0  # remaining quantity after the update
 
 
-@dataclass(frozen=True, slots=True)
-class Liquidation:
+class Liquidation(NamedTuple):
     account: str
     instrument: str  # "" for a cross-pool liquidation
     position_side: str  # leg, or "CROSS"
@@ -73,8 +68,7 @@ class Liquidation:
     maintenance_margin: int
 
 
-@dataclass(frozen=True, slots=True)
-class ModeChange:
+class ModeChange(NamedTuple):
     account: str
     scope: str
     mode: str
@@ -83,8 +77,7 @@ class ModeChange:
 Event = Fill | LedgerEntry | FundingPayment | OrderUpdate | Liquidation | ModeChange
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
+class Outcome(NamedTuple):
     kind: str
     reason: str | None = None
     message: str = ""
