@@ -132,3 +132,33 @@ def directed_actions() -> list[list[dict[str, Any]]]:
         {"t": 5, "kind": "mark_price", "instrument": "BTCUSDT", "price": "101"},
     ]
     return [cross_pair, stop_and_liquidation, trailing]
+
+
+class CheckedRun:
+    """A reference run on ``params(profile, ...)`` that checks every step rule after every step."""
+
+    def __init__(self, profile: str = "seed", **kw: Any) -> None:
+        from hedgespec.conformance.adapter import ReferenceAdapter
+
+        self.params = params(profile, **kw)
+        self.adapter = ReferenceAdapter(profile)
+        self.adapter.reset(self.params)
+        self.snap = self.adapter.snapshot()
+        self.t = 0
+
+    def do(self, kind: str, **fields: Any) -> dict[str, Any]:
+        from hedgespec.spec.registry import StepView
+        from hedgespec.spec.rulebook import run_step_checks
+
+        self.t += 1
+        action = {"t": self.t, "kind": kind, **fields}
+        outcome = self.adapter.apply(action)
+        after = self.adapter.snapshot()
+        violations = run_step_checks(StepView(self.params, self.snap, action, outcome, after))
+        assert violations == [], [str(v) for v in violations]
+        self.snap = after
+        return outcome
+
+    def place(self, oid: str, symbol: str, side: str, leg: str, qty: str, price: str, **kw: Any) -> dict[str, Any]:
+        return self.do("place_order", account="A", order_id=oid, instrument=symbol, side=side, position_side=leg,
+                       order_type=kw.pop("order_type", "MARKET"), quantity=qty, price=price, **kw)

@@ -3,32 +3,12 @@ HM-ORD-004, HM-ORD-007, HM-FUND-003, HM-MODE-004)."""
 
 from __future__ import annotations
 
-from hedgespec.conformance.adapter import ReferenceAdapter
-from hedgespec.spec.registry import StepView
-from hedgespec.spec.rulebook import run_step_checks
-from scenarios import params
+from scenarios import CheckedRun
 
 
-class Venue:
-    def __init__(self, profile: str, hedge: bool = True) -> None:
-        self.params = params(profile, hedge=hedge)
-        self.adapter = ReferenceAdapter(profile)
-        self.adapter.reset(self.params)
-        self.snap = self.adapter.snapshot()
-        self.t = 0
-
-    def do(self, kind: str, **fields: object) -> dict:
-        self.t += 1
-        action = {"t": self.t, "kind": kind, **fields}
-        outcome = self.adapter.apply(action)
-        after = self.adapter.snapshot()
-        assert run_step_checks(StepView(self.params, self.snap, action, outcome, after)) == []
-        self.snap = after
-        return outcome
-
+class Venue(CheckedRun):
     def order(self, oid: str, symbol: str, side: str, leg: str, qty: str, price: str, **kw: object) -> dict:
-        return self.do("place_order", account="A", order_id=oid, instrument=symbol, side=side, position_side=leg,
-                       order_type=kw.pop("order_type", "MARKET"), quantity=qty, price=price, **kw)
+        return self.place(oid, symbol, side, leg, qty, price, **kw)
 
 
 def test_bybit_coin_level_switch_skips_busy_symbols():

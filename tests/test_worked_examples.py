@@ -11,33 +11,14 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 from hedgespec.conformance.adapter import ReferenceAdapter
-from hedgespec.spec.registry import StepView
-from hedgespec.spec.rulebook import run_step_checks
-from scenarios import params
+from scenarios import CheckedRun
 
 
-class Run:
-    """A reference run that checks every rule after every step."""
-
-    def __init__(self, profile: str = "seed", **kw: object) -> None:
-        self.params = params(profile, **kw)  # type: ignore[arg-type]
-        self.adapter = ReferenceAdapter(profile)
-        self.adapter.reset(self.params)
-        self.snap = self.adapter.snapshot()
-        self.t = 0
-
-    def do(self, kind: str, **fields: object) -> dict:
-        self.t += 1
-        action = {"t": self.t, "kind": kind, **fields}
-        outcome = self.adapter.apply(action)
-        after = self.adapter.snapshot()
-        assert run_step_checks(StepView(self.params, self.snap, action, outcome, after)) == []
-        self.snap = after
-        return outcome
+class Run(CheckedRun):
+    """A checked run on BTCUSDT with the helpers the examples read."""
 
     def order(self, oid: str, side: str, leg: str, qty: str, price: str, **kw: object) -> dict:
-        return self.do("place_order", account="A", order_id=oid, instrument="BTCUSDT", side=side,
-                       position_side=leg, order_type=kw.pop("order_type", "MARKET"), quantity=qty, price=price, **kw)
+        return self.place(oid, "BTCUSDT", side, leg, qty, price, **kw)
 
     def leg(self, side: str, account: str = "A") -> dict:
         return self.snap["accounts"][account]["positions"]["BTCUSDT"][side]
