@@ -146,16 +146,24 @@ def _set_position_mode(work: Work, action: SetPositionMode) -> Outcome:
 
 # --- leg settings (HM-MARG-001, HM-MARG-005) ---------------------------------------------------
 
-def _setting_keys(work: Work, account_id: str, instrument: str, position_side: str, scope: str
-                  ) -> tuple[tuple[str, str], ...] | str:
-    """The (instrument, side) keys a setting covers, or an error message."""
+def _leg_side(work: Work, account_id: str, instrument: str, position_side: str) -> tuple[str, str]:
+    """(the leg's side under the mode in force, or "", and the mode): BOTH when omitted in one-way mode."""
     mode = mode_of(work.config, work.state.accounts[account_id], instrument)
     side = position_side or (BOTH if mode == ONE_WAY else "")
-    if side not in sides_for(mode):
-        return f"position_side: {position_side or 'missing'} does not match {mode} mode"
-    if scope == "leg":
-        return ((instrument, side),)
-    return tuple((instrument, s) for s in (LONG_SHORT_BOTH))
+    return (side if side in sides_for(mode) else ""), mode
+
+
+def _covered_settings(work: Work, account_id: str, instrument: str, position_side: str, scope: str
+                      ) -> tuple[tuple[tuple[str, str], ...], list[LegSettings]] | Outcome:
+    """The (instrument, side) keys one setting covers under ``scope`` with their settings in force,
+    or the rejection when the side does not match the mode (HM-MARG-001)."""
+    side, mode = _leg_side(work, account_id, instrument, position_side)
+    if not side:
+        return rejected("POSITION_SIDE_MISMATCH", f"position_side: {position_side or 'missing'} does not match "
+                                                  f"{mode} mode")
+    keys = ((instrument, side),) if scope == "leg" else tuple((instrument, s) for s in LONG_SHORT_BOTH)
+    account = work.state.accounts[account_id]
+    return keys, [settings_of(work.config, account, i, s) for i, s in keys]
 
 
 LONG_SHORT_BOTH = (*HEDGE_SIDES, BOTH)
@@ -164,12 +172,12 @@ LONG_SHORT_BOTH = (*HEDGE_SIDES, BOTH)
 def _set_margin_type(work: Work, action: SetMarginType) -> Outcome:
     if action.margin_type not in (ISOLATED, CROSS):
         return rejected("INVALID_ARGUMENT", f"margin_type: must be ISOLATED or CROSS, got {action.margin_type!r}")
-    keys = _setting_keys(work, action.account, action.instrument, action.position_side,
-                         work.config.choices["margin_type_scope"])
-    if isinstance(keys, str):
-        return rejected("POSITION_SIDE_MISMATCH", keys)
+    covered = _covered_settings(work, action.account, action.instrument, action.position_side,
+                                work.config.choices["margin_type_scope"])
+    if isinstance(covered, Outcome):
+        return covered
+    keys, current = covered
     account = work.state.accounts[action.account]
-    current = [settings_of(work.config, account, i, s) for i, s in keys]
     if all(c.margin_type == action.margin_type for c in current):
         return Outcome(UNCHANGED, None, f"{action.margin_type} is already set")
     if any(account.leg(i, s).quantity for i, s in keys):
@@ -185,12 +193,12 @@ def _set_leverage(work: Work, action: SetLeverage) -> Outcome:
     inst = work.config.instruments[action.instrument]
     if not 1 <= action.leverage <= inst.max_leverage:
         return rejected("INVALID_ARGUMENT", f"leverage: must be 1..{inst.max_leverage}")
-    keys = _setting_keys(work, action.account, action.instrument, action.position_side,
-                         work.config.choices["leverage_scope"])
-    if isinstance(keys, str):
-        return rejected("POSITION_SIDE_MISMATCH", keys)
+    covered = _covered_settings(work, action.account, action.instrument, action.position_side,
+                                work.config.choices["leverage_scope"])
+    if isinstance(covered, Outcome):
+        return covered
+    keys, current = covered
     account = work.state.accounts[action.account]
-    current = [settings_of(work.config, account, i, s) for i, s in keys]
     if all(c.leverage == action.leverage for c in current):
         return Outcome(UNCHANGED, None, f"leverage {action.leverage} is already set")
     for instrument, side in keys:
@@ -208,9 +216,8 @@ def _set_leverage(work: Work, action: SetLeverage) -> Outcome:
 def _adjust_margin(work: Work, action: AdjustMargin) -> Outcome:
     """Implements HM-MARG-002: only this leg's isolated margin and the wallet move."""
     account = work.state.accounts[action.account]
-    mode = mode_of(work.config, account, action.instrument)
-    side = action.position_side or (BOTH if mode == ONE_WAY else "")
-    if side not in sides_for(mode):
+    side, mode = _leg_side(work, action.account, action.instrument, action.position_side)
+    if not side:
         return rejected("POSITION_SIDE_MISMATCH", f"position_side: {action.position_side or 'missing'} in {mode} mode")
     if action.amount == 0:
         return rejected("INVALID_ARGUMENT", "amount: must not be zero")
