@@ -14,7 +14,12 @@ from .units import RATE_ONE, apply_rate_up, ceil_div
 
 
 def initial_margin(abs_notional: int, leverage: int) -> int:
-    """Initial margin of a notional at a leverage (MONEY), rounded up."""
+    """Initial margin of a notional at a leverage (MONEY), rounded up.
+
+    pre: abs_notional >= 0 and leverage >= 1
+    post: __return__ * leverage >= abs_notional  # HM-ORD-008
+    post: (__return__ - 1) * leverage < abs_notional or __return__ == 0  # HM-ORD-008
+    """
     return ceil_div(abs_notional, leverage)
 
 

@@ -69,7 +69,7 @@ def reduce_leg(leg: Leg, signed_quantity: int, price: int, fee: int) -> tuple[Le
     post: abs(__return__[1] * leg.quantity + (price * leg.quantity - leg.cost_basis) * signed_quantity) < abs(leg.quantity)  # HM-POS-002
     post: abs(__return__[0].cost_basis * leg.quantity - leg.cost_basis * __return__[0].quantity) < abs(leg.quantity)  # HM-POS-001
     post: __return__[0].realized_pnl == leg.realized_pnl + __return__[1]  # HM-POS-002
-    post: implies(__return__[0].quantity == 0, __return__[1] == -signed_quantity * price - leg.cost_basis and __return__[0].cost_basis == 0)  # HM-POS-002
+    post: implies(__return__[0].quantity == 0, __return__[1] == -signed_quantity * price - leg.cost_basis and __return__[0].cost_basis == 0)  # HM-POS-002 HM-SETL-001
     post: implies(leg.isolated_margin >= 0, 0 <= __return__[2] <= leg.isolated_margin)  # HM-MARG-003
     post: abs(__return__[2] * leg.quantity + leg.isolated_margin * signed_quantity) < abs(leg.quantity)  # HM-MARG-003
     post: implies(__return__[0].quantity == 0, __return__[2] == leg.isolated_margin)  # HM-MARG-003

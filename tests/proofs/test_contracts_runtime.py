@@ -135,6 +135,7 @@ STRATEGIES: dict[str, st.SearchStrategy[tuple[Any, ...]]] = {
     "hedgespec.model.fees:fill_fee": st.tuples(QTY, PRICE, st.integers(0, 10**7)),
     "hedgespec.model.funding:funding_amount": st.tuples(QTY, PRICE, RATE),
     "hedgespec.model.funding:fund_pair": st.tuples(pairs(), PRICE, RATE),
+    "hedgespec.model.margin:initial_margin": st.tuples(st.integers(0, 10**27), st.integers(1, 125)),
     "hedgespec.model.margin:bracket_for": bracket_for_args(),
     "hedgespec.model.margin:maintenance_for": st.tuples(st.integers(0, 10**27), st.integers(0, RATE_ONE), MONEY),
     "hedgespec.model.margin:maintenance_margin": maintenance_margin_args(),
