@@ -27,6 +27,7 @@ from typing import Any
 
 from .common import (
     Builder,
+    ContractSizes,
     Row,
     RowError,
     contract_sizes,
@@ -70,17 +71,7 @@ def _leg_from_info(info: Any) -> str | None:
     return None
 
 
-class _Ctx:
-    def __init__(self, sizes: dict[str, Decimal]) -> None:
-        self.sizes = sizes
-        self.settle: set[str] = set()
-
-    def size(self, b: Builder, symbol: str) -> Decimal:
-        if symbol not in self.sizes:
-            b.note("contract size unknown, 1 assumed", symbol)
-            return Decimal(1)
-        return self.sizes[symbol]
-
+_Ctx = ContractSizes
 
 def _trade(ctx: _Ctx, b: Builder, row: Row) -> None:
     d = row.data
@@ -153,7 +144,7 @@ def _funding(ctx: _Ctx, b: Builder, row: Row) -> None:
 
 def build(args: Any) -> tuple[Builder, dict[str, Any], dict[str, Any] | None]:
     b = Builder(VENUE)
-    ctx = _Ctx(contract_sizes(args.contract_size))
+    ctx = _Ctx(contract_sizes(args.contract_size), "contract size")
     # contract sizes carried by position rows are known before the trades are read
     for path in args.positions + args.opening_positions:
         from .common import read_rows

@@ -352,3 +352,18 @@ def contract_sizes(values: list[str]) -> dict[str, Decimal]:
             raise ImportError_(f"--contract-size {value!r}: expected INSTRUMENT=SIZE with a positive size")
         out[name] = number
     return out
+
+
+class ContractSizes:
+    """Contract size per instrument, as the auditor gave it; an unknown one is 1, and the trace says so."""
+
+    def __init__(self, sizes: dict[str, Decimal], what: str = "contract size") -> None:
+        self.sizes = sizes
+        self.what = what
+        self.settle: set[str] = set()
+
+    def size(self, b: Builder, symbol: str) -> Decimal:
+        if symbol not in self.sizes:
+            b.note(f"{self.what} unknown, 1 assumed", symbol)
+            return Decimal(1)
+        return self.sizes[symbol]

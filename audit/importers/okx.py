@@ -25,6 +25,7 @@ from typing import Any
 
 from .common import (
     Builder,
+    ContractSizes,
     Row,
     RowError,
     contract_sizes,
@@ -62,17 +63,7 @@ def add_arguments(parser: Any) -> None:
                         help="contract value (ctVal) of an instrument, from GET /api/v5/public/instruments")
 
 
-class _Ctx:
-    def __init__(self, sizes: dict[str, Decimal]) -> None:
-        self.sizes = sizes
-        self.settle: set[str] = set()
-
-    def size(self, b: Builder, inst: str) -> Decimal:
-        if inst not in self.sizes:
-            b.note("contract value unknown, 1 assumed", inst)
-            return Decimal(1)
-        return self.sizes[inst]
-
+_Ctx = ContractSizes
 
 def _fill(ctx: _Ctx, b: Builder, row: Row) -> None:
     d = row.data
@@ -139,7 +130,7 @@ def _bill(b: Builder, row: Row) -> None:
 
 def build(args: Any) -> tuple[Builder, dict[str, Any], dict[str, Any] | None]:
     b = Builder(VENUE)
-    ctx = _Ctx(contract_sizes(args.contract_size))
+    ctx = _Ctx(contract_sizes(args.contract_size), "contract value")
     each_row(b, args.user_trades, "fills", lambda b, r, t: _fill(ctx, b, r), FILL_FIELDS)
     each_row(b, args.positions, "positions", lambda b, r, t: _position(ctx, b, r, t), POSITION_FIELDS)
     each_row(b, args.income, "bills", lambda b, r, t: _bill(b, r), BILL_FIELDS)
