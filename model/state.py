@@ -8,8 +8,8 @@ over the leg's opening fills, less what reducing fills released), so entry price
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 LONG, SHORT, BOTH = "LONG", "SHORT", "BOTH"
 BUY, SELL = "BUY", "SELL"
@@ -52,8 +52,7 @@ class Instrument:
         return self.brackets[0].max_leverage
 
 
-@dataclass(frozen=True, slots=True)
-class Leg:
+class Leg(NamedTuple):
     """One position record: an (account, instrument, position side)."""
 
     quantity: int = 0  # QTY atoms, signed
@@ -67,14 +66,12 @@ class Leg:
 FLAT = Leg()
 
 
-@dataclass(frozen=True, slots=True)
-class LegSettings:
+class LegSettings(NamedTuple):
     margin_type: str
     leverage: int  # whole multiples (1 = 1x)
 
 
-@dataclass(frozen=True, slots=True)
-class Order:
+class Order(NamedTuple):
     """A resting (limit) or waiting (conditional) order."""
 
     order_id: str
@@ -116,13 +113,14 @@ class Order:
         return self.order_type in CONDITIONAL_TYPES
 
 
-@dataclass(frozen=True)
-class Account:
-    wallet: int = 0
-    modes: dict[str, str] = field(default_factory=dict)  # scope key -> HEDGE / ONE_WAY (absent: default)
-    legs: dict[tuple[str, str], Leg] = field(default_factory=dict)  # (instrument, position side) -> leg
-    settings: dict[tuple[str, str], LegSettings] = field(default_factory=dict)
-    orders: dict[str, Order] = field(default_factory=dict)  # order id -> order
+class Account(NamedTuple):
+    """One account's state. Every field is given: the dicts are never shared or mutated."""
+
+    wallet: int
+    modes: dict[str, str]  # scope key -> HEDGE / ONE_WAY (absent: default)
+    legs: dict[tuple[str, str], Leg]  # (instrument, position side) -> leg
+    settings: dict[tuple[str, str], LegSettings]
+    orders: dict[str, Order]  # order id -> order
 
     def leg(self, instrument: str, position_side: str) -> Leg:
         return self.legs.get((instrument, position_side), FLAT)
@@ -138,8 +136,7 @@ class Config:
     choices: dict[str, Any]  # the profile's effective choices, resolved once
 
 
-@dataclass(frozen=True)
-class State:
+class State(NamedTuple):
     config: Config
     accounts: dict[str, Account]
     mark_prices: dict[str, int]
