@@ -54,8 +54,17 @@ def canonical(value: Decimal) -> str:
     return text
 
 
+_STEPS = tuple(Decimal(1).scaleb(-places) for places in range(MAX_DIGITS + 1))
+
+
 def step_of(value: Decimal) -> Decimal:
     """One unit in the last printed place of ``value`` (``"70.92841"`` -> ``0.00001``)."""
+    text = str(value)  # plain notation unless it shows an exponent: the places after the point are -exponent
+    if "E" not in text and "e" not in text and value.is_finite():
+        point = text.find(".")
+        places = len(text) - point - 1 if point >= 0 else 0
+        if places <= MAX_DIGITS:
+            return _STEPS[places]
     exponent = value.as_tuple().exponent
     assert isinstance(exponent, int)
     return Decimal(1).scaleb(min(exponent, 0))
