@@ -8,6 +8,8 @@ Fills of one leg go through ``apply_fill``, which calls the position kernels.
 from __future__ import annotations
 
 import dataclasses
+import operator
+from collections.abc import Callable
 from typing import Any
 
 from .events import Fill, LedgerEntry, ModeChange, OrderUpdate
@@ -17,27 +19,66 @@ from .state import BOTH, BUY, FLAT, ISOLATED, Account, Leg, LegSettings, Order, 
 
 
 class MutableAccount:
-    """A copy of one account for the duration of a step."""
+    """One account as a step changes it: copy-on-write, each dict copied on its first change."""
 
-    __slots__ = ("wallet", "modes", "legs", "settings", "orders")
+    __slots__ = ("source", "wallet", "modes", "legs", "settings", "orders", "_copied")
 
     def __init__(self, account: Account) -> None:
-        self.wallet = account.wallet
-        self.modes = dict(account.modes)
-        self.legs = dict(account.legs)
-        self.settings = dict(account.settings)
-        self.orders = dict(account.orders)
+        self.source = account
+        self.wallet, self.modes, self.legs, self.settings, self.orders = account
+        self._copied = 0  # bit set of the dicts this step owns: 1 legs, 2 orders, 4 settings, 8 modes
 
     def frozen(self) -> Account:
-        """The account as a state value; the dicts are this step's own copies, handed over."""
+        """The account as a state value (the same value when nothing changed)."""
+        if not self._copied and self.wallet == self.source.wallet:
+            return self.source
         return Account(self.wallet, self.modes, self.legs, self.settings, self.orders)
 
     def leg(self, instrument: str, position_side: str) -> Leg:
         return self.legs.get((instrument, position_side), FLAT)
 
+    def set_leg(self, key: tuple[str, str], leg: Leg) -> None:
+        if not self._copied & 1:
+            self.legs = dict(self.legs)
+            self._copied |= 1
+        self.legs[key] = leg
+
+    def put_order(self, order: Order) -> None:
+        if not self._copied & 2:
+            self.orders = dict(self.orders)
+            self._copied |= 2
+        self.orders[order.order_id] = order
+
+    def pop_order(self, order_id: str) -> Order | None:
+        """Remove an open order (None when there is none)."""
+        if order_id not in self.orders:
+            return None
+        if not self._copied & 2:
+            self.orders = dict(self.orders)
+            self._copied |= 2
+        return self.orders.pop(order_id)
+
+    def set_settings(self, key: tuple[str, str], settings: LegSettings) -> None:
+        if not self._copied & 4:
+            self.settings = dict(self.settings)
+            self._copied |= 4
+        self.settings[key] = settings
+
+    def set_mode(self, scope: str, mode: str) -> None:
+        if not self._copied & 8:
+            self.modes = dict(self.modes)
+            self._copied |= 8
+        self.modes[scope] = mode
+
 
 class Work:
-    """Collects one step's changes; ``freeze`` builds the next state."""
+    """Collects one step's changes; ``freeze`` builds the next state.
+
+    Read an account with ``current`` (no copy); ``account`` gives the copy a change goes to.
+    """
+
+    __slots__ = ("state", "config", "t", "touched", "events", "insurance_fund", "mark_prices", "last_prices",
+                 "expired", "seq", "_prices_copied")
 
     def __init__(self, state: State, t: int) -> None:
         self.state = state
@@ -54,6 +95,7 @@ class Work:
 
     # -- accounts ---------------------------------------------------------------------------
     def account(self, account_id: str) -> MutableAccount:
+        """The account as this step changes it."""
         account = self.touched.get(account_id)
         if account is None:
             account = self.touched[account_id] = MutableAccount(self.state.accounts[account_id])
@@ -73,7 +115,9 @@ class Work:
     def freeze(self) -> State:
         accounts = self.state.accounts
         if self.touched:
-            accounts = {**accounts, **{k: v.frozen() for k, v in self.touched.items()}}
+            accounts = dict(accounts)
+            for account_id, account in self.touched.items():
+                accounts[account_id] = account.frozen()
         return State(self.config, accounts, self.mark_prices, self.last_prices, self.insurance_fund,
                      self.expired, self.seq, self.t)
 
@@ -88,9 +132,10 @@ class Work:
             self.account(account_id).wallet += amount
         elif bucket == "isolated_margin":
             account = self.account(account_id)
-            leg = account.leg(instrument, position_side)
-            account.legs[(instrument, position_side)] = Leg(leg.quantity, leg.cost_basis, leg.isolated_margin + amount,
-                                                            leg.realized_pnl, leg.fees_paid, leg.funding)
+            key = (instrument, position_side)
+            leg = account.legs.get(key, FLAT)
+            account.set_leg(key, Leg(leg.quantity, leg.cost_basis, leg.isolated_margin + amount, leg.realized_pnl,
+                                     leg.fees_paid, leg.funding))
         else:
             self.insurance_fund += amount
 
@@ -102,25 +147,27 @@ class Work:
 
     # -- settings, modes, orders ---------------------------------------------------------------
     def set_mode(self, account_id: str, scope: str, mode: str) -> None:
-        self.account(account_id).modes[scope] = mode
+        self.account(account_id).set_mode(scope, mode)
         self.events.append(ModeChange(account_id, scope, mode))
 
     def set_settings(self, account_id: str, instrument: str, position_side: str, settings: LegSettings) -> None:
-        self.account(account_id).settings[(instrument, position_side)] = settings
+        self.account(account_id).set_settings((instrument, position_side), settings)
 
     def add_funding(self, account_id: str, instrument: str, position_side: str, amount: int) -> None:
         account = self.account(account_id)
         leg = account.leg(instrument, position_side)
-        account.legs[(instrument, position_side)] = Leg(leg.quantity, leg.cost_basis, leg.isolated_margin,
-                                                        leg.realized_pnl, leg.fees_paid, leg.funding + amount)
+        account.set_leg((instrument, position_side), Leg(leg.quantity, leg.cost_basis, leg.isolated_margin,
+                                                         leg.realized_pnl, leg.fees_paid, leg.funding + amount))
 
     def cancel(self, account_id: str, order_id: str, cause: str) -> None:
         """Cancel an open order; its reservation returns to the available balance."""
-        order = self.account(account_id).orders.pop(order_id)
+        order = self.account(account_id).pop_order(order_id)
+        if order is None:
+            raise KeyError(f"no open order {order_id!r} to cancel")
         self.events.append(OrderUpdate(account_id, order_id, "CANCELLED", cause, order.quantity))
 
     def put_order(self, account_id: str, order: Order) -> None:
-        self.account(account_id).orders[order.order_id] = order
+        self.account(account_id).put_order(order)
 
     # -- fills ---------------------------------------------------------------------------------
     def apply_fill(self, account_id: str, order_id: str, instrument: str, side: str, position_side: str,
@@ -149,15 +196,15 @@ class Work:
         fee_reduce = released_share(fee, abs(reduce_part), quantity) if reduce_part else 0
         if reduce_part:
             new_leg, realized, released = reduce_leg(leg, reduce_part, price, fee_reduce)
-            account.legs[key] = Leg(new_leg.quantity, new_leg.cost_basis, leg.isolated_margin, new_leg.realized_pnl,
-                                    new_leg.fees_paid, new_leg.funding)
+            account.set_leg(key, Leg(new_leg.quantity, new_leg.cost_basis, leg.isolated_margin, new_leg.realized_pnl,
+                                     new_leg.fees_paid, new_leg.funding))
             realized_total += realized
             self._settle_reduction(account_id, instrument, position_side, realized, released, isolated,
                                    remainder_to)
             leg = account.legs[key]
         if open_part:
             leg = open_leg(leg, open_part, price, fee - fee_reduce)
-            account.legs[key] = leg
+            account.set_leg(key, leg)
             if isolated and margin:
                 self.transfer(account_id, instrument, position_side, "MARGIN_ALLOCATE", "wallet",
                               "isolated_margin", margin)
@@ -203,9 +250,7 @@ class Work:
                 excess = 0
 
     def _isolated(self, account: MutableAccount, instrument: str, position_side: str) -> bool:
-        settings = account.settings.get((instrument, position_side))
-        margin_type = settings.margin_type if settings else self.config.choices["default_margin_type"]
-        return margin_type == ISOLATED
+        return account.settings.get((instrument, position_side), self.config.default_settings).margin_type == ISOLATED
 
     def _settle_reduction(self, account_id: str, instrument: str, position_side: str, realized: int,
                           released: int, isolated: bool, destination: str = "wallet") -> None:
@@ -229,17 +274,24 @@ class Work:
             self.transfer(account_id, instrument, position_side, kind, "isolated_margin", destination, proceeds)
 
 
-_FIELD_TYPES: dict[type, tuple[tuple[str, type], ...]] = {}
+_FIELD_TYPES: dict[type, tuple[Callable[[Any], tuple[Any, ...]], tuple[type, ...], tuple[str, ...]]] = {}
 
 
 def well_typed(action: object) -> str:
     """'' when every field of the action has its declared type, else a message naming the field."""
     cls = type(action)
-    fields = _FIELD_TYPES.get(cls)
-    if fields is None:
+    checks = _FIELD_TYPES.get(cls)
+    if checks is None:
         hints = {"int": int, "str": str, "bool": bool}
-        fields = _FIELD_TYPES[cls] = tuple((f.name, hints[f.type]) for f in dataclasses.fields(cls))
-    for name, expected in fields:
-        if type(getattr(action, name)) is not expected:
-            return f"{name}: expected {expected.__name__}, got {type(getattr(action, name)).__name__}"
+        fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+        names = tuple(f.name for f in fields)
+        getter = operator.attrgetter(*names) if len(names) > 1 else (lambda a: (getattr(a, names[0]),))
+        checks = _FIELD_TYPES[cls] = (getter, tuple(hints[f.type] for f in fields), names)  # type: ignore[index]
+    getter, expected, names = checks
+    values = getter(action)
+    if tuple(map(type, values)) == expected:
+        return ""
+    for name, value, wanted in zip(names, values, expected, strict=True):
+        if type(value) is not wanted:
+            return f"{name}: expected {wanted.__name__}, got {type(value).__name__}"
     return ""

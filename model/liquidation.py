@@ -84,26 +84,22 @@ def liquidate_pair(pair: HedgePair, position_side: str, price: int, clearance: i
 
 def evaluate(work: Work, instrument: str) -> None:
     """After a mark-price or funding step: liquidate breached isolated legs, then breached cross pools."""
-    choices = work.config.choices
-    for account_id in sorted(work.state.accounts):
-        account = work.account(account_id) if account_id in work.touched else None
-        legs = (account.legs if account is not None else work.state.accounts[account_id].legs)
-        mark = work.mark_prices.get(instrument)
-        if mark is None:
-            continue
-        for (symbol, side), leg in sorted(legs.items()):
-            if symbol != instrument or not leg.quantity or _margin_type(work, account_id, symbol, side) != ISOLATED:
-                continue
-            maintenance = maintenance_margin(leg, mark, work.config.instruments[symbol].brackets)
-            if isolated_should_liquidate(leg, mark, maintenance, choices["liquidation_trigger"]):
-                liquidate_isolated(work, account_id, symbol, side, leg, mark, maintenance)
+    config = work.config
+    trigger = config.choices["liquidation_trigger"]
+    default = config.default_settings
+    mark = work.mark_prices.get(instrument)
+    brackets = config.instruments[instrument].brackets
+    for account_id in config.account_ids:
+        account = work.current(account_id)
+        if mark is not None:
+            legs = sorted((key, leg) for key, leg in account.legs.items() if key[0] == instrument and leg.quantity)
+            for key, leg in legs:
+                if account.settings.get(key, default).margin_type != ISOLATED:
+                    continue
+                maintenance = maintenance_margin(leg, mark, brackets)
+                if isolated_should_liquidate(leg, mark, maintenance, trigger):
+                    liquidate_isolated(work, account_id, key[0], key[1], leg, mark, maintenance)
         _evaluate_cross(work, account_id)
-
-
-def _margin_type(work: Work, account_id: str, instrument: str, side: str) -> str:
-    account = work.current(account_id)
-    settings = account.settings.get((instrument, side))
-    return settings.margin_type if settings else work.config.choices["default_margin_type"]
 
 
 def _cancel_before(work: Work, account_id: str, legs: list[tuple[str, str]]) -> None:
@@ -136,10 +132,10 @@ def cross_pool(work: Work, account_id: str) -> tuple[int, int, list[tuple[str, s
     equity = account.wallet
     maintenance = 0
     legs = []
-    default = work.config.choices["default_margin_type"]
-    for (symbol, side), leg in sorted(account.legs.items()):
-        setting = account.settings.get((symbol, side)) if leg.quantity else None
-        if not leg.quantity or (setting.margin_type if setting is not None else default) != CROSS:
+    default = work.config.default_settings
+    settings = account.settings
+    for (symbol, side), leg in sorted((key, leg) for key, leg in account.legs.items() if leg.quantity):
+        if settings.get((symbol, side), default).margin_type != CROSS:
             continue
         mark = work.mark_prices.get(symbol)
         price = mark if mark is not None else leg.cost_basis // leg.quantity

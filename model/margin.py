@@ -103,54 +103,32 @@ def is_breached(balance: int, maintenance: int, trigger: str) -> bool:
 
 
 def settings_of(config: Config, account: Account, instrument: str, position_side: str) -> LegSettings:
-    settings = account.settings.get((instrument, position_side))
-    if settings is None:
-        return LegSettings(config.choices["default_margin_type"], config.choices["default_leverage"])
-    return settings
-
-
-def _cross_legs(config: Config, account: Account):
-    """(instrument, leg, leverage) of the account's open cross legs."""
-    default = config.choices["default_margin_type"]
-    settings = account.settings
-    for key, leg in account.legs.items():
-        if not leg.quantity:
-            continue
-        setting = settings.get(key)
-        if (setting.margin_type if setting is not None else default) == CROSS:
-            yield key[0], leg, (setting.leverage if setting is not None else config.choices["default_leverage"])
-
-
-def cross_initial_margin(config: Config, account: Account) -> int:
-    """Initial margin held by the account's open cross legs (at their cost basis)."""
-    return sum(initial_margin(abs(leg.cost_basis), leverage) for _, leg, leverage in _cross_legs(config, account))
-
-
-def cross_unrealized(config: Config, account: Account, mark_prices: dict[str, int]) -> int:
-    total = 0
-    for instrument, leg, _ in _cross_legs(config, account):
-        mark = mark_prices.get(instrument)
-        if mark is not None:
-            total += unrealized_pnl(leg, mark)
-    return total
+    return account.settings.get((instrument, position_side), config.default_settings)
 
 
 def order_margin(account: Account) -> int:
-    return sum(order.margin_reserved + order.fee_reserved for order in account.orders.values())
+    """What the account's open orders hold: their initial margin and fee reservations."""
+    return sum([order.margin_reserved + order.fee_reserved for order in account.orders.values()])
 
 
 def available_balance(config: Config, account: Account, mark_prices: dict[str, int]) -> int:
     """What new orders, withdrawals and margin additions may use (MONEY).
 
-    wallet - order reservations - initial margin of cross legs + cross unrealized loss.
+    wallet - order reservations - initial margin of cross legs (at cost) + cross unrealized loss.
     """
     available = account.wallet - order_margin(account)
     unrealized = 0
-    for instrument, leg, leverage in _cross_legs(config, account):
-        available -= initial_margin(abs(leg.cost_basis), leverage)
-        mark = mark_prices.get(instrument)
-        if mark is not None:
-            unrealized += unrealized_pnl(leg, mark)
+    default = config.default_settings
+    settings = account.settings
+    for key, leg in account.legs.items():
+        if not leg.quantity:
+            continue
+        setting = settings.get(key, default)
+        if setting.margin_type == CROSS:
+            available -= initial_margin(abs(leg.cost_basis), setting.leverage)
+            mark = mark_prices.get(key[0])
+            if mark is not None:
+                unrealized += unrealized_pnl(leg, mark)
     return available + min(0, unrealized)
 
 

@@ -184,7 +184,7 @@ def execute(work: Work, account_id: str, order: Order, quantity: int, price: int
             cause: str) -> None:
     """Fill ``quantity`` of ``order`` at ``price``; the order keeps the reservation of what is left."""
     account = work.account(account_id)
-    account.orders.pop(order.order_id, None)
+    account.pop_order(order.order_id)
     margin = released_share(order.margin_reserved, quantity, order.quantity) if order.opening else 0
     if order.opening and order.position_side == BOTH:
         leg = account.leg(order.instrument, BOTH)
@@ -215,7 +215,7 @@ def match_resting(work: Work, instrument: str, price: int, quantity: int) -> Non
     work.copy_prices()
     for side in (BUY, SELL):
         candidates = []
-        for account_id in sorted(work.state.accounts):
+        for account_id in work.config.account_ids:
             for order in work.current(account_id).orders.values():
                 if order.instrument == instrument and order.order_type == LIMIT and order.side == side \
                         and _crosses(side, order.price, price):
@@ -225,12 +225,13 @@ def match_resting(work: Work, instrument: str, price: int, quantity: int) -> Non
         for _, _, account_id, order_id in sorted(candidates):
             if budget <= 0:
                 break
-            order = work.account(account_id).orders.get(order_id)
+            account = work.current(account_id)
+            order = account.orders.get(order_id)
             if order is None:  # cancelled by an earlier fill (its leg closed)
                 continue
             fill_qty = min(budget, order.quantity)
             if not order.opening:
-                fill_qty = min(fill_qty, abs(work.account(account_id).leg(instrument, order.position_side).quantity))
+                fill_qty = min(fill_qty, abs(account.leg(instrument, order.position_side).quantity))
                 if fill_qty == 0:
                     work.cancel(account_id, order_id, "leg_closed")
                     continue
@@ -297,17 +298,18 @@ def trigger_conditionals(work: Work, instrument: str, price: int) -> None:
     A fired order closes its own leg at ``price`` as taker: the whole leg for close_position,
     else its quantity up to what the leg holds.
     """
-    waiting = sorted(
-        ((order.seq, account_id, order.order_id)
-         for account_id in sorted(work.state.accounts)
-         for order in work.current(account_id).orders.values()
-         if order.instrument == instrument and order.is_conditional),
-    )
+    waiting = []
+    for account_id in work.config.account_ids:
+        for order in work.current(account_id).orders.values():
+            if order.instrument == instrument and order.order_type in CONDITIONAL_TYPES:
+                waiting.append((order.seq, account_id, order.order_id))
+    waiting.sort()
     for _, account_id, order_id in waiting:
-        order = work.account(account_id).orders.get(order_id)
+        account = work.current(account_id)
+        order = account.orders.get(order_id)
         if order is None:
             continue
-        leg = work.account(account_id).leg(instrument, order.position_side)
+        leg = account.leg(instrument, order.position_side)
         direction = leg_direction(leg.quantity)
         if direction == 0 or (order.side == BUY) == (direction > 0):
             work.cancel(account_id, order_id, "leg_closed")

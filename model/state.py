@@ -8,7 +8,7 @@ over the leg's opening fills, less what reducing fills released), so entry price
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 LONG, SHORT, BOTH = "LONG", "SHORT", "BOTH"
@@ -134,6 +134,11 @@ class Config:
     profile: Any  # hedgespec.spec.profiles.Profile
     account_ids: tuple[str, ...]
     choices: dict[str, Any]  # the profile's effective choices, resolved once
+    default_settings: LegSettings = field(init=False)  # a leg's settings until it has its own
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "default_settings", LegSettings(self.choices["default_margin_type"],
+                                                                 self.choices["default_leverage"]))
 
 
 class State(NamedTuple):
