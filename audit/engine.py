@@ -176,7 +176,7 @@ class Leg:
         self.origin = origin
 
 
-@dataclass
+@dataclass(slots=True)
 class FundingPoint:
     t: int
     rate: Decimal
@@ -236,6 +236,7 @@ class Auditor:
         self.legs: dict[tuple[str, str], Leg] = {}
         self.leg_pairs: dict[str, dict[str, tuple[Leg, Leg]]] = {}  # the fused path's view of self.legs
         self.numbers: dict[str, Decimal] = {}  # decimal texts the fused path has checked (bounded)
+        self.names: dict[str, str] = {}  # file names and instruments, one object each (bounded)
         self.fee_ranges: dict[tuple[str, str, bool], list[Any]] = {}
         self.fee_discount_reported: set[tuple[str, str]] = set()
         self.last_fill_t: dict[str, int] = {}
@@ -584,7 +585,13 @@ class Auditor:
         if long is None or short is None:
             return None
         pairs = self.leg_pairs[instrument] = {"LONG": (long, short), "SHORT": (short, long)}
+        self._name(instrument)
         return pairs
+
+    def _name(self, name: str) -> None:
+        """Keep one object for a name that recurs in record keys (bounded: later names are not kept)."""
+        if len(self.names) < MAX_DISTINCT:
+            self.names.setdefault(name, name)
 
     def _fill_hot(self, raw: dict[str, Any], number: int) -> bool:  # noqa: C901
         """A plain hedge fill in one pass: same checks and state as ``validate`` + ``_dispatch`` + ``_on_fill``.
@@ -642,7 +649,8 @@ class Auditor:
         leg, other = pairs[position_side]
         if not leg.known:
             return False
-        key = ("fill", sfile, sid, instrument)
+        names = self.names  # one object per file name and instrument: the duplicate window holds less
+        key = ("fill", names.get(sfile, sfile), sid, names.get(instrument, instrument))
         if key in self.dup_previous or key in self.dup_keys:
             return False
         if not qty or not price:
@@ -679,6 +687,8 @@ class Auditor:
         dup_keys[key] = number
         if len(dup_keys) >= self.dup_window:
             self.dup_previous, self.dup_keys = dup_keys, {}
+        if key[1] is sfile:
+            self._name(sfile)
         self.last_t = t
         self.last_fill_t[instrument] = t
         points = self.funding_points
@@ -1262,8 +1272,8 @@ def audit_lines(lines: Iterable[bytes], profile: Any, *, trace_name: str = "<tra
 BLOCK = 1 << 20
 
 
-def _hashed_lines(stream: IO[bytes], sha: Any) -> Iterable[bytes]:
-    """Lines of a binary stream (without newline), hashing the stream in blocks as it goes."""
+def _hashed_blocks(stream: IO[bytes], sha: Any) -> Iterable[list[bytes]]:
+    """The lines of a binary stream (without newline), a block at a time, hashing the stream as it goes."""
     tail = b""
     while True:
         block = stream.read(BLOCK)
@@ -1272,37 +1282,39 @@ def _hashed_lines(stream: IO[bytes], sha: Any) -> Iterable[bytes]:
         sha.update(block)
         parts = (tail + block).split(b"\n")
         tail = parts.pop()
-        yield from parts
+        yield parts
     if tail:
-        yield tail
+        yield [tail]
 
 
 def audit_stream(stream: IO[bytes], profile: Any, *, trace_name: str = "<trace>", **options: Any) -> AuditResult:
     """Audit a binary stream; memory does not depend on its length (see the module docstring)."""
     auditor = Auditor(profile, trace_name=trace_name, **options)
     consume, fill_hot, funding_hot = auditor.consume, auditor._fill_hot, auditor._funding_hot
-    hot, fast = auditor.hot, 0
+    hot, fast, number = auditor.hot, 0, 0
     with local_audit_context():
-        for number, line in enumerate(_hashed_lines(stream, auditor.sha), 1):
-            # the loop takes plain fills straight to the fused path; everything else (and every doubt)
-            # goes through ``consume``, which re-reads the line from scratch
-            if hot:
-                try:
-                    raw = raw_loads(line)
-                except ValueError:
-                    raw = None
-                if raw.__class__ is dict:
-                    kind = raw.get("type")
-                    if kind == "fill":
-                        if fill_hot(raw, number):
-                            fast += 1
+        for lines in _hashed_blocks(stream, auditor.sha):
+            for line in lines:
+                number += 1
+                # the loop takes plain fills straight to the fused path; everything else (and every doubt)
+                # goes through ``consume``, which re-reads the line from scratch
+                if hot:
+                    try:
+                        raw = raw_loads(line)
+                    except ValueError:
+                        raw = None
+                    if raw.__class__ is dict:
+                        kind = raw.get("type")
+                        if kind == "fill":
+                            if fill_hot(raw, number):
+                                fast += 1
+                                continue
+                        elif kind == "funding" and funding_hot(raw, number):
                             continue
-                    elif kind == "funding" and funding_hot(raw, number):
-                        continue
-                    else:
-                        consume(number, line, raw)
-                        continue
-            consume(number, line)
+                        else:
+                            consume(number, line, raw)
+                            continue
+                consume(number, line)
         auditor.read += fast
         auditor.checked += fast
         auditor.by_type["fill"] += fast
