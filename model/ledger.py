@@ -218,14 +218,14 @@ class Work:
         return fill
 
     def closing_orders(self, account_id: str, instrument: str, position_side: str) -> list[Order]:
-        return [o for o in self.account(account_id).orders.values()
+        return [o for o in self.current(account_id).orders.values()
                 if o.instrument == instrument and o.position_side == position_side and not o.opening]
 
     def tidy_closing_orders(self, account_id: str, instrument: str, position_side: str, skip: str) -> None:
         """After a leg shrank: a closed leg's closing orders are cancelled (HM-STOP-004, profile
         ``orders_on_leg_close``); resting closing limit orders larger in total than the leg are
         trimmed, least favourable price first (HM-ORD-004)."""
-        leg_size = abs(self.account(account_id).leg(instrument, position_side).quantity)
+        leg_size = abs(self.current(account_id).leg(instrument, position_side).quantity)
         closing = [o for o in self.closing_orders(account_id, instrument, position_side) if o.order_id != skip]
         if leg_size == 0 and self.config.choices["orders_on_leg_close"] == "cancel":
             for order in sorted(closing, key=lambda o: o.seq):
@@ -234,7 +234,9 @@ class Work:
         self.trim_closing_limits(account_id, [o for o in closing if o.order_type == "LIMIT"], leg_size)
 
     def trim_closing_limits(self, account_id: str, closing: list[Order], leg_size: int) -> None:
-        excess = sum(o.quantity for o in closing) - leg_size
+        excess = sum([o.quantity for o in closing]) - leg_size
+        if excess <= 0:
+            return
         # least favourable first: the lowest-priced sell, the highest-priced buy; newest first on ties
         for order in sorted(closing, key=lambda o: (o.price if o.side != BUY else -o.price, -o.seq)):
             if excess <= 0:

@@ -7,6 +7,8 @@ HM-ORD-008 (initial margin reserved at placement), HM-STOP-001..003 and HM-STOP-
 
 from __future__ import annotations
 
+from operator import attrgetter
+
 from .actions import PlaceOrder
 from .codec import format_units
 from .events import ACCEPTED, OrderUpdate, Outcome, rejected
@@ -56,92 +58,94 @@ def leg_direction(quantity: int) -> int:
 def place(work: Work, action: PlaceOrder) -> Outcome:
     """Admit an order (all checks before any change), then execute or rest it."""
     config = work.config
-    inst = config.instruments[action.instrument]
-    account = work.state.accounts[action.account]
-    if not action.order_id or action.order_id in account.orders:
-        return rejected("DUPLICATE_ORDER_ID" if action.order_id else "INVALID_ARGUMENT",
-                        f"order_id: {action.order_id!r} is {'in use' if action.order_id else 'empty'}")
-    if action.side not in (BUY, SELL):
-        return rejected("INVALID_ARGUMENT", f"side: must be BUY or SELL, got {action.side!r}")
-    if action.order_type not in ORDER_TYPES:
-        return rejected("INVALID_ARGUMENT", f"order_type: unknown type {action.order_type!r}")
-    if action.position_side not in ("", BOTH, *HEDGE_SIDES):
-        return rejected("INVALID_ARGUMENT", f"position_side: unknown side {action.position_side!r}")
-    conditional = action.order_type in CONDITIONAL_TYPES
-    if action.close_position:
-        if not conditional and config.choices["close_position_orders"] == "conditional_only":
+    choices = config.choices
+    (account_id, order_id, instrument, side, order_type, requested_side, quantity, price, stop_price,
+     activation_price, callback_rate, reduce_only, close_position) = _ORDER_FIELDS(action)
+    inst = config.instruments[instrument]
+    account = work.state.accounts[account_id]
+    if not order_id or order_id in account.orders:
+        return rejected("DUPLICATE_ORDER_ID" if order_id else "INVALID_ARGUMENT",
+                        f"order_id: {order_id!r} is {'in use' if order_id else 'empty'}")
+    if side not in (BUY, SELL):
+        return rejected("INVALID_ARGUMENT", f"side: must be BUY or SELL, got {side!r}")
+    if order_type not in ORDER_TYPES:
+        return rejected("INVALID_ARGUMENT", f"order_type: unknown type {order_type!r}")
+    if requested_side not in _REQUESTED_SIDES:
+        return rejected("INVALID_ARGUMENT", f"position_side: unknown side {requested_side!r}")
+    conditional = order_type in CONDITIONAL_TYPES
+    if close_position:
+        if not conditional and choices["close_position_orders"] == "conditional_only":
             return rejected("INVALID_ARGUMENT", "close_position: only stop and take-profit orders may carry it")
-        if action.quantity != 0 or action.reduce_only:
+        if quantity != 0 or reduce_only:
             return rejected("INVALID_ARGUMENT", "close_position: takes no quantity and no reduce_only")
-    elif action.quantity <= 0 or action.quantity % inst.lot_size:
+    elif quantity <= 0 or quantity % inst.lot_size:
         return rejected("INVALID_ARGUMENT", "quantity: must be a positive multiple of the lot size")
-    if action.order_type in (MARKET, LIMIT):
-        problem = check_price(work, action.instrument, action.price, "price")
+    if order_type == MARKET or order_type == LIMIT:
+        problem = check_price(work, instrument, price, "price")
         if problem:
             return problem
-    elif action.price:
+    elif price:
         return rejected("INVALID_ARGUMENT", "price: conditional orders execute at market; give stop_price")
-    if action.order_type in (STOP_MARKET, TAKE_PROFIT_MARKET):
-        problem = check_price(work, action.instrument, action.stop_price, "stop_price")
+    if order_type == STOP_MARKET or order_type == TAKE_PROFIT_MARKET:
+        problem = check_price(work, instrument, stop_price, "stop_price")
         if problem:
             return problem
-    if action.order_type == TRAILING_STOP_MARKET:
-        if not 0 < action.callback_rate < RATE_ONE:
+    if order_type == TRAILING_STOP_MARKET:
+        if not 0 < callback_rate < RATE_ONE:
             return rejected("INVALID_ARGUMENT", "callback_rate: must be between 0 and 1")
-        if action.activation_price < 0:
+        if activation_price < 0:
             return rejected("INVALID_ARGUMENT", "activation_price: must not be negative")
-    elif action.activation_price or action.callback_rate:
+    elif activation_price or callback_rate:
         return rejected("INVALID_ARGUMENT", "activation_price/callback_rate: trailing stops only")
 
-    if action.instrument in work.state.expired:
-        return rejected("INSTRUMENT_EXPIRED", f"{action.instrument} has expired")
-    mode = mode_of(config, account, action.instrument)
-    position_side = action.position_side
-    if mode == ONE_WAY:
+    if instrument in work.state.expired:
+        return rejected("INSTRUMENT_EXPIRED", f"{instrument} has expired")
+    position_side = requested_side
+    if mode_of(config, account, instrument) == ONE_WAY:
         if position_side in HEDGE_SIDES:
             return rejected("POSITION_SIDE_MISMATCH", f"position_side {position_side} in one-way mode")
         position_side = BOTH
     elif position_side not in HEDGE_SIDES:
         return rejected("POSITION_SIDE_MISMATCH", "hedge mode needs position_side LONG or SHORT")
-    leg = account.leg(action.instrument, position_side)
-    signed = action.quantity if action.side == BUY else -action.quantity
+    leg = account.leg(instrument, position_side)
     if position_side == BOTH:
-        opening = not (action.reduce_only or action.close_position or conditional)
+        opening = not (reduce_only or close_position or conditional)
+        signed = quantity if side == BUY else -quantity
         reducing_direction = leg.quantity != 0 and leg_direction(leg.quantity) != leg_direction(signed)
         if not opening and not reducing_direction:
             return rejected("REDUCE_EXCEEDS_LEG", "a reduce-only order needs an opposite position to reduce")
     else:
-        opening = action.side != closing_side(position_side)
-        if action.reduce_only and config.choices["reduce_only_in_hedge"] == "forbidden":
+        opening = side != closing_side(position_side)
+        if reduce_only and choices["reduce_only_in_hedge"] == "forbidden":
             return rejected("REDUCE_ONLY_FORBIDDEN", "reduce_only is not accepted in hedge mode")
-        if opening and (action.reduce_only or action.close_position):
+        if opening and (reduce_only or close_position):
             return rejected("REDUCE_EXCEEDS_LEG", "a reduce-only order would increase the leg")
         if conditional and opening:
             return rejected("INVALID_ARGUMENT", "conditional orders close a leg; opening ones are not modelled")
 
-    settings = settings_of(config, account, action.instrument, position_side)
-    quantity = action.quantity
-    trim = config.choices["oversized_close"] == "trim"
+    trim = choices["oversized_close"] == "trim"
     if not opening:
         leg_size = abs(leg.quantity)
         if leg_size == 0:
             return rejected("REDUCE_EXCEEDS_LEG", "there is nothing to reduce on this leg")
-        resting = sum(o.quantity for o in account.orders.values()
-                      if o.instrument == action.instrument and o.position_side == position_side
-                      and not o.opening and o.order_type == LIMIT)
-        limit = leg_size if conditional or action.order_type == MARKET else leg_size - resting
+        if conditional or order_type == MARKET:
+            limit = leg_size
+        else:
+            limit = leg_size - sum([o.quantity for o in account.orders.values()
+                                    if o.instrument == instrument and o.position_side == position_side
+                                    and not o.opening and o.order_type == LIMIT])
         if quantity > limit and not trim:
             return rejected("REDUCE_EXCEEDS_LEG", "quantity exceeds what the leg has left to close "
                                                   f"({format_units(limit, 'qty')})")
-        if action.order_type == MARKET:
+        if order_type == MARKET:
             quantity = min(quantity, leg_size)
 
-    price = action.price
     margin = 0
     if opening:
-        margin = initial_margin(abs(quantity * price), settings.leverage)
+        leverage = settings_of(config, account, instrument, position_side).leverage
+        margin = initial_margin(abs(quantity * price), leverage)
         new_size = abs(leg.quantity * price) + abs(quantity * price)
-        if bracket_for(new_size, inst.brackets).max_leverage < settings.leverage:
+        if bracket_for(new_size, inst.brackets).max_leverage < leverage:
             return rejected("LEVERAGE_EXCEEDS_BRACKET", "the resulting position's bracket allows less leverage")
     fee_reserve = fill_fee(quantity, price, max(inst.maker_rate, inst.taker_rate)) if price else 0
     available = available_balance(config, account, work.state.mark_prices)
@@ -150,30 +154,39 @@ def place(work: Work, action: PlaceOrder) -> Outcome:
                                                f"available {format_units(available, 'money')}")
 
     if conditional:
-        trigger_price = work.state.mark_prices.get(action.instrument) if config.choices[
-            "trigger_price_source"] == "mark" else work.state.last_prices.get(action.instrument)
-        if trigger_price is not None and action.order_type != TRAILING_STOP_MARKET and _stop_fires(
-                action.order_type, leg_direction(leg.quantity), action.stop_price, trigger_price):
+        trigger_price = work.state.mark_prices.get(instrument) if choices[
+            "trigger_price_source"] == "mark" else work.state.last_prices.get(instrument)
+        if trigger_price is not None and order_type != TRAILING_STOP_MARKET and _stop_fires(
+                order_type, leg_direction(leg.quantity), stop_price, trigger_price):
             return rejected("INVALID_ARGUMENT", "stop_price: the order would trigger immediately")
 
     work.seq += 1
-    order = Order(action.order_id, action.instrument, action.side, position_side, action.order_type,
-                  quantity, price, action.stop_price, action.activation_price, action.callback_rate,
-                  action.reduce_only, action.close_position, work.seq, margin, fee_reserve, opening)
-    if action.order_type == MARKET:
-        execute(work, action.account, order, quantity, price, "TAKER", "order")
-        return Outcome(ACCEPTED)
-    work.put_order(action.account, order)
-    work.events.append(OrderUpdate(action.account, order.order_id, "NEW", "request", quantity))
-    if not opening and action.order_type == LIMIT and trim:
-        work.trim_closing_limits(action.account, work.closing_orders(action.account, action.instrument,
-                                                                     position_side), abs(leg.quantity))
-    last = work.state.last_prices.get(action.instrument)
-    if action.order_type == LIMIT and last is not None and action.account in work.touched and \
-            order.order_id in work.account(action.account).orders and _crosses(action.side, price, last):
-        resting = work.account(action.account).orders[order.order_id]
-        execute(work, action.account, resting, resting.quantity, price, "TAKER", "order")
-    return Outcome(ACCEPTED)
+    order = Order(order_id, instrument, side, position_side, order_type, quantity, price, stop_price,
+                  activation_price, callback_rate, reduce_only, close_position, work.seq, margin, fee_reserve,
+                  opening)
+    if order_type == MARKET:
+        execute(work, account_id, order, quantity, price, "TAKER", "order")
+        return _ACCEPTED
+    work.put_order(account_id, order)
+    work.events.append(OrderUpdate(account_id, order_id, "NEW", "request", quantity))
+    if order_type != LIMIT:
+        return _ACCEPTED
+    if not opening and trim:
+        work.trim_closing_limits(account_id, work.closing_orders(account_id, instrument, position_side),
+                                 abs(leg.quantity))
+    last = work.state.last_prices.get(instrument)
+    if last is not None and _crosses(side, price, last):
+        resting = work.current(account_id).orders.get(order_id)
+        if resting is not None:
+            execute(work, account_id, resting, resting.quantity, price, "TAKER", "order")
+    return _ACCEPTED
+
+
+_ORDER_FIELDS = attrgetter("account", "order_id", "instrument", "side", "order_type", "position_side", "quantity",
+                           "price", "stop_price", "activation_price", "callback_rate", "reduce_only",
+                           "close_position")
+_REQUESTED_SIDES = ("", BOTH, *HEDGE_SIDES)
+_ACCEPTED = Outcome(ACCEPTED)
 
 
 def _crosses(side: str, limit_price: int, trade_price: int) -> bool:
@@ -301,8 +314,10 @@ def trigger_conditionals(work: Work, instrument: str, price: int) -> None:
     waiting = []
     for account_id in work.config.account_ids:
         for order in work.current(account_id).orders.values():
-            if order.instrument == instrument and order.order_type in CONDITIONAL_TYPES:
+            if order.order_type in CONDITIONAL_TYPES and order.instrument == instrument:
                 waiting.append((order.seq, account_id, order.order_id))
+    if not waiting:
+        return
     waiting.sort()
     for _, account_id, order_id in waiting:
         account = work.current(account_id)

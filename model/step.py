@@ -243,10 +243,6 @@ def _adjust_margin(work: Work, action: AdjustMargin) -> Outcome:
 
 # --- orders ------------------------------------------------------------------------------------
 
-def _place_order(work: Work, action: PlaceOrder) -> Outcome:
-    return orders.place(work, action)
-
-
 def _cancel_order(work: Work, action: CancelOrder) -> Outcome:
     account = work.state.accounts[action.account]
     if action.order_id not in account.orders:
@@ -342,7 +338,7 @@ _HANDLERS = {
     SetMarginType: _set_margin_type,
     SetLeverage: _set_leverage,
     AdjustMargin: _adjust_margin,
-    PlaceOrder: _place_order,
+    PlaceOrder: orders.place,
     CancelOrder: _cancel_order,
     MarketTrade: _market_trade,
     MarkPrice: _mark_price,

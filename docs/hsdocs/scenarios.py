@@ -234,7 +234,7 @@ def _with_mark(state: Any, price: int) -> dict[str, Any]:
     """The snapshot the state would show at ``price`` without stepping (no liquidation is evaluated)."""
     marks = dict(state.mark_prices)
     marks[SYMBOL] = price * 10**8
-    return snapshot(dataclasses.replace(state, mark_prices=marks))
+    return snapshot(state._replace(mark_prices=marks))
 
 
 def leg_chart() -> str:
