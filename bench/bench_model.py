@@ -1,6 +1,6 @@
 """Reference-model throughput on a hedged workload: actions per second, single core, and the top costs.
 
-    .venv/bin/python bench/bench_model.py [--actions N] [--accounts K] [--runs R] [--top T] [--json]
+    .venv/bin/python bench/bench_model.py [--actions N] [--accounts K] [--runs R] [--top T] [--json] [--bytecodes]
 
 The workload: K accounts in hedge mode on one BTCUSDT-like perpetual (half of them cross margined).
 Each round opens both legs by market orders, rests opening limit orders on both legs that market
@@ -9,7 +9,9 @@ steps the mark price (a bounded random walk that triggers some conditional order
 closes half of each leg (sized from the state) and cancels about half of what is left open. The
 stream is built once (by running the model, so that closes fit the legs) and pre-parsed; the timed
 part is only ``step`` over the parsed actions, from a fresh initial state each run. The figure is the
-median over R runs; extra runs give the cost per action kind and a cProfile listing.
+median over R runs; extra runs give the cost per action kind and a cProfile listing, and with
+``--bytecodes`` the bytecode instructions per action (deterministic, for comparing versions on a
+shared machine where seconds are noisy).
 
 Target: >= 100,000 actions/s. The benchmark prints figures; it asserts nothing about time.
 """
@@ -166,6 +168,37 @@ def cost_by_kind(start: State, actions: list[Any], raw: list[dict[str, Any]]) ->
             for kind, _ in spent.most_common()}
 
 
+def bytecode_count(start: State, actions: list[Any], raw: list[dict[str, Any]]) -> dict[str, Any]:
+    """Python bytecode instructions and function calls per action (one extra, traced run).
+
+    Unlike seconds, these counts are the same on every run and every machine load, so they compare
+    two versions of the model on a shared machine; they leave out time spent inside C (dict copies,
+    allocation), so they complement the timed figure and never replace it.
+    """
+    counts = {"ops": 0, "calls": 0}
+
+    def tracer(frame: Any, event: str, arg: Any) -> Any:
+        frame.f_trace_opcodes = True
+        counts["ops" if event == "opcode" else "calls"] += event in ("opcode", "call")
+        return tracer
+
+    per_kind: Counter[str] = Counter()
+    seen: Counter[str] = Counter()
+    state = start
+    for action, source in zip(actions, raw, strict=True):
+        before = counts["ops"]
+        sys.settrace(tracer)
+        try:
+            _, state = step(state, action)
+        finally:
+            sys.settrace(None)
+        per_kind[source["kind"]] += counts["ops"] - before
+        seen[source["kind"]] += 1
+    return {"ops_per_action": round(counts["ops"] / len(actions)),
+            "calls_per_action": round(counts["calls"] / len(actions), 1),
+            "ops_by_kind": {kind: round(per_kind[kind] / seen[kind]) for kind, _ in seen.most_common()}}
+
+
 def profile_once(start: State, actions: list[Any], top: int) -> tuple[str, list[dict[str, Any]]]:
     profiler = cProfile.Profile()
     profiler.enable()
@@ -193,6 +226,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--top", type=int, default=15, help="functions listed from the profile")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    parser.add_argument("--bytecodes", action="store_true",
+                        help="also count bytecode instructions per action (deterministic; one slow traced run)")
     args = parser.parse_args(argv)
 
     raw = Workload(args.accounts, args.seed).build(args.actions)
@@ -208,6 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     cpu_rate = len(actions) / statistics.median(cpu_timings)
     by_kind = cost_by_kind(start, actions, raw)
     text, rows = profile_once(start, actions, args.top)
+    bytecodes = bytecode_count(start, actions, raw) if args.bytecodes else None
     mix = Counter(a["kind"] for a in raw)
     result = {
         "actions": len(actions), "accounts": args.accounts, "runs": args.runs,
@@ -216,6 +252,7 @@ def main(argv: list[str] | None = None) -> int:
         "cpu_actions_per_second": round(cpu_rate), "target": TARGET,
         "meets_target": rate >= TARGET, "outcomes": dict(kinds), "action_mix": dict(mix),
         "python": platform.python_version(), "cost_by_kind": by_kind, "top_costs": rows,
+        "bytecodes": bytecodes,
     }
     if args.json:
         print(json.dumps(result, indent=2))
@@ -229,6 +266,10 @@ def main(argv: list[str] | None = None) -> int:
           f"{'met' if result['meets_target'] else 'NOT met'})")
     print("  cost by action kind: " + ", ".join(f"{k} {v['mean_us']} us ({v['share']:.0%})"
                                               for k, v in by_kind.items()))
+    if bytecodes:
+        print(f"  bytecode instructions: {bytecodes['ops_per_action']:,} per action, "
+              f"{bytecodes['calls_per_action']} Python calls per action; by kind "
+              + ", ".join(f"{k} {n:,}" for k, n in bytecodes["ops_by_kind"].items()))
     print(f"\ntop {args.top} costs (cProfile, one extra run; profiling slows the run down):")
     print(text)
     return 0
