@@ -67,7 +67,6 @@ _FUNDING_PLAIN = 8
 _FUNDING_SIDES = (None, "LONG", "SHORT")  # BOTH rows go through the reference path
 _DECIMAL = DECIMAL_TEXT.fullmatch
 _NUM4 = FOUR_DECIMALS.fullmatch
-_NUMBERS_KEPT = 4096  # decimal texts remembered by the fused fill path (then forgotten all at once)
 
 
 
@@ -235,7 +234,6 @@ class Auditor:
         self.opening_seen = False
         self.legs: dict[tuple[str, str], Leg] = {}
         self.leg_pairs: dict[str, dict[str, tuple[Leg, Leg]]] = {}  # the fused path's view of self.legs
-        self.numbers: dict[str, Decimal] = {}  # decimal texts the fused path has checked (bounded)
         self.names: dict[str, str] = {}  # file names and instruments, one object each (bounded)
         self.fee_ranges: dict[tuple[str, str, bool], list[Any]] = {}
         self.fee_discount_reported: set[tuple[str, str]] = set()
@@ -610,22 +608,11 @@ class Auditor:
             if n != _FILL_PLAIN + 1 or order_id is _ABSENT or (
                     order_id is not None and (order_id.__class__ is not str or not order_id)):
                 return False
-        numbers = self.numbers
         try:  # JSON values: one equal to a string is that string; an unhashable one raises TypeError
             opening = OPENING_SIDE.get((side, position_side))  # None for BOTH or anything invalid
             pairs = self.leg_pairs.get(instrument) or self._pair_of(instrument)
-            if opening is None or pairs is None or liquidity not in _LIQUIDITY:
-                return False
-            # quantities, prices and zero PnL repeat: texts already checked are looked up, not parsed again
-            qty, price, realized = numbers.get(q), numbers.get(p), numbers.get(pnl)
-            if qty is None or price is None or realized is None:
-                if _NUM4("\x00".join((q, p, fee, pnl))) is None:
-                    return False
-                if len(numbers) >= _NUMBERS_KEPT:
-                    numbers.clear()
-                qty, price, realized = Decimal(q), Decimal(p), Decimal(pnl)
-                numbers[q], numbers[p], numbers[pnl] = qty, price, realized
-            elif _DECIMAL(fee) is None:
+            if opening is None or pairs is None or liquidity not in _LIQUIDITY \
+                    or _NUM4("\x00".join((q, p, fee, pnl))) is None:
                 return False
         except TypeError:
             return False
@@ -653,9 +640,9 @@ class Auditor:
         key = ("fill", names.get(sfile, sfile), sid, names.get(instrument, instrument))
         if key in self.dup_previous or key in self.dup_keys:
             return False
+        qty, price, fee, pnl = Decimal(q), Decimal(p), Decimal(fee), Decimal(pnl)
         if not qty or not price:
             return False
-        fee, pnl = Decimal(fee), realized
         tol = self.money_tol
         notional = qty * price
         # decide everything first; anything unusual goes to the reference path before any change
