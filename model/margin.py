@@ -7,6 +7,7 @@ leg) and the availability rule behind HM-ORD-008.
 from __future__ import annotations
 
 from fractions import Fraction
+from operator import attrgetter
 
 from .positions import HedgePair, unrealized_pnl
 from .state import CROSS, Account, Bracket, Config, Leg, LegSettings
@@ -108,7 +109,12 @@ def settings_of(config: Config, account: Account, instrument: str, position_side
 
 def order_margin(account: Account) -> int:
     """What the account's open orders hold: their initial margin and fee reservations."""
-    return sum([order.margin_reserved + order.fee_reserved for order in account.orders.values()])
+    orders = account.orders.values()
+    return sum(map(_MARGIN_RESERVED, orders)) + sum(map(_FEE_RESERVED, orders))
+
+
+_MARGIN_RESERVED = attrgetter("margin_reserved")
+_FEE_RESERVED = attrgetter("fee_reserved")
 
 
 def available_balance(config: Config, account: Account, mark_prices: dict[str, int]) -> int:
