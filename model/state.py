@@ -1,7 +1,8 @@
-"""The model's state: instruments, legs, orders, accounts. Frozen and integer-valued.
+"""The model's state: instruments, legs, orders, accounts. Immutable and integer-valued.
 
-Collections inside the state (``dict``) are never mutated after construction: every step builds
-new ones. Quantities are signed like a venue's ``positionAmt``: a LONG leg is >= 0, a SHORT leg
+Values are named tuples (legs, orders, accounts, the state) or frozen dataclasses (instruments,
+configuration). Collections inside the state (``dict``) are never mutated after construction: a
+step copies the ones it changes and shares the rest with the state it started from. Quantities are signed like a venue's ``positionAmt``: a LONG leg is >= 0, a SHORT leg
 <= 0, a one-way (BOTH) position either. Cost basis carries the same sign (sum of qty x price
 over the leg's opening fills, less what reducing fills released), so entry price = cost / qty.
 """
