@@ -66,6 +66,14 @@ _FUNDING_GET = itemgetter("v", "t", "src", "instrument", "position_side", "amoun
 _FUNDING_PLAIN = 8
 _FUNDING_SIDES = (None, "LONG", "SHORT")  # BOTH rows go through the reference path
 _DECIMAL = DECIMAL_TEXT.fullmatch
+# the fused paths for snapshots and rates: their fields without the optional ones
+_POSITION_GET = itemgetter("v", "t", "src", "instrument", "position_side", "quantity", "entry_price")
+_POSITION_PLAIN = 8  # with mark_price and unrealized_pnl: 10; margin_type goes through the reference path
+_POSITION_SIDES = ("LONG", "SHORT", "BOTH")
+_FUNDING_RATE_GET = itemgetter("v", "t", "src", "instrument", "rate")
+_FUNDING_RATE_PLAIN = 6  # with mark_price: 7
+_BALANCE_GET = itemgetter("v", "t", "src", "asset", "wallet_balance")
+_BALANCE_PLAIN = 6
 _NUM4 = FOUR_DECIMALS.fullmatch
 
 
@@ -928,6 +936,115 @@ class Auditor:
         self.pending_funding.append((rec, (number, src)))
         return True
 
+    def _hot_commit(self, kind: str, number: int, v: Any, t: Any, src: Any, instrument: str | None) -> bool:
+        """The common part of a fused record: version, time, source, order and duplicates checked as
+        ``validate_fast`` and ``_dispatch`` do, then their bookkeeping before the handler runs.
+
+        False, having changed nothing, when the reference path must decide (it then gives the verdict).
+        """
+        if v != 1 or v.__class__ is not int or t.__class__ is not int or src.__class__ is not dict \
+                or len(src) != 2 or self.first_number is None:
+            return False
+        last_t = self.last_t
+        if t < 0 if last_t is None else t < last_t:
+            return False
+        sfile, sid = src.get("file"), src.get("id")
+        if not (sfile.__class__ is sid.__class__ is str and sfile and sid):
+            return False
+        names = self.names
+        key = (kind, names.get(sfile, sfile), sid, instrument if instrument is None else names.get(instrument, instrument))
+        dup_keys = self.dup_keys
+        if key in dup_keys or key in self.dup_previous:
+            return False
+        # commit, as consume + _dispatch
+        self.read += 1
+        self.checked += 1
+        self.by_type[kind] += 1
+        dup_keys[key] = number
+        if len(dup_keys) >= self.dup_window:
+            self.dup_previous, self.dup_keys = dup_keys, {}
+        if self.pending_key is not None:
+            self._flush_funding()
+        self.last_t = t
+        return True
+
+    def _position_hot(self, raw: dict[str, Any], number: int) -> bool:
+        """A position snapshot without margin type in one pass: as ``consume`` would do (``_on_position``).
+
+        Returns False, having changed nothing (not even ``raw``), when the reference path must decide.
+        """
+        n = len(raw)
+        try:
+            v, t, src, instrument, side, q, entry = _POSITION_GET(raw)
+            mark, upnl = (raw["mark_price"], raw["unrealized_pnl"]) if n == _POSITION_PLAIN + 2 else (None, None)
+        except KeyError:
+            return False
+        if (n != _POSITION_PLAIN and n != _POSITION_PLAIN + 2) or side not in _POSITION_SIDES \
+                or instrument.__class__ is not str or not instrument \
+                or q.__class__ is not str or _DECIMAL(q) is None or q[0] == "-" \
+                or (entry is not None and (entry.__class__ is not str or _DECIMAL(entry) is None or entry[0] == "-")) \
+                or (mark is not None and (mark.__class__ is not str or _DECIMAL(mark) is None or mark[0] == "-")) \
+                or (upnl is not None and (upnl.__class__ is not str or _DECIMAL(upnl) is None)):
+            return False
+        mark_price = None if mark is None else Decimal(mark)
+        if mark_price is not None and not mark_price:
+            return False  # a mark price is positive
+        if not self._hot_commit("position", number, v, t, src, instrument):
+            return False
+        raw["quantity"] = Decimal(q)
+        if entry is not None:
+            raw["entry_price"] = Decimal(entry)
+        if mark_price is not None:
+            raw["mark_price"] = mark_price
+        if upnl is not None:
+            raw["unrealized_pnl"] = Decimal(upnl)
+        self._on_position(raw, number)
+        return True
+
+    def _funding_rate_hot(self, raw: dict[str, Any], number: int) -> bool:
+        """A funding rate in one pass: as ``consume`` would do (``_on_funding_rate``).
+
+        Returns False, having changed nothing (not even ``raw``), when the reference path must decide.
+        """
+        n = len(raw)
+        try:
+            v, t, src, instrument, rate = _FUNDING_RATE_GET(raw)
+            mark = raw["mark_price"] if n == _FUNDING_RATE_PLAIN + 1 else None
+        except KeyError:
+            return False
+        if (n != _FUNDING_RATE_PLAIN and n != _FUNDING_RATE_PLAIN + 1) \
+                or instrument.__class__ is not str or not instrument \
+                or rate.__class__ is not str or _DECIMAL(rate) is None \
+                or (mark is not None and (mark.__class__ is not str or _DECIMAL(mark) is None or mark[0] == "-")):
+            return False
+        mark_price = None if mark is None else Decimal(mark)
+        if mark_price is not None and not mark_price:
+            return False  # a mark price is positive
+        if not self._hot_commit("funding_rate", number, v, t, src, instrument):
+            return False
+        raw["rate"] = Decimal(rate)
+        if mark_price is not None:
+            raw["mark_price"] = mark_price
+        self._on_funding_rate(raw, number)
+        return True
+
+    def _balance_hot(self, raw: dict[str, Any], number: int) -> bool:
+        """A wallet balance in one pass: as ``consume`` would do (``_on_balance``, HM-LEDG-001).
+
+        Returns False, having changed nothing (not even ``raw``), when the reference path must decide.
+        """
+        try:
+            v, t, src, asset, balance = _BALANCE_GET(raw)
+        except KeyError:
+            return False
+        if len(raw) != _BALANCE_PLAIN or asset.__class__ is not str or not asset \
+                or balance.__class__ is not str or _DECIMAL(balance) is None \
+                or not self._hot_commit("balance", number, v, t, src, None):
+            return False
+        raw["wallet_balance"] = Decimal(balance)
+        self._on_balance(raw, number)
+        return True
+
     def _funding_point(self, rec: dict[str, Any]) -> FundingPoint | None:
         instrument, t = rec["instrument"], rec["t"]
         if rec.get("rate") is not None and rec.get("mark_price") is not None:
@@ -1278,13 +1395,14 @@ def audit_stream(stream: IO[bytes], profile: Any, *, trace_name: str = "<trace>"
     """Audit a binary stream; memory does not depend on its length (see the module docstring)."""
     auditor = Auditor(profile, trace_name=trace_name, **options)
     consume, fill_hot, funding_hot = auditor.consume, auditor._fill_hot, auditor._funding_hot
+    position_hot, rate_hot, balance_hot = auditor._position_hot, auditor._funding_rate_hot, auditor._balance_hot
     hot, fast, number = auditor.hot, 0, 0
     with local_audit_context():
         for lines in _hashed_blocks(stream, auditor.sha):
             for line in lines:
                 number += 1
-                # the loop takes plain fills straight to the fused path; everything else (and every doubt)
-                # goes through ``consume``, which re-reads the line from scratch
+                # the loop takes plain fills, funding rows, snapshots, rates and balances straight to their
+                # fused paths; everything else (and every doubt) goes through ``consume``
                 if hot:
                     try:
                         raw = raw_loads(line)
@@ -1296,11 +1414,19 @@ def audit_stream(stream: IO[bytes], profile: Any, *, trace_name: str = "<trace>"
                             if fill_hot(raw, number):
                                 fast += 1
                                 continue
-                        elif kind == "funding" and funding_hot(raw, number):
+                        elif kind == "funding":
+                            if funding_hot(raw, number):
+                                continue
+                        elif kind == "position":
+                            if position_hot(raw, number):
+                                continue
+                        elif kind == "funding_rate":
+                            if rate_hot(raw, number):
+                                continue
+                        elif kind == "balance" and balance_hot(raw, number):
                             continue
-                        else:
-                            consume(number, line, raw)
-                            continue
+                        consume(number, line, raw)
+                        continue
                 consume(number, line)
         auditor.read += fast
         auditor.checked += fast
