@@ -867,7 +867,8 @@ class Auditor:
             if seen is None or abs(seen[0] - rec["t"]) > self.funding_window:
                 return
             mark = seen[1]
-        long, short = self._leg(instrument, "LONG"), self._leg(instrument, "SHORT")
+        pairs = self.leg_pairs.get(instrument)
+        long, short = pairs["LONG"] if pairs else (self._leg(instrument, "LONG"), self._leg(instrument, "SHORT"))
         legs = {"LONG": (long.qty, long.known), "SHORT": (short.qty, short.known)}
         self.funding_points[instrument] = FundingPoint(
             rec["t"], rec["rate"], mark, legs, self.last_fill_t.get(instrument) == rec["t"], (number, rec.get("src")))
@@ -927,13 +928,12 @@ class Auditor:
             self._flush_funding()
             pending = None
         self.last_t = t
-        rec = {"v": 1, "type": "funding", "t": t, "src": src, "instrument": instrument, "position_side": side,
-               "amount": Decimal(amount), "asset": asset}
+        raw["amount"] = value = Decimal(amount)  # the record itself, as validate_fast converts it
         if asset in self.balance_delta:
-            self.balance_delta[asset] += rec["amount"]
+            self.balance_delta[asset] += value
         if pending is None:
             self.pending_key = (instrument, t)
-        self.pending_funding.append((rec, (number, src)))
+        self.pending_funding.append((raw, (number, src)))
         return True
 
     def _hot_commit(self, kind: str, number: int, v: Any, t: Any, src: Any, instrument: str | None) -> bool:
