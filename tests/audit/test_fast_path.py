@@ -1,8 +1,9 @@
-"""The fused fast path for plain fills decides exactly what the reference path decides."""
+"""The fused fast paths (fills, funding rows, snapshots, rates, balances) decide exactly what the reference path decides."""
 
 from __future__ import annotations
 
 import io
+import json
 
 import pytest
 from audit_helpers import synth_lines
@@ -49,3 +50,50 @@ def test_crlf_line_endings_and_a_missing_final_newline_change_nothing() -> None:
     for report in (plain, other):
         del report["provenance"]["trace_sha256"]
     assert other == plain and plain["findings_by_rule"] == {"HM-POS-002": 1}
+
+
+# one change to one record of each kind the fused paths take (fills, funding rows, snapshots, rates, balances);
+# "(missing)" removes the field
+_EDITS: list[tuple[str, str, object]] = [
+    (field, kind, value)
+    for kind, fields in {
+        "fill": ("quantity", "price", "fee", "realized_pnl", "fee_asset", "liquidity", "order_id", "position_side"),
+        "funding": ("amount", "position_side", "asset", "instrument"),
+        "position": ("quantity", "entry_price", "mark_price", "unrealized_pnl", "position_side", "instrument"),
+        "funding_rate": ("rate", "mark_price", "instrument"),
+        "balance": ("wallet_balance", "asset"),
+    }.items()
+    for field in fields
+    for value in ("-0", "0", "0.0", "-1.5", "1e5", " 1", "", None, 7, "(missing)", "BOTH")
+] + [(field, kind, value) for kind in ("fill", "funding", "position", "funding_rate", "balance")
+     for field, value in (("src", {"file": "f", "id": "i", "line": 3}), ("src", {"file": "f", "id": "i", "x": 1}),
+                          ("t", 0), ("t", -1), ("v", True), ("margin_type", "ISOLATED"), ("extra", 1))]
+
+
+def _edited(lines: list[bytes], kind: str, field: str, value: object, nth: int) -> list[bytes]:
+    """``lines`` with the ``nth`` record of ``kind`` changed: ``field`` set to ``value`` (or removed)."""
+    out, seen = [], 0
+    for line in lines:
+        record = json.loads(line)
+        if record.get("type") == kind:
+            seen += 1
+            if seen == nth:
+                if value == "(missing)":
+                    record.pop(field, None)
+                else:
+                    record[field] = value
+                line = (json.dumps(record, separators=(",", ":")) + "\n").encode()
+        out.append(line)
+    return out
+
+
+@pytest.mark.parametrize(("field", "kind", "value"), _EDITS)
+def test_every_fused_path_defers_to_the_reference_on_any_doubt(field: str, kind: str, value: object) -> None:
+    lines, _ = synth_lines(600, seed=21, other_share=0.5)
+    lines = _edited(lines, kind, field, value, nth=7)
+    profile = load_profile("seed")
+    fast = as_json(audit_stream(io.BytesIO(b"".join(lines)), profile, trace_name="t"))
+    reference = as_json(audit_lines([line.rstrip(b"\n") for line in lines], profile, trace_name="t", hot=False))
+    for report in (fast, reference):
+        del report["provenance"]["trace_sha256"]
+    assert fast == reference
