@@ -15,7 +15,9 @@ from decimal import Context, Decimal, localcontext
 
 AUDIT_PRECISION = 120
 MAX_DIGITS = 20  # digits before and after the point in a decimal string (venues print far fewer)
-_NUMBER = r"-?[0-9]{1,20}(?:\.[0-9]{1,20})?"
+# possessive quantifiers: a digit run is never followed by a digit, so giving digits back can never
+# make a match; the pattern accepts exactly the strings of the schema's DEC_PATTERN, without backtracking
+_NUMBER = r"-?[0-9]{1,20}+(?:\.[0-9]{1,20}+)?+"
 DECIMAL_TEXT = re.compile(_NUMBER)
 #: four decimal strings joined by NUL, checked in one call on the fast path
 FOUR_DECIMALS = re.compile("\x00".join([_NUMBER] * 4))

@@ -90,6 +90,34 @@ def test_decimal_text_rules() -> None:
     assert step_of(Decimal("30")) == Decimal(1)
 
 
+
+def test_decimal_texts_are_exactly_the_schema_pattern() -> None:
+    """The checked patterns (one number, four joined by NUL) accept exactly what DEC_PATTERN accepts."""
+    import itertools
+    import random
+    import re
+
+    from hedgespec.audit.numbers import DECIMAL_TEXT, FOUR_DECIMALS
+
+    schema = re.compile(trace.DEC_PATTERN)
+    rng = random.Random(3)
+    texts = ["".join(chars) for size in range(6) for chars in itertools.product("09.-", repeat=size)]
+    for _ in range(20_000):
+        digits = "".join(rng.choice("0123456789") for _ in range(rng.choice((1, 19, 20, 21, rng.randint(0, 23)))))
+        text = rng.choice(("", "-")) + digits + rng.choice(("", ".", "." + digits[: rng.randint(0, 22)] + "5"))
+        texts.append(text[: rng.randint(0, len(text))] + rng.choice(("", "e", " ", "_", "+", "\u0661")) if
+                     rng.random() < 0.1 else text)
+    for text in texts:
+        assert (DECIMAL_TEXT.fullmatch(text) is not None) == (schema.search(text) is not None), text
+    for group in zip(texts[::4], texts[1::4], texts[2::4], texts[3::4], strict=False):
+        expected = all(schema.search(text) is not None for text in group)
+        assert (FOUR_DECIMALS.fullmatch("\x00".join(group)) is not None) == expected, group
+    for bad in (0.5, 1.5):
+        with pytest.raises(ValueError):
+            parse_decimal(bad)
+    assert step_of(Decimal("0.00000001")) == Decimal("1E-8") and step_of(Decimal("-2.50")) == Decimal("0.01")
+    assert step_of(Decimal("1E+2")) == Decimal(1) and str(step_of(Decimal("5E-30"))) == "1E-30"
+
 def test_meta_and_opening_validate() -> None:
     m = validate(meta(precision={"money": "0.00000001"}, inputs=[{"file": "a.json", "sha256": "00"}]))
     assert m["precision"]["money"] == Decimal("0.00000001")
