@@ -241,7 +241,8 @@ class Auditor:
         self.default_known = False
         self.opening_seen = False
         self.legs: dict[tuple[str, str], Leg] = {}
-        self.leg_pairs: dict[str, dict[str, tuple[Leg, Leg]]] = {}  # the fused path's view of self.legs
+        self.leg_pairs: dict[str, dict[str, tuple[Leg, Leg]]] = {}  # each instrument's legs by side, with the other
+        self.fill_routes: dict[tuple[str, str, str], tuple[bool, Leg, Leg, str]] = {}  # see _route_of
         self.names: dict[str, str] = {}  # file names and instruments, one object each (bounded)
         self.fee_ranges: dict[tuple[str, str, bool], list[Any]] = {}
         self.fee_discount_reported: set[tuple[str, str]] = set()
@@ -582,17 +583,21 @@ class Auditor:
         if self.balance_delta:
             self._ledger_fill(rec)
 
-    def _pair_of(self, instrument: Any) -> dict[str, tuple[Leg, Leg]] | None:
-        """Both legs of an instrument by side, each with the other, once both exist (kept: legs are never
-        replaced, only changed in place). None for anything but a non-empty string."""
-        if instrument.__class__ is not str or not instrument:
+    def _route_of(self, instrument: Any, side: Any, position_side: Any) -> tuple[bool, Leg, Leg, str] | None:
+        """For a fill's instrument, side and position side: whether it opens, its leg, the other leg and the
+        instrument's name, once both legs exist (kept: legs are never replaced, only changed in place).
+        None for a one-way (BOTH) or invalid side and for an instrument that is not a non-empty string."""
+        opening = OPENING_SIDE.get((side, position_side))
+        if opening is None or instrument.__class__ is not str or not instrument:
             return None
-        long, short = self.legs.get((instrument, "LONG")), self.legs.get((instrument, "SHORT"))
-        if long is None or short is None:
+        leg, other = self.legs.get((instrument, position_side)), self.legs.get((instrument, OTHER[position_side]))
+        if leg is None or other is None:
             return None
-        pairs = self.leg_pairs[instrument] = {"LONG": (long, short), "SHORT": (short, long)}
         self._name(instrument)
-        return pairs
+        long, short = (leg, other) if position_side == "LONG" else (other, leg)
+        self.leg_pairs[instrument] = {"LONG": (long, short), "SHORT": (short, long)}
+        route = self.fill_routes[(instrument, side, position_side)] = (opening, leg, other, instrument)
+        return route
 
     def _name(self, name: str) -> None:
         """Keep one object for a name that recurs in record keys (bounded: later names are not kept)."""
@@ -617,10 +622,9 @@ class Auditor:
                     order_id is not None and (order_id.__class__ is not str or not order_id)):
                 return False
         try:  # JSON values: one equal to a string is that string; an unhashable one raises TypeError
-            opening = OPENING_SIDE.get((side, position_side))  # None for BOTH or anything invalid
-            pairs = self.leg_pairs.get(instrument) or self._pair_of(instrument)
-            if opening is None or pairs is None or liquidity not in _LIQUIDITY \
-                    or _NUM4("\x00".join((q, p, fee, pnl))) is None:
+            route = self.fill_routes.get((instrument, side, position_side)) \
+                or self._route_of(instrument, side, position_side)
+            if route is None or liquidity not in _LIQUIDITY or _NUM4("\x00".join((q, p, fee, pnl))) is None:
                 return False
         except TypeError:
             return False
@@ -641,12 +645,12 @@ class Auditor:
             if len(src) != 2 + ("line" in src) + ("index" in src) or line_no.__class__ is not int \
                     or index.__class__ is not int or line_no < 0 or index < 0:
                 return False
-        leg, other = pairs[position_side]
+        opening, leg, other, name = route
         if not leg.known:
             return False
-        names = self.names  # one object per file name and instrument: the duplicate window holds less
-        key = ("fill", names.get(sfile, sfile), sid, names.get(instrument, instrument))
-        if key in self.dup_previous or key in self.dup_keys:
+        # one object per file name and instrument: the duplicate window holds less
+        key = ("fill", self.names.get(sfile, sfile), sid, name)
+        if key in self.dup_previous:
             return False
         qty, price, fee, pnl = Decimal(q), Decimal(p), Decimal(fee), Decimal(pnl)
         if not qty or not price:
@@ -668,27 +672,28 @@ class Auditor:
             pnl_tol = tol + qty * (self.entry_step + leg.entry_unc) + leg.cost_unc
             if not -pnl_tol <= diff <= pnl_tol:
                 return False
-        current = self.fee_ranges.get((instrument, liquidity, hedged))
+        current = self.fee_ranges.get((name, liquidity, hedged))
         if current is None:
             return False
         low, high = fee - tol, fee + tol
         lo_at, hi_at = current[0] * notional, current[1] * notional
         if high < lo_at or low > hi_at:
             return False
+        dup_keys = self.dup_keys
+        if dup_keys.setdefault(key, number) != number:
+            return False  # a duplicate (the earlier line stays recorded)
         # commit: the same state changes and counts as the reference path
         if self.pending_key is not None:
             self._flush_funding()  # as _dispatch does for any valid record after a funding group
-        dup_keys = self.dup_keys
-        dup_keys[key] = number
         if len(dup_keys) >= self.dup_window:
             self.dup_previous, self.dup_keys = dup_keys, {}
         if key[1] is sfile:
             self._name(sfile)
         self.last_t = t
-        self.last_fill_t[instrument] = t
+        self.last_fill_t[name] = t
         points = self.funding_points
         if points:
-            point = points.get(instrument)
+            point = points.get(name)
             if point is not None and point.t == t:
                 point.ambiguous = True
         if self.mode is not None:
@@ -719,7 +724,7 @@ class Auditor:
             else:
                 leg.cost_unc += self.money_step
         if narrowed:  # the discount test can only change when a range does
-            self._hedge_discount({"instrument": instrument, "liquidity": liquidity, "t": t}, (number, src))
+            self._hedge_discount({"instrument": name, "liquidity": liquidity, "t": t}, (number, src))
         deltas = self.balance_delta
         if deltas:
             if settle in deltas:  # (the fee asset is the settle asset here)
