@@ -55,12 +55,14 @@ FLAT = "flat (opening declared complete)"
 UNKNOWN = "unknown (no opening state)"
 BUILT = "built from this leg's own fills"
 _BLANK_START = (b"", b" ", b"\t", b"\r", b"\n")
-# the fused fill path: the fields a plain fill must have (14 with "type"), read in one call
-_FILL_GET = itemgetter("v", "t", "src", "id", "instrument", "side", "position_side", "quantity", "price", "fee",
-                       "fee_asset", "realized_pnl", "liquidity")
+# the fused fill path: the fields a plain fill must have (14 with "type"), read in one call, with or without
+# its order ID
+_FILL_FIELDS = ("v", "t", "src", "id", "instrument", "side", "position_side", "quantity", "price", "fee", "fee_asset",
+                "realized_pnl", "liquidity")
+_FILL_GET = itemgetter(*_FILL_FIELDS)
+_FILL_GET_ORDER = itemgetter(*_FILL_FIELDS, "order_id")
 _FILL_PLAIN = 14
 _LIQUIDITY = frozenset(("MAKER", "TAKER"))
-_ABSENT = object()
 # the fused funding path: a funding row without its optional fields
 _FUNDING_GET = itemgetter("v", "t", "src", "instrument", "position_side", "amount", "asset")
 _FUNDING_PLAIN = 8
@@ -611,16 +613,19 @@ class Auditor:
         path: anything invalid, out of order, duplicate, unusual or suspicious. The reference path then
         decides; tests/audit/test_fast_path.py holds the two to identical reports.
         """
+        n = len(raw)
         try:
-            v, t, src, ident, instrument, side, position_side, q, p, fee, fee_asset, pnl, liquidity = _FILL_GET(raw)
+            if n == _FILL_PLAIN + 1:  # with an order ID
+                v, t, src, ident, instrument, side, position_side, q, p, fee, fee_asset, pnl, liquidity, order_id = \
+                    _FILL_GET_ORDER(raw)
+                if order_id is not None and (order_id.__class__ is not str or not order_id):
+                    return False
+            elif n == _FILL_PLAIN:
+                v, t, src, ident, instrument, side, position_side, q, p, fee, fee_asset, pnl, liquidity = _FILL_GET(raw)
+            else:
+                return False
         except KeyError:
             return False
-        n = len(raw)
-        if n != _FILL_PLAIN:
-            order_id = raw.get("order_id", _ABSENT)
-            if n != _FILL_PLAIN + 1 or order_id is _ABSENT or (
-                    order_id is not None and (order_id.__class__ is not str or not order_id)):
-                return False
         try:  # JSON values: one equal to a string is that string; an unhashable one raises TypeError
             route = self.fill_routes.get((instrument, side, position_side)) \
                 or self._route_of(instrument, side, position_side)
@@ -652,7 +657,8 @@ class Auditor:
         key = ("fill", self.names.get(sfile, sfile), sid, name)
         if key in self.dup_previous:
             return False
-        qty, price, fee, pnl = Decimal(q), Decimal(p), Decimal(fee), Decimal(pnl)
+        # an opening fill's PnL is mostly "0": ZERO is that same Decimal
+        qty, price, fee, pnl = Decimal(q), Decimal(p), Decimal(fee), ZERO if pnl == "0" else Decimal(pnl)
         if not qty or not price:
             return False
         tol = self.money_tol
