@@ -1,7 +1,8 @@
 """The audit: replay a trace, reconstruct every leg on its own, decide what the data can decide.
 
-One pass, streaming. Memory is bounded by the open state (legs, fee-rate ranges, last funding
-point per instrument, the pending funding group) plus two stated windows: the duplicate window
+One pass, streaming. Memory is bounded by the open state (legs and their fill routes, fee-rate ranges,
+last funding point per instrument, the pending funding group, at most ``MAX_DISTINCT`` names kept as
+one object each) plus two stated windows: the duplicate window
 (every record key is remembered for at least ``dup_window`` and at most twice that many records) and the lists of findings and rejections shown in full
 (``max_listed`` each; counts are always exact).
 
@@ -9,7 +10,9 @@ Each check cites its rule (see ``hedgespec.audit.rules``). What the data cannot 
 under "not decidable" with what would be needed, never silently skipped.
 
 Plain hedge fills (the bulk of any export) take a fused path, ``Auditor._fill_hot``, that validates
-and applies them in one pass; any doubt sends the line to the reference path (``validate`` +
+and applies them in one pass; plain funding rows, position snapshots, funding rates and balances
+take their own (``_funding_hot``, ``_position_hot``, ``_funding_rate_hot``, ``_balance_hot``: checked
+in one pass, then the same handlers). Any doubt sends the line to the reference path (``validate`` +
 ``_dispatch`` + the ``_on_*`` handlers), and tests hold the two to identical reports.
 """
 
