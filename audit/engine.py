@@ -928,15 +928,15 @@ class Auditor:
                 or len(self.pending_funding) >= MAX_FUNDING_GROUP:
             return False
         key = ("funding", sfile, sid, instrument)
-        if key in self.dup_keys or key in self.dup_previous:
-            return False
+        dup_keys = self.dup_keys
+        if key in self.dup_previous or dup_keys.setdefault(key, number) != number:
+            return False  # a duplicate (the earlier line stays recorded)
         # commit, as consume + _dispatch + _on_funding
         self.read += 1
         self.checked += 1
         self.by_type["funding"] += 1
-        self.dup_keys[key] = number
-        if len(self.dup_keys) >= self.dup_window:
-            self.dup_previous, self.dup_keys = self.dup_keys, {}
+        if len(dup_keys) >= self.dup_window:
+            self.dup_previous, self.dup_keys = dup_keys, {}
         pending = self.pending_key
         if pending is not None and pending != (instrument, t):
             self._flush_funding()
@@ -968,13 +968,12 @@ class Auditor:
         names = self.names
         key = (kind, names.get(sfile, sfile), sid, instrument if instrument is None else names.get(instrument, instrument))
         dup_keys = self.dup_keys
-        if key in dup_keys or key in self.dup_previous:
-            return False
+        if key in self.dup_previous or dup_keys.setdefault(key, number) != number:
+            return False  # a duplicate (the earlier line stays recorded)
         # commit, as consume + _dispatch
         self.read += 1
         self.checked += 1
         self.by_type[kind] += 1
-        dup_keys[key] = number
         if len(dup_keys) >= self.dup_window:
             self.dup_previous, self.dup_keys = dup_keys, {}
         if self.pending_key is not None:
