@@ -178,8 +178,12 @@ def bytecode_count(start: State, actions: list[Any], raw: list[dict[str, Any]]) 
     counts = {"ops": 0, "calls": 0}
 
     def tracer(frame: Any, event: str, arg: Any) -> Any:
-        frame.f_trace_opcodes = True
-        counts["ops" if event == "opcode" else "calls"] += event in ("opcode", "call")
+        if event == "call":
+            counts["calls"] += 1
+            frame.f_trace_lines = False
+            frame.f_trace_opcodes = True
+        elif event == "opcode":
+            counts["ops"] += 1
         return tracer
 
     per_kind: Counter[str] = Counter()

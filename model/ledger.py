@@ -19,18 +19,26 @@ from .state import BOTH, BUY, FLAT, ISOLATED, Account, Leg, LegSettings, Order, 
 
 
 class MutableAccount:
-    """One account as a step changes it: copy-on-write, each dict copied on its first change."""
+    """One account as a step changes it, copy-on-write: a dict of the input state is copied before
+    its first change and never written to, so the input state stays as it was (HM-ATOM-001)."""
 
-    __slots__ = ("source", "wallet", "modes", "legs", "settings", "orders", "_copied")
+    __slots__ = ("source", "wallet", "modes", "legs", "settings", "orders", "_owned")
 
     def __init__(self, account: Account) -> None:
         self.source = account
         self.wallet, self.modes, self.legs, self.settings, self.orders = account
-        self._copied = 0  # bit set of the dicts this step owns: 1 legs, 2 orders, 4 settings, 8 modes
+        self._owned: set[str] = set()  # the dicts this step has copied and may change
+
+    def _own(self, name: str) -> dict[Any, Any]:
+        """The step's own copy of the dict ``name`` (copied on first use)."""
+        if name not in self._owned:
+            setattr(self, name, dict(getattr(self, name)))
+            self._owned.add(name)
+        return getattr(self, name)  # type: ignore[no-any-return]
 
     def frozen(self) -> Account:
-        """The account as a state value (the same value when nothing changed)."""
-        if not self._copied and self.wallet == self.source.wallet:
+        """The account as a state value (the input's own value when nothing changed)."""
+        if not self._owned and self.wallet == self.source.wallet:
             return self.source
         return Account(self.wallet, self.modes, self.legs, self.settings, self.orders)
 
@@ -38,37 +46,22 @@ class MutableAccount:
         return self.legs.get((instrument, position_side), FLAT)
 
     def set_leg(self, key: tuple[str, str], leg: Leg) -> None:
-        if not self._copied & 1:
-            self.legs = dict(self.legs)
-            self._copied |= 1
-        self.legs[key] = leg
+        self._own("legs")[key] = leg
 
     def put_order(self, order: Order) -> None:
-        if not self._copied & 2:
-            self.orders = dict(self.orders)
-            self._copied |= 2
-        self.orders[order.order_id] = order
+        self._own("orders")[order.order_id] = order
 
     def pop_order(self, order_id: str) -> Order | None:
         """Remove an open order (None when there is none)."""
         if order_id not in self.orders:
             return None
-        if not self._copied & 2:
-            self.orders = dict(self.orders)
-            self._copied |= 2
-        return self.orders.pop(order_id)
+        return self._own("orders").pop(order_id)  # type: ignore[no-any-return]
 
     def set_settings(self, key: tuple[str, str], settings: LegSettings) -> None:
-        if not self._copied & 4:
-            self.settings = dict(self.settings)
-            self._copied |= 4
-        self.settings[key] = settings
+        self._own("settings")[key] = settings
 
     def set_mode(self, scope: str, mode: str) -> None:
-        if not self._copied & 8:
-            self.modes = dict(self.modes)
-            self._copied |= 8
-        self.modes[scope] = mode
+        self._own("modes")[scope] = mode
 
 
 class Work:
@@ -287,7 +280,7 @@ def well_typed(action: object) -> str:
         hints = {"int": int, "str": str, "bool": bool}
         fields = dataclasses.fields(cls)  # type: ignore[arg-type]
         names = tuple(f.name for f in fields)
-        getter = operator.attrgetter(*names) if len(names) > 1 else (lambda a: (getattr(a, names[0]),))
+        getter = operator.attrgetter(*names)  # every action has ``t`` and at least one more field
         checks = _FIELD_TYPES[cls] = (getter, tuple(hints[f.type] for f in fields), names)  # type: ignore[index]
     getter, expected, names = checks
     values = getter(action)

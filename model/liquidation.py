@@ -88,17 +88,18 @@ def evaluate(work: Work, instrument: str) -> None:
     trigger = config.choices["liquidation_trigger"]
     default = config.default_settings
     mark = work.mark_prices.get(instrument)
+    if mark is None:
+        return
     brackets = config.instruments[instrument].brackets
     for account_id in config.account_ids:
         account = work.current(account_id)
-        if mark is not None:
-            legs = sorted((key, leg) for key, leg in account.legs.items() if key[0] == instrument and leg.quantity)
-            for key, leg in legs:
-                if account.settings.get(key, default).margin_type != ISOLATED:
-                    continue
-                maintenance = maintenance_margin(leg, mark, brackets)
-                if isolated_should_liquidate(leg, mark, maintenance, trigger):
-                    liquidate_isolated(work, account_id, key[0], key[1], leg, mark, maintenance)
+        legs = sorted((key, leg) for key, leg in account.legs.items() if key[0] == instrument and leg.quantity)
+        for key, leg in legs:
+            if account.settings.get(key, default).margin_type != ISOLATED:
+                continue
+            maintenance = maintenance_margin(leg, mark, brackets)
+            if isolated_should_liquidate(leg, mark, maintenance, trigger):
+                liquidate_isolated(work, account_id, key[0], key[1], leg, mark, maintenance)
         _evaluate_cross(work, account_id)
 
 

@@ -20,7 +20,7 @@ def expire(work: Work, action: Expire) -> Outcome:
     rate = work.config.choices["settlement_fee_rate"]
     work.copy_prices()
     work.mark_prices[action.instrument] = action.settlement_price
-    for account_id in sorted(work.state.accounts):
+    for account_id in work.config.account_ids:
         account = work.current(account_id)
         for order in sorted(account.orders.values(), key=lambda o: o.seq):
             if order.instrument == action.instrument:

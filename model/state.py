@@ -2,9 +2,11 @@
 
 Values are named tuples (legs, orders, accounts, the state) or frozen dataclasses (instruments,
 configuration). Collections inside the state (``dict``) are never mutated after construction: a
-step copies the ones it changes and shares the rest with the state it started from. Quantities are signed like a venue's ``positionAmt``: a LONG leg is >= 0, a SHORT leg
-<= 0, a one-way (BOTH) position either. Cost basis carries the same sign (sum of qty x price
-over the leg's opening fills, less what reducing fills released), so entry price = cost / qty.
+step copies the ones it changes and shares the rest with the state it started from.
+
+Quantities are signed like a venue's ``positionAmt``: a LONG leg is >= 0, a SHORT leg <= 0, a
+one-way (BOTH) position either. Cost basis carries the same sign (sum of qty x price over the
+leg's opening fills, less what reducing fills released), so entry price = cost / qty.
 """
 
 from __future__ import annotations
@@ -109,13 +111,11 @@ class Order(NamedTuple):
                      self.price, self.stop_price, self.activation_price, self.callback_rate, self.reduce_only,
                      self.close_position, self.seq, self.margin_reserved, self.fee_reserved, self.opening, extreme)
 
-    @property
-    def is_conditional(self) -> bool:
-        return self.order_type in CONDITIONAL_TYPES
 
 
 class Account(NamedTuple):
-    """One account's state. Every field is given: the dicts are never shared or mutated."""
+    """One account's state. Every field is given; the dicts are never mutated, and a step shares the
+    ones it does not change with the state it came from."""
 
     wallet: int
     modes: dict[str, str]  # scope key -> HEDGE / ONE_WAY (absent: default)
@@ -133,9 +133,9 @@ class Config:
 
     instruments: dict[str, Instrument]
     profile: Any  # hedgespec.spec.profiles.Profile
-    account_ids: tuple[str, ...]
+    account_ids: tuple[str, ...]  # sorted; the one order in which steps visit accounts
     choices: dict[str, Any]  # the profile's effective choices, resolved once
-    default_settings: LegSettings = field(init=False)  # a leg's settings until it has its own
+    default_settings: LegSettings = field(init=False, repr=False, compare=False)  # until a leg has its own
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "default_settings", LegSettings(self.choices["default_margin_type"],

@@ -290,7 +290,7 @@ def _funding(work: Work, action: Funding) -> Outcome:
     if action.instrument in work.state.expired:
         return rejected("INSTRUMENT_EXPIRED", f"{action.instrument} has expired")
     choices = work.config.choices
-    for account_id in sorted(work.state.accounts):
+    for account_id in work.config.account_ids:
         account = work.state.accounts[account_id]
         netted: dict[str, int] = {}
         for (symbol, side), leg in sorted(account.legs.items()):
