@@ -105,8 +105,11 @@ def _bool(value: Any) -> bool:
     return value
 
 
-DEC_PATTERN = "^-?[0-9]{1,20}(\\.[0-9]{1,20})?$"
-UDEC_PATTERN = "^[0-9]{1,20}(\\.[0-9]{1,20})?$"
+# ``(?!\n)`` before ``$``: ECMA-262 (JSON Schema's dialect) ends ``$`` at the end of the text, but
+# Python's ``re`` (the jsonschema package) also lets it match before a final newline; with the
+# lookahead both dialects accept the same strings, and "1\n" is not a decimal in either.
+DEC_PATTERN = "^-?[0-9]{1,20}(\\.[0-9]{1,20})?(?!\\n)$"
+UDEC_PATTERN = "^[0-9]{1,20}(\\.[0-9]{1,20})?(?!\\n)$"
 DEC = Kind("decimal", _dec, {"type": "string", "pattern": DEC_PATTERN})
 UDEC = Kind("non-negative decimal", _udec, {"type": "string", "pattern": UDEC_PATTERN})
 PDEC = Kind("positive decimal", _pdec, {"type": "string", "pattern": UDEC_PATTERN, "not": {"pattern": "^[0.]+$"}})
