@@ -30,7 +30,7 @@ from . import rules as R
 from .numbers import (
     AUDIT_PRECISION,
     DECIMAL_TEXT,
-    FOUR_DECIMALS,
+    FILL_TEXTS,
     ZERO,
     canonical,
     local_audit_context,
@@ -79,7 +79,7 @@ _FUNDING_RATE_GET = itemgetter("v", "t", "src", "instrument", "rate")
 _FUNDING_RATE_PLAIN = 6  # with mark_price: 7
 _BALANCE_GET = itemgetter("v", "t", "src", "asset", "wallet_balance")
 _BALANCE_PLAIN = 6
-_NUM4 = FOUR_DECIMALS.fullmatch
+_FILL_TEXTS = FILL_TEXTS.fullmatch
 
 
 
@@ -629,24 +629,24 @@ class Auditor:
                 return False
         except KeyError:
             return False
-        try:  # JSON values: one equal to a string is that string; an unhashable one raises TypeError
+        if src.__class__ is not dict:
+            return False
+        sfile, sid = src.get("file"), src.get("id")
+        try:  # JSON values: one equal to a string is that string; a non-string raises TypeError in the join
             route = self.fill_routes.get((instrument, side, position_side)) \
                 or self._route_of(instrument, side, position_side)
-            if route is None or liquidity not in _LIQUIDITY or _NUM4("\x00".join((q, p, fee, pnl))) is None:
+            if route is None or liquidity not in _LIQUIDITY \
+                    or _FILL_TEXTS("\x00".join((q, p, fee, pnl, ident, sfile, sid))) is None:
                 return False
         except TypeError:
             return False
-        if v != 1 or v.__class__ is not int or t.__class__ is not int or src.__class__ is not dict \
-                or ident.__class__ is not str or not ident or q[0] == "-" or p[0] == "-":
+        if v != 1 or v.__class__ is not int or t.__class__ is not int:
             return False
         last_t = self.last_t
         if (t < 0 if last_t is None else t < last_t) or self.mode == "ONE_WAY":
             return False
         settle = self.settle_asset  # a non-empty string when set: then so is an equal fee asset
         if settle is None or fee_asset != settle:
-            return False
-        sfile, sid = src.get("file"), src.get("id")
-        if not (sfile.__class__ is sid.__class__ is str and sfile and sid):
             return False
         if len(src) != 2:
             line_no, index = src.get("line", 0), src.get("index", 0)

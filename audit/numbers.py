@@ -17,10 +17,14 @@ AUDIT_PRECISION = 120
 MAX_DIGITS = 20  # digits before and after the point in a decimal string (venues print far fewer)
 # possessive quantifiers: a digit run is never followed by a digit, so giving digits back can never
 # make a match; the pattern accepts exactly the strings of the schema's DEC_PATTERN, without backtracking
-_NUMBER = r"-?[0-9]{1,20}+(?:\.[0-9]{1,20}+)?+"
+_UNSIGNED = r"[0-9]{1,20}+(?:\.[0-9]{1,20}+)?+"
+_NUMBER = "-?" + _UNSIGNED
 DECIMAL_TEXT = re.compile(_NUMBER)
 #: four decimal strings joined by NUL, checked in one call on the fast path
 FOUR_DECIMALS = re.compile("\x00".join([_NUMBER] * 4))
+#: a fill's texts joined by NUL, checked in one call on the fast path: quantity and price (not negative),
+#: fee and realized PnL, then three non-empty names without NUL (trade ID, source file, source record ID)
+FILL_TEXTS = re.compile("\x00".join([_UNSIGNED, _UNSIGNED, _NUMBER, _NUMBER] + ["[^\x00]++"] * 3))
 ZERO = Decimal(0)
 
 

@@ -67,7 +67,11 @@ _EDITS: list[tuple[str, str, object]] = [
     for value in ("-0", "0", "0.0", "-1.5", "1e5", " 1", "", None, 7, "(missing)", "BOTH")
 ] + [(field, kind, value) for kind in ("fill", "funding", "position", "funding_rate", "balance")
      for field, value in (("src", {"file": "f", "id": "i", "line": 3}), ("src", {"file": "f", "id": "i", "x": 1}),
-                          ("t", 0), ("t", -1), ("v", True), ("margin_type", "ISOLATED"), ("extra", 1))]
+                          ("src", {"file": "f", "id": ""}), ("src", {"file": "f\x00g", "id": "i"}),
+                          ("src", {"file": 7, "id": "i"}), ("src", {"id": "i"}), ("src", "f"),
+                          ("t", 0), ("t", -1), ("v", True), ("margin_type", "ISOLATED"), ("extra", 1))
+] + [("id", "fill", value) for value in ("", "a\x00b", 7, None, "(missing)")] + [
+    ("instrument", kind, "A\x00B") for kind in ("fill", "funding", "position", "funding_rate")]
 
 
 def _edited(lines: list[bytes], kind: str, field: str, value: object, nth: int) -> list[bytes]:
