@@ -33,6 +33,7 @@ from .numbers import (
     FILL_TEXTS,
     ZERO,
     canonical,
+    joined_texts,
     local_audit_context,
     step_of,
 )
@@ -65,11 +66,13 @@ _FILL_FIELDS = ("v", "t", "src", "id", "instrument", "side", "position_side", "q
 _FILL_GET = itemgetter(*_FILL_FIELDS)
 _FILL_GET_ORDER = itemgetter(*_FILL_FIELDS, "order_id")
 _FILL_PLAIN = 14
+_FILL_WITH_ORDER = _FILL_PLAIN + 1
 _LIQUIDITY = frozenset(("MAKER", "TAKER"))
 # the fused funding path: a funding row without its optional fields
 _FUNDING_GET = itemgetter("v", "t", "src", "instrument", "position_side", "amount", "asset")
 _FUNDING_PLAIN = 8
 _FUNDING_SIDES = (None, "LONG", "SHORT")  # BOTH rows go through the reference path
+_FUNDING_TEXTS = joined_texts("number", "name", "name", "name", "name").fullmatch  # amount, instrument, asset, src
 _DECIMAL = DECIMAL_TEXT.fullmatch
 # the fused paths for snapshots and rates: their fields without the optional ones
 _POSITION_GET = itemgetter("v", "t", "src", "instrument", "position_side", "quantity", "entry_price")
@@ -79,6 +82,13 @@ _FUNDING_RATE_GET = itemgetter("v", "t", "src", "instrument", "rate")
 _FUNDING_RATE_PLAIN = 6  # with mark_price: 7
 _BALANCE_GET = itemgetter("v", "t", "src", "asset", "wallet_balance")
 _BALANCE_PLAIN = 6
+# their texts, with the source's file and record ID last, each checked in one call
+_POSITION_TEXTS = joined_texts("unsigned", "unsigned", "unsigned", "number", "name", "name", "name").fullmatch
+_POSITION_BASE = joined_texts("unsigned", "name", "name", "name").fullmatch  # quantity, instrument, source
+_UNSIGNED = joined_texts("unsigned").fullmatch
+_RATE_TEXTS = joined_texts("number", "name", "name", "name").fullmatch  # rate, instrument, source
+_RATE_MARK_TEXTS = joined_texts("number", "unsigned", "name", "name", "name").fullmatch  # with the mark
+_BALANCE_TEXTS = _RATE_TEXTS  # wallet balance, asset, source
 _FILL_TEXTS = FILL_TEXTS.fullmatch
 
 
@@ -618,7 +628,7 @@ class Auditor:
         """
         n = len(raw)
         try:
-            if n == _FILL_PLAIN + 1:  # with an order ID
+            if n == _FILL_WITH_ORDER:
                 v, t, src, ident, instrument, side, position_side, q, p, fee, fee_asset, pnl, liquidity, order_id = \
                     _FILL_GET_ORDER(raw)
                 if order_id is not None and (order_id.__class__ is not str or not order_id):
@@ -700,9 +710,9 @@ class Auditor:
             self._name(sfile)
         self.last_t = t
         self.last_fill_t[name] = t
-        points = self.funding_points
-        if points:
-            point = points.get(name)
+        # a rate's funding point has a time no later than the last record's: only a fill at that time can match it
+        if t == last_t and self.funding_points:
+            point = self.funding_points.get(name)
             if point is not None and point.t == t:
                 point.ambiguous = True
         if self.mode is not None:
@@ -916,12 +926,13 @@ class Auditor:
         except KeyError:
             return False
         if v != 1 or src.__class__ is not dict or len(src) != 2 or side not in _FUNDING_SIDES \
-                or not (t.__class__ is v.__class__ is int and instrument.__class__ is asset.__class__
-                        is amount.__class__ is str and t >= 0 and instrument and asset) \
-                or _DECIMAL(amount) is None:
+                or not (t.__class__ is v.__class__ is int and t >= 0):
             return False
         sfile, sid = src.get("file"), src.get("id")
-        if not (sfile.__class__ is sid.__class__ is str and sfile and sid):
+        try:  # a non-string raises TypeError in the join
+            if _FUNDING_TEXTS("\x00".join((amount, instrument, asset, sfile, sid))) is None:
+                return False
+        except TypeError:
             return False
         last_t = self.last_t
         if (last_t is not None and t < last_t) or self.first_number is None \
@@ -950,20 +961,18 @@ class Auditor:
         self.pending_funding.append((raw, (number, src)))
         return True
 
-    def _hot_commit(self, kind: str, number: int, v: Any, t: Any, src: Any, instrument: str | None) -> bool:
-        """The common part of a fused record: version, time, source, order and duplicates checked as
-        ``validate_fast`` and ``_dispatch`` do, then their bookkeeping before the handler runs.
+    def _hot_commit(self, kind: str, number: int, v: Any, t: Any, sfile: str, sid: str,
+                    instrument: str | None) -> bool:
+        """The common part of a fused record: version, time, order and duplicates checked as ``validate_fast``
+        and ``_dispatch`` do, then their bookkeeping before the handler runs. The caller has checked the
+        source: exactly a file and a record ID, non-empty strings.
 
         False, having changed nothing, when the reference path must decide (it then gives the verdict).
         """
-        if v != 1 or v.__class__ is not int or t.__class__ is not int or src.__class__ is not dict \
-                or len(src) != 2 or self.first_number is None:
+        if v != 1 or v.__class__ is not int or t.__class__ is not int or self.first_number is None:
             return False
         last_t = self.last_t
         if t < 0 if last_t is None else t < last_t:
-            return False
-        sfile, sid = src.get("file"), src.get("id")
-        if not (sfile.__class__ is sid.__class__ is str and sfile and sid):
             return False
         names = self.names
         key = (kind, names.get(sfile, sfile), sid, instrument if instrument is None else names.get(instrument, instrument))
@@ -993,16 +1002,23 @@ class Auditor:
         except KeyError:
             return False
         if (n != _POSITION_PLAIN and n != _POSITION_PLAIN + 2) or side not in _POSITION_SIDES \
-                or instrument.__class__ is not str or not instrument \
-                or q.__class__ is not str or _DECIMAL(q) is None or q[0] == "-" \
-                or (entry is not None and (entry.__class__ is not str or _DECIMAL(entry) is None or entry[0] == "-")) \
-                or (mark is not None and (mark.__class__ is not str or _DECIMAL(mark) is None or mark[0] == "-")) \
-                or (upnl is not None and (upnl.__class__ is not str or _DECIMAL(upnl) is None)):
+                or src.__class__ is not dict or len(src) != 2:
+            return False
+        sfile, sid = src.get("file"), src.get("id")
+        try:  # a non-string raises TypeError in the join or the match
+            if entry is not None and mark is not None and upnl is not None:
+                if _POSITION_TEXTS("\x00".join((q, entry, mark, upnl, instrument, sfile, sid))) is None:
+                    return False
+            elif _POSITION_BASE("\x00".join((q, instrument, sfile, sid))) is None \
+                    or (entry is not None and _UNSIGNED(entry) is None) \
+                    or (mark is not None and _UNSIGNED(mark) is None) or (upnl is not None and _DECIMAL(upnl) is None):
+                return False
+        except TypeError:
             return False
         mark_price = None if mark is None else Decimal(mark)
         if mark_price is not None and not mark_price:
             return False  # a mark price is positive
-        if not self._hot_commit("position", number, v, t, src, instrument):
+        if not self._hot_commit("position", number, v, t, sfile, sid, instrument):
             return False
         raw["quantity"] = Decimal(q)
         if entry is not None:
@@ -1025,15 +1041,19 @@ class Auditor:
             mark = raw["mark_price"] if n == _FUNDING_RATE_PLAIN + 1 else None
         except KeyError:
             return False
-        if (n != _FUNDING_RATE_PLAIN and n != _FUNDING_RATE_PLAIN + 1) \
-                or instrument.__class__ is not str or not instrument \
-                or rate.__class__ is not str or _DECIMAL(rate) is None \
-                or (mark is not None and (mark.__class__ is not str or _DECIMAL(mark) is None or mark[0] == "-")):
+        if (n != _FUNDING_RATE_PLAIN and n != _FUNDING_RATE_PLAIN + 1) or src.__class__ is not dict or len(src) != 2:
+            return False
+        sfile, sid = src.get("file"), src.get("id")
+        try:  # a non-string raises TypeError in the join
+            if (_RATE_TEXTS("\x00".join((rate, instrument, sfile, sid))) if mark is None
+                    else _RATE_MARK_TEXTS("\x00".join((rate, mark, instrument, sfile, sid)))) is None:
+                return False
+        except TypeError:
             return False
         mark_price = None if mark is None else Decimal(mark)
         if mark_price is not None and not mark_price:
             return False  # a mark price is positive
-        if not self._hot_commit("funding_rate", number, v, t, src, instrument):
+        if not self._hot_commit("funding_rate", number, v, t, sfile, sid, instrument):
             return False
         raw["rate"] = Decimal(rate)
         if mark_price is not None:
@@ -1050,9 +1070,15 @@ class Auditor:
             v, t, src, asset, balance = _BALANCE_GET(raw)
         except KeyError:
             return False
-        if len(raw) != _BALANCE_PLAIN or asset.__class__ is not str or not asset \
-                or balance.__class__ is not str or _DECIMAL(balance) is None \
-                or not self._hot_commit("balance", number, v, t, src, None):
+        if len(raw) != _BALANCE_PLAIN or src.__class__ is not dict or len(src) != 2:
+            return False
+        sfile, sid = src.get("file"), src.get("id")
+        try:  # a non-string raises TypeError in the join
+            if _BALANCE_TEXTS("\x00".join((balance, asset, sfile, sid))) is None:
+                return False
+        except TypeError:
+            return False
+        if not self._hot_commit("balance", number, v, t, sfile, sid, None):
             return False
         raw["wallet_balance"] = Decimal(balance)
         self._on_balance(raw, number)
