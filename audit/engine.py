@@ -235,7 +235,9 @@ class Auditor:
         self.dup_window = dup_window
         self.max_listed = max_listed
         self.hot = hot  # the fused path for plain fills; ``hot=False`` runs the reference path only
-        self.hot_openings = self.hot_closes = self.hot_mode_checks = 0  # folded into the counts at the end
+        # fills decided on the fused path (of them: openings, and fills before any mode was known), folded
+        # into the counts at the end
+        self.hot_fills = self.hot_openings = self.hot_modeless = 0
         self.profile_tol = Decimal(profile.effective("rounding_tolerance_money"))
         self.blocked_by_positions = bool(profile.effective("mode_switch_blocked_by_positions"))
         self.oversized_close = profile.effective("oversized_close")
@@ -313,6 +315,7 @@ class Auditor:
             raw = parsed if parsed is not None else decode(line)
             if self.hot and type(raw) is dict and raw.get("type") == "fill":
                 if self._fill_hot(raw, number):
+                    self.hot_fills += 1
                     self.checked += 1
                     self.by_type["fill"] += 1
                     return
@@ -653,7 +656,8 @@ class Auditor:
         if v != 1 or v.__class__ is not int or t.__class__ is not int:
             return False
         last_t = self.last_t
-        if (t < 0 if last_t is None else t < last_t) or self.mode == "ONE_WAY":
+        mode = self.mode
+        if (t < 0 if last_t is None else t < last_t) or mode == "ONE_WAY":
             return False
         settle = self.settle_asset  # a non-empty string when set: then so is an equal fee asset
         if settle is None or fee_asset != settle:
@@ -715,8 +719,8 @@ class Auditor:
             point = self.funding_points.get(name)
             if point is not None and point.t == t:
                 point.ambiguous = True
-        if self.mode is not None:
-            self.hot_mode_checks += 1
+        if mode is None:
+            self.hot_modeless += 1
         current[2] += 1  # as _narrow, inline
         narrowed = False
         if low > lo_at:
@@ -733,7 +737,6 @@ class Auditor:
                 leg.origin = BUILT
             other.opp_opened += qty
         else:
-            self.hot_closes += 1
             leg.qty -= qty
             leg.cost -= released
             if leg.qty == 0:
@@ -1119,7 +1122,7 @@ class Auditor:
                              "the position size at the funding time (a snapshot at that instant)", where)
             return
         legs, mark, rate = point.legs, point.mark, point.rate
-        if False in [known for _, known in legs.values()]:
+        if False in (legs["LONG"][1], legs["SHORT"][1]):  # (a point holds both legs)
             for _, where in rows:
                 self._cannot(R.FUNDING_AMOUNT, "leg size unknown at the funding time",
                              "the opening state or a position snapshot before the funding time", where)
@@ -1330,12 +1333,12 @@ class Auditor:
 
     def finish(self, provenance: dict[str, Any]) -> AuditResult:
         self._flush_funding()
-        fills = self.hot_openings + self.hot_closes
-        for rule_id, count in ((R.POSITION_SIDE_MATCHES_MODE, self.hot_mode_checks), (R.FEES, fills),
-                               (R.NETTING, self.hot_openings), (R.NO_FLIP, self.hot_closes),
-                               (R.REALIZED_PNL, self.hot_closes)):
+        fills, openings = self.hot_fills, self.hot_openings
+        for rule_id, count in ((R.POSITION_SIDE_MATCHES_MODE, fills - self.hot_modeless), (R.FEES, fills),
+                               (R.NETTING, openings), (R.NO_FLIP, fills - openings),
+                               (R.REALIZED_PNL, fills - openings)):
             self.decided[rule_id] += count
-        self.hot_openings = self.hot_closes = self.hot_mode_checks = 0
+        self.hot_fills = self.hot_openings = self.hot_modeless = 0
         checked, rejected = self.checked, sum(self.rejected_by_reason.values())
         summary = {
             "records_read": self.read,
@@ -1435,39 +1438,44 @@ def audit_stream(stream: IO[bytes], profile: Any, *, trace_name: str = "<trace>"
     auditor = Auditor(profile, trace_name=trace_name, **options)
     consume, fill_hot, funding_hot = auditor.consume, auditor._fill_hot, auditor._funding_hot
     position_hot, rate_hot, balance_hot = auditor._position_hot, auditor._funding_rate_hot, auditor._balance_hot
-    hot, fast, number = auditor.hot, 0, 0
+    fast, number = 0, 0
     with local_audit_context():
         for lines in _hashed_blocks(stream, auditor.sha):
-            for line in lines:
-                number += 1
+            first = number + 1
+            if not auditor.hot:
+                for number, line in enumerate(lines, first):
+                    consume(number, line)
+                continue
+            for number, line in enumerate(lines, first):
                 # the loop takes plain fills, funding rows, snapshots, rates and balances straight to their
                 # fused paths; everything else (and every doubt) goes through ``consume``
-                if hot:
-                    try:
-                        raw = raw_loads(line)
-                    except ValueError:
-                        raw = None
-                    if raw.__class__ is dict:
-                        kind = raw.get("type")
-                        if kind == "fill":
-                            if fill_hot(raw, number):
-                                fast += 1
-                                continue
-                        elif kind == "funding":
-                            if funding_hot(raw, number):
-                                continue
-                        elif kind == "position":
-                            if position_hot(raw, number):
-                                continue
-                        elif kind == "funding_rate":
-                            if rate_hot(raw, number):
-                                continue
-                        elif kind == "balance" and balance_hot(raw, number):
-                            continue
-                        consume(number, line, raw)
+                try:
+                    raw = raw_loads(line)
+                except ValueError:
+                    consume(number, line)
+                    continue
+                if raw.__class__ is not dict:
+                    consume(number, line)
+                    continue
+                kind = raw.get("type")
+                if kind == "fill":
+                    if fill_hot(raw, number):
+                        fast += 1
                         continue
-                consume(number, line)
+                elif kind == "funding":
+                    if funding_hot(raw, number):
+                        continue
+                elif kind == "position":
+                    if position_hot(raw, number):
+                        continue
+                elif kind == "funding_rate":
+                    if rate_hot(raw, number):
+                        continue
+                elif kind == "balance" and balance_hot(raw, number):
+                    continue
+                consume(number, line, raw)
         auditor.read += fast
+        auditor.hot_fills += fast
         auditor.checked += fast
         auditor.by_type["fill"] += fast
         return auditor.finish(base_provenance(profile, trace_name))

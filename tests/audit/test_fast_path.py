@@ -101,3 +101,16 @@ def test_every_fused_path_defers_to_the_reference_on_any_doubt(field: str, kind:
     for report in (fast, reference):
         del report["provenance"]["trace_sha256"]
     assert fast == reference
+
+
+def test_fills_before_any_mode_is_known_count_as_the_reference_counts_them() -> None:
+    """Without an opening record the mode stays unknown: fills on legs a snapshot confirmed still take the fused path."""
+    lines, _ = synth_lines(1500, seed=23, other_share=0.3)
+    lines = [line for line in lines if b'"type":"opening"' not in line.replace(b" ", b"")]
+    profile = load_profile("seed")
+    fast = as_json(audit_stream(io.BytesIO(b"".join(lines)), profile, trace_name="t"))
+    reference = as_json(audit_lines([line.rstrip(b"\n") for line in lines], profile, trace_name="t", hot=False))
+    for report in (fast, reference):
+        del report["provenance"]["trace_sha256"]
+    assert fast == reference
+    assert "HM-ORD-001" not in fast["decided_by_rule"] and fast["decided_by_rule"]["HM-FEE-001"] > 100
