@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from typing import Any
 
 import pytest
 from audit_helpers import synth_lines
@@ -91,26 +92,27 @@ def _edited(lines: list[bytes], kind: str, field: str, value: object, nth: int) 
     return out
 
 
-@pytest.mark.parametrize(("field", "kind", "value"), _EDITS)
-def test_every_fused_path_defers_to_the_reference_on_any_doubt(field: str, kind: str, value: object) -> None:
-    lines, _ = synth_lines(600, seed=21, other_share=0.5)
-    lines = _edited(lines, kind, field, value, nth=7)
+def _fast_report(lines: list[bytes]) -> dict[str, Any]:
+    """The fast path's report on ``lines``, after checking that the reference path gives the same."""
     profile = load_profile("seed")
     fast = as_json(audit_stream(io.BytesIO(b"".join(lines)), profile, trace_name="t"))
     reference = as_json(audit_lines([line.rstrip(b"\n") for line in lines], profile, trace_name="t", hot=False))
     for report in (fast, reference):
         del report["provenance"]["trace_sha256"]
     assert fast == reference
+    return fast
+
+
+@pytest.mark.parametrize(("field", "kind", "value"), _EDITS)
+def test_every_fused_path_defers_to_the_reference_on_any_doubt(field: str, kind: str, value: object) -> None:
+    lines, _ = synth_lines(600, seed=21, other_share=0.5)
+    lines = _edited(lines, kind, field, value, nth=7)
+    _fast_report(lines)
 
 
 def test_fills_before_any_mode_is_known_count_as_the_reference_counts_them() -> None:
     """Without an opening record the mode stays unknown: fills on legs a snapshot confirmed still take the fused path."""
     lines, _ = synth_lines(1500, seed=23, other_share=0.3)
     lines = [line for line in lines if b'"type":"opening"' not in line.replace(b" ", b"")]
-    profile = load_profile("seed")
-    fast = as_json(audit_stream(io.BytesIO(b"".join(lines)), profile, trace_name="t"))
-    reference = as_json(audit_lines([line.rstrip(b"\n") for line in lines], profile, trace_name="t", hot=False))
-    for report in (fast, reference):
-        del report["provenance"]["trace_sha256"]
-    assert fast == reference
+    fast = _fast_report(lines)
     assert "HM-ORD-001" not in fast["decided_by_rule"] and fast["decided_by_rule"]["HM-FEE-001"] > 100
