@@ -36,6 +36,7 @@ from .numbers import (
     joined_texts,
     local_audit_context,
     step_of,
+    step_of_text,
 )
 from .trace import (
     PARSER,
@@ -1030,7 +1031,8 @@ class Auditor:
             raw["mark_price"] = mark_price
         if upnl is not None:
             raw["unrealized_pnl"] = Decimal(upnl)
-        self._on_position(raw, number)
+        self._on_position(raw, number, None if entry is None else step_of_text(entry),
+                          None if mark is None else step_of_text(mark))
         return True
 
     def _funding_rate_hot(self, raw: dict[str, Any], number: int) -> bool:
@@ -1242,8 +1244,12 @@ class Auditor:
     def _on_insurance(self, rec: dict[str, Any], number: int) -> None:
         pass  # informative: insurance-fund flows are not account cash flows
 
-    def _on_position(self, rec: dict[str, Any], number: int) -> None:
-        """HM-POS-004 (size), HM-POS-001 (entry), HM-POS-003 (unrealized PnL), HM-NET-001 (netting seen)."""
+    def _on_position(self, rec: dict[str, Any], number: int, entry_step: Decimal | None = None,
+                     mark_step: Decimal | None = None) -> None:
+        """HM-POS-004 (size), HM-POS-001 (entry), HM-POS-003 (unrealized PnL), HM-NET-001 (netting seen).
+
+        ``entry_step``, ``mark_step``: ``step_of`` the entry and mark price when the caller has them from the text.
+        """
         instrument, side, t = rec["instrument"], rec["position_side"], rec["t"]
         where = (number, rec.get("src"))
         qty, entry = rec["quantity"], rec["entry_price"]
@@ -1254,7 +1260,9 @@ class Auditor:
         if side not in OTHER:
             return
         leg = self.legs.get((instrument, side)) or self._leg(instrument, side)
-        entry_unc = (max(step_of(entry), self.price_step) / 2) if entry is not None else ZERO
+        if entry is not None and entry_step is None:
+            entry_step = step_of(entry)
+        entry_unc = (max(entry_step, self.price_step) / 2) if entry_step is not None else ZERO
         if leg.known:
             diff = leg.qty - qty
             if abs(diff) > self.qty_step:
@@ -1280,7 +1288,9 @@ class Auditor:
         mark, upnl = rec.get("mark_price"), rec.get("unrealized_pnl")
         if mark is not None and upnl is not None and entry is not None:
             exp = qty * (mark - entry) * (1 if side == "LONG" else -1)
-            tol = self.profile_tol + self.money_step + qty * (2 * entry_unc + self.entry_step + step_of(mark))
+            if mark_step is None:
+                mark_step = step_of(mark)
+            tol = self.profile_tol + self.money_step + qty * (2 * entry_unc + self.entry_step + mark_step)
             if abs(exp - upnl) > tol:
                 self._find(R.UNREALIZED_PNL, f"{instrument} {side}: unrealized PnL {canonical(upnl)} reported, "
                                              f"q x (mark - entry) gives {canonical(exp)}", t, [where],

@@ -71,6 +71,12 @@ def canonical(value: Decimal) -> str:
 _STEPS = tuple(Decimal(1).scaleb(-places) for places in range(MAX_DIGITS + 1))
 
 
+def step_of_text(text: str) -> Decimal:
+    """``step_of`` for a checked decimal string (``DECIMAL_TEXT``), without reading it: the same value."""
+    point = text.find(".")
+    return _STEPS[len(text) - point - 1 if point >= 0 else 0]
+
+
 def step_of(value: Decimal) -> Decimal:
     """One unit in the last printed place of ``value`` (``"70.92841"`` -> ``0.00001``)."""
     text = str(value)  # plain notation unless it shows an exponent: the places after the point are -exponent

@@ -99,7 +99,7 @@ def test_decimal_texts_are_exactly_the_schema_pattern() -> None:
     import random
     import re
 
-    from hedgespec.audit.numbers import DECIMAL_TEXT, FILL_TEXTS, FOUR_DECIMALS
+    from hedgespec.audit.numbers import DECIMAL_TEXT, FILL_TEXTS, FOUR_DECIMALS, step_of_text
 
     schema = re.compile(trace.DEC_PATTERN)
     rng = random.Random(3)
@@ -112,6 +112,8 @@ def test_decimal_texts_are_exactly_the_schema_pattern() -> None:
                      rng.random() < 0.1 else text)
     for text in texts:
         assert (DECIMAL_TEXT.fullmatch(text) is not None) == (schema.search(text) is not None), text
+        if DECIMAL_TEXT.fullmatch(text):
+            assert str(step_of_text(text)) == str(step_of(Decimal(text))), text
     for group in zip(texts[::4], texts[1::4], texts[2::4], texts[3::4], strict=False):
         expected = all(schema.search(text) is not None for text in group)
         assert (FOUR_DECIMALS.fullmatch("\x00".join(group)) is not None) == expected, group
