@@ -12,8 +12,10 @@ under "not decidable" with what would be needed, never silently skipped.
 Plain hedge fills (the bulk of any export) take a fused path, ``Auditor._fill_hot``, that validates
 and applies them in one pass; plain funding rows, position snapshots, funding rates and balances
 take their own (``_funding_hot``, ``_position_hot``, ``_funding_rate_hot``, ``_balance_hot``: checked
-in one pass, then the same handlers). Any doubt sends the line to the reference path (``validate`` +
-``_dispatch`` + the ``_on_*`` handlers), and tests hold the two to identical reports.
+in one pass, then the same handlers). Their lines are decoded straight into typed structs
+(``hedgespec.audit.fused``, with msgspec), which checks the JSON types on the way. Any doubt sends the
+line to the reference path (``validate`` + ``_dispatch`` + the ``_on_*`` handlers), and tests hold
+the two to identical reports.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, Context, Decimal
-from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any
 
@@ -44,10 +45,22 @@ from .trace import (
     TRACE_VERSION,
     RecordError,
     decode,
-    raw_loads,
     validate,
     validate_fast,
 )
+
+try:  # msgspec (the "fast" extra) gives the fused paths; without it every line takes the reference path
+    from .fused import (
+        NOT_FUSED,
+        BalanceLine,
+        FillLine,
+        FundingLine,
+        FundingRateLine,
+        PositionLine,
+        decode_fused,
+    )
+except ImportError:  # pragma: no cover - exercised only without the fast extra
+    decode_fused = None
 
 DEFAULT_DUP_WINDOW = 50_000
 DEFAULT_MAX_LISTED = 1_000
@@ -60,30 +73,9 @@ FLAT = "flat (opening declared complete)"
 UNKNOWN = "unknown (no opening state)"
 BUILT = "built from this leg's own fills"
 _BLANK_START = (b"", b" ", b"\t", b"\r", b"\n")
-# the fused fill path: the fields a plain fill must have (14 with "type"), read in one call, with or without
-# its order ID
-_FILL_FIELDS = ("v", "t", "src", "id", "instrument", "side", "position_side", "quantity", "price", "fee", "fee_asset",
-                "realized_pnl", "liquidity")
-_FILL_GET = itemgetter(*_FILL_FIELDS)
-_FILL_GET_ORDER = itemgetter(*_FILL_FIELDS, "order_id")
-_FILL_PLAIN = 14
-_FILL_WITH_ORDER = _FILL_PLAIN + 1
-_LIQUIDITY = frozenset(("MAKER", "TAKER"))
-# the fused funding path: a funding row without its optional fields
-_FUNDING_GET = itemgetter("v", "t", "src", "instrument", "position_side", "amount", "asset")
-_FUNDING_PLAIN = 8
-_FUNDING_SIDES = (None, "LONG", "SHORT")  # BOTH rows go through the reference path
 _FUNDING_TEXTS = joined_texts("number", "name", "name", "name", "name").fullmatch  # amount, instrument, asset, src
 _DECIMAL = DECIMAL_TEXT.fullmatch
-# the fused paths for snapshots and rates: their fields without the optional ones
-_POSITION_GET = itemgetter("v", "t", "src", "instrument", "position_side", "quantity", "entry_price")
-_POSITION_PLAIN = 8  # with mark_price and unrealized_pnl: 10; margin_type goes through the reference path
-_POSITION_SIDES = ("LONG", "SHORT", "BOTH")
-_FUNDING_RATE_GET = itemgetter("v", "t", "src", "instrument", "rate")
-_FUNDING_RATE_PLAIN = 6  # with mark_price: 7
-_BALANCE_GET = itemgetter("v", "t", "src", "asset", "wallet_balance")
-_BALANCE_PLAIN = 6
-# their texts, with the source's file and record ID last, each checked in one call
+# the texts of snapshots, rates and balances, with the source's file and record ID last, each checked in one call
 _POSITION_TEXTS = joined_texts("unsigned", "unsigned", "unsigned", "number", "name", "name", "name").fullmatch
 _POSITION_BASE = joined_texts("unsigned", "name", "name", "name").fullmatch  # quantity, instrument, source
 _UNSIGNED = joined_texts("unsigned").fullmatch
@@ -297,30 +289,59 @@ class Auditor:
     def feed(self, number: int, line: bytes) -> None:
         """One raw line of the trace (with its 1-based line number)."""
         self.sha.update(line)
-        self.consume(number, line)
+        self.take(number, [line])
 
-    def consume(self, number: int, line: bytes, parsed: Any = None) -> None:
-        """``feed`` without hashing, for readers that hash the file in blocks.
+    def take(self, first: int, lines: list[bytes]) -> None:
+        """Lines numbered from ``first``, already hashed: plain fills, funding rows, snapshots, rates and
+        balances through their fused paths, everything else (and every doubt) through ``consume``."""
+        consume = self.consume
+        if not self.hot or decode_fused is None:
+            for number, line in enumerate(lines, first):
+                consume(number, line)
+            return
+        fill_hot, funding_hot, position_hot = self._fill_hot, self._funding_hot, self._position_hot
+        rate_hot, balance_hot = self._funding_rate_hot, self._balance_hot
+        fast = 0
+        for number, line in enumerate(lines, first):
+            try:
+                rec = decode_fused(line)
+            except NOT_FUSED:
+                consume(number, line)
+                continue
+            kind = rec.__class__
+            if kind is FillLine:
+                if fill_hot(rec, number):
+                    fast += 1
+                    continue
+            elif kind is FundingLine:
+                if funding_hot(rec, number):
+                    continue
+            elif kind is PositionLine:
+                if position_hot(rec, number):
+                    continue
+            elif kind is FundingRateLine:
+                if rate_hot(rec, number):
+                    continue
+            elif balance_hot(rec, number):
+                continue
+            consume(number, line)
+        # fused fills are counted once per block (closes and mode checks derived at the end, see ``finish``)
+        self.read += fast
+        self.hot_fills += fast
+        self.checked += fast
+        self.by_type["fill"] += fast
 
-        ``parsed``: the line already decoded by the caller and left untouched (not a fill the fast path
-        tried), so it need not be parsed twice.
-        """
+    def consume(self, number: int, line: bytes) -> None:
+        """One line through the reference path (``validate`` + ``_dispatch``), without hashing."""
         if line[:1] in _BLANK_START and not line.strip():
             self.blank += 1
             return
         self.read += 1
         if self.first_number is None:
-            self.first_number = number  # the first record never takes the fast path (no leg is known yet)
+            self.first_number = number  # the first record never takes a fused path (no leg is known yet)
         raw: Any = None
         try:
-            raw = parsed if parsed is not None else decode(line)
-            if self.hot and type(raw) is dict and raw.get("type") == "fill":
-                if self._fill_hot(raw, number):
-                    self.hot_fills += 1
-                    self.checked += 1
-                    self.by_type["fill"] += 1
-                    return
-                raw = decode(line)  # the hot path may have converted some fields before it gave up
+            raw = decode(line)
             rec = validate_fast(raw)
             if rec is None:
                 raw = decode(line)
@@ -623,50 +644,36 @@ class Auditor:
         if len(self.names) < MAX_DISTINCT:
             self.names.setdefault(name, name)
 
-    def _fill_hot(self, raw: dict[str, Any], number: int) -> bool:  # noqa: C901
+    def _fill_hot(self, f: FillLine, number: int) -> bool:
         """A plain hedge fill in one pass: same checks and state as ``validate`` + ``_dispatch`` + ``_on_fill``.
 
-        Returns False, having changed nothing (not even ``raw``), when the record needs the reference
-        path: anything invalid, out of order, duplicate, unusual or suspicious. The reference path then
-        decides; tests/audit/test_fast_path.py holds the two to identical reports.
+        Returns False, having changed nothing, when the record needs the reference path: anything invalid,
+        out of order, duplicate, unusual or suspicious. The reference path then decides;
+        tests/audit/test_fast_path.py holds the two to identical reports.
         """
-        n = len(raw)
-        try:
-            if n == _FILL_WITH_ORDER:
-                v, t, src, ident, instrument, side, position_side, q, p, fee, fee_asset, pnl, liquidity, order_id = \
-                    _FILL_GET_ORDER(raw)
-                if order_id is not None and (order_id.__class__ is not str or not order_id):
-                    return False
-            elif n == _FILL_PLAIN:
-                v, t, src, ident, instrument, side, position_side, q, p, fee, fee_asset, pnl, liquidity = _FILL_GET(raw)
-            else:
-                return False
-        except KeyError:
-            return False
-        if src.__class__ is not dict:
-            return False
+        src = f.src
         sfile, sid = src.get("file"), src.get("id")
-        try:  # JSON values: one equal to a string is that string; a non-string raises TypeError in the join
-            route = self.fill_routes.get((instrument, side, position_side)) \
-                or self._route_of(instrument, side, position_side)
-            if route is None or liquidity not in _LIQUIDITY \
-                    or _FILL_TEXTS("\x00".join((q, p, fee, pnl, ident, sfile, sid))) is None:
+        instrument, side, position_side = f.instrument, f.side, f.position_side
+        q, p, fee, pnl = f.quantity, f.price, f.fee, f.realized_pnl
+        route = self.fill_routes.get((instrument, side, position_side)) or self._route_of(instrument, side, position_side)
+        try:  # a source file or ID that is not a string raises TypeError in the join
+            if route is None or _FILL_TEXTS("\x00".join((q, p, fee, pnl, f.id, sfile, sid))) is None:
                 return False
         except TypeError:
             return False
-        if v != 1 or v.__class__ is not int or t.__class__ is not int:
+        if f.order_id == "":
             return False
+        t = f.t
         last_t = self.last_t
         mode = self.mode
-        if (t < 0 if last_t is None else t < last_t) or mode == "ONE_WAY":
+        if (last_t is not None and t < last_t) or mode == "ONE_WAY":
             return False
         settle = self.settle_asset  # a non-empty string when set: then so is an equal fee asset
-        if settle is None or fee_asset != settle:
+        if settle is None or f.fee_asset != settle:
             return False
-        if len(src) != 2:
-            line_no, index = src.get("line", 0), src.get("index", 0)
-            if len(src) != 2 + ("line" in src) + ("index" in src) or line_no.__class__ is not int \
-                    or index.__class__ is not int or line_no < 0 or index < 0:
+        if len(src) != 2:  # a line and an index may follow the file and ID (counts, as the decoder checked)
+            if len(src) != 2 + ("line" in src) + ("index" in src) or src.get("line", 0).__class__ is not int \
+                    or src.get("index", 0).__class__ is not int:
                 return False
         opening, leg, other, name = route
         if not leg.known:
@@ -696,6 +703,7 @@ class Auditor:
             pnl_tol = tol + qty * (self.entry_step + leg.entry_unc) + leg.cost_unc
             if not -pnl_tol <= diff <= pnl_tol:
                 return False
+        liquidity = f.liquidity
         current = self.fee_ranges.get((name, liquidity, hedged))
         if current is None:
             return False
@@ -918,27 +926,22 @@ class Auditor:
             return
         self.pending_funding.append((rec, where))
 
-    def _funding_hot(self, raw: dict[str, Any], number: int) -> bool:
+    def _funding_hot(self, r: FundingLine, number: int) -> bool:
         """A plain funding row (no rate, mark or quantity on it) in one pass: same as ``consume`` would do.
 
-        Returns False, having changed nothing (not even ``raw``), when the reference path must decide.
+        Returns False, having changed nothing, when the reference path must decide.
         """
-        if len(raw) != _FUNDING_PLAIN:
-            return False
-        try:
-            v, t, src, instrument, side, amount, asset = _FUNDING_GET(raw)
-        except KeyError:
-            return False
-        if v != 1 or src.__class__ is not dict or len(src) != 2 or side not in _FUNDING_SIDES \
-                or not (t.__class__ is v.__class__ is int and t >= 0):
+        src = r.src
+        if len(src) != 2:
             return False
         sfile, sid = src.get("file"), src.get("id")
+        instrument, amount, asset = r.instrument, r.amount, r.asset
         try:  # a non-string raises TypeError in the join
             if _FUNDING_TEXTS("\x00".join((amount, instrument, asset, sfile, sid))) is None:
                 return False
         except TypeError:
             return False
-        last_t = self.last_t
+        last_t, t = self.last_t, r.t
         if (last_t is not None and t < last_t) or self.first_number is None \
                 or len(self.pending_funding) >= MAX_FUNDING_GROUP:
             return False
@@ -957,26 +960,25 @@ class Auditor:
             self._flush_funding()
             pending = None
         self.last_t = t
-        raw["amount"] = value = Decimal(amount)  # the record itself, as validate_fast converts it
+        value = Decimal(amount)
         if asset in self.balance_delta:
             self.balance_delta[asset] += value
         if pending is None:
             self.pending_key = (instrument, t)
-        self.pending_funding.append((raw, (number, src)))
+        # the row as the reference path holds it (the fields a funding group reads)
+        row = {"t": t, "instrument": instrument, "position_side": r.position_side, "amount": value}
+        self.pending_funding.append((row, (number, src)))
         return True
 
-    def _hot_commit(self, kind: str, number: int, v: Any, t: Any, sfile: str, sid: str,
-                    instrument: str | None) -> bool:
-        """The common part of a fused record: version, time, order and duplicates checked as ``validate_fast``
-        and ``_dispatch`` do, then their bookkeeping before the handler runs. The caller has checked the
-        source: exactly a file and a record ID, non-empty strings.
+    def _hot_commit(self, kind: str, number: int, t: int, sfile: str, sid: str, instrument: str | None) -> bool:
+        """The common part of a fused record: order and duplicates checked as ``_dispatch`` does, then its
+        bookkeeping before the handler runs. The caller has checked the source: exactly a file and a record
+        ID, non-empty strings.
 
         False, having changed nothing, when the reference path must decide (it then gives the verdict).
         """
-        if v != 1 or v.__class__ is not int or t.__class__ is not int or self.first_number is None:
-            return False
         last_t = self.last_t
-        if t < 0 if last_t is None else t < last_t:
+        if (last_t is not None and t < last_t) or self.first_number is None:
             return False
         names = self.names
         key = (kind, names.get(sfile, sfile), sid, instrument if instrument is None else names.get(instrument, instrument))
@@ -994,22 +996,17 @@ class Auditor:
         self.last_t = t
         return True
 
-    def _position_hot(self, raw: dict[str, Any], number: int) -> bool:
+    def _position_hot(self, r: PositionLine, number: int) -> bool:
         """A position snapshot without margin type in one pass: as ``consume`` would do (``_on_position``).
 
-        Returns False, having changed nothing (not even ``raw``), when the reference path must decide.
+        Returns False, having changed nothing, when the reference path must decide.
         """
-        n = len(raw)
-        try:
-            v, t, src, instrument, side, q, entry = _POSITION_GET(raw)
-            mark, upnl = (raw["mark_price"], raw["unrealized_pnl"]) if n == _POSITION_PLAIN + 2 else (None, None)
-        except KeyError:
-            return False
-        if (n != _POSITION_PLAIN and n != _POSITION_PLAIN + 2) or side not in _POSITION_SIDES \
-                or src.__class__ is not dict or len(src) != 2:
+        src = r.src
+        if len(src) != 2:
             return False
         sfile, sid = src.get("file"), src.get("id")
-        try:  # a non-string raises TypeError in the join or the match
+        instrument, q, entry, mark, upnl = r.instrument, r.quantity, r.entry_price, r.mark_price, r.unrealized_pnl
+        try:  # a non-string raises TypeError in the join
             if entry is not None and mark is not None and upnl is not None:
                 if _POSITION_TEXTS("\x00".join((q, entry, mark, upnl, instrument, sfile, sid))) is None:
                     return False
@@ -1022,33 +1019,26 @@ class Auditor:
         mark_price = None if mark is None else Decimal(mark)
         if mark_price is not None and not mark_price:
             return False  # a mark price is positive
-        if not self._hot_commit("position", number, v, t, sfile, sid, instrument):
+        t = r.t
+        if not self._hot_commit("position", number, t, sfile, sid, instrument):
             return False
-        raw["quantity"] = Decimal(q)
-        if entry is not None:
-            raw["entry_price"] = Decimal(entry)
-        if mark_price is not None:
-            raw["mark_price"] = mark_price
-        if upnl is not None:
-            raw["unrealized_pnl"] = Decimal(upnl)
-        self._on_position(raw, number, None if entry is None else step_of_text(entry),
+        rec = {"t": t, "src": src, "instrument": instrument, "position_side": r.position_side,
+               "quantity": Decimal(q), "entry_price": None if entry is None else Decimal(entry),
+               "mark_price": mark_price, "unrealized_pnl": None if upnl is None else Decimal(upnl)}
+        self._on_position(rec, number, None if entry is None else step_of_text(entry),
                           None if mark is None else step_of_text(mark))
         return True
 
-    def _funding_rate_hot(self, raw: dict[str, Any], number: int) -> bool:
+    def _funding_rate_hot(self, r: FundingRateLine, number: int) -> bool:
         """A funding rate in one pass: as ``consume`` would do (``_on_funding_rate``).
 
-        Returns False, having changed nothing (not even ``raw``), when the reference path must decide.
+        Returns False, having changed nothing, when the reference path must decide.
         """
-        n = len(raw)
-        try:
-            v, t, src, instrument, rate = _FUNDING_RATE_GET(raw)
-            mark = raw["mark_price"] if n == _FUNDING_RATE_PLAIN + 1 else None
-        except KeyError:
-            return False
-        if (n != _FUNDING_RATE_PLAIN and n != _FUNDING_RATE_PLAIN + 1) or src.__class__ is not dict or len(src) != 2:
+        src = r.src
+        if len(src) != 2:
             return False
         sfile, sid = src.get("file"), src.get("id")
+        instrument, rate, mark = r.instrument, r.rate, r.mark_price
         try:  # a non-string raises TypeError in the join
             if (_RATE_TEXTS("\x00".join((rate, instrument, sfile, sid))) if mark is None
                     else _RATE_MARK_TEXTS("\x00".join((rate, mark, instrument, sfile, sid)))) is None:
@@ -1058,35 +1048,32 @@ class Auditor:
         mark_price = None if mark is None else Decimal(mark)
         if mark_price is not None and not mark_price:
             return False  # a mark price is positive
-        if not self._hot_commit("funding_rate", number, v, t, sfile, sid, instrument):
+        t = r.t
+        if not self._hot_commit("funding_rate", number, t, sfile, sid, instrument):
             return False
-        raw["rate"] = Decimal(rate)
-        if mark_price is not None:
-            raw["mark_price"] = mark_price
-        self._on_funding_rate(raw, number)
+        rec = {"t": t, "src": src, "instrument": instrument, "rate": Decimal(rate), "mark_price": mark_price}
+        self._on_funding_rate(rec, number)
         return True
 
-    def _balance_hot(self, raw: dict[str, Any], number: int) -> bool:
+    def _balance_hot(self, r: BalanceLine, number: int) -> bool:
         """A wallet balance in one pass: as ``consume`` would do (``_on_balance``, HM-LEDG-001).
 
-        Returns False, having changed nothing (not even ``raw``), when the reference path must decide.
+        Returns False, having changed nothing, when the reference path must decide.
         """
-        try:
-            v, t, src, asset, balance = _BALANCE_GET(raw)
-        except KeyError:
-            return False
-        if len(raw) != _BALANCE_PLAIN or src.__class__ is not dict or len(src) != 2:
+        src = r.src
+        if len(src) != 2:
             return False
         sfile, sid = src.get("file"), src.get("id")
+        asset, balance = r.asset, r.wallet_balance
         try:  # a non-string raises TypeError in the join
             if _BALANCE_TEXTS("\x00".join((balance, asset, sfile, sid))) is None:
                 return False
         except TypeError:
             return False
-        if not self._hot_commit("balance", number, v, t, sfile, sid, None):
+        t = r.t
+        if not self._hot_commit("balance", number, t, sfile, sid, None):
             return False
-        raw["wallet_balance"] = Decimal(balance)
-        self._on_balance(raw, number)
+        self._on_balance({"t": t, "src": src, "asset": asset, "wallet_balance": Decimal(balance)}, number)
         return True
 
     def _funding_point(self, rec: dict[str, Any]) -> FundingPoint | None:
@@ -1446,48 +1433,11 @@ def _hashed_blocks(stream: IO[bytes], sha: Any) -> Iterable[list[bytes]]:
 def audit_stream(stream: IO[bytes], profile: Any, *, trace_name: str = "<trace>", **options: Any) -> AuditResult:
     """Audit a binary stream; memory does not depend on its length (see the module docstring)."""
     auditor = Auditor(profile, trace_name=trace_name, **options)
-    consume, fill_hot, funding_hot = auditor.consume, auditor._fill_hot, auditor._funding_hot
-    position_hot, rate_hot, balance_hot = auditor._position_hot, auditor._funding_rate_hot, auditor._balance_hot
-    fast, number = 0, 0
+    number = 0
     with local_audit_context():
         for lines in _hashed_blocks(stream, auditor.sha):
-            first = number + 1
-            if not auditor.hot:
-                for number, line in enumerate(lines, first):
-                    consume(number, line)
-                continue
-            for number, line in enumerate(lines, first):
-                # the loop takes plain fills, funding rows, snapshots, rates and balances straight to their
-                # fused paths; everything else (and every doubt) goes through ``consume``
-                try:
-                    raw = raw_loads(line)
-                except ValueError:
-                    consume(number, line)
-                    continue
-                if raw.__class__ is not dict:
-                    consume(number, line)
-                    continue
-                kind = raw.get("type")
-                if kind == "fill":
-                    if fill_hot(raw, number):
-                        fast += 1
-                        continue
-                elif kind == "funding":
-                    if funding_hot(raw, number):
-                        continue
-                elif kind == "position":
-                    if position_hot(raw, number):
-                        continue
-                elif kind == "funding_rate":
-                    if rate_hot(raw, number):
-                        continue
-                elif kind == "balance" and balance_hot(raw, number):
-                    continue
-                consume(number, line, raw)
-        auditor.read += fast
-        auditor.hot_fills += fast
-        auditor.checked += fast
-        auditor.by_type["fill"] += fast
+            auditor.take(number + 1, lines)
+            number += len(lines)
         return auditor.finish(base_provenance(profile, trace_name))
 
 

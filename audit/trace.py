@@ -625,6 +625,3 @@ def fast_fill(raw: dict[str, Any]) -> dict[str, Any]:
             if key in raw:
                 raw[key] = convert(raw[key])
     return raw
-
-
-raw_loads = _loads  # the parser in use (orjson if installed), for readers with their own fast path

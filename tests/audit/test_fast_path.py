@@ -116,3 +116,53 @@ def test_fills_before_any_mode_is_known_count_as_the_reference_counts_them() -> 
     lines = [line for line in lines if b'"type":"opening"' not in line.replace(b" ", b"")]
     fast = _fast_report(lines)
     assert "HM-ORD-001" not in fast["decided_by_rule"] and fast["decided_by_rule"]["HM-FEE-001"] > 100
+
+
+# edits of the line's text that a JSON value cannot express: repeated keys, large integers, escapes, spacing
+_TEXT_EDITS: list[tuple[str, bytes, bytes]] = [
+    ("t past 2**64 (a float for orjson)", b'"t":', b'"t":99999999999999999999999,"t":'),
+    ("t of 2**64 - 1", b'"t":', b'"t":18446744073709551615,"t":'),
+    ("t after a value past 2**64", b'"t":', b'"t":1,"t":99999999999999999999999,"x":'),
+    ("t as 1.0", b',"t":', b',"t":1.0,"t0":'),
+    ("v as 1.0", b'"v":1', b'"v":1.0'),
+    ("v repeated", b'"v":1', b'"v":2,"v":1'),
+    ("type repeated", b'"type":', b'"type":"ledger","type":'),
+    ("src repeated", b'"src":', b'"src":{"file":"a","id":"b"},"src":'),
+    ("src ID repeated", b'"id":', b'"id":"other","id":', ),
+    ("src line as text", b'"src":{', b'"src":{"line":"3",'),
+    ("src line past 2**63", b'"src":{', b'"src":{"line":9223372036854775808,'),
+    ("src index", b'"src":{', b'"src":{"index":2,"line":0,'),
+    ("escaped names", b'USDT"', b'US\\u0044T"'),
+    ("an escaped NUL", b'USDT"', b'US\\u0000T"'),
+    ("a lone surrogate", b'USDT"', b'US\\ud800T"'),
+    ("spaces", b'","', b'" , "'),
+    ("a tab before the end", b'"}\n', b'"}\t\n'),
+    ("a second object", b'}\n', b'}{}\n'),
+]
+
+
+@pytest.mark.parametrize("kind", ["fill", "funding", "position", "funding_rate", "balance"])
+@pytest.mark.parametrize(("what", "old", "new"), _TEXT_EDITS, ids=[e[0] for e in _TEXT_EDITS])
+def test_the_fused_decoder_reads_a_line_as_the_reference_parser_does(kind: str, what: str, old: bytes,
+                                                                     new: bytes) -> None:
+    lines, _ = synth_lines(600, seed=21, other_share=0.5)
+    marker = f'"type":"{kind}"'.encode()
+    nth = [number for number, line in enumerate(lines) if marker in line][7]
+    if old not in lines[nth]:
+        pytest.skip(f"no {old!r} in a {kind} line")
+    lines[nth] = lines[nth].replace(old, new, 1)
+    _fast_report(lines)
+
+
+def test_the_fused_paths_take_the_plain_records() -> None:
+    pytest.importorskip("msgspec")
+    from hedgespec.audit.engine import Auditor
+    from hedgespec.audit.numbers import local_audit_context
+
+    lines, _ = synth_lines(3000, seed=11)
+    auditor = Auditor(load_profile("seed"))
+    with local_audit_context():
+        auditor.take(1, [line.rstrip(b"\n") for line in lines])
+    # all but the fills that open a fee-rate range (one per instrument, liquidity and hedged or not)
+    assert auditor.by_type["fill"] - 8 <= auditor.hot_fills < auditor.by_type["fill"]
+    assert auditor.read == auditor.checked == len(lines)
