@@ -22,9 +22,9 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from typing import Any
 
-from hedgespec import __version__
+from hedgespec import __version__, jsonio
 from hedgespec.model import initial_state, snapshot, step
-from hedgespec.model.codec import InputError, action_from_json, outcome_to_json
+from hedgespec.model.codec import InputError, action_from_json, known_fields, outcome_to_json
 from hedgespec.model.state import State
 from hedgespec.spec.profiles import Profile, ProfileError, builtin_profile_names, load_profile
 
@@ -62,18 +62,16 @@ def read_json(path: str) -> Any:
     except (OSError, UnicodeDecodeError) as exc:
         raise CliError(f"{path}: cannot read: {exc}") from None
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise CliError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
+        return jsonio.loads(text)
+    except jsonio.JSONInputError as exc:
+        raise CliError(exc.at(path)) from None
 
 
 def parse_scenario(document: Any, path: str) -> Scenario:
     """Validate a decoded scenario document (format "1"); InputError naming file, step and field."""
     if not isinstance(document, dict):
         raise InputError(f"{path}: a scenario is a JSON object, got {type(document).__name__}")
-    for key in document:
-        if key not in SCENARIO_FIELDS:
-            raise InputError(f"{path}: {key}: unknown field (known: {', '.join(SCENARIO_FIELDS)})")
+    known_fields(document, SCENARIO_FIELDS, path)
     if "scenario_format" not in document:
         raise InputError(f"{path}: scenario_format: missing (expected {SCENARIO_FORMAT!r})")
     if document["scenario_format"] != SCENARIO_FORMAT:

@@ -10,7 +10,7 @@ from typing import Any
 
 from hedgespec.spec.profiles import Profile, ProfileError, load_profile
 
-from .codec import InputError, instrument_from_json, parse_units
+from .codec import InputError, instrument_from_json, known_fields, parse_units
 from .mode import scope_of
 from .snapshot import snapshot
 from .state import HEDGE, ONE_WAY, Account, Config, State
@@ -18,6 +18,7 @@ from .step import step
 
 _RATE_CHOICES = ("liquidation_clearance_fee_rate", "settlement_fee_rate")
 
+ACCOUNT_FIELDS = ("wallet", "position_mode")
 PARAMS_FIELDS = ("instruments", "accounts", "profile", "insurance_fund", "mark_prices", "last_prices")
 
 
@@ -60,9 +61,7 @@ def initial_state(params: dict[str, Any], profile: Profile | str | None = None, 
     """
     if not isinstance(params, dict):
         raise InputError(f"{where}: parameters are a JSON object")
-    for key in params:
-        if key not in PARAMS_FIELDS:
-            raise InputError(f"{where}: {key}: unknown field (known: {', '.join(PARAMS_FIELDS)})")
+    known_fields(params, PARAMS_FIELDS, where)
     if profile is None:
         profile = params.get("profile", "seed")
     if isinstance(profile, str):
@@ -83,6 +82,11 @@ def initial_state(params: dict[str, Any], profile: Profile | str | None = None, 
         instruments[inst.symbol] = inst
     raw_accounts = params.get("accounts")
     if isinstance(raw_accounts, list):
+        for i, name in enumerate(raw_accounts):
+            if not isinstance(name, str) or not name:
+                raise InputError(f"{where}: accounts[{i}]: an account ID is a non-empty string, got {name!r}")
+        if len(set(raw_accounts)) != len(raw_accounts):
+            raise InputError(f"{where}: accounts: an account ID is listed twice")
         raw_accounts = {name: {} for name in raw_accounts}
     if not isinstance(raw_accounts, dict) or not raw_accounts:
         raise InputError(f"{where}: accounts: a non-empty object or list is required")
@@ -92,6 +96,7 @@ def initial_state(params: dict[str, Any], profile: Profile | str | None = None, 
         at = f"{where}: accounts.{name}"
         if not isinstance(raw, dict):
             raise InputError(f"{at}: an account is a JSON object")
+        known_fields(raw, ACCOUNT_FIELDS, at)
         wallet = parse_units(raw.get("wallet", "0"), "money", at, "wallet")
         modes = raw.get("position_mode", {})
         if not isinstance(modes, dict) or any(m not in (HEDGE, ONE_WAY) for m in modes.values()):

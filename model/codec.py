@@ -7,9 +7,10 @@ money); a value with more decimals than its unit holds is an error, never rounde
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Any
+
+from hedgespec.spec.numbers import is_decimal_text
 
 from . import actions as A
 from .events import Fill, FundingPayment, LedgerEntry, Liquidation, ModeChange, OrderUpdate, Outcome
@@ -25,20 +26,21 @@ class InputError(ValueError):
 
 
 def parse_units(text: Any, unit: str, where: str = "", field: str = "") -> int:
-    """A decimal string -> integer atoms of ``unit``; exact or an InputError."""
+    """A decimal string (``hedgespec.spec.numbers``' grammar) -> integer atoms of ``unit``; exact or
+    an InputError."""
     place = f"{where}: {field}" if where else field
     if not isinstance(text, str):
         raise InputError(f"{place}: expected a decimal string, got {type(text).__name__} {text!r}")
-    try:
-        value = Decimal(text.strip())
-    except InvalidOperation:
-        raise InputError(f"{place}: not a decimal number: {text!r}") from None
-    if not value.is_finite():
-        raise InputError(f"{place}: not a finite number: {text!r}")
-    scaled = value.scaleb(UNIT_DECIMALS[unit])
-    if scaled != scaled.to_integral_value():
-        raise InputError(f"{place}: {text!r} has more decimals than {UNIT_DECIMALS[unit]} ({unit} unit)")
-    return int(scaled)
+    if not is_decimal_text(text):
+        raise InputError(f"{place}: not a decimal string (an optional minus, up to 20 digits, an optional point "
+                         f"and up to 20 digits; no exponent or spaces): {text[:40]!r}")
+    decimals = UNIT_DECIMALS[unit]
+    whole, _, fraction = text.partition(".")
+    fraction = fraction.rstrip("0")
+    if len(fraction) > decimals:
+        raise InputError(f"{place}: {text!r} has more decimals than {decimals} ({unit} unit)")
+    atoms = int(whole.lstrip("-") + fraction.ljust(decimals, "0"))
+    return -atoms if whole.startswith("-") else atoms
 
 
 def format_units(atoms: int, unit: str) -> str:
@@ -186,9 +188,22 @@ def _field(obj: dict[str, Any], name: str, where: str) -> Any:
     return obj[name]
 
 
+INSTRUMENT_FIELDS = ("symbol", "settle_asset", "kind", "tick_size", "lot_size", "maker_rate", "taker_rate",
+                     "brackets")
+BRACKET_FIELDS = ("notional_floor", "notional_cap", "maintenance_rate", "maintenance_amount", "max_leverage")
+
+
+def known_fields(obj: dict[str, Any], fields: tuple[str, ...], where: str) -> None:
+    """InputError for the first key of ``obj`` that is not one of ``fields``: a typo is never ignored."""
+    for key in obj:
+        if key not in fields:
+            raise InputError(f"{where}: {key}: unknown field (known: {', '.join(fields)})")
+
+
 def instrument_from_json(obj: Any, where: str) -> Instrument:
     if not isinstance(obj, dict):
         raise InputError(f"{where}: an instrument is a JSON object")
+    known_fields(obj, INSTRUMENT_FIELDS, where)
     symbol = _field(obj, "symbol", where)
     if not isinstance(symbol, str) or not symbol:
         raise InputError(f"{where}: symbol: a non-empty string is required")
@@ -203,6 +218,7 @@ def instrument_from_json(obj: Any, where: str) -> Instrument:
         at = f"{where}: brackets[{i}]"
         if not isinstance(raw, dict):
             raise InputError(f"{at}: a bracket is a JSON object")
+        known_fields(raw, BRACKET_FIELDS, at)
         brackets.append(Bracket(
             parse_units(_field(raw, "notional_floor", at), "money", at, "notional_floor"),
             parse_units(raw.get("notional_cap", "0"), "money", at, "notional_cap"),

@@ -11,7 +11,8 @@ from scenarios import params
 
 @pytest.mark.parametrize("text,unit,atoms", [
     ("1", "qty", 10**8), ("0.00000001", "qty", 1), ("-2.5", "money", -25 * 10**15), ("0", "rate", 0),
-    ("1e2", "price", 100 * 10**8), ("  3.10 ", "price", 310_000_000),
+    ("3.10", "price", 310_000_000), ("-0", "money", 0), ("12345678901234567890.1234567890123456", "money",
+                                                            123456789012345678901234567890123456),
 ])
 def test_parse_exact(text, unit, atoms):
     assert parse_units(text, unit) == atoms
@@ -25,8 +26,12 @@ def test_format_canonical(value, unit, text):
 
 
 @pytest.mark.parametrize("raw,message", [
-    ("0.000000001", "more decimals than 8"), ("abc", "not a decimal number"), ("NaN", "not a finite number"),
+    ("0.000000001", "more decimals than 8"), ("abc", "not a decimal string"), ("NaN", "not a decimal string"),
     (1.5, "expected a decimal string, got float"), (None, "expected a decimal string"),
+    # one grammar for every format: no exponent, sign, spaces, separators or non-ASCII digits, no huge values
+    ("1e2", "not a decimal string"), ("1e999999999", "not a decimal string"), ("+1", "not a decimal string"),
+    (" 0.1 ", "not a decimal string"), ("1_0", "not a decimal string"), ("\u0661.\u0662", "not a decimal string"),
+    (".5", "not a decimal string"), ("1.", "not a decimal string"), ("1" * 21, "not a decimal string"),
 ])
 def test_parse_refuses(raw, message):
     with pytest.raises(InputError, match=message) as info:
@@ -88,7 +93,15 @@ def test_unknown_account_instrument_side():
 @pytest.mark.parametrize("mutate,message", [
     (lambda p: p.pop("instruments"), "instruments: a non-empty list"),
     (lambda p: p["instruments"][0].update(tick_size="-1"), "tick_size and lot_size must be positive"),
-    (lambda p: p["accounts"]["A"].update(wallet="1.2.3"), "accounts.A: wallet: not a decimal number"),
+    (lambda p: p["accounts"]["A"].update(wallet="1.2.3"), "accounts.A: wallet: not a decimal string"),
+    (lambda p: p["accounts"]["A"].update(wallet="1e999999999"), "accounts.A: wallet: not a decimal string"),
+    (lambda p: p["accounts"]["A"].update(walet="1"), "accounts.A: walet: unknown field"),
+    (lambda p: p["instruments"][0].update(tick="0.1"), r"instruments\[0\]: tick: unknown field"),
+    (lambda p: p["instruments"][0].update(brackets=[{**p["instruments"][0]["brackets"][0], "mmr": "0.1"}]),
+     r"instruments\[0\]: brackets\[0\]: mmr: unknown field"),
+    (lambda p: p.update(accounts=["a", 1]), r"accounts\[1\]: an account ID is a non-empty string, got 1"),
+    (lambda p: p.update(accounts=[{"x": 1}]), r"accounts\[0\]: an account ID is a non-empty string"),
+    (lambda p: p.update(accounts=["a", "a"]), "accounts: an account ID is listed twice"),
     (lambda p: p.update(mark_prices={"NOPE": "1"}), "mark_prices.NOPE: unknown instrument"),
     (lambda p: p.update(extra=1), "extra: unknown field"),
     (lambda p: p.update(profile=5), "profile: a profile name or file path is required"),

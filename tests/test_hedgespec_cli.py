@@ -224,6 +224,17 @@ def test_json_syntax_error_names_line_and_column(tmp_path: Path, capsys: pytest.
     assert f"{path}:3:12: not valid JSON" in fails(["simulate", path], capsys)
 
 
+def test_a_key_given_twice_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = json.dumps(scenario_document())
+    path = write(tmp_path, '{"title": "first", ' + text[1:])
+    assert f"{path}: not valid JSON: key 'title' appears twice in one object" in fails(["simulate", path], capsys)
+
+
+def test_deep_nesting_is_refused_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, "[" * 100_000 + "]" * 100_000)
+    assert f"{path}: not valid JSON: nested too deeply" in fails(["simulate", path], capsys)
+
+
 def test_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = str(tmp_path / "absent.json")
     assert f"{path}: no such file" in fails(["simulate", path], capsys)
@@ -263,7 +274,7 @@ def test_not_an_object(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
 @pytest.mark.parametrize(("action", "message"), [
     ({**GOOD_ACTION, "kind": "place_order", "account": "alice", "order_id": "x", "side": "BUY",
       "position_side": "LONG", "order_type": "MARKET", "quantity": 0.1}, "step 3: quantity: expected a decimal string"),
-    ({**GOOD_ACTION, "price": "sixty"}, "step 3: price: not a decimal number"),
+    ({**GOOD_ACTION, "price": "sixty"}, "step 3: price: not a decimal string"),
     ({**GOOD_ACTION, "price": "60000.000000001"}, "step 3: price: '60000.000000001' has more decimals"),
     ({**GOOD_ACTION, "kind": "teleport"}, "step 3: kind: unknown action kind 'teleport'"),
     ({**GOOD_ACTION, "colour": "red"}, "step 3: colour: not a field of mark_price"),

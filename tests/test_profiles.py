@@ -299,6 +299,18 @@ def test_a_copy_of_a_builtin_profile_loads_from_a_file(tmp_path: Path) -> None:
      "choices.hedge_discount"),
     (lambda r: r["choices"]["default_leverage"].update(value="-5", status="modelled"),
      "choices.default_leverage.value"),
+    (lambda r: r["choices"]["default_leverage"].update(value="0", status="modelled"),
+     "choices.default_leverage.value: a whole number of at least 1"),
+    (lambda r: r["choices"]["default_leverage"].update(value="2.5", status="modelled"),
+     "choices.default_leverage.value: a whole number of at least 1"),
+    (lambda r: r["choices"]["default_leverage"].update(value="1e999999999", status="modelled"),
+     "choices.default_leverage.value: a non-negative decimal string"),
+    (lambda r: r["choices"]["settlement_fee_rate"].update(value="1", status="modelled"),
+     "choices.settlement_fee_rate.value: a rate below 1"),
+    (lambda r: r["choices"]["liquidation_clearance_fee_rate"].update(value="0.000000001", status="modelled"),
+     "choices.liquidation_clearance_fee_rate.value: a rate below 1 with at most 8 decimals"),
+    (lambda r: r["choices"]["rounding_tolerance_money"].update(value=" 0.1"),
+     "choices.rounding_tolerance_money.value"),
     (lambda r: r["choices"]["mode_switch_cooldown_seconds"].update(value="30", status="documented"),
      "choices.mode_switch_cooldown_seconds.value"),
     (lambda r: r.update(profile_format="2"), "profile_format"),
@@ -313,6 +325,13 @@ def test_validator_names_file_and_field(tmp_path: Path, mutate: Any, field: str)
         load_profile(path)
     assert path in str(excinfo.value)
     assert field in str(excinfo.value)
+
+
+def test_validator_refuses_a_key_given_twice(tmp_path: Path) -> None:
+    text = '{"name": "x", ' + json.dumps(_valid_raw())[1:]
+    path = _write(tmp_path, text)
+    with pytest.raises(ProfileError, match=r"venue\.json: not valid JSON: key 'name' appears twice"):
+        load_profile(path)
 
 
 def test_validator_reports_bad_json_with_its_position(tmp_path: Path) -> None:

@@ -16,12 +16,17 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_DOWN, Decimal
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from hedgespec.spec.numbers import is_decimal_text
+
+from hedgespec import jsonio
+
 PROFILE_FORMAT = "1"
+RATE_ATOM = Decimal("0.00000001")  # rates are read in 1e-8 steps (hedgespec.model.units.RATE)
 STATUSES = ("modelled", "documented", "unconfirmed")
 
 
@@ -30,9 +35,10 @@ class ChoiceSpec:
     """What one profile choice means and which values it accepts."""
 
     name: str
-    allowed: tuple[Any, ...] | None  # None: a decimal string; "int": a non-negative integer
+    allowed: tuple[Any, ...] | None  # the values of an enum; None for the other kinds
     meaning: str
-    kind: str = "enum"
+    kind: str = "enum"  # enum; int (a JSON integer >= 0); and decimal strings: decimal (>= 0), rate
+    # (0 <= rate < 1, at most 8 decimals) or leverage (a whole number >= 1)
 
 
 CHOICE_SPECS: tuple[ChoiceSpec, ...] = (
@@ -63,7 +69,7 @@ CHOICE_SPECS: tuple[ChoiceSpec, ...] = (
     ChoiceSpec("margin_type_scope", ("leg", "instrument", "account"), "What one margin-type setting covers."),
     ChoiceSpec("leverage_scope", ("leg", "instrument"), "What one leverage setting covers."),
     ChoiceSpec("default_margin_type", ("ISOLATED", "CROSS"), "Margin type of a leg never set."),
-    ChoiceSpec("default_leverage", None, "Leverage of a leg never set.", kind="decimal"),
+    ChoiceSpec("default_leverage", None, "Leverage of a leg never set.", kind="leverage"),
     ChoiceSpec("hedged_maintenance", ("both_legs", "larger_leg"),
                "What maintenance margin two opposite legs of one instrument are charged under cross margin."),
     ChoiceSpec("liquidation_trigger", ("below", "at_or_below"),
@@ -72,7 +78,7 @@ CHOICE_SPECS: tuple[ChoiceSpec, ...] = (
                "Price at which a liquidated leg is closed."),
     ChoiceSpec("liquidation_extent", ("full", "partial_by_bracket"), "How much of a breached leg is closed."),
     ChoiceSpec("liquidation_clearance_fee_rate", None,
-               "Rate on the liquidated notional paid to the insurance fund.", kind="decimal"),
+               "Rate on the liquidated notional paid to the insurance fund.", kind="rate"),
     ChoiceSpec("liquidation_cancels_orders", ("leg", "instrument", "account"),
                "Which open orders are cancelled before a liquidation executes."),
     ChoiceSpec("isolated_liquidation_remainder", ("insurance_fund", "wallet"),
@@ -89,7 +95,7 @@ CHOICE_SPECS: tuple[ChoiceSpec, ...] = (
     ChoiceSpec("orders_on_leg_close", ("cancel", "keep"),
                "What happens to a leg's closing orders when the leg closes."),
     ChoiceSpec("pnl_destination", ("wallet",), "Where realized PnL and released margin go."),
-    ChoiceSpec("settlement_fee_rate", None, "Rate charged on the settled notional at expiry.", kind="decimal"),
+    ChoiceSpec("settlement_fee_rate", None, "Rate charged on the settled notional at expiry.", kind="rate"),
     ChoiceSpec("rounding_tolerance_money", None,
                "Largest money difference an audit accepts as venue rounding.", kind="decimal"),
     # Documentary choices: published for auditors and adapters; the model does not branch on them.
@@ -152,6 +158,18 @@ def _canonical(obj: Any) -> bytes:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+def _decimal_choice_problem(kind: str, value: Any) -> str:
+    """What is wrong with a decimal-string choice of ``kind`` ('' when nothing)."""
+    if not is_decimal_text(value) or value.startswith("-"):
+        return "a non-negative decimal string (hedgespec's decimal grammar) is required"
+    number = Decimal(value)
+    if kind == "rate" and (number >= 1 or number != number.quantize(RATE_ATOM, rounding=ROUND_DOWN)):
+        return "a rate below 1 with at most 8 decimals is required"
+    if kind == "leverage" and (number < 1 or number != number.to_integral_value()):
+        return "a whole number of at least 1 is required"
+    return ""
+
+
 def _validate_choice(where: str, name: str, raw: Any) -> Choice:
     if not isinstance(raw, dict):
         raise ProfileError(f"{where}: choices.{name}: expected an object with value, status, source")
@@ -177,12 +195,9 @@ def _validate_choice(where: str, name: str, raw: Any) -> Choice:
         if type(value) is not int or value < 0:
             raise ProfileError(f"{where}: choices.{name}.value: a non-negative integer is required, got {value!r}")
     else:
-        try:
-            ok = isinstance(value, str) and Decimal(value).is_finite() and Decimal(value) >= 0
-        except InvalidOperation:
-            ok = False
-        if not ok:
-            raise ProfileError(f"{where}: choices.{name}.value: a non-negative decimal string is required, got {value!r}")
+        problem = _decimal_choice_problem(spec.kind, value)
+        if problem:
+            raise ProfileError(f"{where}: choices.{name}.value: {problem}, got {value!r}")
     note = raw.get("note", "")
     if not isinstance(note, str):
         raise ProfileError(f"{where}: choices.{name}.note: must be a string")
@@ -271,9 +286,9 @@ def load_profile(name_or_path: str) -> Profile:
             raise ProfileError(f"{name_or_path}: no such profile file, and not a built-in profile ({known})")
         where = str(path)
         try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise ProfileError(f"{where}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
+            raw = jsonio.loads(path.read_text(encoding="utf-8"))
+        except jsonio.JSONInputError as exc:
+            raise ProfileError(exc.at(where)) from None
         except (OSError, UnicodeDecodeError) as exc:
             raise ProfileError(f"{where}: cannot read: {exc}") from None
     profile = parse_profile(raw, where)
