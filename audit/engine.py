@@ -31,7 +31,7 @@ from . import rules as R
 from .numbers import (
     AUDIT_PRECISION,
     DECIMAL_TEXT,
-    FILL_TEXTS,
+    FILL_NUMBERS,
     ZERO,
     canonical,
     joined_texts,
@@ -57,6 +57,7 @@ try:  # msgspec (the "fast" extra) gives the fused paths; without it every line 
         FundingLine,
         FundingRateLine,
         PositionLine,
+        Source,
         decode_fused,
     )
 except ImportError:  # pragma: no cover - exercised only without the fast extra
@@ -73,16 +74,12 @@ FLAT = "flat (opening declared complete)"
 UNKNOWN = "unknown (no opening state)"
 BUILT = "built from this leg's own fills"
 _BLANK_START = (b"", b" ", b"\t", b"\r", b"\n")
-_FUNDING_TEXTS = joined_texts("number", "name", "name", "name", "name").fullmatch  # amount, instrument, asset, src
+# the decimal texts of the fused records (the decoder has checked their names), joined by NUL and checked in one call
 _DECIMAL = DECIMAL_TEXT.fullmatch
-# the texts of snapshots, rates and balances, with the source's file and record ID last, each checked in one call
-_POSITION_TEXTS = joined_texts("unsigned", "unsigned", "unsigned", "number", "name", "name", "name").fullmatch
-_POSITION_BASE = joined_texts("unsigned", "name", "name", "name").fullmatch  # quantity, instrument, source
 _UNSIGNED = joined_texts("unsigned").fullmatch
-_RATE_TEXTS = joined_texts("number", "name", "name", "name").fullmatch  # rate, instrument, source
-_RATE_MARK_TEXTS = joined_texts("number", "unsigned", "name", "name", "name").fullmatch  # with the mark
-_BALANCE_TEXTS = _RATE_TEXTS  # wallet balance, asset, source
-_FILL_TEXTS = FILL_TEXTS.fullmatch
+_FILL_NUMBERS = FILL_NUMBERS.fullmatch
+_POSITION_NUMBERS = joined_texts("unsigned", "unsigned", "unsigned", "number").fullmatch  # with entry, mark, PnL
+_RATE_MARK = joined_texts("number", "unsigned").fullmatch
 
 
 
@@ -369,6 +366,8 @@ class Auditor:
         number, src = where
         out: dict[str, Any] = {"trace": f"{self.trace_name}:{number}"}
         if src:
+            if not isinstance(src, dict):
+                src = src.as_dict()  # a fused line's source
             out["source"] = src["file"] + (f":{src['line']}" if "line" in src else "") + (
                 f"[{src['index']}]" if "index" in src else "")
             out["record_id"] = src["id"]
@@ -651,17 +650,10 @@ class Auditor:
         out of order, duplicate, unusual or suspicious. The reference path then decides;
         tests/audit/test_fast_path.py holds the two to identical reports.
         """
-        src = f.src
-        sfile, sid = src.get("file"), src.get("id")
         instrument, side, position_side = f.instrument, f.side, f.position_side
         q, p, fee, pnl = f.quantity, f.price, f.fee, f.realized_pnl
         route = self.fill_routes.get((instrument, side, position_side)) or self._route_of(instrument, side, position_side)
-        try:  # a source file or ID that is not a string raises TypeError in the join
-            if route is None or _FILL_TEXTS("\x00".join((q, p, fee, pnl, f.id, sfile, sid))) is None:
-                return False
-        except TypeError:
-            return False
-        if f.order_id == "":
+        if route is None or _FILL_NUMBERS("\x00".join((q, p, fee, pnl))) is None:
             return False
         t = f.t
         last_t = self.last_t
@@ -671,15 +663,13 @@ class Auditor:
         settle = self.settle_asset  # a non-empty string when set: then so is an equal fee asset
         if settle is None or f.fee_asset != settle:
             return False
-        if len(src) != 2:  # a line and an index may follow the file and ID (counts, as the decoder checked)
-            if len(src) != 2 + ("line" in src) + ("index" in src) or src.get("line", 0).__class__ is not int \
-                    or src.get("index", 0).__class__ is not int:
-                return False
         opening, leg, other, name = route
         if not leg.known:
             return False
         # one object per file name and instrument: the duplicate window holds less
-        key = ("fill", self.names.get(sfile, sfile), sid, name)
+        src = f.src
+        sfile = src.file
+        key = ("fill", self.names.get(sfile, sfile), src.id, name)
         if key in self.dup_previous:
             return False
         # an opening fill's PnL is mostly "0": ZERO is that same Decimal
@@ -931,21 +921,14 @@ class Auditor:
 
         Returns False, having changed nothing, when the reference path must decide.
         """
-        src = r.src
-        if len(src) != 2:
-            return False
-        sfile, sid = src.get("file"), src.get("id")
-        instrument, amount, asset = r.instrument, r.amount, r.asset
-        try:  # a non-string raises TypeError in the join
-            if _FUNDING_TEXTS("\x00".join((amount, instrument, asset, sfile, sid))) is None:
-                return False
-        except TypeError:
+        src, instrument, amount, asset = r.src, r.instrument, r.amount, r.asset
+        if _DECIMAL(amount) is None:
             return False
         last_t, t = self.last_t, r.t
         if (last_t is not None and t < last_t) or self.first_number is None \
                 or len(self.pending_funding) >= MAX_FUNDING_GROUP:
             return False
-        key = ("funding", sfile, sid, instrument)
+        key = ("funding", src.file, src.id, instrument)
         dup_keys = self.dup_keys
         if key in self.dup_previous or dup_keys.setdefault(key, number) != number:
             return False  # a duplicate (the earlier line stays recorded)
@@ -970,10 +953,9 @@ class Auditor:
         self.pending_funding.append((row, (number, src)))
         return True
 
-    def _hot_commit(self, kind: str, number: int, t: int, sfile: str, sid: str, instrument: str | None) -> bool:
+    def _hot_commit(self, kind: str, number: int, t: int, src: Source, instrument: str | None) -> bool:
         """The common part of a fused record: order and duplicates checked as ``_dispatch`` does, then its
-        bookkeeping before the handler runs. The caller has checked the source: exactly a file and a record
-        ID, non-empty strings.
+        bookkeeping before the handler runs.
 
         False, having changed nothing, when the reference path must decide (it then gives the verdict).
         """
@@ -981,7 +963,8 @@ class Auditor:
         if (last_t is not None and t < last_t) or self.first_number is None:
             return False
         names = self.names
-        key = (kind, names.get(sfile, sfile), sid, instrument if instrument is None else names.get(instrument, instrument))
+        sfile = src.file
+        key = (kind, names.get(sfile, sfile), src.id, instrument if instrument is None else names.get(instrument, instrument))
         dup_keys = self.dup_keys
         if key in self.dup_previous or dup_keys.setdefault(key, number) != number:
             return False  # a duplicate (the earlier line stays recorded)
@@ -1001,26 +984,19 @@ class Auditor:
 
         Returns False, having changed nothing, when the reference path must decide.
         """
-        src = r.src
-        if len(src) != 2:
-            return False
-        sfile, sid = src.get("file"), src.get("id")
-        instrument, q, entry, mark, upnl = r.instrument, r.quantity, r.entry_price, r.mark_price, r.unrealized_pnl
-        try:  # a non-string raises TypeError in the join
-            if entry is not None and mark is not None and upnl is not None:
-                if _POSITION_TEXTS("\x00".join((q, entry, mark, upnl, instrument, sfile, sid))) is None:
-                    return False
-            elif _POSITION_BASE("\x00".join((q, instrument, sfile, sid))) is None \
-                    or (entry is not None and _UNSIGNED(entry) is None) \
-                    or (mark is not None and _UNSIGNED(mark) is None) or (upnl is not None and _DECIMAL(upnl) is None):
+        src, instrument = r.src, r.instrument
+        q, entry, mark, upnl = r.quantity, r.entry_price, r.mark_price, r.unrealized_pnl
+        if entry is not None and mark is not None and upnl is not None:
+            if _POSITION_NUMBERS("\x00".join((q, entry, mark, upnl))) is None:
                 return False
-        except TypeError:
+        elif _UNSIGNED(q) is None or (entry is not None and _UNSIGNED(entry) is None) \
+                or (mark is not None and _UNSIGNED(mark) is None) or (upnl is not None and _DECIMAL(upnl) is None):
             return False
         mark_price = None if mark is None else Decimal(mark)
         if mark_price is not None and not mark_price:
             return False  # a mark price is positive
         t = r.t
-        if not self._hot_commit("position", number, t, sfile, sid, instrument):
+        if not self._hot_commit("position", number, t, src, instrument):
             return False
         rec = {"t": t, "src": src, "instrument": instrument, "position_side": r.position_side,
                "quantity": Decimal(q), "entry_price": None if entry is None else Decimal(entry),
@@ -1034,22 +1010,14 @@ class Auditor:
 
         Returns False, having changed nothing, when the reference path must decide.
         """
-        src = r.src
-        if len(src) != 2:
-            return False
-        sfile, sid = src.get("file"), src.get("id")
-        instrument, rate, mark = r.instrument, r.rate, r.mark_price
-        try:  # a non-string raises TypeError in the join
-            if (_RATE_TEXTS("\x00".join((rate, instrument, sfile, sid))) if mark is None
-                    else _RATE_MARK_TEXTS("\x00".join((rate, mark, instrument, sfile, sid)))) is None:
-                return False
-        except TypeError:
+        src, instrument, rate, mark = r.src, r.instrument, r.rate, r.mark_price
+        if (_DECIMAL(rate) if mark is None else _RATE_MARK(rate + "\x00" + mark)) is None:
             return False
         mark_price = None if mark is None else Decimal(mark)
         if mark_price is not None and not mark_price:
             return False  # a mark price is positive
         t = r.t
-        if not self._hot_commit("funding_rate", number, t, sfile, sid, instrument):
+        if not self._hot_commit("funding_rate", number, t, src, instrument):
             return False
         rec = {"t": t, "src": src, "instrument": instrument, "rate": Decimal(rate), "mark_price": mark_price}
         self._on_funding_rate(rec, number)
@@ -1060,18 +1028,11 @@ class Auditor:
 
         Returns False, having changed nothing, when the reference path must decide.
         """
-        src = r.src
-        if len(src) != 2:
-            return False
-        sfile, sid = src.get("file"), src.get("id")
-        asset, balance = r.asset, r.wallet_balance
-        try:  # a non-string raises TypeError in the join
-            if _BALANCE_TEXTS("\x00".join((balance, asset, sfile, sid))) is None:
-                return False
-        except TypeError:
+        src, asset, balance = r.src, r.asset, r.wallet_balance
+        if _DECIMAL(balance) is None:
             return False
         t = r.t
-        if not self._hot_commit("balance", number, t, sfile, sid, None):
+        if not self._hot_commit("balance", number, t, src, None):
             return False
         self._on_balance({"t": t, "src": src, "asset": asset, "wallet_balance": Decimal(balance)}, number)
         return True

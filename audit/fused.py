@@ -1,9 +1,9 @@
 """The record kinds the audit's fused paths take, decoded straight into typed structs (msgspec).
 
 One decoder reads a line of any of these kinds (tagged by ``"type"``) and checks in C what JSON
-types can say: version 1, the fields present (none unknown, none missing), strings, the names of
-sides, time and source positions as integers in 0..2**63-1. What it cannot say (decimal texts, non-empty
-names, the trace's state) the engine's fused paths check. Anything this decoder refuses, or a fused
+types can say: version 1, the fields present (none unknown, none missing), strings, non-empty names,
+the names of sides, time and source positions as integers in 0..2**63-1. What it cannot say (decimal
+texts, the trace's state) the engine's fused paths check. Anything this decoder refuses, or a fused
 path doubts, goes to the reference path (``trace.validate``), which gives the verdict and its message.
 
 Integers stop at 2**63 - 1 because beyond that (past 2**64 - 1) orjson reads floats, which the reference
@@ -18,7 +18,25 @@ from typing import Annotated, Literal
 import msgspec
 
 Count = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
-Source = dict[str, str | Count]  # file and id checked as non-empty strings, line and index as counts
+Name = Annotated[str, msgspec.Meta(min_length=1)]  # a non-empty string
+
+
+class Source(msgspec.Struct, forbid_unknown_fields=True):
+    """Where the observation came from: the venue file and record ID, with its line and array index."""
+
+    file: Name
+    id: Name
+    line: Count | msgspec.UnsetType = msgspec.UNSET
+    index: Count | msgspec.UnsetType = msgspec.UNSET
+
+    def as_dict(self) -> dict[str, str | int]:
+        """The source as the reference path holds it."""
+        out: dict[str, str | int] = {"file": self.file, "id": self.id}
+        if self.line is not msgspec.UNSET:
+            out["line"] = self.line
+        if self.index is not msgspec.UNSET:
+            out["index"] = self.index
+        return out
 
 
 class FillLine(msgspec.Struct, tag="fill", tag_field="type", forbid_unknown_fields=True):
@@ -27,14 +45,14 @@ class FillLine(msgspec.Struct, tag="fill", tag_field="type", forbid_unknown_fiel
     v: Literal[1]
     t: Count
     src: Source
-    id: str
-    instrument: str
+    id: Name
+    instrument: Name
     side: Literal["BUY", "SELL"]
     position_side: Literal["LONG", "SHORT"]
     quantity: str
     price: str
     fee: str
-    fee_asset: str
+    fee_asset: Name
     realized_pnl: str
     liquidity: Literal["MAKER", "TAKER"]
     order_id: str | None = None
@@ -46,10 +64,10 @@ class FundingLine(msgspec.Struct, tag="funding", tag_field="type", forbid_unknow
     v: Literal[1]
     t: Count
     src: Source
-    instrument: str
+    instrument: Name
     position_side: Literal["LONG", "SHORT"] | None
     amount: str
-    asset: str
+    asset: Name
 
 
 class PositionLine(msgspec.Struct, tag="position", tag_field="type", forbid_unknown_fields=True):
@@ -58,7 +76,7 @@ class PositionLine(msgspec.Struct, tag="position", tag_field="type", forbid_unkn
     v: Literal[1]
     t: Count
     src: Source
-    instrument: str
+    instrument: Name
     position_side: Literal["LONG", "SHORT", "BOTH"]
     quantity: str
     entry_price: str | None
@@ -72,7 +90,7 @@ class FundingRateLine(msgspec.Struct, tag="funding_rate", tag_field="type", forb
     v: Literal[1]
     t: Count
     src: Source
-    instrument: str
+    instrument: Name
     rate: str
     mark_price: str | None = None
 
@@ -83,7 +101,7 @@ class BalanceLine(msgspec.Struct, tag="balance", tag_field="type", forbid_unknow
     v: Literal[1]
     t: Count
     src: Source
-    asset: str
+    asset: Name
     wallet_balance: str
 
 

@@ -22,17 +22,17 @@ _NUMBER = "-?" + _UNSIGNED
 DECIMAL_TEXT = re.compile(_NUMBER)
 #: four decimal strings joined by NUL, checked in one call on the fast path
 FOUR_DECIMALS = re.compile("\x00".join([_NUMBER] * 4))
-_TEXTS = {"number": _NUMBER, "unsigned": _UNSIGNED, "name": "[^\x00]++"}
+_TEXTS = {"number": _NUMBER, "unsigned": _UNSIGNED}
 
 
 def joined_texts(*kinds: str) -> re.Pattern[str]:
     """One pattern for texts joined by NUL, checked in one call on the fast paths: each a "number" (a
-    decimal string), an "unsigned" one (not negative) or a "name" (non-empty, without NUL)."""
+    decimal string) or an "unsigned" one (not negative)."""
     return re.compile("\x00".join(_TEXTS[kind] for kind in kinds))
 
 
-#: a fill's quantity, price, fee and realized PnL, then its trade ID, source file and source record ID
-FILL_TEXTS = joined_texts("unsigned", "unsigned", "number", "number", "name", "name", "name")
+#: a fill's quantity, price, fee and realized PnL
+FILL_NUMBERS = joined_texts("unsigned", "unsigned", "number", "number")
 ZERO = Decimal(0)
 
 
