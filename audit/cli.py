@@ -2,20 +2,23 @@
 
 ``register(subparsers)`` adds both subcommands to an argparse subparsers object; each sets ``func``
 (parsed args -> exit code). Exit codes: 0 clean, 1 findings, 2 bad input or usage (also when records
-or rows had to be rejected and nothing else was found).
+or rows had to be rejected and nothing else was found, and when the audit could decide nothing at
+all: an empty or unusable export is never reported as clean). Every error is one line on standard
+error naming the file; output paths are checked before any work is done.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from .engine import DEFAULT_DUP_WINDOW, DEFAULT_MAX_LISTED, audit_file
 from .importers import VENUES
-from .importers.common import ImportError_, write_trace
-from .report import render_json, render_markdown, render_text
+from .importers.common import ImportError_
+from .report import render_json, render_markdown, render_text, verdict
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -68,13 +71,60 @@ def register(subparsers: Any) -> None:
     aud.set_defaults(func=run_audit, format="text")
 
 
+def _output_problem(output: str, inputs: list[str]) -> str | None:
+    """Why ``output`` cannot be written (checked before the work), or None."""
+    path = Path(output)
+    if path.is_dir():
+        return f"{output}: is a directory (give a file name)"
+    parent = path.parent
+    if not parent.exists():
+        return f"{output}: directory {parent} does not exist"
+    if not parent.is_dir():
+        return f"{output}: {parent} is not a directory"
+    if (path.exists() and not os.access(path, os.W_OK)) or (not path.exists() and not os.access(parent, os.W_OK)):
+        return f"{output}: not writable"
+    for name in inputs:
+        try:
+            if path.exists() and Path(name).exists() and path.samefile(name):
+                return f"{output}: is also an input file; it would be overwritten"
+        except OSError:
+            continue
+    return None
+
+
+def _write_text(output: str, text: str) -> str | None:
+    """Write ``text`` to ``output``; the reason when it could not be written, else None."""
+    try:
+        with open(output, "w", encoding="utf-8", newline="\n") as stream:
+            stream.write(text)
+    except OSError as exc:
+        return f"{output}: cannot write: {exc.strerror or exc}"
+    return None
+
+
+def _import_inputs(args: argparse.Namespace) -> list[str]:
+    names = []
+    for key in ("user_trades", "income", "positions", "opening_positions", "requests", "funding_rates", "balances"):
+        names += getattr(args, key, None) or []
+    return names
+
+
 def run_import(args: argparse.Namespace) -> int:
+    problem = _output_problem(args.output, _import_inputs(args))
+    if problem is not None:
+        print(f"hedgespec import: {problem}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     try:
         builder, meta, opening = args.importer.build(args)
-        count = write_trace(builder.lines(meta, opening), args.output)
+        lines = list(builder.lines(meta, opening))
     except ImportError_ as exc:
         print(f"hedgespec import: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    failure = _write_text(args.output, "".join(line + "\n" for line in lines))
+    if failure is not None:
+        print(f"hedgespec import: {failure}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    count = len(lines)
     for message in builder.errors:
         print(f"hedgespec import: {message}", file=sys.stderr)
     if builder.error_count > len(builder.errors):
@@ -82,10 +132,31 @@ def run_import(args: argparse.Namespace) -> int:
               file=sys.stderr)
     imported = len(builder.records)
     print(f"hedgespec import: {builder.rows_read} rows read, {imported} records written, "
-          f"{builder.error_count} rows not imported; {count} lines in {args.output}", file=sys.stderr)
+          f"{builder.error_count} rows not imported, {builder.duplicates} duplicate rows kept once; "
+          f"{count} lines in {args.output}", file=sys.stderr)
     for (what, detail), n in sorted(builder.notes.items()):
         print(f"hedgespec import: note: {what}: {n}" + (f" ({detail})" if detail else ""), file=sys.stderr)
     return EXIT_BAD_INPUT if builder.error_count else EXIT_CLEAN
+
+
+BOM = b"\xef\xbb\xbf"
+
+
+def _trace_problem(path: Path) -> str | None:
+    """Why the trace cannot be audited at all (checked before the work), or None."""
+    if path.is_dir():
+        return f"{path}: is a directory, not a trace file"
+    if not path.exists():
+        return f"{path}: no such file"
+    try:
+        with path.open("rb") as stream:
+            head = stream.read(len(BOM))
+    except OSError as exc:
+        return f"{path}: cannot read: {exc.strerror or exc}"
+    if head == BOM:
+        return (f"{path}:1: UTF-8 BOM at start of file (a trace is UTF-8 without a byte order mark; "
+                "remove the first 3 bytes)")
+    return None
 
 
 def run_audit(args: argparse.Namespace) -> int:
@@ -100,18 +171,33 @@ def run_audit(args: argparse.Namespace) -> int:
         print("hedgespec audit: --dup-window must be >= 1 and --max-listed >= 0", file=sys.stderr)
         return EXIT_BAD_INPUT
     path = Path(args.trace)
-    if not path.is_file():
-        print(f"hedgespec audit: {args.trace}: no such file", file=sys.stderr)
+    problem = _trace_problem(path)
+    if problem is None and args.output:
+        problem = _output_problem(args.output, [args.trace])
+    if problem is not None:
+        print(f"hedgespec audit: {problem}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    result = audit_file(path, profile, dup_window=args.dup_window, max_listed=args.max_listed)
+    try:
+        result = audit_file(path, profile, dup_window=args.dup_window, max_listed=args.max_listed)
+    except OSError as exc:
+        print(f"hedgespec audit: {args.trace}: cannot read: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     render = {"json": render_json, "markdown": render_markdown}.get(args.format, render_text)
     text = render(result)
     if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
+        failure = _write_text(args.output, text)
+        if failure is not None:
+            print(f"hedgespec audit: {failure}", file=sys.stderr)
+            return EXIT_BAD_INPUT
     else:
         sys.stdout.write(text)
-    if result.finding_count:
+    outcome = verdict(result)
+    if outcome == "findings":
         return EXIT_FINDINGS
+    if outcome == "nothing decided":
+        print(f"hedgespec audit: {args.trace}: nothing could be decided from this trace (empty or unusable "
+              "export?); not a clean result", file=sys.stderr)
+        return EXIT_BAD_INPUT
     return EXIT_BAD_INPUT if result.summary["records_rejected"] else EXIT_CLEAN
 
 

@@ -1,4 +1,9 @@
-"""Audit reports: terminal text, JSON and Markdown. Deterministic: no wall-clock, sorted keys."""
+"""Audit reports: terminal text, JSON and Markdown. Deterministic: no wall-clock, sorted keys.
+
+The JSON report's ``report_format`` is 2: ``verdict`` is ``"findings"``, ``"clean"`` (no findings and
+at least one check decided) or ``"nothing decided"`` (no rule could decide anything: an empty or
+unusable trace is never clean). Format 1 had only ``"findings"`` and ``"clean"``.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +12,29 @@ from typing import Any
 
 from .engine import AuditResult
 
-REPORT_FORMAT = 1
+REPORT_FORMAT = 2
+NOTHING_DECIDED = "nothing decided"
+
+
+def verdict(result: AuditResult) -> str:
+    """``findings``, ``clean``, or ``nothing decided`` when no check was decided (an empty export)."""
+    if result.finding_count:
+        return "findings"
+    return "clean" if result.decided_by_rule else NOTHING_DECIDED
+
+
+def _verdict_words(result: AuditResult) -> str:
+    if result.finding_count:
+        return f"{result.finding_count} finding(s)"
+    if not result.decided_by_rule:
+        return "NOTHING DECIDED (no rule could check anything in this trace: not a clean result)"
+    return "no findings"
 
 
 def as_json(result: AuditResult) -> dict[str, Any]:
     return {
         "report_format": REPORT_FORMAT,
-        "verdict": "findings" if result.finding_count else "clean",
+        "verdict": verdict(result),
         "provenance": result.provenance,
         "summary": result.summary,
         "findings_by_rule": result.findings_by_rule,
@@ -65,8 +86,7 @@ def render_text(result: AuditResult) -> str:
     out = ["hedgespec audit", ""]
     out += [f"  {k:<13} {v}" for k, v in _provenance_lines(result.provenance)]
     out += ["", _summary_line(s), ""]
-    verdict = f"{result.finding_count} finding(s)" if result.finding_count else "no findings"
-    out.append(f"VERDICT: {verdict}; {s['not_decidable']} check(s) not decidable from this data")
+    out.append(f"VERDICT: {_verdict_words(result)}; {s['not_decidable']} check(s) not decidable from this data")
     if result.findings_by_rule:
         out.append("  by rule: " + ", ".join(f"{k} {v}" for k, v in result.findings_by_rule.items()))
     out.append("  decided: " + (", ".join(f"{k} {v}" for k, v in result.decided_by_rule.items()) or "nothing"))
@@ -103,11 +123,11 @@ def _md_escape(text: str) -> str:
 
 def render_markdown(result: AuditResult) -> str:
     s = result.summary
-    verdict = f"**{result.finding_count} finding(s)**" if result.finding_count else "**no findings**"
+    words = f"**{_verdict_words(result)}**"
     out = ["# hedgespec audit report", "", "## Provenance", "", "| | |", "|---|---|"]
     out += [f"| {k} | `{_md_escape(v)}` |" for k, v in _provenance_lines(result.provenance)]
     out += ["", "## Summary", "", _summary_line(s), "",
-            f"Verdict: {verdict}; {s['not_decidable']} check(s) not decidable from this data.", "",
+            f"Verdict: {words}; {s['not_decidable']} check(s) not decidable from this data.", "",
             "| rule | decided | findings |", "|---|---|---|"]
     rules = sorted(set(result.decided_by_rule) | set(result.findings_by_rule))
     out += [f"| {r} | {result.decided_by_rule.get(r, 0)} | {result.findings_by_rule.get(r, 0)} |" for r in rules]

@@ -39,7 +39,17 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from .common import Builder, Row, RowError, opening_record, text_decimal, text_int, text_str
+from .common import (
+    Builder,
+    Row,
+    RowError,
+    each_row,
+    opening_record,
+    text_decimal,
+    text_id,
+    text_int,
+    text_str,
+)
 
 VENUE = "binance"
 MONEY_STEP = Decimal("0.00000001")
@@ -58,6 +68,10 @@ FUNDING_RATE_FIELDS = frozenset({"symbol", "fundingRate", "fundingTime", "markPr
 BALANCE_FIELDS = frozenset({"accountAlias", "asset", "balance", "crossWalletBalance", "crossUnPnl",
                             "availableBalance", "maxWithdrawAmount", "marginAvailable", "updateTime"})
 SKIPPED_INCOME = ("REALIZED_PNL", "COMMISSION")
+#: documented page sizes (default and maximum ``limit``): a file holding exactly that many rows may be cut short
+USER_TRADES_PAGES = (500, 1000)
+INCOME_PAGES = (100, 1000)
+FUNDING_RATE_PAGES = (100, 1000)
 
 
 def settle_asset_of(symbol: str) -> str | None:
@@ -91,10 +105,10 @@ def _fill(b: Builder, row: Row, t_default: int | None = None) -> None:
     if not isinstance(maker, bool):
         raise RowError(f"maker: expected true or false, got {maker!r}")
     symbol = text_str(d, "symbol")
-    ident = text_str(d, "id")
+    ident = text_id(d, "id")
     assert symbol is not None and ident is not None
     b.add("fill", text_int(d, "time"), row, f"{symbol}:{ident}", id=ident,
-          order_id=text_str(d, "orderId", required=False), instrument=symbol, side=side, position_side=position_side,
+          order_id=text_id(d, "orderId", required=False), instrument=symbol, side=side, position_side=position_side,
           quantity=text_decimal(d, "qty"), price=text_decimal(d, "price"), fee=abs(commission),
           fee_asset=text_str(d, "commissionAsset"), realized_pnl=text_decimal(d, "realizedPnl"),
           liquidity="MAKER" if maker else "TAKER")
@@ -103,7 +117,7 @@ def _fill(b: Builder, row: Row, t_default: int | None = None) -> None:
 def _income(b: Builder, row: Row, t_default: int | None = None) -> None:
     d = row.data
     kind = text_str(d, "incomeType")
-    ident = text_str(d, "tranId")
+    ident = text_id(d, "tranId")
     assert kind is not None and ident is not None
     if kind in SKIPPED_INCOME:
         b.note(f"income rows {kind} not imported", "the fills carry the same amounts")
@@ -186,7 +200,7 @@ def _request(b: Builder, row: Row, t_default: int | None = None) -> None:
         if wanted not in ("true", "false"):
             raise RowError("dualSidePosition: expected \"true\" or \"false\"")
         outcome = "unchanged" if code_text == ERROR_NO_CHANGE else ("rejected" if error else "accepted")
-        b.add("mode_change", t, row, f"mode:{t}:{row.index}", requested="HEDGE" if wanted == "true" else "ONE_WAY",
+        b.add("mode_change", t, row, f"mode:{t}:{row.index}", venue_id=False, requested="HEDGE" if wanted == "true" else "ONE_WAY",
               outcome=outcome, code=code_text, message=message)
         return
     if not endpoint.endswith("/order"):
@@ -202,16 +216,12 @@ def _request(b: Builder, row: Row, t_default: int | None = None) -> None:
     order_id = str(resp.get("orderId", req.get("newClientOrderId", f"request-{row.index}")))
     reduce_only = str(req.get("reduceOnly", "")).lower() == "true"
     close_position = str(req.get("closePosition", "")).lower() == "true"
-    b.add("order", t, row, f"order:{order_id}:{t}", order_id=order_id, instrument=symbol, side=side,
+    b.add("order", t, row, f"order:{order_id}:{t}", venue_id="orderId" in resp or "newClientOrderId" in req,
+          order_id=order_id, instrument=symbol, side=side,
           position_side=position_side, quantity=text_decimal(req, "quantity", required=False) or None,
           price=text_decimal(req, "price", required=False) or None, order_type=str(req.get("type", "")) or "LIMIT",
           reduce_only=reduce_only, close_position=close_position,
           outcome="rejected" if error else "accepted", code=code_text, message=message)
-
-
-def _snapshot_time(extra: dict[str, Any]) -> int | None:
-    value = extra.get("time")
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def build(args: Any) -> tuple[Builder, dict[str, Any], dict[str, Any] | None]:
@@ -219,32 +229,18 @@ def build(args: Any) -> tuple[Builder, dict[str, Any], dict[str, Any] | None]:
     b = Builder(VENUE)
     settle: set[str] = set()
 
-    def each(files: list[str], role: str, handle: Any, known: frozenset[str] | None) -> None:
-        for path in files:
-            rows, extra = b.read(path, role)
-            t_default = _snapshot_time(extra)
-            for row in rows:
-                if not isinstance(row.data, dict):
-                    b.error(row, f"expected an object, got {type(row.data).__name__}")
-                    continue
-                if isinstance(row.data.get("code"), int) and "msg" in row.data and role != "requests":
-                    b.error(row, f"an error response, not a {role} row: code {row.data['code']} {row.data['msg']}")
-                    continue
-                if known is not None:
-                    b.unknown_fields(row, known, role)
-                try:
-                    handle(b, row, t_default)
-                except RowError as exc:
-                    b.error(row, str(exc))
+    def each(files: list[str], role: str, handle: Any, known: frozenset[str] | None,
+             page_limits: tuple[int, ...] = ()) -> None:
+        each_row(b, files, role, handle, known, page_limits)
 
-    each(args.user_trades, "userTrades", _fill, TRADE_FIELDS)
+    each(args.user_trades, "userTrades", _fill, TRADE_FIELDS, USER_TRADES_PAGES)
     for _, rec in b.records:
         asset = settle_asset_of(rec["instrument"])
         if asset:
             settle.add(asset)
-    each(args.income, "income", _income, INCOME_FIELDS)
+    each(args.income, "income", _income, INCOME_FIELDS, INCOME_PAGES)
     each(args.positions, "positions", _position, POSITION_FIELDS)
-    each(args.funding_rates, "fundingRate", _funding_rate, FUNDING_RATE_FIELDS)
+    each(args.funding_rates, "fundingRate", _funding_rate, FUNDING_RATE_FIELDS, FUNDING_RATE_PAGES)
     each(args.balances, "balances", _balance, BALANCE_FIELDS)
     each(args.requests, "requests", _request, None)
     opening = _opening(b, args)

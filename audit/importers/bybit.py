@@ -20,6 +20,10 @@ Facts used (Bybit v5 API documentation, https://bybit-exchange.github.io/docs/v5
   states ``change = cashFlow + funding - fee``, so ``funding`` is positive when received, as in the
   trace. ``TRADE`` rows repeat the executions and are not imported (counted in the notes).
 
+Replies are ``{"retCode": 0, "retMsg": "OK", "result": {"list": [...], "nextPageCursor": ...}}``: a
+non-zero ``retCode`` is an error reply and an import error; a non-empty ``nextPageCursor`` means more
+pages exist, and the file is noted as an incomplete export.
+
 Money is printed with 8 decimals (money step 1e-8).
 """
 
@@ -28,7 +32,17 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from .common import Builder, Row, RowError, each_row, opening_record, text_decimal, text_int, text_str
+from .common import (
+    Builder,
+    Row,
+    RowError,
+    each_row,
+    opening_record,
+    text_decimal,
+    text_id,
+    text_int,
+    text_str,
+)
 
 VENUE = "bybit"
 EXEC_FIELDS = frozenset({
@@ -77,9 +91,9 @@ def _execution(b: Builder, row: Row, args: Any) -> None:
     else:
         position_side = "LONG" if side == "Sell" else "SHORT"
     is_maker = d.get("isMaker")
-    symbol, ident = text_str(d, "symbol"), text_str(d, "execId")
+    symbol, ident = text_str(d, "symbol"), text_id(d, "execId")
     b.add("fill", text_int(d, "execTime"), row, f"{symbol}:{ident}", id=ident,
-          order_id=text_str(d, "orderId", required=False), instrument=symbol, side=side.upper(),
+          order_id=text_id(d, "orderId", required=False), instrument=symbol, side=side.upper(),
           position_side=position_side, quantity=qty, price=text_decimal(d, "execPrice"),
           fee=text_decimal(d, "execFee", required=False),
           fee_asset=text_str(d, "feeCurrency", required=False) or args.settle_asset,
@@ -121,7 +135,7 @@ def _log(b: Builder, row: Row) -> None:
     d = row.data
     kind = text_str(d, "type")
     t = text_int(d, "transactionTime")
-    ident = text_str(d, "id")
+    ident = text_id(d, "id")
     if kind == "TRADE":
         b.note("transaction-log TRADE rows not imported", "the executions carry them")
         return

@@ -16,8 +16,10 @@ Facts used (ccxt manual, "Unified API", https://docs.ccxt.com/#/README?id=unifie
   ``amount`` (negative = paid) and no position side.
 
 ccxt writes numbers as JSON numbers; they are read from their decimal text (never through a float)
-and the raw ``info`` strings are preferred where they exist. Quantities are contracts x contract size
-(``contractSize`` of the position rows, or ``--contract-size``; 1 otherwise, noted).
+and the raw ``info`` strings are preferred where they exist. Quantities are contracts x contract size:
+``contractSize`` of the position rows, or ``--contract-size SYMBOL=SIZE`` (ccxt's
+``exchange.market(symbol)["contractSize"]``). The unified trade does not carry it, so a symbol whose
+size is known from neither is an import error listing the symbols, never a guess.
 """
 
 from __future__ import annotations
@@ -33,7 +35,9 @@ from .common import (
     contract_sizes,
     each_row,
     opening_record,
+    read_rows,
     text_decimal,
+    text_id,
     text_int,
     text_str,
 )
@@ -49,11 +53,13 @@ POSITION_FIELDS = frozenset({
     "takeProfitPrice", "marginType"})
 FUNDING_FIELDS = frozenset({"info", "symbol", "code", "timestamp", "datetime", "id", "amount"})
 PNL_KEYS = ("realizedPnl", "fillPnl", "execPnl")
+SIZE_SOURCE = "ccxt: exchange.market(SYMBOL)['contractSize'], or the contractSize of fetchPositions rows"
 
 
 def add_arguments(parser: Any) -> None:
     parser.add_argument("--contract-size", action="append", default=[], metavar="SYMBOL=SIZE",
-                        help="contract size of a symbol when the position rows do not carry it")
+                        help="contract size of a symbol (required for every traded symbol whose position rows "
+                             "do not carry contractSize)")
 
 
 def settle_of(symbol: str) -> str | None:
@@ -75,7 +81,7 @@ _Ctx = ContractSizes
 
 def _trade(ctx: _Ctx, b: Builder, row: Row) -> None:
     d = row.data
-    symbol, ident = text_str(d, "symbol"), text_str(d, "id")
+    symbol, ident = text_str(d, "symbol"), text_id(d, "id")
     assert symbol is not None and ident is not None
     side = text_str(d, "side")
     if side not in ("buy", "sell"):
@@ -95,7 +101,7 @@ def _trade(ctx: _Ctx, b: Builder, row: Row) -> None:
     if settle:
         ctx.settle.add(settle)
     b.add("fill", text_int(d, "timestamp"), row, f"{symbol}:{ident}", id=ident,
-          order_id=text_str(d, "order", required=False), instrument=symbol, side=side.upper(),
+          order_id=text_id(d, "order", required=False), instrument=symbol, side=side.upper(),
           position_side=position_side, quantity=amount * ctx.size(b, symbol), price=price, fee=fee_cost,
           fee_asset=text_str(fee, "currency", required=False), realized_pnl=pnl, liquidity=liquidity)
 
@@ -110,7 +116,11 @@ def position_row(ctx: _Ctx, d: dict[str, Any], b: Builder) -> tuple[str, str, De
     hedged = d.get("hedged")
     if contracts and side not in ("long", "short"):
         raise RowError(f"side: expected long or short for an open position, got {side!r}")
-    size = text_decimal(d, "contractSize", required=False) or ctx.size(b, symbol)
+    size = text_decimal(d, "contractSize", required=False)
+    if size is not None and size <= 0:
+        raise RowError(f"contractSize {size} is not a positive size")
+    if size is None:  # a flat row needs no size
+        size = ctx.size(b, symbol) if contracts else Decimal(1)
     position_side = "BOTH" if hedged is False else ("LONG" if side == "long" else "SHORT")
     if hedged is None:
         b.note("position rows without 'hedged': read as hedge-mode rows", symbol)
@@ -124,7 +134,7 @@ def _position(ctx: _Ctx, b: Builder, row: Row, t_default: int | None) -> None:
     t = d.get("timestamp") if d.get("timestamp") is not None else t_default
     if t is None:
         raise RowError("no timestamp and the file has no snapshot time ({\"time\": ms, \"data\": [...]})")
-    t = text_int({"t": t}, "t")
+    t = text_int({"timestamp": t}, "timestamp")
     margin = d.get("marginMode")
     b.add("position", t, row, f"{symbol}:{side}:{t}", instrument=symbol, position_side=side, quantity=qty,
           entry_price=entry, mark_price=text_decimal(d, "markPrice", required=False) or None,
@@ -136,31 +146,34 @@ def _funding(ctx: _Ctx, b: Builder, row: Row) -> None:
     d = row.data
     symbol = text_str(d, "symbol")
     t = text_int(d, "timestamp")
-    ident = text_str(d, "id", required=False) or f"{symbol}:{t}:{row.index}"
-    b.add("funding", t, row, f"funding:{ident}", instrument=symbol, position_side=_leg_from_info(d.get("info"))
+    venue_ident = text_id(d, "id", required=False)
+    ident = venue_ident or f"{symbol}:{t}:{row.index}"
+    b.add("funding", t, row, f"funding:{ident}", venue_id=venue_ident is not None, instrument=symbol, position_side=_leg_from_info(d.get("info"))
           if _leg_from_info(d.get("info")) != "BOTH" else None, amount=text_decimal(d, "amount"),
           asset=text_str(d, "code"))
 
 
 def build(args: Any) -> tuple[Builder, dict[str, Any], dict[str, Any] | None]:
     b = Builder(VENUE)
-    ctx = _Ctx(contract_sizes(args.contract_size), "contract size")
+    ctx = _Ctx(contract_sizes(args.contract_size), "contract size", SIZE_SOURCE)
     # contract sizes carried by position rows are known before the trades are read
     for path in args.positions + args.opening_positions:
-        from .common import read_rows
-
         _, rows, _ = read_rows(path)
         for row in rows:
             if isinstance(row.data, dict) and isinstance(row.data.get("symbol"), str):
-                size = row.data.get("contractSize")
-                if isinstance(size, (int, Decimal)) and not isinstance(size, bool) and size > 0:
-                    ctx.sizes.setdefault(row.data["symbol"], Decimal(size))
+                try:
+                    size = text_decimal(row.data, "contractSize", required=False)
+                except RowError:
+                    continue  # reported when the row itself is read
+                if size is not None and size > 0:
+                    ctx.sizes.setdefault(row.data["symbol"], size)
     each_row(b, args.user_trades, "trades", lambda b, r, t: _trade(ctx, b, r), TRADE_FIELDS)
     each_row(b, args.positions, "positions", lambda b, r, t: _position(ctx, b, r, t), POSITION_FIELDS)
     each_row(b, args.income, "funding", lambda b, r, t: _funding(ctx, b, r), FUNDING_FIELDS)
     if args.requests:
         b.note("--requests is not read for ccxt (use the venue importer)", "")
     opening = opening_record(b, args, lambda d: position_row(ctx, d, b), POSITION_FIELDS)
+    ctx.check()
     meta: dict[str, Any] = {"v": 1, "type": "meta", "t": None, "venue": VENUE, "created_by": "hedgespec import ccxt",
                             "funding_window_ms": 60_000, "ledger_complete": bool(args.ledger_complete)}
     if args.account:

@@ -2,9 +2,13 @@
 
 Venue files are JSON: an array of rows, an object wrapping the array (``data``, ``result.list``,
 ``response``), or JSON lines. Numbers are read as Decimal from their text (``parse_float=Decimal``),
-never as floats. Rows of a top-level array get their line number, so errors and ``src`` name
-``file:line``. The importer keeps the (already small) API exports in memory to sort them by time;
-the audit itself streams.
+never as floats; ``NaN``/``Infinity`` and an object with the same key twice are errors naming the file.
+Every row gets the line where it starts, also inside a wrapper object, so errors and ``src`` name
+``file:line``. A venue error reply (Binance ``{"code": -1121, "msg": ...}``, OKX ``{"code": "50011",
+...}``, Bybit ``{"retCode": 10001, ...}``) is an import error quoting the venue's code and message; a
+page the venue says is not the last (Bybit ``nextPageCursor``), or one holding exactly the venue's
+page limit of rows, is noted. The importer keeps the (already small) API exports in memory to sort
+them by time; the audit itself streams.
 """
 
 from __future__ import annotations
@@ -18,9 +22,44 @@ from pathlib import Path
 from typing import Any
 
 from ..numbers import MAX_DIGITS, canonical
-from ..trace import RecordError, dumps, record, validate
+from ..trace import RecordError, decode, dumps, record, validate
 
-_DECODER = json.JSONDecoder(parse_float=Decimal)
+#: the largest integer a trace carries (the audit reads integers as signed 64-bit)
+MAX_INT = 2**63 - 1
+#: longest run of digits read as a Python int; longer JSON integers are read as Decimal and rejected
+#: by the field readers as too long (Python refuses to convert more than 4300 digits at all)
+_INT_TEXT = 40
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+class _NotJSON(Exception):
+    pass
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)
+        out[key] = value
+    return out
+
+
+def _parse_int(text: str) -> int | Decimal:
+    return int(text) if len(text) <= _INT_TEXT else Decimal(text)
+
+
+def _no_constant(name: str) -> Any:
+    raise _NotJSON(f"{name} is not a JSON number")
+
+
+_DECODER = json.JSONDecoder(parse_float=Decimal, parse_int=_parse_int, parse_constant=_no_constant,
+                            object_pairs_hook=_pairs)
 
 #: at equal times: the opening first, requests before their fills, snapshots after the fills
 TYPE_RANK = {"meta": -1, "opening": 0, "mode_change": 1, "funding_rate": 2, "mark_price": 2, "funding": 3,
@@ -57,18 +96,35 @@ def _skip_ws(text: str, pos: int) -> int:
     return pos
 
 
+def _decode_at(text: str, pos: int, name: str, line: int, first_line: int = 1) -> tuple[Any, int]:
+    """The JSON value starting at ``pos`` (on ``line``) and the offset after it; ``ImportError_`` otherwise.
+
+    ``first_line``: the file's line number of ``text``'s first line (JSON lines decode one line at a time).
+    """
+    try:
+        return _DECODER.raw_decode(text, pos)
+    except _DuplicateKey as exc:
+        raise ImportError_(f"{name}:{line}: duplicate key {exc.key!r:.60} in one object (JSON readers would "
+                           "silently keep one of the values)") from None
+    except json.JSONDecodeError as exc:
+        raise ImportError_(f"{name}:{exc.lineno + first_line - 1}:{exc.colno}: not valid JSON: {exc.msg}") from None
+    except _NotJSON as exc:
+        raise ImportError_(f"{name}:{line}: not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ImportError_(f"{name}:{line}: not valid JSON here: nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
+        raise ImportError_(f"{name}:{line}: not valid JSON here: {str(exc)[:80]}") from None
+
+
 def iter_array(text: str, start: int, name: str) -> Iterator[tuple[int, Any]]:
-    """Elements of the JSON array opening at ``start`` with their line numbers."""
+    """Elements of the JSON array opening at ``start`` with the line each one starts on."""
     pos = _skip_ws(text, start + 1)
     cache = [0, 1]
     if pos < len(text) and text[pos] == "]":
         return
     while True:
         line = _line_of(text, pos, cache)
-        try:
-            value, pos = _DECODER.raw_decode(text, pos)
-        except json.JSONDecodeError as exc:
-            raise ImportError_(f"{name}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
+        value, pos = _decode_at(text, pos, name, line)
         yield line, value
         pos = _skip_ws(text, pos)
         if pos < len(text) and text[pos] == ",":
@@ -80,13 +136,50 @@ def iter_array(text: str, start: int, name: str) -> Iterator[tuple[int, Any]]:
         raise ImportError_(f"{name}:{line}: not valid JSON: expected ',' or ']' in the array")
 
 
+def _member_starts(text: str, pos: int) -> dict[str, int]:
+    """Offset of each member's value in the (already decoded, so valid) JSON object opening at ``pos``."""
+    starts: dict[str, int] = {}
+    pos = _skip_ws(text, pos + 1)
+    while pos < len(text) and text[pos] != "}":
+        key, pos = _DECODER.raw_decode(text, pos)
+        pos = _skip_ws(text, _skip_ws(text, pos) + 1)  # past ':'
+        starts[key] = pos
+        _, pos = _DECODER.raw_decode(text, pos)
+        pos = _skip_ws(text, pos)
+        if pos < len(text) and text[pos] == ",":
+            pos = _skip_ws(text, pos + 1)
+    return starts
+
+
 WRAPPERS = (("data",), ("result", "list"), ("response",), ("list",), ("rows",))
+
+
+def venue_error(obj: Any) -> str | None:
+    """``code N 'message'`` when ``obj`` is a venue's error reply, else None.
+
+    Binance answers ``{"code": <negative int>, "msg": ...}`` instead of data, OKX ``{"code": "<non-zero>",
+    "msg": ..., "data": []}``, Bybit ``{"retCode": <non-zero>, "retMsg": ...}``; success is code 0 ("0"),
+    and Binance's ``{"code": 200, "msg": "success"}``.
+    """
+    if not isinstance(obj, dict):
+        return None
+    if "retCode" in obj:
+        code, message = obj["retCode"], obj.get("retMsg")
+    elif "code" in obj and ("msg" in obj or "message" in obj):
+        code, message = obj["code"], obj.get("msg", obj.get("message"))
+    else:
+        return None
+    if type(code) in (int, str) and code in (0, "0", 200, "200"):
+        return None
+    return f"code {str(code)[:40]} {str(message)[:200]!r}"
 
 
 def read_rows(path: str | Path) -> tuple[str, list[Row], dict[str, Any]]:
     """(sha256, rows, wrapper fields) of a venue file; raises ``ImportError_`` naming file:line."""
     path = Path(path)
     name = path.name
+    if path.is_dir():
+        raise ImportError_(f"{path}: is a directory, not a venue file")
     try:
         blob = path.read_bytes()
     except OSError as exc:
@@ -97,24 +190,35 @@ def read_rows(path: str | Path) -> tuple[str, list[Row], dict[str, Any]]:
     except UnicodeDecodeError as exc:
         raise ImportError_(f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     pos = _skip_ws(text, 0)
-    if pos < len(text) and text[pos] == "[":
+    if pos >= len(text):
+        raise ImportError_(f"{name}: empty file (expected the venue's JSON response)")
+    cache = [0, 1]
+    if text[pos] == "[":
         return sha, [Row(name, line, i, v) for i, (line, v) in enumerate(iter_array(text, pos, name))], {}
-    try:
-        whole = _DECODER.decode(text)
-    except json.JSONDecodeError as exc:
-        if pos < len(text) and text[pos] == "{" and "\n{" in text:
-            return sha, _json_lines(text, name), {}
-        raise ImportError_(f"{name}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
-    if isinstance(whole, dict):
-        for keys in WRAPPERS:
-            node: Any = whole
-            for key in keys:
-                node = node.get(key) if isinstance(node, dict) else None
-            if isinstance(node, list):
-                extra = {k: v for k, v in whole.items() if k != keys[0]}
-                return sha, [Row(name, None, i, v) for i, v in enumerate(node)], extra
-        return sha, [Row(name, 1, 0, whole)], {}
-    raise ImportError_(f"{name}: expected a JSON array of rows or an object wrapping one")
+    if text[pos] != "{":
+        raise ImportError_(f"{name}:{_line_of(text, pos, cache)}: expected a JSON array of rows or an object "
+                           "wrapping one")
+    whole, end = _decode_at(text, pos, name, _line_of(text, pos, cache))
+    if _skip_ws(text, end) < len(text):  # more after the first object: JSON lines
+        return sha, _json_lines(text, name), {}
+    for node in (whole, whole.get("response")):
+        error = venue_error(node)
+        if error is not None:
+            raise ImportError_(f"{name}: the venue answered with an error, not data: {error}")
+    for keys in WRAPPERS:
+        node: Any = whole
+        start = pos
+        extra: dict[str, Any] = {}
+        for key in keys:
+            if not isinstance(node, dict) or key not in node:
+                node = None
+                break
+            extra.update((k, v) for k, v in node.items() if k != key)
+            start = _member_starts(text, start)[key]
+            node = node[key]
+        if isinstance(node, list):
+            return sha, [Row(name, line, i, v) for i, (line, v) in enumerate(iter_array(text, start, name))], extra
+    return sha, [Row(name, _line_of(text, pos, cache), 0, whole)], {}
 
 
 def _json_lines(text: str, name: str) -> list[Row]:
@@ -122,10 +226,10 @@ def _json_lines(text: str, name: str) -> list[Row]:
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
-        try:
-            rows.append(Row(name, number, len(rows), _DECODER.decode(line)))
-        except json.JSONDecodeError as exc:
-            raise ImportError_(f"{name}:{number}:{exc.colno}: not valid JSON: {exc.msg}") from None
+        value, end = _decode_at(line, _skip_ws(line, 0), name, number, number)
+        if _skip_ws(line, end) < len(line):
+            raise ImportError_(f"{name}:{number}:{end + 1}: not valid JSON: extra data after the value")
+        rows.append(Row(name, number, len(rows), value))
     return rows
 
 
@@ -134,7 +238,8 @@ class RowError(ValueError):
 
 
 def text_decimal(row: dict[str, Any], key: str, *, required: bool = True) -> Decimal | None:
-    """A venue number (string or JSON number, read exactly) as Decimal."""
+    """A venue number (string or JSON number, read exactly) as Decimal, at most ``MAX_DIGITS`` digits
+    before and after the point (checked on the exponent first: ``1e999999999`` is never expanded)."""
     value = row.get(key)
     if value is None or value == "":
         if required:
@@ -153,36 +258,68 @@ def text_decimal(row: dict[str, Any], key: str, *, required: bool = True) -> Dec
         raise RowError(f"{key}: expected a number, got {type(value).__name__}")
     if not number.is_finite():
         raise RowError(f"{key}: not a finite number: {value!r:.40}")
-    whole, _, fraction = format(number, "f").lstrip("-").partition(".")
-    if len(whole) > MAX_DIGITS or len(fraction) > MAX_DIGITS:
+    _, digits, exponent = number.as_tuple()
+    assert isinstance(exponent, int)
+    if len(digits) + exponent > MAX_DIGITS or -exponent > MAX_DIGITS:
         raise RowError(f"{key}: {value!r:.40} has more than {MAX_DIGITS} digits before or after the point")
     return number
 
 
 def text_int(row: dict[str, Any], key: str) -> int:
+    """A non-negative integer (milliseconds) a trace can carry: at most 2**63-1."""
     value = row.get(key)
     if isinstance(value, bool) or value is None:
         raise RowError(f"missing field {key!r}" if value is None else f"{key}: expected an integer")
+    number: int | None = None
     if isinstance(value, int) and value >= 0:
-        return value
-    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
-        return int(value)
-    if isinstance(value, Decimal) and value >= 0 and value == value.to_integral_value():
-        return int(value)
-    raise RowError(f"{key}: expected an integer (milliseconds), got {value!r:.40}")
+        number = value
+    elif isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        number = int(value) if len(value.strip()) <= _INT_TEXT else MAX_INT + 1
+    elif isinstance(value, Decimal) and value.is_finite() and value >= 0 and value == value.to_integral_value():
+        number = int(value) if value.adjusted() < _INT_TEXT else MAX_INT + 1  # never expand 1e999999999
+    if number is None:
+        raise RowError(f"{key}: expected an integer (milliseconds), got {value!r:.40}")
+    if number > MAX_INT:
+        raise RowError(f"{key}: {value!r:.40} is larger than a trace can carry (2**63-1)")
+    return number
 
 
 def text_str(row: dict[str, Any], key: str, *, required: bool = True) -> str | None:
+    """A venue text field; a JSON number or anything else where text belongs is an error, never converted."""
     value = row.get(key)
     if value is None or value == "":
         if required:
             raise RowError(f"missing field {key!r}")
         return None
-    if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
-        return str(value)
     if not isinstance(value, str):
-        raise RowError(f"{key}: expected a string, got {type(value).__name__}")
+        raise RowError(f"{key}: expected a string, got {type(value).__name__} {value!r:.40}")
     return value
+
+
+def text_id(row: dict[str, Any], key: str, *, required: bool = True) -> str | None:
+    """A venue record ID: a string, or a non-negative JSON integer (Binance ``id``, ``orderId``, ``tranId``)."""
+    value = row.get(key)
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value < 0:
+            raise RowError(f"{key}: expected an ID, got {value!r:.40}")
+        return str(value)
+    if isinstance(value, Decimal):
+        raise RowError(f"{key}: expected a string or integer ID, got {value!r:.40}")
+    return text_str(row, key, required=required)
+
+
+def snapshot_time(extra: dict[str, Any], name: str) -> int | None:
+    """The ``time`` of a file wrapped as ``{"time": ms, ...}``, checked (None when the file states none)."""
+    if extra.get("time") is None:
+        return None
+    try:
+        return text_int(extra, "time")
+    except RowError as exc:
+        raise ImportError_(f"{name}: {exc}") from None
+
+
+def _canonical_row(data: Any) -> str:
+    return json.dumps(data, sort_keys=True, default=repr, ensure_ascii=False)
 
 
 @dataclass
@@ -196,11 +333,25 @@ class Builder:
     errors: list[str] = field(default_factory=list)
     error_count: int = 0
     rows_read: int = 0
+    duplicates: int = 0
+    #: (record type, venue record ID) -> (where the row was first read, its file, its canonical text)
+    seen: dict[tuple[str, str], tuple[str, str, str]] = field(default_factory=dict)
 
-    def read(self, path: str | Path, role: str) -> tuple[list[Row], dict[str, Any]]:
+    def read(self, path: str | Path, role: str, page_limits: tuple[int, ...] = ()) -> tuple[list[Row], dict[str, Any]]:
+        """Rows of one venue file; notes a page the venue marks as not the last, or one exactly full."""
         sha, rows, extra = read_rows(path)
-        self.inputs.append({"file": Path(path).name, "sha256": sha, "role": role})
+        name = Path(path).name
+        self.inputs.append({"file": name, "sha256": sha, "role": role})
         self.rows_read += len(rows)
+        if not rows:
+            self.note("input files without rows", f"{role}: {name}")
+        cursor = extra.get("nextPageCursor")
+        if cursor not in (None, ""):
+            self.note("pages the venue marks as not the last (nextPageCursor set): the export is incomplete",
+                      f"{role}: {name}")
+        elif rows and len(rows) in page_limits:
+            self.note("pages holding exactly the venue's page limit of rows: later pages may exist",
+                      f"{role}: {name}, {len(rows)} rows")
         return rows, extra
 
     def note(self, what: str, detail: str = "") -> None:
@@ -219,18 +370,37 @@ class Builder:
                 if key not in known:
                     self.note(f"unknown {kind} field {key!r} (not carried into the trace)")
 
-    def add(self, type_: str, t: int, row: Row | None, ident: str, **fields: Any) -> None:
+    def add(self, type_: str, t: int, row: Row | None, ident: str, *, venue_id: bool = True, **fields: Any) -> None:
+        """Add one record. ``ident`` is the venue's record ID (``venue_id``): the same ID read again from an
+        identical row (overlapping pages or files) is kept once and counted; from a different row it is a
+        row error naming both places."""
         src: dict[str, Any] | None = None
         if row is not None:
             src = {"file": row.file, "id": ident}
             if row.line is not None:
                 src["line"] = row.line
             src["index"] = row.index
+        for key, value in (("t", t), *fields.items()):
+            if isinstance(value, int) and not isinstance(value, bool) and not 0 <= value <= MAX_INT:
+                raise RowError(f"{key}: {str(value):.40} is outside the integers a trace carries (0 to 2**63-1)")
         rec = record(type_, t, src, **{k: plain(v) for k, v in fields.items()})
-        try:
-            validate(json.loads(dumps(rec)))  # an importer never writes a record the audit would reject
+        try:  # an importer never writes a record the audit would reject: read back with the audit's parser
+            validate(decode(dumps(rec).encode("utf-8")))
         except RecordError as exc:
             raise RowError(f"not a valid {type_} record: {exc}") from None
+        if row is not None and venue_id:
+            key = (type_, ident)
+            text = _canonical_row(row.data)
+            first = self.seen.get(key)
+            if first is not None:
+                if first[2] != text:
+                    raise RowError(f"{type_} {ident} was already read at {first[0]} from a different row; "
+                                   "which one the venue meant is unclear")
+                self.duplicates += 1
+                self.note("duplicate rows across files/pages (same venue ID, identical row): kept once",
+                          f"{first[1]} / {row.file}")
+                return
+            self.seen[key] = (row.where(), row.file, text)
         self.records.append(((t, TYPE_RANK[type_], ident), rec))
 
     def lines(self, meta: dict[str, Any], opening: dict[str, Any] | None) -> Iterator[str]:
@@ -242,7 +412,7 @@ class Builder:
         for head in (meta, opening):
             if head is not None:
                 try:
-                    validate(json.loads(dumps(head)))
+                    validate(decode(dumps(head).encode("utf-8")))
                 except RecordError as exc:
                     raise ImportError_(f"the {head['type']} record would be invalid: {exc}") from None
         yield dumps(meta)
@@ -292,8 +462,7 @@ def opening_record(b: Builder, args: Any, parse_position: Any, known: frozenset[
     t: int | None = None
     for path in args.opening_positions:
         rows, extra = b.read(path, "opening positions")
-        value = extra.get("time")
-        t = value if isinstance(value, int) and not isinstance(value, bool) else t
+        t = snapshot_time(extra, Path(path).name) if extra.get("time") is not None else t
         complete = True
         for row in rows:
             try:
@@ -321,15 +490,22 @@ def opening_record(b: Builder, args: Any, parse_position: Any, known: frozenset[
             "position_mode": mode, "legs": legs, "complete": complete}
 
 
-def each_row(b: Builder, files: list[str], role: str, handle: Any, known: frozenset[str] | None) -> None:
-    """Read every row of ``files`` and hand it to ``handle(b, row, snapshot_time)``; row errors are kept."""
+def each_row(b: Builder, files: list[str], role: str, handle: Any, known: frozenset[str] | None,
+             page_limits: tuple[int, ...] = ()) -> None:
+    """Read every row of ``files`` and hand it to ``handle(b, row, snapshot_time)``; row errors are kept.
+
+    ``page_limits``: the venue's documented page sizes for this export (a file holding exactly that
+    many rows is noted as possibly cut short)."""
     for path in files:
-        rows, extra = b.read(path, role)
-        value = extra.get("time")
-        t_default = value if isinstance(value, int) and not isinstance(value, bool) else None
+        rows, extra = b.read(path, role, page_limits)
+        t_default = snapshot_time(extra, Path(path).name)
         for row in rows:
             if not isinstance(row.data, dict):
                 b.error(row, f"expected an object, got {type(row.data).__name__}")
+                continue
+            error = venue_error(row.data)
+            if error is not None:
+                b.error(row, f"an error reply of the venue, not a {role} row: {error}")
                 continue
             if known is not None:
                 b.unknown_fields(row, known, role)
@@ -355,15 +531,29 @@ def contract_sizes(values: list[str]) -> dict[str, Decimal]:
 
 
 class ContractSizes:
-    """Contract size per instrument, as the auditor gave it; an unknown one is 1, and the trace says so."""
+    """Contract size per instrument, as the auditor gave it (or as the rows carry it).
 
-    def __init__(self, sizes: dict[str, Decimal], what: str = "contract size") -> None:
+    An instrument without one is never guessed: ``size`` collects it (returning 1 so the rows can still
+    be checked) and ``check`` then fails the import listing every such instrument and where its size is
+    published (``how``).
+    """
+
+    def __init__(self, sizes: dict[str, Decimal], what: str = "contract size", how: str = "") -> None:
         self.sizes = sizes
         self.what = what
+        self.how = how
         self.settle: set[str] = set()
+        self.missing: set[str] = set()
 
     def size(self, b: Builder, symbol: str) -> Decimal:
         if symbol not in self.sizes:
-            b.note(f"{self.what} unknown, 1 assumed", symbol)
+            self.missing.add(symbol)
             return Decimal(1)
         return self.sizes[symbol]
+
+    def check(self) -> None:
+        if self.missing:
+            names = sorted(self.missing)
+            shown = ", ".join(names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else "")
+            raise ImportError_(f"{self.what} unknown for {shown}: the rows count contracts, so every instrument "
+                               f"needs --contract-size INSTRUMENT=SIZE ({self.how})")

@@ -14,8 +14,14 @@ Facts used (OKX API v5 documentation, https://www.okx.com/docs-v5/en/):
   (signed, negative = paid), ``ccy``, ``instId``, ``ts``, ``billId``. Funding bills are read without
   a leg unless the row carries ``posSide``. Trade bills repeat the fills and are not imported.
 
-Sizes are in contracts; the base quantity is contracts x ``ctVal`` (``--contract-size INST=VAL``,
-1 when not given, noted).
+Sizes are in contracts; the base quantity is contracts x ``ctVal``, which the fills and positions do
+not carry: ``--contract-size INST=VAL`` is required for every instrument in them (``ctVal`` of
+``GET /api/v5/public/instruments``); a missing one is an import error listing the instruments, never a
+guess (a wrong size makes every PnL check a false finding).
+
+Replies are ``{"code": "0", "msg": "", "data": [...]}``; a non-zero ``code`` is an error reply and an
+import error. Pages carry no "more" marker (paging is by ``after``/``before`` cursors, ``limit`` at
+most 100): a fills or bills file of exactly 100 rows is noted as possibly cut short.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from .common import (
     each_row,
     opening_record,
     text_decimal,
+    text_id,
     text_int,
     text_str,
 )
@@ -56,18 +63,21 @@ BILL_FIELDS = frozenset({
     "notes", "ordId", "pnl", "posBal", "posBalChg", "px", "subType", "sz", "tag", "to", "tradeId", "ts",
     "type", "posSide"})
 LEG = {"long": "LONG", "short": "SHORT", "net": "BOTH"}
+PAGES = (100,)  # limit: default and maximum 100 rows (fills-history, bills)
+CT_VAL_SOURCE = "ctVal of GET /api/v5/public/instruments?instType=SWAP (FUTURES, OPTION)"
 
 
 def add_arguments(parser: Any) -> None:
     parser.add_argument("--contract-size", action="append", default=[], metavar="INST=CTVAL",
-                        help="contract value (ctVal) of an instrument, from GET /api/v5/public/instruments")
+                        help="contract value (ctVal) of an instrument, from GET /api/v5/public/instruments "
+                             "(required for every instrument in the fills and positions)")
 
 
 _Ctx = ContractSizes
 
 def _fill(ctx: _Ctx, b: Builder, row: Row) -> None:
     d = row.data
-    inst, ident = text_str(d, "instId"), text_str(d, "tradeId")
+    inst, ident = text_str(d, "instId"), text_id(d, "tradeId")
     assert inst is not None and ident is not None
     side = text_str(d, "side")
     leg = LEG.get(str(d.get("posSide")))
@@ -76,7 +86,7 @@ def _fill(ctx: _Ctx, b: Builder, row: Row) -> None:
     fee = text_decimal(d, "fee", required=False)
     exec_type = d.get("execType")
     ctx.settle.add(str(d.get("feeCcy") or ""))
-    b.add("fill", text_int(d, "ts"), row, f"{inst}:{ident}", id=ident, order_id=text_str(d, "ordId", required=False),
+    b.add("fill", text_int(d, "ts"), row, f"{inst}:{ident}", id=ident, order_id=text_id(d, "ordId", required=False),
           instrument=inst, side=side.upper(), position_side=leg,
           quantity=text_decimal(d, "fillSz") * ctx.size(b, inst),  # type: ignore[operator]
           price=text_decimal(d, "fillPx"), fee=None if fee is None else -fee,
@@ -94,7 +104,7 @@ def position_row(ctx: _Ctx, b: Builder, d: dict[str, Any]) -> tuple[str, str, De
     if leg != "BOTH" and pos < 0:
         raise RowError(f"pos {pos} is negative on a {d.get('posSide')} row (long/short rows are positive)")
     entry = text_decimal(d, "avgPx", required=False) if pos else None
-    return inst, leg, abs(pos) * ctx.size(b, inst), entry
+    return inst, leg, (abs(pos) * ctx.size(b, inst)) if pos else abs(pos), entry  # a flat row needs no size
 
 
 def _position(ctx: _Ctx, b: Builder, row: Row, t_default: int | None) -> None:
@@ -114,7 +124,7 @@ def _bill(b: Builder, row: Row) -> None:
     d = row.data
     kind = str(d.get("type"))
     t = text_int(d, "ts")
-    ident = text_str(d, "billId")
+    ident = text_id(d, "billId")
     if kind == "2":
         b.note("trade bills not imported", "the fills carry them")
         return
@@ -130,13 +140,14 @@ def _bill(b: Builder, row: Row) -> None:
 
 def build(args: Any) -> tuple[Builder, dict[str, Any], dict[str, Any] | None]:
     b = Builder(VENUE)
-    ctx = _Ctx(contract_sizes(args.contract_size), "contract value")
-    each_row(b, args.user_trades, "fills", lambda b, r, t: _fill(ctx, b, r), FILL_FIELDS)
+    ctx = _Ctx(contract_sizes(args.contract_size), "contract value (ctVal)", CT_VAL_SOURCE)
+    each_row(b, args.user_trades, "fills", lambda b, r, t: _fill(ctx, b, r), FILL_FIELDS, PAGES)
     each_row(b, args.positions, "positions", lambda b, r, t: _position(ctx, b, r, t), POSITION_FIELDS)
-    each_row(b, args.income, "bills", lambda b, r, t: _bill(b, r), BILL_FIELDS)
+    each_row(b, args.income, "bills", lambda b, r, t: _bill(b, r), BILL_FIELDS, PAGES)
     if args.requests:
         b.note("--requests is not read for okx yet", "")
     opening = opening_record(b, args, lambda d: position_row(ctx, b, d), POSITION_FIELDS)
+    ctx.check()
     meta: dict[str, Any] = {"v": 1, "type": "meta", "t": None, "venue": VENUE, "created_by": "hedgespec import okx",
                             "funding_window_ms": 60_000, "ledger_complete": bool(args.ledger_complete)}
     settle = {s for s in ctx.settle if s}

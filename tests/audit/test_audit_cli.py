@@ -32,6 +32,10 @@ def test_exit_statuses(tmp_path: Path, capsys) -> None:  # noqa: ANN001
     assert run(["audit", str(_write(tmp_path, clean)), "--profile", "no-such-profile"]) == 2
     err = capsys.readouterr().err
     assert "missing.jsonl: no such file" in err and "no-such-profile" in err
+    # a trace where no rule could decide anything (an empty file, or only the header) is not clean
+    for records in ([], [meta()], [meta(), opening()]):
+        assert run(["audit", str(_write(tmp_path, records))]) == 2
+        assert "nothing could be decided" in capsys.readouterr().err
 
 
 def test_json_report_has_provenance_and_reconciles(tmp_path: Path, capsys) -> None:  # noqa: ANN001

@@ -78,11 +78,14 @@ def test_okx_negative_pos_on_a_short_row_is_an_error(tmp_path: Path, capsys) -> 
     doc = json.loads((FIXTURES / "okx/positions_hedge.json").read_text())
     doc["data"][1]["pos"] = "-2.5"
     bad = tmp_path / "positions.json"
-    bad.write_text(json.dumps(doc))
+    bad.write_text(json.dumps(doc, indent=2))
     argv = ["import", "okx", "--user-trades", str(FIXTURES / "okx/fills_hedge.json"), "--positions", str(bad),
-            "-o", str(tmp_path / "o.jsonl")]
+            "--contract-size", "BTC-USDT-SWAP=0.01", "-o", str(tmp_path / "o.jsonl")]
     assert run(argv) == 2
-    assert "positions.json[1]: pos -2.5 is negative on a short row" in capsys.readouterr().err
+    # the row inside the {"data": [...]} wrapper is named by the line it starts on
+    lines = bad.read_text().splitlines()
+    starts = [n for n, text in enumerate(lines, 1) if text == "    {"]
+    assert f"positions.json:{starts[1]}: pos -2.5 is negative on a short row" in capsys.readouterr().err
 
 
 def test_bybit_leg_from_closed_size_and_position_idx(tmp_path: Path) -> None:
@@ -121,7 +124,8 @@ def test_ccxt_trade_without_a_leg_is_not_guessed(tmp_path: Path, capsys) -> None
     path = tmp_path / "trades.json"
     path.write_text(json.dumps(trades, indent=2))
     out = tmp_path / "c.jsonl"
-    assert run(["import", "ccxt", "--user-trades", str(path), "-o", str(out)]) == 2
+    assert run(["import", "ccxt", "--user-trades", str(path), "--contract-size", "BTC/USDT:USDT=1", "-o",
+                str(out)]) == 2
     assert "cannot tell the leg" in capsys.readouterr().err
     assert len([r for r in _records(out) if r["type"] == "fill"]) == 4
 
@@ -144,6 +148,9 @@ def test_fuzzed_venue_rows_give_row_errors_not_crashes(tmp_path: Path, venue: st
     doc = json.loads((FIXTURES / source).read_text())
     rows = doc if isinstance(doc, list) else doc.get("data") or doc["result"]["list"]
     values = [None, True, -1, 1.5, "", "x", "1e400", "NaN", "-0", [], {}, "LONG", "Sell", "9" * 30]
+    # every text a fuzzed instrument can take has a contract size, so the import always writes a trace
+    sizes = [f"--contract-size={v}=1" for v in values if isinstance(v, str) and v]
+    sizes += ["--contract-size", "BTC-USDT-SWAP=0.01", "--contract-size", "BTC/USDT:USDT=1"]
     for attempt in range(8):
         for row in rows:
             key = rng.choice(list(row))
@@ -151,6 +158,7 @@ def test_fuzzed_venue_rows_give_row_errors_not_crashes(tmp_path: Path, venue: st
         path = tmp_path / f"{venue}-{attempt}.json"
         path.write_text(json.dumps(doc))
         out = tmp_path / f"{venue}-{attempt}.jsonl"
-        assert run(["import", venue, "--user-trades", str(path), "--opening-flat", "-o", str(out)]) in (0, 2)
+        extra = sizes if venue in ("okx", "ccxt") else []
+        assert run(["import", venue, "--user-trades", str(path), "--opening-flat", "-o", str(out), *extra]) in (0, 2)
         result = audit_file(out, load_profile("seed"))
         assert result.summary["records_rejected"] == 0  # what the importer writes is always a valid trace
