@@ -2,7 +2,8 @@
 
 One pass, streaming. Memory is bounded by the open state (legs and their fill routes, fee-rate ranges,
 last funding point per instrument, the pending funding group, at most ``MAX_DISTINCT`` names kept as
-one object each) plus two stated windows: the duplicate window
+one object each, at most ``MAX_NUMBERS`` recent quantity and price texts of fills kept read) plus two
+stated windows: the duplicate window
 (every record key is remembered for at least ``dup_window`` and at most twice that many records) and the lists of findings and rejections shown in full
 (``max_listed`` each; counts are always exact).
 
@@ -68,6 +69,7 @@ DEFAULT_MAX_LISTED = 1_000
 DEFAULT_FUNDING_WINDOW_MS = 60_000
 MAX_DISTINCT = 1_000  # distinct venue codes and not-decidable reasons kept apart (the rest counted together)
 MAX_FUNDING_GROUP = 1_000  # funding rows of one instrument at one instant held for the per-leg decision
+MAX_NUMBERS = 4_096  # recent quantity and price texts of fills kept read (see Auditor._fill_number)
 OPENING_SIDE = {("BUY", "LONG"): True, ("SELL", "SHORT"): True, ("SELL", "LONG"): False, ("BUY", "SHORT"): False}
 OTHER = {"LONG": "SHORT", "SHORT": "LONG"}
 FLAT = "flat (opening declared complete)"
@@ -251,6 +253,7 @@ class Auditor:
         self.leg_pairs: dict[str, dict[str, tuple[Leg, Leg]]] = {}  # each instrument's legs by side, with the other
         self.fill_routes: dict[tuple[str, str, str], tuple[bool, Leg, Leg, str]] = {}  # see _route_of
         self.names: dict[str, str] = {}  # file names and instruments, one object each (bounded)
+        self.fill_numbers: dict[str, Decimal] = {}  # recent quantity and price texts, read (bounded)
         self.fee_ranges: dict[tuple[str, str, bool], list[Any]] = {}
         self.fee_discount_reported: set[tuple[str, str]] = set()
         self.last_fill_t: dict[str, int] = {}
@@ -672,16 +675,19 @@ class Auditor:
         key = ("fill", self.names.get(sfile, sfile), src.id, name)
         if key in self.dup_previous:
             return False
-        # an opening fill's PnL is mostly "0": ZERO is that same Decimal
-        qty, price, fee, pnl = Decimal(q), Decimal(p), Decimal(fee), ZERO if pnl == "0" else Decimal(pnl)
+        # quantities and prices recur: read once (see ``_fill_number``); an opening fill's PnL is mostly "0"
+        numbers = self.fill_numbers
+        qty = numbers.get(q) or self._fill_number(q)
+        price = numbers.get(p) or self._fill_number(p)
+        fee, pnl = Decimal(fee), ZERO if pnl == "0" else Decimal(pnl)
         if not qty or not price:
             return False
         tol = self.money_tol
         notional = qty * price
         # decide everything first; anything unusual goes to the reference path before any change
         if opening:
-            hedged = other.qty > 0
-            if not -tol <= pnl <= tol:
+            hedged = other.qty > ZERO
+            if (pnl is not ZERO or tol < ZERO) and not -tol <= pnl <= tol:
                 return False
         else:
             hedged = False
@@ -751,6 +757,15 @@ class Auditor:
             if settle in deltas:  # (the fee asset is the settle asset here)
                 deltas[settle] += pnl - fee  # exact: the same sum as adding the PnL, then the fee
         return True
+
+    def _fill_number(self, text: str) -> Decimal:
+        """A fill's quantity or price text read into ``fill_numbers`` (at most ``MAX_NUMBERS`` texts: then the
+        table starts again), so that a recurring text is read once; the same value as ``Decimal(text)``."""
+        numbers = self.fill_numbers
+        if len(numbers) >= MAX_NUMBERS:
+            numbers.clear()
+        value = numbers[text] = Decimal(text)
+        return value
 
     def _check_opening(self, rec: dict[str, Any], leg: Leg, where: Any) -> None:
         """HM-NET-001 / HM-POS-002: an opening fill realizes nothing (no netting against the other leg)."""
