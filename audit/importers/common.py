@@ -21,6 +21,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from hedgespec.jsonio import JSONInputError, unique_keys
+
 from ..numbers import MAX_DIGITS, canonical
 from ..trace import RecordError, decode, dumps, record, validate
 
@@ -31,23 +33,8 @@ MAX_INT = 2**63 - 1
 _INT_TEXT = 40
 
 
-class _DuplicateKey(Exception):
-    def __init__(self, key: str) -> None:
-        super().__init__(key)
-        self.key = key
-
-
 class _NotJSON(Exception):
     pass
-
-
-def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise _DuplicateKey(key)
-        out[key] = value
-    return out
 
 
 def _parse_int(text: str) -> int | Decimal:
@@ -59,7 +46,7 @@ def _no_constant(name: str) -> Any:
 
 
 _DECODER = json.JSONDecoder(parse_float=Decimal, parse_int=_parse_int, parse_constant=_no_constant,
-                            object_pairs_hook=_pairs)
+                            object_pairs_hook=unique_keys)
 
 #: at equal times: the opening first, requests before their fills, snapshots after the fills
 TYPE_RANK = {"meta": -1, "opening": 0, "mode_change": 1, "funding_rate": 2, "mark_price": 2, "funding": 3,
@@ -103,9 +90,8 @@ def _decode_at(text: str, pos: int, name: str, line: int, first_line: int = 1) -
     """
     try:
         return _DECODER.raw_decode(text, pos)
-    except _DuplicateKey as exc:
-        raise ImportError_(f"{name}:{line}: duplicate key {exc.key!r:.60} in one object (JSON readers would "
-                           "silently keep one of the values)") from None
+    except JSONInputError as exc:  # a key given twice in one object
+        raise ImportError_(f"{name}:{line}: {exc.reason[:120]}") from None
     except json.JSONDecodeError as exc:
         raise ImportError_(f"{name}:{exc.lineno + first_line - 1}:{exc.colno}: not valid JSON: {exc.msg}") from None
     except _NotJSON as exc:
@@ -423,15 +409,6 @@ class Builder:
 
     def earliest(self) -> int:
         return min((key[0] for key, _ in self.records), default=0)
-
-
-def write_trace(lines: Iterator[str], out: str | Path) -> int:
-    count = 0
-    with open(out, "w", encoding="utf-8", newline="\n") as stream:
-        for line in lines:
-            stream.write(line + "\n")
-            count += 1
-    return count
 
 
 def dec_text(value: Decimal) -> str:

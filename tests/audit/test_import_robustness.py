@@ -282,11 +282,12 @@ def test_duplicate_json_keys_are_an_error_naming_file_line_and_key(tmp_path: Pat
     path = tmp_path / "u.json"
     path.write_text(text)
     assert run(["import", "binance", "--user-trades", str(path), "-o", str(tmp_path / "t.jsonl")]) == 2
-    assert one_error_line(capsys.readouterr().err).startswith("hedgespec import: u.json:18: duplicate key 'price'")
+    assert one_error_line(capsys.readouterr().err).startswith(
+        "hedgespec import: u.json:18: not valid JSON: key 'price' appears twice in one object")
     wrapped = write(tmp_path / "w.json", {"code": "0", "msg": "", "data": []})
     wrapped.write_text(wrapped.read_text().replace('"msg": ""', '"msg": "", "msg": "x"'))
     assert run(["import", "okx", "--user-trades", str(wrapped), "-o", str(tmp_path / "t.jsonl")]) == 2
-    assert "w.json:1: duplicate key 'msg'" in one_error_line(capsys.readouterr().err)
+    assert "w.json:1: not valid JSON: key 'msg' appears twice" in one_error_line(capsys.readouterr().err)
 
 
 def test_a_number_where_text_belongs_is_a_type_error(tmp_path: Path, capsys) -> None:  # noqa: ANN001
