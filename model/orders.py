@@ -134,6 +134,10 @@ def place(work: Work, action: PlaceOrder) -> Outcome:
             limit = leg_size - sum([o.quantity for o in account.orders.values()
                                     if o.instrument == instrument and o.position_side == position_side
                                     and not o.opening and o.order_type == LIMIT])
+        if close_position and not conditional:  # a market or limit order for all the leg has left to close
+            if limit <= 0:
+                return rejected("REDUCE_EXCEEDS_LEG", "resting closing orders already cover the whole leg")
+            quantity = limit
         if quantity > limit and not trim:
             return rejected("REDUCE_EXCEEDS_LEG", "quantity exceeds what the leg has left to close "
                                                   f"({format_units(limit, 'qty')})")

@@ -73,3 +73,23 @@ def test_binance_leverage_and_margin_type_cover_the_instrument():
                     leverage="10")["kind"] == "accepted"
     sides = venue.snap["accounts"]["A"]["positions"]["BTCUSDT"]
     assert sides["LONG"]["leverage"] == sides["SHORT"]["leverage"] == "10"
+
+
+def test_gate_close_position_on_ordinary_orders_takes_the_whole_leg():
+    """Gate: an ordinary order with close_position (size 0, auto_size) closes all its leg has left:
+    a market one at once, a limit one when a trade reaches it (HM-STOP-005, HM-ORD-004)."""
+    venue = Venue("gate")
+    venue.order("l", "BTCUSDT", "BUY", "LONG", "1", "100")
+    outcome = venue.order("cm", "BTCUSDT", "SELL", "LONG", "0", "100", close_position=True)
+    fills = [e for e in outcome["events"] if e["type"] == "fill"]
+    assert [(f["position_side"], f["quantity"]) for f in fills] == [("LONG", "1")]
+    assert venue.snap["accounts"]["A"]["positions"]["BTCUSDT"]["LONG"]["quantity"] == "0"
+
+    venue.order("l2", "BTCUSDT", "BUY", "LONG", "0.5", "100")
+    venue.order("c1", "BTCUSDT", "SELL", "LONG", "0.2", "120", order_type="LIMIT")
+    venue.order("cl", "BTCUSDT", "SELL", "LONG", "0", "110", order_type="LIMIT", close_position=True)
+    assert venue.snap["accounts"]["A"]["open_orders"]["cl"]["quantity"] == "0.3"  # what c1 leaves to close
+    assert venue.order("cl2", "BTCUSDT", "SELL", "LONG", "0", "115", order_type="LIMIT",
+                       close_position=True)["reason"] == "REDUCE_EXCEEDS_LEG"
+    venue.do("market_trade", instrument="BTCUSDT", price="121", quantity="5")
+    assert venue.snap["accounts"]["A"]["positions"]["BTCUSDT"]["LONG"]["quantity"] == "0"

@@ -152,6 +152,8 @@ def closing_within_leg(view: StepView) -> Iterator[Violation]:
                    if o["instrument"] == action["instrument"] and o["position_side"] == action["position_side"]
                    and o["order_type"] == "LIMIT" and is_closing(o)), Decimal(0))
     over = quantity > leg - resting or leg == 0
+    if action.get("close_position") is True:  # it takes what the leg has left to close, if anything
+        over = leg - resting <= 0
     trim = choice(view.params, "oversized_close") == "trim" and leg > 0
     if over and not trim and view.outcome["kind"] != "rejected":
         yield Violation("HM-ORD-004", f"closing order of {quantity} accepted with {leg - resting} left on the leg")
