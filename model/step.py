@@ -207,9 +207,15 @@ def _set_leverage(work: Work, action: SetLeverage) -> Outcome:
             return rejected("LEVERAGE_EXCEEDS_BRACKET", "the position's bracket allows less leverage")
     for (instrument, side), settings in zip(keys, current, strict=True):
         work.set_settings(action.account, instrument, side, LegSettings(settings.margin_type, action.leverage))
+    for order in sorted(account.orders.values(), key=lambda o: o.seq):  # opening orders reserve at the new leverage
+        if order.opening and (order.instrument, order.position_side) in keys:
+            margin = initial_margin(abs(order.quantity * order.price), action.leverage)
+            if margin != order.margin_reserved:
+                work.put_order(action.account, order.with_remaining(order.quantity, margin, order.fee_reserved))
     after = work.account(action.account)
     if available_balance(work.config, after, work.state.mark_prices) < 0:
-        return rejected("INSUFFICIENT_MARGIN", "cross legs would need more initial margin than is available")
+        return rejected("INSUFFICIENT_MARGIN", "open orders and cross legs would need more initial margin than is "
+                                               "available")
     return _accepted()
 
 

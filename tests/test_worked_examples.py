@@ -248,3 +248,32 @@ def test_one_way_nets_and_flips():
     assert fill["realized_pnl"] == "1"
     both = run.leg("BOTH")
     assert both["quantity"] == "-0.2" and both["entry_price"] == "110" and both["cost_basis"] == "-22"
+
+
+def test_leverage_change_reprices_the_open_orders_of_the_leg():
+    """HM-ORD-008: an opening order reserves initial margin at the leg's leverage in force, so a
+    leverage change re-prices its reservation; a fill then allocates notional / new leverage.
+
+    Seed: 20x by default, taker 0.0005, maker 0.0002 (fees reserved at the larger rate).
+    Limit BUY 1 LONG @ 90: margin 90 / 20 = 4.5, fee reserve 90 x 0.0005 = 0.045 -> 4.545.
+    At 5x: margin 90 / 5 = 18 -> 18.045. The fill (maker, 0.018 fee) allocates 18 to the leg.
+    """
+    run = CheckedRun("seed")
+    run.place("b", "BTCUSDT", "BUY", "LONG", "1", "90", order_type="LIMIT")
+    assert run.snap["accounts"]["A"]["order_margin"] == "4.545"
+    outcome = run.do("set_leverage", account="A", instrument="BTCUSDT", position_side="LONG", leverage="5")
+    assert outcome["kind"] == "accepted"
+    assert run.snap["accounts"]["A"]["order_margin"] == "18.045"
+    run.do("market_trade", instrument="BTCUSDT", price="89", quantity="1")
+    leg = run.snap["accounts"]["A"]["positions"]["BTCUSDT"]["LONG"]
+    assert (leg["quantity"], leg["isolated_margin"], leg["leverage"]) == ("1", "18", "5")
+
+
+def test_leverage_change_refused_when_the_orders_cannot_be_covered():
+    """A lower leverage that would reserve more than the available balance is refused, state unchanged."""
+    run = CheckedRun("seed", wallet="10")
+    run.place("b", "BTCUSDT", "BUY", "LONG", "1", "90", order_type="LIMIT")  # 4.545 of 10 reserved
+    before = run.snap
+    outcome = run.do("set_leverage", account="A", instrument="BTCUSDT", position_side="LONG", leverage="5")
+    assert outcome["reason"] == "INSUFFICIENT_MARGIN"
+    assert run.snap == before
