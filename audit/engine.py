@@ -22,7 +22,8 @@ the two to identical reports.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+import io
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, Context, Decimal
 from pathlib import Path
@@ -291,14 +292,18 @@ class Auditor:
         self.sha.update(line)
         self.take(number, [line])
 
-    def take(self, first: int, lines: list[bytes]) -> None:
+    def take(self, first: int, lines: Iterable[bytes]) -> int:
         """Lines numbered from ``first``, already hashed: plain fills, funding rows, snapshots, rates and
-        balances through their fused paths, everything else (and every doubt) through ``consume``."""
+        balances through their fused paths, everything else (and every doubt) through ``consume``.
+
+        Returns the last line's number (``first - 1`` when there is none).
+        """
         consume = self.consume
+        number = first - 1
         if not self.hot or decode_fused is None:
             for number, line in enumerate(lines, first):
                 consume(number, line)
-            return
+            return number
         fill_hot, funding_hot, position_hot = self._fill_hot, self._funding_hot, self._position_hot
         rate_hot, balance_hot = self._funding_rate_hot, self._balance_hot
         fast = 0
@@ -330,9 +335,13 @@ class Auditor:
         self.hot_fills += fast
         self.checked += fast
         self.by_type["fill"] += fast
+        return number
 
     def consume(self, number: int, line: bytes) -> None:
-        """One line through the reference path (``validate`` + ``_dispatch``), without hashing."""
+        """One line through the reference path (``validate`` + ``_dispatch``), without hashing; its final
+        newline, if any, is not part of the record."""
+        if line[-1:] == b"\n":
+            line = line[:-1]
         if line[:1] in _BLANK_START and not line.strip():
             self.blank += 1
             return
@@ -1391,19 +1400,20 @@ def audit_lines(lines: Iterable[bytes], profile: Any, *, trace_name: str = "<tra
 BLOCK = 1 << 20
 
 
-def _hashed_blocks(stream: IO[bytes], sha: Any) -> Iterable[list[bytes]]:
-    """The lines of a binary stream (without newline), a block at a time, hashing the stream as it goes."""
+def _hashed_chunks(stream: IO[bytes], sha: Any) -> Iterator[bytes]:
+    """A binary stream in chunks of whole lines (about ``BLOCK`` bytes each; the last line may lack its
+    newline), hashing the stream as it goes."""
     tail = b""
-    while True:
-        block = stream.read(BLOCK)
-        if not block:
-            break
+    while block := stream.read(BLOCK):
         sha.update(block)
-        parts = (tail + block).split(b"\n")
-        tail = parts.pop()
-        yield parts
+        cut = block.rfind(b"\n") + 1
+        if cut:
+            yield tail + block[:cut]
+            tail = block[cut:]
+        else:
+            tail += block
     if tail:
-        yield [tail]
+        yield tail
 
 
 def audit_stream(stream: IO[bytes], profile: Any, *, trace_name: str = "<trace>", **options: Any) -> AuditResult:
@@ -1411,9 +1421,9 @@ def audit_stream(stream: IO[bytes], profile: Any, *, trace_name: str = "<trace>"
     auditor = Auditor(profile, trace_name=trace_name, **options)
     number = 0
     with local_audit_context():
-        for lines in _hashed_blocks(stream, auditor.sha):
-            auditor.take(number + 1, lines)
-            number += len(lines)
+        for chunk in _hashed_chunks(stream, auditor.sha):
+            # lines one at a time from the chunk (no list of them: each line's memory is reused at once)
+            number = auditor.take(number + 1, io.BytesIO(chunk))
         return auditor.finish(base_provenance(profile, trace_name))
 
 

@@ -21,7 +21,7 @@ Count = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
 Name = Annotated[str, msgspec.Meta(min_length=1)]  # a non-empty string
 
 
-class Source(msgspec.Struct, forbid_unknown_fields=True):
+class Source(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     """Where the observation came from: the venue file and record ID, with its line and array index."""
 
     file: Name
@@ -39,7 +39,7 @@ class Source(msgspec.Struct, forbid_unknown_fields=True):
         return out
 
 
-class FillLine(msgspec.Struct, tag="fill", tag_field="type", forbid_unknown_fields=True):
+class FillLine(msgspec.Struct, tag="fill", tag_field="type", forbid_unknown_fields=True, gc=False):
     """A hedge fill with every optional part absent or null (no cause, no closed quantity)."""
 
     v: Literal[1]
@@ -58,7 +58,7 @@ class FillLine(msgspec.Struct, tag="fill", tag_field="type", forbid_unknown_fiel
     order_id: str | None = None
 
 
-class FundingLine(msgspec.Struct, tag="funding", tag_field="type", forbid_unknown_fields=True):
+class FundingLine(msgspec.Struct, tag="funding", tag_field="type", forbid_unknown_fields=True, gc=False):
     """A funding row without rate, mark price or quantity; BOTH rows take the reference path."""
 
     v: Literal[1]
@@ -70,7 +70,7 @@ class FundingLine(msgspec.Struct, tag="funding", tag_field="type", forbid_unknow
     asset: Name
 
 
-class PositionLine(msgspec.Struct, tag="position", tag_field="type", forbid_unknown_fields=True):
+class PositionLine(msgspec.Struct, tag="position", tag_field="type", forbid_unknown_fields=True, gc=False):
     """A position snapshot without margin type."""
 
     v: Literal[1]
@@ -84,7 +84,7 @@ class PositionLine(msgspec.Struct, tag="position", tag_field="type", forbid_unkn
     unrealized_pnl: str | None = None
 
 
-class FundingRateLine(msgspec.Struct, tag="funding_rate", tag_field="type", forbid_unknown_fields=True):
+class FundingRateLine(msgspec.Struct, tag="funding_rate", tag_field="type", forbid_unknown_fields=True, gc=False):
     """A funding rate, with or without its mark price."""
 
     v: Literal[1]
@@ -95,7 +95,7 @@ class FundingRateLine(msgspec.Struct, tag="funding_rate", tag_field="type", forb
     mark_price: str | None = None
 
 
-class BalanceLine(msgspec.Struct, tag="balance", tag_field="type", forbid_unknown_fields=True):
+class BalanceLine(msgspec.Struct, tag="balance", tag_field="type", forbid_unknown_fields=True, gc=False):
     """A wallet balance snapshot."""
 
     v: Literal[1]
