@@ -343,6 +343,28 @@ def _close_position_partial(action, before, outcome, after):
                 row["quantity"] = "0.001" if order["side"] == "SELL" else "-0.001"
 
 
+# -- begin: mutants of the orders, margin and positions checks --
+
+def _available_ignores_orders_report(action, before, outcome, after):
+    for acc in after["accounts"].values():
+        acc["available_balance"] = _s(_d(acc["available_balance"]) + _d(acc["order_margin"]))
+
+
+def _available_ignores_orders(original):
+    def available_balance(config, account, mark_prices):
+        from hedgespec.model.margin import order_margin
+        return original(config, account, mark_prices) + order_margin(account)
+    return available_balance
+
+
+def _market_close_beyond_leg(action, before, outcome, after):
+    if action.get("order_type") == "MARKET":
+        _accept_reason("REDUCE_EXCEEDS_LEG")(action, before, outcome, after)
+
+
+# -- end: mutants of the orders, margin and positions checks --
+
+
 # Broken models: a kernel of the reference swapped for a wrong one while the mutant steps.
 
 def _trailing_wrong_direction(original):
@@ -447,6 +469,13 @@ MUTANTS: list[Mutant] = [
            _keep_orders_on_close),
     Mutant("close-position-partial", "HM-STOP-005", "a close-position order leaves part of the leg",
            _close_position_partial),
+    # -- begin: orders, margin and positions mutants --
+    Mutant("available-ignores-orders", "HM-ORD-008", "the available balance leaves out what open orders reserve, "
+           "and orders are admitted against it", _available_ignores_orders_report,
+           patches=(("hedgespec.model.orders", "available_balance", _available_ignores_orders),)),
+    Mutant("market-close-beyond-leg", "HM-ORD-004", "a closing market order larger than its leg, or on a flat "
+           "leg, is accepted", _market_close_beyond_leg),
+    # -- end: orders, margin and positions mutants --
     Mutant("trailing-wrong-direction", "HM-STOP-003", "a trailing stop tracks the other leg's direction",
            _no_op, patches=(("hedgespec.model.orders", "trailing_update", _trailing_wrong_direction),)),
     Mutant("stop-other-direction", "HM-STOP-002", "a stop fires on the price path of the opposite leg",

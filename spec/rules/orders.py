@@ -122,12 +122,52 @@ def reducing_never_flips(view: StepView) -> Iterator[Violation]:
             yield Violation("HM-ORD-003", "a reduce-only order flipped the one-way position")
 
 
+_CONDITIONAL = ("STOP_MARKET", "TAKE_PROFIT_MARKET", "TRAILING_STOP_MARKET")
+_REFUSED_FIRST = ("REDUCE_EXCEEDS_LEG", "INVALID_ARGUMENT", "INSUFFICIENT_MARGIN", "DUPLICATE_ORDER_ID",
+                  "INSTRUMENT_EXPIRED", "REDUCE_ONLY_FORBIDDEN")
+
+
+def _closing_limits(snapshot: dict, account: str, symbol: str, side: str) -> dict[str, dict]:
+    return {oid: o for oid, o in open_orders(snapshot, account).items()
+            if o["instrument"] == symbol and o["position_side"] == side and o["order_type"] == "LIMIT"
+            and is_closing(o)}
+
+
+def _trimmed(closing: dict[str, tuple[Decimal, Decimal, int]], leg: Decimal, buy: bool) -> dict[str, Decimal]:
+    """Closing limit orders (id -> quantity, price, age rank: higher is newer) cut to the leg's size, least
+    favourable price first (the lowest-priced sell, the highest-priced buy), the newest first on a tie."""
+    left = {oid: q for oid, (q, _, _) in closing.items()}
+    excess = sum(left.values(), Decimal(0)) - leg
+    for oid in sorted(closing, key=lambda o: (-closing[o][1] if buy else closing[o][1], -closing[o][2])):
+        if excess <= 0:
+            break
+        cut = min(excess, left[oid])
+        left[oid] -= cut
+        excess -= cut
+    return left
+
+
+def _by_level(quantities: dict[str, Decimal], prices: dict[str, Decimal], skip: str) -> dict[Decimal, Decimal]:
+    levels: dict[Decimal, Decimal] = {}
+    for oid, q in quantities.items():
+        if oid != skip:
+            levels[prices[oid]] = levels.get(prices[oid], Decimal(0)) + q
+    return levels
+
+
 @rule(
     "HM-ORD-004", level="MUST", kind="rejection", title="A closing order never exceeds its leg",
-    statement="A closing order larger than what its leg has left to close (the leg's size less the closing "
-              "limit orders already resting on it) MUST be refused with REDUCE_EXCEEDS_LEG, or, where the profile "
-              "trims, accepted with the resting closing orders trimmed, least favourable price first, so that "
-              "they never exceed the leg. A closing order on a flat leg is refused.",
+    statement="A closing order (SELL on LONG, BUY on SHORT) of any type on a flat leg MUST be refused with "
+              "REDUCE_EXCEEDS_LEG. Otherwise a closing limit order must fit what its leg has left to close (the "
+              "leg's size less the closing limit orders already resting on it), and a closing market or "
+              "conditional order must fit the leg's size. One that does not fit is refused with "
+              "REDUCE_EXCEEDS_LEG or, where the profile trims, accepted: a market or conditional order cut to the "
+              "leg's size when it executes, a limit order with the leg's resting closing limit orders then "
+              "trimmed, least favourable price first "
+              "(the lowest-priced sell, the highest-priced buy; the newest first on a tie), until they fit the "
+              "leg. A close-position market or limit order (where the profile allows one) takes what the leg has "
+              "left to close and is refused when nothing is left. After every step the resting closing limit "
+              "orders of a leg never exceed it: fills that shrink the leg trim or cancel them.",
     rationale="Gate rejects (REDUCE_EXCEEDED); OKX trims since its 2023 change; Binance rejects with -2022 when "
               "there is nothing to close.",
     sources=["S-P4", "G-ERR", "O-CLOSEUPG", "GH-8304"],
@@ -135,40 +175,93 @@ def reducing_never_flips(view: StepView) -> Iterator[Violation]:
     profile_choices=("oversized_close",),
 )
 def closing_within_leg(view: StepView) -> Iterator[Violation]:
-    """Implements HM-ORD-004."""
+    """Implements HM-ORD-004.
+
+    Time priority among resting orders at one price is not observable (snapshots list open orders
+    by ID), so a trim is checked order by order for the new order and per price level for the rest.
+    """
     if not _place(view) or view.action.get("position_side") not in ("LONG", "SHORT"):
         return
     action = view.action
-    closing = (action["position_side"] == "LONG") == (action.get("side") == "SELL")
-    if not closing or action.get("order_type") != "LIMIT" or mode_in_force(
-            view.before, view.params, action["account"], action["instrument"]) != "HEDGE":
+    account, symbol, side = action["account"], action["instrument"], action["position_side"]
+    closing = (side == "LONG") == (action.get("side") == "SELL")
+    order_type = action.get("order_type")
+    if not closing or order_type not in ("MARKET", "LIMIT", *_CONDITIONAL) or mode_in_force(
+            view.before, view.params, account, symbol) != "HEDGE":
         return
+    close_position = action.get("close_position") is True
     try:
-        quantity = D(action["quantity"])
+        quantity = Decimal(0) if close_position else D(action["quantity"])
     except (InvalidOperation, KeyError, TypeError):
         return
-    leg = abs(D(row(view.before, action["account"], action["instrument"], action["position_side"])["quantity"]))
-    resting = sum((D(o["quantity"]) for o in open_orders(view.before, action["account"]).values()
-                   if o["instrument"] == action["instrument"] and o["position_side"] == action["position_side"]
-                   and o["order_type"] == "LIMIT" and is_closing(o)), Decimal(0))
-    over = quantity > leg - resting or leg == 0
-    if action.get("close_position") is True:  # it takes what the leg has left to close, if anything
-        over = leg - resting <= 0
-    trim = choice(view.params, "oversized_close") == "trim" and leg > 0
-    if over and not trim and view.outcome["kind"] != "rejected":
-        yield Violation("HM-ORD-004", f"closing order of {quantity} accepted with {leg - resting} left on the leg")
-    if over and not trim and view.outcome["kind"] == "rejected" and view.outcome.get("reason") not in (
-            "REDUCE_EXCEEDS_LEG", "INVALID_ARGUMENT", "INSUFFICIENT_MARGIN", "DUPLICATE_ORDER_ID", "INSTRUMENT_EXPIRED",
-            "REDUCE_ONLY_FORBIDDEN"):
-        yield Violation("HM-ORD-004", f"oversized close refused with {view.outcome.get('reason')}")
-    if not over and view.outcome.get("reason") == "REDUCE_EXCEEDS_LEG":
-        yield Violation("HM-ORD-004", "REDUCE_EXCEEDS_LEG for an order the leg can take")
-    after_leg = abs(D(row(view.after, action["account"], action["instrument"], action["position_side"])["quantity"]))
-    after_resting = sum((D(o["quantity"]) for o in open_orders(view.after, action["account"]).values()
-                         if o["instrument"] == action["instrument"] and o["position_side"] == action["position_side"]
-                         and o["order_type"] == "LIMIT" and is_closing(o)), Decimal(0))
+    outcome = view.outcome
+    accepted, reason = outcome["kind"] == "accepted", outcome.get("reason")
+    leg = abs(D(row(view.before, account, symbol, side)["quantity"]))
+    before_limits = _closing_limits(view.before, account, symbol, side)
+    resting = sum((D(o["quantity"]) for o in before_limits.values()), Decimal(0))
+    room = leg - resting if order_type == "LIMIT" else leg
+    trim = choice(view.params, "oversized_close") == "trim"
+    if leg == 0:
+        over, cut = True, False
+    elif close_position and order_type in ("MARKET", "LIMIT"):
+        over, cut = room <= 0, False
+    else:
+        over = quantity > room
+        cut = over and trim
+    if over and not cut:
+        if not accepted and reason not in _REFUSED_FIRST:
+            yield Violation("HM-ORD-004", f"closing {order_type} order beyond its leg refused with {reason}")
+        elif accepted:
+            yield Violation("HM-ORD-004", f"closing {order_type} order of {quantity} accepted with {room} left "
+                                          f"to close on a leg of {leg}")
+    if reason == "REDUCE_EXCEEDS_LEG" and not (over and not cut):
+        yield Violation("HM-ORD-004", f"REDUCE_EXCEEDS_LEG for a closing {order_type} order the leg can take "
+                                      f"({room} left{', trimmed' if cut else ''})")
+    events_ = outcome.get("events", [])
+    own_fills = [e for e in events_ if e.get("type") == "fill" and e.get("order_id") == action["order_id"]]
+    if accepted and order_type == "MARKET" and not over:
+        expected = leg if close_position else min(quantity, leg)
+        filled = sum((D(f["quantity"]) for f in own_fills), Decimal(0))
+        if filled != expected:
+            yield Violation("HM-ORD-004", f"closing market order of {quantity or 'the whole leg'} filled {filled} "
+                                          f"on a leg of {leg}, expected {expected}")
+    if accepted and order_type == "LIMIT" and not (over and not cut):
+        yield from _check_trim(view, before_limits, leg, room if close_position else quantity, trim)
+    after_leg = abs(D(row(view.after, account, symbol, side)["quantity"]))
+    after_resting = sum((D(o["quantity"]) for o in _closing_limits(view.after, account, symbol, side).values()),
+                        Decimal(0))
     if after_resting > after_leg:
         yield Violation("HM-ORD-004", f"resting closing orders {after_resting} exceed the leg {after_leg}")
+
+
+def _check_trim(view: StepView, before_limits: dict[str, dict], leg: Decimal, quantity: Decimal,
+                trim: bool) -> Iterator[Violation]:
+    """The closing limit orders of the leg once a new closing limit order is admitted: unchanged when
+    they fit (or the profile refuses), else trimmed least favourable price first, the new order first on
+    a tie; read from the order events before the step's first fill (the snapshot after when none)."""
+    action = view.action
+    oid, buy = action["order_id"], action.get("side") == "BUY"
+    book = {o: (D(x["quantity"]), D(x["price"]), 0) for o, x in before_limits.items()}
+    book[oid] = (quantity, D(action["price"]), 1)
+    expected = _trimmed(book, leg, buy) if trim else {o: q for o, (q, _, _) in book.items()}
+    events_ = view.outcome.get("events", [])
+    if any(e.get("type") == "fill" for e in events_):
+        observed = {o: q for o, (q, _, _) in book.items()}
+        for event in events_:
+            if event.get("type") == "fill":
+                break
+            if event.get("type") == "order" and event.get("order_id") in observed and event.get("account") in (
+                    None, action["account"]):
+                observed[event["order_id"]] = D(event.get("quantity") or 0) if event.get(
+                    "status") != "CANCELLED" else Decimal(0)
+    else:
+        after = _closing_limits(view.after, action["account"], action["instrument"], action["position_side"])
+        observed = {o: D(after[o]["quantity"]) if o in after else Decimal(0) for o in book}
+    prices = {o: p for o, (_, p, _) in book.items()}
+    if observed[oid] != expected[oid] or _by_level(observed, prices, oid) != _by_level(expected, prices, oid):
+        wrong = {o: str(observed[o]) for o in book if observed[o] != expected[o]}
+        yield Violation("HM-ORD-004", f"closing limit orders of the leg after admitting {oid}: {wrong}, expected "
+                                      f"{ {o: str(expected[o]) for o in wrong} } (least favourable price first)")
 
 
 def _off_grid(text: object, step: str) -> bool:
@@ -256,35 +349,114 @@ def fill_prices(view: StepView) -> Iterator[Violation]:
                 yield Violation("HM-ORD-006", f"{oid} was traded through at {price} but not filled")
 
 
+def _leverage(snapshot: dict, account: str, symbol: str, side: str) -> Decimal | None:
+    leg = row(snapshot, account, symbol, side)
+    return None if leg is None else D(leg["leverage"])
+
+
+def available_balance(snapshot: dict, account: str) -> Decimal:
+    """The available balance of the format reference, recomputed from the snapshot's own fields.
+
+    wallet - order margin - the initial margin of each open cross leg at cost (|cost basis| /
+    leverage, rounded up) + the cross legs' unrealized PnL at the mark when it is a loss.
+    """
+    acc = snapshot["accounts"][account]
+    marks = snapshot.get("mark_prices", {})
+    available = D(acc["wallet"]) - D(acc["order_margin"])
+    unrealized = Decimal(0)
+    for symbol, sides in acc["positions"].items():
+        for leg in sides.values():
+            if leg["margin_type"] != "CROSS" or D(leg["quantity"]) == 0:
+                continue
+            available -= money_up(CTX.divide(abs(D(leg["cost_basis"])), D(leg["leverage"])))
+            if symbol in marks:
+                unrealized += mul(D(leg["quantity"]), D(marks[symbol])) - D(leg["cost_basis"])
+    return available + min(Decimal(0), unrealized)
+
+
+def _reserve_floor(params: dict, snapshot: dict, account: str, order: dict) -> Decimal:
+    """The least a resting order can hold: initial margin of its remaining quantity when it opens
+    (one-way: unless reduce-only), and the fee of its remaining quantity at the higher rate."""
+    if order["order_type"] != "LIMIT":
+        return Decimal(0)
+    inst = instruments(params)[order["instrument"]]
+    notional = mul(D(order["quantity"]), D(order["price"]))
+    floor = mul(notional, max(D(inst["maker_rate"]), D(inst["taker_rate"])))
+    opening = not order["reduce_only"] if order["position_side"] == "BOTH" else not is_closing(order)
+    leverage = _leverage(snapshot, account, order["instrument"], order["position_side"])
+    if opening and leverage:
+        floor += CTX.divide(notional, leverage)
+    return floor
+
+
+_ROUNDING_SLACK = Decimal("1e-14")  # per order: proportional releases round toward zero, one atom at a time
+
+
 @rule(
     "HM-ORD-008", level="MUST", kind="rejection", title="Initial margin is reserved when an order opens",
     statement="An order that opens or increases a hedge leg MUST be refused with INSUFFICIENT_MARGIN if and only "
               "if the available balance is below its initial margin (notional / leverage, rounded up) plus its "
               "fee at the higher of the maker and taker rates; once accepted, its fill never fails for lack of "
-              "margin.",
-    rationale="Venues reserve initial margin at placement (Binance 'cost required to open a position').",
+              "margin. A limit order that rests adds exactly that reservation to the order margin (a closing one: "
+              "its fee only), and a resting order keeps at least the share of its remaining quantity. Every "
+              "snapshot reports as available balance the wallet, less the order margin, less the initial margin "
+              "of each open cross leg at cost (|cost basis| / leverage, rounded up), plus the cross legs' "
+              "unrealized PnL at the mark when it is a loss.",
+    rationale="Venues reserve initial margin at placement (Binance 'cost required to open a position'); an "
+              "engine that misstates what is available can accept orders the wallet cannot carry.",
     sources=["B-COST", "B-LM"],
-    applies_to=("place_order",), observes=("snapshot", "outcome"), requires=("hedge-mode", "isolated-margin"),
+    observes=("snapshot", "outcome"), requires=("hedge-mode", "isolated-margin"),
 )
 def initial_margin_reserved(view: StepView) -> Iterator[Violation]:
-    """Implements HM-ORD-008."""
+    """Implements HM-ORD-008.
+
+    On every snapshot after a step: the reported available balance against the documented
+    formula, and the order margin against the least its open orders hold. On placements: the
+    decision against the recomputed available balance of the snapshot before, and the exact
+    reservation of a limit order that rests without a fill.
+    """
+    for account, acc in view.after["accounts"].items():
+        expected = available_balance(view.after, account)
+        if D(acc["available_balance"]) != expected:
+            yield Violation("HM-ORD-008", f"{account}: available balance {acc['available_balance']}, the wallet, "
+                                          f"order margin and cross legs give {expected}")
+        orders = acc["open_orders"].values()
+        floor = sum((_reserve_floor(view.params, view.after, account, o) - _ROUNDING_SLACK for o in orders),
+                    Decimal(0))
+        if D(acc["order_margin"]) < max(Decimal(0), floor) or (not orders and D(acc["order_margin"]) != 0):
+            yield Violation("HM-ORD-008", f"{account}: order margin {acc['order_margin']} with open orders that "
+                                          f"hold at least {max(Decimal(0), floor)}")
     action = view.action
     if not _place(view) or action.get("order_type") not in ("MARKET", "LIMIT"):
         return
     side = action.get("position_side")
-    if side not in ("LONG", "SHORT") or (side == "LONG") != (action.get("side") == "BUY"):
-        return
-    if mode_in_force(view.before, view.params, action["account"], action["instrument"]) != "HEDGE":
+    if side not in ("LONG", "SHORT") or mode_in_force(
+            view.before, view.params, action["account"], action["instrument"]) != "HEDGE":
         return
     reason = view.outcome.get("reason")
     if view.outcome["kind"] == "rejected" and reason != "INSUFFICIENT_MARGIN":
         return
+    try:
+        notional = mul(D(action["quantity"]), D(action["price"]))
+    except (InvalidOperation, KeyError, TypeError):
+        return
     inst = instruments(view.params)[action["instrument"]]
-    leg = row(view.before, action["account"], action["instrument"], side)
-    notional = mul(D(action["quantity"]), D(action["price"]))
-    margin = money_up(CTX.divide(notional, D(leg["leverage"])))
+    opening = (side == "LONG") == (action.get("side") == "BUY")
+    margin = money_up(CTX.divide(notional, _leverage(view.before, action["account"], action["instrument"], side)))
     fee = money_up(mul(notional, max(D(inst["maker_rate"]), D(inst["taker_rate"]))))
-    available = D(view.before["accounts"][action["account"]]["available_balance"])
+    events_ = view.outcome.get("events", [])
+    if action["order_type"] == "LIMIT" and view.outcome["kind"] == "accepted" and not action.get("close_position") \
+            and [(e.get("type"), e.get("order_id"), e.get("status")) for e in events_] == [
+                ("order", action["order_id"], "NEW")]:
+        moved = D(view.after["accounts"][action["account"]]["order_margin"]) - D(
+            view.before["accounts"][action["account"]]["order_margin"])
+        reserved = (margin if opening else Decimal(0)) + fee
+        if moved != reserved:
+            yield Violation("HM-ORD-008", f"resting limit order moved the order margin by {moved}, its reservation "
+                                          f"is {reserved}")
+    if not opening:
+        return
+    available = available_balance(view.before, action["account"])
     needed = margin + fee
     if view.outcome["kind"] == "accepted" and needed > available:
         yield Violation("HM-ORD-008", f"accepted with {available} available, {needed} needed")
