@@ -50,6 +50,7 @@ from collections.abc import Sequence
 from typing import IO, Any
 
 from .failures import EngineFailure, wrap_exception
+from .loading import declared_capabilities
 
 PROTOCOL = "hedgespec-engine/1"
 DEFAULT_TIMEOUT = 10.0
@@ -150,8 +151,12 @@ class JsonLinesAdapter:
         if not isinstance(name, str) or not isinstance(caps, list) or not all(isinstance(c, str) for c in caps):
             self._stop()
             raise EngineFailure("handshake", "hello result needs a name (string) and capabilities (list of strings)")
+        try:
+            self.capabilities = declared_capabilities(caps, "hello: capabilities")
+        except ValueError as exc:
+            self._stop()
+            raise EngineFailure("handshake", str(exc)) from None
         self.name = name
-        self.capabilities = frozenset(caps)
 
     @staticmethod
     def _pump(stream: IO[str], lines: queue.Queue[str | None]) -> None:

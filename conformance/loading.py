@@ -12,6 +12,43 @@ class EngineSpecError(ValueError):
     """A ``module:factory`` reference that does not resolve; the message says why."""
 
 
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, SystemExit):
+        return f"SystemExit({exc.code!r})"
+    text = str(exc).strip()
+    return type(exc).__name__ + (f": {text.splitlines()[0]}" if text else "")
+
+
+def declared_capabilities(value: Any, where: str = "capabilities") -> frozenset[str]:
+    """An engine's declared capabilities as a set of known tags; ``ValueError`` naming what is wrong.
+
+    A collection (list, tuple, set, frozenset, any non-string iterable) of names from
+    ``hedgespec.spec.registry.CAPABILITIES``. A string is refused rather than read as its letters;
+    an unknown name is refused with the known ones listed, so a misspelt tag cannot silently turn
+    the rules that need it into "unsupported".
+    """
+    from collections.abc import Iterable, Mapping
+
+    from hedgespec.spec.registry import CAPABILITIES
+
+    known = ", ".join(CAPABILITIES)
+    if isinstance(value, (str, bytes)):
+        raise ValueError(f"{where}: a collection of capability names is required, got the string {value!r} "
+                         f"(write [{value!r}]); known: {known}")
+    if isinstance(value, Mapping) or not isinstance(value, Iterable):
+        raise ValueError(f"{where}: a collection of capability names is required, got "
+                         f"{type(value).__name__} {value!r:.60}; known: {known}")
+    names = list(value)
+    odd = [n for n in names if not isinstance(n, str)]
+    if odd:
+        raise ValueError(f"{where}: capability names are strings, got {odd[0]!r:.60}; known: {known}")
+    unknown = sorted(set(names) - set(CAPABILITIES))
+    if unknown:
+        raise ValueError(f"{where}: unknown capabilit{'y' if len(unknown) == 1 else 'ies'} "
+                         f"{', '.join(repr(n) for n in unknown)}; known: {known}")
+    return frozenset(names)
+
+
 def load_factory(spec: str) -> Callable[..., Any]:
     """``"package.module:factory"`` -> the callable (a class or a function returning an adapter)."""
     module_name, sep, attr = spec.partition(":")
@@ -21,11 +58,24 @@ def load_factory(spec: str) -> Callable[..., Any]:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise EngineSpecError(f"{spec!r}: cannot import {module_name!r}: {exc}") from None
+    except SyntaxError as exc:
+        where = f" ({exc.filename}, line {exc.lineno})" if exc.filename else ""
+        raise EngineSpecError(f"{spec!r}: cannot import {module_name!r}: SyntaxError: {exc.msg}{where}") from None
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - the module's own code failed while importing
+        raise EngineSpecError(f"{spec!r}: cannot import {module_name!r}: importing it raised "
+                              f"{_one_line(exc)}") from None
     target: Any = module
     for part in attr.split("."):
-        if not hasattr(target, part):
-            raise EngineSpecError(f"{spec!r}: {module_name!r} has no attribute {attr!r}")
-        target = getattr(target, part)
+        try:
+            target = getattr(target, part)
+        except AttributeError:
+            raise EngineSpecError(f"{spec!r}: {module_name!r} has no attribute {attr!r}") from None
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - a module __getattr__ or property that fails
+            raise EngineSpecError(f"{spec!r}: looking up {attr!r} raised {_one_line(exc)}") from None
     if not callable(target):
         raise EngineSpecError(f"{spec!r}: {attr!r} is not callable")
     return target

@@ -149,7 +149,7 @@ class VectorItem(pytest.Item):
     problem: str | None = None
 
     def runtest(self) -> None:
-        from hedgespec.conformance.failures import EngineFailure
+        from hedgespec.conformance.failures import wrap_exception
         from hedgespec.conformance.rulebook import load_rulebook
         from hedgespec.conformance.runner import RunConfig, Runner
 
@@ -157,8 +157,10 @@ class VectorItem(pytest.Item):
             raise VectorFailed(f"invalid vector: {self.problem}")
         try:
             engine = self.shared.get()
-        except Exception as exc:  # noqa: BLE001 - an engine that cannot start fails each test, no traceback
-            raise VectorFailed(f"the engine could not be started: {EngineFailure('handshake', str(exc))}") from None
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - an engine that cannot start fails each test, no traceback
+            raise VectorFailed(f"the engine could not be started: {wrap_exception(exc, 'start')}") from None
         engine.failures = 0
         missing = sorted(set(self.vector.requires) - engine.capabilities)
         if missing:

@@ -43,6 +43,67 @@ def _rule_detail(row: dict[str, Any]) -> str:
     return ""
 
 
+def coverage(report: dict[str, Any]) -> str:
+    """How much of the rulebook's MUST level the verdict covers, in words ("" without the count).
+
+    A PASS over an engine that declares few capabilities says little: the rules it cannot do are
+    unsupported, never failed. The verdict line says how many MUST rules were not checked and why.
+    """
+    must = report["summary"].get("must_rules")
+    if not must or not must["total"]:
+        return ""
+    if must["checked"] == must["total"]:
+        return f"all {must['total']} MUST rules checked"
+    why = []
+    if must["unsupported"]:
+        why.append(f"{must['unsupported']} unsupported (capabilities not declared)")
+    if must["not exercised"]:
+        why.append(f"{must['not exercised']} not exercised by this run")
+    return f"only {must['checked']} of {must['total']} MUST rules checked; not checked: {', '.join(why)}"
+
+
+def start_failure(report: dict[str, Any]) -> str | None:
+    """The reason the engine could not be started, when it could not (kind ``start``)."""
+    for f in report.get("engine_failures", []):
+        failure = f.get("engine_failure")
+        if isinstance(failure, dict) and failure.get("kind") == "start":
+            return str(failure.get("reason", ""))
+    return None
+
+
+def verdict_line(report: dict[str, Any]) -> str:
+    """The last line of the text report: the verdict, what fails it, and how much of MUST it covers.
+
+    ``verdict: PASS (all 48 MUST rules checked)``; ``verdict: PASS, but only 8 of 48 MUST rules
+    checked; not checked: 40 unsupported (capabilities not declared)``; ``verdict: FAIL (failing:
+    HM-FEE-001); all 48 MUST rules checked``; ``verdict: FAIL (the engine could not be started: ...)``.
+    """
+    s = report["summary"]
+    line = f"verdict: {s['verdict']}"
+    dead = start_failure(report)
+    if dead is not None:
+        return f"{line} (the engine could not be started: {dead})"
+    d = s["differential"]
+    because = ([f"failing: {', '.join(s['blocking_rules'])}"] if s["blocking_rules"] else []) + \
+        [f"{n} {what}{'s' if n != 1 else ''}" for n, what in ((d["engine_failures"], "engine failure"),
+                                                            (d["unexplained_divergences"], "unexplained divergence"))
+         if n and s["verdict"] == "FAIL"]
+    if because:
+        line += f" ({'; '.join(because)})"
+    scope = coverage(report)
+    if not scope:
+        return line
+    if scope.startswith("all") and not because:
+        return f"{line} ({scope})"
+    return f"{line}{', but' if s['verdict'] == 'PASS' else ';'} {scope}"
+
+
+def _where(failure: dict[str, Any]) -> str:
+    if failure.get("case") is None:
+        return "engine start"
+    return f"case {failure['case']} step {failure['step']}"
+
+
 def to_text(report: dict[str, Any], width: int = 110) -> str:
     """The terminal table: one line per rule, then vectors, divergences and engine failures."""
     out = ["hedgespec conformance report", *_provenance_lines(report), ""]
@@ -84,19 +145,22 @@ def to_text(report: dict[str, Any], width: int = 110) -> str:
             (f.get("engine_failure") or {}).get("reason", "")
         shrink = f" shrunk {f['original_steps']}->{f['minimal_steps']} steps" if "minimal_steps" in f else ""
         example = f" [{f['example']}]" if f.get("example") else ""
-        out.append(f"  case {f['case']} step {f['step']}: {f['category']}: {what}{shrink}{example}"[:width * 2])
+        line = f"  {_where(f)}: {f['category']}: {what}{shrink}{example}"
+        out.append(line if f.get("case") is None else line[:width * 2])  # a start failure is shown whole
     for note in report["notes"]:
         out.append(f"note: {note}")
     out.append("")
-    out.append(f"verdict: {s['verdict']}" + (f" (failing: {', '.join(s['blocking_rules'])})"
-                                             if s["blocking_rules"] else ""))
+    out.append(verdict_line(report))
     return "\n".join(out) + "\n"
 
 
 def to_markdown(report: dict[str, Any]) -> str:
     p = report["provenance"]
     s = report["summary"]
+    scope = coverage(report) or start_failure(report)
     out = [f"# hedgespec conformance: {p['adapter']['engine']} — {s['verdict']}", ""]
+    if scope:
+        out += [f"**{verdict_line(report)[len('verdict: '):]}**", ""]
     out += [f"- {line}" for line in _provenance_lines(report)]
     out += ["", "| rule | level | verdict | checks | violations | vectors | detail |",
             "|---|---|---|---:|---:|---:|---|"]
@@ -119,7 +183,7 @@ def to_markdown(report: dict[str, Any]) -> str:
         if not f.get("duplicate_of_earlier"):
             what = ", ".join(f.get("rules", [])) or "; ".join(f.get("divergence", [])[:1]) or \
                 (f.get("engine_failure") or {}).get("reason", "")
-            out.append(f"- case {f['case']} step {f['step']}: {f['category']}: {what}"
+            out.append(f"- {_where(f)}: {f['category']}: {what}"
                        + (f" — replay `{f['example']}`" if f.get("example") else ""))
     out += [f"- note: {n}" for n in report["notes"]]
     return "\n".join(out) + "\n"
@@ -155,7 +219,7 @@ def to_junit(report: dict[str, Any]) -> str:
             continue
         failures += 1
         msg = "; ".join(f.get("divergence", [])) or (f.get("engine_failure") or {}).get("reason", "")
-        label = quoteattr(f"case {f['case']} step {f['step']}: {f['category']}")
+        label = quoteattr(f"{_where(f)}: {f['category']}")
         cases.append(f'    <testcase classname="hedgespec.differential" name={label}>'
                      f"<failure message={quoteattr(msg)}/></testcase>")
     props = {"hedgespec_version": p["hedgespec_version"], "spec_version": p["spec_version"],

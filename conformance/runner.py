@@ -35,7 +35,9 @@ from hedgespec.conformance import vectors as V
 from hedgespec.conformance.failures import EngineFailure, wrap_exception
 from hedgespec.conformance.generate import Generator as ActionGenerator
 from hedgespec.conformance.generate import RandomChooser
+from hedgespec.conformance.loading import declared_capabilities
 from hedgespec.conformance.rulebook import Rulebook, applies, load_rulebook
+from hedgespec.conformance.shapes import check_outcome, check_snapshot
 from hedgespec.conformance.world import RANDOM_WALLET, default_params, diff, mode_scopes, observable
 from hedgespec.model import initial_state, snapshot
 from hedgespec.spec import SPEC_VERSION
@@ -72,18 +74,40 @@ class RunConfig:
 # -- the engine, with failures contained ------------------------------------------------------------
 
 class Engine:
-    """An adapter behind a failure boundary: every error becomes ``EngineFailure``."""
+    """An adapter behind a failure boundary: every error becomes ``EngineFailure``.
+
+    Construction reads the adapter's ``name`` and ``capabilities``; capabilities that are not a
+    collection of known tags raise ``EngineFailure`` (kind ``handshake``). Every call afterwards
+    turns what the engine raises into an ``EngineFailure`` (``SystemExit`` too: kind ``died``;
+    only ``KeyboardInterrupt`` goes through and stops the run), and every outcome and snapshot is
+    checked for its documented shape (``hedgespec.conformance.shapes``): a reply without it fails
+    the step as ``malformed``, naming the field, before any rule reads it.
+    """
 
     def __init__(self, adapter: Any) -> None:
         self.adapter = adapter
-        self.name = str(getattr(adapter, "name", "?"))
-        self.capabilities = frozenset(getattr(adapter, "capabilities", ()))
+        try:
+            name = getattr(adapter, "name", "?")
+            caps = getattr(adapter, "capabilities", ())
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - a property of the adapter that fails
+            raise wrap_exception(exc, "name and capabilities") from None
+        if not isinstance(name, str):
+            raise EngineFailure("handshake", f"name: a string is required, got {type(name).__name__} {name!r:.60}")
+        try:
+            self.capabilities = declared_capabilities(caps)
+        except ValueError as exc:
+            raise EngineFailure("handshake", str(exc)) from None
+        self.name = name
         self.failures = 0
 
     def _call(self, op: str, *args: Any) -> Any:
         try:
             return getattr(self.adapter, op)(*args)
-        except Exception as exc:  # noqa: BLE001 - an engine error fails the step, never the run
+        except KeyboardInterrupt:
+            raise  # the person running hedgespec stops the run
+        except BaseException as exc:  # noqa: BLE001 - an engine error (SystemExit too) fails the step, never the run
             self.failures += 1
             raise wrap_exception(exc, op) from None
 
@@ -95,6 +119,11 @@ class Engine:
         if not isinstance(outcome, dict):
             self.failures += 1
             raise EngineFailure("malformed", f"apply: the outcome is a {type(outcome).__name__}, not an object")
+        try:
+            check_outcome(outcome, "apply")
+        except EngineFailure:
+            self.failures += 1
+            raise
         return outcome
 
     def snapshot(self) -> dict[str, Any]:
@@ -102,13 +131,25 @@ class Engine:
         if not isinstance(snap, dict):
             self.failures += 1
             raise EngineFailure("malformed", f"snapshot: a {type(snap).__name__}, not an object")
+        try:
+            check_snapshot(snap, "snapshot")
+        except EngineFailure:
+            self.failures += 1
+            raise
         return snap
 
     def close(self) -> None:
-        try:
-            self.adapter.close()
-        except Exception:  # noqa: BLE001
-            pass
+        close_quietly(self.adapter)
+
+
+def close_quietly(adapter: Any) -> None:
+    """``adapter.close()``, whatever it raises (``KeyboardInterrupt`` aside)."""
+    try:
+        adapter.close()
+    except KeyboardInterrupt:
+        raise
+    except BaseException:  # noqa: BLE001 - closing a failed engine must not fail the run
+        pass
 
 
 # -- tallies ------------------------------------------------------------------------------------------
@@ -557,6 +598,9 @@ def build_report(runner: Runner, config: RunConfig) -> dict[str, Any]:
     engine_failures += [{"vector": v["path"], "step": v.get("step"), "engine_failure": v["reason"]}
                         for v in runner.vector_results if v.get("engine_failure")]
     status = 1 if blocking or unexplained or engine_failures else 0
+    must = [row["verdict"] for row in rules_out if row["level"] == "MUST"]
+    must_rules = {"total": len(must), "checked": must.count("pass") + must.count("fail"),
+                  "unsupported": must.count("unsupported"), "not exercised": must.count("not exercised")}
     notes = list(runner.notes)
     if unknown_expected:
         notes.append("expected-failures file names unknown rule IDs: " + ", ".join(unknown_expected))
@@ -580,6 +624,7 @@ def build_report(runner: Runner, config: RunConfig) -> dict[str, Any]:
             "exit_status": status,
             "blocking_rules": blocking,
             "rules": counts,
+            "must_rules": must_rules,  # how many MUST rules the verdict covers (checked: pass or fail)
             "vectors": {**vec_counts, "total": len(runner.vector_results)},
             "differential": {"cases": runner.cases_run, "steps": runner.steps_run,
                              "cases_ended_at_missing_capability": runner.cases_cut,
@@ -600,16 +645,22 @@ def run(engine_factory: Callable[[], Any], config: RunConfig, rulebook: Rulebook
         ) -> dict[str, Any]:
     """Run the conformance suite against the engine the factory builds; the report (a JSON object).
 
-    A factory that cannot build the engine (a failed handshake) gives a report with that engine
-    failure and nothing exercised.
+    An engine that cannot be started (the factory raises, the process cannot be launched or fails
+    its handshake, the adapter's name or capabilities are not valid) gives a report with one engine
+    failure of kind ``start`` and nothing exercised. ``KeyboardInterrupt`` stops the run.
     """
     rulebook = rulebook or load_rulebook()
+    adapter: Any = None
     try:
         adapter = engine_factory()
-    except Exception as exc:  # noqa: BLE001
-        failure = wrap_exception(exc, "start")
-        adapter = _DeadAdapter(str(failure))
-    engine = Engine(adapter)
+        engine = Engine(adapter)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - an engine that cannot start is reported, never fatal
+        if adapter is not None:
+            close_quietly(adapter)
+        adapter = _DeadAdapter(str(wrap_exception(exc, "start")))
+        engine = Engine(adapter)
     runner = Runner(engine, config, rulebook)
     try:
         if isinstance(adapter, _DeadAdapter):
@@ -617,10 +668,11 @@ def run(engine_factory: Callable[[], Any], config: RunConfig, rulebook: Rulebook
             runner.failures.append({"case": None, "step": None, "category": "engine failure",
                                     "engine_failure": {"kind": "start", "reason": adapter.reason}})
             runner.notes.append("the engine could not be started; nothing was run")
-        if config.run_vectors:
-            runner.run_vectors()
-        runner.run_differential()
-        runner.run_level_rules()
+        else:
+            if config.run_vectors:
+                runner.run_vectors()
+            runner.run_differential()
+            runner.run_level_rules()
     finally:
         engine.close()
     return build_report(runner, config)

@@ -200,15 +200,11 @@ def builtin_root() -> Path:
     return Path(str(resources.files("hedgespec.conformance").joinpath("vectors")))
 
 
-_SCHEMA: Any = None
-
-
 def schema() -> dict[str, Any]:
-    global _SCHEMA
-    if _SCHEMA is None:
-        text = resources.files("hedgespec.conformance.schema").joinpath("vector-1.json").read_text("utf-8")
-        _SCHEMA = json.loads(text)
-    return _SCHEMA
+    """``schema/vector-1.json`` (loaded once, like the engine replies' ``schema/engine-1.json``)."""
+    from hedgespec.conformance.shapes import load_schema
+
+    return load_schema("vector-1.json")
 
 
 def validate(data: Any, where: str) -> None:
