@@ -362,6 +362,34 @@ def _market_close_beyond_leg(action, before, outcome, after):
         _accept_reason("REDUCE_EXCEEDS_LEG")(action, before, outcome, after)
 
 
+def _worst_price_first(original):
+    def match_resting(work, instrument, price, quantity):
+        """The reference's matching with the price priority reversed (the worst price fills first)."""
+        from hedgespec.model import orders
+        work.copy_prices()
+        for side in ("BUY", "SELL"):
+            candidates = sorted(
+                (o.price if side == "BUY" else -o.price, o.seq, account_id, o.order_id)
+                for account_id in work.config.account_ids for o in work.current(account_id).orders.values()
+                if o.instrument == instrument and o.order_type == "LIMIT" and o.side == side
+                and (o.price >= price if side == "BUY" else o.price <= price))
+            budget = quantity
+            for _, _, account_id, order_id in candidates:
+                account = work.current(account_id)
+                order = account.orders.get(order_id)
+                if budget <= 0 or order is None:
+                    continue
+                fill_qty = min(budget, order.quantity)
+                if not order.opening:
+                    fill_qty = min(fill_qty, abs(account.leg(instrument, order.position_side).quantity))
+                    if fill_qty == 0:
+                        work.cancel(account_id, order_id, "leg_closed")
+                        continue
+                budget -= fill_qty
+                orders.execute(work, account_id, order, fill_qty, order.price, "MAKER", "order")
+    return match_resting
+
+
 # -- end: mutants of the orders, margin and positions checks --
 
 
@@ -475,6 +503,8 @@ MUTANTS: list[Mutant] = [
            patches=(("hedgespec.model.orders", "available_balance", _available_ignores_orders),)),
     Mutant("market-close-beyond-leg", "HM-ORD-004", "a closing market order larger than its leg, or on a flat "
            "leg, is accepted", _market_close_beyond_leg),
+    Mutant("worst-price-first", "HM-ORD-006", "a market trade fills the resting orders it trades through worst "
+           "price first", _no_op, patches=(("hedgespec.model.orders", "match_resting", _worst_price_first),)),
     # -- end: orders, margin and positions mutants --
     Mutant("trailing-wrong-direction", "HM-STOP-003", "a trailing stop tracks the other leg's direction",
            _no_op, patches=(("hedgespec.model.orders", "trailing_update", _trailing_wrong_direction),)),

@@ -127,3 +127,24 @@ def test_trim_of_the_wrong_orders_is_caught(monkeypatch):
     monkeypatch.setattr(Work, "trim_closing_limits", most_favourable_first)
     with pytest.raises(AssertionError, match="HM-ORD-004"):
         steps("okx-v5", TRIM_RUN)
+
+
+# HM-ORD-006 -------------------------------------------------------------------------------------
+
+def test_market_trade_fills_the_best_price_first():
+    from hedgespec.conformance.mutants import MUTANT_BY_NAME
+
+    run = [order("l99", "BUY", "LONG", "1", "99", "LIMIT"), order("l100", "BUY", "LONG", "1", "100", "LIMIT"),
+           trade("98", "1")]
+    view = steps("seed", run)[2]
+    assert [e["order_id"] for e in view.outcome["events"] if e["type"] == "fill"] == ["l100"]
+    adapter, p = MUTANT_BY_NAME["worst-price-first"].adapter("seed"), params("seed")
+    adapter.reset(p)
+    before = adapter.snapshot()
+    for t, raw in enumerate(run, 1):
+        action = {"t": t, **raw}
+        outcome = adapter.apply(action)
+        after = adapter.snapshot()
+        found = ids(StepView(p, before, action, outcome, after), "HM-ORD-006")
+        before = after
+    assert found and set(found) == {"HM-ORD-006"}

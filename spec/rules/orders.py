@@ -307,14 +307,20 @@ def malformed_orders(view: StepView) -> Iterator[Violation]:
     statement="A market order fills at the price given with the action; a limit order fills at its limit price "
               "(as maker when a market trade trades through it, as taker when it crosses the last trade on "
               "arrival). A market trade fills the resting limit orders it trades through, best price first, then "
-              "time, on each side up to the trade's quantity.",
+              "time, on each side up to the trade's quantity: no order fills while one at a better price on its "
+              "side still has quantity it could take.",
     rationale="The model has no book of other participants; these are the observable matching rules the "
               "rulebook fixes so that fills, fees and PnL are comparable across engines.",
     sources=["B-TRADES", "B-FEES"],
     applies_to=("place_order", "market_trade"), observes=("snapshot", "events"), requires=("limit-orders",),
 )
 def fill_prices(view: StepView) -> Iterator[Violation]:
-    """Implements HM-ORD-006."""
+    """Implements HM-ORD-006.
+
+    Price priority is read from the order of the step's events; time priority among orders at one
+    price is not observable in a step (snapshots list open orders by ID, without their arrival), so
+    it is left to the vectors, which compare the fills themselves.
+    """
     action = view.action
     if _place(view) and action.get("order_type") in ("MARKET", "LIMIT"):
         for fill in events(view.outcome, "fill"):
@@ -347,6 +353,53 @@ def fill_prices(view: StepView) -> Iterator[Violation]:
             untouched = view.after["accounts"][account]["open_orders"].get(oid) == order
             if crosses and untouched and filled[order["side"]] < quantity:
                 yield Violation("HM-ORD-006", f"{oid} was traded through at {price} but not filled")
+    yield from _price_priority(view, price)
+
+
+def _price_priority(view: StepView, price: Decimal) -> Iterator[Violation]:
+    """Replay the step's events: when a resting order fills, no order on its side at a better price may
+    still have quantity it could take (a closing order can take none once its leg is flat)."""
+    symbol = view.action["instrument"]
+    book: dict[tuple[str, str], dict] = {}
+    for account, acc in view.before["accounts"].items():
+        for oid, order in acc["open_orders"].items():
+            if order["instrument"] == symbol and order["order_type"] == "LIMIT" and (
+                    D(order["price"]) >= price if order["side"] == "BUY" else D(order["price"]) <= price):
+                book[(account, oid)] = order
+    remaining = {key: D(order["quantity"]) for key, order in book.items()}
+    legs: dict[tuple[str, str, str], Decimal] = {}
+    last: dict[str, tuple[Decimal, str]] = {}
+    for event in view.outcome.get("events", []):
+        key = (event.get("account"), event.get("order_id"))
+        if event.get("type") == "order" and key in remaining:
+            remaining[key] = Decimal(0) if event.get("status") == "CANCELLED" else D(event.get("quantity") or 0)
+        if event.get("type") != "fill":
+            continue
+        leg_key = (event["account"], event["instrument"], event["position_side"])
+        if leg_key not in legs:
+            before_row = row(view.before, *leg_key)
+            legs[leg_key] = D(before_row["quantity"]) if before_row else Decimal(0)
+        legs[leg_key] += D(event["quantity"]) if event["side"] == "BUY" else -D(event["quantity"])
+        if event.get("cause") != "order" or key not in book:
+            continue
+        order = book[key]
+        better = (lambda a, b: a > b) if order["side"] == "BUY" else (lambda a, b: a < b)
+        p = D(order["price"])
+        if order["side"] in last and better(p, last[order["side"]][0]):
+            yield Violation("HM-ORD-006", f"{event['order_id']} at {p} filled after {last[order['side']][1]} at "
+                                          f"the worse price {last[order['side']][0]}")
+        last[order["side"]] = (p, event["order_id"])
+        for other, waiting in book.items():
+            if other == key or waiting["side"] != order["side"] or not better(D(waiting["price"]), p):
+                continue
+            open_qty = remaining[other]
+            if is_closing(waiting):
+                open_qty = min(open_qty, abs(legs.get((other[0], symbol, waiting["position_side"]), D(
+                    (row(view.before, other[0], symbol, waiting["position_side"]) or {"quantity": "0"})["quantity"]))))
+            if open_qty > 0 and other[1] != event["order_id"]:
+                yield Violation("HM-ORD-006", f"{event['order_id']} at {p} filled while {other[1]} at the better "
+                                              f"price {waiting['price']} still had {open_qty} to fill")
+        remaining[key] -= D(event["quantity"])
 
 
 def _leverage(snapshot: dict, account: str, symbol: str, side: str) -> Decimal | None:
