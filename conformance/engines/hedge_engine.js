@@ -89,29 +89,20 @@ function roundHalfEven(n, d) { // d > 0
 
 // ---- decimal strings ----------------------------------------------------------------------
 
-const DECIMAL_RE = /^([+-]?)((?:\d(?:_?\d)*)?)(?:\.((?:\d(?:_?\d)*)?))?(?:[eE]([+-]?\d(?:_?\d)*))?$/;
+// hedgespec's decimal grammar: an optional minus, 1 to 20 ASCII digits, optionally a point and 1 to 20 digits
+const DECIMAL_RE = /^(-?)([0-9]{1,20})(?:\.([0-9]{1,20}))?$/;
 
 function parseUnits(text, unit, field) {
   if (typeof text !== "string") {
     throw new InputError(`${field}: expected a decimal string, got ${JSON.stringify(text)}`);
   }
-  const m = DECIMAL_RE.exec(text.trim());
-  if (!m || (m[2] === "" && (m[3] === undefined || m[3] === ""))) {
-    throw new InputError(`${field}: not a decimal number: ${JSON.stringify(text)}`);
+  const m = DECIMAL_RE.exec(text);
+  if (!m) throw new InputError(`${field}: not a decimal string: ${JSON.stringify(text.slice(0, 40))}`);
+  const frac = (m[3] || "").replace(/0+$/, "");
+  if (frac.length > DECIMALS[unit]) {
+    throw new InputError(`${field}: ${JSON.stringify(text)} has more decimals than ${DECIMALS[unit]} (${unit} unit)`);
   }
-  const whole = m[2].replace(/_/g, ""), frac = (m[3] || "").replace(/_/g, "");
-  const exponent = m[4] ? Number(m[4].replace(/_/g, "")) : 0;
-  let digits = BigInt((whole || "0") + frac);
-  let shift = DECIMALS[unit] + exponent - frac.length;
-  if (shift >= 0) {
-    digits *= 10n ** BigInt(shift);
-  } else {
-    const div = 10n ** BigInt(-shift);
-    if (digits % div !== 0n) {
-      throw new InputError(`${field}: ${JSON.stringify(text)} has more decimals than ${DECIMALS[unit]} (${unit} unit)`);
-    }
-    digits /= div;
-  }
+  const digits = BigInt(m[2] + frac.padEnd(DECIMALS[unit], "0"));
   return m[1] === "-" ? -digits : digits;
 }
 
@@ -647,6 +638,11 @@ const HANDLERS = {
       reject("LEVERAGE_EXCEEDS_BRACKET", "the position's bracket allows less leverage");
     }
     w.s.accounts[a.account].settings[`${a.instrument}|${side}`] = { ...current, leverage: a.leverage };
+    for (const o of Object.values(w.s.accounts[a.account].orders)) { // opening orders reserve at the new leverage
+      if (o.opening && o.instrument === a.instrument && o.positionSide === side) {
+        o.marginReserved = initialMargin(abs(o.quantity * o.price), a.leverage);
+      }
+    }
     if (w.available(a.account) < 0n) reject("INSUFFICIENT_MARGIN", "the account would need more margin than is available");
     return null;
   },
