@@ -46,7 +46,7 @@ from hedgespec.spec.registry import Rule, StepView, Violation
 
 import hedgespec
 
-REPORT_FORMAT = "hedgespec-conformance-report/1"
+REPORT_FORMAT = "hedgespec-conformance-report/2"
 LEVEL_ORDER = ("MUST", "SHOULD", "MAY")
 VERDICTS = ("pass", "fail", "unsupported", "not exercised")
 RUN_RULES = ("HM-DET-001",)  # checked over a whole run (replayed twice), not per step
