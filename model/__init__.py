@@ -36,19 +36,20 @@ def resolve_choices(profile: Profile) -> dict[str, Any]:
     A choice marked modelled with a value the model does not simulate is refused, never run silently
     as something else.
     """
+    where = profile.origin or f"profile {profile.name}"
     for name, values in NOT_SIMULATED.items():
         choice = profile.choices[name]
         if choice.status == "modelled" and choice.value in values:
-            raise InputError(f"profile {profile.name}: choices.{name}: {choice.value!r} is marked modelled, but the "
+            raise InputError(f"{where}: choices.{name}: {choice.value!r} is marked modelled, but the "
                              "reference model does not simulate it; mark it documented")
     cooldown = profile.choices["mode_switch_cooldown_seconds"]
     if cooldown.status == "modelled" and cooldown.value:
-        raise InputError(f"profile {profile.name}: choices.mode_switch_cooldown_seconds: a cooldown is not "
+        raise InputError(f"{where}: choices.mode_switch_cooldown_seconds: a cooldown is not "
                          "simulated (the model has logical time only); mark it documented")
     choices = {name: profile.effective(name) for name in profile.choices}
     for name in _RATE_CHOICES:
-        choices[name] = parse_units(choices[name], "rate", f"profile {profile.name}", name)
-    choices["default_leverage"] = parse_units(choices["default_leverage"], "int", f"profile {profile.name}",
+        choices[name] = parse_units(choices[name], "rate", where, name)
+    choices["default_leverage"] = parse_units(choices["default_leverage"], "int", where,
                                               "default_leverage")
     return choices
 

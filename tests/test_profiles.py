@@ -316,6 +316,7 @@ def test_a_copy_of_a_builtin_profile_loads_from_a_file(tmp_path: Path) -> None:
     (lambda r: r.update(profile_format="2"), "profile_format"),
     (lambda r: r.update(out_of_scope="ADL"), "out_of_scope"),
     (lambda r: r.update(colour="blue"), "colour"),
+    (lambda r: r.update(title=5), "title: a string is required"),
 ])
 def test_validator_names_file_and_field(tmp_path: Path, mutate: Any, field: str) -> None:
     raw = _valid_raw()
@@ -325,6 +326,16 @@ def test_validator_names_file_and_field(tmp_path: Path, mutate: Any, field: str)
         load_profile(path)
     assert path in str(excinfo.value)
     assert field in str(excinfo.value)
+
+
+def test_model_refusals_name_the_profile_file(tmp_path: Path) -> None:
+    from hedgespec.model import InputError, resolve_choices
+
+    raw = _valid_raw()
+    raw["choices"]["mode_switch_cooldown_seconds"].update(value=30, status="modelled")
+    path = _write(tmp_path, raw)
+    with pytest.raises(InputError, match=re.escape(path) + ": choices.mode_switch_cooldown_seconds: a cooldown"):
+        resolve_choices(load_profile(path))
 
 
 def test_validator_refuses_a_key_given_twice(tmp_path: Path) -> None:

@@ -130,6 +130,7 @@ class Profile:
     out_of_scope: tuple[str, ...] = ()
     extends: str | None = None
     digest: str = ""
+    origin: str = field(default="", compare=False)  # where it was read from, for error messages
 
     def effective(self, name: str) -> Any:
         """The value the model uses: the profile's if modelled, else the seed's."""
@@ -204,6 +205,13 @@ def _validate_choice(where: str, name: str, raw: Any) -> Choice:
     return Choice(value=value, status=status, source=source, note=note)
 
 
+def _text(raw: dict[str, Any], key: str, default: str, where: str) -> str:
+    value = raw.get(key, default)
+    if not isinstance(value, str):
+        raise ProfileError(f"{where}: {key}: a string is required, got {type(value).__name__}")
+    return value
+
+
 def parse_profile(raw: Any, where: str) -> Profile:
     """Validate a decoded profile document; ``where`` names its file for error messages."""
     if not isinstance(raw, dict):
@@ -244,13 +252,14 @@ def parse_profile(raw: Any, where: str) -> Profile:
                                                for n, c in choices.items()}}
     return Profile(
         name=name,
-        title=str(raw.get("title", name)),
-        description=str(raw.get("description", "")),
+        title=_text(raw, "title", name, where),
+        description=_text(raw, "description", "", where),
         choices=choices,
         reason_codes=reason_codes,
         out_of_scope=tuple(out_of_scope),
         extends=extends,
         digest="sha256:" + hashlib.sha256(_canonical(digest_source)).hexdigest(),
+        origin=where,
     )
 
 
