@@ -390,6 +390,32 @@ def _worst_price_first(original):
     return match_resting
 
 
+def _reducing_fills_by_leg(outcome):
+    legs: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for fill in _fills(outcome):
+        if fill["position_side"] in ("LONG", "SHORT") and (fill["position_side"] == "LONG") == (fill["side"] == "SELL"):
+            legs.setdefault((fill["account"], fill["instrument"], fill["position_side"]), []).append(fill)
+    return legs
+
+
+def _later_closes_realize_nothing(action, before, outcome, after):
+    for (account, instrument, side), fills in _reducing_fills_by_leg(outcome).items():
+        row = after["accounts"][account]["positions"][instrument][side]
+        for fill in fills[1:]:
+            row["realized_pnl"] = _s(_d(row["realized_pnl"]) - _d(fill["realized_pnl"]))
+            fill["realized_pnl"] = "0"
+
+
+def _one_release_per_step(action, before, outcome, after):
+    for (account, instrument, side), fills in _reducing_fills_by_leg(outcome).items():
+        old = before["accounts"][account]["positions"][instrument].get(side)
+        row = after["accounts"][account]["positions"][instrument][side]
+        if len(fills) > 1 and old and old["margin_type"] == "ISOLATED":
+            q0, m0 = abs(_d(old["quantity"])), _d(old["isolated_margin"])
+            first = (m0 * _d(fills[0]["quantity"]) / q0).quantize(Decimal("1e-16"), rounding="ROUND_DOWN")
+            row["isolated_margin"] = _s(m0 - first)
+
+
 # -- end: mutants of the orders, margin and positions checks --
 
 
@@ -505,6 +531,10 @@ MUTANTS: list[Mutant] = [
            "leg, is accepted", _market_close_beyond_leg),
     Mutant("worst-price-first", "HM-ORD-006", "a market trade fills the resting orders it trades through worst "
            "price first", _no_op, patches=(("hedgespec.model.orders", "match_resting", _worst_price_first),)),
+    Mutant("later-closes-realize-nothing", "HM-POS-002", "when a step reduces a leg by several fills, only the "
+           "first realizes PnL", _later_closes_realize_nothing),
+    Mutant("one-release-per-step", "HM-MARG-003", "when a step reduces an isolated leg by several fills, only the "
+           "first releases margin", _one_release_per_step),
     # -- end: orders, margin and positions mutants --
     Mutant("trailing-wrong-direction", "HM-STOP-003", "a trailing stop tracks the other leg's direction",
            _no_op, patches=(("hedgespec.model.orders", "trailing_update", _trailing_wrong_direction),)),

@@ -131,7 +131,13 @@ def directed_actions() -> list[list[dict[str, Any]]]:
         {"t": 4, "kind": "mark_price", "instrument": "BTCUSDT", "price": "102"},
         {"t": 5, "kind": "mark_price", "instrument": "BTCUSDT", "price": "101"},
     ]
-    return [cross_pair, stop_and_liquidation, trailing]
+    two_closes_one_trade = [  # one market trade reduces a leg by two fills (HM-POS-002, HM-MARG-003)
+        _order(1, "l", "BUY", "LONG", "3", "100"),
+        _order(2, "c1", "SELL", "LONG", "1", "110", order_type="LIMIT"),
+        _order(3, "c2", "SELL", "LONG", "1", "111", order_type="LIMIT"),
+        {"t": 4, "kind": "market_trade", "instrument": "BTCUSDT", "price": "112", "quantity": "2"},
+    ]
+    return [cross_pair, stop_and_liquidation, trailing, two_closes_one_trade]
 
 
 class CheckedRun:

@@ -108,8 +108,8 @@ def margin_change_one_leg(view: StepView) -> Iterator[Violation]:
     observes=("snapshot", "events"), requires=("isolated-margin",), profile_choices=("pnl_destination",),
 )
 def partial_close_releases(view: StepView) -> Iterator[Violation]:
-    """Implements HM-MARG-003."""
-    if view.action.get("kind") not in ("place_order", "market_trade"):
+    """Implements HM-MARG-003 (fill by fill, for steps whose fills on an isolated leg all reduce it)."""
+    if view.action.get("kind") not in ("place_order", "market_trade", "mark_price"):
         return
     by_leg: dict[tuple[str, str, str], list[dict]] = {}
     for fill in events(view.outcome, "fill"):
@@ -118,14 +118,20 @@ def partial_close_releases(view: StepView) -> Iterator[Violation]:
         before, after = row(view.before, account, symbol, side), row(view.after, account, symbol, side)
         if before is None or after is None or side not in ("LONG", "SHORT") or before["margin_type"] != "ISOLATED":
             continue
-        if len(fills) != 1 or (side == "LONG") == (fills[0]["side"] == "BUY") or fills[0]["cause"] != "order":
+        if any((side == "LONG") == (f["side"] == "BUY") or f["cause"] not in ("order", "trigger") for f in fills):
             continue
-        q0, closed = abs(D(before["quantity"])), D(fills[0]["quantity"])
-        m0 = D(before["isolated_margin"])
-        expected = m0 - (m0 if closed == q0 else money_toward_zero(CTX.divide(mul(m0, closed), q0)))
-        if D(after["isolated_margin"]) != expected:
-            yield Violation("HM-MARG-003", f"{account} {symbol} {side}: margin {after['isolated_margin']} after "
-                                           f"closing {closed} of {q0}, expected {expected}")
+        quantity, margin = abs(D(before["quantity"])), D(before["isolated_margin"])
+        for fill in fills:  # fill by fill: each releases its share of what the leg still holds
+            closed = D(fill["quantity"])
+            if closed > quantity:
+                break  # beyond the leg: HM-ORD-003
+            margin -= margin if closed == quantity else money_toward_zero(CTX.divide(mul(margin, closed), quantity))
+            quantity -= closed
+        else:
+            if D(after["isolated_margin"]) != margin:
+                yield Violation("HM-MARG-003", f"{account} {symbol} {side}: margin {after['isolated_margin']} after "
+                                               f"closing {', '.join(f['quantity'] for f in fills)} of "
+                                               f"{abs(D(before['quantity']))}, expected {margin}")
 
 
 @rule(

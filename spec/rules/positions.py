@@ -5,7 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from decimal import Decimal
 
-from ..observe import CTX, EXACT_FIELDS, D, events, exact, mode_in_force, mul, price_half_even, row, rows
+from ..observe import (
+    CTX,
+    EXACT_FIELDS,
+    D,
+    events,
+    exact,
+    mode_in_force,
+    money_toward_zero,
+    mul,
+    price_half_even,
+    row,
+    rows,
+)
 from ..registry import StepView, Violation, rule
 
 _SETTING_ACTIONS = ("set_margin_type", "set_leverage", "adjust_margin")
@@ -155,14 +167,27 @@ def realized_only_on_reduction(view: StepView) -> Iterator[Violation]:
         for fill in fills:
             if _is_opening(fill) and D(fill["realized_pnl"]) != 0:
                 yield Violation("HM-POS-002", f"opening fill on {side} realized {fill['realized_pnl']}")
-        if len(fills) == 1 and not _is_opening(fills[0]) and D(before["quantity"]) != 0:
-            fill = fills[0]
-            closed = D(fill["quantity"]) * (1 if side == "LONG" else -1)
-            released = CTX.divide(mul(D(before["cost_basis"]), closed), D(before["quantity"]))
-            expected = mul(closed, D(fill["price"])) - released
-            if abs(D(fill["realized_pnl"]) - expected) >= Decimal("1e-16"):
-                yield Violation("HM-POS-002", f"{account} {symbol} {side}: realized {fill['realized_pnl']}, "
-                                              f"(exit - entry) x qty gives {expected}")
+        yield from _replay_realized(account, symbol, side, before, fills)
+
+
+def _replay_realized(account: str, symbol: str, side: str, before: dict, fills: list[dict]) -> Iterator[Violation]:
+    """Replay the leg fill by fill from the snapshot before: each reducing fill releases the cost basis in
+    proportion (toward zero) and realizes quantity x price less the cost it releases."""
+    quantity, cost = D(before["quantity"]), D(before["cost_basis"])
+    for fill in fills:
+        signed = D(fill["quantity"]) if fill["side"] == "BUY" else -D(fill["quantity"])
+        if _is_opening(fill):
+            quantity, cost = quantity + signed, cost + mul(signed, D(fill["price"]))
+            continue
+        closed = -signed
+        if quantity == 0 or abs(closed) > abs(quantity):
+            return  # a fill beyond the leg: HM-ORD-003
+        released = cost if closed == quantity else money_toward_zero(CTX.divide(mul(cost, closed), quantity))
+        expected = mul(closed, D(fill["price"])) - released
+        if D(fill["realized_pnl"]) != expected:
+            yield Violation("HM-POS-002", f"{account} {symbol} {side}: fill of {fill['quantity']} at {fill['price']} "
+                                          f"realized {fill['realized_pnl']}, (exit - entry) x qty gives {expected}")
+        quantity, cost = quantity - closed, cost - released
 
 
 @rule(
