@@ -416,6 +416,22 @@ def _one_release_per_step(action, before, outcome, after):
             row["isolated_margin"] = _s(m0 - first)
 
 
+def _upnl_null(action, before, outcome, after):
+    for _, row in _rows(after):
+        row["unrealized_pnl"] = None
+
+
+def _maintenance_null(action, before, outcome, after):
+    for _, row in _rows(after):
+        row["maintenance_margin"] = None
+
+
+def _entry_price_on_flat(action, before, outcome, after):
+    for _, row in _rows(after):
+        if row["quantity"] == "0":
+            row["entry_price"] = "0"
+
+
 # -- end: mutants of the orders, margin and positions checks --
 
 
@@ -535,6 +551,11 @@ MUTANTS: list[Mutant] = [
            "first realizes PnL", _later_closes_realize_nothing),
     Mutant("one-release-per-step", "HM-MARG-003", "when a step reduces an isolated leg by several fills, only the "
            "first releases margin", _one_release_per_step),
+    Mutant("upnl-null", "HM-POS-003", "unrealized PnL reported as null though the instrument has a mark",
+           _upnl_null),
+    Mutant("maintenance-null", "HM-MARG-006", "maintenance margin reported as null though the instrument has a mark",
+           _maintenance_null),
+    Mutant("entry-price-on-flat", "HM-POS-003", "a flat leg reports an entry price of 0", _entry_price_on_flat),
     # -- end: orders, margin and positions mutants --
     Mutant("trailing-wrong-direction", "HM-STOP-003", "a trailing stop tracks the other leg's direction",
            _no_op, patches=(("hedgespec.model.orders", "trailing_update", _trailing_wrong_direction),)),

@@ -184,7 +184,8 @@ def margin_type_busy_leg(view: StepView) -> Iterator[Violation]:
     "HM-MARG-006", level="MUST", kind="state-invariant", title="Maintenance margin from the brackets",
     statement="Each open leg's maintenance margin at the mark price is |quantity x mark| x the maintenance rate "
               "of the bracket that holds that notional (rounded up), less the bracket's maintenance amount, never "
-              "below zero; it depends only on the leg's own quantity.",
+              "below zero; it depends only on the leg's own quantity. Every leg reports it whenever its instrument "
+              "has a mark, and null only without one.",
     rationale="Binance's tax-bracket model (maintMarginRatio, cum); adding margin to the long does not change "
               "the short's maintenance requirement.",
     sources=["S-P5", "B-LM", "B-POS3"],
@@ -195,11 +196,14 @@ def maintenance_from_brackets(view: StepView) -> Iterator[Violation]:
     marks = view.after.get("mark_prices", {})
     insts = instruments(view.params)
     for account, symbol, side, r in rows(view.after):
-        if symbol not in marks or r.get("maintenance_margin") is None:
+        reported = r.get("maintenance_margin")
+        if symbol not in marks:
+            if reported is not None:
+                yield Violation("HM-MARG-006", f"{account} {symbol} {side}: maintenance {reported} without a mark")
             continue
         expected = maintenance(insts[symbol], D(r["quantity"]), D(marks[symbol]))
-        if D(r["maintenance_margin"]) != expected:
-            yield Violation("HM-MARG-006", f"{account} {symbol} {side}: maintenance {r['maintenance_margin']}, "
+        if reported is None or D(reported) != expected:
+            yield Violation("HM-MARG-006", f"{account} {symbol} {side}: maintenance {reported}, "
                                            f"brackets give {expected}")
 
 

@@ -192,8 +192,10 @@ def _replay_realized(account: str, symbol: str, side: str, before: dict, fills: 
 
 @rule(
     "HM-POS-003", level="MUST", kind="state-invariant", title="Entry price and unrealized PnL per leg",
-    statement="Each open leg reports its entry price (cost basis / quantity, half-even to 16 decimals) and its "
-              "unrealized PnL at the mark price (quantity x mark - cost basis), computed from its own fields only.",
+    statement="Each open leg reports its entry price (cost basis / quantity, half-even to 16 decimals); a flat "
+              "leg reports none (null) and a zero cost basis. Every leg reports its unrealized PnL at the mark "
+              "price (quantity x mark - cost basis) whenever its instrument has a mark, and null only without "
+              "one; both are computed from the leg's own fields only.",
     rationale="Each position has its own entry price and unrealized PnL; Binance's positionRisk rows satisfy "
               "notional = quantity x mark and uPnL = quantity x (mark - entry).",
     sources=["S-F3", "B-POS3"],
@@ -209,11 +211,18 @@ def derived_leg_fields(view: StepView) -> Iterator[Violation]:
             if r["entry_price"] is None or D(r["entry_price"]) != entry:
                 yield Violation("HM-POS-003", f"{account} {symbol} {side}: entry price {r['entry_price']}, "
                                               f"expected {entry}")
-        if symbol in marks and r.get("unrealized_pnl") is not None:
-            expected = mul(qty, D(marks[symbol])) - D(r["cost_basis"])
-            if D(r["unrealized_pnl"]) != expected:
-                yield Violation("HM-POS-003", f"{account} {symbol} {side}: unrealized PnL {r['unrealized_pnl']}, "
-                                              f"expected {expected}")
+        elif r.get("entry_price") is not None or D(r["cost_basis"]) != 0:
+            yield Violation("HM-POS-003", f"{account} {symbol} {side}: a flat leg reports entry price "
+                                          f"{r.get('entry_price')} and cost basis {r['cost_basis']}")
+        if symbol not in marks:
+            if r.get("unrealized_pnl") is not None:
+                yield Violation("HM-POS-003", f"{account} {symbol} {side}: unrealized PnL {r['unrealized_pnl']} "
+                                              f"without a mark price")
+            continue
+        expected = mul(qty, D(marks[symbol])) - D(r["cost_basis"])
+        if r.get("unrealized_pnl") is None or D(r["unrealized_pnl"]) != expected:
+            yield Violation("HM-POS-003", f"{account} {symbol} {side}: unrealized PnL {r.get('unrealized_pnl')}, "
+                                          f"expected {expected}")
 
 
 @rule(
