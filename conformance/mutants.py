@@ -432,6 +432,19 @@ def _entry_price_on_flat(action, before, outcome, after):
             row["entry_price"] = "0"
 
 
+def _default_leverage_off(action, before, outcome, after):
+    for _, row in _rows(after):
+        if row["leverage"] == "20":
+            row["leverage"] = "10"
+
+
+def _margin_type_wrong_reason(action, before, outcome, after):
+    swap = {"MARGIN_TYPE_WITH_POSITION": "MARGIN_TYPE_WITH_OPEN_ORDERS",
+            "MARGIN_TYPE_WITH_OPEN_ORDERS": "MARGIN_TYPE_WITH_POSITION"}
+    if outcome["kind"] == "rejected" and outcome["reason"] in swap:
+        outcome["reason"] = swap[outcome["reason"]]
+
+
 # -- end: mutants of the orders, margin and positions checks --
 
 
@@ -556,6 +569,10 @@ MUTANTS: list[Mutant] = [
     Mutant("maintenance-null", "HM-MARG-006", "maintenance margin reported as null though the instrument has a mark",
            _maintenance_null),
     Mutant("entry-price-on-flat", "HM-POS-003", "a flat leg reports an entry price of 0", _entry_price_on_flat),
+    Mutant("default-leverage-off", "HM-MARG-004", "legs never set report leverage 10, not the profile's default 20",
+           _default_leverage_off),
+    Mutant("margin-type-wrong-reason", "HM-MARG-005", "a busy leg's margin-type change is refused with the other "
+           "reason (position for orders, orders for a position)", _margin_type_wrong_reason),
     # -- end: orders, margin and positions mutants --
     Mutant("trailing-wrong-direction", "HM-STOP-003", "a trailing stop tracks the other leg's direction",
            _no_op, patches=(("hedgespec.model.orders", "trailing_update", _trailing_wrong_direction),)),

@@ -32,7 +32,7 @@ declare(
     sources=["B-LIQ-UM", "K-ANN", "BG-RISK"], profile_choices=("hedged_maintenance",),
 )
 
-_LEG_SETTINGS = ("margin_type", "leverage")
+_LEG_SETTINGS = (("margin_type", "set_margin_type"), ("leverage", "set_leverage"))
 
 
 @rule(
@@ -136,48 +136,77 @@ def partial_close_releases(view: StepView) -> Iterator[Violation]:
 
 @rule(
     "HM-MARG-004", level="MUST", kind="transition", title="Cross margin only when chosen",
-    statement="A leg's margin type changes only through an accepted margin-type request for it; legs never set "
-              "carry the profile's default (the seed: isolated).",
+    statement="A leg's margin type changes only through an accepted margin-type request for it, and its leverage "
+              "only through an accepted leverage request for it; legs never set carry the profile's defaults (the "
+              "seed: isolated, leverage 20).",
     rationale="Cross margin is available for both legs but only when explicitly chosen per position.",
     sources=["S-Q2", "B-LIQ-UM"],
-    observes=("snapshot",), profile_choices=("default_margin_type",),
+    observes=("snapshot",), profile_choices=("default_margin_type", "default_leverage"),
 )
 def margin_type_only_when_chosen(view: StepView) -> Iterator[Violation]:
-    """Implements HM-MARG-004."""
-    setting = view.action.get("kind") == "set_margin_type" and view.outcome["kind"] == "accepted"
+    """Implements HM-MARG-004.
+
+    Every row, one-way rows included, keeps its margin type and leverage unless the step is an
+    accepted request of that kind for its account and instrument that sets the row to the value
+    asked for; so a leg at the profile's defaults keeps them until it is set. That a leg never set
+    starts at the defaults is not decided here: one step cannot tell a run's first snapshot from one
+    after a setting made at logical time 0, nor a row that reappears after a mode switch from a row
+    never set.
+    """
+    action, accepted = view.action, view.outcome["kind"] == "accepted"
     for account, symbol, side, before in rows(view.before):
         after = row(view.after, account, symbol, side)
-        if after is None or before["margin_type"] == after["margin_type"]:
+        if after is None:
             continue
-        if not (setting and view.action.get("account") == account and view.action.get("instrument") == symbol
-                and after["margin_type"] == view.action.get("margin_type")):
-            yield Violation("HM-MARG-004", f"{account} {symbol} {side}: margin type changed to "
-                                           f"{after['margin_type']} without a request")
+        for field, kind in _LEG_SETTINGS:
+            if before[field] == after[field]:
+                continue
+            asked = action.get(field)
+            same = asked is not None and (D(asked) == D(after[field]) if field == "leverage" else asked == after[field])
+            if not (accepted and action.get("kind") == kind and action.get("account") == account
+                    and action.get("instrument") == symbol and same):
+                yield Violation("HM-MARG-004", f"{account} {symbol} {side}: {field} changed from {before[field]} to "
+                                               f"{after[field]} without a request")
 
 
 @rule(
     "HM-MARG-005", level="MUST", kind="rejection", title="No margin-type change on a busy leg",
     statement="A request to change a leg's margin type MUST be refused while the leg holds a position "
-              "(MARGIN_TYPE_WITH_POSITION) or has open orders (MARGIN_TYPE_WITH_OPEN_ORDERS).",
+              "(MARGIN_TYPE_WITH_POSITION) or has open orders (MARGIN_TYPE_WITH_OPEN_ORDERS); each reason is "
+              "given only when its condition holds.",
     rationale="Changing how an open leg is margined would move its margin between pools silently.",
     sources=["B-LIQ-UM", "Y-MM"],
     applies_to=("set_margin_type",), observes=("snapshot", "outcome"), requires=("cross-margin",),
     profile_choices=("margin_type_scope",),
 )
 def margin_type_busy_leg(view: StepView) -> Iterator[Violation]:
-    """Implements HM-MARG-005."""
+    """Implements HM-MARG-005 (the legs one request covers follow the profile's margin_type_scope)."""
     action = view.action
-    if action.get("kind") != "set_margin_type" or view.outcome["kind"] != "accepted":
+    if action.get("kind") != "set_margin_type" or action.get("account") not in view.before["accounts"] or \
+            action.get("instrument") not in instruments(view.params):
         return
     account, symbol = action["account"], action["instrument"]
     side = action.get("position_side") or "BOTH"
     sides = [side] if choice(view.params, "margin_type_scope") == "leg" else ["LONG", "SHORT", "BOTH"]
-    for s in sides:
-        r = row(view.before, account, symbol, s)
-        if r is not None and r["margin_type"] != action["margin_type"] and D(r["quantity"]) != 0:
-            yield Violation("HM-MARG-005", f"margin type of open leg {symbol} {s} changed")
-        if any(o["instrument"] == symbol and o["position_side"] == s for o in open_orders(view.before, account).values()):
+    covered = [(s, r) for s in sides if (r := row(view.before, account, symbol, s)) is not None]
+    held = [s for s, r in covered if D(r["quantity"]) != 0]
+    ordered = [s for s in sides if any(o["instrument"] == symbol and o["position_side"] == s
+                                       for o in open_orders(view.before, account).values())]
+    changes = any(r["margin_type"] != action.get("margin_type") for _, r in covered)
+    kind, reason = view.outcome["kind"], view.outcome.get("reason")
+    if kind == "accepted":
+        for s, r in covered:
+            if r["margin_type"] != action["margin_type"] and D(r["quantity"]) != 0:
+                yield Violation("HM-MARG-005", f"margin type of open leg {symbol} {s} changed")
+        for s in ordered:
             yield Violation("HM-MARG-005", f"margin type of {symbol} {s} changed with open orders")
+    if reason == "MARGIN_TYPE_WITH_POSITION" and not held:
+        yield Violation("HM-MARG-005", f"MARGIN_TYPE_WITH_POSITION for {symbol} {side}, which holds no position")
+    if reason == "MARGIN_TYPE_WITH_OPEN_ORDERS" and not ordered:
+        yield Violation("HM-MARG-005", f"MARGIN_TYPE_WITH_OPEN_ORDERS for {symbol} {side}, which has no open order")
+    if kind == "rejected" and changes and (held or ordered) and action.get("margin_type") in ("ISOLATED", "CROSS") \
+            and reason not in ("MARGIN_TYPE_WITH_POSITION", "MARGIN_TYPE_WITH_OPEN_ORDERS", "POSITION_SIDE_MISMATCH"):
+        yield Violation("HM-MARG-005", f"busy leg {symbol} {side} refused with {reason}")
 
 
 @rule(
