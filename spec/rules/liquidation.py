@@ -14,6 +14,7 @@ from ..observe import (
     instruments,
     is_breached,
     maintenance,
+    money_up,
     mul,
     price_half_even,
     row,
@@ -98,44 +99,123 @@ def liquidation_iff_breached(view: StepView) -> Iterator[Violation]:
                                           f"above maintenance")
 
 
-@rule(
-    "HM-LIQ-003", level="MUST", kind="accounting", title="A leg's loss never draws on the other leg or the wallet",
-    statement="Liquidating an isolated leg MUST NOT lower the wallet or the other leg's margin: the leg's loss is "
-              "capped at its own margin and any shortfall is taken by the insurance fund.",
-    rationale="Bankruptcy losses are position-specific; the insurance fund covers the shortfall.",
-    sources=["S-M4", "B-ZLIQ", "B-LIQ-UM"],
-    applies_to=("mark_price", "funding"), observes=("snapshot", "events"), requires=("liquidation", "isolated-margin"),
-)
-def loss_stays_on_leg(view: StepView) -> Iterator[Violation]:
-    """Implements HM-LIQ-003: from the liquidation event on, no wallet entry of the leg is negative."""
+def _segment(evs: list[dict], index: int) -> list[dict]:
+    """The events that belong to the liquidation at ``index``: up to the next liquidation, funding or trigger."""
+    out = []
+    for later in evs[index + 1:]:
+        if later["type"] in ("liquidation", "funding") or (later["type"] == "order" and later["status"] == "TRIGGERED"):
+            break
+        out.append(later)
+    return out
+
+
+def _of_leg(entries: list[dict], leg: tuple[str, str, str], bucket: str) -> Decimal:
+    return sum((D(e["amount"]) for e in entries if e["type"] == "ledger" and e["bucket"] == bucket
+                and (e["account"], e.get("instrument"), e.get("position_side")) == leg), Decimal(0))
+
+
+def clearance_fee(params: dict, fill: dict) -> Decimal:
+    """The clearance fee of a liquidation fill: |quantity x price| x the profile's rate, rounded up."""
+    rate = D(choice(params, "liquidation_clearance_fee_rate") or "0")
+    return money_up(abs(mul(D(fill["quantity"]), D(fill["price"]), rate)))
+
+
+def isolated_liquidations(view: StepView) -> Iterator[tuple[tuple[str, str, str], list[dict], dict, Decimal]]:
+    """(leg, its events, its liquidation fill, remainder) for each isolated liquidation with a fill.
+
+    The remainder is what is left of the leg's margin once the leg is closed: its isolated margin
+    before the step plus its margin entries up to the liquidation event, less the clearance fee,
+    plus the liquidation fill's realized PnL. Negative: a loss beyond the leg's margin.
+    """
     evs = view.outcome.get("events", [])
     for index, event in enumerate(evs):
-        if event["type"] != "liquidation" or event["position_side"] == "CROSS":
+        if event["type"] != "liquidation" or event["position_side"] not in ("LONG", "SHORT", "BOTH"):
             continue
-        account, symbol, side = event["account"], event["instrument"], event["position_side"]
-        drawn = Decimal(0)
-        for later in evs[index + 1:]:
-            if later["type"] in ("liquidation", "funding") or (later["type"] == "order" and later["status"] == "TRIGGERED"):
-                break  # what follows belongs to another leg's liquidation or trigger
-            if later["type"] == "ledger" and later["account"] == account and later["bucket"] == "wallet":
-                drawn += D(later["amount"])
+        leg = (event["account"], event["instrument"], event["position_side"])
+        before = row(view.before, *leg)
+        segment = _segment(evs, index)
+        fill = next((f for f in segment if f["type"] == "fill" and f["cause"] == "liquidation"
+                     and (f["account"], f["instrument"], f["position_side"]) == leg), None)
+        if before is None or fill is None:
+            continue
+        margin = D(before["isolated_margin"]) + _of_leg(evs[:index], leg, "isolated_margin")
+        yield leg, segment, fill, margin - clearance_fee(view.params, fill) + D(fill["realized_pnl"])
+
+
+@rule(
+    "HM-LIQ-003", level="MUST", kind="accounting", title="A leg's loss never draws on the other leg or the wallet",
+    statement="Liquidating an isolated leg MUST NOT lower the wallet or the other leg's margin, at any point of the "
+              "step: the leg's loss is capped at its own margin and any shortfall (the loss beyond that margin and "
+              "the clearance fee) is taken by the insurance fund.",
+    rationale="Bankruptcy losses are position-specific; the insurance fund covers the shortfall. Decided from the "
+              "step's ledger entries (reconciled with the snapshots by HM-LEDG-001): the shortfall is recomputed "
+              "from the leg's margin before the step and the liquidation fill's realized PnL; the wallet may pay "
+              "for the leg, over the whole step, no more than the fees of the leg's own other fills and the "
+              "funding it paid.",
+    sources=["S-M4", "B-ZLIQ", "B-LIQ-UM"],
+    applies_to=("mark_price", "funding"), observes=("snapshot", "events"), requires=("liquidation", "isolated-margin"),
+    profile_choices=("liquidation_clearance_fee_rate",),
+)
+def loss_stays_on_leg(view: StepView) -> Iterator[Violation]:
+    """Implements HM-LIQ-003: the shortfall from the insurance fund, nothing from the wallet or the other leg."""
+    evs = view.outcome.get("events", [])
+    for leg, segment, fill, remainder in isolated_liquidations(view):
+        account, symbol, side = leg
+        drawn = _of_leg(segment, leg, "wallet")
         if drawn < 0:
             yield Violation("HM-LIQ-003", f"{account} {symbol} {side}: liquidation took {-drawn} from the wallet")
+        own_fills = [f for f in events(view.outcome, "fill") if f["cause"] != "liquidation"
+                     and (f["account"], f["instrument"], f["position_side"]) == leg]
+        paid = sum((-D(f["amount"]) for f in events(view.outcome, "funding")
+                    if (f["account"], f["instrument"], f["position_side"]) == leg and D(f["amount"]) < 0), Decimal(0))
+        allowed = sum((D(f["fee"]) for f in own_fills), Decimal(0)) + paid
+        outflow = -sum((D(e["amount"]) for e in evs if e["type"] == "ledger" and e["bucket"] == "wallet"
+                        and (e["account"], e.get("instrument"), e.get("position_side")) == leg
+                        and D(e["amount"]) < 0), Decimal(0))
+        if outflow > allowed:
+            yield Violation("HM-LIQ-003", f"{account} {symbol} {side}: the wallet paid {outflow} for a liquidated "
+                                          f"isolated leg over the step (its fees and funding: {allowed})")
+        if remainder < 0:
+            covered = _of_leg(segment, leg, "insurance_fund") - clearance_fee(view.params, fill)
+            if covered != remainder:
+                yield Violation("HM-LIQ-003", f"{account} {symbol} {side}: shortfall {(-remainder).normalize():f}, "
+                                              f"the insurance fund covered {(-covered).normalize():f}")
         after = row(view.after, account, symbol, side)
         if after and D(after["isolated_margin"]) != 0 and D(after["quantity"]) == 0:
             yield Violation("HM-LIQ-003", f"liquidated leg kept margin {after['isolated_margin']}")
+        if side in ("LONG", "SHORT"):
+            yield from _other_leg_untouched(view, (account, symbol, "SHORT" if side == "LONG" else "LONG"))
+
+
+def _other_leg_untouched(view: StepView, other: tuple[str, str, str]) -> Iterator[Violation]:
+    """The other leg, without fills of its own this step, moves its margin by at most its own funding."""
+    before, after = row(view.before, *other), row(view.after, *other)
+    if before is None or after is None or before["margin_type"] != "ISOLATED" or any(
+            (e["type"] in ("fill", "liquidation")) and (e["account"], e["instrument"], e["position_side"]) == other
+            for e in view.outcome.get("events", [])):
+        return
+    funding = sum((D(f["amount"]) for f in events(view.outcome, "funding")
+                   if (f["account"], f["instrument"], f["position_side"]) == other), Decimal(0))
+    delta = D(after["isolated_margin"]) - D(before["isolated_margin"])
+    if not min(funding, Decimal(0)) <= delta <= max(funding, Decimal(0)):
+        yield Violation("HM-LIQ-003", f"{' '.join(other)}: margin moved {delta} while the other leg was liquidated "
+                                      f"(its own funding: {funding})")
 
 
 @rule(
     "HM-LIQ-004", level="MUST", kind="transition", title="How a breached isolated leg is closed",
     statement="A breached isolated leg is closed in full at the breaching mark price (or its bankruptcy price, "
-              "per the profile), its open orders cancelled first; what remains of its margin goes to the "
-              "insurance fund (the seed).",
+              "per the profile), its open orders cancelled first; the clearance fee (the profile's rate, the seed: "
+              "none) goes to the insurance fund, and what remains of its margin goes to the insurance fund (the "
+              "seed) or the wallet, per the profile.",
     rationale="The seed's execution; venues differ (Binance: bankruptcy price, clearance fee; Bybit and OKX: "
-              "partial by tier), which the profiles state.",
+              "partial by tier), which the profiles state. The remainder is recomputed from the leg's margin "
+              "before the step and the liquidation fill's realized PnL, and looked for among the leg's ledger "
+              "entries after the liquidation event.",
     sources=["S-P3", "S-M4", "B-ZLIQ", "Y-LIQ", "O-LIQ"],
     applies_to=("mark_price", "funding"), observes=("snapshot", "events"), requires=("liquidation", "isolated-margin"),
-    profile_choices=("liquidation_price_basis", "liquidation_extent", "liquidation_cancels_orders"),
+    profile_choices=("liquidation_price_basis", "liquidation_extent", "liquidation_cancels_orders",
+                     "liquidation_clearance_fee_rate", "isolated_liquidation_remainder"),
 )
 def liquidation_execution(view: StepView) -> Iterator[Violation]:
     """Implements HM-LIQ-004."""
@@ -154,6 +234,18 @@ def liquidation_execution(view: StepView) -> Iterator[Violation]:
         for oid, order in view.after["accounts"][account]["open_orders"].items():
             if order["instrument"] == symbol and order["position_side"] == side:
                 yield Violation("HM-LIQ-004", f"order {oid} of the liquidated leg is still open")
+    to_fund = choice(view.params, "isolated_liquidation_remainder") != "wallet"
+    for leg, segment, fill, remainder in isolated_liquidations(view):
+        if remainder < 0:
+            continue  # a shortfall: HM-LIQ-003
+        fund = _of_leg(segment, leg, "insurance_fund") - clearance_fee(view.params, fill)
+        wallet = _of_leg(segment, leg, "wallet")
+        expected = (remainder, Decimal(0)) if to_fund else (Decimal(0), remainder)
+        if (fund, wallet) != expected:
+            yield Violation("HM-LIQ-004", f"{' '.join(leg)}: remainder {remainder.normalize():f} of the liquidated leg's "
+                                          f"margin: {fund.normalize():f} to the insurance fund, "
+                                          f"{wallet.normalize():f} to the wallet; expected all to "
+                                          f"the {'insurance fund' if to_fund else 'wallet'}")
 
 
 @rule(
