@@ -12,15 +12,22 @@ from ..registry import StepView, Violation, rule
     "HM-SETL-001", level="MUST", kind="transition", title="Each leg settles on its own at expiry",
     statement="At the expiry of a dated contract every open leg is settled separately at the settlement price: "
               "one settlement fill per leg for its whole quantity, realizing quantity x settlement price - its "
-              "cost basis; no cross-leg reconciliation. Its orders are cancelled.",
-    rationale="Quarterly contracts settle each position separately.",
+              "cost basis; no cross-leg reconciliation. Its orders are cancelled, and from then on the snapshot "
+              "lists it among the expired instruments.",
+    rationale="Quarterly contracts settle each position separately. The expired list is what HM-SETL-002 reads: "
+              "an engine that leaves the instrument out, or drops it later, would escape that rule.",
     sources=["S-M5"],
-    applies_to=("expire",), observes=("snapshot", "events"), requires=("expiry",),
+    observes=("snapshot", "events"), requires=("expiry",),
 )
 def per_leg_settlement(view: StepView) -> Iterator[Violation]:
     """Implements HM-SETL-001."""
+    for symbol in view.before.get("expired", []):
+        if symbol not in view.after.get("expired", []):
+            yield Violation("HM-SETL-001", f"{symbol} expired before this step but is no longer listed as expired")
     if view.action.get("kind") != "expire" or view.outcome["kind"] != "accepted":
         return
+    if view.action["instrument"] not in view.after.get("expired", []):
+        yield Violation("HM-SETL-001", f"{view.action['instrument']} accepted expiry but is not listed as expired")
     symbol, price = view.action["instrument"], D(view.action["settlement_price"])
     fills = {(f["account"], f["position_side"]): f for f in events(view.outcome, "fill")
              if f["cause"] == "settlement" and f["instrument"] == symbol}
