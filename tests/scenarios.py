@@ -131,13 +131,22 @@ def directed_actions() -> list[list[dict[str, Any]]]:
         {"t": 4, "kind": "mark_price", "instrument": "BTCUSDT", "price": "102"},
         {"t": 5, "kind": "mark_price", "instrument": "BTCUSDT", "price": "101"},
     ]
+    trailing_activation = [  # inactive below its activation price, then tracks from it and fires
+        _order(1, "l", "BUY", "LONG", "1", "100"),
+        _order(2, "ta", "SELL", "LONG", "1", order_type="TRAILING_STOP_MARKET", activation_price="110",
+               callback_rate="0.01"),
+        {"t": 3, "kind": "mark_price", "instrument": "BTCUSDT", "price": "101"},
+        {"t": 4, "kind": "mark_price", "instrument": "BTCUSDT", "price": "99.9"},
+        {"t": 5, "kind": "mark_price", "instrument": "BTCUSDT", "price": "111"},
+        {"t": 6, "kind": "mark_price", "instrument": "BTCUSDT", "price": "109"},
+    ]
     two_closes_one_trade = [  # one market trade reduces a leg by two fills (HM-POS-002, HM-MARG-003)
         _order(1, "l", "BUY", "LONG", "3", "100"),
         _order(2, "c1", "SELL", "LONG", "1", "110", order_type="LIMIT"),
         _order(3, "c2", "SELL", "LONG", "1", "111", order_type="LIMIT"),
         {"t": 4, "kind": "market_trade", "instrument": "BTCUSDT", "price": "112", "quantity": "2"},
     ]
-    return [cross_pair, stop_and_liquidation, trailing, two_closes_one_trade]
+    return [cross_pair, stop_and_liquidation, trailing, trailing_activation, two_closes_one_trade]
 
 
 class CheckedRun:

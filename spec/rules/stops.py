@@ -100,50 +100,113 @@ def stop_iff_trigger(view: StepView) -> Iterator[Violation]:
                 yield Violation("HM-STOP-002", f"{oid} did not fire at {price} (stop {order['stop_price']})")
 
 
+TRAILING = "TRAILING_STOP_MARKET"
+
+
+def _optional(text: str | None) -> Decimal | None:
+    return D(text) if text else None
+
+
+def _trailing_update(direction: int, extreme: Decimal | None, order: dict, price: Decimal
+                     ) -> tuple[Decimal | None, bool]:
+    """One observation of a trailing stop: (extreme after it, fires)."""
+    activation = D(order["activation_price"])
+    if extreme is None:
+        active = activation == 0 or (price >= activation if direction > 0 else price <= activation)
+        if not active:
+            return None, False
+        extreme = price
+    callback = D(order["callback_rate"])
+    if direction > 0:
+        extreme = max(extreme, price)
+        return extreme, price <= mul(extreme, RATE_ONE - callback)
+    extreme = min(extreme, price)
+    return extreme, price >= mul(extreme, RATE_ONE + callback)
+
+
+def _leg_closed_in_step(view: StepView, account: str, order: dict) -> bool:
+    """The order's leg was closed by a fill of this step (an earlier trigger, a resting close)."""
+    leg = (account, order["instrument"], order["position_side"])
+    after = row(view.after, *leg)
+    return (after is None or D(after["quantity"]) == 0) and any(
+        (f["account"], f["instrument"], f["position_side"]) == leg for f in events(view.outcome, "fill"))
+
+
+def _extreme_consistent(view: StepView) -> Iterator[Violation]:
+    """A reported extreme agrees with the activation price and with the latest trigger price the order saw."""
+    source = choice(view.params, "trigger_price_source")
+    prices = view.after.get("mark_prices" if source == "mark" else "last_prices", {})
+    for acc in view.after["accounts"].values():
+        for oid, order in acc["open_orders"].items():
+            if order["order_type"] != TRAILING or not order.get("trailing_extreme"):
+                continue
+            direction = 1 if order["side"] == "SELL" else -1
+            extreme, activation = D(order["trailing_extreme"]), D(order["activation_price"])
+            if activation != 0 and direction * (extreme - activation) < 0:
+                yield Violation("HM-STOP-003", f"trailing {oid}: active with extreme {order['trailing_extreme']} "
+                                               f"though its activation price {order['activation_price']} was never "
+                                               f"reached")
+            price = _optional(prices.get(order["instrument"]))
+            if price is None:
+                continue
+            _, fires = _trailing_update(direction, extreme, order, price)
+            if direction * (extreme - price) < 0 or fires:
+                yield Violation("HM-STOP-003", f"trailing {oid}: extreme {order['trailing_extreme']} cannot follow "
+                                               f"the latest trigger price {price} (it would have moved or fired)")
+
+
 @rule(
     "HM-STOP-003", level="MUST", kind="transition", title="A trailing stop tracks its own leg's direction",
     statement="A trailing stop closing a long activates when the trigger price reaches its activation price (at "
               "once without one), then tracks the highest price since and fires on a fall of its callback rate "
               "from it; one closing a short tracks the lowest price and fires on a rise. It never fires on a move "
-              "in the other direction.",
+              "in the other direction, and one whose trigger holds is not withdrawn without firing unless its leg "
+              "was closed in the same step.",
     rationale="Trailing stops are per position and track only that position. Decided from the order's "
-              "trailing_extreme (null before activation); an engine that omits the field leaves it undecided.",
+              "trailing_extreme (null before activation), which the check recomputes step by step from the "
+              "observed trigger prices: a reported extreme must lie beyond the activation price and the latest "
+              "trigger price without having fired at it, and changes only on a trigger-price step. The price path "
+              "before a single step is not visible to a step check, so an extreme within those bounds is taken as "
+              "reported; an engine that omits the field leaves the order undecided.",
     sources=["S-Q4", "B-ORDER", "Y-TS"],
-    applies_to=("mark_price", "market_trade"), observes=("snapshot", "events"), requires=("trailing-stops",),
+    observes=("snapshot", "events"), requires=("trailing-stops",),
     profile_choices=("trigger_price_source",),
 )
 def trailing_direction(view: StepView) -> Iterator[Violation]:
     """Implements HM-STOP-003."""
+    yield from _extreme_consistent(view)
     price = _trigger_price(view)
+    moved = view.action.get("instrument") if price is not None else None
+    for account, acc in view.after["accounts"].items():
+        for oid, order in acc["open_orders"].items():
+            if order["order_type"] != TRAILING or "trailing_extreme" not in order or order["instrument"] == moved:
+                continue
+            old = view.before["accounts"].get(account, {}).get("open_orders", {}).get(oid)
+            was = _optional(old.get("trailing_extreme")) if old and old["order_type"] == TRAILING else None
+            if _optional(order["trailing_extreme"]) != was:
+                yield Violation("HM-STOP-003", f"trailing {oid}: extreme moved to {order['trailing_extreme']} on a "
+                                               f"step that moves no trigger price of its instrument")
     if price is None:
         return
     triggered = _triggered(view)
     for account, acc in view.before["accounts"].items():
         for oid, order in acc["open_orders"].items():
-            if order["instrument"] != view.action["instrument"] or order["order_type"] != "TRAILING_STOP_MARKET":
+            if order["instrument"] != view.action["instrument"] or order["order_type"] != TRAILING:
                 continue
             direction = _direction(view, account, order)
             if direction == 0 or "trailing_extreme" not in order:
                 continue  # an engine that does not expose the tracked price leaves this undecided
-            extreme = D(order["trailing_extreme"]) if order["trailing_extreme"] else None
+            extreme = _optional(order["trailing_extreme"])
             activation = D(order["activation_price"])
-            if extreme is None:
-                active = activation == 0 or (price >= activation if direction > 0 else price <= activation)
-                extreme = price if active else None
-            if extreme is None:
-                fires = False
-            else:
-                callback = D(order["callback_rate"])
-                extreme = max(extreme, price) if direction > 0 else min(extreme, price)
-                fires = price <= mul(extreme, RATE_ONE - callback) if direction > 0 else \
-                    price >= mul(extreme, RATE_ONE + callback)
+            if extreme is not None and activation != 0 and direction * (extreme - activation) < 0:
+                extreme = None  # an extreme short of the activation price is not one: not active yet
+            extreme, fires = _trailing_update(direction, extreme, order, price)
             did = (account, oid) in triggered
-            if did != fires and not (fires and oid not in view.after["accounts"][account]["open_orders"]):
+            after = view.after["accounts"][account]["open_orders"].get(oid)
+            if did != fires and not (fires and after is None and _leg_closed_in_step(view, account, order)):
                 yield Violation("HM-STOP-003", f"trailing {oid} ({'long' if direction > 0 else 'short'} leg) "
                                                f"{'fired' if did else 'did not fire'} at {price}, extreme {extreme}")
-            after = view.after["accounts"][account]["open_orders"].get(oid)
-            if after and not did and extreme is not None and after.get("trailing_extreme") and \
-                    D(after["trailing_extreme"]) != extreme:
+            if after and not did and "trailing_extreme" in after and _optional(after["trailing_extreme"]) != extreme:
                 yield Violation("HM-STOP-003", f"trailing {oid} tracks {after['trailing_extreme']}, expected {extreme}")
 
 
@@ -170,10 +233,16 @@ def closed_leg_no_orders(view: StepView) -> Iterator[Violation]:
 
 @rule(
     "HM-STOP-005", level="MUST", kind="transition", title="Close-position orders close the whole leg",
-    statement="A triggered close-position order closes its whole leg, whatever the leg's size at trigger.",
-    rationale="Binance closePosition=true closes all of the current long (SELL) or short (BUY) at trigger.",
-    sources=["B-ORDER"],
-    observes=("snapshot", "events"), requires=("conditional-orders",),
+    statement="A triggered close-position order closes its whole leg, whatever the leg's size at trigger. Where "
+              "the profile lets ordinary market and limit orders carry close_position, such an order takes all its "
+              "leg has left to close when it is placed (the leg's size less its resting closing limit orders): a "
+              "market one fills that at once, a limit one rests (or fills) for that quantity; with nothing left to "
+              "close it is refused.",
+    rationale="Binance closePosition=true closes all of the current long (SELL) or short (BUY) at trigger; Gate's "
+              "ordinary orders with size 0 and auto_size close the whole leg. A resting close-position limit "
+              "order keeps the quantity it took when placed.",
+    sources=["B-ORDER", "G-ORDER"],
+    observes=("snapshot", "events"), requires=("conditional-orders",), profile_choices=("close_position_orders",),
 )
 def close_position_whole_leg(view: StepView) -> Iterator[Violation]:
     """Implements HM-STOP-005."""
@@ -184,3 +253,29 @@ def close_position_whole_leg(view: StepView) -> Iterator[Violation]:
         after = row(view.after, account, order["instrument"], order["position_side"])
         if after and D(after["quantity"]) != 0:
             yield Violation("HM-STOP-005", f"close-position {oid} left {after['quantity']} on the leg")
+    yield from _ordinary_close_position(view)
+
+
+def _ordinary_close_position(view: StepView) -> Iterator[Violation]:
+    action = view.action
+    if action.get("kind") != "place_order" or not action.get("close_position") or view.outcome["kind"] != "accepted" \
+            or action.get("order_type") not in ("MARKET", "LIMIT"):
+        return
+    account, symbol, oid = action["account"], action["instrument"], action["order_id"]
+    side = action.get("position_side") if action.get("position_side") in ("LONG", "SHORT") else "BOTH"
+    leg = row(view.before, account, symbol, side)
+    size = abs(D(leg["quantity"])) if leg else Decimal(0)
+    resting = sum((D(o["quantity"]) for o in view.before["accounts"][account]["open_orders"].values()
+                   if o["instrument"] == symbol and o["position_side"] == side and o["order_type"] == "LIMIT"
+                   and is_closing(o)), Decimal(0))
+    left = size - resting
+    if left <= 0:
+        yield Violation("HM-STOP-005", f"close-position {oid} accepted with nothing left to close on {symbol} {side}")
+        return
+    filled = sum((D(f["quantity"]) for f in events(view.outcome, "fill")
+                  if f["account"] == account and f["order_id"] == oid and f["cause"] == "order"), Decimal(0))
+    still = view.after["accounts"][account]["open_orders"].get(oid)
+    taken = filled + (D(still["quantity"]) if still and action["order_type"] == "LIMIT" else Decimal(0))
+    if taken != left:
+        yield Violation("HM-STOP-005", f"close-position {action['order_type'].lower()} {oid} took {taken} of the "
+                                       f"{left} its {side} leg had left to close")
