@@ -341,6 +341,68 @@ def _close_position_partial(action, before, outcome, after):
             if order and order["close_position"]:
                 row = after["accounts"][e["account"]]["positions"][order["instrument"]][order["position_side"]]
                 row["quantity"] = "0.001" if order["side"] == "SELL" else "-0.001"
+    if action["kind"] == "place_order" and action.get("close_position") and action.get("order_type") == "MARKET":
+        for fill in _fills(outcome):  # an ordinary close-position order (profiles that allow it) fills half the leg
+            if fill["order_id"] == action["order_id"] and fill["account"] == action["account"]:
+                half = _d(fill["quantity"]) / 2
+                fill["quantity"] = _s(half)
+                row = after["accounts"][fill["account"]]["positions"][fill["instrument"]][fill["position_side"]]
+                row["quantity"] = _s(half if fill["side"] == "SELL" else -half)
+
+
+def _move_money(after, account, amount, fund=Decimal(0)):
+    acc = after["accounts"][account]
+    acc["wallet"] = _s(_d(acc["wallet"]) + amount)
+    if acc.get("available_balance") is not None:
+        acc["available_balance"] = _s(_d(acc["available_balance"]) + amount)
+    after["insurance_fund"] = _s(_d(after["insurance_fund"]) + fund)
+
+
+def _liquidated_legs(outcome):
+    return {(e["account"], e["instrument"], e["position_side"]) for e in outcome["events"]
+            if e["type"] == "liquidation" and e["position_side"] != "CROSS"}
+
+
+def _remainder_to_wallet(action, before, outcome, after):
+    for e in outcome["events"]:
+        if e["type"] == "ledger" and e["kind"] == "INSURANCE_INFLOW":
+            e["kind"] = "MARGIN_RELEASE"
+            if e["bucket"] == "insurance_fund":
+                e["bucket"] = "wallet"
+                _move_money(after, e["account"], _d(e["amount"]), -_d(e["amount"]))
+
+
+def _liquidation_fill_fee(action, before, outcome, after):
+    events = outcome["events"]
+    for fill in list(events):
+        if fill["type"] == "fill" and fill["cause"] == "liquidation":
+            fee = (_d(fill["quantity"]) * _d(fill["price"]) * Decimal("0.0005")).quantize(Decimal("1e-16"))
+            fill["fee"] = _s(fee)
+            events.insert(events.index(fill), {"type": "ledger", "account": fill["account"],
+                                               "instrument": fill["instrument"],
+                                               "position_side": fill["position_side"], "kind": "FEE",
+                                               "bucket": "wallet", "amount": _s(-fee)})
+            _move_money(after, fill["account"], -fee)
+            row = after["accounts"][fill["account"]]["positions"][fill["instrument"]][fill["position_side"]]
+            row["fees_paid"] = _s(_d(row["fees_paid"]) + fee)
+
+
+def _shortfall_from_wallet(action, before, outcome, after):
+    events = outcome["events"]
+    liquidated = _liquidated_legs(outcome)
+    for e in list(events):
+        leg = (e.get("account"), e.get("instrument"), e.get("position_side"))
+        if e["type"] == "ledger" and e["kind"] == "INSURANCE_COVER" and e["bucket"] == "insurance_fund" \
+                and leg in liquidated:
+            events.remove(e)
+            events.insert(0, {**e, "kind": "REALIZED_PNL", "bucket": "wallet"})
+            _move_money(after, e["account"], _d(e["amount"]), -_d(e["amount"]))
+
+
+def _expiry_unreported(action, before, outcome, after):
+    after["expired"] = []
+    if outcome["kind"] == "rejected" and outcome["reason"] == "INSTRUMENT_EXPIRED":
+        outcome.update(kind="accepted", reason=None, message="")
 
 
 # -- begin: mutants of the orders, margin and positions checks --
@@ -478,6 +540,27 @@ def _funding_halved(original):
     return funding_amount
 
 
+def _trailing_ignores_activation(original):
+    def trailing_update(direction, extreme, activation_price, callback_rate, price):
+        return original(direction, extreme, 0, callback_rate, price)
+    return trailing_update
+
+
+def _trailing_vanishes(original):
+    def trigger_conditionals(work, instrument, price):
+        from hedgespec.model import orders
+        for account_id in work.config.account_ids:
+            for order in list(work.current(account_id).orders.values()):
+                if order.order_type != "TRAILING_STOP_MARKET" or order.instrument != instrument:
+                    continue
+                direction = orders.leg_direction(work.current(account_id).leg(instrument, order.position_side).quantity)
+                if direction and (order.side == "BUY") != (direction > 0) and orders.trailing_update(
+                        direction, order.extreme, order.activation_price, order.callback_rate, price)[1]:
+                    work.cancel(account_id, order.order_id, "leg_closed")
+        original(work, instrument, price)
+    return trigger_conditionals
+
+
 def _no_op(action, before, outcome, after):
     return None
 
@@ -550,8 +633,19 @@ MUTANTS: list[Mutant] = [
            _trailing_follows_price),
     Mutant("keep-orders-on-close", "HM-STOP-004", "closing orders survive the close of their leg",
            _keep_orders_on_close),
-    Mutant("close-position-partial", "HM-STOP-005", "a close-position order leaves part of the leg",
+    Mutant("close-position-partial", "HM-STOP-005", "a close-position order (triggered, or an ordinary market one "
+           "where the profile allows it) leaves part of the leg",
            _close_position_partial),
+    Mutant("remainder-to-wallet", "HM-LIQ-004", "what remains of a liquidated isolated leg's margin goes to the "
+           "wallet, not the insurance fund", _remainder_to_wallet),
+    Mutant("liquidation-fill-fee", "HM-FEE-001", "liquidation fills pay the taker fee though the clearance rate is 0",
+           _liquidation_fill_fee),
+    Mutant("shortfall-from-wallet", "HM-LIQ-003", "an isolated leg's loss beyond its margin is taken from the "
+           "wallet, booked before the liquidation", _shortfall_from_wallet),
+    Mutant("expiry-unreported", "HM-SETL-001", "expired instruments are never reported, and take orders",
+           _expiry_unreported),
+    Mutant("trailing-vanishes", "HM-STOP-003", "a trailing stop that should fire is cancelled as if its leg closed",
+           _no_op, patches=(("hedgespec.model.orders", "trigger_conditionals", _trailing_vanishes),)),
     # -- begin: orders, margin and positions mutants --
     Mutant("available-ignores-orders", "HM-ORD-008", "the available balance leaves out what open orders reserve, "
            "and orders are admitted against it", _available_ignores_orders_report,
@@ -586,6 +680,14 @@ MUTANTS: list[Mutant] = [
            nondeterministic=True),
 ]
 MUTANT_BY_NAME = {m.name: m for m in MUTANTS}
+
+# Mutants only a directed scenario reaches (tests/test_stronger_checks.py): the conformance generator's
+# trailing stops are placed with activation prices already reached, so its runs cannot tell them apart.
+DIRECTED_MUTANTS: list[Mutant] = [
+    Mutant("trailing-ignores-activation", "HM-STOP-003", "a trailing stop activates before its activation price",
+           _no_op, patches=(("hedgespec.model.orders", "trailing_update", _trailing_ignores_activation),)),
+]
+MUTANT_BY_NAME.update((m.name, m) for m in DIRECTED_MUTANTS)
 
 
 class MutantAdapter:

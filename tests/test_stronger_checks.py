@@ -1,0 +1,122 @@
+"""Broken engines the liquidation, fee, trailing-stop, settlement and close-position checks once let
+through, each on a directed scenario: the reference passes every check, the mutant trips its rule
+(HM-LIQ-003, HM-LIQ-004, HM-FEE-001, HM-STOP-003, HM-SETL-001, HM-STOP-005)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hedgespec.conformance.adapter import ReferenceAdapter
+from hedgespec.conformance.mutants import DIRECTED_MUTANTS, MUTANT_BY_NAME
+from hedgespec.spec.registry import StepView
+from hedgespec.spec.rulebook import run_step_checks
+from scenarios import directed_actions, params
+
+EXAMPLE = json.loads((Path(__file__).parent.parent / "examples" / "isolated_liquidation.json").read_text())
+
+
+def violations(adapter: Any, p: dict[str, Any], actions: list[dict[str, Any]]) -> list[str]:
+    adapter.reset(p)
+    before = adapter.snapshot()
+    found = []
+    for t, action in enumerate(actions, 1):
+        action = {**action, "t": t}
+        outcome = adapter.apply(action)
+        after = adapter.snapshot()
+        found.extend(str(v) for v in run_step_checks(StepView(p, before, action, outcome, after)))
+        before = after
+    return found
+
+
+def order(oid: str, side: str, leg: str, qty: str, price: str = "", **kw: Any) -> dict[str, Any]:
+    action = {"kind": "place_order", "account": "A", "order_id": oid, "instrument": "BTCUSDT", "side": side,
+              "position_side": leg, "order_type": kw.pop("order_type", "MARKET"), "quantity": qty, **kw}
+    return {**action, "price": price} if price else action
+
+
+def mark(price: str, symbol: str = "BTCUSDT") -> dict[str, Any]:
+    return {"kind": "mark_price", "instrument": symbol, "price": price}
+
+
+LIQUIDATION_WITH_REMAINDER = (EXAMPLE["params"], EXAMPLE["actions"][:7])  # the long leaves 20 of its margin
+LIQUIDATION_WITH_SHORTFALL = (EXAMPLE["params"], [*EXAMPLE["actions"][:2], mark("56000")])  # 100 beyond it
+EXPIRY = (params("seed"), [
+    order("q1", "BUY", "LONG", "1", "50", instrument="ETHUSDT_Q"),
+    {"kind": "expire", "instrument": "ETHUSDT_Q", "settlement_price": "51"},
+    order("q2", "BUY", "LONG", "1", "50", instrument="ETHUSDT_Q"),
+])
+TRAILING_FIRES = (params("seed"), [
+    order("l", "BUY", "LONG", "1", "100"),
+    order("ts", "SELL", "LONG", "1", order_type="TRAILING_STOP_MARKET", callback_rate="0.01"),
+    mark("101"), mark("99.9"),
+])
+TRAILING_ACTIVATION = (params("seed"), next(a for a in directed_actions() if any(x.get("order_id") == "ta" for x in a)))
+GATE_CLOSE_POSITION = (params("gate"), [
+    order("l", "BUY", "LONG", "1", "100"),
+    order("cm", "SELL", "LONG", "0", "100", close_position=True),
+])
+
+CASES = [
+    ("remainder-to-wallet", "HM-LIQ-004", LIQUIDATION_WITH_REMAINDER),
+    ("liquidation-fill-fee", "HM-FEE-001", LIQUIDATION_WITH_REMAINDER),
+    ("shortfall-from-wallet", "HM-LIQ-003", LIQUIDATION_WITH_SHORTFALL),
+    ("expiry-unreported", "HM-SETL-001", EXPIRY),
+    ("trailing-vanishes", "HM-STOP-003", TRAILING_FIRES),
+    ("trailing-ignores-activation", "HM-STOP-003", TRAILING_ACTIVATION),
+    ("close-position-partial", "HM-STOP-005", GATE_CLOSE_POSITION),
+]
+
+
+@pytest.mark.parametrize(("name", "rule_id", "case"), CASES, ids=[c[0] for c in CASES])
+def test_reference_passes_and_mutant_is_caught(name: str, rule_id: str, case: tuple) -> None:
+    p, actions = case
+    assert violations(ReferenceAdapter(p["profile"]), p, actions) == []
+    found = violations(MUTANT_BY_NAME[name].adapter(p["profile"]), p, actions)
+    assert any(v.startswith(rule_id + ":") for v in found), found
+
+
+def test_directed_mutants_are_in_the_library() -> None:
+    assert {m.name for m in DIRECTED_MUTANTS} <= {c[0] for c in CASES}
+
+
+def test_the_cases_reach_what_they_test() -> None:
+    """The liquidation cases leave a remainder and a shortfall; the trailing stop fires; expiry is listed."""
+    def outcomes(p: dict[str, Any], actions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        adapter = ReferenceAdapter(p["profile"])
+        adapter.reset(p)
+        return [adapter.apply({**a, "t": t}) for t, a in enumerate(actions, 1)]
+
+    kinds = {e.get("kind") for o in outcomes(*LIQUIDATION_WITH_REMAINDER) for e in o["events"]}
+    assert "INSURANCE_INFLOW" in kinds
+    kinds = {e.get("kind") for o in outcomes(*LIQUIDATION_WITH_SHORTFALL) for e in o["events"]}
+    assert "INSURANCE_COVER" in kinds
+    assert any(e.get("status") == "TRIGGERED" for e in outcomes(*TRAILING_FIRES)[-1]["events"])
+    assert outcomes(*EXPIRY)[-1]["reason"] == "INSTRUMENT_EXPIRED"
+    assert outcomes(*GATE_CLOSE_POSITION)[-1]["kind"] == "accepted"
+
+
+def test_gate_close_position_limit_takes_what_the_leg_has_left() -> None:
+    """A close-position limit order rests for the leg less its resting closing limits; one taking less is caught."""
+    p = params("gate")
+    actions = [order("l", "BUY", "LONG", "1", "100"),
+               order("c1", "SELL", "LONG", "0.2", "120", order_type="LIMIT"),
+               order("cl", "SELL", "LONG", "0", "110", order_type="LIMIT", close_position=True)]
+    adapter = ReferenceAdapter("gate")
+    assert violations(adapter, p, actions) == []
+    assert adapter.snapshot()["accounts"]["A"]["open_orders"]["cl"]["quantity"] == "0.8"
+
+    from hedgespec.spec.rulebook import get
+    adapter = ReferenceAdapter("gate")
+    adapter.reset(p)
+    for t, a in enumerate(actions[:2], 1):
+        adapter.apply({**a, "t": t})
+    before = adapter.snapshot()
+    action = {**actions[2], "t": 3}
+    outcome = adapter.apply(action)
+    after = json.loads(json.dumps(adapter.snapshot()))
+    after["accounts"]["A"]["open_orders"]["cl"]["quantity"] = "1"  # took the whole leg, ignoring c1
+    found = [str(v) for v in get("HM-STOP-005").check(StepView(p, before, action, outcome, after))]
+    assert found and all(v.startswith("HM-STOP-005:") for v in found)
