@@ -681,8 +681,9 @@ MUTANTS: list[Mutant] = [
 ]
 MUTANT_BY_NAME = {m.name: m for m in MUTANTS}
 
-# Mutants only a directed scenario reaches (tests/test_stronger_checks.py): the conformance generator's
-# trailing stops are placed with activation prices already reached, so its runs cannot tell them apart.
+# Mutants only a directed scenario reaches (tests/test_stronger_checks.py): the conformance generator
+# places most trailing stops with their activation price already reached and no vector has one that is
+# not, so a short conformance run cannot tell them apart.
 DIRECTED_MUTANTS: list[Mutant] = [
     Mutant("trailing-ignores-activation", "HM-STOP-003", "a trailing stop activates before its activation price",
            _no_op, patches=(("hedgespec.model.orders", "trailing_update", _trailing_ignores_activation),)),
