@@ -7,8 +7,9 @@ For each size, a clean synthetic hedge-mode trace (``hedgespec.audit.synth``) is
 line by line from disk:
 
 * ``json``: ``json.loads`` on every line, nothing else (the baseline);
-* ``audit``: ``hedgespec.audit.engine.audit_file`` with the seed profile (parse with orjson, validate,
-  replay, decide), i.e. what ``hedgespec audit`` does minus rendering.
+* ``audit``: ``hedgespec.audit.engine.audit_file`` with the seed profile (decode the plain records
+  into typed structs with msgspec, anything else with orjson; validate, replay, decide), i.e. what
+  ``hedgespec audit`` does minus rendering.
 
 Throughput is the best of ``--repeat`` interleaved runs (the machine may be shared), by CPU time of
 the child process (wall-clock figures are printed too); peak memory is the child's maximum resident
