@@ -176,8 +176,8 @@ def place(work: Work, action: PlaceOrder) -> Outcome:
     if order_type != LIMIT:
         return _ACCEPTED
     if not opening and trim:
-        work.trim_closing_limits(account_id, work.closing_orders(account_id, instrument, position_side),
-                                 abs(leg.quantity))
+        work.trim_closing_limits(account_id, [o for o in work.closing_orders(account_id, instrument, position_side)
+                                              if o.order_type == LIMIT], abs(leg.quantity))
     last = work.state.last_prices.get(instrument)
     if last is not None and _crosses(side, price, last):
         resting = work.current(account_id).orders.get(order_id)

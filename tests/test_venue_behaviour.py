@@ -93,3 +93,15 @@ def test_gate_close_position_on_ordinary_orders_takes_the_whole_leg():
                        close_position=True)["reason"] == "REDUCE_EXCEEDS_LEG"
     venue.do("market_trade", instrument="BTCUSDT", price="121", quantity="5")
     assert venue.snap["accounts"]["A"]["positions"]["BTCUSDT"]["LONG"]["quantity"] == "0"
+
+
+def test_okx_trim_counts_resting_closing_limits_only():
+    """OKX v5 (trim): a take-profit waiting on the leg is not a resting closing limit; a closing limit
+    that fits the leg beside it rests untouched (HM-ORD-004)."""
+    venue = Venue("okx-v5")
+    venue.order("s", "BTCUSDT", "SELL", "SHORT", "1", "100")
+    venue.do("place_order", account="A", order_id="tp", instrument="BTCUSDT", side="BUY", position_side="SHORT",
+             order_type="TAKE_PROFIT_MARKET", quantity="1", stop_price="95")
+    outcome = venue.order("l", "BTCUSDT", "BUY", "SHORT", "1", "90", order_type="LIMIT")
+    assert [(e["order_id"], e["status"]) for e in outcome["events"] if e["type"] == "order"] == [("l", "NEW")]
+    assert sorted(venue.snap["accounts"]["A"]["open_orders"]) == ["l", "tp"]

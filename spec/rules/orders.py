@@ -241,10 +241,6 @@ def _check_trim(view: StepView, before_limits: dict[str, dict], leg: Decimal, qu
     a tie; read from the order events before the step's first fill (the snapshot after when none)."""
     action = view.action
     oid, buy = action["order_id"], action.get("side") == "BUY"
-    if trim and any(o["instrument"] == action["instrument"] and o["position_side"] == action["position_side"]
-                    and o["order_type"] in _CONDITIONAL and is_closing(o)
-                    for o in open_orders(view.before, action["account"]).values()):
-        return  # undecided: the reference also counts and trims resting conditional closing orders here
     book = {o: (D(x["quantity"]), D(x["price"]), 0) for o, x in before_limits.items()}
     book[oid] = (quantity, D(action["price"]), 1)
     expected = _trimmed(book, leg, buy) if trim else {o: q for o, (q, _, _) in book.items()}
