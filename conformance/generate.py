@@ -8,7 +8,9 @@ Actions of every kind are produced, mostly well-formed and sometimes deliberatel
 position side for the mode, an unknown order, an oversized close, a size off the lot), with
 prices that random-walk and jump so that legs on either side are driven into and through
 liquidation (HM-LIQ-001..008), stops and trailing stops fire (HM-STOP-001..005), and the dated
-contract expires (HM-SETL-001/002).
+contract expires (HM-SETL-001/002). For an engine that does not declare ``liquidation`` the
+generator is ``gentle``: mark moves of 5 to 50 basis points and small funding rates only, so its
+run says nothing about liquidation (the report states this: ``small_price_moves_only``).
 """
 
 from __future__ import annotations

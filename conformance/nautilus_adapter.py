@@ -278,6 +278,7 @@ class _Venue:
         self.exchange = self.handle.exchange
         self.strategy.events.clear()
         self.orders: dict[str, Any] = {}  # hedgespec order id -> nautilus order (current)
+        self.order_legs: dict[str, str] = {}  # hedgespec order id -> the leg it was sent for (hedge mode)
         self.issued = 0
         self.legs: dict[tuple[str, str], _Leg] = {}
         self.position_realized: dict[str, Decimal] = {}  # nautilus realized PnL (net) per position id
@@ -522,6 +523,8 @@ class NautilusAdapter:
                 outcome["events"] = self._translate(venue, mark, "order")  # other orders the quote filled
                 return outcome
         venue.orders[order_id] = order
+        if position_id is not None:
+            venue.order_legs[order_id] = position_side
         return _accepted(self._translate(venue, mark, "request"))
 
     def _cancel_order(self, action: dict[str, Any]) -> dict[str, Any]:
@@ -657,8 +660,12 @@ class NautilusAdapter:
                 continue
             pid = order.position_id
             symbol = order.instrument_id.symbol.value
-            side = venue.side_of_position(pid, symbol, order.side) if pid is not None and venue.mode == "HEDGE" \
-                else ("BOTH" if venue.mode != "HEDGE" else ("LONG" if order.side == OrderSide.BUY else "SHORT"))
+            if venue.mode != "HEDGE":
+                side = "BOTH"
+            elif pid is not None:
+                side = venue.side_of_position(pid, symbol, order.side)
+            else:  # nautilus gives an order its position at the first fill: the leg it was sent for
+                side = venue.order_legs.get(hid, "LONG" if order.side == OrderSide.BUY else "SHORT")
             open_orders[hid] = {
                 "instrument": symbol, "side": "BUY" if order.side == OrderSide.BUY else "SELL",
                 "position_side": side, "order_type": order.order_type.name,

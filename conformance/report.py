@@ -135,9 +135,7 @@ def to_text(report: dict[str, Any], width: int = 110) -> str:
     d = s["differential"]
     out.append(f"differential: {d['cases']} cases, {d['steps']} steps; {d['rule_failures']} rule failures, "
                f"{d['unexplained_divergences']} unexplained divergences, {d['engine_failures']} engine failures")
-    if d.get("cases_ended_at_missing_capability"):
-        out.append(f"  {d['cases_ended_at_missing_capability']} cases ended where the model needed a capability "
-                   "the engine does not declare")
+    out += [f"  {line}" for line in _differential_limits(d)]
     for f in report["differential_failures"]:
         if f.get("duplicate_of_earlier"):
             continue
@@ -152,6 +150,18 @@ def to_text(report: dict[str, Any], width: int = 110) -> str:
     out.append("")
     out.append(verdict_line(report))
     return "\n".join(out) + "\n"
+
+
+def _differential_limits(d: dict[str, Any]) -> list[str]:
+    """What the differential run did not cover, in words (text and Markdown reports)."""
+    lines = []
+    if d.get("small_price_moves_only"):
+        lines.append("price moves and funding rates kept small (the engine does not declare liquidation): "
+                     "no case drove a leg into liquidation")
+    if d.get("cases_ended_at_missing_capability"):
+        lines.append(f"{d['cases_ended_at_missing_capability']} cases ended where the model needed a capability "
+                     "the engine does not declare")
+    return lines
 
 
 def to_markdown(report: dict[str, Any]) -> str:
@@ -179,6 +189,7 @@ def to_markdown(report: dict[str, Any]) -> str:
     out += ["", f"**Differential run**: {d['cases']} cases, {d['steps']} steps; {d['rule_failures']} rule "
                 f"failures, {d['unexplained_divergences']} unexplained divergences, {d['engine_failures']} "
                 "engine failures.", ""]
+    out += [f"- {line}" for line in _differential_limits(d)] + ([""] if _differential_limits(d) else [])
     for f in report["differential_failures"]:
         if not f.get("duplicate_of_earlier"):
             what = ", ".join(f.get("rules", [])) or "; ".join(f.get("divergence", [])[:1]) or \

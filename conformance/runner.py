@@ -628,6 +628,8 @@ def build_report(runner: Runner, config: RunConfig) -> dict[str, Any]:
             "vectors": {**vec_counts, "total": len(runner.vector_results)},
             "differential": {"cases": runner.cases_run, "steps": runner.steps_run,
                              "cases_ended_at_missing_capability": runner.cases_cut,
+                             # without liquidation the generator keeps mark moves and funding rates small
+                             "small_price_moves_only": "liquidation" not in engine.capabilities,
                              "rule_failures": sum(1 for f in runner.failures if f["category"] == "rule failure"),
                              "unexplained_divergences": len(unexplained),
                              "engine_failures": len(engine_failures)},

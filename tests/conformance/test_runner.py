@@ -141,6 +141,21 @@ def test_capabilities_steer_the_random_run() -> None:
     assert all(a.get("account", "alice") == "alice" for a in seen)
 
 
+def test_reports_say_when_prices_were_kept_small() -> None:
+    """An engine without liquidation gets small price moves only; every report rendering says so."""
+    class NoLiquidation(ReferenceAdapter):
+        capabilities = ReferenceAdapter.capabilities - {"liquidation"}
+
+    rulebook = stub_rulebook(make_rule("HM-TEST-001", never))
+    gentle = run(lambda: NoLiquidation("seed"), small(examples=2, steps=10), rulebook)
+    full = run(lambda: ReferenceAdapter("seed"), small(examples=2, steps=10), rulebook)
+    assert gentle["summary"]["differential"]["small_price_moves_only"] is True
+    assert full["summary"]["differential"]["small_price_moves_only"] is False
+    for render in (R.to_text, R.to_markdown):
+        assert "no case drove a leg into liquidation" in render(gentle)
+        assert "no case drove a leg into liquidation" not in render(full)
+
+
 def test_junit_and_markdown_carry_the_provenance() -> None:
     import xml.etree.ElementTree as ET
 
