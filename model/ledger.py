@@ -217,13 +217,21 @@ class Work:
     def tidy_closing_orders(self, account_id: str, instrument: str, position_side: str, skip: str) -> None:
         """After a leg shrank: a closed leg's closing orders are cancelled (HM-STOP-004, profile
         ``orders_on_leg_close``); resting closing limit orders larger in total than the leg are
-        trimmed, least favourable price first (HM-ORD-004)."""
-        leg_size = abs(self.current(account_id).leg(instrument, position_side).quantity)
+        trimmed, least favourable price first (HM-ORD-004); a one-way position that flipped cancels
+        the closing orders that would now increase it (HM-ORD-003)."""
+        quantity = self.current(account_id).leg(instrument, position_side).quantity
+        leg_size = abs(quantity)
         closing = [o for o in self.closing_orders(account_id, instrument, position_side) if o.order_id != skip]
-        if leg_size == 0 and self.config.choices["orders_on_leg_close"] == "cancel":
+        cancel = self.config.choices["orders_on_leg_close"] == "cancel"
+        if leg_size == 0 and cancel:
             for order in sorted(closing, key=lambda o: o.seq):
                 self.cancel(account_id, order.order_id, "leg_closed")
             return
+        if position_side == BOTH:  # a one-way position that flipped: its old closing orders would now increase it
+            stale = [o for o in closing if (o.side == BUY) == (quantity > 0)]
+            closing = [o for o in closing if (o.side == BUY) != (quantity > 0)]
+            for order in sorted(stale, key=lambda o: o.seq) if cancel else ():
+                self.cancel(account_id, order.order_id, "leg_closed")
         self.trim_closing_limits(account_id, [o for o in closing if o.order_type == "LIMIT"], leg_size)
 
     def trim_closing_limits(self, account_id: str, closing: list[Order], leg_size: int) -> None:

@@ -247,8 +247,9 @@ def match_resting(work: Work, instrument: str, price: int, quantity: int) -> Non
             if order is None:  # cancelled by an earlier fill (its leg closed)
                 continue
             fill_qty = min(budget, order.quantity)
-            if not order.opening:
-                fill_qty = min(fill_qty, abs(account.leg(instrument, order.position_side).quantity))
+            if not order.opening:  # a closing order fills what its leg holds, in the direction that reduces it
+                held = account.leg(instrument, order.position_side).quantity
+                fill_qty = min(fill_qty, abs(held)) if (order.side == BUY) != (held > 0) else 0
                 if fill_qty == 0:
                     work.cancel(account_id, order_id, "leg_closed")
                     continue

@@ -105,3 +105,17 @@ def test_okx_trim_counts_resting_closing_limits_only():
     outcome = venue.order("l", "BTCUSDT", "BUY", "SHORT", "1", "90", order_type="LIMIT")
     assert [(e["order_id"], e["status"]) for e in outcome["events"] if e["type"] == "order"] == [("l", "NEW")]
     assert sorted(venue.snap["accounts"]["A"]["open_orders"]) == ["l", "tp"]
+
+
+def test_one_way_flip_cancels_reduce_only_orders_that_would_increase_it():
+    """One-way: a reduce-only SELL resting against a long must not fill once the position has flipped
+    short (it would grow the short): it is cancelled at the flip (HM-ORD-003)."""
+    venue = Venue("seed", hedge=False)
+    venue.order("o", "BTCUSDT", "BUY", "", "1", "100")
+    venue.order("ro", "BTCUSDT", "SELL", "", "1", "110", order_type="LIMIT", reduce_only=True)
+    outcome = venue.order("flip", "BTCUSDT", "SELL", "", "2", "100")
+    assert ("ro", "CANCELLED", "leg_closed") in [(e["order_id"], e["status"], e["cause"]) for e in outcome["events"]
+                                                  if e["type"] == "order"]
+    assert venue.snap["accounts"]["A"]["positions"]["BTCUSDT"]["BOTH"]["quantity"] == "-1"
+    venue.do("market_trade", instrument="BTCUSDT", price="115", quantity="1")
+    assert venue.snap["accounts"]["A"]["positions"]["BTCUSDT"]["BOTH"]["quantity"] == "-1"
