@@ -60,6 +60,17 @@ def choice(params: dict[str, Any], name: str) -> Any:
     return profile_of(params.get("profile", "seed")).effective(name)
 
 
+def modelled_choice(params: dict[str, Any], name: str) -> Any:
+    """The profile's own value of a choice if the profile models it, else None (not known).
+
+    ``choice`` falls back to the seed's value for documented and unconfirmed choices: that is what
+    the reference model runs, not what the venue does. A check that judges an engine by such a
+    choice leaves the part that depends on it undecided.
+    """
+    spec = profile_of(params.get("profile", "seed")).choices[name]
+    return spec.value if spec.status == "modelled" else None
+
+
 def instruments(params: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {inst["symbol"]: inst for inst in params["instruments"]}
 

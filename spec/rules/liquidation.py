@@ -14,7 +14,7 @@ from ..observe import (
     instruments,
     is_breached,
     maintenance,
-    money_up,
+    modelled_choice,
     mul,
     price_half_even,
     row,
@@ -114,18 +114,24 @@ def _of_leg(entries: list[dict], leg: tuple[str, str, str], bucket: str) -> Deci
                 and (e["account"], e.get("instrument"), e.get("position_side")) == leg), Decimal(0))
 
 
-def clearance_fee(params: dict, fill: dict) -> Decimal:
-    """The clearance fee of a liquidation fill: |quantity x price| x the profile's rate, rounded up."""
-    rate = D(choice(params, "liquidation_clearance_fee_rate") or "0")
-    return money_up(abs(mul(D(fill["quantity"]), D(fill["price"]), rate)))
+def _charged(segment: list[dict], leg: tuple[str, str, str], fill: dict) -> Decimal:
+    """What the liquidation charged the leg: its fill's fee and its CLEARANCE_FEE entries to the insurance fund.
+
+    The amount is HM-FEE-001's to judge (undecided where the profile does not model the rate); the
+    remainder and the shortfall are followed from what was actually charged.
+    """
+    return D(fill["fee"]) + sum((D(e["amount"]) for e in segment if e["type"] == "ledger"
+                                 and e["kind"] == "CLEARANCE_FEE" and e["bucket"] == "insurance_fund"
+                                 and (e["account"], e.get("instrument"), e.get("position_side")) == leg), Decimal(0))
 
 
-def isolated_liquidations(view: StepView) -> Iterator[tuple[tuple[str, str, str], list[dict], dict, Decimal]]:
-    """(leg, its events, its liquidation fill, remainder) for each isolated liquidation with a fill.
+def isolated_liquidations(view: StepView) -> Iterator[tuple[tuple[str, str, str], list[dict], dict, Decimal, Decimal]]:
+    """(leg, its events, its liquidation fill, remainder, clearance to the fund) per isolated liquidation with a fill.
 
     The remainder is what is left of the leg's margin once the leg is closed: its isolated margin
-    before the step plus its margin entries up to the liquidation event, less the clearance fee,
-    plus the liquidation fill's realized PnL. Negative: a loss beyond the leg's margin.
+    before the step plus its margin entries up to the liquidation event, plus the liquidation fill's
+    realized PnL, less what the liquidation charged (the fill's fee and the clearance fee).
+    Negative: a loss beyond the leg's margin.
     """
     evs = view.outcome.get("events", [])
     for index, event in enumerate(evs):
@@ -139,7 +145,9 @@ def isolated_liquidations(view: StepView) -> Iterator[tuple[tuple[str, str, str]
         if before is None or fill is None:
             continue
         margin = D(before["isolated_margin"]) + _of_leg(evs[:index], leg, "isolated_margin")
-        yield leg, segment, fill, margin - clearance_fee(view.params, fill) + D(fill["realized_pnl"])
+        charged = _charged(segment, leg, fill)
+        clearance = charged - D(fill["fee"])
+        yield leg, segment, fill, margin + D(fill["realized_pnl"]) - charged, clearance
 
 
 @rule(
@@ -149,7 +157,8 @@ def isolated_liquidations(view: StepView) -> Iterator[tuple[tuple[str, str, str]
               "the clearance fee) is taken by the insurance fund.",
     rationale="Bankruptcy losses are position-specific; the insurance fund covers the shortfall. Decided from the "
               "step's ledger entries (reconciled with the snapshots by HM-LEDG-001): the shortfall is recomputed "
-              "from the leg's margin before the step and the liquidation fill's realized PnL; the wallet may pay "
+              "from the leg's margin before the step, the liquidation fill's realized PnL and what the "
+              "liquidation charged (its amount is HM-FEE-001's to judge); the wallet may pay "
               "for the leg, over the whole step, no more than the fees of the leg's own other fills and the "
               "funding it paid.",
     sources=["S-M4", "B-ZLIQ", "B-LIQ-UM"],
@@ -159,7 +168,7 @@ def isolated_liquidations(view: StepView) -> Iterator[tuple[tuple[str, str, str]
 def loss_stays_on_leg(view: StepView) -> Iterator[Violation]:
     """Implements HM-LIQ-003: the shortfall from the insurance fund, nothing from the wallet or the other leg."""
     evs = view.outcome.get("events", [])
-    for leg, segment, fill, remainder in isolated_liquidations(view):
+    for leg, segment, _fill, remainder, clearance in isolated_liquidations(view):
         account, symbol, side = leg
         drawn = _of_leg(segment, leg, "wallet")
         if drawn < 0:
@@ -176,7 +185,7 @@ def loss_stays_on_leg(view: StepView) -> Iterator[Violation]:
             yield Violation("HM-LIQ-003", f"{account} {symbol} {side}: the wallet paid {outflow} for a liquidated "
                                           f"isolated leg over the step (its fees and funding: {allowed})")
         if remainder < 0:
-            covered = _of_leg(segment, leg, "insurance_fund") - clearance_fee(view.params, fill)
+            covered = _of_leg(segment, leg, "insurance_fund") - clearance
             if covered != remainder:
                 yield Violation("HM-LIQ-003", f"{account} {symbol} {side}: shortfall {(-remainder).normalize():f}, "
                                               f"the insurance fund covered {(-covered).normalize():f}")
@@ -210,8 +219,9 @@ def _other_leg_untouched(view: StepView, other: tuple[str, str, str]) -> Iterato
               "seed) or the wallet, per the profile.",
     rationale="The seed's execution; venues differ (Binance: bankruptcy price, clearance fee; Bybit and OKX: "
               "partial by tier), which the profiles state. The remainder is recomputed from the leg's margin "
-              "before the step and the liquidation fill's realized PnL, and looked for among the leg's ledger "
-              "entries after the liquidation event.",
+              "before the step, the liquidation fill's realized PnL and what the liquidation charged, and looked "
+              "for among the leg's ledger entries after the liquidation event; where the profile does not model "
+              "where it goes, either bucket (all of it) is accepted.",
     sources=["S-P3", "S-M4", "B-ZLIQ", "Y-LIQ", "O-LIQ"],
     applies_to=("mark_price", "funding"), observes=("snapshot", "events"), requires=("liquidation", "isolated-margin"),
     profile_choices=("liquidation_price_basis", "liquidation_extent", "liquidation_cancels_orders",
@@ -234,18 +244,18 @@ def liquidation_execution(view: StepView) -> Iterator[Violation]:
         for oid, order in view.after["accounts"][account]["open_orders"].items():
             if order["instrument"] == symbol and order["position_side"] == side:
                 yield Violation("HM-LIQ-004", f"order {oid} of the liquidated leg is still open")
-    to_fund = choice(view.params, "isolated_liquidation_remainder") != "wallet"
-    for leg, segment, fill, remainder in isolated_liquidations(view):
+    policy = modelled_choice(view.params, "isolated_liquidation_remainder")  # None: either, not decided
+    for leg, segment, _fill, remainder, clearance in isolated_liquidations(view):
         if remainder < 0:
             continue  # a shortfall: HM-LIQ-003
-        fund = _of_leg(segment, leg, "insurance_fund") - clearance_fee(view.params, fill)
+        fund = _of_leg(segment, leg, "insurance_fund") - clearance
         wallet = _of_leg(segment, leg, "wallet")
-        expected = (remainder, Decimal(0)) if to_fund else (Decimal(0), remainder)
-        if (fund, wallet) != expected:
+        allowed = {"insurance_fund": (remainder, Decimal(0)), "wallet": (Decimal(0), remainder)}
+        if (fund, wallet) not in ([allowed[policy]] if policy in allowed else list(allowed.values())):
+            where = {"insurance_fund": "the insurance fund", "wallet": "the wallet"}.get(policy, "one of them")
             yield Violation("HM-LIQ-004", f"{' '.join(leg)}: remainder {remainder.normalize():f} of the liquidated leg's "
                                           f"margin: {fund.normalize():f} to the insurance fund, "
-                                          f"{wallet.normalize():f} to the wallet; expected all to "
-                                          f"the {'insurance fund' if to_fund else 'wallet'}")
+                                          f"{wallet.normalize():f} to the wallet; expected all to {where}")
 
 
 @rule(
