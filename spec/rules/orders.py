@@ -158,15 +158,18 @@ def _by_level(quantities: dict[str, Decimal], prices: dict[str, Decimal], skip: 
 @rule(
     "HM-ORD-004", level="MUST", kind="rejection", title="A closing order never exceeds its leg",
     statement="A closing order (SELL on LONG, BUY on SHORT) of any type on a flat leg MUST be refused with "
-              "REDUCE_EXCEEDS_LEG. Otherwise a closing limit order must fit what its leg has left to close (the "
+              "REDUCE_EXCEEDS_LEG (or NO_MARK_PRICE while its instrument has no mark price). Otherwise a closing limit order must fit what its leg has left to close (the "
               "leg's size less the closing limit orders already resting on it), and a closing market or "
               "conditional order must fit the leg's size. One that does not fit is refused with "
               "REDUCE_EXCEEDS_LEG or, where the profile trims, accepted: a market or conditional order cut to the "
               "leg's size when it executes, a limit order with the leg's resting closing limit orders then "
               "trimmed, least favourable price first "
               "(the lowest-priced sell, the highest-priced buy; the newest first on a tie), until they fit the "
-              "leg. A close-position market or limit order (where the profile allows one) takes what the leg has "
-              "left to close and is refused when nothing is left. After every step the resting closing limit "
+              "leg. Where the profile allows ordinary close-position orders, a close-position market order closes "
+              "the whole leg at once (its resting closing limit orders are then cancelled, the leg being flat) "
+              "and is refused only when the leg is flat; a close-position limit order rests (or fills) for what "
+              "the leg has left to close and is refused with REDUCE_EXCEEDS_LEG when nothing is left. After every "
+              "step the resting closing limit "
               "orders of a leg never exceed it: fills that shrink the leg trim or cancel them.",
     rationale="Gate rejects (REDUCE_EXCEEDED); OKX trims since its 2023 change; Binance rejects with -2022 when "
               "there is nothing to close.",
@@ -208,8 +211,9 @@ def closing_within_leg(view: StepView) -> Iterator[Violation]:
     else:
         over = quantity > room
         cut = over and trim
+    no_mark = reason == "NO_MARK_PRICE" and symbol not in view.before.get("mark_prices", {})
     if over and not cut:
-        if not accepted and reason not in _REFUSED_FIRST:
+        if not accepted and reason not in _REFUSED_FIRST and not no_mark:
             yield Violation("HM-ORD-004", f"closing {order_type} order beyond its leg refused with {reason}")
         elif accepted:
             yield Violation("HM-ORD-004", f"closing {order_type} order of {quantity} accepted with {room} left "
@@ -308,7 +312,8 @@ def malformed_orders(view: StepView) -> Iterator[Violation]:
               "(as maker when a market trade trades through it, as taker when it crosses the last trade on "
               "arrival). A market trade fills the resting limit orders it trades through, best price first, then "
               "time, on each side up to the trade's quantity: no order fills while one at a better price on its "
-              "side still has quantity it could take.",
+              "side still has quantity it could take (a hedge closing order at most its leg; a one-way "
+              "reduce-only order the position only when it opposes it, otherwise nothing).",
     rationale="The model has no book of other participants; these are the observable matching rules the "
               "rulebook fixes so that fills, fees and PnL are comparable across engines.",
     sources=["B-TRADES", "B-FEES"],
@@ -351,9 +356,27 @@ def fill_prices(view: StepView) -> Iterator[Violation]:
                 continue
             crosses = D(order["price"]) >= price if order["side"] == "BUY" else D(order["price"]) <= price
             untouched = view.after["accounts"][account]["open_orders"].get(oid) == order
-            if crosses and untouched and filled[order["side"]] < quantity:
+            if crosses and untouched and filled[order["side"]] < quantity and all(
+                    _capacity(order, _leg_quantity(snap, account, order)) != 0 for snap in (view.before, view.after)):
                 yield Violation("HM-ORD-006", f"{oid} was traded through at {price} but not filled")
     yield from _price_priority(view, price)
+
+
+def _leg_quantity(snapshot: dict, account: str, order: dict) -> Decimal:
+    leg = row(snapshot, account, order["instrument"], order["position_side"])
+    return D(leg["quantity"]) if leg else Decimal(0)
+
+
+def _capacity(order: dict, leg: Decimal) -> Decimal | None:
+    """The most a resting limit order could fill against its leg's signed quantity (None: no bound). A hedge
+    closing order takes at most the leg; a one-way reduce-only (or close-position) order takes the position
+    only when it opposes it (a SELL on a long, a BUY on a short), otherwise nothing."""
+    if order["position_side"] in ("LONG", "SHORT"):
+        return abs(leg) if is_closing(order) else None
+    if not (order["reduce_only"] or order["close_position"]):
+        return None
+    opposes = leg > 0 if order["side"] == "SELL" else leg < 0
+    return abs(leg) if opposes else Decimal(0)
 
 
 def _price_priority(view: StepView, price: Decimal) -> Iterator[Violation]:
@@ -393,9 +416,10 @@ def _price_priority(view: StepView, price: Decimal) -> Iterator[Violation]:
             if other == key or waiting["side"] != order["side"] or not better(D(waiting["price"]), p):
                 continue
             open_qty = remaining[other]
-            if is_closing(waiting):
-                open_qty = min(open_qty, abs(legs.get((other[0], symbol, waiting["position_side"]), D(
-                    (row(view.before, other[0], symbol, waiting["position_side"]) or {"quantity": "0"})["quantity"]))))
+            waiting_leg = (other[0], symbol, waiting["position_side"])
+            capacity = _capacity(waiting, legs.get(waiting_leg, _leg_quantity(view.before, other[0], waiting)))
+            if capacity is not None:
+                open_qty = min(open_qty, capacity)
             if open_qty > 0 and other[1] != event["order_id"]:
                 yield Violation("HM-ORD-006", f"{event['order_id']} at {p} filled while {other[1]} at the better "
                                               f"price {waiting['price']} still had {open_qty} to fill")
@@ -411,7 +435,8 @@ def available_balance(snapshot: dict, account: str) -> Decimal:
     """The available balance of the format reference, recomputed from the snapshot's own fields.
 
     wallet - order margin - the initial margin of each open cross leg at cost (|cost basis| /
-    leverage, rounded up) + the cross legs' unrealized PnL at the mark when it is a loss.
+    leverage, rounded up) + min(0, the unrealized PnL at the mark summed over the account's open
+    cross legs): netted across the legs, then counted only when negative.
     """
     acc = snapshot["accounts"][account]
     marks = snapshot.get("mark_prices", {})
@@ -428,17 +453,21 @@ def available_balance(snapshot: dict, account: str) -> Decimal:
 
 
 def _reserve_floor(params: dict, snapshot: dict, account: str, order: dict) -> Decimal:
-    """The least a resting order can hold: initial margin of its remaining quantity when it opens
-    (one-way: unless reduce-only), and the fee of its remaining quantity at the higher rate."""
+    """The least a resting limit order can hold: the fee of its remaining quantity at the higher rate and,
+    when it opens or increases a hedge leg, the initial margin of its remaining quantity at the highest
+    leverage its leg could have had since it was placed. One step does not show the leverage in force at
+    placement (an engine may keep that reservation, or re-price it when the leg's leverage changes), so the
+    bound is the highest leverage the instrument's brackets allow, or the leg's current one if higher.
+    One-way orders hold at least the fee: the statement fixes only what opens a hedge leg."""
     if order["order_type"] != "LIMIT":
         return Decimal(0)
     inst = instruments(params)[order["instrument"]]
     notional = mul(D(order["quantity"]), D(order["price"]))
     floor = mul(notional, max(D(inst["maker_rate"]), D(inst["taker_rate"])))
-    opening = not order["reduce_only"] if order["position_side"] == "BOTH" else not is_closing(order)
-    leverage = _leverage(snapshot, account, order["instrument"], order["position_side"])
-    if opening and leverage:
-        floor += CTX.divide(notional, leverage)
+    if order["position_side"] in ("LONG", "SHORT") and not is_closing(order):
+        highest = max(D(b["max_leverage"]) for b in inst["brackets"])
+        leverage = _leverage(snapshot, account, order["instrument"], order["position_side"])
+        floor += CTX.divide(notional, max(highest, leverage or highest))
     return floor
 
 
@@ -451,10 +480,12 @@ _ROUNDING_SLACK = Decimal("1e-14")  # per order: proportional releases round tow
               "if the available balance is below its initial margin (notional / leverage, rounded up) plus its "
               "fee at the higher of the maker and taker rates; once accepted, its fill never fails for lack of "
               "margin. A limit order that rests adds exactly that reservation to the order margin (a closing one: "
-              "its fee only), and a resting order keeps at least the share of its remaining quantity. Every "
+              "its fee only), and a resting order keeps at least its remaining quantity's share of what was reserved "
+              "when it was placed (or of that reservation re-priced at a new leverage of its leg). Every "
               "snapshot reports as available balance the wallet, less the order margin, less the initial margin "
-              "of each open cross leg at cost (|cost basis| / leverage, rounded up), plus the cross legs' "
-              "unrealized PnL at the mark when it is a loss.",
+              "of each open cross leg at cost (|cost basis| / leverage, rounded up), plus the unrealized PnL at "
+              "the mark of the account's open cross legs, netted across all of them (gains offset losses) and "
+              "counted only when that sum is negative.",
     rationale="Venues reserve initial margin at placement (Binance 'cost required to open a position'); an "
               "engine that misstates what is available can accept orders the wallet cannot carry.",
     sources=["B-COST", "B-LM"],

@@ -8,6 +8,8 @@ from decimal import Decimal
 from ..observe import (
     CTX,
     EXACT_FIELDS,
+    MONEY_ATOM,
+    PRICE_DIGITS,
     D,
     events,
     exact,
@@ -146,8 +148,12 @@ def own_cost_basis(view: StepView) -> Iterator[Violation]:
 @rule(
     "HM-POS-002", level="MUST", kind="accounting", title="PnL is realized only by reducing a leg",
     statement="An opening fill realizes nothing; a reducing fill of a hedge leg realizes (exit price - the leg's "
-              "entry price) x the quantity closed (negated for a short), and the leg's realized PnL grows by the "
-              "step's fills' realized PnL.",
+              "entry price) x the quantity closed (negated for a short): the quantity closed x the exit price less "
+              "the cost basis it releases (the cost basis in proportion to the quantity closed, rounded toward "
+              "zero; all of it when the leg closes). Computed instead from the reported entry price (half-even to 16 "
+              "decimals) it may differ by that rounding: up to the quantity closed x half a unit of the entry "
+              "price's last decimal, plus two units of the last money decimal. The leg's realized PnL grows by "
+              "exactly the step's fills' realized PnL.",
     rationale="Realized PnL belongs to the leg that closed; an opening fill that realizes PnL reveals netting.",
     sources=["S-F3", "S-P4", "B-TRADES"],
     observes=("snapshot", "events"), requires=("hedge-mode",),
@@ -170,6 +176,13 @@ def realized_only_on_reduction(view: StepView) -> Iterator[Violation]:
         yield from _replay_realized(account, symbol, side, before, fills)
 
 
+def _realized_slack(closed: Decimal) -> Decimal:
+    """How far (exit - reported entry) x qty may lie from the cost-release formula: the entry price's
+    half-even rounding times the quantity closed, one atom for the release rounded toward zero and one
+    for rounding the product to money."""
+    return 2 * MONEY_ATOM + abs(closed) * PRICE_DIGITS / 2
+
+
 def _replay_realized(account: str, symbol: str, side: str, before: dict, fills: list[dict]) -> Iterator[Violation]:
     """Replay the leg fill by fill from the snapshot before: each reducing fill releases the cost basis in
     proportion (toward zero) and realizes quantity x price less the cost it releases."""
@@ -184,7 +197,7 @@ def _replay_realized(account: str, symbol: str, side: str, before: dict, fills: 
             return  # a fill beyond the leg: HM-ORD-003
         released = cost if closed == quantity else money_toward_zero(CTX.divide(mul(cost, closed), quantity))
         expected = mul(closed, D(fill["price"])) - released
-        if D(fill["realized_pnl"]) != expected:
+        if abs(D(fill["realized_pnl"]) - expected) > _realized_slack(closed):
             yield Violation("HM-POS-002", f"{account} {symbol} {side}: fill of {fill['quantity']} at {fill['price']} "
                                           f"realized {fill['realized_pnl']}, (exit - entry) x qty gives {expected}")
         quantity, cost = quantity - closed, cost - released

@@ -124,6 +124,23 @@ def _trailing_update(direction: int, extreme: Decimal | None, order: dict, price
     return extreme, price >= mul(extreme, RATE_ONE + callback)
 
 
+def _active_at_placement(view: StepView, account: str, oid: str, order: dict) -> Decimal | None:
+    """The current trigger price when the step places this trailing stop and it activates at once (no
+    activation price, or one the trigger price has already reached); an engine may report that price as
+    its extreme on the placement step (or null, leaving activation to the next trigger-price step)."""
+    action = view.action
+    if action.get("kind") != "place_order" or action.get("account") != account or action.get("order_id") != oid:
+        return None
+    source = choice(view.params, "trigger_price_source")
+    price = _optional(view.after.get("mark_prices" if source == "mark" else "last_prices", {}).get(
+        order["instrument"]))
+    if price is None:
+        return None
+    activation = D(order["activation_price"])
+    direction = 1 if order["side"] == "SELL" else -1
+    return price if activation == 0 or direction * (price - activation) >= 0 else None
+
+
 def _leg_closed_in_step(view: StepView, account: str, order: dict) -> bool:
     """The order's leg was closed by a fill of this step (an earlier trigger, a resting close)."""
     leg = (account, order["instrument"], order["position_side"])
@@ -158,7 +175,8 @@ def _extreme_consistent(view: StepView) -> Iterator[Violation]:
 @rule(
     "HM-STOP-003", level="MUST", kind="transition", title="A trailing stop tracks its own leg's direction",
     statement="A trailing stop closing a long activates when the trigger price reaches its activation price (at "
-              "once without one), then tracks the highest price since and fires on a fall of its callback rate "
+              "once without one, or when the price has already reached it: on its placement step its extreme is "
+              "then reported as null or as the current trigger price), then tracks the highest price since and fires on a fall of its callback rate "
               "from it; one closing a short tracks the lowest price and fires on a rise. It never fires on a move "
               "in the other direction, and one whose trigger holds is not withdrawn without firing unless its leg "
               "was closed in the same step.",
@@ -183,7 +201,8 @@ def trailing_direction(view: StepView) -> Iterator[Violation]:
                 continue
             old = view.before["accounts"].get(account, {}).get("open_orders", {}).get(oid)
             was = _optional(old.get("trailing_extreme")) if old and old["order_type"] == TRAILING else None
-            if _optional(order["trailing_extreme"]) != was:
+            now = _optional(order["trailing_extreme"])
+            if now != was and not (old is None and now == _active_at_placement(view, account, oid, order)):
                 yield Violation("HM-STOP-003", f"trailing {oid}: extreme moved to {order['trailing_extreme']} on a "
                                                f"step that moves no trigger price of its instrument")
     if price is None:
@@ -234,13 +253,14 @@ def closed_leg_no_orders(view: StepView) -> Iterator[Violation]:
 @rule(
     "HM-STOP-005", level="MUST", kind="transition", title="Close-position orders close the whole leg",
     statement="A triggered close-position order closes its whole leg, whatever the leg's size at trigger. Where "
-              "the profile lets ordinary market and limit orders carry close_position, such an order takes all its "
-              "leg has left to close when it is placed (the leg's size less its resting closing limit orders): a "
-              "market one fills that at once, a limit one rests (or fills) for that quantity; with nothing left to "
-              "close it is refused.",
+              "the profile lets ordinary market and limit orders carry close_position: a close-position market "
+              "order closes the whole leg at once (its resting closing limit orders are then cancelled, the leg "
+              "being flat) and is refused only when the leg is flat; a close-position limit order rests (or "
+              "fills) for what the leg has left to close (the leg's size less its resting closing limit orders) "
+              "and is refused with REDUCE_EXCEEDS_LEG when nothing is left.",
     rationale="Binance closePosition=true closes all of the current long (SELL) or short (BUY) at trigger; Gate's "
               "ordinary orders with size 0 and auto_size close the whole leg. A resting close-position limit "
-              "order keeps the quantity it took when placed.",
+              "order keeps the quantity it took when placed, and reports it as its quantity.",
     sources=["B-ORDER", "G-ORDER"],
     observes=("snapshot", "events"), requires=("conditional-orders",), profile_choices=("close_position_orders",),
 )
@@ -268,9 +288,10 @@ def _ordinary_close_position(view: StepView) -> Iterator[Violation]:
     resting = sum((D(o["quantity"]) for o in view.before["accounts"][account]["open_orders"].values()
                    if o["instrument"] == symbol and o["position_side"] == side and o["order_type"] == "LIMIT"
                    and is_closing(o)), Decimal(0))
-    left = size - resting
+    left = size - resting if action["order_type"] == "LIMIT" else size
     if left <= 0:
-        yield Violation("HM-STOP-005", f"close-position {oid} accepted with nothing left to close on {symbol} {side}")
+        yield Violation("HM-STOP-005", f"close-position {oid} accepted with nothing "
+                                       f"{'left to close' if size else 'to close'} on {symbol} {side}")
         return
     filled = sum((D(f["quantity"]) for f in events(view.outcome, "fill")
                   if f["account"] == account and f["order_id"] == oid and f["cause"] == "order"), Decimal(0))
@@ -278,4 +299,5 @@ def _ordinary_close_position(view: StepView) -> Iterator[Violation]:
     taken = filled + (D(still["quantity"]) if still and action["order_type"] == "LIMIT" else Decimal(0))
     if taken != left:
         yield Violation("HM-STOP-005", f"close-position {action['order_type'].lower()} {oid} took {taken} of the "
-                                       f"{left} its {side} leg had left to close")
+                                       f"{left} its {side} leg had {'left ' if action['order_type'] == 'LIMIT' else ''}"
+                                       f"to close")
