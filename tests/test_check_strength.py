@@ -16,9 +16,9 @@ from hedgespec.spec.rulebook import get, run_step_checks
 from scenarios import params
 
 
-def steps(profile: str, actions: list[dict], wallet: str = "1000") -> list[StepView]:
+def steps(profile: str, actions: list[dict], wallet: str = "1000", hedge: bool = True) -> list[StepView]:
     """The reference's steps of ``actions`` (t numbered from 1), every check passing on each."""
-    p = params(profile, wallet=wallet)
+    p = params(profile, wallet=wallet, hedge=hedge)
     adapter = ReferenceAdapter(profile)
     adapter.reset(p)
     before, views = adapter.snapshot(), []
@@ -148,3 +148,169 @@ def test_market_trade_fills_the_best_price_first():
         found = ids(StepView(p, before, action, outcome, after), "HM-ORD-006")
         before = after
     assert found and set(found) == {"HM-ORD-006"}
+
+
+# Allowed behaviour the checks once flagged: each builds it and asserts no violation, the broken engine
+# next to it is still caught --------------------------------------------------------------------------
+
+def _fills(view: StepView, oid: str) -> list[str]:
+    return [e["quantity"] for e in view.outcome["events"] if e["type"] == "fill" and e["order_id"] == oid]
+
+
+def _shift_available(snapshot: dict, order_margin: Decimal) -> dict:
+    """The snapshot with the account A's order margin moved by ``order_margin`` (available the other way)."""
+    snapshot = copy.deepcopy(snapshot)
+    acc = snapshot["accounts"]["A"]
+    acc["order_margin"] = str(Decimal(acc["order_margin"]) + order_margin)
+    acc["available_balance"] = str(Decimal(acc["available_balance"]) - order_margin)
+    return snapshot
+
+
+def test_close_position_market_closes_the_whole_leg_and_limit_what_is_left():
+    """HM-ORD-004 and HM-STOP-005 agree: a close-position market order closes the whole leg (cancelling the
+    leg's resting closing limits), even when they cover it; a close-position limit rests for what is left."""
+    views = steps("gate", [order("l", "BUY", "LONG", "1"), order("c1", "SELL", "LONG", "0.4", "120", "LIMIT"),
+                           order("cp", "SELL", "LONG", "0", close_position=True)])
+    assert _fills(views[2], "cp") == ["1"] and views[2].after["accounts"]["A"]["open_orders"] == {}
+    covered = steps("gate", [order("l", "BUY", "LONG", "1"), order("c1", "SELL", "LONG", "1", "120", "LIMIT"),
+                             order("cp", "SELL", "LONG", "0", close_position=True)])[2]
+    assert _fills(covered, "cp") == ["1"]
+    refused = {"kind": "rejected", "reason": "REDUCE_EXCEEDS_LEG", "message": "", "events": []}
+    assert ids(edited(covered, outcome=refused, after=covered.before), "HM-ORD-004") == ["HM-ORD-004"]
+    nothing_left = steps("gate", [order("l", "BUY", "LONG", "1"), order("c1", "SELL", "LONG", "1", "120", "LIMIT"),
+                                  order("cl", "SELL", "LONG", "0", "110", "LIMIT", close_position=True)])[2]
+    assert nothing_left.outcome["reason"] == "REDUCE_EXCEEDS_LEG"
+    accepted = {"kind": "accepted", "reason": None, "message": "", "events": []}
+    assert "HM-STOP-005" in ids(edited(nothing_left, outcome=accepted, after=nothing_left.before), "HM-STOP-005")
+
+
+def test_close_position_limit_reports_its_quantity_a_conditional_one_zero():
+    """snapshot.md: "0" is the quantity of a conditional close-position order only."""
+    stop = steps("seed", [order("l", "BUY", "LONG", "1"),
+                          order("sp", "SELL", "LONG", "0", "0", "STOP_MARKET", stop_price="90", close_position=True)])
+    assert stop[1].after["accounts"]["A"]["open_orders"]["sp"]["quantity"] == "0"
+    view = steps("gate", [order("l", "BUY", "LONG", "1"),
+                          order("cl", "SELL", "LONG", "0", "120", "LIMIT", close_position=True)])[1]
+    assert view.after["accounts"]["A"]["open_orders"]["cl"]["quantity"] == "1"
+    after = copy.deepcopy(view.after)
+    after["accounts"]["A"]["open_orders"]["cl"]["quantity"] = "0"
+    assert "HM-STOP-005" in ids(edited(view, after=after), "HM-STOP-005")
+
+
+@pytest.mark.parametrize("activation", ["0", "95"])
+def test_trailing_stop_active_at_once_may_report_its_extreme_on_placement(activation):
+    kw = {"callback_rate": "0.05", **({"activation_price": activation} if activation != "0" else {})}
+    view = steps("seed", [order("l", "BUY", "LONG", "1"), order("ts", "SELL", "LONG", "1", "0",
+                                                                "TRAILING_STOP_MARKET", **kw)])[1]
+    assert view.after["accounts"]["A"]["open_orders"]["ts"]["trailing_extreme"] is None
+    after = copy.deepcopy(view.after)
+    after["accounts"]["A"]["open_orders"]["ts"]["trailing_extreme"] = "100"  # the mark at placement
+    assert ids(edited(view, after=after), "HM-STOP-003") == []
+    after["accounts"]["A"]["open_orders"]["ts"]["trailing_extreme"] = "101"  # a price never seen
+    assert "HM-STOP-003" in ids(edited(view, after=after), "HM-STOP-003")
+
+
+def test_trailing_stop_short_of_its_activation_reports_no_extreme_on_placement():
+    view = steps("seed", [order("l", "BUY", "LONG", "1"), order("ts", "SELL", "LONG", "1", "0", "TRAILING_STOP_MARKET",
+                                                                callback_rate="0.05", activation_price="105")])[1]
+    after = copy.deepcopy(view.after)
+    after["accounts"]["A"]["open_orders"]["ts"]["trailing_extreme"] = "100"
+    assert "HM-STOP-003" in ids(edited(view, after=after), "HM-STOP-003")
+
+
+def test_resting_order_may_keep_its_placement_reservation_after_a_leverage_change():
+    lever = {"kind": "set_leverage", "account": "A", "instrument": "BTCUSDT", "position_side": "LONG"}
+    views = steps("seed", [{**lever, "leverage": "50"}, order("b", "BUY", "LONG", "10", "90", "LIMIT"),
+                           {**lever, "leverage": "5"}], wallet="100000")
+    view = views[2]
+    kept = Decimal(view.before["accounts"]["A"]["order_margin"]) - Decimal(view.after["accounts"]["A"]["order_margin"])
+    assert kept < 0  # the reference re-prices at the new leverage; an engine may keep what it reserved
+    assert ids(edited(view, after=_shift_available(view.after, kept)), "HM-ORD-008") == []
+
+
+def test_one_way_order_that_only_reduces_needs_only_its_fee():
+    view = steps("seed", [order("o", "BUY", "BOTH", "1"), order("s", "SELL", "BOTH", "1", "110", "LIMIT")],
+                 wallet="100000", hedge=False)[1]
+    fee = Decimal("110") * Decimal("0.0005")
+    held = Decimal(view.after["accounts"]["A"]["order_margin"])
+    assert ids(edited(view, after=_shift_available(view.after, fee - held)), "HM-ORD-008") == []
+    assert "HM-ORD-008" in ids(edited(view, after=_shift_available(view.after, -held)), "HM-ORD-008")
+
+
+def test_realized_pnl_from_the_reported_entry_price_is_accepted():
+    view = steps("seed", [order("o1", "BUY", "LONG", "1", "100"), order("o2", "BUY", "LONG", "2", "101"),
+                          order("c", "SELL", "LONG", "1", "110")], wallet="100000")[2]
+    entry = Decimal(view.before["accounts"]["A"]["positions"]["BTCUSDT"]["LONG"]["entry_price"])
+    fill = next(e for e in view.outcome["events"] if e["type"] == "fill")
+
+    def realizing(amount: Decimal) -> StepView:
+        outcome, after = copy.deepcopy(view.outcome), copy.deepcopy(view.after)
+        d = amount - Decimal(fill["realized_pnl"])
+        next(e for e in outcome["events"] if e["type"] == "fill")["realized_pnl"] = str(amount)
+        leg = after["accounts"]["A"]["positions"]["BTCUSDT"]["LONG"]
+        leg["realized_pnl"] = str(Decimal(leg["realized_pnl"]) + d)
+        return edited(view, outcome=outcome, after=after)
+
+    by_entry = (Decimal("110") - entry) * 1
+    assert by_entry != Decimal(fill["realized_pnl"])
+    assert ids(realizing(by_entry), "HM-POS-002") == []
+    assert "HM-POS-002" in ids(realizing(by_entry - Decimal("1e-12")), "HM-POS-002")
+
+
+def test_one_way_reduce_only_order_that_cannot_reduce_takes_no_priority():
+    """A reduce-only SELL resting on a one-way short cannot fill: B's worse SELL may fill before it, and a
+    trade through it leaves it untouched; on a long it has the leg to fill and keeps its priority."""
+    views = steps("seed", [order("o", "SELL", "BOTH", "1"),
+                           order("b1", "SELL", "BOTH", "1", "112", "LIMIT", account="B"), trade("115", "1")],
+                  wallet="100000", hedge=False)
+    view = views[2]
+    assert _fills(view, "b1") == ["1"]
+    ro = {"instrument": "BTCUSDT", "side": "SELL", "position_side": "BOTH", "order_type": "LIMIT", "quantity": "1",
+          "price": "110", "stop_price": "0", "activation_price": "0", "callback_rate": "0", "reduce_only": True,
+          "close_position": False, "trailing_extreme": None}
+
+    def with_ro(snapshot: dict, leg: str | None = None) -> dict:
+        snapshot = _shift_available(snapshot, Decimal("110") * Decimal("0.0005"))
+        snapshot["accounts"]["A"]["open_orders"]["ro"] = dict(ro)
+        if leg:
+            snapshot["accounts"]["A"]["positions"]["BTCUSDT"]["BOTH"]["quantity"] = leg
+        return snapshot
+
+    assert ids(edited(view, before=with_ro(view.before), after=with_ro(view.after)), "HM-ORD-006") == []
+    alone = views[0]  # the short and the reduce-only SELL alone: a trade through it leaves it resting
+    lone = StepView(alone.params, with_ro(alone.after), {"t": 2, **trade("115", "1")},
+                    {"kind": "accepted", "reason": None, "message": "", "events": []}, with_ro(alone.after))
+    assert ids(lone, "HM-ORD-006") == []
+    opposing = edited(view, before=with_ro(view.before, "1"), after=with_ro(view.after, "1"))
+    assert "HM-ORD-006" in ids(opposing, "HM-ORD-006")
+
+
+def test_closing_order_on_a_flat_leg_without_a_mark_may_be_refused_for_the_mark():
+    p = params("seed", wallet="100000")
+    p["mark_prices"] = {"BTCUSDT": "100"}  # ETHUSDT_Q has no mark yet
+    adapter = ReferenceAdapter("seed")
+    adapter.reset(p)
+    before = adapter.snapshot()
+    no_mark = {"kind": "rejected", "reason": "NO_MARK_PRICE", "message": "", "events": []}
+    for t, (symbol, order_type, extra) in enumerate([("ETHUSDT_Q", "MARKET", {"price": "50"}),
+                                                     ("ETHUSDT_Q", "LIMIT", {"price": "50"}),
+                                                     ("ETHUSDT_Q", "STOP_MARKET", {"stop_price": "45"}),
+                                                     ("BTCUSDT", "MARKET", {"price": "100"})], 1):
+        action = {**order(f"c{t}", "SELL", "LONG", "1", order_type=order_type, instrument=symbol), **extra, "t": t}
+        action.pop("price") if "price" not in extra else None
+        view = StepView(p, before, action, no_mark, before)
+        found = ids(view, "HM-ORD-004")
+        assert found == ([] if symbol == "ETHUSDT_Q" else ["HM-ORD-004"]), (symbol, order_type, found)
+
+
+def test_available_balance_nets_the_cross_legs_unrealized_pnl():
+    """HM-ORD-008: the cross legs' unrealized PnL is netted across them, then counted only when negative."""
+    cross = [{"kind": "set_margin_type", "account": "A", "instrument": "BTCUSDT", "position_side": leg,
+              "margin_type": "CROSS"} for leg in ("LONG", "SHORT")]
+    view = steps("seed", [*cross, order("l", "BUY", "LONG", "1", "100"), order("s", "SELL", "SHORT", "1", "100"),
+                          {"kind": "mark_price", "instrument": "BTCUSDT", "price": "110"}], wallet="100000")[4]
+    legs = view.after["accounts"]["A"]["positions"]["BTCUSDT"]
+    assert (legs["LONG"]["unrealized_pnl"], legs["SHORT"]["unrealized_pnl"]) == ("10", "-10")
+    after = copy.deepcopy(view.after)  # an engine counting the short's loss alone
+    after["accounts"]["A"]["available_balance"] = str(Decimal(after["accounts"]["A"]["available_balance"]) - 10)
+    assert ids(edited(view, after=after), "HM-ORD-008") == ["HM-ORD-008"]
