@@ -158,7 +158,8 @@ def _by_level(quantities: dict[str, Decimal], prices: dict[str, Decimal], skip: 
 @rule(
     "HM-ORD-004", level="MUST", kind="rejection", title="A closing order never exceeds its leg",
     statement="A closing order (SELL on LONG, BUY on SHORT) of any type on a flat leg MUST be refused with "
-              "REDUCE_EXCEEDS_LEG (or NO_MARK_PRICE while its instrument has no mark price). Otherwise a closing limit order must fit what its leg has left to close (the "
+              "REDUCE_EXCEEDS_LEG (or NO_MARK_PRICE while its instrument has no mark price). Otherwise a "
+              "closing limit order must fit what its leg has left to close (the "
               "leg's size less the closing limit orders already resting on it), and a closing market or "
               "conditional order must fit the leg's size. One that does not fit is refused with "
               "REDUCE_EXCEEDS_LEG or, where the profile trims, accepted: a market or conditional order cut to the "

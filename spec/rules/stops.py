@@ -176,7 +176,8 @@ def _extreme_consistent(view: StepView) -> Iterator[Violation]:
     "HM-STOP-003", level="MUST", kind="transition", title="A trailing stop tracks its own leg's direction",
     statement="A trailing stop closing a long activates when the trigger price reaches its activation price (at "
               "once without one, or when the price has already reached it: on its placement step its extreme is "
-              "then reported as null or as the current trigger price), then tracks the highest price since and fires on a fall of its callback rate "
+              "then reported as null or as the current trigger price), then tracks the highest price since and "
+              "fires on a fall of its callback rate "
               "from it; one closing a short tracks the lowest price and fires on a rise. It never fires on a move "
               "in the other direction, and one whose trigger holds is not withdrawn without firing unless its leg "
               "was closed in the same step.",
