@@ -23,11 +23,14 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, Context, Decimal
 from pathlib import Path
 from typing import IO, Any
+
+from hedgespec.jsonio import JSONInputError, unique_keys
 
 from . import rules as R
 from .numbers import (
@@ -53,7 +56,14 @@ from .trace import (
 
 try:  # msgspec (the "fast" extra) gives the fused paths; without it every line takes the reference path
     from .fused import (
+        BALANCE_QUOTES,
+        COUNT_QUOTES,
+        FILL_QUOTES,
+        FUNDING_QUOTES,
+        FUNDING_RATE_QUOTES,
         NOT_FUSED,
+        POSITION_QUOTES,
+        UNSET,
         BalanceLine,
         FillLine,
         FundingLine,
@@ -86,8 +96,86 @@ _RATE_MARK = joined_texts("number", "unsigned").fullmatch
 
 
 
+# top-level keys that say which record and which leg: repeated, they leave both unknown
+_IDENTITY = ("type", "instrument", "position_side")
 # record types whose loss cannot change a leg or a balance
 _NO_STATE_TYPES = ("meta", "mode_change", "order", "mark_price", "funding_rate", "liquidation", "adl", "position")
+
+
+# --------------------------------------------------------------------------- repeated keys
+# A JSON text has two ``"`` bytes per string (keys and string values) and one per escaped quote ``\"``;
+# there are no others. Every key and every string value of the decoded value (orjson keeps the last of
+# two equal keys) stands for a different string of the text, and a repeated key adds a key string the
+# decoded value does not have. So a line with exactly ``2 * _strings(decoded)`` quotes repeats no key,
+# and only the other lines (a repeated key, an escaped quote) are decoded again to decide exactly.
+
+
+def _strings(value: Any) -> int:
+    """Keys and string values in a decoded JSON value, through nested objects and arrays."""
+    n, stack = 0, [value]
+    while stack:
+        item = stack.pop()
+        kind = item.__class__
+        if kind is dict:
+            n += len(item)
+            items = item.values()
+        elif kind is list:
+            items = item
+        else:
+            n += kind is str
+            continue
+        for value in items:
+            kind = value.__class__
+            if kind is str:
+                n += 1
+            elif kind is dict or kind is list:
+                stack.append(value)
+    return n
+
+
+def _segment(key: str) -> str:
+    return key if key.isidentifier() and len(key) <= 40 else f"{key!r:.40}"
+
+
+def _repeated_key(line: bytes, raw: Any) -> tuple[str, frozenset[str]] | None:
+    """None when no object of the (valid JSON) line gives a key twice, decided by ``hedgespec.jsonio.unique_keys``
+    as every other hedgespec reader decides it; else the rejection's message, naming the first repeated key of the
+    outermost object that has one and where that object is, and the keys the record itself repeats."""
+    try:
+        json.loads(line, object_pairs_hook=unique_keys)
+        return None
+    except JSONInputError:
+        pass
+    except RecursionError:  # (orjson reads a little deeper): as the other hedgespec readers say
+        raise RecordError("malformed JSON", "not valid JSON here: nested too deeply") from None
+    # find it: the same text with each object as its list of (key, value) pairs (arrays stay lists of values)
+    tree = json.loads(line, object_pairs_hook=list)
+    top: frozenset[str] = frozenset()
+    found: tuple[str, str] | None = None
+    queue: list[tuple[Any, str]] = [(tree, "")]
+    for value, where in queue:  # outermost objects first
+        if value.__class__ is not list:
+            continue
+        if value and value[0].__class__ is tuple:  # an object
+            try:
+                unique_keys(value)
+            except JSONInputError:
+                seen: set[str] = set()
+                twice = {key for key, _ in value if key in seen or seen.add(key)}
+                if value is tree:
+                    top = frozenset(twice)
+                if found is None:
+                    found = (next(key for key, _ in value if key in twice), where)
+            queue.extend((item, f"{where}{_segment(key)}: ") for key, item in value)
+        else:
+            queue.extend((item, f"{where.removesuffix(': ')}[{i}]: ") for i, item in enumerate(value))
+        if found is not None:
+            break
+    assert found is not None  # unique_keys refused an object of this same text
+    key, where = found
+    kind = raw.get("type") if raw.__class__ is dict and "type" not in top else None
+    prefix = f"{kind}: " if kind in RECORD_TYPES else ""
+    return f"{prefix}{where}repeated key {key!r:.40} (given twice in one object: which value is meant cannot be told)", top
 
 
 # --------------------------------------------------------------------------- results
@@ -313,21 +401,35 @@ class Auditor:
             except NOT_FUSED:
                 consume(number, line)
                 continue
+            # a repeated key: the line has more quotes than its struct accounts for (``fused.quotes``, inlined:
+            # a value left out is UNSET, a null None, anything else a string); such a line (or one with an
+            # escaped quote) goes to the reference path, which decides exactly
+            src = rec.src
+            quotes = line.count(b'"')
+            if src.line is not UNSET or src.index is not UNSET:
+                quotes -= COUNT_QUOTES[src.line.__class__] + COUNT_QUOTES[src.index.__class__]
             kind = rec.__class__
             if kind is FillLine:
-                if fill_hot(rec, number):
+                value = rec.order_id
+                if quotes == FILL_QUOTES + (2 if value is None else 0 if value is UNSET else 4) \
+                        and fill_hot(rec, number):
                     fast += 1
                     continue
             elif kind is FundingLine:
-                if funding_hot(rec, number):
+                if quotes == FUNDING_QUOTES + (0 if rec.position_side is None else 2) and funding_hot(rec, number):
                     continue
             elif kind is PositionLine:
-                if position_hot(rec, number):
+                value, mark, pnl = rec.entry_price, rec.mark_price, rec.unrealized_pnl
+                if quotes == POSITION_QUOTES + (0 if value is None else 2) + (2 if mark is None else 0 if mark is UNSET
+                                                                             else 4) \
+                        + (2 if pnl is None else 0 if pnl is UNSET else 4) and position_hot(rec, number):
                     continue
             elif kind is FundingRateLine:
-                if rate_hot(rec, number):
+                mark = rec.mark_price
+                if quotes == FUNDING_RATE_QUOTES + (2 if mark is None else 0 if mark is UNSET else 4) \
+                        and rate_hot(rec, number):
                     continue
-            elif balance_hot(rec, number):
+            elif quotes == BALANCE_QUOTES and balance_hot(rec, number):
                 continue
             consume(number, line)
         # fused fills are counted once per block (closes and mode checks derived at the end, see ``finish``)
@@ -351,6 +453,13 @@ class Auditor:
         raw: Any = None
         try:
             raw = decode(line)
+            if line.count(b'"') != 2 * _strings(raw):  # perhaps a repeated key: decide exactly
+                repeated = _repeated_key(line, raw)
+                if repeated is not None:
+                    message, top = repeated
+                    if not top.isdisjoint(_IDENTITY):
+                        raw = None  # which record or leg it is cannot be told: as for a line that cannot be read
+                    raise RecordError("repeated key", message)
             rec = validate_fast(raw)
             if rec is None:
                 raw = decode(line)
@@ -1010,6 +1119,10 @@ class Auditor:
         """
         src, instrument = r.src, r.instrument
         q, entry, mark, upnl = r.quantity, r.entry_price, r.mark_price, r.unrealized_pnl
+        if mark.__class__ is not str:
+            mark = None  # null or left out
+        if upnl.__class__ is not str:
+            upnl = None
         if entry is not None and mark is not None and upnl is not None:
             if _POSITION_NUMBERS("\x00".join((q, entry, mark, upnl))) is None:
                 return False
@@ -1035,6 +1148,8 @@ class Auditor:
         Returns False, having changed nothing, when the reference path must decide.
         """
         src, instrument, rate, mark = r.src, r.instrument, r.rate, r.mark_price
+        if mark.__class__ is not str:
+            mark = None  # null or left out
         if (_DECIMAL(rate) if mark is None else _RATE_MARK(rate + "\x00" + mark)) is None:
             return False
         mark_price = None if mark is None else Decimal(mark)

@@ -7,7 +7,17 @@ texts, the trace's state) the engine's fused paths check. Anything this decoder 
 path doubts, goes to the reference path (``trace.validate``), which gives the verdict and its message.
 
 Integers stop at 2**63 - 1 because beyond that (past 2**64 - 1) orjson reads floats, which the reference
-path refuses. Optional fields default to ``None`` where the reference reads a missing field as null.
+path refuses. Optional fields default to ``UNSET``, so that a field given as null and a field left out
+stay apart (the fused paths read both as null, as the reference does).
+
+A key given twice in one object makes the record ambiguous; msgspec (like orjson) keeps the last value.
+``quotes`` says how many ``"`` bytes a line decoded into a struct has when no key is repeated: two per
+key and two per string value (plus one per escaped quote ``\"``, which the count leaves out). Every
+key and every string value of the struct stands for a different string in the line, so a line never
+has fewer quotes than that; a repeated key (even one whose object was then dropped) adds at least two.
+A line whose count is exactly ``quotes`` therefore repeats no key; any other line goes to the
+reference path, which decides exactly. See ``Auditor.take``.
+
 Requires the optional ``msgspec`` package (the ``fast`` extra); without it there are no fused paths.
 """
 
@@ -17,6 +27,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
+UNSET = msgspec.UNSET
 Count = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
 Name = Annotated[str, msgspec.Meta(min_length=1)]  # a non-empty string
 
@@ -55,7 +66,7 @@ class FillLine(msgspec.Struct, tag="fill", tag_field="type", forbid_unknown_fiel
     fee_asset: Name
     realized_pnl: str
     liquidity: Literal["MAKER", "TAKER"]
-    order_id: str | None = None
+    order_id: str | None | msgspec.UnsetType = msgspec.UNSET
 
 
 class FundingLine(msgspec.Struct, tag="funding", tag_field="type", forbid_unknown_fields=True, gc=False):
@@ -80,8 +91,8 @@ class PositionLine(msgspec.Struct, tag="position", tag_field="type", forbid_unkn
     position_side: Literal["LONG", "SHORT", "BOTH"]
     quantity: str
     entry_price: str | None
-    mark_price: str | None = None
-    unrealized_pnl: str | None = None
+    mark_price: str | None | msgspec.UnsetType = msgspec.UNSET
+    unrealized_pnl: str | None | msgspec.UnsetType = msgspec.UNSET
 
 
 class FundingRateLine(msgspec.Struct, tag="funding_rate", tag_field="type", forbid_unknown_fields=True, gc=False):
@@ -92,7 +103,7 @@ class FundingRateLine(msgspec.Struct, tag="funding_rate", tag_field="type", forb
     src: Source
     instrument: Name
     rate: str
-    mark_price: str | None = None
+    mark_price: str | None | msgspec.UnsetType = msgspec.UNSET
 
 
 class BalanceLine(msgspec.Struct, tag="balance", tag_field="type", forbid_unknown_fields=True, gc=False):
@@ -103,6 +114,37 @@ class BalanceLine(msgspec.Struct, tag="balance", tag_field="type", forbid_unknow
     src: Source
     asset: Name
     wallet_balance: str
+
+
+# the quotes of a line without repeated keys (see the module docstring): the required fields with the
+# nullable ones null and src without line or index, then what each other field adds by the class of its value
+FILL_QUOTES = 58  # 14 keys, 11 strings; src: 2 keys, 2 strings
+FUNDING_QUOTES = 32  # 8 keys, 4 strings (position_side null); src
+POSITION_QUOTES = 32  # 8 keys, 4 strings (entry_price null); src
+FUNDING_RATE_QUOTES = 26  # 6 keys, 3 strings; src
+BALANCE_QUOTES = 26  # 6 keys, 3 strings; src
+#: an optional field: absent (UNSET), null, or a string (its key and its value)
+OPTIONAL_QUOTES: dict[type, int] = {msgspec.UnsetType: 0, type(None): 2, str: 4}
+#: a required field that may be null: null or a string (its key is in the base count)
+NULLABLE_QUOTES: dict[type, int] = {type(None): 0, str: 2}
+#: src's optional line and index: absent or an integer (its key)
+COUNT_QUOTES: dict[type, int] = {msgspec.UnsetType: 0, int: 2}
+
+
+def quotes(rec: FillLine | FundingLine | PositionLine | FundingRateLine | BalanceLine) -> int:
+    """The ``"`` bytes of ``rec``'s line if it repeats no key and escapes no quote (``Auditor.take`` inlines this)."""
+    src = rec.src
+    n = COUNT_QUOTES[src.line.__class__] + COUNT_QUOTES[src.index.__class__]
+    if isinstance(rec, FillLine):
+        return n + FILL_QUOTES + OPTIONAL_QUOTES[rec.order_id.__class__]
+    if isinstance(rec, FundingLine):
+        return n + FUNDING_QUOTES + NULLABLE_QUOTES[rec.position_side.__class__]
+    if isinstance(rec, PositionLine):
+        return (n + POSITION_QUOTES + NULLABLE_QUOTES[rec.entry_price.__class__]
+                + OPTIONAL_QUOTES[rec.mark_price.__class__] + OPTIONAL_QUOTES[rec.unrealized_pnl.__class__])
+    if isinstance(rec, FundingRateLine):
+        return n + FUNDING_RATE_QUOTES + OPTIONAL_QUOTES[rec.mark_price.__class__]
+    return n + BALANCE_QUOTES
 
 
 FUSED_LINES = (FillLine, FundingLine, PositionLine, FundingRateLine, BalanceLine)

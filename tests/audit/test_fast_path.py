@@ -70,7 +70,8 @@ _EDITS: list[tuple[str, str, object]] = [
      for field, value in (("src", {"file": "f", "id": "i", "line": 3}), ("src", {"file": "f", "id": "i", "x": 1}),
                           ("src", {"file": "f", "id": ""}), ("src", {"file": "f\x00g", "id": "i"}),
                           ("src", {"file": 7, "id": "i"}), ("src", {"id": "i"}), ("src", "f"),
-                          ("t", 0), ("t", -1), ("v", True), ("margin_type", "ISOLATED"), ("extra", 1))
+                          ("t", 0), ("t", -1), ("t", 2**63 - 1), ("t", 2**63), ("t", 2**64 - 1), ("t", 10**25),
+                          ("v", True), ("margin_type", "ISOLATED"), ("extra", 1))
 ] + [("id", "fill", value) for value in ("", "a\x00b", 7, None, "(missing)")] + [
     ("instrument", kind, "A\x00B") for kind in ("fill", "funding", "position", "funding_rate")]
 
@@ -166,3 +167,119 @@ def test_the_fused_paths_take_the_plain_records() -> None:
     # all but the fills that open a fee-rate range (one per instrument, liquidity and hedged or not)
     assert auditor.by_type["fill"] - 8 <= auditor.hot_fills < auditor.by_type["fill"]
     assert auditor.read == auditor.checked == len(lines)
+
+
+# --------------------------------------------------------------------------- repeated keys
+
+
+def _text(pairs: list[tuple[str, object]], repeat: str | None, first: object, variant: str) -> str:
+    """An object's text from its pairs, with key ``repeat`` given twice: first ``first``, then its own value."""
+    out = []
+    for key, value in pairs:
+        text = json.dumps(value, separators=(",", ":"))
+        if key == repeat:
+            name = json.dumps(key) if variant != "escaped" else '"' + "".join(f"\\u{ord(c):04x}" for c in key) + '"'
+            out.append(name + (" :" if variant == "spaced" else ":") + json.dumps(first, separators=(",", ":")))
+        out.append(json.dumps(key) + ":" + text)
+    return "{" + ",".join(out) + "}"
+
+
+def _repeat(line: bytes, other: bytes, where: str, nth_key: int, variant: str) -> tuple[bytes, str]:
+    """``line`` with one key of the record (``where`` "top") or of its src given twice; the first of the two
+    carries ``other``'s value for it ("other"), the same value ("same", "spaced", "escaped")."""
+    record, alternative = json.loads(line), json.loads(other)
+    obj, alt = (record, alternative) if where == "top" else (record["src"], alternative["src"])
+    key = list(obj)[nth_key % len(obj)]
+    first = alt.get(key, obj[key]) if variant == "other" else obj[key]
+    if where == "top":
+        return (_text(list(record.items()), key, first, variant) + "\n").encode(), key
+    src = _text(list(record["src"].items()), key, first, variant)
+    pairs = [(k, v) for k, v in record.items()]
+    text = _text(pairs, None, None, variant).replace(json.dumps(record["src"], separators=(",", ":")), src, 1)
+    return (text + "\n").encode(), key
+
+
+_KINDS = ["fill", "funding", "position", "funding_rate", "balance"]
+
+
+@pytest.mark.parametrize("variant", ["other", "same", "spaced", "escaped"])
+@pytest.mark.parametrize("where", ["top", "src"])
+@pytest.mark.parametrize("kind", _KINDS)
+def test_a_repeated_key_rejects_the_record_on_every_path(kind: str, where: str, variant: str) -> None:
+    """Every key of a record of each fused kind, and of its src, given twice (one key per record): each such
+    record is rejected as ``repeated key``, naming its line and the key, by the fused paths as by the reference."""
+    lines, _ = synth_lines(600, seed=21, other_share=0.5)
+    marker = f'"type":"{kind}"'.encode()
+    numbers = [number for number, line in enumerate(lines) if marker in line][5:]
+    edited = {}
+    for nth_key, number in enumerate(numbers[:16]):
+        lines[number], key = _repeat(lines[number], lines[numbers[nth_key + 16]], where, nth_key, variant)
+        edited[number + 1] = key
+    report = _fast_report(lines)
+    assert report["summary"]["rejected_by_reason"] == {"repeated key": len(edited)}
+    assert report["summary"]["reconciles"]
+    listed = {r["line"]: r["message"] for r in report["rejected"]}
+    for number, key in edited.items():
+        inside = "src: " if where == "src" else ""
+        assert listed[number].startswith(f"t:{number}: ") and f"{inside}repeated key {key!r}" in listed[number]
+
+
+@pytest.mark.parametrize("kind", _KINDS)
+def test_escaped_quotes_and_spaces_are_not_repeated_keys(kind: str) -> None:
+    """Lines whose quotes the fast count cannot account for, but that repeat no key, are read as before."""
+    lines, _ = synth_lines(600, seed=21, other_share=0.5)
+    marker = f'"type":"{kind}"'.encode()
+    numbers = [number for number, line in enumerate(lines) if marker in line][5:]
+    for i, number in enumerate(numbers[:12]):
+        line = lines[number]
+        if i % 3 == 0:
+            line = line.replace(b'"id":"', b'"id":"\\"q\\\\', 1)  # an ID with a quote and a backslash
+        elif i % 3 == 1:
+            line = line.replace(b'":', b'" \t:')  # blanks before every colon
+        else:
+            line = line.replace(b'"file":"', b'"file":"\\u0022', 1)
+        lines[number] = line
+    report = _fast_report(lines)
+    assert report["summary"]["records_rejected"] == 0 and report["summary"]["reconciles"]
+
+
+def test_the_quote_count_never_passes_a_repeated_key() -> None:
+    """The fast test (a line's quotes against its struct's, or against its decoded value's) holds for every clean
+    line and for no line with a repeated key: checked on varied lines against ``hedgespec.jsonio.unique_keys``."""
+    pytest.importorskip("msgspec")
+    import random
+
+    import orjson
+    from hedgespec.audit.engine import _strings
+    from hedgespec.audit.fused import NOT_FUSED, decode_fused, quotes
+
+    from hedgespec.jsonio import JSONInputError, unique_keys
+
+    rng = random.Random(5)
+    lines, _ = synth_lines(400, seed=22, other_share=0.5)
+    variants = ["other", "same", "spaced", "escaped"]
+    checked = 0
+    for number, line in enumerate(lines[2:], 2):
+        candidates = [line]
+        for _ in range(4):
+            where = rng.choice(["top", "src"]) if b'"src"' in line else "top"
+            candidates.append(_repeat(line, lines[number - 1] if where == "top" else line, where, rng.randrange(20),
+                                      rng.choice(variants))[0])
+        candidates.append(line.replace(b'":', b'" :', rng.randrange(1, 4)).replace(b'"id":"', b'"id":"\\"', 1))
+        for text in candidates:
+            try:
+                json.loads(text, object_pairs_hook=unique_keys)
+                repeated = False
+            except JSONInputError:
+                repeated = True
+            passes = text.count(b'"') == 2 * _strings(orjson.loads(text))
+            assert not (passes and repeated), text
+            try:
+                fused = text.count(b'"') == quotes(decode_fused(text))
+            except NOT_FUSED:
+                fused = False
+            assert not (fused and repeated), text
+            if text is line:
+                assert passes and (fused or b'"type":"fill"' not in line), text  # a clean line takes no detour
+            checked += 1
+    assert checked > 2000

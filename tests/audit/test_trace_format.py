@@ -167,3 +167,31 @@ def test_schema_validator_and_fast_path_agree_field_by_field(kind: str) -> None:
             except RecordError:
                 ours = False
             assert ours == validator.is_valid(case), (field, value)
+
+
+def test_a_repeated_key_rejects_the_record_naming_line_and_key() -> None:
+    from hedgespec.audit.engine import audit_lines
+    from hedgespec.spec.profiles import load_profile
+
+    good = [meta(), opening(), fill(10, "1", "BUY", "LONG", "1", "100")]
+    lines = [(trace.dumps(r) + "\n").encode() for r in good] + [
+        b'{"v":1,"type":"fill","t":11,"src":{"file":"f","id":"2"},"id":"2","instrument":"BTCUSDT","side":"BUY",'
+        b'"position_side":"LONG","quantity":"1","price":"1","price":"2","fee":"0","fee_asset":"USDT",'
+        b'"realized_pnl":"0","liquidity":"TAKER"}\n',
+        b'{"v":1,"type":"mark_price","t":12,"src":{"file":"f","id" :"3","id":"4"},"instrument":"X","price":"1"}\n',
+        b'{"v":1,"type":"mark_price","t":13,"src":{"file":"f","id":"a\\"b"},"instrument":"X","price":"1"}\n',
+        b'{"v":1,"type":"opening","t":14,"src":{"file":"f","id":"5"},"position_mode":"HEDGE","complete":true,'
+        b'"legs":[{"instrument":"X","position_side":"LONG","quantity":"1","quantity":"1","entry_price":null}]}\n',
+        b'{"v":1,"type":"mark_price","t":15,"src":{"file":"f","id":"6"},"instrument":"X","price":"1","x":'
+        + b"[" * 1020 + b'"\\""' + b"]" * 1020 + b"}\n",
+    ]
+    for hot in (True, False):
+        result = audit_lines(lines, load_profile("seed"), trace_name="r.jsonl", hot=hot)
+        s = result.summary
+        assert s["records_read"] == 8 and s["reconciles"] and s["records_checked"] == 4
+        assert s["rejected_by_reason"] == {"repeated key": 3, "malformed JSON": 1}
+        by_line = {r.line: r.message for r in result.rejections}
+        assert by_line[4].startswith("r.jsonl:4: fill: repeated key 'price'")
+        assert by_line[5].startswith("r.jsonl:5: mark_price: src: repeated key 'id'")
+        assert by_line[7].startswith("r.jsonl:7: opening: legs[0]: repeated key 'quantity'")
+        assert by_line[8] == "r.jsonl:8: not valid JSON here: nested too deeply"
