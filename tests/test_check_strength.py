@@ -314,3 +314,21 @@ def test_available_balance_nets_the_cross_legs_unrealized_pnl():
     after = copy.deepcopy(view.after)  # an engine counting the short's loss alone
     after["accounts"]["A"]["available_balance"] = str(Decimal(after["accounts"]["A"]["available_balance"]) - 10)
     assert ids(edited(view, after=after), "HM-ORD-008") == ["HM-ORD-008"]
+
+
+def test_malformed_order_with_an_id_in_use_may_be_refused_as_a_duplicate() -> None:
+    """HM-ORD-005: an off-lot order reusing an open order's id is refused either way; a duplicate-id
+    refusal of a malformed order with a fresh id is still a violation."""
+    from hedgespec.spec.registry import StepView
+    from hedgespec.spec.rules.orders import malformed_orders
+    from scenarios import CheckedRun
+
+    run = CheckedRun("seed")
+    run.place("o1", "BTCUSDT", "BUY", "LONG", "0.001", "90", order_type="LIMIT")
+    before = run.snap
+    outcome = run.place("o1", "BTCUSDT", "BUY", "LONG", "0.00100001", "90", order_type="LIMIT")  # checks run
+    assert outcome["reason"] == "DUPLICATE_ORDER_ID"
+    fresh = {"t": 99, "kind": "place_order", "account": "A", "order_id": "o2", "instrument": "BTCUSDT",
+             "side": "BUY", "position_side": "LONG", "order_type": "LIMIT", "quantity": "0.00100001", "price": "90"}
+    violations = list(malformed_orders(StepView(run.params, before, fresh, outcome, before)))
+    assert [v.rule_id for v in violations] == ["HM-ORD-005"]

@@ -281,7 +281,8 @@ def _off_grid(text: object, step: str) -> bool:
     "HM-ORD-005", level="MUST", kind="rejection", title="Malformed orders are refused, never half-applied",
     statement="An order whose quantity is zero, negative, not a number or not a multiple of the lot size, or whose "
               "price is not a positive multiple of the tick, or that names an unknown account or instrument, MUST "
-              "be refused with INVALID_ARGUMENT.",
+              "be refused with INVALID_ARGUMENT (or DUPLICATE_ORDER_ID when its order id is already in use by an "
+              "open order of the account: either refusal leaves everything as it was).",
     rationale="Engines must validate before they act; a malformed order that partly applies corrupts the legs.",
     sources=["B-ERR", "O-ERR"],
     applies_to=("place_order",), observes=("outcome",),
@@ -302,7 +303,9 @@ def malformed_orders(view: StepView) -> Iterator[Violation]:
         problems.append(f"quantity {action.get('quantity')!r} off the lot grid")
     elif action.get("order_type") in ("MARKET", "LIMIT") and _off_grid(action.get("price"), inst["tick_size"]):
         problems.append(f"price {action.get('price')!r} off the tick grid")
-    if problems and not (view.outcome["kind"] == "rejected" and view.outcome.get("reason") == "INVALID_ARGUMENT"):
+    in_use = action.get("order_id") in view.before["accounts"].get(action.get("account"), {}).get("open_orders", {})
+    allowed = ("INVALID_ARGUMENT", "DUPLICATE_ORDER_ID") if in_use else ("INVALID_ARGUMENT",)
+    if problems and not (view.outcome["kind"] == "rejected" and view.outcome.get("reason") in allowed):
         yield Violation("HM-ORD-005", f"{'; '.join(problems)}: got {view.outcome['kind']} "
                                       f"{view.outcome.get('reason') or ''}".strip())
 
