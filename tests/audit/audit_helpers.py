@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 from typing import Any
 
+from hedgespec.audit import cli
 from hedgespec.audit.engine import AuditResult, audit_lines
 from hedgespec.audit.synth import Synthesis, synthesize
 from hedgespec.audit.trace import dumps
@@ -59,3 +61,11 @@ def to_json(result: AuditResult) -> dict[str, Any]:
     from hedgespec.audit.report import render_json
 
     return json.loads(render_json(result))
+
+
+def run(argv: list[str]) -> int:
+    """``hedgespec import`` / ``hedgespec audit`` with ``argv``, in process; the exit status."""
+    parser = argparse.ArgumentParser(prog="hedgespec")
+    cli.register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.func(args)

@@ -2,19 +2,10 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
-from audit_helpers import fill, lines_of, meta, opening
-from hedgespec.audit import cli
-
-
-def run(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="hedgespec")
-    cli.register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.func(args)
+from audit_helpers import fill, lines_of, meta, opening, run
 
 
 def _write(tmp_path: Path, records: list[dict], extra: bytes = b"") -> Path:

@@ -3,25 +3,16 @@ numbers and integers, output paths, contract sizes, duplicate JSON keys, file:li
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import pytest
-from audit_helpers import FIXTURES
-from hedgespec.audit import cli
+from audit_helpers import FIXTURES, run
 from hedgespec.audit.engine import audit_file
 from hedgespec.audit.importers.common import Builder, Row, RowError
 from hedgespec.spec.profiles import load_profile
 
 B = FIXTURES / "binance"
-
-
-def run(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="hedgespec")
-    cli.register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.func(args)
 
 
 def records(path: Path) -> list[dict]:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import pytest
-from audit_helpers import FIXTURES
-from hedgespec.audit import cli
+from audit_helpers import FIXTURES, run
 from hedgespec.audit.engine import audit_file
 from hedgespec.spec.profiles import load_profile
 
@@ -20,13 +18,6 @@ SCENARIOS = {
     "ccxt": ["--user-trades", "ccxt/trades_binanceusdm.json", "--positions", "ccxt/positions_hedged.json",
              "--income", "ccxt/funding_history.json"],
 }
-
-
-def run(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="hedgespec")
-    cli.register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.func(args)
 
 
 def _import(tmp_path: Path, venue: str, extra: list[str] | None = None, files: dict[str, Path] | None = None) -> Path:
