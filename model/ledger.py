@@ -15,53 +15,64 @@ from typing import Any
 from .events import Fill, LedgerEntry, ModeChange, OrderUpdate
 from .fees import fill_fee
 from .positions import is_opening, open_leg, reduce_leg, released_share
-from .state import BOTH, BUY, FLAT, ISOLATED, Account, Leg, LegSettings, Order, State
+from .state import BOTH, BUY, FLAT, ISOLATED, Account, Leg, LegSettings, Order, State, record
 
 
 class MutableAccount:
     """One account as a step changes it, copy-on-write: a dict of the input state is copied before
     its first change and never written to, so the input state stays as it was (HM-ATOM-001)."""
 
-    __slots__ = ("source", "wallet", "modes", "legs", "settings", "orders", "_owned")
+    __slots__ = ("source", "wallet", "modes", "legs", "settings", "orders", "_legs_owned", "_orders_owned",
+                 "_settings_owned", "_modes_owned")
 
     def __init__(self, account: Account) -> None:
         self.source = account
         self.wallet, self.modes, self.legs, self.settings, self.orders = account
-        self._owned: set[str] = set()  # the dicts this step has copied and may change
-
-    def _own(self, name: str) -> dict[Any, Any]:
-        """The step's own copy of the dict ``name`` (copied on first use)."""
-        if name not in self._owned:
-            setattr(self, name, dict(getattr(self, name)))
-            self._owned.add(name)
-        return getattr(self, name)  # type: ignore[no-any-return]
+        # which dicts this step has copied and may change
+        self._legs_owned = self._orders_owned = self._settings_owned = self._modes_owned = False
 
     def frozen(self) -> Account:
         """The account as a state value (the input's own value when nothing changed)."""
-        if not self._owned and self.wallet == self.source.wallet:
+        if not (self._legs_owned or self._orders_owned or self._settings_owned or self._modes_owned) \
+                and self.wallet == self.source.wallet:
             return self.source
-        return Account(self.wallet, self.modes, self.legs, self.settings, self.orders)
+        return record(Account, (self.wallet, self.modes, self.legs, self.settings, self.orders))
 
     def leg(self, instrument: str, position_side: str) -> Leg:
         return self.legs.get((instrument, position_side), FLAT)
 
     def set_leg(self, key: tuple[str, str], leg: Leg) -> None:
-        self._own("legs")[key] = leg
+        if not self._legs_owned:
+            self.legs = dict(self.legs)
+            self._legs_owned = True
+        self.legs[key] = leg
 
     def put_order(self, order: Order) -> None:
-        self._own("orders")[order.order_id] = order
+        if not self._orders_owned:
+            self.orders = dict(self.orders)
+            self._orders_owned = True
+        self.orders[order.order_id] = order
 
     def pop_order(self, order_id: str) -> Order | None:
         """Remove an open order (None when there is none)."""
         if order_id not in self.orders:
             return None
-        return self._own("orders").pop(order_id)  # type: ignore[no-any-return]
+        if not self._orders_owned:
+            self.orders = dict(self.orders)
+            self._orders_owned = True
+        return self.orders.pop(order_id)
 
     def set_settings(self, key: tuple[str, str], settings: LegSettings) -> None:
-        self._own("settings")[key] = settings
+        if not self._settings_owned:
+            self.settings = dict(self.settings)
+            self._settings_owned = True
+        self.settings[key] = settings
 
     def set_mode(self, scope: str, mode: str) -> None:
-        self._own("modes")[scope] = mode
+        if not self._modes_owned:
+            self.modes = dict(self.modes)
+            self._modes_owned = True
+        self.modes[scope] = mode
 
 
 class Work:
@@ -111,8 +122,8 @@ class Work:
             accounts = dict(accounts)
             for account_id, account in self.touched.items():
                 accounts[account_id] = account.frozen()
-        return State(self.config, accounts, self.mark_prices, self.last_prices, self.insurance_fund,
-                     self.expired, self.seq, self.t)
+        return record(State, (self.config, accounts, self.mark_prices, self.last_prices, self.insurance_fund,
+                              self.expired, self.seq, self.t))
 
     # -- ledger -------------------------------------------------------------------------------
     def ledger(self, account_id: str, instrument: str, position_side: str, kind: str, bucket: str,
@@ -120,15 +131,15 @@ class Work:
         """Record a movement of ``amount`` into ``bucket`` and apply it."""
         if amount == 0:
             return
-        self.events.append(LedgerEntry(account_id, instrument, position_side, kind, bucket, amount))
+        self.events.append(record(LedgerEntry, (account_id, instrument, position_side, kind, bucket, amount)))
         if bucket == "wallet":
             self.account(account_id).wallet += amount
         elif bucket == "isolated_margin":
             account = self.account(account_id)
             key = (instrument, position_side)
             leg = account.legs.get(key, FLAT)
-            account.set_leg(key, Leg(leg.quantity, leg.cost_basis, leg.isolated_margin + amount, leg.realized_pnl,
-                                     leg.fees_paid, leg.funding))
+            account.set_leg(key, record(Leg, (leg.quantity, leg.cost_basis, leg.isolated_margin + amount,
+                                              leg.realized_pnl, leg.fees_paid, leg.funding)))
         else:
             self.insurance_fund += amount
 
@@ -149,15 +160,14 @@ class Work:
     def add_funding(self, account_id: str, instrument: str, position_side: str, amount: int) -> None:
         account = self.account(account_id)
         leg = account.leg(instrument, position_side)
-        account.set_leg((instrument, position_side), Leg(leg.quantity, leg.cost_basis, leg.isolated_margin,
-                                                         leg.realized_pnl, leg.fees_paid, leg.funding + amount))
+        account.set_leg((instrument, position_side), record(Leg, (*leg[:5], leg.funding + amount)))
 
     def cancel(self, account_id: str, order_id: str, cause: str) -> None:
         """Cancel an open order; its reservation returns to the available balance."""
         order = self.account(account_id).pop_order(order_id)
         if order is None:
             raise KeyError(f"no open order {order_id!r} to cancel")
-        self.events.append(OrderUpdate(account_id, order_id, "CANCELLED", cause, order.quantity))
+        self.events.append(record(OrderUpdate, (account_id, order_id, "CANCELLED", cause, order.quantity)))
 
     def put_order(self, account_id: str, order: Order) -> None:
         self.account(account_id).put_order(order)
@@ -189,8 +199,8 @@ class Work:
         fee_reduce = released_share(fee, abs(reduce_part), quantity) if reduce_part else 0
         if reduce_part:
             new_leg, realized, released = reduce_leg(leg, reduce_part, price, fee_reduce)
-            account.set_leg(key, Leg(new_leg.quantity, new_leg.cost_basis, leg.isolated_margin, new_leg.realized_pnl,
-                                     new_leg.fees_paid, new_leg.funding))
+            account.set_leg(key, record(Leg, (new_leg.quantity, new_leg.cost_basis, leg.isolated_margin,
+                                              new_leg.realized_pnl, new_leg.fees_paid, new_leg.funding)))
             realized_total += realized
             self._settle_reduction(account_id, instrument, position_side, realized, released, isolated,
                                    remainder_to)
@@ -203,8 +213,8 @@ class Work:
                               "isolated_margin", margin)
         if fee:
             self.ledger(account_id, instrument, position_side, "FEE", "wallet", -fee)
-        fill = Fill(account_id, order_id, instrument, side, position_side, quantity, price, liquidity, fee,
-                    realized_total, cause)
+        fill = record(Fill, (account_id, order_id, instrument, side, position_side, quantity, price, liquidity, fee,
+                             realized_total, cause))
         self.events.append(fill)
         if reduce_part:
             self.tidy_closing_orders(account_id, instrument, position_side, order_id)

@@ -83,7 +83,12 @@ def liquidate_pair(pair: HedgePair, position_side: str, price: int, clearance: i
 
 
 def evaluate(work: Work, instrument: str) -> None:
-    """After a mark-price or funding step: liquidate breached isolated legs, then breached cross pools."""
+    """After a mark-price or funding step: liquidate breached isolated legs, then breached cross pools.
+
+    One pass over each account's legs decides: the isolated legs of ``instrument`` each by its own
+    criterion, the cross pool by its equity and maintenance (what ``cross_pool`` computes; the sums
+    do not depend on the order). Only an account with a breach goes on to liquidate.
+    """
     config = work.config
     trigger = config.choices["liquidation_trigger"]
     default = config.default_settings
@@ -91,16 +96,35 @@ def evaluate(work: Work, instrument: str) -> None:
     if mark is None:
         return
     brackets = config.instruments[instrument].brackets
+    marks = work.mark_prices
     for account_id in config.account_ids:
         account = work.current(account_id)
-        legs = sorted((key, leg) for key, leg in account.legs.items() if key[0] == instrument and leg.quantity)
-        for key, leg in legs:
-            if account.settings.get(key, default).margin_type != ISOLATED:
+        settings = account.settings
+        breached: list[tuple[tuple[str, str], Leg, int]] = []
+        has_cross = False
+        equity, maintenance = account.wallet, 0
+        for key, leg in account.legs.items():
+            if not leg.quantity:
                 continue
-            maintenance = maintenance_margin(leg, mark, brackets)
-            if isolated_should_liquidate(leg, mark, maintenance, trigger):
-                liquidate_isolated(work, account_id, key[0], key[1], leg, mark, maintenance)
-        _evaluate_cross(work, account_id)
+            if settings.get(key, default).margin_type == ISOLATED:
+                if key[0] == instrument:
+                    leg_maintenance = maintenance_margin(leg, mark, brackets)
+                    if isolated_should_liquidate(leg, mark, leg_maintenance, trigger):
+                        breached.append((key, leg, leg_maintenance))
+                continue
+            has_cross = True
+            symbol = key[0]
+            price = marks.get(symbol)
+            if price is None:
+                price = leg.cost_basis // leg.quantity
+            equity += unrealized_pnl(leg, price)
+            maintenance += maintenance_margin(leg, price, config.instruments[symbol].brackets)
+        # each isolated leg is decided on its own values, so the decisions do not depend on the
+        # order; the liquidations run in leg order, and the cross pool is then decided afresh
+        for (symbol, side), leg, leg_maintenance in sorted(breached):
+            liquidate_isolated(work, account_id, symbol, side, leg, mark, leg_maintenance)
+        if breached or has_cross and is_breached(equity, maintenance, trigger):
+            _evaluate_cross(work, account_id)
 
 
 def _cancel_before(work: Work, account_id: str, legs: list[tuple[str, str]]) -> None:

@@ -21,6 +21,7 @@ from .state import (
     BOTH,
     BUY,
     CONDITIONAL_TYPES,
+    FLAT,
     HEDGE_SIDES,
     LIMIT,
     LONG,
@@ -33,6 +34,7 @@ from .state import (
     TAKE_PROFIT_MARKET,
     TRAILING_STOP_MARKET,
     Order,
+    record,
 )
 from .units import RATE_ONE
 
@@ -165,14 +167,14 @@ def place(work: Work, action: PlaceOrder) -> Outcome:
             return rejected("INVALID_ARGUMENT", "stop_price: the order would trigger immediately")
 
     work.seq += 1
-    order = Order(order_id, instrument, side, position_side, order_type, quantity, price, stop_price,
-                  activation_price, callback_rate, reduce_only, close_position, work.seq, margin, fee_reserve,
-                  opening)
+    order = record(Order, (order_id, instrument, side, position_side, order_type, quantity, price, stop_price,
+                           activation_price, callback_rate, reduce_only, close_position, work.seq, margin, fee_reserve,
+                           opening, 0))
     if order_type == MARKET:
         execute(work, account_id, order, quantity, price, "TAKER", "order")
         return _ACCEPTED
     work.put_order(account_id, order)
-    work.events.append(OrderUpdate(account_id, order_id, "NEW", "request", quantity))
+    work.events.append(record(OrderUpdate, (account_id, order_id, "NEW", "request", quantity)))
     if order_type != LIMIT:
         return _ACCEPTED
     if not opening and trim:
@@ -218,9 +220,9 @@ def execute(work: Work, account_id: str, order: Order, quantity: int, price: int
             order.margin_reserved - released_share(order.margin_reserved, quantity, order.quantity),
             order.fee_reserved - released_share(order.fee_reserved, quantity, order.quantity))
         work.put_order(account_id, rest)
-        work.events.append(OrderUpdate(account_id, order.order_id, "PARTIALLY_FILLED", cause, remaining))
+        work.events.append(record(OrderUpdate, (account_id, order.order_id, "PARTIALLY_FILLED", cause, remaining)))
     else:
-        work.events.append(OrderUpdate(account_id, order.order_id, "FILLED", cause, 0))
+        work.events.append(record(OrderUpdate, (account_id, order.order_id, "FILLED", cause, 0)))
 
 
 def match_resting(work: Work, instrument: str, price: int, quantity: int) -> None:
@@ -316,21 +318,22 @@ def trigger_conditionals(work: Work, instrument: str, price: int) -> None:
     A fired order closes its own leg at ``price`` as taker: the whole leg for close_position,
     else its quantity up to what the leg holds.
     """
+    touched, accounts = work.touched, work.state.accounts
     waiting = []
     for account_id in work.config.account_ids:
-        for order in work.current(account_id).orders.values():
+        for order in (touched.get(account_id) or accounts[account_id]).orders.values():
             if order.order_type in CONDITIONAL_TYPES and order.instrument == instrument:
                 waiting.append((order.seq, account_id, order.order_id))
     if not waiting:
         return
     waiting.sort()
     for _, account_id, order_id in waiting:
-        account = work.current(account_id)
+        account = touched.get(account_id) or accounts[account_id]
         order = account.orders.get(order_id)
         if order is None:
             continue
-        leg = account.leg(instrument, order.position_side)
-        direction = leg_direction(leg.quantity)
+        held = account.legs.get((instrument, order.position_side), FLAT).quantity
+        direction = (held > 0) - (held < 0)
         if direction == 0 or (order.side == BUY) == (direction > 0):
             work.cancel(account_id, order_id, "leg_closed")
             continue
@@ -343,7 +346,7 @@ def trigger_conditionals(work: Work, instrument: str, price: int) -> None:
                 continue
         elif not stop_triggered(order, direction, price):
             continue
-        quantity = abs(leg.quantity) if order.close_position else min(order.quantity, abs(leg.quantity))
+        quantity = abs(held) if order.close_position else min(order.quantity, abs(held))
         work.events.append(OrderUpdate(account_id, order_id, "TRIGGERED", "trigger", quantity))
         execute(work, account_id, order.with_remaining(quantity, 0, 0), quantity, price, "TAKER",
                 "trigger")

@@ -25,6 +25,12 @@ ORDER_TYPES = (MARKET, LIMIT, *CONDITIONAL_TYPES)
 PERPETUAL, DATED = "PERPETUAL", "DATED"
 HEDGE_SIDES = (LONG, SHORT)
 
+record = tuple.__new__
+"""``record(Leg, (q, cost, ...))`` builds a named tuple from a plain tuple of all its fields, in order.
+
+The same value as ``Leg(q, cost, ...)`` without the named tuple's Python-level constructor; the
+step's hot paths use it. It checks nothing: the caller gives every field."""
+
 
 @dataclass(frozen=True, slots=True)
 class Bracket:
@@ -101,15 +107,11 @@ class Order(NamedTuple):
 
     def with_remaining(self, quantity: int, margin_reserved: int, fee_reserved: int) -> Order:
         """The same order with less left (and the reservation that goes with it)."""
-        return Order(self.order_id, self.instrument, self.side, self.position_side, self.order_type, quantity,
-                     self.price, self.stop_price, self.activation_price, self.callback_rate, self.reduce_only,
-                     self.close_position, self.seq, margin_reserved, fee_reserved, self.opening, self.extreme)
+        return record(Order, (*self[:5], quantity, *self[6:13], margin_reserved, fee_reserved, *self[15:]))
 
     def with_extreme(self, extreme: int) -> Order:
         """The same trailing stop with a new best price since activation."""
-        return Order(self.order_id, self.instrument, self.side, self.position_side, self.order_type, self.quantity,
-                     self.price, self.stop_price, self.activation_price, self.callback_rate, self.reduce_only,
-                     self.close_position, self.seq, self.margin_reserved, self.fee_reserved, self.opening, extreme)
+        return record(Order, (*self[:16], extreme))
 
 
 

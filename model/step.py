@@ -42,7 +42,7 @@ from .funding import funding_amount
 from .ledger import Work, well_typed
 from .margin import available_balance, bracket_for, initial_margin, margin_balance, settings_of
 from .mode import instrument_busy, instruments_in_scope, mode_of, mode_switch_guard, sides_for, valid_scope
-from .state import BOTH, CROSS, HEDGE, HEDGE_SIDES, ISOLATED, ONE_WAY, LegSettings, State
+from .state import BOTH, CROSS, HEDGE, HEDGE_SIDES, ISOLATED, ONE_WAY, LegSettings, State, record
 
 
 def step(state: State, action: object) -> tuple[Outcome, State]:
@@ -67,14 +67,13 @@ def step(state: State, action: object) -> tuple[Outcome, State]:
         return outcome, state
     if outcome.kind == UNCHANGED:
         return outcome, _with_time(state, action.t)  # type: ignore[attr-defined]
-    return Outcome(outcome.kind, outcome.reason, outcome.message, tuple(work.events)), work.freeze()
+    return record(Outcome, (*outcome[:3], tuple(work.events))), work.freeze()
 
 
 def _with_time(state: State, t: int) -> State:
     if state.time == t:
         return state
-    return State(state.config, state.accounts, state.mark_prices, state.last_prices, state.insurance_fund,
-                 state.expired, state.seq, t)
+    return record(State, (*state[:7], t))
 
 
 def _accepted(message: str = "") -> Outcome:
