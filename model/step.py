@@ -302,7 +302,8 @@ def _funding(work: Work, action: Funding) -> Outcome:
             if symbol != action.instrument or leg.quantity == 0:
                 continue
             amount = funding_amount(leg.quantity, mark, action.rate)
-            work.events.append(FundingPayment(account_id, symbol, side, leg.quantity, mark, action.rate, amount))
+            work.events.append(record(FundingPayment, (account_id, symbol, side, leg.quantity, mark, action.rate,
+                                                      amount)))
             work.add_funding(account_id, symbol, side, amount)
             isolated = settings_of(work.config, account, symbol, side).margin_type == ISOLATED
             for bucket, part in _funding_buckets(work, account_id, symbol, side, amount, isolated,
