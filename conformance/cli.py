@@ -76,7 +76,7 @@ def register(subparsers: Any) -> None:
                          help=f"actions per random case (default {DEFAULT_STEPS})")
     conform.add_argument("--seed", type=_positive_int, default=0, help="seed of the random run (default 0)")
     conform.add_argument("--timeout", type=_seconds, default=10.0, metavar="SECONDS",
-                         help="per-step timeout for --engine-cmd (default 10)")
+                         help="per-step timeout: an --engine-cmd reply or an in-process engine call (default 10)")
     conform.add_argument("--json", metavar="FILE", help="write the report as JSON")
     conform.add_argument("--junit", metavar="FILE", help="write the report as JUnit XML")
     conform.add_argument("--markdown", metavar="FILE", help="write the report as Markdown")
@@ -188,7 +188,7 @@ def cmd_conform(args: argparse.Namespace) -> int:
     config = RunConfig(profile=args.profile, seed=args.seed, examples=args.examples, steps=args.steps,
                        vectors=vectors_dir, run_vectors=not args.no_vectors, expected_failures=expected,
                        fail_on=args.fail_on, failures_dir=Path(args.failures_dir), engine_label=label,
-                       vectors_label=args.vectors)
+                       vectors_label=args.vectors, step_timeout=args.timeout)
     try:
         report = run(factory, config)
     except EngineFailure as exc:  # pragma: no cover - run() contains engine failures

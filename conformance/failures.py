@@ -7,6 +7,13 @@ reason carried by ``EngineFailure`` and restarts the engine (``reset``) for the 
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
+
+DEFAULT_STEP_TIMEOUT = 10.0  # seconds a request may take (in process and over JSON lines alike)
+
 
 class EngineFailure(Exception):
     """The engine could not complete a request; ``reason`` says why in one line.
@@ -38,7 +45,42 @@ def wrap_exception(exc: BaseException, op: str) -> EngineFailure:
     """
     if isinstance(exc, EngineFailure):
         return exc
+    if isinstance(exc, _Overdue):  # the alarm went off just as the call returned
+        return EngineFailure("timeout", f"{op}: no reply within the step timeout")
     if isinstance(exc, SystemExit):
         return EngineFailure("died", f"{op}: the engine called sys.exit({exc.code!r})")
     message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return EngineFailure("raised", f"{op}: {type(exc).__name__}{': ' + message if message else ''}")
+
+
+class _Overdue(BaseException):
+    """Raised in the main thread by the deadline's alarm (a BaseException: an adapter's own
+    ``except Exception`` does not swallow it)."""
+
+
+@contextlib.contextmanager
+def deadline(seconds: float | None, op: str) -> Iterator[None]:
+    """Bound an in-process adapter call: past ``seconds`` it is interrupted and fails as ``timeout``.
+
+    A ``SIGALRM`` timer interrupts Python code at its next bytecode (a call stuck inside C code is
+    interrupted when it returns to Python). The timer is only used where it can be: on the main
+    thread, on a platform with ``signal.setitimer``, and when no other real-time timer is running
+    (pytest-timeout's, say); elsewhere the call runs unbounded. ``None`` or 0: unbounded.
+    """
+    if not seconds or not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread() \
+            or signal.getitimer(signal.ITIMER_REAL)[0]:
+        yield
+        return
+
+    def overdue(signum: int, frame: object) -> None:
+        raise _Overdue
+
+    previous = signal.signal(signal.SIGALRM, overdue)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    except _Overdue:
+        raise EngineFailure("timeout", f"{op}: no reply within {seconds:g} s") from None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

@@ -49,11 +49,11 @@ import threading
 from collections.abc import Sequence
 from typing import IO, Any
 
-from .failures import EngineFailure, wrap_exception
+from .failures import DEFAULT_STEP_TIMEOUT, EngineFailure, wrap_exception
 from .loading import declared_capabilities
 
 PROTOCOL = "hedgespec-engine/1"
-DEFAULT_TIMEOUT = 10.0
+DEFAULT_TIMEOUT = DEFAULT_STEP_TIMEOUT
 STDERR_TAIL_LINES = 20
 #: keys where an integer JSON number is allowed (everything else numeric is a decimal string)
 INTEGER_KEYS = frozenset({"id", "t", "time"})
@@ -99,6 +99,8 @@ class JsonLinesAdapter:
     The handshake runs on construction and fills ``name`` and ``capabilities``; a failed
     handshake raises ``EngineFailure`` (kind ``handshake``).
     """
+
+    bounds_its_requests = True  # every request has its own timeout: the runner adds no deadline
 
     def __init__(self, cmd: str | Sequence[str], timeout: float = DEFAULT_TIMEOUT,
                  startup_timeout: float | None = None, cwd: str | None = None,

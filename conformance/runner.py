@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from hedgespec.conformance import vectors as V
-from hedgespec.conformance.failures import EngineFailure, wrap_exception
+from hedgespec.conformance.failures import DEFAULT_STEP_TIMEOUT, EngineFailure, deadline, wrap_exception
 from hedgespec.conformance.generate import Generator as ActionGenerator
 from hedgespec.conformance.generate import RandomChooser
 from hedgespec.conformance.loading import declared_capabilities
@@ -69,6 +69,7 @@ class RunConfig:
     max_examples: int = 12  # minimal failing cases shrunk and written per run
     stop_at_first_failure: bool = False  # end the differential run at its first failure (benchmarks)
     engine_label: str | None = None
+    step_timeout: float | None = DEFAULT_STEP_TIMEOUT  # seconds an in-process engine call may take; None: unbounded
 
 
 # -- the engine, with failures contained ------------------------------------------------------------
@@ -81,11 +82,14 @@ class Engine:
     turns what the engine raises into an ``EngineFailure`` (``SystemExit`` too: kind ``died``;
     only ``KeyboardInterrupt`` goes through and stops the run), and every outcome and snapshot is
     checked for its documented shape (``hedgespec.conformance.shapes``): a reply without it fails
-    the step as ``malformed``, naming the field, before any rule reads it.
+    the step as ``malformed``, naming the field, before any rule reads it. A call that takes
+    longer than ``step_timeout`` seconds is interrupted and fails as ``timeout`` (``deadline``);
+    an adapter that bounds its own requests (``JsonLinesAdapter``) is left to its own timeout.
     """
 
-    def __init__(self, adapter: Any) -> None:
+    def __init__(self, adapter: Any, step_timeout: float | None = DEFAULT_STEP_TIMEOUT) -> None:
         self.adapter = adapter
+        self.step_timeout = None if getattr(adapter, "bounds_its_requests", False) else step_timeout
         try:
             name = getattr(adapter, "name", "?")
             caps = getattr(adapter, "capabilities", ())
@@ -104,7 +108,8 @@ class Engine:
 
     def _call(self, op: str, *args: Any) -> Any:
         try:
-            return getattr(self.adapter, op)(*args)
+            with deadline(self.step_timeout, op):
+                return getattr(self.adapter, op)(*args)
         except KeyboardInterrupt:
             raise  # the person running hedgespec stops the run
         except BaseException as exc:  # noqa: BLE001 - an engine error (SystemExit too) fails the step, never the run
@@ -655,7 +660,7 @@ def run(engine_factory: Callable[[], Any], config: RunConfig, rulebook: Rulebook
     adapter: Any = None
     try:
         adapter = engine_factory()
-        engine = Engine(adapter)
+        engine = Engine(adapter, config.step_timeout)
     except KeyboardInterrupt:
         raise
     except BaseException as exc:  # noqa: BLE001 - an engine that cannot start is reported, never fatal

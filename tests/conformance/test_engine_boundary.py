@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import copy
 import json
+import signal
 import sys
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,7 @@ from conform_helpers import small
 from hedgespec.conformance import report as R
 from hedgespec.conformance.adapter import ReferenceAdapter
 from hedgespec.conformance.cli import main
-from hedgespec.conformance.failures import EngineFailure
+from hedgespec.conformance.failures import EngineFailure, deadline
 from hedgespec.conformance.jsonl import JsonLinesAdapter
 from hedgespec.conformance.rulebook import Rulebook
 from hedgespec.conformance.runner import Engine, run
@@ -75,6 +77,78 @@ def test_keyboard_interrupt_from_the_engine_still_stops_the_run() -> None:
 
     with pytest.raises(KeyboardInterrupt):
         run(lambda: Interrupted("seed"), small(examples=1, steps=4))
+
+
+# -- 1b. An in-process engine that hangs ----------------------------------------------------------------
+
+class HangingAdapter(ReferenceAdapter):
+    """Loops forever on its third apply; swallowing ``Exception`` does not save it from the deadline."""
+
+    def __init__(self, profile: str) -> None:
+        super().__init__(profile)
+        self.applied = 0
+
+    def apply(self, action: dict[str, Any]) -> dict[str, Any]:
+        self.applied += 1
+        while self.applied % 3 == 0:
+            try:
+                pass
+            except Exception:  # noqa: BLE001 - an engine that swallows errors
+                pass
+        return super().apply(action)
+
+
+def test_in_process_hang_is_a_timeout_failure_and_the_run_goes_on() -> None:
+    report = run(lambda: HangingAdapter("seed"), small(examples=3, steps=6, max_engine_failures=2, step_timeout=0.2))
+    failure = report["engine_failures"][0]["engine_failure"]
+    assert failure == {"kind": "timeout", "reason": "apply: no reply within 0.2 s"}
+    assert report["summary"]["differential"]["engine_failures"] == 2
+    assert report["summary"]["exit_status"] == 1
+    assert signal.getsignal(signal.SIGALRM) is signal.SIG_DFL  # the runner's alarm is gone
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+
+
+def test_deadline_leaves_a_timer_already_running_alone() -> None:
+    """Under another real-time timer (pytest-timeout's, say) the call runs unbounded and the timer stays."""
+    fired: list[int] = []
+    previous = signal.signal(signal.SIGALRM, lambda signum, frame: fired.append(signum))
+    signal.setitimer(signal.ITIMER_REAL, 30)
+    try:
+        with deadline(0.01, "apply"):
+            time.sleep(0.05)
+        assert signal.getitimer(signal.ITIMER_REAL)[0] > 20
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert fired == []
+
+
+def test_deadline_restores_the_previous_handler_and_passes_results_through() -> None:
+    def mine(signum: int, frame: object) -> None:
+        raise AssertionError("not called")
+
+    previous = signal.signal(signal.SIGALRM, mine)
+    try:
+        with deadline(5, "snapshot"):
+            value = sum(range(10))
+        assert value == 45 and signal.getsignal(signal.SIGALRM) is mine
+        assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+        with pytest.raises(EngineFailure, match="timeout: snapshot: no reply within 0.05 s"):
+            with deadline(0.05, "snapshot"):
+                while True:
+                    pass
+        assert signal.getsignal(signal.SIGALRM) is mine
+    finally:
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_an_adapter_with_its_own_request_timeout_gets_no_second_deadline() -> None:
+    class Bounded(ReferenceAdapter):
+        bounds_its_requests = True
+
+    assert Engine(Bounded("seed"), 0.5).step_timeout is None
+    assert Engine(ReferenceAdapter("seed"), 0.5).step_timeout == 0.5
+    assert JsonLinesAdapter.bounds_its_requests is True
 
 
 def test_cli_engine_calling_sys_exit_gets_a_report_and_exit_1(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
