@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from hedgespec.conformance import report as R
-from hedgespec.conformance.failures import EngineFailure
+from hedgespec.conformance.failures import DEFAULT_STEP_TIMEOUT, EngineFailure, step_timeout_seconds
 from hedgespec.conformance.loading import EngineSpecError, check_adapter, load_factory, make_adapter
 from hedgespec.conformance.runner import LEVEL_ORDER, RunConfig, run
 from hedgespec.spec.profiles import ProfileError, load_profile
@@ -44,18 +44,6 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _seconds(text: str) -> float:
-    from decimal import Decimal, InvalidOperation
-
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
-    if not value.is_finite() or value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
-    return float(value)  # a timeout, not money
-
-
 def register(subparsers: Any) -> None:
     """Add ``conform`` and ``vectors`` to a ``hedgespec`` subparsers object."""
     conform = subparsers.add_parser(
@@ -75,7 +63,7 @@ def register(subparsers: Any) -> None:
     conform.add_argument("--steps", type=_positive_int, default=DEFAULT_STEPS, metavar="N",
                          help=f"actions per random case (default {DEFAULT_STEPS})")
     conform.add_argument("--seed", type=_positive_int, default=0, help="seed of the random run (default 0)")
-    conform.add_argument("--timeout", type=_seconds, default=10.0, metavar="SECONDS",
+    conform.add_argument("--timeout", type=step_timeout_seconds, default=DEFAULT_STEP_TIMEOUT, metavar="SECONDS",
                          help="per-step timeout: an --engine-cmd reply or an in-process engine call (default 10)")
     conform.add_argument("--json", metavar="FILE", help="write the report as JSON")
     conform.add_argument("--junit", metavar="FILE", help="write the report as JUnit XML")

@@ -7,6 +7,7 @@ reason carried by ``EngineFailure`` and restarts the engine (``reset``) for the 
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import signal
 import threading
@@ -58,14 +59,33 @@ class _Overdue(BaseException):
     ``except Exception`` does not swallow it)."""
 
 
+LONGEST_STEP_TIMEOUT = 10.0**6  # seconds; a longer timeout is this one (the platform timer has a range)
+
+
+def step_timeout_seconds(text: str) -> float:
+    """A ``--timeout`` argument: a positive, finite number of seconds (argparse's error otherwise)."""
+    from decimal import Decimal, InvalidOperation
+
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if not value.is_finite() or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
+    return float(value)  # a timeout, not money
+
+
 @contextlib.contextmanager
 def deadline(seconds: float | None, op: str) -> Iterator[None]:
     """Bound an in-process adapter call: past ``seconds`` it is interrupted and fails as ``timeout``.
 
     A ``SIGALRM`` timer interrupts Python code at its next bytecode (a call stuck inside C code is
-    interrupted when it returns to Python). The timer is only used where it can be: on the main
-    thread, on a platform with ``signal.setitimer``, and when no other real-time timer is running
-    (pytest-timeout's, say); elsewhere the call runs unbounded. ``None`` or 0: unbounded.
+    interrupted when it returns to Python; an engine that catches ``BaseException`` and carries on
+    is not). The timer is only used where it can be: on the main thread, on a platform with
+    ``signal.setitimer``, and when no other real-time timer is running (pytest-timeout's, say);
+    elsewhere the call runs unbounded. ``None`` or 0: unbounded. The timer is disarmed before the
+    previous ``SIGALRM`` handler is put back, on every path; an alarm that goes off as the call
+    returns still counts as a timeout.
     """
     if not seconds or not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread() \
             or signal.getitimer(signal.ITIMER_REAL)[0]:
@@ -76,11 +96,13 @@ def deadline(seconds: float | None, op: str) -> Iterator[None]:
         raise _Overdue
 
     previous = signal.signal(signal.SIGALRM, overdue)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
-        yield
+        try:
+            signal.setitimer(signal.ITIMER_REAL, min(seconds, LONGEST_STEP_TIMEOUT))
+            yield
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
     except _Overdue:
         raise EngineFailure("timeout", f"{op}: no reply within {seconds:g} s") from None
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)

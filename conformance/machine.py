@@ -30,7 +30,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from hedgespec.conformance.failures import EngineFailure
+from hedgespec.conformance.failures import DEFAULT_STEP_TIMEOUT, EngineFailure
 from hedgespec.conformance.generate import Generator
 from hedgespec.conformance.rulebook import Rulebook, applies, load_rulebook
 from hedgespec.conformance.runner import Engine, compare
@@ -70,6 +70,7 @@ class HedgeModeMachine(RuleBasedStateMachine):
     adapter_factory: Callable[[], Any] | None = None
     profile_name: str = "seed"
     rulebook: Rulebook | None = None
+    step_timeout: float | None = DEFAULT_STEP_TIMEOUT  # seconds an in-process engine call may take
 
     def __init__(self) -> None:
         super().__init__()
@@ -80,7 +81,7 @@ class HedgeModeMachine(RuleBasedStateMachine):
         if book is None:
             book = type(self).rulebook = load_rulebook()
         self.book = book
-        self.engine = Engine(type(self).adapter_factory())
+        self.engine = Engine(type(self).adapter_factory(), type(self).step_timeout)
         caps = self.engine.capabilities
         accounts = ("alice", "bob") if "multi-account" in caps else ("alice",)
         self.params = default_params(self.profile, mode="HEDGE" if "hedge-mode" in caps else "ONE_WAY",
@@ -244,11 +245,12 @@ class HedgeModeMachine(RuleBasedStateMachine):
     @classmethod
     def for_engine(cls, adapter_factory: Callable[[], Any], profile: str = "seed",
                    rulebook: Rulebook | None = None, test_settings: settings | None = None,
-                   name: str | None = None) -> type:
+                   name: str | None = None, step_timeout: float | None = DEFAULT_STEP_TIMEOUT) -> type:
         """A ``unittest.TestCase`` class running this machine against the factory's engine."""
         load_profile(profile)  # fail early on a bad profile name
         machine = type(name or "HedgeModeMachineFor", (cls,), {
             "adapter_factory": staticmethod(adapter_factory), "profile_name": profile, "rulebook": rulebook,
+            "step_timeout": step_timeout,
         })
         test_case = machine.TestCase
         if test_settings is not None:

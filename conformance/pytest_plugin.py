@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hedgespec.conformance.failures import DEFAULT_STEP_TIMEOUT, step_timeout_seconds
 
 OPTIONS = ("hedgespec_engine", "hedgespec_engine_cmd")
 
@@ -37,8 +38,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="vector directory (default: the built-in corpus of the profile)")
     group.addoption("--hedgespec-examples", metavar="N", type=int, default=50,
                     help="Hypothesis examples of the hedgespec state machine (default 50)")
-    group.addoption("--hedgespec-timeout", metavar="SECONDS", type=float, default=10.0,
-                    help="per-step timeout for --hedgespec-engine-cmd (default 10)")
+    group.addoption("--hedgespec-timeout", metavar="SECONDS", type=step_timeout_seconds, default=DEFAULT_STEP_TIMEOUT,
+                    help="per-step timeout: a --hedgespec-engine-cmd reply or an in-process engine call "
+                         "(default 10)")
 
 
 def _active(config: pytest.Config) -> bool:
@@ -82,7 +84,7 @@ class _Collector:
             raise pytest.UsageError(f"hedgespec: {exc}") from None
         suite = HedgespecSuite.from_parent(session, name="hedgespec")
         suite.factory = factory
-        self.shared = SharedEngine(factory)
+        self.shared = SharedEngine(factory, config.getoption("hedgespec_timeout"))
         suite.shared = self.shared
         items.extend(suite.collect())
 
@@ -98,15 +100,16 @@ class SharedEngine:
     Each vector resets it; a JSON-lines engine that failed is restarted by its next reset.
     """
 
-    def __init__(self, factory: Callable[[], Any]) -> None:
+    def __init__(self, factory: Callable[[], Any], step_timeout: float | None) -> None:
         self.factory = factory
+        self.step_timeout = step_timeout
         self.engine: Any = None
 
     def get(self) -> Any:
         from hedgespec.conformance.runner import Engine
 
         if self.engine is None:
-            self.engine = Engine(self.factory())
+            self.engine = Engine(self.factory(), self.step_timeout)
         return self.engine
 
     def close(self) -> None:
@@ -165,7 +168,8 @@ class VectorItem(pytest.Item):
         missing = sorted(set(self.vector.requires) - engine.capabilities)
         if missing:
             pytest.skip("engine lacks " + ", ".join(missing))
-        runner = Runner(engine, RunConfig(profile=self.config.getoption("hedgespec_profile")), load_rulebook())
+        runner = Runner(engine, RunConfig(profile=self.config.getoption("hedgespec_profile"),
+                                          step_timeout=self.config.getoption("hedgespec_timeout")), load_rulebook())
         result = runner.run_vector(self.vector, {r.id: r.digest for r in runner.rulebook.rules})
         if result["status"] == "unsupported":
             pytest.skip(result["reason"])
@@ -195,7 +199,8 @@ class MachineItem(pytest.Item):
                                  stateful_step_count=40, database=None,
                                  suppress_health_check=list(HealthCheck))
         case_cls = HedgeModeMachine.for_engine(self.factory, self.config.getoption("hedgespec_profile"),
-                                               test_settings=test_settings)
+                                               test_settings=test_settings,
+                                               step_timeout=self.config.getoption("hedgespec_timeout"))
         result = unittest.TestResult()
         unittest.defaultTestLoader.loadTestsFromTestCase(case_cls).run(result)
         problems = result.failures + result.errors

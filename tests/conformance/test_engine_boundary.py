@@ -22,7 +22,7 @@ from conform_helpers import small
 from hedgespec.conformance import report as R
 from hedgespec.conformance.adapter import ReferenceAdapter
 from hedgespec.conformance.cli import main
-from hedgespec.conformance.failures import EngineFailure, deadline
+from hedgespec.conformance.failures import LONGEST_STEP_TIMEOUT, EngineFailure, deadline
 from hedgespec.conformance.jsonl import JsonLinesAdapter
 from hedgespec.conformance.rulebook import Rulebook
 from hedgespec.conformance.runner import Engine, run
@@ -90,7 +90,8 @@ class HangingAdapter(ReferenceAdapter):
 
     def apply(self, action: dict[str, Any]) -> dict[str, Any]:
         self.applied += 1
-        while self.applied % 3 == 0:
+        give_up = time.monotonic() + 5  # without the deadline the test fails instead of hanging
+        while self.applied % 3 == 0 and time.monotonic() < give_up:
             try:
                 pass
             except Exception:  # noqa: BLE001 - an engine that swallows errors
@@ -98,6 +99,11 @@ class HangingAdapter(ReferenceAdapter):
         return super().apply(action)
 
 
+outer_timer = pytest.mark.skipif(signal.getitimer(signal.ITIMER_REAL)[0] > 0,
+                                 reason="another real-time timer is running (pytest-timeout?): no deadline is armed")
+
+
+@outer_timer
 def test_in_process_hang_is_a_timeout_failure_and_the_run_goes_on() -> None:
     report = run(lambda: HangingAdapter("seed"), small(examples=3, steps=6, max_engine_failures=2, step_timeout=0.2))
     failure = report["engine_failures"][0]["engine_failure"]
@@ -108,6 +114,7 @@ def test_in_process_hang_is_a_timeout_failure_and_the_run_goes_on() -> None:
     assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
 
 
+@outer_timer
 def test_deadline_leaves_a_timer_already_running_alone() -> None:
     """Under another real-time timer (pytest-timeout's, say) the call runs unbounded and the timer stays."""
     fired: list[int] = []
@@ -123,6 +130,7 @@ def test_deadline_leaves_a_timer_already_running_alone() -> None:
     assert fired == []
 
 
+@outer_timer
 def test_deadline_restores_the_previous_handler_and_passes_results_through() -> None:
     def mine(signum: int, frame: object) -> None:
         raise AssertionError("not called")
@@ -140,6 +148,76 @@ def test_deadline_restores_the_previous_handler_and_passes_results_through() -> 
         assert signal.getsignal(signal.SIGALRM) is mine
     finally:
         signal.signal(signal.SIGALRM, previous)
+
+
+@outer_timer
+def test_deadline_never_leaves_its_handler_or_timer_behind() -> None:
+    """An alarm that goes off as the call returns, or while the timer is disarmed, still restores both."""
+    def mine(signum: int, frame: object) -> None:
+        raise AssertionError("not called")
+
+    previous = signal.signal(signal.SIGALRM, mine)
+    outcomes: dict[str, int] = {"returned": 0, "timeout": 0}
+    try:
+        for _ in range(400):
+            try:
+                with deadline(0.0005, "apply"):
+                    end = time.perf_counter() + 0.0005
+                    while time.perf_counter() < end:
+                        pass
+                outcomes["returned"] += 1
+            except EngineFailure as exc:
+                assert exc.kind == "timeout"
+                outcomes["timeout"] += 1
+            assert signal.getsignal(signal.SIGALRM) is mine
+            assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+    finally:
+        signal.signal(signal.SIGALRM, previous)
+    assert outcomes["timeout"] > 0
+
+
+@outer_timer
+def test_a_timeout_beyond_the_platform_timer_is_the_longest_one() -> None:
+    with deadline(1e10, "reset"):
+        assert 0 < signal.getitimer(signal.ITIMER_REAL)[0] <= LONGEST_STEP_TIMEOUT
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+    assert main(["conform", *QUICK, "--timeout", "1e10"]) == 0
+
+
+@pytest.mark.parametrize("text", ["0", "-1", "nan", "inf", "soon"])
+def test_cli_timeout_must_be_positive_seconds(text: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["conform", *QUICK, "--timeout", text])
+    assert exit_info.value.code == 2
+    assert "--timeout" in capsys.readouterr().err
+
+
+@outer_timer
+def test_the_step_timeout_reaches_the_pytest_plugin_and_the_state_machine() -> None:
+    import unittest
+
+    from hedgespec.conformance.machine import HedgeModeMachine
+    from hedgespec.conformance.pytest_plugin import SharedEngine
+    from hypothesis import HealthCheck, settings
+
+    shared = SharedEngine(lambda: ReferenceAdapter("seed"), 0.5)
+    assert shared.get().step_timeout == 0.5
+    shared.close()
+
+    class SlowReset(ReferenceAdapter):
+        def reset(self, params: dict[str, Any]) -> None:
+            give_up = time.monotonic() + 5
+            while time.monotonic() < give_up:
+                pass
+            super().reset(params)
+
+    case = HedgeModeMachine.for_engine(lambda: SlowReset("seed"), step_timeout=0.25, test_settings=settings(
+        max_examples=1, database=None, deadline=None, suppress_health_check=list(HealthCheck)))
+    result = unittest.TestResult()
+    began = time.monotonic()
+    unittest.defaultTestLoader.loadTestsFromTestCase(case).run(result)
+    assert time.monotonic() - began < 4
+    assert len(result.failures) == 1 and "reset: no reply within 0.25 s" in result.failures[0][1]
 
 
 def test_an_adapter_with_its_own_request_timeout_gets_no_second_deadline() -> None:
