@@ -1,6 +1,7 @@
 """Reference-model throughput on a hedged workload: actions per second, single core, and the top costs.
 
     .venv/bin/python bench/bench_model.py [--actions N] [--accounts K] [--runs R] [--top T] [--json] [--bytecodes]
+                                          [--instructions]
 
 The workload: K accounts in hedge mode on one BTCUSDT-like perpetual (half of them cross margined).
 Each round opens both legs by market orders, rests opening limit orders on both legs that market
@@ -11,7 +12,9 @@ stream is built once (by running the model, so that closes fit the legs) and pre
 part is only ``step`` over the parsed actions, from a fresh initial state each run. The figure is the
 median over R runs; extra runs give the cost per action kind and a cProfile listing, and with
 ``--bytecodes`` the bytecode instructions per action (deterministic, for comparing versions on a
-shared machine where seconds are noisy).
+shared machine where seconds are noisy). ``--instructions`` counts the machine instructions per
+action under valgrind's callgrind (two processes, with 0 and 2 timed runs: the difference is the
+stepping alone), which includes the time spent in C that bytecodes leave out; it needs valgrind.
 
 Target: >= 100,000 actions/s. The benchmark prints figures; it asserts nothing about time.
 """
@@ -25,7 +28,10 @@ import json
 import platform
 import pstats
 import random
+import re
+import shutil
 import statistics
+import subprocess
 import sys
 import time
 from collections import Counter
@@ -203,6 +209,24 @@ def bytecode_count(start: State, actions: list[Any], raw: list[dict[str, Any]]) 
             "ops_by_kind": {kind: round(per_kind[kind] / seen[kind]) for kind, _ in seen.most_common()}}
 
 
+def machine_instructions(actions: int, accounts: int, seed: int) -> dict[str, Any]:
+    """Machine instructions per action, from two callgrind runs of this script (0 and 2 timed runs)."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        return {"error": "valgrind is not installed"}
+    collected = []
+    for runs in (0, 2):
+        done = subprocess.run(
+            [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, __file__,
+             "--only-runs", str(runs), "--actions", str(actions), "--accounts", str(accounts), "--seed", str(seed)],
+            capture_output=True, text=True, check=False)
+        found = re.findall(r"Collected : (\d+)", done.stderr)
+        if done.returncode != 0 or not found:
+            return {"error": f"callgrind failed (exit {done.returncode}): {done.stderr.strip()[-200:]}"}
+        collected.append(int(found[-1]))
+    return {"per_action": round((collected[1] - collected[0]) / (2 * actions))}
+
+
 def profile_once(start: State, actions: list[Any], top: int) -> tuple[str, list[dict[str, Any]]]:
     profiler = cProfile.Profile()
     profiler.enable()
@@ -232,11 +256,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     parser.add_argument("--bytecodes", action="store_true",
                         help="also count bytecode instructions per action (deterministic; one slow traced run)")
+    parser.add_argument("--instructions", action="store_true",
+                        help="also count machine instructions per action under callgrind (needs valgrind; slow)")
+    parser.add_argument("--only-runs", type=int, default=None, help=argparse.SUPPRESS)  # callgrind's inner runs
     args = parser.parse_args(argv)
 
     raw = Workload(args.accounts, args.seed).build(args.actions)
     actions = [action_from_json(a, f"action {i}") for i, a in enumerate(raw)]
     start = initial_state(params(args.accounts))
+    if args.only_runs is not None:
+        for _ in range(args.only_runs):
+            run_once(start, actions)
+        return 0
     timings, cpu_timings, kinds = [], [], Counter[str]()
     for _ in range(args.runs):
         seconds, cpu_seconds, kinds = run_once(start, actions)
@@ -248,6 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     by_kind = cost_by_kind(start, actions, raw)
     text, rows = profile_once(start, actions, args.top)
     bytecodes = bytecode_count(start, actions, raw) if args.bytecodes else None
+    instructions = machine_instructions(len(actions), args.accounts, args.seed) if args.instructions else None
     mix = Counter(a["kind"] for a in raw)
     result = {
         "actions": len(actions), "accounts": args.accounts, "runs": args.runs,
@@ -256,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
         "cpu_actions_per_second": round(cpu_rate), "target": TARGET,
         "meets_target": rate >= TARGET, "outcomes": dict(kinds), "action_mix": dict(mix),
         "python": platform.python_version(), "cost_by_kind": by_kind, "top_costs": rows,
-        "bytecodes": bytecodes,
+        "bytecodes": bytecodes, "machine_instructions": instructions,
     }
     if args.json:
         print(json.dumps(result, indent=2))
@@ -274,6 +306,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  bytecode instructions: {bytecodes['ops_per_action']:,} per action, "
               f"{bytecodes['calls_per_action']} Python calls per action; by kind "
               + ", ".join(f"{k} {n:,}" for k, n in bytecodes["ops_by_kind"].items()))
+    if instructions:
+        print("  machine instructions (callgrind): " + (f"{instructions['per_action']:,} per action"
+                                                     if "per_action" in instructions else instructions["error"]))
     print(f"\ntop {args.top} costs (cProfile, one extra run; profiling slows the run down):")
     print(text)
     return 0
