@@ -85,9 +85,8 @@ def liquidate_pair(pair: HedgePair, position_side: str, price: int, clearance: i
 def evaluate(work: Work, instrument: str) -> None:
     """After a mark-price or funding step: liquidate breached isolated legs, then breached cross pools.
 
-    One pass over each account's legs decides: the isolated legs of ``instrument`` each by its own
-    criterion, the cross pool by its equity and maintenance (what ``cross_pool`` computes; the sums
-    do not depend on the order). Only an account with a breach goes on to liquidate.
+    Each isolated leg of ``instrument`` is decided on its own values, so the decisions do not depend
+    on the order; the breached ones are liquidated in leg order, then the cross pool is decided.
     """
     config = work.config
     trigger = config.choices["liquidation_trigger"]
@@ -96,35 +95,18 @@ def evaluate(work: Work, instrument: str) -> None:
     if mark is None:
         return
     brackets = config.instruments[instrument].brackets
-    marks = work.mark_prices
     for account_id in config.account_ids:
         account = work.current(account_id)
         settings = account.settings
         breached: list[tuple[tuple[str, str], Leg, int]] = []
-        has_cross = False
-        equity, maintenance = account.wallet, 0
         for key, leg in account.legs.items():
-            if not leg.quantity:
-                continue
-            if settings.get(key, default).margin_type == ISOLATED:
-                if key[0] == instrument:
-                    leg_maintenance = maintenance_margin(leg, mark, brackets)
-                    if isolated_should_liquidate(leg, mark, leg_maintenance, trigger):
-                        breached.append((key, leg, leg_maintenance))
-                continue
-            has_cross = True
-            symbol = key[0]
-            price = marks.get(symbol)
-            if price is None:
-                price = leg.cost_basis // leg.quantity
-            equity += unrealized_pnl(leg, price)
-            maintenance += maintenance_margin(leg, price, config.instruments[symbol].brackets)
-        # each isolated leg is decided on its own values, so the decisions do not depend on the
-        # order; the liquidations run in leg order, and the cross pool is then decided afresh
-        for (symbol, side), leg, leg_maintenance in sorted(breached):
-            liquidate_isolated(work, account_id, symbol, side, leg, mark, leg_maintenance)
-        if breached or has_cross and is_breached(equity, maintenance, trigger):
-            _evaluate_cross(work, account_id)
+            if key[0] == instrument and leg.quantity and settings.get(key, default).margin_type == ISOLATED:
+                maintenance = maintenance_margin(leg, mark, brackets)
+                if isolated_should_liquidate(leg, mark, maintenance, trigger):
+                    breached.append((key, leg, maintenance))
+        for (symbol, side), leg, maintenance in sorted(breached):
+            liquidate_isolated(work, account_id, symbol, side, leg, mark, maintenance)
+        _evaluate_cross(work, account_id)
 
 
 def _cancel_before(work: Work, account_id: str, legs: list[tuple[str, str]]) -> None:
@@ -152,21 +134,22 @@ def liquidate_isolated(work: Work, account_id: str, instrument: str, side: str, 
 
 
 def cross_pool(work: Work, account_id: str) -> tuple[int, int, list[tuple[str, str, Leg]]]:
-    """(equity, maintenance, open cross legs) of an account's cross pool at current marks."""
+    """(equity, maintenance, open cross legs in leg order) of an account's cross pool at current marks."""
     account = work.current(account_id)
     equity = account.wallet
     maintenance = 0
     legs = []
     default = work.config.default_settings
     settings = account.settings
-    for (symbol, side), leg in sorted((key, leg) for key, leg in account.legs.items() if leg.quantity):
-        if settings.get((symbol, side), default).margin_type != CROSS:
+    for (symbol, side), leg in account.legs.items():
+        if not leg.quantity or settings.get((symbol, side), default).margin_type != CROSS:
             continue
         mark = work.mark_prices.get(symbol)
         price = mark if mark is not None else leg.cost_basis // leg.quantity
         equity += unrealized_pnl(leg, price)
         maintenance += maintenance_margin(leg, price, work.config.instruments[symbol].brackets)
         legs.append((symbol, side, leg))
+    legs.sort()  # the sums do not depend on the order; liquidation closes the legs in this one
     return equity, maintenance, legs
 
 
