@@ -424,14 +424,15 @@ def _market_close_beyond_leg(action, before, outcome, after):
         _accept_reason("REDUCE_EXCEEDS_LEG")(action, before, outcome, after)
 
 
-def _worst_price_first(original):
+def _matching(priority):
+    """A patch for ``match_resting``: the reference's matching with the resting orders it trades through
+    taken in ``priority(side, order)`` order."""
     def match_resting(work, instrument, price, quantity):
-        """The reference's matching with the price priority reversed (the worst price fills first)."""
         from hedgespec.model import orders
         work.copy_prices()
         for side in ("BUY", "SELL"):
             candidates = sorted(
-                (o.price if side == "BUY" else -o.price, o.seq, account_id, o.order_id)
+                (*priority(side, o), account_id, o.order_id)
                 for account_id in work.config.account_ids for o in work.current(account_id).orders.values()
                 if o.instrument == instrument and o.order_type == "LIMIT" and o.side == side
                 and (o.price >= price if side == "BUY" else o.price <= price))
@@ -449,7 +450,11 @@ def _worst_price_first(original):
                         continue
                 budget -= fill_qty
                 orders.execute(work, account_id, order, fill_qty, order.price, "MAKER", "order")
-    return match_resting
+    return lambda original: match_resting
+
+
+_worst_price_first = _matching(lambda side, o: (o.price if side == "BUY" else -o.price, o.seq))
+_newest_first = _matching(lambda side, o: (-o.price if side == "BUY" else o.price, -o.seq))
 
 
 def _reducing_fills_by_leg(outcome):
@@ -654,6 +659,8 @@ MUTANTS: list[Mutant] = [
            "leg, is accepted", _market_close_beyond_leg),
     Mutant("worst-price-first", "HM-ORD-006", "a market trade fills the resting orders it trades through worst "
            "price first", _no_op, patches=(("hedgespec.model.orders", "match_resting", _worst_price_first),)),
+    Mutant("newest-first", "HM-ORD-006", "a market trade fills the resting orders at one price newest first",
+           _no_op, patches=(("hedgespec.model.orders", "match_resting", _newest_first),)),
     Mutant("later-closes-realize-nothing", "HM-POS-002", "when a step reduces a leg by several fills, only the "
            "first realizes PnL", _later_closes_realize_nothing),
     Mutant("one-release-per-step", "HM-MARG-003", "when a step reduces an isolated leg by several fills, only the "

@@ -136,6 +136,13 @@ def _ord_006(p: Profile) -> Case:
                       {"t": 3, "kind": "market_trade", "instrument": PERP, "price": "29900", "quantity": "0.03"}]
 
 
+@scenario("limit-time-priority", "At one price, resting limits fill in the order they arrived", "HM-ORD-006")
+def _ord_006_time(p: Profile) -> Case:
+    return hedge(p), [order(1, "b1", "BUY", "LONG", "0.02", "29900", "LIMIT"),
+                      order(2, "b2", "BUY", "LONG", "0.02", "29900", "LIMIT"),
+                      {"t": 3, "kind": "market_trade", "instrument": PERP, "price": "29850", "quantity": "0.03"}]
+
+
 @scenario("insufficient-margin", "An opening order needs initial margin plus fee", "HM-ORD-008")
 def _ord_008(p: Profile) -> Case:
     return hedge(p), [{"t": 1, "kind": "set_leverage", "account": "alice", "instrument": PERP,

@@ -40,6 +40,7 @@ def order_json(order: Order) -> dict[str, Any]:
         "callback_rate": format_units(order.callback_rate, "rate"), "reduce_only": order.reduce_only,
         "close_position": order.close_position,
         "trailing_extreme": format_units(order.extreme, "price") if order.extreme else None,
+        "arrival": str(order.seq),
     }
 
 

@@ -146,7 +146,13 @@ def directed_actions() -> list[list[dict[str, Any]]]:
         _order(3, "c2", "SELL", "LONG", "1", "111", order_type="LIMIT"),
         {"t": 4, "kind": "market_trade", "instrument": "BTCUSDT", "price": "112", "quantity": "2"},
     ]
-    return [cross_pair, stop_and_liquidation, trailing, trailing_activation, two_closes_one_trade]
+    one_price_two_arrivals = [  # the trade runs out between two orders at one price (HM-ORD-006, time)
+        _order(1, "b1", "BUY", "LONG", "1", "99", order_type="LIMIT"),
+        _order(2, "b2", "BUY", "LONG", "1", "99", order_type="LIMIT"),
+        {"t": 3, "kind": "market_trade", "instrument": "BTCUSDT", "price": "98", "quantity": "1"},
+    ]
+    return [cross_pair, stop_and_liquidation, trailing, trailing_activation, two_closes_one_trade,
+            one_price_two_arrivals]
 
 
 class CheckedRun:

@@ -150,6 +150,53 @@ def test_market_trade_fills_the_best_price_first():
     assert found and set(found) == {"HM-ORD-006"}
 
 
+def _mutant_steps(name: str, run: list[dict]) -> list[StepView]:
+    from hedgespec.conformance.mutants import MUTANT_BY_NAME
+
+    adapter, p = MUTANT_BY_NAME[name].adapter("seed"), params("seed")
+    adapter.reset(p)
+    before, views = adapter.snapshot(), []
+    for t, raw in enumerate(run, 1):
+        action = {"t": t, **raw}
+        outcome = adapter.apply(action)
+        after = adapter.snapshot()
+        views.append(StepView(p, before, action, outcome, after))
+        before = after
+    return views
+
+
+def _without_arrival(view: StepView, arrival: str | None) -> StepView:
+    """The step as an engine reports it that gives every open order ``arrival`` (None: omits the field)."""
+    snapshots = []
+    for snapshot in (view.before, view.after):
+        snapshot = copy.deepcopy(snapshot)
+        for acc in snapshot["accounts"].values():
+            for open_order in acc["open_orders"].values():
+                open_order.pop("arrival")
+                if arrival is not None:
+                    open_order["arrival"] = arrival
+        snapshots.append(snapshot)
+    return edited(view, before=snapshots[0], after=snapshots[1])
+
+
+def test_market_trade_fills_one_price_in_arrival_order():
+    """HM-ORD-006's time priority, read from the open orders' ``arrival``: the newest-first engine is
+    caught; an engine that omits the field, or gives both orders the same arrival, is left undecided."""
+    run = [order("first", "BUY", "LONG", "1", "99", "LIMIT"), order("second", "BUY", "LONG", "1", "99", "LIMIT"),
+           trade("98", "1")]
+    view = steps("seed", run)[2]
+    arrivals = {oid: o["arrival"] for oid, o in view.before["accounts"]["A"]["open_orders"].items()}
+    assert int(arrivals["first"]) < int(arrivals["second"])
+    assert [e["order_id"] for e in view.outcome["events"] if e["type"] == "fill"] == ["first"]
+    broken = _mutant_steps("newest-first", run)[2]
+    assert [e["order_id"] for e in broken.outcome["events"] if e["type"] == "fill"] == ["second"]
+    found = [v for v in get("HM-ORD-006").check(broken)]
+    assert [v.rule_id for v in found] == ["HM-ORD-006"]
+    assert "first placed earlier at the same price" in found[0].message
+    assert ids(_without_arrival(broken, None), "HM-ORD-006") == []
+    assert ids(_without_arrival(broken, "7"), "HM-ORD-006") == []
+
+
 # Allowed behaviour the checks once flagged: each builds it and asserts no violation, the broken engine
 # next to it is still caught --------------------------------------------------------------------------
 

@@ -889,6 +889,7 @@ class Engine {
           instrument: o.instrument, side: o.side, position_side: o.positionSide, order_type: o.orderType,
           quantity: fmt(o.quantity, "qty"), price: fmt(o.price, "price"), stop_price: "0", activation_price: "0",
           callback_rate: "0", reduce_only: o.reduceOnly, close_position: false, trailing_extreme: null,
+          arrival: String(o.seq),
         };
       }
       accounts[id] = {

@@ -327,8 +327,8 @@ def fill_prices(view: StepView) -> Iterator[Violation]:
     """Implements HM-ORD-006.
 
     Price priority is read from the order of the step's events; time priority among orders at one
-    price is not observable in a step (snapshots list open orders by ID, without their arrival), so
-    it is left to the vectors, which compare the fills themselves.
+    price from the open orders' optional ``arrival`` field. Where an engine omits it (or two orders
+    share one), time priority is left to the vectors, which compare the fills themselves.
     """
     action = view.action
     if _place(view) and action.get("order_type") in ("MARKET", "LIMIT"):
@@ -383,9 +383,22 @@ def _capacity(order: dict, leg: Decimal) -> Decimal | None:
     return abs(leg) if opposes else Decimal(0)
 
 
+def _arrival(order: dict) -> int | None:
+    """An open order's ``arrival`` (a larger value arrived later), None when the engine omits it."""
+    arrival = order.get("arrival")
+    return int(arrival) if isinstance(arrival, str) and arrival.isascii() and arrival.isdigit() else None
+
+
+def _arrived_earlier(order: dict, than: dict) -> bool:
+    """Whether ``order`` holds time priority over ``than``: both report an arrival, and its is smaller."""
+    first, second = _arrival(order), _arrival(than)
+    return first is not None and second is not None and first < second
+
+
 def _price_priority(view: StepView, price: Decimal) -> Iterator[Violation]:
-    """Replay the step's events: when a resting order fills, no order on its side at a better price may
-    still have quantity it could take (a closing order can take none once its leg is flat)."""
+    """Replay the step's events: when a resting order fills, no order on its side at a better price, or
+    at the same price and arrived earlier, may still have quantity it could take (a closing order can
+    take none once its leg is flat)."""
     symbol = view.action["instrument"]
     book: dict[tuple[str, str], dict] = {}
     for account, acc in view.before["accounts"].items():
@@ -417,7 +430,11 @@ def _price_priority(view: StepView, price: Decimal) -> Iterator[Violation]:
                                           f"the worse price {last[order['side']][0]}")
         last[order["side"]] = (p, event["order_id"])
         for other, waiting in book.items():
-            if other == key or waiting["side"] != order["side"] or not better(D(waiting["price"]), p):
+            if other == key or waiting["side"] != order["side"]:
+                continue
+            waiting_price = D(waiting["price"])
+            earlier = waiting_price == p and _arrived_earlier(waiting, order)
+            if not (earlier or better(waiting_price, p)):
                 continue
             open_qty = remaining[other]
             waiting_leg = (other[0], symbol, waiting["position_side"])
@@ -425,8 +442,10 @@ def _price_priority(view: StepView, price: Decimal) -> Iterator[Violation]:
             if capacity is not None:
                 open_qty = min(open_qty, capacity)
             if open_qty > 0 and other[1] != event["order_id"]:
-                yield Violation("HM-ORD-006", f"{event['order_id']} at {p} filled while {other[1]} at the better "
-                                              f"price {waiting['price']} still had {open_qty} to fill")
+                ahead = (f"placed earlier at the same price (arrival {waiting['arrival']} < {order['arrival']})"
+                         if earlier else f"at the better price {waiting['price']}")
+                yield Violation("HM-ORD-006", f"{event['order_id']} at {p} filled while {other[1]} {ahead} still "
+                                              f"had {open_qty} to fill")
         remaining[key] -= D(event["quantity"])
 
 
