@@ -3,11 +3,15 @@
     .venv/bin/python bench/bench_model.py [--actions N] [--accounts K] [--runs R] [--top T] [--json] [--bytecodes]
                                           [--instructions]
 
-The workload: K accounts in hedge mode on one BTCUSDT-like perpetual (half of them cross margined).
+The workload: K accounts in hedge mode on one BTCUSDT-like perpetual (half of them cross margined)
+and a series of dated contracts traded one at a time (the front), isolated at 100x leverage.
 Each round opens both legs by market orders, rests opening limit orders on both legs that market
 trades fill, places a stop on the LONG leg and a take-profit and a trailing stop on the SHORT leg,
 steps the mark price (a bounded random walk that triggers some conditional orders), pays funding,
-closes half of each leg (sized from the state) and cancels about half of what is left open. The
+closes half of each leg (sized from the state) and cancels about half of what is left open. On the
+front dated contract every account also opens both legs, its mark takes a wider walk that
+liquidates some of them, and every ``ROLL`` rounds it expires at its mark (every leg settled) and
+the next contract becomes the front, its leverage set first. The
 stream is built once (by running the model, so that closes fit the legs) and pre-parsed; the timed
 part is only ``step`` over the parsed actions, from a fresh initial state each run. The figure is the
 median over R runs; extra runs give the cost per action kind and a cProfile listing, and with
@@ -61,11 +65,26 @@ INSTRUMENT: dict[str, Any] = {
 }
 
 
-def params(accounts: int) -> dict[str, Any]:
+ROLL = 30  # rounds between two expiries of the front dated contract
+ROUND_ACTIONS = 70  # about how many actions one round of four accounts takes
+
+
+def dated_symbol(n: int) -> str:
+    return f"{SYMBOL}-D{n}"
+
+
+def dated_count(actions: int) -> int:
+    """How many dated contracts a stream of ``actions`` rolls through (one spare)."""
+    return actions // (ROLL * ROUND_ACTIONS) + 2
+
+
+def params(accounts: int, dated: int) -> dict[str, Any]:
+    contracts = [{**INSTRUMENT, "symbol": dated_symbol(n), "kind": "DATED"} for n in range(dated)]
     return {
-        "instruments": [INSTRUMENT],
+        "instruments": [INSTRUMENT, *contracts],
         "accounts": {f"acct{i}": {"wallet": "1000000", "position_mode": {"*": "HEDGE"}} for i in range(accounts)},
-        "mark_prices": {SYMBOL: "60000"}, "last_prices": {SYMBOL: "60000"},
+        "mark_prices": {SYMBOL: "60000", **{c["symbol"]: "60000" for c in contracts}},
+        "last_prices": {SYMBOL: "60000"},
     }
 
 
@@ -80,12 +99,17 @@ def qty(atoms: int) -> str:
 class Workload:
     """Builds the action stream while running the model, so that closing orders fit their legs."""
 
-    def __init__(self, accounts: int, seed: int) -> None:
+    def __init__(self, accounts: int, seed: int, actions: int) -> None:
         self.rng = random.Random(seed)
-        self.params = params(accounts)
+        self.actions = actions
+        self.dated = dated_count(actions)
+        self.params = params(accounts, self.dated)
         self.ids = sorted(self.params["accounts"])
         self.state: State = initial_state(self.params)
         self.mark = CENTRE
+        self.front = 0  # the dated contract traded now
+        self.front_mark = CENTRE
+        self.rounds = 0
         self.raw: list[dict[str, Any]] = []
         self.serial = 0
 
@@ -94,13 +118,40 @@ class Workload:
         _, self.state = step(self.state, action_from_json(raw, "bench"))
         self.raw.append(raw)
 
-    def order(self, account: str, side: str, position_side: str, order_type: str, quantity: int, **extra: Any) -> None:
+    def order(self, account: str, side: str, position_side: str, order_type: str, quantity: int,
+              instrument: str = SYMBOL, **extra: Any) -> None:
         self.serial += 1
-        self.add("place_order", account=account, order_id=f"o{self.serial}", instrument=SYMBOL, side=side,
+        self.add("place_order", account=account, order_id=f"o{self.serial}", instrument=instrument, side=side,
                  position_side=position_side, order_type=order_type, quantity=qty(quantity), **extra)
 
     def leg(self, account: str, side: str) -> int:
         return abs(self.state.accounts[account].leg(SYMBOL, side).quantity)
+
+    def open_front(self) -> None:
+        """Leverage 100 on both legs of the new front contract, for every account."""
+        for account in self.ids:
+            for side in ("LONG", "SHORT"):
+                self.add("set_leverage", account=account, instrument=dated_symbol(self.front), position_side=side,
+                         leverage="100")
+
+    def trade_front(self) -> None:
+        """Both legs opened on the front contract, then a mark step of up to 0.5% (liquidates some legs)."""
+        symbol = dated_symbol(self.front)
+        for account in self.ids:
+            size = self.rng.randint(1, 5) * LOT
+            self.order(account, "BUY", "LONG", "MARKET", size, symbol, price=price(self.front_mark))
+            self.order(account, "SELL", "SHORT", "MARKET", size, symbol, price=price(self.front_mark))
+        self.front_mark += (CENTRE - self.front_mark) // 20 + self.rng.randint(-3000, 3000) * TICK
+        self.add("mark_price", instrument=symbol, price=price(self.front_mark))
+
+    def roll(self) -> None:
+        """Expire the front contract at its mark; the next one becomes the front."""
+        if self.front + 1 >= self.dated:
+            return
+        self.add("expire", instrument=dated_symbol(self.front), settlement_price=price(self.front_mark))
+        self.front += 1
+        self.front_mark = CENTRE
+        self.open_front()
 
     def walk(self) -> None:
         """A mark-price step: +-0.15% at most, pulled back toward 60000 (no liquidations)."""
@@ -113,6 +164,7 @@ class Workload:
             for side in ("LONG", "SHORT"):
                 self.add("set_margin_type", account=account, instrument=SYMBOL, position_side=side,
                          margin_type="CROSS")
+        self.open_front()
 
     def round(self) -> None:
         rng, mark = self.rng, self.mark
@@ -128,6 +180,7 @@ class Workload:
             self.order(account, "BUY", "SHORT", "TRAILING_STOP_MARKET", half, callback_rate="0.004")
         for _ in range(4):
             self.walk()
+        self.trade_front()
         self.add("market_trade", instrument=SYMBOL, price=price(self.mark - 50 * TICK), quantity=qty(100 * LOT))
         self.add("market_trade", instrument=SYMBOL, price=price(self.mark + 50 * TICK), quantity=qty(100 * LOT))
         self.add("funding", instrument=SYMBOL, rate=format_units(rng.randint(-20, 20) * 500, "rate"))
@@ -139,12 +192,15 @@ class Workload:
             for order_id in sorted(self.state.accounts[account].orders):
                 if rng.random() < 0.5:
                     self.add("cancel_order", account=account, order_id=order_id)
+        self.rounds += 1
+        if self.rounds % ROLL == 0:
+            self.roll()
 
-    def build(self, actions: int) -> list[dict[str, Any]]:
+    def build(self) -> list[dict[str, Any]]:
         self.setup()
-        while len(self.raw) < actions:
+        while len(self.raw) < self.actions:
             self.round()
-        return self.raw[:actions]
+        return self.raw[:self.actions]
 
 
 def run_once(start: State, actions: list[Any]) -> tuple[float, float, Counter[str]]:
@@ -261,9 +317,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only-runs", type=int, default=None, help=argparse.SUPPRESS)  # callgrind's inner runs
     args = parser.parse_args(argv)
 
-    raw = Workload(args.accounts, args.seed).build(args.actions)
+    workload = Workload(args.accounts, args.seed, args.actions)
+    raw = workload.build()
     actions = [action_from_json(a, f"action {i}") for i, a in enumerate(raw)]
-    start = initial_state(params(args.accounts))
+    start = initial_state(workload.params)
     if args.only_runs is not None:
         for _ in range(args.only_runs):
             run_once(start, actions)
