@@ -20,17 +20,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from hsdocs import catalog, directives, pages, scenarios  # noqa: E402
 
 log = logging.getLogger("mkdocs.plugins.hedgespec")
-DOCS = Path(__file__).resolve().parent
-EXCLUDED = ("dev/", "hsdocs/", "SUMMARY.md")
+DOCS = catalog.DOCS
+handwritten = catalog.handwritten
 
 # (title, path or section) in nav order; sections are (title, [entries]) and vanish when empty.
 NavEntry = tuple[str, "str | list[NavEntry]"]
-
-
-def handwritten() -> list[str]:
-    """Markdown pages under docs/ (relative paths), contributors' notes excluded."""
-    return sorted(p.relative_to(DOCS).as_posix() for p in DOCS.rglob("*.md")
-                  if not p.relative_to(DOCS).as_posix().startswith(EXCLUDED))
 
 
 def _title_of(path: str) -> str:
@@ -147,7 +141,7 @@ def main() -> None:
         unknown = catalog.unknown_ids(text, known)
         if unknown:
             problems.append(f"docs/{path}: unknown rule ID(s) {', '.join(unknown)}")
-        if directives.DIRECTIVE.search(text) or directives.IF_EXISTS.search(text):
+        if directives.BLOCK.search(text) or directives.IF_EXISTS.search(text):
             write(path, directives.expand(text, f"docs/{path}", DOCS), generated)
             mkdocs_gen_files.set_edit_path(path, path)
     for rule_id, refs in sorted(tests.items()):

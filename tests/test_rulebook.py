@@ -88,3 +88,14 @@ def test_determinism_rule_compares_replays():
     same = [{"a": "1"}, {"kind": "accepted"}, {"a": "2"}]
     assert list(check([same, list(same)])) == []
     assert [v.rule_id for v in check([same, [{"a": "1"}, {"kind": "rejected"}, {"a": "2"}]])] == ["HM-DET-001"]
+
+
+def test_every_reason_class_says_when_it_applies() -> None:
+    """The published reason list (docs/formats/outcomes.md) pairs every class with its meaning, citing
+    only rules the registry has."""
+    from hedgespec.spec.reasons import REASON_CLASSES, REASON_MEANINGS
+
+    assert tuple(REASON_MEANINGS) == REASON_CLASSES
+    known = {r.id for r in all_rules()}
+    cited = {i for text in REASON_MEANINGS.values() for i in re.findall(r"HM-[A-Z]+-\d{3}", text)}
+    assert cited and cited <= known, cited - known

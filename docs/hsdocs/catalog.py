@@ -33,6 +33,16 @@ class DocsError(RuntimeError):
     """The docs cannot be built faithfully (unknown rule ID, missing registry)."""
 
 
+DOCS = Path(__file__).resolve().parents[1]
+EXCLUDED = ("dev/", "hsdocs/", "SUMMARY.md")
+
+
+def handwritten() -> list[str]:
+    """Markdown pages under docs/ (relative paths), contributors' notes excluded."""
+    return sorted(p.relative_to(DOCS).as_posix() for p in DOCS.rglob("*.md")
+                  if not p.relative_to(DOCS).as_posix().startswith(EXCLUDED))
+
+
 def _fixture_rules() -> list[Rule]:
     def frame(view: Any) -> Iterable[Any]:
         return ()

@@ -1,8 +1,10 @@
-"""``<!-- gen:NAME ARGS -->`` directives in hand-written pages, expanded at build time.
+"""``<!-- gen:NAME ARGS -->`` ... ``<!-- /gen:NAME -->`` blocks in hand-written pages.
 
 A hand-written page stays readable as plain Markdown; wherever it shows something the code knows
-(a worked example, the unit table, the action fields), it says so with a directive and the build
-fills it in from the code. An unknown directive fails the build.
+(a worked example, the unit table, the action fields), it says so with a block whose text is
+generated from the code. The text is committed, so a reader of the repository sees it too;
+``python docs/sync_generated.py`` rewrites it, a test fails while it is stale, and the build
+generates it afresh. An unknown directive, or one without its closing marker, fails the build.
 """
 
 from __future__ import annotations
@@ -15,14 +17,18 @@ from pathlib import Path
 
 from hedgespec.model import actions as A
 from hedgespec.model import events as E
+from hedgespec.model import state as S
 from hedgespec.model import units
 from hedgespec.model.codec import _OPTIONAL_DEFAULTS, ACTION_FIELD_UNITS
+from hedgespec.spec.reasons import REASON_MEANINGS
 from hedgespec.spec.registry import Rule
 
 from . import scenarios
 from .catalog import AREA_TITLES, DocsError, area_of, areas
 
-DIRECTIVE = re.compile(r"^<!--[ \t]*gen:([\w-]+)((?:[ \t]+[\w.-]+)*)[ \t]*-->[ \t]*$", re.MULTILINE)
+BLOCK = re.compile(r"^<!--[ \t]*gen:([\w-]+)((?:[ \t]+[\w.-]+)*)[ \t]*-->[ \t]*$"
+                   r"(?P<closing>\n(?:.*?\n)??<!--[ \t]*/gen:\1[ \t]*-->[ \t]*$)?", re.MULTILINE | re.DOTALL)
+"""An opening marker, with its generated text and closing marker when it has them."""
 
 
 def rst_to_markdown(text: str) -> str:
@@ -65,6 +71,17 @@ def _type_name(annotation: object) -> str:
     return getattr(annotation, "__name__", str(annotation))
 
 
+FIELD_VALUES = {
+    "mode": f"`{S.HEDGE}`, `{S.ONE_WAY}`",
+    "margin_type": f"`{S.ISOLATED}`, `{S.CROSS}`",
+    "side": f"`{S.BUY}`, `{S.SELL}`",
+    "position_side": f"`{S.LONG}`, `{S.SHORT}` (hedge mode); `{S.BOTH}` or omitted (one-way mode)",
+    "order_type": ", ".join(f"`{t}`" for t in S.ORDER_TYPES),
+    "scope": "`*` (the account), a settle asset or an instrument, as the profile's `mode_scope` allows",
+}
+"""The values a string field of an action may take."""
+
+
 def action_fields() -> str:
     """Every action kind with its fields, from the model's action classes and the codec's units."""
     out = []
@@ -74,7 +91,7 @@ def action_fields() -> str:
         doc = (cls.__doc__ or "").strip()
         if doc and not doc.startswith(cls.__name__ + "("):
             out += [doc.splitlines()[0], ""]
-        out += ["| Field | JSON type | Required |", "|---|---|---|"]
+        out += ["| Field | JSON type | Required | Values |", "|---|---|---|---|"]
         for f in dataclasses.fields(cls):
             if f.name == "t":
                 kind_text = "integer (logical time)"
@@ -86,13 +103,16 @@ def action_fields() -> str:
             else:
                 kind_text = "string"
             required = "optional" if f.name in _OPTIONAL_DEFAULTS else "required"
-            out.append(f"| `{f.name}` | {kind_text} | {required} |")
+            out.append(f"| `{f.name}` | {kind_text} | {required} | {FIELD_VALUES.get(f.name, '')} |")
         out.append("")
     return "\n".join(out)
 
 
 def reasons() -> str:
-    return "\n".join(f"- `{r}`" for r in E.REASONS) + "\n"
+    """The reason classes, in published order, with when the reference gives each."""
+    lines = ["| Reason class | When |", "|---|---|"]
+    lines += [f"| `{r}` | {REASON_MEANINGS[r]} |" for r in E.REASONS]
+    return "\n".join(lines) + "\n"
 
 
 def scenario(name: str) -> str:
@@ -163,16 +183,36 @@ IF_EXISTS = re.compile(r"^<!--[ \t]*gen:if-exists[ \t]+([\w./-]+)[ \t]*-->[ \t]*
                        re.MULTILINE | re.DOTALL)
 
 
+def _generated(match: re.Match[str], where: str) -> str:
+    """The block ``match`` with its text generated afresh."""
+    name, args = match.group(1), match.group(2)
+    func = DIRECTIVES.get(name)
+    if func is None:
+        raise DocsError(f"{where}: unknown directive gen:{name} (known: {', '.join(DIRECTIVES)})")
+    return f"<!-- gen:{name}{args} -->\n{func(*args.split()).rstrip(chr(10))}\n<!-- /gen:{name} -->"
+
+
+def _blocks(text: str) -> list[re.Match[str]]:
+    """The generated blocks (``if-exists`` and its ``end`` are conditions, not blocks)."""
+    return [m for m in BLOCK.finditer(text) if m.group(1) not in ("if-exists", "end")]
+
+
+def sync(text: str, where: str) -> str:
+    """The page with every block's text generated afresh (a closing marker added where missing)."""
+    out, at = [], 0
+    for match in _blocks(text):
+        out += [text[at:match.start()], _generated(match, where)]
+        at = match.end()
+    return "".join(out) + text[at:]
+
+
 def expand(text: str, where: str, docs_dir: Path | None = None) -> str:
-    """Fill in the directives; ``gen:if-exists PATH`` ... ``gen:end`` keeps its text only if docs/PATH exists."""
+    """The page as published: fresh generated text; ``gen:if-exists PATH`` ... ``gen:end`` keeps its
+    text only if docs/PATH exists."""
     if docs_dir is not None:
         text = IF_EXISTS.sub(lambda m: m.group(2) if (docs_dir / m.group(1)).exists() else "", text)
-
-    def replace(match: re.Match[str]) -> str:
-        name, args = match.group(1), match.group(2).split()
-        func = DIRECTIVES.get(name)
-        if func is None:
-            raise DocsError(f"{where}: unknown directive gen:{name} (known: {', '.join(DIRECTIVES)})")
-        return func(*args).rstrip("\n")
-
-    return DIRECTIVE.sub(replace, text)
+    for match in _blocks(text):
+        if match.group(1) in DIRECTIVES and match.group("closing") is None:
+            raise DocsError(f"{where}: gen:{match.group(1)} has no closing <!-- /gen:{match.group(1)} --> "
+                            "(run python docs/sync_generated.py)")
+    return sync(text, where)

@@ -113,3 +113,22 @@ def test_cross_example_claims_hold() -> None:
     closed = last.after["accounts"]["alice"]["positions"]["BTCUSDT"]
     assert closed["LONG"]["quantity"] == closed["SHORT"]["quantity"] == "0"
     assert Decimal(closed["SHORT"]["realized_pnl"]) > 0
+
+
+def test_committed_generated_blocks_are_fresh() -> None:
+    """The generated text committed in hand-written pages is what the code gives now, so the pages read
+    the same in the repository as on the site (refresh with ``python docs/sync_generated.py``)."""
+    import sync_generated
+
+    assert sync_generated.stale_pages(write=False) == []
+
+
+def test_generated_block_is_refreshed_and_needs_its_closing_marker() -> None:
+    page = "a\n<!-- gen:units -->\nold text\n<!-- /gen:units -->\nb\n"
+    fresh = directives.sync(page, "page.md")
+    assert fresh.startswith("a\n<!-- gen:units -->\n") and fresh.endswith("<!-- /gen:units -->\nb\n")
+    assert "old text" not in fresh and "| MONEY | 1e-16 |" in fresh
+    assert directives.expand(page, "page.md") == fresh
+    assert directives.sync("a\n<!-- gen:units -->\nb\n", "page.md").count("<!-- /gen:units -->") == 1
+    with pytest.raises(catalog.DocsError, match="no closing"):
+        directives.expand("a\n<!-- gen:units -->\nb\n", "page.md")
