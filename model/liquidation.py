@@ -13,7 +13,7 @@ from .fees import fill_fee
 from .ledger import Work
 from .margin import is_breached, maintenance_margin, margin_balance
 from .positions import HedgePair, reduce_leg, unrealized_pnl
-from .state import BUY, CROSS, ISOLATED, SELL, Leg
+from .state import BUY, CROSS, ISOLATED, POSITION_SIDES, SELL, Leg
 from .units import ceil_div
 
 
@@ -98,14 +98,16 @@ def evaluate(work: Work, instrument: str) -> None:
     for account_id in config.account_ids:
         account = work.current(account_id)
         settings = account.settings
-        breached: list[tuple[tuple[str, str], Leg, int]] = []
-        for key, leg in account.legs.items():
-            if key[0] == instrument and leg.quantity and settings.get(key, default).margin_type == ISOLATED:
+        legs = account.legs
+        breached: list[tuple[str, Leg, int]] = []
+        for side in POSITION_SIDES:
+            leg = legs.get((instrument, side))
+            if leg and leg.quantity and settings.get((instrument, side), default).margin_type == ISOLATED:
                 maintenance = maintenance_margin(leg, mark, brackets)
                 if isolated_should_liquidate(leg, mark, maintenance, trigger):
-                    breached.append((key, leg, maintenance))
-        for (symbol, side), leg, maintenance in sorted(breached):
-            liquidate_isolated(work, account_id, symbol, side, leg, mark, maintenance)
+                    breached.append((side, leg, maintenance))
+        for side, leg, maintenance in breached:
+            liquidate_isolated(work, account_id, instrument, side, leg, mark, maintenance)
         _evaluate_cross(work, account_id)
 
 

@@ -24,6 +24,7 @@ CONDITIONAL_TYPES = (STOP_MARKET, TAKE_PROFIT_MARKET, TRAILING_STOP_MARKET)
 ORDER_TYPES = (MARKET, LIMIT, *CONDITIONAL_TYPES)
 PERPETUAL, DATED = "PERPETUAL", "DATED"
 HEDGE_SIDES = (LONG, SHORT)
+POSITION_SIDES = (BOTH, LONG, SHORT)  # every position side, in sorted order (the order legs are visited in)
 
 record = tuple.__new__
 """``record(Leg, (q, cost, ...))`` builds a named tuple from a plain tuple of all its fields, in order.

@@ -42,7 +42,18 @@ from .funding import funding_amount
 from .ledger import Work, well_typed
 from .margin import available_balance, bracket_for, initial_margin, margin_balance, settings_of
 from .mode import instrument_busy, instruments_in_scope, mode_of, mode_switch_guard, sides_for, valid_scope
-from .state import BOTH, CROSS, HEDGE, HEDGE_SIDES, ISOLATED, ONE_WAY, LegSettings, State, record
+from .state import (
+    BOTH,
+    CROSS,
+    HEDGE,
+    HEDGE_SIDES,
+    ISOLATED,
+    ONE_WAY,
+    POSITION_SIDES,
+    LegSettings,
+    State,
+    record,
+)
 
 
 def step(state: State, action: object) -> tuple[Outcome, State]:
@@ -298,8 +309,10 @@ def _funding(work: Work, action: Funding) -> Outcome:
     for account_id in work.config.account_ids:
         account = work.state.accounts[account_id]
         netted: dict[str, int] = {}
-        for (symbol, side), leg in sorted(account.legs.items()):
-            if symbol != action.instrument or leg.quantity == 0:
+        symbol = action.instrument
+        for side in POSITION_SIDES:
+            leg = account.legs.get((symbol, side))
+            if leg is None or leg.quantity == 0:
                 continue
             amount = funding_amount(leg.quantity, mark, action.rate)
             work.events.append(record(FundingPayment, (account_id, symbol, side, leg.quantity, mark, action.rate,
