@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import os
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -49,11 +51,26 @@ def declared_capabilities(value: Any, where: str = "capabilities") -> frozenset[
     return frozenset(names)
 
 
+def current_directory_importable() -> None:
+    """Put the current directory first on ``sys.path``, as ``python -m`` does, when it is not there yet.
+
+    ``hedgespec conform --engine my_adapter:make_adapter`` (and pytest's ``--hedgespec-engine``) then
+    finds ``my_adapter.py`` in the directory the command is run from, as the guide says.
+    """
+    cwd = os.getcwd()
+    if not any(os.path.abspath(entry or os.curdir) == cwd for entry in sys.path):
+        sys.path.insert(0, cwd)
+
+
 def load_factory(spec: str) -> Callable[..., Any]:
-    """``"package.module:factory"`` -> the callable (a class or a function returning an adapter)."""
+    """``"package.module:factory"`` -> the callable (a class or a function returning an adapter).
+
+    The module is imported with the current directory on ``sys.path`` (``current_directory_importable``).
+    """
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
         raise EngineSpecError(f"{spec!r}: expected module:factory (e.g. mypkg.engine:make_adapter)")
+    current_directory_importable()
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
