@@ -150,4 +150,6 @@ def quotes(rec: FillLine | FundingLine | PositionLine | FundingRateLine | Balanc
 FUSED_LINES = (FillLine, FundingLine, PositionLine, FundingRateLine, BalanceLine)
 #: one line to its struct; raises ``NOT_FUSED`` for anything else
 decode_fused = msgspec.json.Decoder(FillLine | FundingLine | PositionLine | FundingRateLine | BalanceLine).decode
-NOT_FUSED = msgspec.DecodeError  # (validation errors are decode errors)
+#: validation errors are decode errors; a line that is not UTF-8 raises UnicodeDecodeError (the reference path
+#: rejects it, naming the byte)
+NOT_FUSED = (msgspec.DecodeError, UnicodeDecodeError)

@@ -1,7 +1,7 @@
 """The hedgespec trace format, version 1: JSON lines, one observation per line.
 
 Every record is a JSON object with ``"v": 1``, ``"type"``, ``"t"`` (milliseconds since the epoch,
-or any non-negative integer logical time), ``"src"`` (where the observation came from) and the
+or any logical time from 0 to 2**63-1), ``"src"`` (where the observation came from) and the
 fields of its type. Amounts, prices, quantities and rates are decimal strings. The full reference
 is ``docs/audit/trace-format.md``; the JSON Schema (``audit/schema/trace-1.json``) is generated
 from ``RECORD_TYPES`` below by ``json_schema()`` and a test keeps the two identical.
@@ -93,9 +93,12 @@ def _text(value: Any) -> str:
     return value
 
 
+MAX_INT = 2**63 - 1  # the largest integer a trace carries (times, source lines and indexes, counts)
+
+
 def _int(value: Any) -> int:
-    if type(value) is not int or value < 0:
-        raise _wrong("a non-negative integer", value)
+    if type(value) is not int or not 0 <= value <= MAX_INT:
+        raise _wrong("an integer from 0 to 2**63-1", value)
     return value
 
 
@@ -115,7 +118,7 @@ UDEC = Kind("non-negative decimal", _udec, {"type": "string", "pattern": UDEC_PA
 PDEC = Kind("positive decimal", _pdec, {"type": "string", "pattern": UDEC_PATTERN, "not": {"pattern": "^[0.]+$"}})
 STR = Kind("string", _str, {"type": "string", "minLength": 1})
 TEXT = Kind("text", _text, {"type": "string"})
-INT = Kind("integer", _int, {"type": "integer", "minimum": 0})
+INT = Kind("integer", _int, {"type": "integer", "minimum": 0, "maximum": MAX_INT})
 BOOL = Kind("boolean", _bool, {"type": "boolean"})
 
 
@@ -328,13 +331,13 @@ def validate(raw: Any) -> dict[str, Any]:
             raise RecordError("unknown field", f"{kind}: unknown field {key!r:.40}")
     out: dict[str, Any] = {"v": TRACE_VERSION, "type": kind}
     t = raw.get("t")
-    if type(t) is not int or t < 0:
+    if type(t) is not int or not 0 <= t <= MAX_INT:
         if t is None and kind == "meta":
             out["t"] = None
         elif "t" not in raw:
             raise RecordError("missing field", f"{kind}: missing field 't'")
         else:
-            raise RecordError("wrong type", f"{kind}: t: expected a non-negative integer, got {t!r:.40}")
+            raise RecordError("wrong type", f"{kind}: t: expected an integer from 0 to 2**63-1, got {t!r:.40}")
     else:
         out["t"] = t
     src = raw.get("src")
@@ -364,10 +367,16 @@ _MISSING = object()
 
 
 def decode(line: bytes) -> Any:
-    """Parse one JSON line; raises ``RecordError`` ("malformed JSON") with the parser's message."""
+    """Parse one JSON line; raises ``RecordError`` ("malformed JSON") with the parser's message, or naming the
+    first byte that is not UTF-8 (the same message whichever parser is installed)."""
     try:
         return _loads(line)
-    except ValueError as exc:  # orjson.JSONDecodeError and json.JSONDecodeError are ValueErrors
+    except ValueError as exc:  # orjson.JSONDecodeError and json.JSONDecodeError (and UnicodeDecodeError) are ValueErrors
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError as bad:
+            raise RecordError("malformed JSON", f"not valid UTF-8: byte 0x{line[bad.start]:02x} at column "
+                                                f"{bad.start + 1} (a trace is UTF-8 text)") from None
         raise RecordError("malformed JSON", f"not valid JSON: {exc}") from None
 
 
@@ -413,8 +422,7 @@ def json_schema() -> dict[str, Any]:
         props: dict[str, Any] = {
             "v": {"const": TRACE_VERSION},
             "type": {"const": name},
-            "t": {"type": "integer", "minimum": 0} if name != "meta" else
-                 {"anyOf": [{"type": "integer", "minimum": 0}, {"type": "null"}]},
+            "t": INT.schema if name != "meta" else {"anyOf": [INT.schema, {"type": "null"}]},
             "src": SRC.schema,
         }
         props.update({k: kind.schema for k, (kind, _) in fields.items()})
@@ -521,7 +529,7 @@ def _check_src_extras(src: dict[str, Any]) -> None:
     if src.keys() - _SRC_KEYS:
         raise _Bad
     for extra in ("line", "index"):
-        if extra in src and (type(src[extra]) is not int or src[extra] < 0):
+        if extra in src and (type(src[extra]) is not int or not 0 <= src[extra] <= MAX_INT):
             raise _Bad
 
 
@@ -543,7 +551,7 @@ def validate_fast(raw: Any) -> dict[str, Any] | None:
             raise _Bad
         t = raw["t"]
         src = raw["src"]
-        if type(t) is not int or t < 0 or type(src) is not dict:
+        if type(t) is not int or not 0 <= t <= MAX_INT or type(src) is not dict:
             raise _Bad
         file, ident = src.get("file"), src.get("id")
         if type(file) is not str or not file or type(ident) is not str or not ident:
@@ -601,7 +609,7 @@ def fast_fill(raw: dict[str, Any]) -> dict[str, Any]:
     if not (keys <= _FILL_ALLOWED and keys >= _FILL_REQUIRED) or raw["v"] != 1 or type(raw["v"]) is not int:
         raise _Bad
     t, src = raw["t"], raw["src"]
-    if type(t) is not int or t < 0 or type(src) is not dict:
+    if type(t) is not int or not 0 <= t <= MAX_INT or type(src) is not dict:
         raise _Bad
     file, ident = src.get("file"), src.get("id")
     if type(file) is not str or not file or type(ident) is not str or not ident:
