@@ -79,7 +79,9 @@ DEFAULT_DUP_WINDOW = 50_000
 DEFAULT_MAX_LISTED = 1_000
 DEFAULT_FUNDING_WINDOW_MS = 60_000
 MAX_DISTINCT = 1_000  # distinct venue codes and not-decidable reasons kept apart (the rest counted together)
-MAX_FUNDING_GROUP = 1_000  # funding rows of one instrument at one instant held for the per-leg decision
+MAX_FUNDING_GROUP = 1_000  # funding rows of one instrument in one funding window held for the per-leg decision
+NEVER = 2**64  # no pending funding window or liquidation instant (every trace time is below it)
+MAX_OPENINGS = 256  # distinct opening quantities of the other leg kept per leg between confirmations (HM-NET-001)
 MAX_NUMBERS = 4_096  # recent quantity and price texts of fills kept read (see Auditor._fill_number)
 OPENING_SIDE = {("BUY", "LONG"): True, ("SELL", "SHORT"): True, ("SELL", "LONG"): False, ("BUY", "SHORT"): False}
 OTHER = {"LONG": "SHORT", "SHORT": "LONG"}
@@ -248,7 +250,7 @@ class AuditResult:
 class Leg:
     """One reconstructed leg: quantity, cost basis, and how sure we are of it (HM-POS-001)."""
 
-    __slots__ = ("qty", "cost", "known", "entry_unc", "cost_unc", "opp_opened", "origin")
+    __slots__ = ("qty", "cost", "known", "entry_unc", "cost_unc", "opp_opened", "opp_fills", "origin")
 
     def __init__(self, known: bool, origin: Any) -> None:
         self.qty = ZERO
@@ -257,6 +259,7 @@ class Leg:
         self.entry_unc = ZERO  # uncertainty of the entry price when declared (half a printed step)
         self.cost_unc = ZERO  # the venue may round each pro-rata cost release by one money step
         self.opp_opened = ZERO  # quantity opened on the other leg since this leg was last confirmed
+        self.opp_fills: set[Decimal] = set()  # the distinct quantities of those opening fills (MAX_OPENINGS at most)
         self.origin = origin
 
     def describe(self, trace_name: str) -> str:
@@ -276,17 +279,36 @@ class Leg:
         self.cost_unc = ZERO
         self.known = entry is not None or qty == 0
         self.opp_opened = ZERO
+        self.opp_fills = set()
         self.origin = origin
 
 
 @dataclass(slots=True)
 class FundingPoint:
+    """A funding time (HM-FUND-001/002): rate, mark, both legs' sizes then, and the funding rows of its window."""
+
     t: int
     rate: Decimal
     mark: Decimal
     legs: dict[str, tuple[Decimal, bool]]
-    ambiguous: bool
+    ambiguous: bool  # a fill at the funding instant: the size at that instant is not known
     where: Any
+    early: bool = False  # a funding row of the instrument came within the window before this point's record
+    rows: list[tuple[dict[str, Any], Any]] = field(default_factory=list)
+    overflow: bool = False
+    unread: bool = False  # a record in the window could not be read: it may have been a funding row
+
+
+@dataclass(slots=True)
+class LiquidationInstant:
+    """Liquidation fills and records of one instrument at one instant (HM-LIQ-001), judged once it is over.
+
+    ``fills``: per leg, [fills, quantity, first fill's evidence]; ``records``: announced leg -> (margin type, evidence).
+    """
+
+    t: int
+    fills: dict[str, list[Any]] = field(default_factory=dict)
+    records: dict[str | None, tuple[str | None, Any]] = field(default_factory=dict)
 
 
 _FLOOR = Context(prec=AUDIT_PRECISION, rounding=ROUND_FLOOR)
@@ -346,12 +368,12 @@ class Auditor:
         self.fee_ranges: dict[tuple[str, str, bool], list[Any]] = {}
         self.fee_discount_reported: set[tuple[str, str]] = set()
         self.last_fill_t: dict[str, int] = {}
-        self.funding_points: dict[str, FundingPoint] = {}
+        self.funding_points: dict[str, FundingPoint] = {}  # the last funding point of each instrument
+        self.funding_open: dict[str, FundingPoint] = {}  # funding points whose window is still open
+        self.last_funding_row_t: dict[str, int] = {}
         self.marks: dict[str, tuple[int, Decimal]] = {}
-        self.pending_funding: list[tuple[dict[str, Any], dict[str, Any]]] = []
-        self.pending_key: tuple[str, int] | None = None
-        self.funding_overflow = False
-        self.liquidations: dict[str, tuple[int, str | None, str | None, dict[str, Any]]] = {}
+        self.liquidations: dict[str, LiquidationInstant] = {}  # the current liquidation instant per instrument
+        self.due = NEVER  # a record later than this closes a funding window or a liquidation instant
         self.balances: dict[str, Decimal] = {}
         self.balance_delta: dict[str, Decimal] = {}
         self.last_t: int | None = None
@@ -508,7 +530,8 @@ class Auditor:
     def _ok(self, rule_id: str) -> None:
         self.decided[rule_id] += 1
 
-    def _cannot(self, rule_id: str, reason: str, needs: str, where: Any) -> None:
+    def _cannot(self, rule_id: str, reason: str, needs: str, where: Any, n: int = 1) -> None:
+        """Count ``n`` checks of ``rule_id`` not decidable here, with why and what would decide them."""
         key = (rule_id, reason)
         entry = self.undecided.get(key)
         if entry is None and len(self.undecided) >= MAX_DISTINCT:
@@ -517,7 +540,7 @@ class Auditor:
             reason, needs = key[1], "see the reasons listed"
         if entry is None:
             entry = self.undecided[key] = Undecided(rule_id, reason, needs)
-        entry.count += 1
+        entry.count += n
         if len(entry.examples) < 3:
             entry.examples.append(self._ev(where))
 
@@ -553,8 +576,8 @@ class Auditor:
         if len(self.dup_keys) >= self.dup_window:
             # two generations: every key stays checked for at least dup_window records, at most twice that
             self.dup_previous, self.dup_keys = self.dup_keys, {}
-        if self.pending_key is not None and (kind != "funding" or self.pending_key != (rec["instrument"], t)):
-            self._flush_funding()
+        if t > self.due:
+            self._close_due(t)
         self.last_t = t
         self.handlers[kind](rec, number)
 
@@ -564,6 +587,11 @@ class Auditor:
         kind = raw.get("type") if isinstance(raw, dict) else None
         if kind in _NO_STATE_TYPES:
             return
+        if kind in (None, "funding") and self.funding_open:  # perhaps an entry of an open funding window
+            instrument = raw.get("instrument") if kind == "funding" else None
+            for name, point in self.funding_open.items():
+                if instrument.__class__ is not str or name == instrument:
+                    point.unread = True
         self.balances.clear()
         if kind in ("funding", "ledger", "insurance", "balance"):
             return
@@ -700,9 +728,10 @@ class Auditor:
                 self.decided[R.POSITION_SIDE_MATCHES_MODE] += 1
             else:
                 self._mode_check(rec, where, "fill")
-        if side not in OTHER:
-            self._cannot(R.POSITION_SIDE_MATCHES_MODE, "one-way (BOTH) fill: hedge-mode leg rules do not apply",
-                         "nothing: one-way positions are outside the hedge-mode audit", where)
+        if side not in OTHER:  # decided above (a finding in hedge mode) unless the mode is unknown
+            if self.mode is None:
+                self._cannot(R.POSITION_SIDE_MATCHES_MODE, "one-way (BOTH) fill while the position mode is unknown",
+                             "the position mode at the start (the opening record's position_mode)", where)
             self._ledger_fill(rec)
             return
         legs = self.legs
@@ -731,6 +760,8 @@ class Auditor:
             if leg.origin is FLAT:
                 leg.origin = BUILT
             other.opp_opened += qty
+            if len(other.opp_fills) < MAX_OPENINGS:
+                other.opp_fills.add(qty)
         else:
             if closed is not None:
                 if abs(closed - qty) > self.qty_step:
@@ -829,8 +860,8 @@ class Auditor:
         if dup_keys.setdefault(key, number) != number:
             return False  # a duplicate (the earlier line stays recorded)
         # commit: the same state changes and counts as the reference path
-        if self.pending_key is not None:
-            self._flush_funding()  # as _dispatch does for any valid record after a funding group
+        if t > self.due:
+            self._close_due(t)  # as _dispatch does
         if len(dup_keys) >= self.dup_window:
             self.dup_previous, self.dup_keys = dup_keys, {}
         if key[1] is sfile:
@@ -859,6 +890,8 @@ class Auditor:
             if leg.origin is FLAT:
                 leg.origin = BUILT
             other.opp_opened += qty
+            if len(other.opp_fills) < MAX_OPENINGS:
+                other.opp_fills.add(qty)
         else:
             leg.qty -= qty
             leg.cost -= released
@@ -1019,6 +1052,7 @@ class Auditor:
         self.marks[rec["instrument"]] = (rec["t"], rec["price"])
 
     def _on_funding_rate(self, rec: dict[str, Any], number: int) -> None:
+        """A funding time: opens its funding window (HM-FUND-001/002), with both legs' sizes at that time."""
         instrument = rec["instrument"]
         mark = rec.get("mark_price")
         if mark is None:
@@ -1026,28 +1060,50 @@ class Auditor:
             if seen is None or abs(seen[0] - rec["t"]) > self.funding_window:
                 return
             mark = seen[1]
+        self._open_point(instrument, rec["t"], rec["rate"], mark, (number, rec.get("src")))
+
+    def _open_point(self, instrument: str, t: int, rate: Decimal, mark: Decimal, where: Any) -> FundingPoint:
+        """A new funding point of ``instrument``; the instrument's earlier window, if still open, is closed first."""
+        earlier = self.funding_open.pop(instrument, None)
+        if earlier is not None:
+            self._judge_funding(instrument, earlier, True)
         pairs = self.leg_pairs.get(instrument)
         long, short = pairs["LONG"] if pairs else (self._leg(instrument, "LONG"), self._leg(instrument, "SHORT"))
         legs = {"LONG": (long.qty, long.known), "SHORT": (short.qty, short.known)}
-        self.funding_points[instrument] = FundingPoint(
-            rec["t"], rec["rate"], mark, legs, self.last_fill_t.get(instrument) == rec["t"], (number, rec.get("src")))
+        last_row = self.last_funding_row_t.get(instrument)
+        point = self.funding_points[instrument] = self.funding_open[instrument] = FundingPoint(
+            t, rate, mark, legs, self.last_fill_t.get(instrument) == t, where,
+            last_row is not None and t - last_row <= self.funding_window)
+        self.due = min(self.due, t + self.funding_window)
+        return point
 
     def _on_funding(self, rec: dict[str, Any], number: int) -> None:
         where = (number, rec.get("src"))
-        instrument = rec["instrument"]
         self._ledger_add(rec["asset"], rec["amount"])
         if rec["position_side"] == "BOTH":
             self._cannot(R.FUNDING_AMOUNT, "one-way (BOTH) funding: hedge-mode leg rules do not apply",
                          "nothing: one-way positions are outside the hedge-mode audit", where)
             return
-        if self.pending_key is None:
-            self.pending_key = (instrument, rec["t"])
-        if len(self.pending_funding) >= MAX_FUNDING_GROUP:
-            self.funding_overflow = True
-            self._cannot(R.FUNDING_AMOUNT, f"more than {MAX_FUNDING_GROUP} funding rows for one instrument at one "
-                                           "instant", "funding rows that identify their leg", where)
+        self._funding_row(rec, where)
+
+    def _funding_row(self, rec: dict[str, Any], where: Any) -> None:
+        """A LONG, SHORT or unsided funding row joins its instrument's open funding window (judged when it closes)."""
+        instrument, t = rec["instrument"], rec["t"]
+        self.last_funding_row_t[instrument] = t
+        point = self.funding_open.get(instrument)
+        if point is None:
+            if rec.get("rate") is None or rec.get("mark_price") is None:
+                self._cannot(R.FUNDING_AMOUNT, "no funding rate and mark price at the funding time",
+                             "the funding-rate history with the mark price at each funding time "
+                             "(e.g. Binance GET /fapi/v1/fundingRate)", where)
+                return
+            point = self._open_point(instrument, t, rec["rate"], rec["mark_price"], where)  # the row's own rate
+        if len(point.rows) >= MAX_FUNDING_GROUP:
+            point.overflow = True
+            self._cannot(R.FUNDING_AMOUNT, f"more than {MAX_FUNDING_GROUP} funding rows for one instrument in one "
+                                           "funding window", "funding rows that identify their leg", where)
             return
-        self.pending_funding.append((rec, where))
+        point.rows.append((rec, where))
 
     def _funding_hot(self, r: FundingLine, number: int) -> bool:
         """A plain funding row (no rate, mark or quantity on it) in one pass: same as ``consume`` would do.
@@ -1058,8 +1114,7 @@ class Auditor:
         if _DECIMAL(amount) is None:
             return False
         last_t, t = self.last_t, r.t
-        if (last_t is not None and t < last_t) or self.first_number is None \
-                or len(self.pending_funding) >= MAX_FUNDING_GROUP:
+        if (last_t is not None and t < last_t) or self.first_number is None:
             return False
         key = ("funding", src.file, src.id, instrument)
         dup_keys = self.dup_keys
@@ -1071,19 +1126,15 @@ class Auditor:
         self.by_type["funding"] += 1
         if len(dup_keys) >= self.dup_window:
             self.dup_previous, self.dup_keys = dup_keys, {}
-        pending = self.pending_key
-        if pending is not None and pending != (instrument, t):
-            self._flush_funding()
-            pending = None
+        if t > self.due:
+            self._close_due(t)
         self.last_t = t
         value = Decimal(amount)
         if asset in self.balance_delta:
             self.balance_delta[asset] += value
-        if pending is None:
-            self.pending_key = (instrument, t)
-        # the row as the reference path holds it (the fields a funding group reads)
-        row = {"t": t, "instrument": instrument, "position_side": r.position_side, "amount": value}
-        self.pending_funding.append((row, (number, src)))
+        # the row as the reference path holds it (the fields a funding window reads)
+        self._funding_row({"t": t, "instrument": instrument, "position_side": r.position_side, "amount": value},
+                          (number, src))
         return True
 
     def _hot_commit(self, kind: str, number: int, t: int, src: Source, instrument: str | None) -> bool:
@@ -1107,8 +1158,8 @@ class Auditor:
         self.by_type[kind] += 1
         if len(dup_keys) >= self.dup_window:
             self.dup_previous, self.dup_keys = dup_keys, {}
-        if self.pending_key is not None:
-            self._flush_funding()
+        if t > self.due:
+            self._close_due(t)
         self.last_t = t
         return True
 
@@ -1176,35 +1227,97 @@ class Auditor:
         self._on_balance({"t": t, "src": src, "asset": asset, "wallet_balance": Decimal(balance)}, number)
         return True
 
-    def _funding_point(self, rec: dict[str, Any]) -> FundingPoint | None:
-        instrument, t = rec["instrument"], rec["t"]
-        if rec.get("rate") is not None and rec.get("mark_price") is not None:
-            legs = {s: (leg.qty, leg.known) for s in OTHER for leg in (self._leg(instrument, s),)}
-            return FundingPoint(t, rec["rate"], rec["mark_price"], legs, self.last_fill_t.get(instrument) == t, (0, None))
-        point = self.funding_points.get(instrument)
-        if point is not None and abs(t - point.t) <= self.funding_window:
-            return point
-        return None
+    def _close_due(self, now: int) -> None:
+        """Close the funding windows that ended before ``now`` and the liquidation instants before it."""
+        window = self.funding_window
+        for instrument, point in list(self.funding_open.items()):
+            if point.t + window < now:
+                del self.funding_open[instrument]
+                self._judge_funding(instrument, point, True)
+        for instrument, instant in list(self.liquidations.items()):
+            if instant.t < now:
+                del self.liquidations[instrument]
+                self._judge_liquidation(instrument, instant)
+        due = NEVER
+        for point in self.funding_open.values():
+            due = min(due, point.t + window)
+        for instant in self.liquidations.values():
+            due = min(due, instant.t)
+        self.due = due
 
-    def _flush_funding(self) -> None:
-        """HM-FUND-001 (amount per leg = -q x mark x rate) and HM-FUND-002 (one entry per leg)."""
-        rows, self.pending_funding, self.pending_key = self.pending_funding, [], None
-        overflow, self.funding_overflow = self.funding_overflow, False
-        if not rows:
+    def _close_all(self) -> None:
+        """At the end of the trace: every open funding window (not covered to its end) and liquidation instant."""
+        opened, self.funding_open = self.funding_open, {}
+        for instrument, point in opened.items():
+            self._judge_funding(instrument, point, False)
+        instants, self.liquidations = self.liquidations, {}
+        for instrument, instant in instants.items():
+            self._judge_liquidation(instrument, instant)
+        self.due = NEVER
+
+    def _missing_funding(self, instrument: str, point: FundingPoint, covered: bool, what: str,
+                         sides: list[str], evidence: list[Any]) -> None:
+        """HM-FUND-002: no entry for the open ``sides`` at ``point``; a finding only where the trace shows it."""
+        t = point.t
+        expected = ", ".join(f"{s} {canonical((-q if s == 'LONG' else q) * point.mark * point.rate)}"
+                             for s in sides for q in (point.legs[s][0],))
+        if point.unread:
+            self._cannot(R.FUNDING_PER_LEG, f"{what}: a record in the funding window could not be read",
+                         "the rejected records fixed (see REJECTED RECORDS)", evidence[0])
             return
-        if overflow:
+        if not covered:
+            self._cannot(R.FUNDING_PER_LEG, f"{what}: the trace ends inside the funding window",
+                         "the trace past the end of the funding window (funding_window_ms after the funding time)",
+                         evidence[0])
+            return
+        self._find(R.FUNDING_PER_LEG, f"{what} for the open {instrument} {' and '.join(sides)} leg"
+                                      f"{'s' if len(sides) > 1 else ''} at t={t} (expected {expected})",
+                   t, evidence, expected=expected, observed="no entry")
+
+    def _judge_unbooked(self, instrument: str, point: FundingPoint, covered: bool) -> None:
+        """HM-FUND-002 for a funding point without any funding row in its window."""
+        legs, where = point.legs, point.where
+        if all(known and not q for q, known in legs.values()):
+            return  # both legs flat: nothing is due
+        if not all(known for _, known in legs.values()):
+            self._cannot(R.FUNDING_PER_LEG, "no funding entry, and the legs' sizes at the funding time are unknown",
+                         "the opening state or a position snapshot before the funding time", where)
+            return
+        if point.ambiguous:
+            self._cannot(R.FUNDING_PER_LEG, "no funding entry, and a fill at the same instant as the funding time",
+                         "the position size at the funding time (a snapshot at that instant)", where)
+            return
+        base_tol, unit_tol = self.profile_tol + self.money_step, abs(point.rate) * step_of(point.mark)
+        due = [s for s, (q, _) in legs.items() if q > 0 and q * point.mark * abs(point.rate) > base_tol + q * unit_tol]
+        if not due:
+            self.decided[R.FUNDING_PER_LEG] += 1  # the amounts round to nothing: no entry is owed
+            return
+        if point.early:
+            self._cannot(R.FUNDING_PER_LEG, "no funding entry after the funding-rate record; funding rows came "
+                                            "shortly before it", "funding-rate records written before the funding "
+                                            "rows they price (at equal or earlier times)", where)
+            return
+        if not self.ledger_complete:
+            self._cannot(R.FUNDING_PER_LEG, "no funding entry in the funding window, and the trace does not declare "
+                                            "a complete ledger", "an income export declared complete "
+                                            "(meta ledger_complete, hedgespec import --ledger-complete)", where)
+            return
+        self._missing_funding(instrument, point, covered, "no funding entry in the funding window (ledger declared "
+                              "complete)", due, [where])
+
+    def _judge_funding(self, instrument: str, point: FundingPoint, covered: bool) -> None:  # noqa: C901
+        """HM-FUND-001 (amount per leg = -q x mark x rate) and HM-FUND-002 (one entry per leg) for one funding
+        window; ``covered``: the trace goes on past the window's end."""
+        rows = point.rows
+        if not rows:
+            self._judge_unbooked(instrument, point, covered)
+            return
+        if point.overflow:
             for _, where in rows:
-                self._cannot(R.FUNDING_AMOUNT, f"more than {MAX_FUNDING_GROUP} funding rows for one instrument at "
-                                               "one instant", "funding rows that identify their leg", where)
+                self._cannot(R.FUNDING_AMOUNT, f"more than {MAX_FUNDING_GROUP} funding rows for one instrument in "
+                                               "one funding window", "funding rows that identify their leg", where)
             return
         first = rows[0][0]
-        point = self._funding_point(first)
-        if point is None:
-            for _, where in rows:
-                self._cannot(R.FUNDING_AMOUNT, "no funding rate and mark price at the funding time",
-                             "the funding-rate history with the mark price at each funding time "
-                             "(e.g. Binance GET /fapi/v1/fundingRate)", where)
-            return
         if point.ambiguous:
             for _, where in rows:
                 self._cannot(R.FUNDING_AMOUNT, "a fill at the same instant as the funding time",
@@ -1243,11 +1356,10 @@ class Auditor:
                 decided[R.FUNDING_AMOUNT] += 1  # as _compare_funding, without building its label
             else:
                 self._compare_funding(r, where, expected[s], tols[s], f"{s} leg of {legs[s][0]}")
-        if sided and self.funding_report == "per_leg":
-            for s in open_sides:
-                if s not in seen and not unsided:
-                    self._find(R.FUNDING_PER_LEG, f"no funding entry for the open {first['instrument']} {s} leg "
-                                                  f"at t={t}", t, [w for _, w in rows])
+        if sided and self.funding_report == "per_leg" and not unsided:
+            missing = [s for s in open_sides if s not in seen]
+            if missing:
+                self._missing_funding(instrument, point, covered, "no funding entry", missing, [w for _, w in rows])
         if not unsided:
             return
         total = sum((expected[s] for s in open_sides), ZERO)
@@ -1288,6 +1400,20 @@ class Auditor:
                     self.decided[R.FUNDING_PER_LEG] += 1
                 self.decided[R.FUNDING_AMOUNT] += 1
                 return
+            booked = [s for s in open_sides if abs(amount - expected[s]) <= tols[s]]
+            if booked:  # one leg's own amount: the other leg's entry is missing (or left out of the one row)
+                self.decided[R.FUNDING_AMOUNT] += 1
+                missing = [s for s in open_sides if s != booked[0]]
+                if self.funding_report == "per_leg":
+                    self._missing_funding(instrument, point, covered, f"one funding entry {canonical(amount)} on "
+                                          f"{instrument}, the {booked[0]} leg's amount; no entry", missing,
+                                          [unsided[0][1]])
+                else:
+                    self._find(R.FUNDING_PER_LEG,
+                               f"one funding entry {canonical(amount)} on {instrument} at t={t} is the {booked[0]} "
+                               f"leg's amount alone; the profile's one entry per instrument is the sum of the legs "
+                               f"{canonical(total)}", t, [unsided[0][1]], expected=total, observed=amount)
+                return
         self._find(R.FUNDING_AMOUNT, f"funding entries {', '.join(canonical(a) for a in amounts)} on "
                                      f"{first['instrument']} at t={t} match neither the per-leg amounts "
                                      f"{', '.join(canonical(e) for e in per_leg)} nor their sum",
@@ -1303,25 +1429,68 @@ class Auditor:
         else:
             self.decided[R.FUNDING_AMOUNT] += 1
 
+    def _liquidation_instant(self, instrument: str, t: int) -> LiquidationInstant:
+        """The instrument's liquidation instant at ``t`` (an earlier one is judged first: it is over)."""
+        instant = self.liquidations.get(instrument)
+        if instant is not None and instant.t != t:
+            del self.liquidations[instrument]
+            self._judge_liquidation(instrument, instant)
+            instant = None
+        if instant is None:
+            instant = self.liquidations[instrument] = LiquidationInstant(t)
+            self.due = min(self.due, t)
+        return instant
+
     def _check_liquidation_leg(self, rec: dict[str, Any], where: Any) -> None:
-        """HM-LIQ-001: an isolated liquidation closes only the leg it was announced for."""
-        event = self.liquidations.get(rec["instrument"])
-        if event is None or event[0] != rec["t"] or event[1] not in OTHER:
-            return
-        t, side, margin_type, announced = event
-        if margin_type != "ISOLATED":
-            self._cannot(R.LIQUIDATION_ONE_LEG, "liquidation without its margin type",
-                         "the margin type of the liquidated leg (isolated or cross)", where)
-        elif rec["position_side"] != side:
-            self._find(R.LIQUIDATION_ONE_LEG, f"isolated liquidation of {rec['instrument']} {side} also closed "
-                                              f"{canonical(rec['quantity'])} of the {rec['position_side']} leg",
-                       t, [where, announced])
+        """HM-LIQ-001: a liquidation fill, judged with the liquidation records of its instant once it is over."""
+        instant = self._liquidation_instant(rec["instrument"], rec["t"])
+        entry = instant.fills.get(rec["position_side"])
+        if entry is None:
+            instant.fills[rec["position_side"]] = [1, rec["quantity"], where]
         else:
-            self.decided[R.LIQUIDATION_ONE_LEG] += 1
+            entry[0] += 1
+            entry[1] += rec["quantity"]
+
+    def _judge_liquidation(self, instrument: str, instant: LiquidationInstant) -> None:
+        """HM-LIQ-001: an isolated liquidation closes only the leg it was announced for, unless the other leg was
+        itself breached and liquidated in the same step (which only a record for that leg, or margin data, shows)."""
+        records = instant.records
+        announced = {s: v for s, v in records.items() if s in OTHER}
+        for side, (count, qty, where) in instant.fills.items():
+            if not records:
+                if len(instant.fills) == 2:
+                    self._cannot(R.LIQUIDATION_ONE_LEG, "both legs liquidated at one instant without a liquidation "
+                                                        "record: allowed only if each leg was itself breached",
+                                 "the venue's liquidation records (leg and margin type), or each leg's margin and "
+                                 "the mark price at that instant", where, count)
+                else:
+                    self._cannot(R.LIQUIDATION_ONE_LEG, "liquidation fill without a liquidation record at its time",
+                                 "the venue's liquidation record at the fill's time (the leg, isolated or cross)",
+                                 where, count)
+                continue
+            margins = [announced[side][0]] if side in announced else [m for m, _ in announced.values()]
+            if side not in announced and "ISOLATED" in margins:
+                other = next(s for s, (m, _) in announced.items() if m == "ISOLATED")
+                self._find(R.LIQUIDATION_ONE_LEG,
+                           f"isolated liquidation of {instrument} {other} also closed {canonical(qty)} of the {side} "
+                           f"leg{f' ({count} fills)' if count > 1 else ''}, for which no liquidation was recorded",
+                           instant.t, [where, announced[other][1]])
+            elif not margins:
+                self._cannot(R.LIQUIDATION_ONE_LEG, "liquidation record without the leg it was announced for",
+                             "the liquidated leg's position side on the liquidation record", where, count)
+            elif side in announced and margins == ["ISOLATED"]:
+                self.decided[R.LIQUIDATION_ONE_LEG] += count
+            elif "CROSS" in margins and None not in margins:
+                self._cannot(R.LIQUIDATION_ONE_LEG, "cross-margin liquidation: the rule covers isolated legs",
+                             "nothing: a cross liquidation may close both legs", where, count)
+            else:
+                self._cannot(R.LIQUIDATION_ONE_LEG, "liquidation without its margin type",
+                             "the margin type of the liquidated leg (isolated or cross)", where, count)
 
     def _on_liquidation(self, rec: dict[str, Any], number: int) -> None:
         where = (number, rec.get("src"))
-        self.liquidations[rec["instrument"]] = (rec["t"], rec["position_side"], rec.get("margin_type"), where)
+        instant = self._liquidation_instant(rec["instrument"], rec["t"])
+        instant.records.setdefault(rec["position_side"], (rec.get("margin_type"), where))
         self._cannot(R.LIQUIDATION_TRIGGER, "liquidation without margin data",
                      "margin balance, maintenance brackets and mark price of the leg at the time", where)
 
@@ -1356,10 +1525,8 @@ class Auditor:
                 self._find(R.SNAPSHOT, f"{instrument} {side}: the venue reports {canonical(qty)}, the fills give "
                                        f"{canonical(leg.qty)} ({leg.describe(self.trace_name)})", t, [where],
                            expected=leg.qty, observed=qty)
-                if diff > 0 and diff <= leg.opp_opened + self.qty_step:
-                    self._find(R.NETTING, f"{instrument} {side} is short by {canonical(diff)} while "
-                                          f"{canonical(leg.opp_opened)} was opened on the {OTHER[side]} leg since it "
-                                          f"was last confirmed: consistent with netting", t, [where])
+                if diff > 0:
+                    self._check_netted(instrument, side, leg, diff, t, where)
             else:
                 self.decided[R.SNAPSHOT] += 1
                 if entry is not None and qty > 0 and leg.qty:
@@ -1387,12 +1554,32 @@ class Auditor:
         if leg.known and abs(leg.qty - qty) <= self.qty_step:
             # sizes agree: keep the entry built from this leg's own fills (fills are the primary evidence)
             leg.opp_opened = ZERO
+            leg.opp_fills = set()
             leg.origin = ("confirmed by", t, number)
             return
         leg.set(qty, entry, entry_unc, ("taken from", t, number))
         if entry is None and qty > 0:
             leg.known = False
             leg.origin = f"snapshot at t={t} without entry price"
+
+    def _check_netted(self, instrument: str, side: str, leg: Leg, diff: Decimal, t: int, where: Any) -> None:
+        """HM-NET-001 seen in a snapshot: the leg is short by exactly what an opening fill (or all of them) of the
+        other leg opened since this leg was last confirmed. Any other shortfall (a fill missing from the export) is
+        the size finding (HM-POS-004) alone."""
+        step = self.qty_step
+        if abs(diff - leg.opp_opened) <= step:
+            what = f"the {canonical(leg.opp_opened)} opened on the {OTHER[side]} leg"
+        else:
+            match = next((q for q in sorted(leg.opp_fills) if abs(diff - q) <= step), None)
+            if match is None:
+                if len(leg.opp_fills) >= MAX_OPENINGS and diff < leg.opp_opened:
+                    self._cannot(R.NETTING, f"snapshot shortfall with more than {MAX_OPENINGS} distinct opening "
+                                            "quantities on the other leg since the leg was last confirmed",
+                                 "position snapshots more often (between fewer opening fills)", where)
+                return
+            what = f"an opening fill of {canonical(match)} on the {OTHER[side]} leg"
+        self._find(R.NETTING, f"{instrument} {side} is short by {canonical(diff)}, exactly {what} since it was last "
+                              f"confirmed: consistent with netting", t, [where])
 
     def _ledger_add(self, asset: str, amount: Decimal) -> None:
         if asset in self.balance_delta:
@@ -1429,7 +1616,7 @@ class Auditor:
     # ------------------------------------------------------------------ end
 
     def finish(self, provenance: dict[str, Any]) -> AuditResult:
-        self._flush_funding()
+        self._close_all()
         fills, openings = self.hot_fills, self.hot_openings
         for rule_id, count in ((R.POSITION_SIDE_MATCHES_MODE, fills - self.hot_modeless), (R.FEES, fills),
                                (R.NETTING, openings), (R.NO_FLIP, fills - openings),

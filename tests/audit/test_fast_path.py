@@ -37,7 +37,8 @@ def test_state_stays_bounded_while_streaming() -> None:
             auditor.feed(number, line)
             if number % 500 == 0:
                 sizes.append((len(auditor.dup_keys) + len(auditor.dup_previous), len(auditor.legs),
-                              len(auditor.fee_ranges), len(auditor.pending_funding)))
+                              len(auditor.fee_ranges),
+                              sum(len(p.rows) for p in auditor.funding_open.values())))
     assert max(s[0] for s in sizes) <= 1000  # the duplicate window: at least 500, at most 1000 keys
     assert max(s[1] for s in sizes) == 4 and max(s[2] for s in sizes) <= 8  # 2 instruments x 2 legs
     assert max(s[3] for s in sizes) <= 2

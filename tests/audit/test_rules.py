@@ -82,7 +82,11 @@ def test_funding_per_leg_rows_without_position_side() -> None:
              rec("funding", 10, "f2", instrument="BTCUSDT", position_side="SHORT", amount="0.1", asset="USDT")]
     assert audit_records(_funding_setup(rate + wrong)).findings_by_rule == {"HM-FUND-001": 1}
     missing_leg = [rec("funding", 10, "f1", instrument="BTCUSDT", position_side="LONG", amount="-0.2", asset="USDT")]
-    assert audit_records(_funding_setup(rate + missing_leg)).findings_by_rule == {"HM-FUND-002": 1}
+    later = [rec("balance", 11, "b", asset="USDT", wallet_balance="0")]  # the trace goes on past the funding window
+    assert audit_records(_funding_setup(rate + missing_leg + later)).findings_by_rule == {"HM-FUND-002": 1}
+    # a trace ending inside the funding window may have been cut before the other entry: not decidable
+    cut = audit_records(_funding_setup(rate + missing_leg))
+    assert cut.findings == [] and [u.rule_id for u in cut.undecided] == ["HM-FUND-002"]
 
 
 def test_funding_not_decidable_without_rate_or_at_a_fill_instant() -> None:
