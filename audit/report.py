@@ -1,8 +1,10 @@
 """Audit reports: terminal text, JSON and Markdown. Deterministic: no wall-clock, sorted keys.
 
-The JSON report's ``report_format`` is 2: ``verdict`` is ``"findings"``, ``"clean"`` (no findings and
-at least one check decided) or ``"nothing decided"`` (no rule could decide anything: an empty or
-unusable trace is never clean). Format 1 had only ``"findings"`` and ``"clean"``.
+The JSON report's ``report_format`` is 3: ``verdict`` is ``"findings"``, ``"clean"`` (no findings, at
+least one check decided and no record rejected), ``"incomplete"`` (no findings, but records were rejected:
+the audit did not see the whole trace) or ``"nothing decided"`` (no rule could decide anything: an empty or
+unusable trace is never clean). Format 2 said ``"clean"`` where format 3 says ``"incomplete"``; format 1 had
+only ``"findings"`` and ``"clean"``.
 """
 
 from __future__ import annotations
@@ -12,22 +14,30 @@ from typing import Any
 
 from .engine import AuditResult
 
-REPORT_FORMAT = 2
+REPORT_FORMAT = 3
 NOTHING_DECIDED = "nothing decided"
+INCOMPLETE = "incomplete"
 
 
 def verdict(result: AuditResult) -> str:
-    """``findings``, ``clean``, or ``nothing decided`` when no check was decided (an empty export)."""
+    """``findings``; ``nothing decided`` when no check was decided (an empty export); ``incomplete`` when
+    nothing was found but records were rejected; else ``clean``."""
     if result.finding_count:
         return "findings"
-    return "clean" if result.decided_by_rule else NOTHING_DECIDED
+    if not result.decided_by_rule:
+        return NOTHING_DECIDED
+    return INCOMPLETE if result.summary["records_rejected"] else "clean"
 
 
 def _verdict_words(result: AuditResult) -> str:
-    if result.finding_count:
+    outcome = verdict(result)
+    if outcome == "findings":
         return f"{result.finding_count} finding(s)"
-    if not result.decided_by_rule:
+    if outcome == NOTHING_DECIDED:
         return "NOTHING DECIDED (no rule could check anything in this trace: not a clean result)"
+    if outcome == INCOMPLETE:
+        return (f"INCOMPLETE: no findings in the records read, but {result.summary['records_rejected']} record(s) "
+                "were rejected (not a clean result)")
     return "no findings"
 
 

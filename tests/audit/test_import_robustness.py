@@ -122,7 +122,7 @@ def test_an_empty_export_is_not_a_clean_audit(tmp_path: Path, capsys) -> None:  
     assert "nothing could be decided" in one_error_line(captured.err)
     assert run(["audit", str(out), "--json"]) == 2
     report = json.loads(capsys.readouterr().out)
-    assert report["verdict"] == "nothing decided" and report["report_format"] == 2
+    assert report["verdict"] == "nothing decided" and report["report_format"] == 3
     assert run(["audit", str(out), "--markdown"]) == 2
     assert "Verdict: **NOTHING DECIDED" in capsys.readouterr().out
 

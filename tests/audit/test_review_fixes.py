@@ -7,9 +7,9 @@ import io
 from typing import Any
 
 import pytest
-from audit_helpers import audit_records, fill, lines_of, meta, opening, rec
+from audit_helpers import audit_records, fill, lines_of, meta, opening, rec, to_json
 from hedgespec.audit.engine import audit_lines, audit_stream
-from hedgespec.audit.report import as_json
+from hedgespec.audit.report import as_json, render_text
 from hedgespec.spec.profiles import load_profile
 
 # --------------------------------------------------------------------------- helpers
@@ -96,7 +96,7 @@ def test_an_unreadable_record_in_the_window_keeps_a_missing_entry_undecided() ->
                       _funding(10, "f2", "0.1", side="SHORT"), _later(11)])
     lines[5] = lines[5].replace(b"BTCUSDT", b"BTC\xe9USDT")  # the unsided LONG row
     report = _both_paths(lines)
-    assert report["findings"] == [] and report["summary"]["records_rejected"] == 1
+    assert report["findings"] == [] and report["verdict"] == "incomplete"
     assert any(u["rule_id"] == "HM-FUND-002" and "could not be read" in u["reason"] for u in report["not_decidable"])
 
 
@@ -199,3 +199,17 @@ def test_a_both_fill_in_hedge_mode_is_one_finding_and_nothing_else() -> None:
         ("HM-ORD-001", "one-way (BOTH) fill while the position mode is unknown")]
 
 
+# --------------------------------------------------------------------------- 8. the verdict
+
+
+def test_a_report_with_rejected_records_is_never_clean() -> None:
+    records = [meta(), opening(), *_hedged()]
+    clean = to_json(audit_records(records))
+    assert clean["verdict"] == "clean" and clean["report_format"] == 3
+    lines = lines_of(records) + [b'{"v":1,"type":"fill","t":9,"price":"abc"}\n']
+    result = audit_lines(lines, load_profile("seed"), trace_name="t.jsonl")
+    report = as_json(result)
+    assert report["verdict"] == "incomplete" and report["summary"]["records_rejected"] == 1
+    assert "VERDICT: INCOMPLETE: no findings in the records read, but 1 record(s) were rejected" in render_text(result)
+    findings = lines_of(records + [fill(5, "x", "BUY", "LONG", "1", "100", pnl="3")]) + lines[-1:]
+    assert as_json(audit_lines(findings, load_profile("seed")))["verdict"] == "findings"

@@ -70,6 +70,7 @@ def test_the_cli_rejects_a_non_utf8_line_without_a_traceback(tmp_path: Any, caps
     trace.write_bytes(b"".join(lines))
     assert run(["audit", str(trace), "--json"]) == 2
     report = json.loads(capsys.readouterr().out)
+    assert report["verdict"] == "incomplete"
     assert report["rejected"][0]["message"].startswith("t.jsonl:3: not valid UTF-8: byte 0xe9 at column ")
 
 
