@@ -10,6 +10,7 @@ error naming the file; output paths are checked before any work is done.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -59,7 +60,9 @@ def register(subparsers: Any) -> None:
     aud = subparsers.add_parser("audit", help="audit a trace against the hedge-mode rules",
                                 description="Replay a trace, reconstruct each leg, report findings.")
     aud.add_argument("trace", metavar="TRACE", help="trace file (JSON lines, format v1)")
-    aud.add_argument("--profile", default="seed", help="built-in profile name or profile file (default: seed)")
+    aud.add_argument("--profile", default=None,
+                     help="built-in profile name or profile file (default: seed; a note names the shipped profile "
+                          "of the trace's venue)")
     fmt = aud.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_const", const="json", dest="format", help="JSON report")
     fmt.add_argument("--markdown", action="store_const", const="markdown", dest="format", help="Markdown report")
@@ -130,13 +133,28 @@ def run_import(args: argparse.Namespace) -> int:
     if builder.error_count > len(builder.errors):
         print(f"hedgespec import: ... {builder.error_count - len(builder.errors)} more rows not imported",
               file=sys.stderr)
-    imported = len(builder.records)
-    print(f"hedgespec import: {builder.rows_read} rows read, {imported} records written, "
-          f"{builder.error_count} rows not imported, {builder.duplicates} duplicate rows kept once; "
-          f"{count} lines in {args.output}", file=sys.stderr)
+    print(f"hedgespec import: {_accounting(builder)}; {count} lines in {args.output}", file=sys.stderr)
     for (what, detail), n in sorted(builder.notes.items()):
         print(f"hedgespec import: note: {what}: {n}" + (f" ({detail})" if detail else ""), file=sys.stderr)
+    lost = builder.unaccounted()
+    if lost:  # every row read is written, merged, skipped, kept once or reported: anything else is a bug
+        print(f"hedgespec import: {lost} rows read but not accounted for (a hedgespec bug; please report it)",
+              file=sys.stderr)
+        return EXIT_BAD_INPUT
     return EXIT_BAD_INPUT if builder.error_count else EXIT_CLEAN
+
+
+def _accounting(builder: Any) -> str:
+    """Where every row read went: written, merged into the opening, skipped (per reason), duplicates, errors."""
+    skipped = sum(builder.skipped.values())
+    reasons = "; ".join(f"{what}: {n}" for what, n in sorted(builder.skipped.items()))
+    derived = len(builder.records) - builder.rows_written
+    return (f"{builder.rows_read} rows read = {builder.rows_written} written as records"
+            f" + {builder.rows_merged} merged into the opening record"
+            f" + {skipped} skipped" + (f" ({reasons})" if reasons else "")
+            + f" + {builder.duplicates} duplicate rows kept once"
+            + f" + {builder.error_count} rows not imported"
+            + (f"; {derived} records derived from rows already written" if derived else ""))
 
 
 BOM = b"\xef\xbb\xbf"
@@ -159,11 +177,64 @@ def _trace_problem(path: Path) -> str | None:
     return None
 
 
+#: the shipped profile of each venue an importer writes as meta.venue
+VENUE_PROFILES = {"binance": "binance-usdm", "bybit": "bybit-v5", "okx": "okx-v5", "gate": "gate", "kucoin": "kucoin"}
+#: how much of the trace's first line is read to find its meta record or tell a venue export
+HEAD_BYTES = 1 << 20
+
+
+def _first_line(path: Path) -> bytes:
+    try:
+        with path.open("rb") as stream:
+            return stream.readline(HEAD_BYTES)
+    except OSError:
+        return b""
+
+
+def _trace_venue(head: bytes) -> str | None:
+    """``meta.venue`` of a trace's first line (None when it has no readable meta record)."""
+    try:
+        first = json.loads(head)
+    except ValueError:
+        return None
+    if isinstance(first, dict) and first.get("type") == "meta" and isinstance(first.get("venue"), str):
+        return first["venue"]
+    return None
+
+
+def _looks_like_venue_export(head: bytes) -> bool:
+    """Whether a trace's first line is a venue response rather than a trace record: it opens a JSON array, or
+    is an object without the ``v`` and ``type`` every trace record has."""
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if text.startswith(b"["):
+        return True
+    try:
+        first = json.loads(text)
+    except ValueError:
+        return text.startswith(b"{") and b'"v"' not in text
+    return isinstance(first, dict) and not ("v" in first and "type" in first)
+
+
+def _profile_note(path: Path, head: bytes) -> str | None:
+    """The note printed when no ``--profile`` is given and the trace's venue has a shipped profile."""
+    venue = _trace_venue(head)
+    if venue is None:
+        return None
+    from hedgespec.spec.profiles import builtin_profile_names
+
+    shipped = VENUE_PROFILES.get(venue.lower())
+    if shipped is None or shipped not in builtin_profile_names():
+        return None
+    return (f"note: no --profile given: auditing {path.name} under the seed profile, not {shipped}, the shipped "
+            f"profile of its venue {venue!r} (meta.venue); pass --profile {shipped} to audit against the venue's "
+            "documented choices, or --profile seed to silence this note")
+
+
 def run_audit(args: argparse.Namespace) -> int:
     from hedgespec.spec.profiles import ProfileError, load_profile
 
     try:
-        profile = load_profile(args.profile)
+        profile = load_profile(args.profile or "seed")
     except ProfileError as exc:
         print(f"hedgespec audit: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -177,11 +248,17 @@ def run_audit(args: argparse.Namespace) -> int:
     if problem is not None:
         print(f"hedgespec audit: {problem}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    head = _first_line(path)
+    note = _profile_note(path, head) if args.profile is None else None
     try:
         result = audit_file(path, profile, dup_window=args.dup_window, max_listed=args.max_listed)
     except OSError as exc:
         print(f"hedgespec audit: {args.trace}: cannot read: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    if result.summary["records_rejected"] and _looks_like_venue_export(head):
+        print(f"hedgespec audit: {args.trace}: this looks like a venue export (an API response), not a hedgespec "
+              f"trace: convert it first, e.g. hedgespec import binance --user-trades {args.trace} -o trace.jsonl "
+              "(hedgespec import --help lists the venues), then audit trace.jsonl", file=sys.stderr)
     render = {"json": render_json, "markdown": render_markdown}.get(args.format, render_text)
     text = render(result)
     if args.output:
@@ -192,6 +269,8 @@ def run_audit(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     outcome = verdict(result)
+    if note is not None and outcome != "nothing decided":  # printed once the report is out, never before an error
+        print(f"hedgespec audit: {note}", file=sys.stderr)
     if outcome == "findings":
         return EXIT_FINDINGS
     if outcome == "nothing decided":

@@ -6,10 +6,11 @@ https://developers.binance.com/docs/derivatives/usds-margined-futures):
 * ``GET /fapi/v1/userTrades`` (Account Trade List): one row per fill with ``side``, ``positionSide``
   (``LONG``/``SHORT`` in hedge mode, ``BOTH`` in one-way mode), ``qty``, ``price``, ``realizedPnl``
   (per fill, fees excluded), ``commission`` and ``commissionAsset``, ``maker``, ``id`` (trade id,
-  unique per symbol), ``orderId``, ``time`` (ms). The documentation's sample row shows a negative
-  ``commission``; live responses report the amount paid as a positive number, so the importer takes
-  the magnitude and notes every negative value it met. The same sample is an opening
-  ``SELL``/``SHORT`` fill with a non-zero ``realizedPnl``: it is not a clean vector.
+  unique per symbol), ``orderId``, ``time`` (ms). ``commission`` is the amount paid; a negative
+  value is a rebate (negative maker fees) and is carried as a negative ``fee``, as the trace format
+  defines it, and counted in the notes (maker or taker). The documentation's sample row is a taker
+  fill with a negative ``commission`` and an opening ``SELL``/``SHORT`` fill with a non-zero
+  ``realizedPnl``: it is not a clean vector.
 * ``GET /fapi/v1/income`` (Get Income History): rows with ``incomeType`` (``FUNDING_FEE``,
   ``REALIZED_PNL``, ``COMMISSION``, ``TRANSFER``, ...), signed ``income`` (negative = paid), ``asset``,
   ``time``, ``tranId``, ``tradeId``. Rows carry **no position side**: a funding row cannot be tied
@@ -19,7 +20,10 @@ https://developers.binance.com/docs/derivatives/usds-margined-futures):
   ``LONG`` and a ``SHORT`` row per symbol; ``positionAmt`` and ``notional`` are **negative on
   SHORT rows**; ``entryPrice``, ``markPrice``, ``unRealizedProfit``, ``updateTime``. The trace
   carries the size as a magnitude with its position side; a sign that contradicts the side is an
-  import error.
+  import error. A flat leg the venue never updated has ``updateTime`` 0: without a snapshot time
+  (``{"time": ms, "response": [...]}``) it is dated at the latest ``updateTime`` of its response
+  (no leg of the response changed after it, so the leg was flat then) and counted in the notes; an
+  open leg with ``updateTime`` 0 and no snapshot time is a row error.
 * ``GET /fapi/v1/fundingRate`` (Get Funding Rate History): ``symbol``, ``fundingRate``,
   ``fundingTime``, ``markPrice``.
 * ``GET /fapi/v2/balance``: ``asset``, ``balance`` (wallet balance), ``updateTime``.
@@ -27,8 +31,9 @@ https://developers.binance.com/docs/derivatives/usds-margined-futures):
   while a position exists), -4067 (open orders), -4059 (no need to change), -4061 (order position
   side does not match the mode), -2022 (reduce-only order rejected).
 
-Precision: money values are printed with 8 decimals (``money`` step 1e-8). Binance does not publish
-the precision of its internal entry price; the importer assumes 1e-8 (``--entry-precision``).
+Precision: money values are printed with 8 decimals (``money`` step 0.00000001). Binance does not
+publish the precision of its internal entry price; the importer assumes 0.00000001
+(``--entry-precision STEP``, a plain decimal without exponent, as every number of a trace).
 
 Requests and responses are not exported by the venue; ``--requests`` reads the hedgespec request
 log (JSON lines or an array of ``{"time", "request", "response"}``), see docs/audit/trace-format.md.
@@ -39,8 +44,10 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from ..numbers import DECIMAL_TEXT
 from .common import (
     Builder,
+    ImportError_,
     Row,
     RowError,
     each_row,
@@ -88,15 +95,22 @@ def add_arguments(parser: Any) -> None:
     parser.add_argument("--balances", action="append", default=[], metavar="FILE",
                         help="GET /fapi/v2/balance responses (wallet balance snapshots)")
     parser.add_argument("--entry-precision", default=format(ENTRY_STEP, "f"), metavar="STEP",
-                        help="step of the venue's internal entry price (default %(default)s, an assumption)")
+                        help="step of the venue's internal entry price, a plain decimal such as 0.00000001 "
+                             "(no exponent; default %(default)s, an assumption)")
+
+
+def entry_precision(text: str) -> str:
+    """The ``--entry-precision`` value, checked against the trace's decimal grammar (no exponent, not negative)."""
+    if not isinstance(text, str) or DECIMAL_TEXT.fullmatch(text) is None or text.startswith("-"):
+        raise ImportError_(f"--entry-precision {text!r:.40}: expected a non-negative plain decimal step such as "
+                           f"{format(ENTRY_STEP, 'f')} (at most 20 digits before and after the point, no exponent)")
+    return text
 
 
 def _fill(b: Builder, row: Row, t_default: int | None = None) -> None:
     d = row.data
     commission = text_decimal(d, "commission")
     assert commission is not None
-    if commission < 0:
-        b.note("negative commission read as the amount paid", "userTrades (the documentation sample does this)")
     side = text_str(d, "side")
     position_side = text_str(d, "positionSide", required=False) or "BOTH"
     if side not in ("BUY", "SELL") or position_side not in ("LONG", "SHORT", "BOTH"):
@@ -107,11 +121,16 @@ def _fill(b: Builder, row: Row, t_default: int | None = None) -> None:
     symbol = text_str(d, "symbol")
     ident = text_id(d, "id")
     assert symbol is not None and ident is not None
+    liquidity = "MAKER" if maker else "TAKER"
     b.add("fill", text_int(d, "time"), row, f"{symbol}:{ident}", id=ident,
           order_id=text_id(d, "orderId", required=False), instrument=symbol, side=side, position_side=position_side,
-          quantity=text_decimal(d, "qty"), price=text_decimal(d, "price"), fee=abs(commission),
+          quantity=text_decimal(d, "qty"), price=text_decimal(d, "price"), fee=commission,
           fee_asset=text_str(d, "commissionAsset"), realized_pnl=text_decimal(d, "realizedPnl"),
-          liquidity="MAKER" if maker else "TAKER")
+          liquidity=liquidity)
+    if commission < 0:
+        b.note("fills with a negative commission (a rebate): carried as a negative fee",
+               f"{liquidity.lower()} fills" + (": a taker rebate is unusual (the documentation sample has one)"
+                                                if liquidity == "TAKER" else ""))
 
 
 def _income(b: Builder, row: Row, t_default: int | None = None) -> None:
@@ -120,7 +139,7 @@ def _income(b: Builder, row: Row, t_default: int | None = None) -> None:
     ident = text_id(d, "tranId")
     assert kind is not None and ident is not None
     if kind in SKIPPED_INCOME:
-        b.note(f"income rows {kind} not imported", "the fills carry the same amounts")
+        b.skip(f"income rows {kind} not imported", "the fills carry the same amounts")
         return
     t = text_int(d, "time")
     amount = text_decimal(d, "income")
@@ -148,13 +167,30 @@ def position_row(d: dict[str, Any]) -> tuple[str, str, Decimal, Decimal | None]:
     return symbol, side, abs(amount), entry if amount else None
 
 
-def _position(b: Builder, row: Row, t_default: int | None) -> None:
+def latest_update(rows: list[Row]) -> int | None:
+    """The latest valid ``updateTime`` of a positionRisk response (None when no row has one)."""
+    times = []
+    for row in rows:
+        if isinstance(row.data, dict) and row.data.get("updateTime") not in (None, 0, "0"):
+            try:
+                times.append(text_int(row.data, "updateTime"))
+            except RowError:
+                continue  # reported when the row itself is read
+    return max(times, default=None)
+
+
+def _position(b: Builder, row: Row, t_default: int | None, latest: int | None = None) -> None:
     d = row.data
     symbol, side, qty, entry = position_row(d)
     t = d.get("updateTime")
     t = text_int(d, "updateTime") if t not in (None, 0, "0") else t_default
+    if t is None and not qty and latest is not None:
+        t = latest
+        b.note("flat position rows with updateTime 0 dated at the latest updateTime of their response",
+               "positionRisk without a snapshot time")
     if t is None:
-        raise RowError("updateTime is 0 and the file has no snapshot time ({\"time\": ms, \"response\": [...]})")
+        raise RowError(("updateTime is 0 on an open leg" if qty else "updateTime is 0 and no row of the response has one")
+                       + " and the file has no snapshot time ({\"time\": ms, \"response\": [...]})")
     margin_type = d.get("marginType")
     b.add("position", t, row, f"{symbol}:{side}:{t}", instrument=symbol, position_side=side, quantity=qty,
           entry_price=entry, mark_price=text_decimal(d, "markPrice", required=False) or None,
@@ -204,7 +240,7 @@ def _request(b: Builder, row: Row, t_default: int | None = None) -> None:
               outcome=outcome, code=code_text, message=message)
         return
     if not endpoint.endswith("/order"):
-        b.note("request log entries for other endpoints not imported", endpoint)
+        b.skip("request log entries for other endpoints not imported", endpoint)
         return
     symbol = text_str(req, "symbol")
     side = str(req.get("side", "")).upper()
@@ -226,6 +262,7 @@ def _request(b: Builder, row: Row, t_default: int | None = None) -> None:
 
 def build(args: Any) -> tuple[Builder, dict[str, Any], dict[str, Any] | None]:
     """Read the files named in ``args``; return the builder, the meta record and the opening record."""
+    precision = entry_precision(args.entry_precision)  # before any file is read
     b = Builder(VENUE)
     settle: set[str] = set()
 
@@ -239,13 +276,19 @@ def build(args: Any) -> tuple[Builder, dict[str, Any], dict[str, Any] | None]:
         if asset:
             settle.add(asset)
     each(args.income, "income", _income, INCOME_FIELDS, INCOME_PAGES)
-    each(args.positions, "positions", _position, POSITION_FIELDS)
+    latest: list[int | None] = [None]
+
+    def page_latest(rows: list[Row]) -> None:
+        latest[0] = latest_update(rows)
+
+    each_row(b, args.positions, "positions", lambda b, r, t: _position(b, r, t, latest[0]), POSITION_FIELDS,
+             page_hook=page_latest)
     each(args.funding_rates, "fundingRate", _funding_rate, FUNDING_RATE_FIELDS, FUNDING_RATE_PAGES)
     each(args.balances, "balances", _balance, BALANCE_FIELDS)
     each(args.requests, "requests", _request, None)
     opening = _opening(b, args)
     meta = {"v": 1, "type": "meta", "t": None, "venue": VENUE, "created_by": "hedgespec import binance",
-            "precision": {"money": format(MONEY_STEP, "f"), "entry_price": args.entry_precision},
+            "precision": {"money": format(MONEY_STEP, "f"), "entry_price": precision},
             "funding_window_ms": 60_000, "ledger_complete": bool(args.ledger_complete)}
     if args.account:
         meta["account"] = args.account

@@ -19,6 +19,16 @@ Facts used (Bybit v5 API documentation, https://bybit-exchange.github.io/docs/v5
   ``symbol``, ``side``, ``funding``, ``change``, ``currency``, ``transactionTime``, ``id``. The log
   states ``change = cashFlow + funding - fee``, so ``funding`` is positive when received, as in the
   trace. ``TRADE`` rows repeat the executions and are not imported (counted in the notes).
+  On a ``SETTLEMENT`` row ``side`` is the leg (``Buy`` LONG, ``Sell`` SHORT), ``tradePrice`` the
+  mark price the funding was computed at, ``size`` the position size (signed: short with ``-``) and
+  ``feeRate`` the funding rate: the documentation's example is a ``Buy`` row with
+  ``funding = -size x tradePrice x feeRate``. These are carried as the funding record's
+  ``mark_price``, ``quantity`` (magnitude; a negative size on a ``Buy`` row is a row error) and, on
+  ``Buy`` rows, ``rate``, and each ``Buy`` row with a rate and a mark also gives a ``funding_rate``
+  record at its time, so both legs of that instant can be checked (HM-FUND-001/002). On ``Sell``
+  rows the sign of ``feeRate`` is not documented for the unified account (Bybit's pre-upgrade log
+  documents it as the market rate negated): it is not carried, and is counted in the notes; a funding
+  time with only a short leg open is therefore not decidable from the log alone.
 
 Replies are ``{"retCode": 0, "retMsg": "OK", "result": {"list": [...], "nextPageCursor": ...}}``: a
 non-zero ``retCode`` is an error reply and an import error; a non-empty ``nextPageCursor`` means more
@@ -73,7 +83,7 @@ def _execution(b: Builder, row: Row, args: Any) -> None:
     d = row.data
     kind = text_str(d, "execType", required=False) or "Trade"
     if kind == "Funding":
-        b.note("execution rows of type Funding not imported", "use the transaction log (--income)")
+        b.skip("execution rows of type Funding not imported", "use the transaction log (--income)")
         return
     cause = CAUSES.get(kind)
     if cause is None:
@@ -131,19 +141,50 @@ def _position(b: Builder, row: Row, t_default: int | None) -> None:
           unrealized_pnl=text_decimal(d, "unrealisedPnl", required=False) if size else None)
 
 
-def _log(b: Builder, row: Row) -> None:
+#: (symbol, time) -> (funding rate, mark price, the Buy SETTLEMENT row they were read from)
+Rates = dict[tuple[str, int], tuple[Decimal, Decimal, Row]]
+
+
+def _settlement(b: Builder, row: Row, t: int, ident: str, rates: Rates) -> None:
+    """A funding SETTLEMENT row: amount, and the venue's own rate, mark and size where it reports them."""
+    d = row.data
+    symbol = text_str(d, "symbol")
+    assert symbol is not None
+    leg = {"Buy": "LONG", "Sell": "SHORT"}.get(d.get("side"))
+    mark = text_decimal(d, "tradePrice", required=False)
+    size = text_decimal(d, "size", required=False)
+    rate = text_decimal(d, "feeRate", required=False)
+    if mark is not None and mark < 0:
+        raise RowError(f"tradePrice {mark} is negative (the mark price of the settlement)")
+    if size is not None and size < 0 and leg == "LONG":
+        raise RowError(f"size {size} is negative on a Buy (LONG) settlement row (short sizes carry the '-')")
+    reported: dict[str, Decimal] = {}
+    if mark:
+        reported["mark_price"] = mark
+    if size:
+        reported["quantity"] = abs(size)
+    if rate is not None and leg == "LONG":
+        reported["rate"] = rate
+    elif rate is not None and leg == "SHORT":
+        b.note("SETTLEMENT Sell rows: feeRate not carried (its sign on Sell rows is not documented for the "
+               "unified account)", "the rate comes from the Buy row of the same funding time, if any")
+    b.add("funding", t, row, f"SETTLEMENT:{ident}", instrument=symbol, position_side=leg,
+          amount=text_decimal(d, "funding"), asset=text_str(d, "currency"), **reported)
+    if "rate" in reported and mark:
+        rates.setdefault((symbol, t), (reported["rate"], mark, row))
+
+
+def _log(b: Builder, row: Row, rates: Rates) -> None:
     d = row.data
     kind = text_str(d, "type")
     t = text_int(d, "transactionTime")
     ident = text_id(d, "id")
+    assert ident is not None
     if kind == "TRADE":
-        b.note("transaction-log TRADE rows not imported", "the executions carry them")
+        b.skip("transaction-log TRADE rows not imported", "the executions carry them")
         return
     if kind == "SETTLEMENT":
-        side = d.get("side")
-        b.add("funding", t, row, f"{kind}:{ident}", instrument=text_str(d, "symbol"),
-              position_side={"Buy": "LONG", "Sell": "SHORT"}.get(side), amount=text_decimal(d, "funding"),
-              asset=text_str(d, "currency"))
+        _settlement(b, row, t, ident, rates)
         return
     b.add("ledger", t, row, f"{kind}:{ident}", kind=kind, asset=text_str(d, "currency"),
           amount=text_decimal(d, "change"), instrument=text_str(d, "symbol", required=False))
@@ -153,7 +194,13 @@ def build(args: Any) -> tuple[Builder, dict[str, Any], dict[str, Any] | None]:
     b = Builder(VENUE)
     each_row(b, args.user_trades, "executions", lambda b, r, t: _execution(b, r, args), EXEC_FIELDS)
     each_row(b, args.positions, "positions", _position, POSITION_FIELDS)
-    each_row(b, args.income, "transaction log", lambda b, r, t: _log(b, r), LOG_FIELDS)
+    rates: Rates = {}
+    each_row(b, args.income, "transaction log", lambda b, r, t: _log(b, r, rates), LOG_FIELDS)
+    for (symbol, t), (rate, mark, row) in sorted(rates.items(), key=lambda item: item[0]):
+        b.add("funding_rate", t, row, f"{symbol}:{t}", venue_id=False, derived=True, instrument=symbol, rate=rate,
+              mark_price=mark)
+    if rates:
+        b.note("funding_rate records from the SETTLEMENT Buy rows (feeRate, tradePrice)", "transaction log")
     if args.requests:
         b.note("--requests is not read for bybit yet", "")
     opening = opening_record(b, args, position_row, POSITION_FIELDS)

@@ -1,7 +1,10 @@
 """What every importer shares: reading venue JSON with line numbers, collecting records, writing.
 
 Venue files are JSON: an array of rows, an object wrapping the array (``data``, ``result.list``,
-``response``), or JSON lines. Numbers are read as Decimal from their text (``parse_float=Decimal``),
+``response``), or JSON lines (one row per line). Several responses one after another (arrays or
+wrapper objects appended to one file, e.g. with ``>>``, on one line each or not) are read as pages, in
+order, and counted in the notes; anything else after a value (``}garbage``) is an error naming
+``file:line``, never ignored. Numbers are read as Decimal from their text (``parse_float=Decimal``),
 never as floats; ``NaN``/``Infinity`` and an object with the same key twice are errors naming the file.
 Every row gets the line where it starts, also inside a wrapper object, so errors and ``src`` name
 ``file:line``. A venue error reply (Binance ``{"code": -1121, "msg": ...}``, OKX ``{"code": "50011",
@@ -102,11 +105,16 @@ def _decode_at(text: str, pos: int, name: str, line: int, first_line: int = 1) -
         raise ImportError_(f"{name}:{line}: not valid JSON here: {str(exc)[:80]}") from None
 
 
-def iter_array(text: str, start: int, name: str) -> Iterator[tuple[int, Any]]:
-    """Elements of the JSON array opening at ``start`` with the line each one starts on."""
+def iter_array(text: str, start: int, name: str, end: list[int] | None = None) -> Iterator[tuple[int, Any]]:
+    """Elements of the JSON array opening at ``start`` with the line each one starts on.
+
+    ``end``, when given, receives the offset just after the closing ``]``.
+    """
     pos = _skip_ws(text, start + 1)
     cache = [0, 1]
     if pos < len(text) and text[pos] == "]":
+        if end is not None:
+            end[:] = [pos + 1]
         return
     while True:
         line = _line_of(text, pos, cache)
@@ -117,6 +125,8 @@ def iter_array(text: str, start: int, name: str) -> Iterator[tuple[int, Any]]:
             pos = _skip_ws(text, pos + 1)
             continue
         if pos < len(text) and text[pos] == "]":
+            if end is not None:
+                end[:] = [pos + 1]
             return
         line = _line_of(text, min(pos, len(text)), cache)
         raise ImportError_(f"{name}:{line}: not valid JSON: expected ',' or ']' in the array")
@@ -160,37 +170,17 @@ def venue_error(obj: Any) -> str | None:
     return f"code {str(code)[:40]} {str(message)[:200]!r}"
 
 
-def read_rows(path: str | Path) -> tuple[str, list[Row], dict[str, Any]]:
-    """(sha256, rows, wrapper fields) of a venue file; raises ``ImportError_`` naming file:line."""
-    path = Path(path)
-    name = path.name
-    if path.is_dir():
-        raise ImportError_(f"{path}: is a directory, not a venue file")
-    try:
-        blob = path.read_bytes()
-    except OSError as exc:
-        raise ImportError_(f"{path}: cannot read: {exc.strerror}") from None
-    sha = hashlib.sha256(blob).hexdigest()
-    try:
-        text = blob.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ImportError_(f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    pos = _skip_ws(text, 0)
-    if pos >= len(text):
-        raise ImportError_(f"{name}: empty file (expected the venue's JSON response)")
-    cache = [0, 1]
-    if text[pos] == "[":
-        return sha, [Row(name, line, i, v) for i, (line, v) in enumerate(iter_array(text, pos, name))], {}
-    if text[pos] != "{":
-        raise ImportError_(f"{name}:{_line_of(text, pos, cache)}: expected a JSON array of rows or an object "
-                           "wrapping one")
-    whole, end = _decode_at(text, pos, name, _line_of(text, pos, cache))
-    if _skip_ws(text, end) < len(text):  # more after the first object: JSON lines
-        return sha, _json_lines(text, name), {}
-    for node in (whole, whole.get("response")):
-        error = venue_error(node)
-        if error is not None:
-            raise ImportError_(f"{name}: the venue answered with an error, not data: {error}")
+@dataclass
+class Page:
+    """One venue response in a file: its rows, the wrapper's other fields, the line where it starts."""
+
+    rows: list[Row]
+    extra: dict[str, Any]
+    line: int
+
+
+def _wrapper_rows(text: str, pos: int, whole: dict[str, Any], name: str) -> Page | None:
+    """The page of the recognised wrapper object at ``pos`` (already decoded as ``whole``), or None."""
     for keys in WRAPPERS:
         node: Any = whole
         start = pos
@@ -203,20 +193,93 @@ def read_rows(path: str | Path) -> tuple[str, list[Row], dict[str, Any]]:
             start = _member_starts(text, start)[key]
             node = node[key]
         if isinstance(node, list):
-            return sha, [Row(name, line, i, v) for i, (line, v) in enumerate(iter_array(text, start, name))], extra
-    return sha, [Row(name, _line_of(text, pos, cache), 0, whole)], {}
+            rows = [Row(name, line, i, v) for i, (line, v) in enumerate(iter_array(text, start, name))]
+            return Page(rows, extra, 0)
+    return None
 
 
-def _json_lines(text: str, name: str) -> list[Row]:
-    rows = []
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        value, end = _decode_at(line, _skip_ws(line, 0), name, number, number)
-        if _skip_ws(line, end) < len(line):
-            raise ImportError_(f"{name}:{number}:{end + 1}: not valid JSON: extra data after the value")
-        rows.append(Row(name, number, len(rows), value))
-    return rows
+def _utf8(blob: bytes, name: str) -> str:
+    try:
+        return blob.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = blob.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (blob.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ImportError_(f"{name}:{line}:{column}: not UTF-8 text ({exc.reason}, byte {exc.start}); save the "
+                           "venue's response as UTF-8") from None
+
+
+def read_pages(path: str | Path) -> tuple[str, list[Page]]:
+    """(sha256, pages) of a venue file; raises ``ImportError_`` naming file:line.
+
+    A file is one response (an array of rows or a recognised wrapper object), several responses one
+    after another (each a page), or JSON lines of rows (one page). Rows and whole responses are not
+    mixed in one file, and nothing but whitespace may follow the last value.
+    """
+    path = Path(path)
+    name = path.name
+    if path.is_dir():
+        raise ImportError_(f"{path}: is a directory, not a venue file")
+    try:
+        blob = path.read_bytes()
+    except OSError as exc:
+        raise ImportError_(f"{path}: cannot read: {exc.strerror}") from None
+    sha = hashlib.sha256(blob).hexdigest()
+    text = _utf8(blob, name)
+    pos = _skip_ws(text, 0)
+    if pos >= len(text):
+        raise ImportError_(f"{name}: empty file (expected the venue's JSON response)")
+    cache = [0, 1]
+    pages: list[Page] = []
+    lines: list[Row] = []  # JSON lines: single rows
+    values = 0
+    while pos < len(text):
+        line = _line_of(text, pos, cache)
+        if text[pos] == "[":
+            end = [len(text)]
+            rows = [Row(name, row_line, i, v) for i, (row_line, v) in enumerate(iter_array(text, pos, name, end))]
+            page: Page | None = Page(rows, {}, line)
+            pos = end[0]
+        elif text[pos] == "{":
+            start = pos
+            whole, pos = _decode_at(text, start, name, line)
+            page = _wrapper_rows(text, start, whole, name)
+            if page is not None:
+                error = venue_error(whole)
+                if error is not None:
+                    where = f"{name}:{line}" if values else name  # the first response starts the file
+                    raise ImportError_(f"{where}: the venue answered with an error, not data: {error}")
+                page.line = line
+            else:
+                lines.append(Row(name, line, len(lines), whole))
+        else:
+            what = "more text" if values else "text"
+            raise ImportError_(f"{name}:{line}: not valid JSON here: {what} starting {text[pos:pos + 12]!r}; expected "
+                               "a JSON array of rows, an object wrapping one, or one JSON object per line")
+        if page is not None:
+            pages.append(page)
+        if pages and lines:
+            raise ImportError_(f"{name}:{line}: {'a row' if page is None else 'a whole response'} after "
+                               f"{'whole responses' if page is None else 'rows'}: a file holds either responses "
+                               "(JSON arrays or wrapper objects) or JSON lines of rows, not both")
+        values += 1
+        page = None
+        pos = _skip_ws(text, pos)
+    if lines:
+        if len(lines) == 1:  # the whole file is one object: an error reply, or a single row
+            whole = lines[0].data
+            nested = whole.get("response") if isinstance(whole, dict) and "request" not in whole else None
+            for node in (whole, nested):
+                error = venue_error(node)
+                if error is not None:
+                    raise ImportError_(f"{name}: the venue answered with an error, not data: {error}")
+        return sha, [Page(lines, {}, lines[0].line or 1)]
+    return sha, pages
+
+
+def read_rows(path: str | Path) -> tuple[str, list[Row], dict[str, Any]]:
+    """(sha256, rows of every page, wrapper fields of the last page) of a venue file."""
+    sha, pages = read_pages(path)
+    return sha, [row for page in pages for row in page.rows], pages[-1].extra if pages else {}
 
 
 class RowError(ValueError):
@@ -319,30 +382,52 @@ class Builder:
     errors: list[str] = field(default_factory=list)
     error_count: int = 0
     rows_read: int = 0
+    #: rows that became a trace record of their own
+    rows_written: int = 0
+    #: rows folded into the opening record (its legs, and the flat rows that make it complete)
+    rows_merged: int = 0
+    #: rows read but deliberately not imported, per reason
+    skipped: dict[str, int] = field(default_factory=dict)
     duplicates: int = 0
     #: (record type, venue record ID) -> (where the row was first read, its file, its canonical text)
     seen: dict[tuple[str, str], tuple[str, str, str]] = field(default_factory=dict)
 
-    def read(self, path: str | Path, role: str, page_limits: tuple[int, ...] = ()) -> tuple[list[Row], dict[str, Any]]:
-        """Rows of one venue file; notes a page the venue marks as not the last, or one exactly full."""
-        sha, rows, extra = read_rows(path)
+    def read(self, path: str | Path, role: str, page_limits: tuple[int, ...] = ()) -> list[Page]:
+        """Pages of one venue file; notes several pages, a last page the venue marks as not the last, or
+        one exactly full (the venue's page limit: later pages may exist)."""
+        sha, pages = read_pages(path)
         name = Path(path).name
         self.inputs.append({"file": name, "sha256": sha, "role": role})
-        self.rows_read += len(rows)
-        if not rows:
+        count = sum(len(page.rows) for page in pages)
+        self.rows_read += count
+        if len(pages) > 1:
+            self.note("files holding several responses one after another: every one read as a page",
+                      f"{role}: {name}, {len(pages)} pages")
+        if not count:
             self.note("input files without rows", f"{role}: {name}")
-        cursor = extra.get("nextPageCursor")
+        last = pages[-1] if pages else Page([], {}, 1)
+        cursor = last.extra.get("nextPageCursor")
         if cursor not in (None, ""):
             self.note("pages the venue marks as not the last (nextPageCursor set): the export is incomplete",
                       f"{role}: {name}")
-        elif rows and len(rows) in page_limits:
+        elif last.rows and len(last.rows) in page_limits:
             self.note("pages holding exactly the venue's page limit of rows: later pages may exist",
-                      f"{role}: {name}, {len(rows)} rows")
-        return rows, extra
+                      f"{role}: {name}, {len(last.rows)} rows")
+        return pages
 
     def note(self, what: str, detail: str = "") -> None:
         key = (what, detail)
         self.notes[key] = self.notes.get(key, 0) + 1
+
+    def skip(self, what: str, detail: str = "") -> None:
+        """Count one row read but deliberately not imported (``what`` is the reason), and note it."""
+        self.skipped[what] = self.skipped.get(what, 0) + 1
+        self.note(what, detail)
+
+    def unaccounted(self) -> int:
+        """Rows read that are neither written, merged, skipped, kept once as duplicates nor in error (0)."""
+        return self.rows_read - (self.rows_written + self.rows_merged + sum(self.skipped.values())
+                                 + self.duplicates + self.error_count)
 
     def error(self, row: Row, message: str) -> None:
         self.error_count += 1
@@ -356,10 +441,11 @@ class Builder:
                 if key not in known:
                     self.note(f"unknown {kind} field {key!r} (not carried into the trace)")
 
-    def add(self, type_: str, t: int, row: Row | None, ident: str, *, venue_id: bool = True, **fields: Any) -> None:
+    def add(self, type_: str, t: int, row: Row | None, ident: str, *, venue_id: bool = True, derived: bool = False,
+            **fields: Any) -> None:
         """Add one record. ``ident`` is the venue's record ID (``venue_id``): the same ID read again from an
         identical row (overlapping pages or files) is kept once and counted; from a different row it is a
-        row error naming both places."""
+        row error naming both places. ``derived``: a second record from a row already counted as written."""
         src: dict[str, Any] | None = None
         if row is not None:
             src = {"file": row.file, "id": ident}
@@ -387,6 +473,8 @@ class Builder:
                           f"{first[1]} / {row.file}")
                 return
             self.seen[key] = (row.where(), row.file, text)
+        if row is not None and not derived:
+            self.rows_written += 1
         self.records.append(((t, TYPE_RANK[type_], ident), rec))
 
     def lines(self, meta: dict[str, Any], opening: dict[str, Any] | None) -> Iterator[str]:
@@ -438,25 +526,26 @@ def opening_record(b: Builder, args: Any, parse_position: Any, known: frozenset[
     complete = False
     t: int | None = None
     for path in args.opening_positions:
-        rows, extra = b.read(path, "opening positions")
-        t = snapshot_time(extra, Path(path).name) if extra.get("time") is not None else t
-        complete = True
-        for row in rows:
-            try:
-                if not isinstance(row.data, dict):
-                    raise RowError("expected an object")
-                if known is not None:
-                    b.unknown_fields(row, known, "positions")
-                instrument, side, qty, entry = parse_position(row.data)
-            except RowError as exc:
-                b.error(row, str(exc))
-                complete = False
-                continue
-            if side != "BOTH" and mode is None:
-                mode = "HEDGE"
-            if qty:
-                legs.append({"instrument": instrument, "position_side": side, "quantity": format(qty, "f"),
-                             "entry_price": None if entry is None else format(entry, "f")})
+        for page in b.read(path, "opening positions"):
+            t = snapshot_time(page.extra, Path(path).name) if page.extra.get("time") is not None else t
+            complete = True
+            for row in page.rows:
+                try:
+                    if not isinstance(row.data, dict):
+                        raise RowError("expected an object")
+                    if known is not None:
+                        b.unknown_fields(row, known, "positions")
+                    instrument, side, qty, entry = parse_position(row.data)
+                except RowError as exc:
+                    b.error(row, str(exc))
+                    complete = False
+                    continue
+                b.rows_merged += 1
+                if side != "BOTH" and mode is None:
+                    mode = "HEDGE"
+                if qty:
+                    legs.append({"instrument": instrument, "position_side": side, "quantity": format(qty, "f"),
+                                 "entry_price": None if entry is None else format(entry, "f")})
     if args.opening_flat:
         complete = True
     if mode is None and not legs and not complete:
@@ -468,28 +557,46 @@ def opening_record(b: Builder, args: Any, parse_position: Any, known: frozenset[
 
 
 def each_row(b: Builder, files: list[str], role: str, handle: Any, known: frozenset[str] | None,
-             page_limits: tuple[int, ...] = ()) -> None:
+             page_limits: tuple[int, ...] = (), page_hook: Any = None) -> None:
     """Read every row of ``files`` and hand it to ``handle(b, row, snapshot_time)``; row errors are kept.
 
     ``page_limits``: the venue's documented page sizes for this export (a file holding exactly that
-    many rows is noted as possibly cut short)."""
+    many rows is noted as possibly cut short). ``page_hook(rows)``, when given, sees each page's rows
+    before they are handled. A row holding none of the ``known`` fields is reported as a response
+    shape the importer does not know (a wrapper it does not recognise), not as a row missing a field."""
     for path in files:
-        rows, extra = b.read(path, role, page_limits)
-        t_default = snapshot_time(extra, Path(path).name)
-        for row in rows:
-            if not isinstance(row.data, dict):
-                b.error(row, f"expected an object, got {type(row.data).__name__}")
-                continue
-            error = venue_error(row.data)
-            if error is not None:
-                b.error(row, f"an error reply of the venue, not a {role} row: {error}")
-                continue
-            if known is not None:
-                b.unknown_fields(row, known, role)
-            try:
-                handle(b, row, t_default)
-            except RowError as exc:
-                b.error(row, str(exc))
+        for page in b.read(path, role, page_limits):
+            t_default = snapshot_time(page.extra, Path(path).name)
+            if page_hook is not None:
+                page_hook(page.rows)
+            for row in page.rows:
+                if not isinstance(row.data, dict):
+                    b.error(row, f"expected an object, got {type(row.data).__name__}")
+                    continue
+                error = venue_error(row.data)
+                if error is not None:
+                    b.error(row, f"an error reply of the venue, not a {role} row: {error}")
+                    continue
+                if known is not None and row.data and not any(key in known for key in row.data):
+                    b.error(row, _unknown_shape(row.data, role))
+                    continue
+                if known is not None:
+                    b.unknown_fields(row, known, role)
+                try:
+                    handle(b, row, t_default)
+                except RowError as exc:
+                    b.error(row, str(exc))
+
+
+def _unknown_shape(data: dict[str, Any], role: str) -> str:
+    """Why an object with none of a row's fields is not read: names its keys and the known wrappers."""
+    keys = ", ".join(repr(k)[:40] for k in list(data)[:5]) + (", ..." if len(data) > 5 else "")
+    lists = [k for k, v in data.items() if isinstance(v, (list, dict))]
+    shape = (f"a response wrapper the importer does not recognise (rows under {lists[0]!r}?)" if lists
+             else "not a row of this export")
+    wrappers = ", ".join(".".join(keys_) for keys_ in WRAPPERS)
+    return (f"not a {role} row: none of its keys ({keys}) is a {role} field; {shape}. Expected a JSON array of "
+            f"rows, a wrapper object ({wrappers}), several of these one after another, or one row per line")
 
 
 def contract_sizes(values: list[str]) -> dict[str, Decimal]:

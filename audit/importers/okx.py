@@ -126,7 +126,7 @@ def _bill(b: Builder, row: Row) -> None:
     t = text_int(d, "ts")
     ident = text_id(d, "billId")
     if kind == "2":
-        b.note("trade bills not imported", "the fills carry them")
+        b.skip("trade bills not imported", "the fills carry them")
         return
     if kind == "8":
         leg = LEG.get(str(d.get("posSide")))

@@ -25,10 +25,10 @@ def test_documentation_sample_fill_is_an_opening_fill_with_realized_pnl(tmp_path
     records = trace_lines(out)
     fill = records[2]
     assert fill["type"] == "fill" and fill["position_side"] == "SHORT" and fill["side"] == "SELL"
-    assert fill["fee"] == "0.07819010"  # the sample's negative commission is read as the amount paid
+    assert fill["fee"] == "-0.07819010"  # the sample's negative commission is a rebate: a negative fee
     assert fill["src"] == {"file": "userTrades_doc_sample.json", "id": "BTCUSDT:698759", "line": 2, "index": 0}
     notes = {n["what"] for n in records[0]["notes"]}
-    assert "negative commission read as the amount paid" in notes
+    assert "fills with a negative commission (a rebate): carried as a negative fee" in notes
     result = audit_file(out, load_profile("seed"))
     assert result.findings_by_rule == {"HM-NET-001": 1}
     assert result.findings[0].observed == "-0.91539999"
