@@ -115,7 +115,8 @@ class HedgeModeMachine(RuleBasedStateMachine):
         outcome = self._engine_call(lambda: self.engine.apply(action), f"apply {action['kind']}")
         after = self._engine_call(self.engine.snapshot, "snapshot")
         view = StepView(self.params, self.before, action, outcome, after)
-        violations = self.book.check(view, [r for r in self.rules if applies(r, action)])
+        violations, unread = self.book.check_step(view, [r for r in self.rules if applies(r, action)])
+        assert not unread, f"engine failure at apply {action['kind']}: {unread[0].failure()}"
         assert not violations, "rule violation: " + "; ".join(str(v) for v in violations)
         problems = compare(m_outcome, self.model_snap, outcome, after)
         assert not problems, "unexplained divergence from the model: " + "; ".join(problems)

@@ -223,8 +223,12 @@ class Runner:
     # -- one step -----------------------------------------------------------------------------
 
     def observe(self, params: dict[str, Any], before: dict[str, Any], action: dict[str, Any],
-                count: bool) -> tuple[dict[str, Any], dict[str, Any], list[Violation]]:
-        """Apply one action to the engine and run the step checks on what it shows."""
+                count: bool) -> tuple[dict[str, Any], dict[str, Any], list[Violation], EngineFailure | None]:
+        """Apply one action to the engine and run the step checks on what it shows.
+
+        The last member is the engine failure (kind ``malformed``) of a check that could not read
+        the engine's replies: a missing row or field, reported as the engine's, never as the rule's.
+        """
         outcome = self.engine.apply(action)
         after = self.engine.snapshot()
         view = StepView(params, before, action, outcome, after)
@@ -232,7 +236,11 @@ class Runner:
         if count:
             for r in exercised:
                 self.tally[r.id].checks += 1
-        return outcome, after, self.rulebook.check(view, exercised)
+        violations, unread = self.rulebook.check_step(view, exercised)
+        if not unread:
+            return outcome, after, violations, None
+        self.engine.failures += 1
+        return outcome, after, violations, unread[0].failure()
 
     # -- vectors --------------------------------------------------------------------------------
 
@@ -278,10 +286,12 @@ class Runner:
             expected_state: dict[str, Any] = {"accounts": {}}
             for i, s in enumerate(vec.data["steps"]):
                 expected_state = s.get("state", expected_state)
-                outcome, after, violations = self.observe(params, before, s["action"], count=True)
-                problems = V.match_outcome(s["expect"], outcome) + V.match_state(expected_state, after, mode)
+                outcome, after, violations, malformed = self.observe(params, before, s["action"], count=True)
                 for v in violations:
                     self.tally[v.rule_id].violated({**where, "step": i, "message": v.message})
+                if malformed is not None:
+                    raise malformed
+                problems = V.match_outcome(s["expect"], outcome) + V.match_state(expected_state, after, mode)
                 if violations or problems:
                     by_rule = sorted({v.rule_id for v in violations})
                     if not violations and vec.data["origin"].get("generator") == "scenario":
@@ -348,9 +358,9 @@ class Runner:
                     self.cases_cut += 1  # the model used a capability the engine lacks: nothing to compare
                     return
                 model_snap = snapshot(state)
-                outcome, after, violations = self.observe(params, before, action, count=True)
+                outcome, after, violations, malformed = self.observe(params, before, action, count=True)
                 self.steps_run += 1
-                finding = StepFinding(violations, compare(m_outcome, model_snap, outcome, after))
+                finding = StepFinding(violations, compare(m_outcome, model_snap, outcome, after), malformed)
                 if finding.failed:
                     self._record_failure(case, params, actions, i, finding)
                     return
@@ -370,8 +380,8 @@ class Runner:
                 m_outcome, m_snap = expected[i]
                 if V.event_capabilities(m_outcome) - self.engine.capabilities:
                     return Replay(i)
-                outcome, after, violations = self.observe(params, before, action, count=False)
-                finding = StepFinding(violations, compare(m_outcome, m_snap, outcome, after))
+                outcome, after, violations, malformed = self.observe(params, before, action, count=False)
+                finding = StepFinding(violations, compare(m_outcome, m_snap, outcome, after), malformed)
                 if finding.failed:
                     return Replay(i + 1, finding, i)
                 before = after

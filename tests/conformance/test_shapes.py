@@ -138,8 +138,10 @@ def test_check_functions_raise_malformed_with_the_path() -> None:
     assert info.value.kind == "malformed"
     assert info.value.reason.startswith("apply: outcome.events[0].mode: 'NETTED' is not one of")
     with pytest.raises(EngineFailure, match=r"snapshot: snapshot: 'accounts' is a required property"):
-        shapes.check_snapshot({"insurance_fund": "0"})
-    long_value = {"accounts": "y" * 500, "insurance_fund": "0"}
+        shapes.check_snapshot({"snapshot_version": "1", "time": 0, "mark_prices": {}, "last_prices": {},
+                               "insurance_fund": "0", "expired": []})
+    long_value = {"snapshot_version": "1", "time": 0, "accounts": "y" * 500, "mark_prices": {}, "last_prices": {},
+                  "insurance_fund": "0", "expired": []}
     with pytest.raises(EngineFailure) as info:
         shapes.check_snapshot(long_value)
     assert len(info.value.reason) < 220  # one line, the engine's value cut short
