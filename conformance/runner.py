@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -187,11 +188,30 @@ class StepFinding:
         return bool(self.violations or self.divergence or self.engine_failure)
 
     def signature(self) -> tuple[str, frozenset[str]]:
+        """What failed: the engine failure's kind, the rules violated, or what diverged (``divergence_key``)."""
         if self.engine_failure is not None:
             return "engine", frozenset({self.engine_failure.kind})
         if self.violations:
             return "rule", frozenset(v.rule_id for v in self.violations)
-        return "divergence", frozenset()
+        return "divergence", frozenset(divergence_key(line) for line in self.divergence)
+
+
+_ACCOUNT = re.compile(r"^accounts\.[^.:]+")
+_INSTRUMENT = re.compile(r"\.positions\.[^.:]+")
+
+
+def divergence_key(line: str) -> str:
+    """What one line of ``compare`` says diverged, without the case's accounts and instruments.
+
+    ``outcome.kind: model 'accepted', engine 'rejected'`` is kept whole (the field and both values'
+    classes); ``accounts.alice.positions.BTCUSDT.LONG.quantity: expected '1', got '2'`` becomes
+    ``accounts.*.positions.*.LONG.quantity``, with `` (missing)`` when the engine lacks it.
+    """
+    if line.startswith("outcome."):
+        return line
+    path, _, rest = line.partition(": ")
+    path = _INSTRUMENT.sub(".positions.*", _ACCOUNT.sub("accounts.*", path))
+    return path + (" (missing)" if rest.startswith("missing") else "")
 
 
 @dataclass
@@ -391,14 +411,17 @@ class Runner:
 
     def shrink(self, params: dict[str, Any], actions: list[dict[str, Any]],
                signature: tuple[str, frozenset[str]]) -> tuple[list[dict[str, Any]], StepFinding | None]:
-        """Remove steps while the same kind of failure remains (rule IDs overlapping, or a divergence)."""
+        """Remove steps while the same failure remains: a rule failure of an overlapping set of rules, or a
+        divergence in the same fields (the same outcome values), so the minimal case shows what was found."""
         budget = self.config.shrink_replays
 
         def same(replay: Replay) -> bool:
             if replay.finding is None:
                 return False
             category, ids = replay.finding.signature()
-            return category == signature[0] and (category != "rule" or bool(ids & signature[1]))
+            if category != signature[0]:
+                return False
+            return bool(ids & signature[1]) if category == "rule" else ids == signature[1]
 
         best = list(actions)
         best_finding: StepFinding | None = None
@@ -443,18 +466,25 @@ class Runner:
         category, ids = signature
         new = (category == "rule" and any(self.tally[rid].example is None for rid in ids)) or \
             (category != "rule" and signature not in self._seen_signatures)
-        if not new or self.examples_written >= self.config.max_examples:
-            entry["duplicate_of_earlier"] = True  # an earlier example already shows these rules
+        if not new:
+            entry["duplicate_of_earlier"] = True  # an earlier example already shows the same failure
+            self.failures.append(entry)
+            return
+        if self.examples_written >= self.config.max_examples:
+            entry["example_limit_reached"] = True  # new, but the run already wrote max_examples cases
             self.failures.append(entry)
             return
         self._seen_signatures.add(signature)
         minimal = actions[:at + 1]
-        if signature[0] != "engine":
-            minimal, shrunk = self.shrink(params, minimal, signature)
-            if shrunk is not None and shrunk.violations:
-                entry["minimal_rules"] = sorted({v.rule_id for v in shrunk.violations})
         entry["original_steps"] = at + 1
-        entry["minimal_steps"] = len(minimal)
+        if signature[0] != "engine":  # an engine failure is written as it happened, never shrunk
+            minimal, shrunk = self.shrink(params, minimal, signature)
+            shown = shrunk if shrunk is not None else finding  # what the written case shows
+            if shown.violations:
+                entry["minimal_rules"] = sorted({v.rule_id for v in shown.violations})
+            if shown.divergence:
+                entry["minimal_divergence"] = shown.divergence[:5]
+            entry["minimal_steps"] = len(minimal)
         entry["example"] = self._write_example(entry, params, minimal)
         for rid in entry.get("rules", []):
             if self.tally[rid].example is None:

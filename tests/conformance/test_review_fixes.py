@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -192,3 +193,86 @@ def test_unreadable_names_the_missing_place_before_and_after() -> None:
     _, unread = book.check_step(StepView({}, snap, action, outcome, before), [rule])
     assert unread and str(unread[0]).startswith("snapshot.accounts.alice.positions.BTCUSDT.SHORT (the snapshot "
                                                 "before the step): missing")
+
+
+# -- one minimal case per distinct divergence ---------------------------------------------------------
+
+class _TwoDivergences:
+    """The reference engine with two unrelated bugs no rule of an empty rulebook explains:
+    every deposit credits 1 too much, and after a leverage change every leg shows one more leverage."""
+
+    name = "two-divergences"
+
+    def __init__(self) -> None:
+        from hedgespec.conformance.adapter import ReferenceAdapter
+
+        self.inner = ReferenceAdapter("seed")
+        self.capabilities = self.inner.capabilities
+        self.extra = 0
+        self.leverage_bug = False
+
+    def reset(self, params: dict[str, Any]) -> None:
+        self.inner.reset(params)
+        self.extra, self.leverage_bug = 0, False
+
+    def apply(self, action: dict[str, Any]) -> dict[str, Any]:
+        outcome = self.inner.apply(action)
+        if outcome["kind"] == "accepted" and action["kind"] == "deposit":
+            self.extra += 1
+        if outcome["kind"] == "accepted" and action["kind"] == "set_leverage":
+            self.leverage_bug = True
+        return outcome
+
+    def snapshot(self) -> dict[str, Any]:
+        snap = self.inner.snapshot()
+        for account in snap["accounts"].values():
+            account["wallet"] = str(Decimal(account["wallet"]) + self.extra)
+            for rows in account["positions"].values():
+                for row in rows.values():
+                    if self.leverage_bug:
+                        row["leverage"] = str(int(row["leverage"]) + 1)
+        return snap
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_distinct_divergences_each_get_their_own_minimal_case(tmp_path: Path) -> None:
+    from hedgespec.conformance import report
+    from hedgespec.conformance.rulebook import Rulebook
+    from hedgespec.conformance.runner import run
+    from hedgespec.conformance.vectors import load_corpus
+
+    empty = Rulebook((), lambda view, rules=None: [], source="empty")
+    result = run(_TwoDivergences, small(examples=12, steps=15, failures_dir=tmp_path, shrink_replays=60), empty)
+    divergences = [f for f in result["differential_failures"] if f["category"] == "unexplained divergence"]
+    saved = [f for f in divergences if not f.get("duplicate_of_earlier")]
+    assert len(saved) == 2, [(f["case"], f["divergence"]) for f in divergences]
+    by_kind = {f["action"]["kind"]: f for f in saved}
+    assert set(by_kind) == {"deposit", "set_leverage"}
+    assert by_kind["deposit"]["divergence"][0].startswith("accounts.alice.wallet: expected ")
+    assert ".leverage: expected " in by_kind["set_leverage"]["divergence"][0]
+    # each minimal case shows the divergence it was saved for, not the other one
+    assert all(".wallet: expected " in line for line in by_kind["deposit"]["minimal_divergence"])
+    assert all(".leverage" in line for line in by_kind["set_leverage"]["minimal_divergence"])
+    corpus = load_corpus(tmp_path)
+    last_kinds = sorted(vec.data["steps"][-1]["action"]["kind"] for vec in corpus.vectors)
+    assert last_kinds == ["deposit", "set_leverage"]
+    # later divergences of an already shown kind are duplicates of it
+    for f in divergences:
+        if f.get("duplicate_of_earlier"):
+            assert f["action"]["kind"] in ("deposit", "set_leverage")
+    text = report.to_text(result)
+    assert text.count("unexplained divergence: ") == 2
+
+
+def test_divergence_keys_name_the_field_without_the_case() -> None:
+    from hedgespec.conformance.runner import divergence_key
+
+    assert divergence_key("accounts.bob.positions.BTCUSDT-0327.SHORT.quantity: expected '-1', got '0'") == \
+        "accounts.*.positions.*.SHORT.quantity"
+    assert divergence_key("accounts.alice.positions.BTCUSDT.LONG: missing (expected {...})") == \
+        "accounts.*.positions.*.LONG (missing)"
+    assert divergence_key("outcome.reason: model 'INVALID_ARGUMENT', engine None") == \
+        "outcome.reason: model 'INVALID_ARGUMENT', engine None"
+    assert divergence_key("insurance_fund: expected '1000', got '999'") == "insurance_fund"
