@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 from hedgespec.conformance.failures import DEFAULT_STEP_TIMEOUT, EngineFailure
 from hedgespec.conformance.generate import Generator
 from hedgespec.conformance.rulebook import Rulebook, applies, load_rulebook
-from hedgespec.conformance.runner import Engine, compare
+from hedgespec.conformance.runner import Engine, compare, permitted_reasons
 from hedgespec.conformance.vectors import event_capabilities, model_step
 from hedgespec.conformance.world import RANDOM_WALLET, default_params, mode_scopes
 from hedgespec.model import initial_state, snapshot
@@ -118,7 +118,8 @@ class HedgeModeMachine(RuleBasedStateMachine):
         violations, unread = self.book.check_step(view, [r for r in self.rules if applies(r, action)])
         assert not unread, f"engine failure at apply {action['kind']}: {unread[0].failure()}"
         assert not violations, "rule violation: " + "; ".join(str(v) for v in violations)
-        problems = compare(m_outcome, self.model_snap, outcome, after)
+        problems = compare(m_outcome, self.model_snap, outcome, after,
+                           permitted_reasons(self.rules, view, m_outcome.get("reason")))
         assert not problems, "unexplained divergence from the model: " + "; ".join(problems)
         self.before = after
 

@@ -311,7 +311,11 @@ class Runner:
                     self.tally[v.rule_id].violated({**where, "step": i, "message": v.message})
                 if malformed is not None:
                     raise malformed
-                problems = V.match_outcome(s["expect"], outcome) + V.match_state(expected_state, after, mode)
+                expect = s["expect"]
+                if outcome.get("reason") in permitted_reasons(
+                        self.rules, StepView(params, before, s["action"], outcome, after), expect.get("reason")):
+                    expect = {**expect, "reason": outcome.get("reason")}  # the rule's permitted alternative
+                problems = V.match_outcome(expect, outcome) + V.match_state(expected_state, after, mode)
                 if violations or problems:
                     by_rule = sorted({v.rule_id for v in violations})
                     if not violations and vec.data["origin"].get("generator") == "scenario":
@@ -380,7 +384,9 @@ class Runner:
                 model_snap = snapshot(state)
                 outcome, after, violations, malformed = self.observe(params, before, action, count=True)
                 self.steps_run += 1
-                finding = StepFinding(violations, compare(m_outcome, model_snap, outcome, after), malformed)
+                allowed = permitted_reasons(self.rules, StepView(params, before, action, outcome, after),
+                                            m_outcome.get("reason"))
+                finding = StepFinding(violations, compare(m_outcome, model_snap, outcome, after, allowed), malformed)
                 if finding.failed:
                     self._record_failure(case, params, actions, i, finding)
                     return
@@ -401,7 +407,9 @@ class Runner:
                 if V.event_capabilities(m_outcome) - self.engine.capabilities:
                     return Replay(i)
                 outcome, after, violations, malformed = self.observe(params, before, action, count=False)
-                finding = StepFinding(violations, compare(m_outcome, m_snap, outcome, after), malformed)
+                allowed = permitted_reasons(self.rules, StepView(params, before, action, outcome, after),
+                                            m_outcome.get("reason"))
+                finding = StepFinding(violations, compare(m_outcome, m_snap, outcome, after, allowed), malformed)
                 if finding.failed:
                     return Replay(i + 1, finding, i)
                 before = after
@@ -545,11 +553,52 @@ class Runner:
                                            "message": violation.message})
 
 
-def compare(m_outcome: dict[str, Any], m_snap: dict[str, Any], outcome: dict[str, Any], after: dict[str, Any]
-            ) -> list[str]:
-    """Differences between the model's and the engine's step (outcome kind and reason, observable state)."""
+#: Refusals whose reason class a rule's statement leaves to the engine: where the rule demands a
+#: refusal, any of these reasons the rule's own check accepts is the rule's permitted alternative
+#: to the model's choice, not a divergence. HM-ORD-005: a malformed order whose order id is in use
+#: may be refused with INVALID_ARGUMENT or DUPLICATE_ORDER_ID.
+REASON_CHOICES: dict[str, frozenset[str]] = {"HM-ORD-005": frozenset({"INVALID_ARGUMENT", "DUPLICATE_ORDER_ID"})}
+_ACCEPTED = {"kind": "accepted", "reason": None, "message": "", "events": []}
+
+
+def permitted_reasons(rules: Sequence[Rule], view: StepView, model_reason: str | None) -> frozenset[str]:
+    """Reason classes the rulebook lets the engine give instead of the model's on this step.
+
+    The rule's check is the judge, as it is for a divergence a rule explains: the alternatives of
+    ``REASON_CHOICES[rule]`` count when the model's reason is one of them, the rule applies to the
+    step, its check flags the step were it accepted (the rule demands a refusal here), and its
+    check accepts the engine's refusal. Otherwise nothing but the model's reason is permitted.
+    """
+    if view.outcome.get("kind") != "rejected" or view.outcome.get("reason") == model_reason:
+        return frozenset()
+    found: set[str] = set()
+    for rule in rules:
+        choices = REASON_CHOICES.get(rule.id)
+        if not choices or model_reason not in choices or rule.check is None or not applies(rule, view.action):
+            continue
+        probe = StepView(view.params, view.before, view.action, _ACCEPTED, view.before)
+        try:
+            demands_refusal = any(v.rule_id == rule.id for v in rule.check(probe))
+            accepts_engine = not any(v.rule_id == rule.id for v in rule.check(view))
+        except Exception:  # noqa: BLE001 - a check that cannot read the step permits nothing
+            continue
+        if demands_refusal and accepts_engine:
+            found |= choices
+    return frozenset(found)
+
+
+def compare(m_outcome: dict[str, Any], m_snap: dict[str, Any], outcome: dict[str, Any], after: dict[str, Any],
+            permitted: frozenset[str] = frozenset()) -> list[str]:
+    """Differences between the model's and the engine's step (outcome kind and reason, observable state).
+
+    ``permitted``: reason classes the rulebook lets the engine give instead of the model's
+    (``permitted_reasons``); a refusal with one of them is no difference.
+    """
     problems = []
     for key in ("kind", "reason"):
+        if key == "reason" and outcome.get("kind") == m_outcome.get("kind") == "rejected" and \
+                outcome.get("reason") in permitted:
+            continue
         if outcome.get(key) != m_outcome.get(key):
             problems.append(f"outcome.{key}: model {m_outcome.get(key)!r}, engine {outcome.get(key)!r}")
     return problems + diff(observable(m_snap), observable(after))

@@ -276,3 +276,107 @@ def test_divergence_keys_name_the_field_without_the_case() -> None:
     assert divergence_key("outcome.reason: model 'INVALID_ARGUMENT', engine None") == \
         "outcome.reason: model 'INVALID_ARGUMENT', engine None"
     assert divergence_key("insurance_fund: expected '1000', got '999'") == "insurance_fund"
+
+
+# -- HM-ORD-005's two permitted refusals ---------------------------------------------------------------
+
+class _InvalidNotDuplicate:
+    """The reference engine, except that it refuses a duplicate order id with INVALID_ARGUMENT."""
+
+    name = "invalid-not-duplicate"
+
+    def __init__(self) -> None:
+        from hedgespec.conformance.adapter import ReferenceAdapter
+
+        self.inner = ReferenceAdapter("seed")
+        self.capabilities = self.inner.capabilities
+
+    def reset(self, params: dict[str, Any]) -> None:
+        self.inner.reset(params)
+
+    def apply(self, action: dict[str, Any]) -> dict[str, Any]:
+        outcome = self.inner.apply(action)
+        if outcome["reason"] == "DUPLICATE_ORDER_ID":
+            outcome = {**outcome, "reason": "INVALID_ARGUMENT"}
+        return outcome
+
+    def snapshot(self) -> dict[str, Any]:
+        return self.inner.snapshot()
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def _limit(t: int, quantity: str, price: str = "29000") -> dict[str, Any]:
+    return {"t": t, "kind": "place_order", "account": "alice", "order_id": "o1", "instrument": "BTCUSDT",
+            "side": "BUY", "position_side": "LONG", "order_type": "LIMIT", "quantity": quantity, "price": price}
+
+
+def _runner() -> Any:
+    from hedgespec.conformance.rulebook import load_rulebook
+    from hedgespec.conformance.runner import Engine, Runner
+
+    return Runner(Engine(_InvalidNotDuplicate()), small(), load_rulebook())
+
+
+def test_a_malformed_order_with_an_id_in_use_may_be_refused_either_way() -> None:
+    from hedgespec.conformance.world import default_params
+
+    runner = _runner()
+    params = default_params("seed")
+    for malformed in (_limit(2, "0.0015"), _limit(2, "0.01", "29000.3"), _limit(2, "-1")):
+        replay = runner.replay(params, [_limit(1, "0.01"), malformed])
+        assert replay.finding is None, (malformed, replay.finding)
+        assert replay.steps_run == 2
+
+
+def test_a_well_formed_duplicate_refused_as_invalid_is_still_a_divergence() -> None:
+    from hedgespec.conformance.world import default_params
+
+    replay = _runner().replay(default_params("seed"), [_limit(1, "0.01"), _limit(2, "0.02")])
+    assert replay.finding is not None and replay.failed_at == 1
+    assert replay.finding.violations == []
+    assert replay.finding.divergence == ["outcome.reason: model 'DUPLICATE_ORDER_ID', engine 'INVALID_ARGUMENT'"]
+
+
+def test_permitted_reasons_only_where_the_rule_demands_a_refusal() -> None:
+    from hedgespec.conformance.adapter import ReferenceAdapter
+    from hedgespec.conformance.runner import compare, permitted_reasons
+    from hedgespec.conformance.world import default_params
+    from hedgespec.spec.registry import StepView
+    from hedgespec.spec.rulebook import get
+
+    engine = ReferenceAdapter("seed")
+    params = default_params("seed")
+    engine.reset(params)
+    engine.apply(_limit(1, "0.01"))
+    before = engine.snapshot()
+    refused = {"kind": "rejected", "reason": "INVALID_ARGUMENT", "message": "", "events": []}
+    rules = [get("HM-ORD-005")]
+    malformed = StepView(params, before, _limit(2, "0.0015"), refused, before)
+    assert permitted_reasons(rules, malformed, "DUPLICATE_ORDER_ID") == {"INVALID_ARGUMENT", "DUPLICATE_ORDER_ID"}
+    assert compare({"kind": "rejected", "reason": "DUPLICATE_ORDER_ID"}, before, refused, before,
+                   permitted_reasons(rules, malformed, "DUPLICATE_ORDER_ID")) == []
+    well_formed = StepView(params, before, _limit(2, "0.02"), refused, before)
+    assert permitted_reasons(rules, well_formed, "DUPLICATE_ORDER_ID") == frozenset()
+    other = {**refused, "reason": "INSUFFICIENT_MARGIN"}  # not one of HM-ORD-005's alternatives
+    assert compare({"kind": "rejected", "reason": "DUPLICATE_ORDER_ID"}, before, other, before,
+                   permitted_reasons(rules, StepView(params, before, _limit(2, "0.0015"), other, before),
+                                     "DUPLICATE_ORDER_ID")) == \
+        ["outcome.reason: model 'DUPLICATE_ORDER_ID', engine 'INSUFFICIENT_MARGIN'"]
+    assert permitted_reasons([], malformed, "DUPLICATE_ORDER_ID") == frozenset()  # the rule not checked: no choice
+
+
+def test_a_vector_accepts_the_permitted_alternative(tmp_path: Path) -> None:
+    from hedgespec.conformance import vectors as V
+    from hedgespec.conformance.runner import run
+    from hedgespec.conformance.world import default_params
+    from hedgespec.spec.profiles import load_profile
+
+    vector = V.build_vector("review/malformed-duplicate", "a malformed order reusing an open order's id",
+                            default_params("seed"), [_limit(1, "0.01"), _limit(2, "0.0015")], load_profile("seed"),
+                            {}, {"generator": "hand"})
+    assert vector["steps"][1]["expect"] == {"kind": "rejected", "reason": "DUPLICATE_ORDER_ID"}
+    (tmp_path / "malformed-duplicate.json").write_text(V.dump_vector(vector))
+    result = run(_InvalidNotDuplicate, small(run_vectors=True, vectors=tmp_path, examples=0))
+    assert [v["status"] for v in result["vectors"]] == ["passed"], result["vectors"]
