@@ -51,6 +51,7 @@ from .common import (
     Row,
     RowError,
     each_row,
+    numeric_order,
     opening_record,
     text_decimal,
     text_id,
@@ -122,7 +123,7 @@ def _fill(b: Builder, row: Row, t_default: int | None = None) -> None:
     ident = text_id(d, "id")
     assert symbol is not None and ident is not None
     liquidity = "MAKER" if maker else "TAKER"
-    b.add("fill", text_int(d, "time"), row, f"{symbol}:{ident}", id=ident,
+    b.add("fill", text_int(d, "time"), row, f"{symbol}:{ident}", id=ident, order=numeric_order(ident),
           order_id=text_id(d, "orderId", required=False), instrument=symbol, side=side, position_side=position_side,
           quantity=text_decimal(d, "qty"), price=text_decimal(d, "price"), fee=commission,
           fee_asset=text_str(d, "commissionAsset"), realized_pnl=text_decimal(d, "realizedPnl"),

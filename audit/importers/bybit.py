@@ -10,7 +10,10 @@ Facts used (Bybit v5 API documentation, https://bybit-exchange.github.io/docs/v5
   the importer reads the leg from ``side`` and ``closedSize`` (``closedSize`` 0: Buy opens LONG,
   Sell opens SHORT; otherwise Sell closes LONG, Buy closes SHORT) and carries ``closedSize`` into
   the trace as ``closed_quantity``; a fill that reports only part of its quantity as closed is kept
-  as such for the audit to judge (HM-ORD-002), not repaired.
+  as such for the audit to judge (HM-ORD-002), not repaired. The list is sorted by ``execTime``
+  (newest first) and the documentation warns that executions of the same ``execTime`` are not in a
+  reliable order; ``execId`` is not a number. Executions of one symbol at the same ``execTime`` are
+  written in the order they were read and counted in the notes.
 * ``GET /v5/position/list`` rows: ``positionIdx`` (0 one-way, 1 hedge Buy side, 2 hedge Sell side),
   ``side`` (``Buy``/``Sell``, empty when flat), ``size`` **always positive**, ``avgPrice``,
   ``markPrice``, ``unrealisedPnl``, ``updatedTime``. A row whose side contradicts its positionIdx is
@@ -193,6 +196,14 @@ def _log(b: Builder, row: Row, rates: Rates) -> None:
 def build(args: Any) -> tuple[Builder, dict[str, Any], dict[str, Any] | None]:
     b = Builder(VENUE)
     each_row(b, args.user_trades, "executions", lambda b, r, t: _execution(b, r, args), EXEC_FIELDS)
+    same_time: dict[tuple[str, int], int] = {}
+    for _, rec in b.records:
+        key = (rec["instrument"], rec["t"])
+        same_time[key] = same_time.get(key, 0) + 1
+    for (symbol, t), count in sorted(same_time.items()):
+        if count > 1:
+            b.note("executions at the same execTime on one symbol: kept in the order they were read (Bybit does not "
+                   "order executions within one execTime; HM-ORD-003 there depends on that order)", f"{symbol} t={t}")
     each_row(b, args.positions, "positions", _position, POSITION_FIELDS)
     rates: Rates = {}
     each_row(b, args.income, "transaction log", lambda b, r, t: _log(b, r, rates), LOG_FIELDS)

@@ -357,6 +357,14 @@ def text_id(row: dict[str, Any], key: str, *, required: bool = True) -> str | No
     return text_str(row, key, required=required)
 
 
+def numeric_order(ident: str) -> int | None:
+    """A venue trade id that is a number (Binance ``id``, OKX ``tradeId``) as an int for ordering records at
+    equal times; None for any other id (then the order the rows were read in is kept)."""
+    if ident.isascii() and ident.isdigit() and len(ident) <= _INT_TEXT:
+        return int(ident)
+    return None
+
+
 def snapshot_time(extra: dict[str, Any], name: str) -> int | None:
     """The ``time`` of a file wrapped as ``{"time": ms, ...}``, checked (None when the file states none)."""
     if extra.get("time") is None:
@@ -376,6 +384,7 @@ class Builder:
     """Collects trace records, importer notes, row errors and input digests for one import."""
 
     venue: str
+    #: (sort key, record): the key is (t, type rank, no venue order, venue order, sequence read), see ``add``
     records: list[tuple[tuple[Any, ...], dict[str, Any]]] = field(default_factory=list)
     inputs: list[dict[str, str]] = field(default_factory=list)
     notes: dict[tuple[str, str], int] = field(default_factory=dict)
@@ -442,10 +451,14 @@ class Builder:
                     self.note(f"unknown {kind} field {key!r} (not carried into the trace)")
 
     def add(self, type_: str, t: int, row: Row | None, ident: str, *, venue_id: bool = True, derived: bool = False,
-            **fields: Any) -> None:
+            order: int | None = None, **fields: Any) -> None:
         """Add one record. ``ident`` is the venue's record ID (``venue_id``): the same ID read again from an
         identical row (overlapping pages or files) is kept once and counted; from a different row it is a
-        row error naming both places. ``derived``: a second record from a row already counted as written."""
+        row error naming both places. ``derived``: a second record from a row already counted as written.
+
+        Records are written by time, then by ``TYPE_RANK``, then in the venue's own order: ``order`` (a
+        numeric trade id, for venues whose ids are numbers and increase with time), else the order the
+        rows were read in (never the text of the ID: ``"10"`` sorts before ``"9"``)."""
         src: dict[str, Any] | None = None
         if row is not None:
             src = {"file": row.file, "id": ident}
@@ -475,7 +488,8 @@ class Builder:
             self.seen[key] = (row.where(), row.file, text)
         if row is not None and not derived:
             self.rows_written += 1
-        self.records.append(((t, TYPE_RANK[type_], ident), rec))
+        sequence = len(self.records)
+        self.records.append(((t, TYPE_RANK[type_], order is None, order or 0, sequence), rec))
 
     def lines(self, meta: dict[str, Any], opening: dict[str, Any] | None) -> Iterator[str]:
         meta = dict(meta)

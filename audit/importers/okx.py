@@ -36,6 +36,7 @@ from .common import (
     RowError,
     contract_sizes,
     each_row,
+    numeric_order,
     opening_record,
     text_decimal,
     text_id,
@@ -86,7 +87,7 @@ def _fill(ctx: _Ctx, b: Builder, row: Row) -> None:
     fee = text_decimal(d, "fee", required=False)
     exec_type = d.get("execType")
     ctx.settle.add(str(d.get("feeCcy") or ""))
-    b.add("fill", text_int(d, "ts"), row, f"{inst}:{ident}", id=ident, order_id=text_id(d, "ordId", required=False),
+    b.add("fill", text_int(d, "ts"), row, f"{inst}:{ident}", id=ident, order=numeric_order(ident), order_id=text_id(d, "ordId", required=False),
           instrument=inst, side=side.upper(), position_side=leg,
           quantity=text_decimal(d, "fillSz") * ctx.size(b, inst),  # type: ignore[operator]
           price=text_decimal(d, "fillPx"), fee=None if fee is None else -fee,
