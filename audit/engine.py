@@ -85,6 +85,21 @@ MAX_OPENINGS = 256  # distinct opening quantities of the other leg kept per leg 
 MAX_NUMBERS = 4_096  # recent quantity and price texts of fills kept read (see Auditor._fill_number)
 OPENING_SIDE = {("BUY", "LONG"): True, ("SELL", "SHORT"): True, ("SELL", "LONG"): False, ("BUY", "SHORT"): False}
 OTHER = {"LONG": "SHORT", "SHORT": "LONG"}
+#: what would decide a funding time without a funding rate and mark price, by the trace's venue (meta.venue)
+FUNDING_SOURCE = {
+    "binance": "the funding-rate history with the mark price: GET /fapi/v1/fundingRate (hedgespec import binance "
+               "--funding-rates)",
+    "bybit": "the transaction-log SETTLEMENT row of the long leg at that funding time (feeRate, tradePrice); with only "
+             "the short leg open, the rate (GET /v5/market/funding/history) and the mark price at that time",
+    "okx": "the funding rate (GET /api/v5/public/funding-rate-history) and the mark price at each funding time (not "
+           "read by hedgespec import okx yet)",
+    "ccxt": "the funding rate (fetchFundingRateHistory) and the mark price at each funding time (not read by "
+            "hedgespec import ccxt yet)",
+}
+FUNDING_SOURCE_OTHER = ("the funding-rate history with the mark price at each funding time "
+                        "(e.g. Binance GET /fapi/v1/fundingRate)")
+MODE_NEEDED = "the position mode at the start (the opening record's position_mode)"
+HEDGE_FILL_MODE_UNKNOWN = "hedge (LONG/SHORT) fill while the position mode is unknown"
 FLAT = "flat (opening declared complete)"
 UNKNOWN = "unknown (no opening state)"
 BUILT = "built from this leg's own fills"
@@ -679,9 +694,12 @@ class Auditor:
         self.mode = rec["requested"]
 
     def _mode_check(self, rec: dict[str, Any], where: Any, what: str) -> bool:
-        """HM-ORD-001: the position side must match the mode in force. True if it matches or is unknown."""
+        """HM-ORD-001: the position side must match the mode in force. True if it matches or is unknown (then
+        listed as not decidable)."""
         side = rec.get("position_side")
         if self.mode is None:
+            self._cannot(R.POSITION_SIDE_MATCHES_MODE, f"{what} while the position mode is unknown", MODE_NEEDED,
+                         where)
             return True
         bad = (self.mode == "HEDGE" and side not in OTHER) or (self.mode == "ONE_WAY" and side in OTHER)
         if bad:
@@ -728,10 +746,12 @@ class Auditor:
                 self.decided[R.POSITION_SIDE_MATCHES_MODE] += 1
             else:
                 self._mode_check(rec, where, "fill")
+        elif side in OTHER:
+            self._cannot(R.POSITION_SIDE_MATCHES_MODE, HEDGE_FILL_MODE_UNKNOWN, MODE_NEEDED, where)
         if side not in OTHER:  # decided above (a finding in hedge mode) unless the mode is unknown
             if self.mode is None:
                 self._cannot(R.POSITION_SIDE_MATCHES_MODE, "one-way (BOTH) fill while the position mode is unknown",
-                             "the position mode at the start (the opening record's position_mode)", where)
+                             MODE_NEEDED, where)
             self._ledger_fill(rec)
             return
         legs = self.legs
@@ -873,8 +893,9 @@ class Auditor:
             point = self.funding_points.get(name)
             if point is not None and point.t == t:
                 point.ambiguous = True
-        if mode is None:
+        if mode is None:  # as _on_fill: HM-ORD-001 is not decidable without the mode
             self.hot_modeless += 1
+            self._cannot(R.POSITION_SIDE_MATCHES_MODE, HEDGE_FILL_MODE_UNKNOWN, MODE_NEEDED, (number, src))
         current[2] += 1  # as _narrow, inline
         narrowed = False
         if low > lo_at:
@@ -1058,6 +1079,10 @@ class Auditor:
         if mark is None:
             seen = self.marks.get(instrument)
             if seen is None or abs(seen[0] - rec["t"]) > self.funding_window:
+                self._cannot(R.FUNDING_AMOUNT, "funding rate without a mark price, and no mark_price record of the "
+                                               "instrument within funding_window_ms before it",
+                             "the mark price at the funding time: on the funding_rate record, or a mark_price record "
+                             "at most funding_window_ms before it", (number, rec.get("src")))
                 return
             mark = seen[1]
         self._open_point(instrument, rec["t"], rec["rate"], mark, (number, rec.get("src")))
@@ -1093,9 +1118,8 @@ class Auditor:
         point = self.funding_open.get(instrument)
         if point is None:
             if rec.get("rate") is None or rec.get("mark_price") is None:
-                self._cannot(R.FUNDING_AMOUNT, "no funding rate and mark price at the funding time",
-                             "the funding-rate history with the mark price at each funding time "
-                             "(e.g. Binance GET /fapi/v1/fundingRate)", where)
+                needs = FUNDING_SOURCE.get((self.venue or "").lower(), FUNDING_SOURCE_OTHER)
+                self._cannot(R.FUNDING_AMOUNT, "no funding rate and mark price at the funding time", needs, where)
                 return
             point = self._open_point(instrument, t, rec["rate"], rec["mark_price"], where)  # the row's own rate
         if len(point.rows) >= MAX_FUNDING_GROUP:

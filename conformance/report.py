@@ -35,7 +35,7 @@ def _rule_detail(row: dict[str, Any]) -> str:
         return "needs " + ", ".join(row.get("missing_capabilities", []))
     if row["verdict"] == "fail":
         first = row.get("first_violation")
-        text = (f"{first.get('source', '')} step {first.get('step')}: {first.get('message', '')}" if first
+        text = (f"{first.get('source', '')}{_step(first.get('step'))}: {first.get('message', '')}" if first
                 else f"{row['vectors_failed']} vector(s) failed")
         if row.get("example"):
             text += f" [example: {row['example']}]"
@@ -98,10 +98,38 @@ def verdict_line(report: dict[str, Any]) -> str:
     return f"{line}{', but' if s['verdict'] == 'PASS' else ';'} {scope}"
 
 
+def _step(step: Any) -> str:
+    """`` step 3`` (steps are numbered from 1), or `` at the reset`` when it failed before any step."""
+    return " at the reset" if step is None else f" step {step}"
+
+
 def _where(failure: dict[str, Any]) -> str:
+    if failure.get("vector") is not None:
+        return f"vector {failure['vector']}{_step(failure.get('step'))}"
     if failure.get("case") is None:
         return "engine start"
-    return f"case {failure['case']} step {failure['step']}"
+    return f"case {failure['case']}{_step(failure.get('step'))}"
+
+
+def expected_failure_notes(report: dict[str, Any]) -> list[str]:
+    """The rules listed as expected failures that pass (drop them from the list), one line each."""
+    return [f"{row['id']}: {row['note']}" for row in report["rules"] if row.get("note")]
+
+
+def _failure_what(f: dict[str, Any]) -> str:
+    return ", ".join(f.get("rules", [])) or "; ".join(f.get("divergence", [])[:1]) or \
+        (f.get("engine_failure") or {}).get("reason", "")
+
+
+def _vector_line(vec: dict[str, Any]) -> str:
+    step = _step(vec["step"]) if "step" in vec else ""
+    return f"{vec['status']} {vec['path']}{step}: {vec.get('reason', '')}"
+
+
+def _differential_line(f: dict[str, Any]) -> str:
+    shrink = f" shrunk {f['original_steps']}->{f['minimal_steps']} steps" if "minimal_steps" in f else ""
+    unsaved = " (not written: the run's limit of minimal cases was reached)" if f.get("example_limit_reached") else ""
+    return f"{_where(f)}: {f['category']}: {_failure_what(f)}{shrink}{unsaved}"
 
 
 def to_text(report: dict[str, Any], width: int = 110) -> str:
@@ -119,7 +147,7 @@ def to_text(report: dict[str, Any], width: int = 110) -> str:
                f"{vectors:>8}  {detail}"
         out.append(line if len(line) <= width else line[:width - 3] + "...")
         if row["verdict"] == "fail":
-            out.append(f"{'':<16}-> {_rule_detail(row)}"[:width * 2])
+            out.append(f"{'':<16}-> {_rule_detail(row)}")  # whole: the point may be at the end
     s = report["summary"]
     out.append("")
     out.append("rules: " + ", ".join(f"{n} {k}" for k, n in s["rules"].items()))
@@ -127,7 +155,7 @@ def to_text(report: dict[str, Any], width: int = 110) -> str:
     out.append(f"vectors: {v['total']} ({v['passed']} passed, {v['failed']} failed, {v['unsupported']} unsupported)")
     for vec in report["vectors"]:
         if vec["status"] != "passed":
-            out.append(f"  {vec['status']:<11} {vec['path']}: {vec.get('reason', '')}"[:width])
+            out.append(f"  {_vector_line(vec)}")  # whole: the point may be at the end
     stale = [vec for vec in report["vectors"] if vec.get("stale_rules")]
     if stale:
         out.append(f"  {len(stale)} vector(s) made against an older text of "
@@ -139,12 +167,14 @@ def to_text(report: dict[str, Any], width: int = 110) -> str:
     for f in report["differential_failures"]:
         if f.get("duplicate_of_earlier"):
             continue
-        what = ", ".join(f.get("rules", [])) or "; ".join(f.get("divergence", [])[:1]) or \
-            (f.get("engine_failure") or {}).get("reason", "")
-        shrink = f" shrunk {f['original_steps']}->{f['minimal_steps']} steps" if "minimal_steps" in f else ""
         example = f" [{f['example']}]" if f.get("example") else ""
-        line = f"  {_where(f)}: {f['category']}: {what}{shrink}{example}"
-        out.append(line if f.get("case") is None else line[:width * 2])  # a start failure is shown whole
+        out.append(f"  {_differential_line(f)}{example}")
+    vector_engine = [f for f in report.get("engine_failures", []) if f.get("vector") is not None]
+    if vector_engine:
+        out.append(f"engine failures during the vectors: {len(vector_engine)}")
+        out += [f"  {_where(f)}: {f['engine_failure']}" for f in vector_engine]
+    for line in expected_failure_notes(report):
+        out.append(f"note: {line}")
     for note in report["notes"]:
         out.append(f"note: {note}")
     out.append("")
@@ -184,7 +214,8 @@ def to_markdown(report: dict[str, Any]) -> str:
                 f"{v['unsupported']} unsupported.", ""]
     for vec in report["vectors"]:
         if vec["status"] != "passed":
-            out.append(f"- `{vec['path']}` {vec['status']}: {vec.get('reason', '')}")
+            step = _step(vec["step"]) if "step" in vec else ""
+            out.append(f"- `{vec['path']}` {vec['status']}{step}: {vec.get('reason', '')}")
     d = s["differential"]
     out += ["", f"**Differential run**: {d['cases']} cases, {d['steps']} steps; {d['rule_failures']} rule "
                 f"failures, {d['unexplained_divergences']} unexplained divergences, {d['engine_failures']} "
@@ -192,10 +223,12 @@ def to_markdown(report: dict[str, Any]) -> str:
     out += [f"- {line}" for line in _differential_limits(d)] + ([""] if _differential_limits(d) else [])
     for f in report["differential_failures"]:
         if not f.get("duplicate_of_earlier"):
-            what = ", ".join(f.get("rules", [])) or "; ".join(f.get("divergence", [])[:1]) or \
-                (f.get("engine_failure") or {}).get("reason", "")
-            out.append(f"- {_where(f)}: {f['category']}: {what}"
-                       + (f" — replay `{f['example']}`" if f.get("example") else ""))
+            out.append(f"- {_differential_line(f)}" + (f" — replay `{f['example']}`" if f.get("example") else ""))
+    vector_engine = [f for f in report.get("engine_failures", []) if f.get("vector") is not None]
+    if vector_engine:
+        out += ["", f"**Engine failures during the vectors**: {len(vector_engine)}.", ""]
+        out += [f"- {_where(f)}: {f['engine_failure']}" for f in vector_engine]
+    out += [f"- note: {line}" for line in expected_failure_notes(report)]
     out += [f"- note: {n}" for n in report["notes"]]
     return "\n".join(out) + "\n"
 
@@ -210,6 +243,8 @@ def to_junit(report: dict[str, Any]) -> str:
         if row["verdict"] == "fail" and not row.get("expected_failure"):
             failures += 1
             body = f"<failure message={quoteattr(_rule_detail(row))}/>"
+        elif row.get("note"):  # listed as an expected failure, but passes: a pass that says so
+            body = f"<system-out>{escape(row['note'])}</system-out>"
         elif row["verdict"] in ("unsupported", "not exercised") or row.get("expected_failure"):
             skipped += 1
             reason = row["verdict"] if not row.get("expected_failure") else "expected failure"

@@ -47,7 +47,7 @@ from hedgespec.spec.registry import Rule, StepView, Violation
 
 import hedgespec
 
-REPORT_FORMAT = "hedgespec-conformance-report/2"
+REPORT_FORMAT = "hedgespec-conformance-report/3"  # 3: steps numbered from 1; example_limit_reached
 LEVEL_ORDER = ("MUST", "SHOULD", "MAY")
 VERDICTS = ("pass", "fail", "unsupported", "not exercised")
 RUN_RULES = ("HM-DET-001",)  # checked over a whole run (replayed twice), not per step
@@ -308,7 +308,7 @@ class Runner:
                 expected_state = s.get("state", expected_state)
                 outcome, after, violations, malformed = self.observe(params, before, s["action"], count=True)
                 for v in violations:
-                    self.tally[v.rule_id].violated({**where, "step": i, "message": v.message})
+                    self.tally[v.rule_id].violated({**where, "step": i + 1, "message": v.message})
                 if malformed is not None:
                     raise malformed
                 expect = s["expect"]
@@ -321,18 +321,20 @@ class Runner:
                     if not violations and vec.data["origin"].get("generator") == "scenario":
                         by_rule = claimed  # a scenario vector is the executable statement of its rules
                         for rid in claimed:
-                            self.tally[rid].violated({**where, "step": i, "message": "; ".join(problems[:2])})
+                            self.tally[rid].violated({**where, "step": i + 1, "message": "; ".join(problems[:2])})
                     for rid in claimed:  # a claimed rule another rule's violation stopped is not judged here
                         if rid in by_rule:
                             self.tally[rid].vectors_failed += 1
                     reason = "; ".join([str(v) for v in violations][:3] + problems[:3])
-                    out = {**result, "status": "failed", "step": i, "reason": reason, "failed_rules": by_rule}
+                    out = {**result, "status": "failed", "step": i + 1, "reason": reason, "failed_rules": by_rule}
                     if not by_rule:
                         out["unexplained"] = True
                     return out
                 before = after
         except EngineFailure as exc:
-            return {**result, "status": "failed", "step": i, "reason": str(exc), "engine_failure": exc.kind}
+            # steps are numbered from 1; None: the reset or first snapshot, before any step
+            return {**result, "status": "failed", "step": None if i is None else i + 1, "reason": str(exc),
+                    "engine_failure": exc.kind}
         for rid in claimed:
             self.tally[rid].vectors_passed += 1
         return {**result, "status": "passed"}
@@ -458,10 +460,11 @@ class Runner:
     def _record_failure(self, case: int, params: dict[str, Any], actions: list[dict[str, Any]], at: int,
                         finding: StepFinding) -> None:
         signature = finding.signature()
-        where = {"source": f"random case {case}", "step": at}
+        step = at + 1 if at < len(actions) else None  # numbered from 1; None: at the reset, before any step
+        where = {"source": f"random case {case}", "step": step}
         for v in finding.violations:
             self.tally[v.rule_id].violated({**where, "message": v.message})
-        entry: dict[str, Any] = {"case": case, "step": at, "category": {
+        entry: dict[str, Any] = {"case": case, "step": step, "category": {
             "rule": "rule failure", "divergence": "unexplained divergence", "engine": "engine failure"}[signature[0]]}
         if finding.violations:
             entry["rules"] = sorted({v.rule_id for v in finding.violations})

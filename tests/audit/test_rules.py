@@ -151,7 +151,7 @@ def test_snapshot_checks_and_netting_signature() -> None:
 def test_no_opening_state_means_closing_fills_are_not_decidable() -> None:
     result = audit_records([meta(), fill(1, "1", "SELL", "LONG", "1", "100", pnl="3")])
     assert result.findings == []
-    assert {u.rule_id for u in result.undecided} == {"HM-ORD-003", "HM-POS-002"}
+    assert {u.rule_id for u in result.undecided} == {"HM-ORD-001", "HM-ORD-003", "HM-POS-002"}
     assert all("opening" in u.needs for u in result.undecided)
 
 
@@ -192,4 +192,7 @@ def test_funding_uses_the_mark_price_history_when_the_rate_has_no_mark() -> None
     assert result.decided_by_rule["HM-FUND-001"] == 1
     stale_rows = [rec("mark_price", 9, "m", instrument="BTCUSDT", price="100")] + rows[1:]
     stale = audit_records(_funding_setup(stale_rows))  # the trace's funding window is 0 ms
-    assert [u.rule_id for u in stale.undecided] == ["HM-FUND-001"]
+    assert [(u.rule_id, u.reason, u.count) for u in stale.undecided] == [
+        ("HM-FUND-001", "funding rate without a mark price, and no mark_price record of the instrument within "
+                        "funding_window_ms before it", 1),
+        ("HM-FUND-001", "no funding rate and mark price at the funding time", 2)]

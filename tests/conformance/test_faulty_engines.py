@@ -34,7 +34,7 @@ def test_faulty_engine_fails_the_step_and_the_run_completes(script: str, kind: s
     failures = report["engine_failures"]
     assert failures, "the engine failure is reported"
     first = failures[0]
-    assert first["step"] == 2  # the third apply
+    assert first["step"] == 3  # the third apply (steps are numbered from 1)
     assert first["engine_failure"]["kind"] == kind
     assert reason in first["engine_failure"]["reason"]
     assert report["summary"]["exit_status"] == 1
@@ -84,7 +84,7 @@ def test_in_process_exception_is_an_engine_failure() -> None:
     report = run(lambda: RaisingInProcess("seed"), small(examples=2, steps=8))
     failure = report["engine_failures"][0]
     assert failure["engine_failure"] == {"kind": "raised", "reason": "apply: KeyError: 'position table'"}
-    assert failure["step"] == 4
+    assert failure["step"] == 5  # numbered from 1
 
 
 def test_engine_that_cannot_start_gives_a_report() -> None:

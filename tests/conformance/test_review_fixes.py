@@ -380,3 +380,61 @@ def test_a_vector_accepts_the_permitted_alternative(tmp_path: Path) -> None:
     (tmp_path / "malformed-duplicate.json").write_text(V.dump_vector(vector))
     result = run(_InvalidNotDuplicate, small(run_vectors=True, vectors=tmp_path, examples=0))
     assert [v["status"] for v in result["vectors"]] == ["passed"], result["vectors"]
+
+
+# -- the report says what it knows ------------------------------------------------------------------------
+
+def test_an_expected_failure_that_passes_is_pointed_out_in_every_rendering() -> None:
+    from hedgespec.conformance import report
+    from hedgespec.conformance.adapter import ReferenceAdapter
+    from hedgespec.conformance.runner import run
+
+    result = run(lambda: ReferenceAdapter("seed"), small(examples=2, steps=8,
+                                                         expected_failures={"HM-NET-001": "known gap"}))
+    row = next(r for r in result["rules"] if r["id"] == "HM-NET-001")
+    assert row["verdict"] == "pass"
+    note = "HM-NET-001: listed as an expected failure but passes: remove it from the list"
+    assert f"note: {note}\n" in report.to_text(result)
+    assert f"- note: {note}\n" in report.to_markdown(result)
+    junit = report.to_junit(result)
+    case = next(line for line in junit.splitlines() if 'name="HM-NET-001 ' in line)
+    assert "<skipped" not in case and "<failure" not in case
+    assert "<system-out>listed as an expected failure but passes: remove it from the list</system-out>" in case
+
+
+def test_failure_lines_are_whole_engine_failures_of_vectors_listed_and_never_shrunk() -> None:
+    from hedgespec.conformance import report
+    from hedgespec.conformance.runner import run
+
+    result = run(_MissingFlatShort, small(run_vectors=True, examples=3, steps=5, max_engine_failures=50))
+    text = report.to_text(result)
+    failed = [v for v in result["vectors"] if v.get("engine_failure")]
+    assert failed
+    for vec in failed:  # every reason whole, with the step numbered from 1
+        assert f"  failed {vec['path']} step {vec['step']}: {vec['reason']}\n" in text
+        assert vec["step"] >= 1
+    assert f"engine failures during the vectors: {len(failed)}\n" in text
+    for vec in failed:
+        assert f"  vector {vec['path']} step {vec['step']}: {vec['reason']}\n" in text
+    markdown = report.to_markdown(result)
+    assert f"- vector {failed[0]['path']} step {failed[0]['step']}: {failed[0]['reason']}\n" in markdown
+    engine_lines = [line for line in text.splitlines() if ": engine failure: " in line]
+    assert all("shrunk" not in line for line in engine_lines)
+    for f in result["differential_failures"]:
+        if f["category"] == "engine failure":
+            assert "minimal_steps" not in f
+
+
+def test_steps_are_numbered_from_one_in_the_report() -> None:
+    from hedgespec.conformance import report
+    from hedgespec.conformance.rulebook import Rulebook
+    from hedgespec.conformance.runner import REPORT_FORMAT, run
+
+    assert REPORT_FORMAT == "hedgespec-conformance-report/3"
+    empty = Rulebook((), lambda view, rules=None: [], source="empty")
+    result = run(_TwoDivergences, small(examples=6, steps=15), empty)
+    entry = next(f for f in result["differential_failures"] if not f.get("duplicate_of_earlier"))
+    # the failing action is the step-th action of the case, counted from 1: its logical time in this run
+    assert entry["step"] == entry["original_steps"]
+    assert f"case {entry['case']} step {entry['step']}: unexplained divergence" in report.to_text(result)
+    assert result["report_format"] == REPORT_FORMAT

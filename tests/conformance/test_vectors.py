@@ -86,7 +86,7 @@ def test_a_wrong_outcome_fails_the_vector_and_its_rules(tmp_path: Path) -> None:
 
     report = run(lambda: SameModeRejected("seed"), small(examples=0, run_vectors=True, vectors=tmp_path / "v"))
     vec = next(v for v in report["vectors"] if v["path"] == "mode-same.json")
-    assert vec["status"] == "failed" and vec["step"] == 0
+    assert vec["status"] == "failed" and vec["step"] == 1  # numbered from 1
     assert "outcome.kind: expected 'unchanged', got 'rejected'" in vec["reason"]
     assert "HM-MODE-004" in vec["failed_rules"]
     assert {r["id"]: r["verdict"] for r in report["rules"]}["HM-MODE-004"] == "fail"
