@@ -37,7 +37,7 @@ Replies are ``{"retCode": 0, "retMsg": "OK", "result": {"list": [...], "nextPage
 non-zero ``retCode`` is an error reply and an import error; a non-empty ``nextPageCursor`` means more
 pages exist, and the file is noted as an incomplete export.
 
-Money is printed with 8 decimals (money step 1e-8).
+Money is printed with 8 decimals (money step 0.00000001).
 """
 
 from __future__ import annotations
