@@ -170,10 +170,14 @@ def isolated_liquidation_price(leg: Leg, brackets: tuple[Bracket, ...]) -> Fract
 def cross_liquidation_price(
     config: Config, account: Account, instrument: str, mark_prices: dict[str, int]
 ) -> Fraction | None:
-    """The shared liquidation price of an instrument's cross legs (Binance's cross formula).
+    """The shared liquidation price of an instrument's cross legs (Binance's cross formula, per leg).
 
-    Every other cross leg is held at its current mark (its maintenance and PnL enter as constants);
-    the instrument's own cross legs, both sides, contribute PnL and maintenance as P moves.
+    The lowest positive price P at which the account's cross pool equity equals its maintenance
+    margin: every other cross leg is held at its current mark (its maintenance and PnL enter as
+    constants); each of the instrument's own cross legs, both sides, adds q x P - cost and the
+    maintenance of the bracket its own notional |q| x P falls in, unrounded as in the isolated
+    formula. Solved exactly on each price interval where no own leg changes bracket, lowest first;
+    None when no positive price solves it or another cross leg has no mark.
     """
     own: list[Leg] = []
     others_mm = others_upnl = 0
@@ -192,11 +196,17 @@ def cross_liquidation_price(
         return None
     brackets = config.instruments[instrument].brackets
     base = others_mm - account.wallet - others_upnl + sum(leg.cost_basis for leg in own)
-    for bracket in brackets:
-        numerator = (base - bracket.maintenance_amount * len(own)) * RATE_ONE
-        denominator = sum(leg.quantity * RATE_ONE - abs(leg.quantity) * bracket.maintenance_rate for leg in own)
-        largest = max(abs(leg.quantity) for leg in own)
-        price = _price_in_bracket(numerator, denominator, largest, bracket)
-        if price is not None:
+    # the prices where an own leg's notional reaches a bracket floor split P > 0 into intervals
+    starts = sorted({Fraction(0)} | {Fraction(b.notional_floor, abs(leg.quantity)) for leg in own for b in brackets[1:]})
+    for low, high in zip(starts, [*starts[1:], None], strict=True):
+        # caps are whole numbers, so the floor of a notional lies in the same bracket as the notional
+        held = [bracket_for(abs(leg.quantity) * low.numerator // low.denominator, brackets) for leg in own]
+        numerator = (base - sum(b.maintenance_amount for b in held)) * RATE_ONE
+        denominator = sum(leg.quantity * RATE_ONE - abs(leg.quantity) * b.maintenance_rate
+                          for leg, b in zip(own, held, strict=True))
+        if denominator == 0:
+            continue
+        price = Fraction(numerator, denominator)
+        if price > 0 and price >= low and (high is None or price < high):
             return price
     return None
