@@ -161,6 +161,9 @@ def engine_factory(args: argparse.Namespace) -> tuple[Callable[[], Any], str]:
 
 
 def cmd_conform(args: argparse.Namespace) -> int:
+    if args.no_vectors and args.examples == 0:
+        raise UsageError("--examples 0 with --no-vectors checks nothing: give random cases (--examples N) "
+                         "or leave the vectors on")
     load_profile(args.profile)  # ProfileError -> exit 2
     vectors_dir = None
     if args.vectors:

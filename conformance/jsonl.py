@@ -59,13 +59,57 @@ STDERR_TAIL_LINES = 20
 INTEGER_KEYS = frozenset({"id", "t", "time"})
 
 
-def _no_floats(text: str) -> Any:
-    raise ValueError(f"JSON number {text} where a decimal string is required")
+class _Fraction:
+    """A fractional JSON number (or NaN, Infinity) as read, kept until its place is known."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+class NumberError(ValueError):
+    """A fractional JSON number in a protocol line; ``path`` names its place (``result.events[0].fee``)."""
+
+    def __init__(self, path: str, text: str, integer: bool) -> None:
+        self.path, self.text, self.integer = path, text, integer
+        need = "a whole JSON number is required" if integer else 'a decimal string (e.g. "0.5") is required'
+        super().__init__(f"{path}: JSON number {text} where {need}")
+
+
+def _first_fraction(obj: Any, path: str, key: str | None = None) -> NumberError | None:
+    if isinstance(obj, _Fraction):
+        return NumberError(path, obj.text, key in INTEGER_KEYS)
+    if isinstance(obj, dict):
+        for k, value in obj.items():
+            found = _first_fraction(value, f"{path}.{k}" if path else str(k), str(k))
+            if found:
+                return found
+    elif isinstance(obj, list):
+        for i, value in enumerate(obj):
+            found = _first_fraction(value, f"{path}[{i}]")
+            if found:
+                return found
+    return None
 
 
 def decode_line(line: str) -> Any:
-    """One protocol line -> JSON data; fractional JSON numbers are refused (ValueError)."""
-    return json.loads(line, parse_float=_no_floats, parse_constant=_no_floats)
+    """One protocol line -> JSON data; a fractional JSON number is refused (``NumberError``, a ValueError,
+    naming its place)."""
+    data = json.loads(line, parse_float=_Fraction, parse_constant=_Fraction)
+    found = _first_fraction(data, "")
+    if found:
+        raise found
+    return data
+
+
+def reply_path(path: str, op: str) -> str:
+    """A place in a reply named as the rest of the report names it: ``result.events[0].fee`` of an
+    ``apply`` is ``outcome.events[0].fee``, ``result.time`` of a ``snapshot`` is ``snapshot.time``."""
+    root = {"apply": "outcome", "snapshot": "snapshot"}.get(op)
+    if root and (path == "result" or path.startswith(("result.", "result["))):
+        return root + path[len("result"):]
+    return path
 
 
 def encode_line(obj: Any) -> str:
@@ -227,8 +271,15 @@ class JsonLinesAdapter:
             except subprocess.TimeoutExpired:
                 code = None
             raise self._fail("died", f"{op}: the engine process exited (status {code}) without replying")
+        if not line.strip():
+            raise self._fail("malformed", f"{op}: an empty line where the reply was expected (one reply per line, "
+                                          "nothing else on stdout; log to stderr)")
         try:
             reply = decode_line(line)
+        except NumberError as exc:
+            need = "a whole number is required" if exc.integer else 'numbers are decimal strings (e.g. "0.5")'
+            raise self._fail("malformed", f"{op}: {reply_path(exc.path, op)} is the JSON number {exc.text}; "
+                                          f"{need}") from None
         except ValueError as exc:
             raise self._fail("malformed", f"{op}: reply is not protocol JSON ({exc}): {line.strip()[:120]!r}") from None
         if not isinstance(reply, dict) or reply.get("id") != request_id or not isinstance(reply.get("ok"), bool):
@@ -241,7 +292,8 @@ class JsonLinesAdapter:
             raise self._fail("malformed", f"{op}: reply has ok true and no result")
         stray = stray_integer(reply["result"])
         if stray:
-            raise self._fail("malformed", f"{op}: result.{stray} is a JSON number; numbers are decimal strings")
+            raise self._fail("malformed", f"{op}: {reply_path('result.' + stray, op)} is a JSON number; numbers are "
+                                          "decimal strings")
         return reply["result"]
 
     def _call(self, payload: dict[str, Any], expect: type | None) -> Any:

@@ -63,10 +63,11 @@ def coverage(report: dict[str, Any]) -> str:
 
 
 def start_failure(report: dict[str, Any]) -> str | None:
-    """The reason the engine could not be started, when it could not (kind ``start``)."""
+    """The reason the engine could not be started, when it could not (kind ``start``), or refused the
+    run's first ``reset`` (a profile it does not support, say): nothing was run."""
     for f in report.get("engine_failures", []):
         failure = f.get("engine_failure")
-        if isinstance(failure, dict) and failure.get("kind") == "start":
+        if isinstance(failure, dict) and (failure.get("kind") == "start" or f.get("at") == "reset"):
             return str(failure.get("reason", ""))
     return None
 
@@ -81,6 +82,8 @@ def verdict_line(report: dict[str, Any]) -> str:
     s = report["summary"]
     line = f"verdict: {s['verdict']}"
     dead = start_failure(report)
+    if dead is not None and any(f.get("at") == "reset" for f in report.get("engine_failures", [])):
+        return f"{line} ({dead}; nothing was run)"
     if dead is not None:
         return f"{line} (the engine could not be started: {dead})"
     d = s["differential"]
@@ -106,6 +109,8 @@ def _step(step: Any) -> str:
 def _where(failure: dict[str, Any]) -> str:
     if failure.get("vector") is not None:
         return f"vector {failure['vector']}{_step(failure.get('step'))}"
+    if failure.get("at") == "reset":
+        return "first reset"
     if failure.get("case") is None:
         return "engine start"
     return f"case {failure['case']}{_step(failure.get('step'))}"

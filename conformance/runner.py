@@ -363,6 +363,22 @@ class Runner:
             if self.failures and self.config.stop_at_first_failure:
                 break
 
+    def refused_reset(self) -> EngineFailure | None:
+        """One ``reset`` with the random run's parameters (the profile among them) before anything else.
+
+        An engine that answers it with an error (kind ``raised``: ``ok:false``, or an in-process
+        adapter raising) refuses the run itself, typically a profile it does not support: that one
+        failure is returned, instead of the same refusal once per vector until the failure limit
+        stops the run. Any other failure is left to the run, which meets and reports it.
+        """
+        failures = self.engine.failures
+        try:
+            self.engine.reset(self.params())
+        except EngineFailure as exc:
+            self.engine.failures = failures
+            return exc if exc.kind == "raised" else None
+        return None
+
     def case_seed(self, case: int) -> random.Random:
         return random.Random(f"hedgespec-conform:{self.config.seed}:{case}")
 
@@ -767,6 +783,12 @@ def run(engine_factory: Callable[[], Any], config: RunConfig, rulebook: Rulebook
             runner.failures.append({"case": None, "step": None, "category": "engine failure",
                                     "engine_failure": {"kind": "start", "reason": adapter.reason}})
             runner.notes.append("the engine could not be started; nothing was run")
+        elif (refusal := runner.refused_reset()) is not None:
+            engine.failures = config.max_engine_failures
+            reason = f"the engine refused reset to profile {runner.profile.name}: {refusal.reason}"
+            runner.failures.append({"case": None, "step": None, "at": "reset", "category": "engine failure",
+                                    "engine_failure": {"kind": refusal.kind, "reason": reason}})
+            runner.notes.append(f"{reason}; nothing was run (check the profiles the engine supports, --profile)")
         else:
             if config.run_vectors:
                 runner.run_vectors()

@@ -438,3 +438,141 @@ def test_steps_are_numbered_from_one_in_the_report() -> None:
     assert entry["step"] == entry["original_steps"]
     assert f"case {entry['case']} step {entry['step']}: unexplained divergence" in report.to_text(result)
     assert result["report_format"] == REPORT_FORMAT
+
+
+# -- protocol errors name the place ------------------------------------------------------------------------
+
+TWISTED_ENGINE = r'''
+import json
+import sys
+
+from hedgespec.conformance.adapter import ReferenceAdapter
+from hedgespec.conformance.jsonl import serve
+
+MODE = sys.argv[1]
+
+
+class Out:
+    applies = 0
+
+    def write(self, text):
+        reply = json.loads(text)
+        result = reply.get("result")
+        line = json.dumps(reply)
+        if MODE == "eventfloat" and isinstance(result, dict) and any(e["type"] == "fill" for e in result.get("events", [])):
+            fill = next(e for e in result["events"] if e["type"] == "fill")
+            line = line.replace('"fee": "%s"' % fill["fee"], '"fee": 0.5', 1)
+        if MODE == "timefloat" and isinstance(result, dict) and "snapshot_version" in result:
+            line = line.replace('"time": %d' % result["time"], '"time": 1.5', 1)
+        if MODE == "blank" and isinstance(result, dict) and "kind" in result:
+            Out.applies += 1
+            if Out.applies == 2:
+                sys.stdout.write("\n")
+        sys.stdout.write(line + "\n")
+
+    def flush(self):
+        sys.stdout.flush()
+
+
+sys.exit(serve(ReferenceAdapter("seed"), stdout=Out()))
+'''
+
+
+@pytest.mark.parametrize(("mode", "expected"), [
+    ("eventfloat", r"^apply: outcome\.events\[\d+\]\.fee is the JSON number 0\.5; numbers are decimal strings "
+                   r'\(e\.g\. "0\.5"\)$'),
+    ("timefloat", r"^snapshot: snapshot\.time is the JSON number 1\.5; a whole number is required$"),
+    ("blank", r"^apply: an empty line where the reply was expected \(one reply per line, nothing else on stdout; "
+              r"log to stderr\)$"),
+])
+def test_protocol_errors_name_the_field(tmp_path: Path, mode: str, expected: str) -> None:
+    import re
+
+    from hedgespec.conformance.jsonl import JsonLinesAdapter
+    from hedgespec.conformance.runner import run
+
+    script = tmp_path / "twisted.py"
+    script.write_text(TWISTED_ENGINE)
+    result = run(lambda: JsonLinesAdapter([sys.executable, str(script), mode], timeout=20),
+                 small(examples=2, steps=20, max_engine_failures=1))
+    failure = result["engine_failures"][0]["engine_failure"]
+    assert failure["kind"] == "malformed"
+    assert re.match(expected, failure["reason"]), failure["reason"]
+
+
+def test_decode_line_names_the_place_of_a_fraction() -> None:
+    from hedgespec.conformance.jsonl import NumberError, decode_line, reply_path
+
+    with pytest.raises(NumberError) as info:
+        decode_line('{"id":3,"ok":true,"result":{"kind":"accepted","events":[{"type":"fill","fee":0.5}]}}')
+    assert (info.value.path, info.value.text, info.value.integer) == ("result.events[0].fee", "0.5", False)
+    assert reply_path(info.value.path, "apply") == "outcome.events[0].fee"
+    with pytest.raises(NumberError, match=r"^result\.time: JSON number 1\.5 where a whole JSON number is required$"):
+        decode_line('{"id":3,"ok":true,"result":{"time":1.5}}')
+    with pytest.raises(NumberError, match=r"^result\[1\]: JSON number NaN"):
+        decode_line('{"id":3,"ok":true,"result":["1",NaN]}')
+    assert decode_line('{"id":3,"ok":true,"result":{"time":2,"wallet":"0.5"}}')["result"] == {"time": 2, "wallet": "0.5"}
+
+
+# -- runs that check nothing, engines that refuse the profile ----------------------------------------------
+
+def test_a_conform_run_that_checks_nothing_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    from hedgespec.conformance.cli import main
+
+    assert main(["conform", "--examples", "0", "--no-vectors"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == ("hedgespec conform: --examples 0 with --no-vectors checks nothing: give random cases "
+                            "(--examples N) or leave the vectors on\n")
+
+
+class _SeedOnly:
+    """An engine that supports the seed profile only and says so at reset."""
+
+    name = "seed-only"
+
+    def __init__(self) -> None:
+        from hedgespec.conformance.adapter import ReferenceAdapter
+
+        self.inner = ReferenceAdapter("seed")
+        self.capabilities = self.inner.capabilities
+        self.resets = 0
+
+    def reset(self, params: dict[str, Any]) -> None:
+        self.resets += 1
+        if params.get("profile", "seed") != "seed":
+            raise ValueError(f"unsupported profile {params['profile']}")
+        self.inner.reset(params)
+
+    def apply(self, action: dict[str, Any]) -> dict[str, Any]:
+        return self.inner.apply(action)
+
+    def snapshot(self) -> dict[str, Any]:
+        return self.inner.snapshot()
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_an_engine_refusing_the_profile_is_reported_as_such() -> None:
+    from hedgespec.conformance import report
+    from hedgespec.conformance.runner import run
+
+    engines: list[_SeedOnly] = []
+
+    def factory() -> _SeedOnly:
+        engines.append(_SeedOnly())
+        return engines[-1]
+
+    result = run(factory, small(profile="okx-v5", run_vectors=True, examples=3))
+    reason = "the engine refused reset to profile okx-v5: reset: ValueError: unsupported profile okx-v5"
+    assert result["engine_failures"] == [{"case": None, "step": None, "at": "reset", "category": "engine failure",
+                                          "engine_failure": {"kind": "raised", "reason": reason}}]
+    assert engines[0].resets == 1  # not once per vector
+    assert result["vectors"] == [] and result["summary"]["differential"]["cases"] == 0
+    assert result["summary"]["exit_status"] == 1
+    text = report.to_text(result)
+    assert f"  first reset: engine failure: {reason}\n" in text
+    assert text.endswith(f"verdict: FAIL ({reason}; nothing was run)\n")
+    ok = run(factory, small(examples=1, steps=3))  # the seed profile runs as before
+    assert ok["summary"]["exit_status"] == 0 and ok["summary"]["differential"]["cases"] == 1
