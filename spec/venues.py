@@ -5,14 +5,16 @@ Everything here is a pure function of the shipped data files (``spec/profiles/*.
 
 Cell flags (seed cells carry none):
 
-* ``contradicts_seed``: the venue's value is sourced (status ``modelled`` or ``documented``) and
-  either differs from the seed profile's value where that value rests on a seed clause, or falls
-  outside what the clauses in ``CLAUSE_CLAIMS`` allow (the seed profile itself reads some clauses as
-  speaking of isolated legs only, so a venue can agree with the seed profile and still contradict
-  the tutorial's wording); ``clauses`` names the clauses contradicted;
+* ``contradicts_seed``: the venue's value is sourced (status ``modelled`` or ``documented``),
+  differs from the seed profile's value, and either that value rests on a seed clause or the venue's
+  value falls outside what the clauses in ``CLAUSE_CLAIMS`` allow; ``clauses`` names the clauses
+  contradicted;
 * ``differs``: sourced and different from the seed profile's value, with no seed clause at stake
   (the seed value is hedgespec's own choice, or rests on a clause about another venue);
 * ``open``: unconfirmed, an open point rather than a contradiction.
+
+A value equal to the seed profile's is never flagged: where the seed profile departs from the
+tutorial's wording (cross margin, which the clauses do not foresee), its source says so.
 """
 
 from __future__ import annotations
@@ -47,7 +49,8 @@ CLAUSE_CLAIMS: dict[str, tuple[tuple[str, ...], tuple[Any, ...]]] = {
 }
 """Choice -> (seed clauses, the values those clauses allow). The tutorial's wording claims per-leg
 behaviour everywhere; an empty tuple means no value of the choice fits it (the choice exists only
-because cross margin pools the legs, which the tutorial does not foresee)."""
+because cross margin pools the legs, which the tutorial does not foresee). A claim counts only against
+a venue value that differs from the seed profile's."""
 
 VENUE_CLAUSES: dict[str, str] = {"S-E1": "binance", "S-E2": "bybit", "S-E3": "okx", "S-E4": "gate", "S-E5": "kucoin"}
 """Seed clauses that speak of one venue only; they never count against another venue's profile."""
@@ -105,15 +108,14 @@ def _applies(clause: str, venue: str | None) -> bool:
 
 
 def contradicted_clauses(name: str, choice: Choice, seed_choice: Choice, venue: str | None) -> list[str]:
-    """Seed clauses a sourced venue value contradicts (empty for unconfirmed or agreeing values).
+    """Seed clauses a sourced venue value contradicts (empty for unconfirmed values and for values equal
+    to the seed profile's).
 
     Clauses about one venue (S-E1 .. S-E5) count only against that venue's profile.
     """
-    if choice.status == "unconfirmed" or choice.value is None:
+    if choice.status == "unconfirmed" or choice.value is None or choice.value == seed_choice.value:
         return []
-    clauses: list[str] = []
-    if choice.value != seed_choice.value:
-        clauses += seed_clauses_cited(seed_choice.source)
+    clauses = seed_clauses_cited(seed_choice.source)
     claim = CLAUSE_CLAIMS.get(name)
     if claim is not None and choice.value not in claim[1]:
         clauses += [c for c in claim[0] if c not in clauses]
@@ -285,10 +287,11 @@ def comparison_markdown() -> str:
         "# Venue profiles compared",
         "",
         "Generated from the built-in profiles by `hedgespec.spec.venues.comparison_markdown()`; do not edit.",
-        "Each cell: value (status; sources). **≠ seed**: a sourced value that contradicts the seed profile or",
-        "the seed clauses named after it. ≠ default: a sourced value that differs from the seed profile where no",
-        "seed clause is at stake. *open*: unconfirmed, an open point rather than a contradiction. Source tags",
-        "are listed in [Venue sources](sources.md); the venues are discussed in [Venue notes](notes.md).",
+        "Each cell: value (status; sources). **≠ seed**: a sourced value that differs from the seed profile's",
+        "and contradicts it or the seed clauses named after it. ≠ default: a sourced value that differs from the",
+        "seed profile where no seed clause is at stake. *open*: unconfirmed, an open point rather than a",
+        "contradiction. A sourced value equal to the seed profile's carries no marker. Source tags are listed in",
+        "[Venue sources](sources.md); the venues are discussed in [Venue notes](notes.md).",
         "",
         "| choice | " + " | ".join(columns) + " |",
         "|---|" + "---|" * len(columns),

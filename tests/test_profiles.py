@@ -208,8 +208,7 @@ def test_comparison_table_has_seed_first_and_every_choice() -> None:
 
 
 @pytest.mark.parametrize(("choice", "venue"), [
-    ("cross_liquidation_scope", "binance-usdm"),  # the cross pool breaches as a whole, not per leg
-    ("cross_liquidation_price", "binance-usdm"),  # cross legs share one liquidation price
+    ("cross_liquidation_price", "bybit-v5"),  # a cross leg's price is only an estimate, against S-F3
     ("margin_type_scope", "binance-usdm"),
     ("leverage_scope", "binance-usdm"),
     ("reduce_only_in_hedge", "binance-usdm"),
@@ -223,6 +222,25 @@ def test_comparison_table_flags_known_contradictions(choice: str, venue: str) ->
     cell = _cell(comparison_table(), choice, venue)
     assert cell["flag"] == CONTRADICTS
     assert cell["clauses"]
+
+
+def test_values_equal_to_the_seed_profile_are_never_flagged() -> None:
+    table = comparison_table()
+    for row in table["rows"]:
+        seed = row["cells"]["seed"]
+        for venue, cell in row["cells"].items():
+            if cell["status"] != "unconfirmed" and cell["value"] == seed["value"]:
+                assert cell["flag"] is None, f"{venue}: {row['choice']}"
+    assert _cell(table, "cross_liquidation_scope", "binance-usdm")["flag"] is None
+    assert _cell(table, "cross_liquidation_price", "binance-usdm")["flag"] is None
+
+
+def test_seed_cross_choices_cite_no_seed_clause() -> None:
+    seed = load_profile("seed")
+    for name in ("cross_liquidation_scope", "cross_liquidation_price"):
+        source = seed.choices[name].source
+        assert source.startswith("hedgespec choice"), name
+        assert not [tag for tag in cited_tags(source) if tag.startswith("S-")], name
 
 
 def test_venue_specific_clauses_do_not_count_against_other_venues() -> None:
