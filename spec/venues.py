@@ -299,7 +299,10 @@ def comparison_markdown() -> str:
     for row in table["rows"]:
         cells = " | ".join(_md_cell(row["cells"][c]) for c in columns)
         lines.append(f"| `{row['choice']}` | {cells} |")
-    lines += ["", "## Reason codes", "", *_reason_markdown_lines()]
+    lines += ["", "## Reason codes", "",
+              "Each cell: the venue's code (status; sources). — (unconfirmed; sources): the profile maps the reason",
+              "class, but the code is not confirmed. *not mapped*: the profile has no entry for the reason class.",
+              "", *_reason_markdown_lines()]
     return "\n".join(lines) + "\n"
 
 
@@ -312,9 +315,12 @@ def _reason_markdown_lines() -> list[str]:
     return lines
 
 
+NOT_MAPPED = "*not mapped*"
+
+
 def _md_reason(entry: dict[str, Any] | None) -> str:
     if entry is None:
-        return ""
+        return NOT_MAPPED
     code = "—" if entry.get("code") is None else f"`{entry['code']}`"
     text = f"{code} ({entry.get('status')}; {entry.get('source')})"
     observed = entry.get("observed")

@@ -161,6 +161,21 @@ def test_okx_folds_both_mode_switch_blockers_into_one_code() -> None:
     assert table["folded"]["okx-v5"] == {"59000": ["MODE_SWITCH_WITH_POSITIONS", "MODE_SWITCH_WITH_OPEN_ORDERS"]}
 
 
+def test_binance_maps_the_documented_margin_type_refusals() -> None:
+    codes = load_profile("binance-usdm").reason_codes
+    assert codes["MARGIN_TYPE_WITH_POSITION"]["code"] == "-4048"
+    assert codes["MARGIN_TYPE_WITH_OPEN_ORDERS"]["code"] == "-4047"
+
+
+def test_reason_table_tells_unmapped_from_unconfirmed_cells() -> None:
+    page = comparison_markdown()
+    row = next(line for line in page.splitlines() if line.startswith("| `MODE_SWITCH_WITH_POSITIONS` |"))
+    assert "— (unconfirmed; K-ANN, K-FAQ)" in row  # kucoin maps the class without a confirmed code
+    row = next(line for line in page.splitlines() if line.startswith("| `NO_MARK_PRICE` |"))
+    cells = [c.strip() for c in row.strip("|").split("|")][1:]
+    assert cells and all(c == "*not mapped*" for c in cells)
+
+
 def test_kucoin_reason_codes_are_unconfirmed() -> None:
     codes = load_profile("kucoin").reason_codes
     assert codes and all(entry["status"] == "unconfirmed" for entry in codes.values())
