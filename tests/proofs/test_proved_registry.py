@@ -36,3 +36,13 @@ def test_proof_status_never_claims_more_than_the_list() -> None:
     for rule in all_rules():
         assert proof_status(rule.id) == (PROVED if rule.id in by_rule else TESTED)
     assert proof_status("HM-DET-001") == TESTED
+
+
+def test_a_condition_under_one_profile_choice_proves_nothing_for_the_model() -> None:
+    """bankruptcy_price runs only under liquidation_price_basis bankruptcy: HM-LIQ-004 stays tested."""
+    from hedgespec.spec.proofs import conditionally_proved
+
+    assert proof_status("HM-LIQ-004") == TESTED
+    assert "HM-LIQ-004" not in proved_conditions()
+    listed = conditionally_proved()["HM-LIQ-004"]
+    assert listed and all(":bankruptcy_price:" in c and q == "liquidation_price_basis is bankruptcy" for c, q in listed)
