@@ -670,7 +670,8 @@ MUTANTS: list[Mutant] = [
     Mutant("maintenance-null", "HM-MARG-006", "maintenance margin reported as null though the instrument has a mark",
            _maintenance_null),
     Mutant("entry-price-on-flat", "HM-POS-003", "a flat leg reports an entry price of 0", _entry_price_on_flat),
-    Mutant("default-leverage-off", "HM-MARG-004", "legs never set report leverage 10, not the profile's default 20",
+    Mutant("default-leverage-off", "HM-MARG-004", "a leg at leverage 20 (never set, or set to 20) reports 10, so a "
+           "request for 20 leaves another value",
            _default_leverage_off),
     Mutant("margin-type-wrong-reason", "HM-MARG-005", "a busy leg's margin-type change is refused with the other "
            "reason (position for orders, orders for a position)", _margin_type_wrong_reason),

@@ -27,6 +27,8 @@ KINDS = (
     "parameter",  # a profile choice the rulebook documents; not a check
 )
 STATUSES = ("active", "retired")
+# The source of a rule the rulebook sets itself, with no seed clause or venue document behind it.
+RULEBOOK_OWN = "hedgespec"
 
 # Capability tags an engine may declare (conformance); a rule requiring a missing one is "unsupported".
 CAPABILITIES = (

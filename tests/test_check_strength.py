@@ -7,7 +7,9 @@ the reference itself passes the same checks.
 from __future__ import annotations
 
 import copy
+import json
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from hedgespec.conformance.adapter import ReferenceAdapter
@@ -379,3 +381,217 @@ def test_malformed_order_with_an_id_in_use_may_be_refused_as_a_duplicate() -> No
              "side": "BUY", "position_side": "LONG", "order_type": "LIMIT", "quantity": "0.00100001", "price": "90"}
     violations = list(malformed_orders(StepView(run.params, before, fresh, outcome, before)))
     assert [v.rule_id for v in violations] == ["HM-ORD-005"]
+
+
+# Checks read venue choices only where the profile models them ---------------------------------
+
+LIQ_EXAMPLE = json.loads((Path(__file__).parent.parent / "examples" / "isolated_liquidation.json").read_text())
+
+
+def run(p: dict, actions: list[dict]) -> list[StepView]:
+    """The reference's steps of ``actions`` under ``p`` (its profile a name or a file), every check passing."""
+    adapter = ReferenceAdapter(p["profile"])
+    adapter.reset(p)
+    before, views = adapter.snapshot(), []
+    for t, raw in enumerate(actions, 1):
+        action = {"t": t, **raw}
+        outcome = adapter.apply(action)
+        after = adapter.snapshot()
+        view = StepView(p, before, action, outcome, after)
+        assert run_step_checks(view) == [], [str(v) for v in run_step_checks(view)]
+        views.append(view)
+        before = after
+    return views
+
+
+def stop(oid: str, stop_price: str) -> dict:
+    """A stop-market order closing the LONG leg of BTCUSDT (no price: it executes at market)."""
+    action = order(oid, "SELL", "LONG", "1", order_type="STOP_MARKET", stop_price=stop_price)
+    del action["price"]
+    return action
+
+
+def variant(tmp_path: Path, name: str, **choices: tuple) -> str:
+    """A profile file: the seed with ``choices`` (name -> (value, status)) changed; its path."""
+    seed = json.loads((Path(__file__).parent.parent / "spec" / "profiles" / "seed.json").read_text())
+    seed["name"] = name
+    for choice, (value, status) in choices.items():
+        seed["choices"][choice].update(value=value, status=status)
+    path = tmp_path / f"{name}.json"
+    path.write_text(json.dumps(seed))
+    return str(path)
+
+
+def under(view: StepView, profile: str) -> StepView:
+    return StepView({**view.params, "profile": profile}, view.before, view.action, view.outcome, view.after)
+
+
+def liquidation_step(profile: str = "seed", extra: list[dict] | None = None) -> StepView:
+    p = {**LIQ_EXAMPLE["params"], "profile": profile}
+    views = run(p, [*LIQ_EXAMPLE["actions"][:2], *(extra or []), *LIQ_EXAMPLE["actions"][2:]])
+    return next(v for v in views if any(e["type"] == "liquidation" for e in v.outcome["events"]))
+
+
+def test_liquidation_price_judged_only_where_the_basis_is_modelled(tmp_path):
+    view = liquidation_step()
+    outcome = copy.deepcopy(view.outcome)
+    fill = next(e for e in outcome["events"] if e["type"] == "fill")
+    fill["price"] = str(Decimal(fill["price"]) + 1)
+    assert "HM-LIQ-004" in ids(edited(view, outcome=outcome), "HM-LIQ-004")  # the seed models the mark
+    documented = variant(tmp_path, "basis-documented", liquidation_price_basis=("bankruptcy", "documented"))
+    assert ids(under(edited(view, outcome=outcome), documented), "HM-LIQ-004") == []  # not modelled: not decided
+    path = variant(tmp_path, "seed-bankruptcy", liquidation_price_basis=("bankruptcy", "modelled"))
+    bankrupt = liquidation_step(str(path))  # the reference closes at the bankruptcy price and passes
+    fill = next(e for e in bankrupt.outcome["events"] if e["type"] == "fill")
+    assert fill["price"] != next(e for e in bankrupt.outcome["events"] if e["type"] == "liquidation")["mark_price"]
+    outcome = copy.deepcopy(bankrupt.outcome)
+    next(e for e in outcome["events"] if e["type"] == "fill")["price"] = str(Decimal(fill["price"]) + Decimal("0.1"))
+    assert "HM-LIQ-004" in ids(edited(bankrupt, outcome=outcome), "HM-LIQ-004")
+
+
+def test_full_close_judged_only_where_the_extent_is_modelled(tmp_path):
+    view = liquidation_step()
+    after = copy.deepcopy(view.after)
+    leg = next(e for e in view.outcome["events"] if e["type"] == "liquidation")
+    after["accounts"][leg["account"]]["positions"][leg["instrument"]][leg["position_side"]]["quantity"] = "0.05"
+    assert "not closed in full" in " ".join(str(v) for v in get("HM-LIQ-004").check(edited(view, after=after)))
+    partial = variant(tmp_path, "partial", liquidation_extent=("partial_by_bracket", "documented"))
+    assert ids(under(edited(view, after=after), partial), "HM-LIQ-004") == []  # not modelled: not decided
+
+
+def test_orders_cancelled_per_the_modelled_scope(tmp_path):
+    other = {"kind": "place_order", "account": "alice", "order_id": "far", "instrument": "BTCUSDT", "side": "SELL",
+             "position_side": "SHORT", "order_type": "LIMIT", "quantity": "0.01", "price": "90000"}  # the other leg's
+    wide = liquidation_step(variant(tmp_path, "account", liquidation_cancels_orders=("account", "modelled")),
+                            [other])
+    assert other["order_id"] not in wide.after["accounts"]["alice"]["open_orders"]
+    kept = copy.deepcopy(wide.after)
+    kept["accounts"]["alice"]["open_orders"][other["order_id"]] = wide.before["accounts"]["alice"][
+        "open_orders"][other["order_id"]]
+    assert "HM-LIQ-004" in ids(edited(wide, after=kept), "HM-LIQ-004")
+    seed = liquidation_step("seed", [other])  # the leg's own orders only: the short's order stays
+    assert other["order_id"] in seed.after["accounts"]["alice"]["open_orders"]
+    assert ids(under(edited(wide, after=kept), "seed"), "HM-LIQ-004") == []
+
+
+def test_liquidation_trigger_equality_undecided_where_not_modelled():
+    from hedgespec.spec.rules.liquidation import _breach_decision
+
+    assert _breach_decision(Decimal(5), Decimal(5), "below") is False
+    assert _breach_decision(Decimal(5), Decimal(5), "at_or_below") is True
+    assert _breach_decision(Decimal(5), Decimal(5), None) is None
+    assert _breach_decision(Decimal(4), Decimal(5), None) is True
+    assert _breach_decision(Decimal(6), Decimal(5), None) is False
+
+
+def test_funding_that_breaches_an_isolated_leg_must_liquidate_it():
+    actions = [*LIQ_EXAMPLE["actions"][:2], {"kind": "mark_price", "instrument": "BTCUSDT", "price": "57300"},
+               {"kind": "funding", "instrument": "BTCUSDT", "rate": "0.002"}]
+    view = run(LIQ_EXAMPLE["params"], actions)[-1]
+    assert any(e["type"] == "liquidation" for e in view.outcome["events"])
+    outcome = {**view.outcome, "events": [e for e in view.outcome["events"] if e["type"] == "funding"
+                                          or (e["type"] == "ledger" and e["kind"] == "FUNDING")]}
+    assert "HM-LIQ-002" in ids(edited(view, outcome=outcome), "HM-LIQ-002")
+
+
+def test_funding_that_breaches_the_cross_pool_must_liquidate_it():
+    p = copy.deepcopy(LIQ_EXAMPLE["params"])
+    p["accounts"]["alice"]["wallet"] = "400"
+    actions = [{"kind": "set_margin_type", "account": "alice", "instrument": "BTCUSDT", "position_side": "LONG",
+                "margin_type": "CROSS"}, LIQ_EXAMPLE["actions"][0],
+               {"kind": "mark_price", "instrument": "BTCUSDT", "price": "56300"},
+               {"kind": "funding", "instrument": "BTCUSDT", "rate": "0.002"}]
+    view = run(p, actions)[-1]
+    assert any(e["type"] == "liquidation" and e["position_side"] == "CROSS" for e in view.outcome["events"])
+    outcome = {**view.outcome, "events": [e for e in view.outcome["events"] if not (
+        e["type"] == "liquidation" and e["position_side"] == "CROSS")]}
+    assert "HM-LIQ-005" in ids(edited(view, outcome=outcome), "HM-LIQ-005")
+
+
+def test_stops_judged_under_either_source_where_it_is_not_modelled(tmp_path):
+    views = steps("seed", [order("l", "BUY", "LONG", "1"), stop("s", "99"),
+                           {"kind": "mark_price", "instrument": "BTCUSDT", "price": "98.5"}])
+    fired = views[-1]
+    assert any(e.get("status") == "TRIGGERED" for e in fired.outcome["events"])
+    quiet = {"kind": "accepted", "reason": None, "message": "", "events": []}
+    silent = edited(fired, outcome=quiet, after=fired.before)
+    assert "HM-STOP-002" in ids(silent, "HM-STOP-002")  # the seed triggers on the mark
+    unknown = variant(tmp_path, "source-unknown", trigger_price_source=(None, "unconfirmed"))
+    assert ids(under(silent, unknown), "HM-STOP-002") == []  # unconfirmed: the last price may drive it
+    wrong = copy.deepcopy(fired.action)
+    wrong["price"] = "99.5"  # the stop fired at a price where its trigger does not hold: wrong under either source
+    assert "HM-STOP-002" in ids(under(StepView(fired.params, fired.before, wrong, fired.outcome, fired.after),
+                                      unknown), "HM-STOP-002")
+
+
+# Statements as strong as their checks ----------------------------------------------------------
+
+def test_mode_switch_reason_follows_the_precedence(tmp_path):
+    views = steps("seed", [order("o1", "BUY", "LONG", "1"), order("l1", "BUY", "LONG", "1", "90", "LIMIT"),
+                           {"kind": "set_position_mode", "account": "A", "mode": "ONE_WAY"}])
+    switch = views[-1]
+    assert switch.outcome["reason"] == "MODE_SWITCH_WITH_POSITIONS"  # positions_first
+    swapped = {**switch.outcome, "reason": "MODE_SWITCH_WITH_OPEN_ORDERS"}
+    assert "HM-MODE-002" in ids(edited(switch, outcome=swapped), "HM-MODE-002")
+    assert "HM-MODE-003" in ids(edited(switch, outcome=swapped), "HM-MODE-003")
+    either = variant(tmp_path, "either", mode_switch_precedence=("either", "modelled"))
+    assert ids(under(edited(switch, outcome=swapped), either), "HM-MODE-002") == []
+    orders_first = variant(tmp_path, "orders-first", mode_switch_precedence=("orders_first", "modelled"))
+    assert "HM-MODE-002" in ids(under(switch, orders_first), "HM-MODE-002")
+
+
+def test_same_mode_request_reason_is_checked(tmp_path):
+    rejects = variant(tmp_path, "rejects", same_mode_request=("rejected", "modelled"))
+    view = under(steps("seed", [{"kind": "set_position_mode", "account": "A", "mode": "HEDGE"}])[0], rejects)
+    view = edited(view, outcome={**view.outcome, "kind": "rejected", "reason": "MODE_IN_FORCE"})
+    assert ids(view, "HM-MODE-004") == []
+    wrong = {**view.outcome, "reason": "INVALID_ARGUMENT"}
+    assert "HM-MODE-004" in ids(edited(view, outcome=wrong), "HM-MODE-004")
+    unchanged = {**view.outcome, "kind": "unchanged", "reason": None}
+    assert "HM-MODE-004" in ids(edited(view, outcome=unchanged), "HM-MODE-004")
+    unknown = variant(tmp_path, "answer-unknown", same_mode_request=(None, "unconfirmed"))
+    assert ids(under(edited(view, outcome=unchanged), unknown), "HM-MODE-004") == []  # either
+
+
+def test_position_side_mismatch_reason_is_checked():
+    view = steps("seed", [order("o1", "BUY", "BOTH", "1")])[0]
+    assert view.outcome["reason"] == "POSITION_SIDE_MISMATCH"
+    wrong = {**view.outcome, "reason": "INSUFFICIENT_MARGIN"}
+    assert "HM-ORD-001" in ids(edited(view, outcome=wrong), "HM-ORD-001")
+    assert ids(edited(view, outcome={**view.outcome, "reason": "INVALID_ARGUMENT"}), "HM-ORD-001") == []
+
+
+def test_expired_instrument_duplicate_reason_only_for_an_id_in_use():
+    views = steps("seed", [{"kind": "expire", "instrument": "ETHUSDT_Q", "settlement_price": "51"},
+                           order("q", "BUY", "LONG", "1", "50", instrument="ETHUSDT_Q")])
+    view = views[-1]
+    assert view.outcome["reason"] == "INSTRUMENT_EXPIRED"
+    assert "HM-SETL-002" in ids(edited(view, outcome={**view.outcome, "reason": "DUPLICATE_ORDER_ID"}), "HM-SETL-002")
+
+
+def test_transfer_booked_on_one_side_is_caught():
+    view = steps("seed", [order("o1", "BUY", "LONG", "1"),
+                          {"kind": "adjust_margin", "account": "A", "instrument": "BTCUSDT", "position_side": "LONG",
+                           "amount": "5"}])[-1]
+    outcome = copy.deepcopy(view.outcome)
+    entry = next(e for e in outcome["events"] if e["type"] == "ledger" and e["bucket"] == "wallet")
+    entry["kind"] = "FEE"  # balances still reconcile, but the transfer has one side only
+    assert "HM-LEDG-001" in ids(edited(view, outcome=outcome), "HM-LEDG-001")
+
+
+def test_stop_price_off_the_tick_is_malformed():
+    view = steps("seed", [order("o1", "BUY", "LONG", "1"), stop("s", "95.05")])[-1]
+    assert view.outcome["reason"] == "INVALID_ARGUMENT"
+    accepted = {"kind": "accepted", "reason": None, "message": "", "events": []}
+    assert "HM-ORD-005" in ids(edited(view, outcome=accepted), "HM-ORD-005")
+
+
+def test_margin_change_keeps_other_isolated_liquidation_prices():
+    view = steps("seed", [order("o1", "BUY", "LONG", "1"), order("o2", "SELL", "SHORT", "1"),
+                          {"kind": "adjust_margin", "account": "A", "instrument": "BTCUSDT", "position_side": "LONG",
+                           "amount": "1"}])[-1]
+    after = copy.deepcopy(view.after)
+    short = after["accounts"]["A"]["positions"]["BTCUSDT"]["SHORT"]
+    assert short["margin_type"] == "ISOLATED" and short["liquidation_price"] is not None
+    short["liquidation_price"] = str(Decimal(short["liquidation_price"]) + 1)
+    assert "HM-MARG-002" in ids(edited(view, after=after), "HM-MARG-002")

@@ -7,9 +7,11 @@ from decimal import Decimal
 
 from ..observe import D, events, rows, without_time
 from ..reasons import REASON_CLASSES
-from ..registry import StepView, Violation, rule
+from ..registry import RULEBOOK_OWN, StepView, Violation, rule
 
 REASONS = frozenset(REASON_CLASSES)
+TRANSFER_KINDS = frozenset({"MARGIN_ALLOCATE", "MARGIN_RELEASE", "MARGIN_TRANSFER", "INSURANCE_INFLOW",
+                            "INSURANCE_COVER", "CLEARANCE_FEE"})
 ACCOUNT_ACTIONS = frozenset({"deposit", "withdraw", "set_position_mode", "set_margin_type", "set_leverage",
                              "adjust_margin", "place_order", "cancel_order"})
 
@@ -54,7 +56,9 @@ def accounts_isolated(view: StepView) -> Iterator[Violation]:
     "HM-LEDG-001", level="MUST", kind="accounting", title="The ledger reconciles exactly",
     statement="Over every step, each wallet, each leg's isolated margin and the insurance fund change by exactly "
               "the sum of the step's ledger entries for them; every transfer between them is booked on both "
-              "sides.",
+              "sides: the entries of a transfer kind (MARGIN_ALLOCATE, MARGIN_RELEASE, MARGIN_TRANSFER, "
+              "INSURANCE_INFLOW, INSURANCE_COVER, CLEARANCE_FEE) for one account, instrument and position side "
+              "sum to zero over the step.",
     rationale="An exact accounting identity is what lets an auditor trust every other number.",
     sources=["S-M4", "B-INCOME", "B-WS-ACC"],
     observes=("snapshot", "events"),
@@ -90,14 +94,24 @@ def ledger_reconciles(view: StepView) -> Iterator[Violation]:
     delta = D(view.after["insurance_fund"]) - D(view.before["insurance_fund"])
     if delta != insurance:
         yield Violation("HM-LEDG-001", f"insurance fund moved {delta}, ledger says {insurance}")
+    transfers: dict[tuple[str, str | None, str | None, str], Decimal] = {}
+    for entry in events(view.outcome, "ledger"):
+        if entry["kind"] in TRANSFER_KINDS:
+            key = (entry["account"], entry.get("instrument"), entry.get("position_side"), entry["kind"])
+            transfers[key] = transfers.get(key, Decimal(0)) + D(entry["amount"])
+    for (account, symbol, side, kind), total in transfers.items():
+        if total != 0:
+            yield Violation("HM-LEDG-001", f"{account} {symbol or ''} {side or ''}: {kind} entries sum to "
+                                           f"{total.normalize():f}, a transfer booked on one side only")
 
 
 @rule(
     "HM-DET-001", level="MUST", kind="run", title="Determinism",
     statement="Replaying the same actions from the same initial state MUST give the same outcomes and the same "
               "snapshots, step by step.",
-    rationale="Reproducible verdicts need a deterministic engine: no clock, no randomness, no hidden state.",
-    sources=["S-F5"],
+    rationale="Reproducible verdicts need a deterministic engine: no clock, no randomness, no hidden state. The "
+              "rulebook's own requirement: no seed clause or venue document states it.",
+    sources=[(RULEBOOK_OWN, "the rulebook's own requirement: vectors and the differential run replay actions")],
     observes=("snapshot", "outcome"),
 )
 def same_replay(traces: list[list[dict]]) -> Iterator[Violation]:  # type: ignore[misc]

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from ..observe import (
     CTX,
     EXACT_FIELDS,
     D,
-    choice,
     events,
     instruments,
     is_breached,
@@ -63,38 +62,81 @@ def _breached_at_mark(view: StepView, account: str, symbol: str, side: str) -> b
     qty, mark = D(r["quantity"]), D(view.action["price"])
     balance = D(r["isolated_margin"]) + mul(qty, mark) - D(r["cost_basis"])
     inst = instruments(view.params)[symbol]
-    return is_breached(balance, maintenance(inst, qty, mark), choice(view.params, "liquidation_trigger"))
+    trigger = modelled_choice(view.params, "liquidation_trigger") or "at_or_below"  # unknown: equality may breach
+    return is_breached(balance, maintenance(inst, qty, mark), trigger)
+
+
+def _breach_decision(balance: Decimal, maintenance_margin: Decimal, trigger: str | None) -> bool | None:
+    """Whether a balance breaches its maintenance margin; None where it depends on a trigger not modelled."""
+    if trigger is None and balance == maintenance_margin:
+        return None
+    return is_breached(balance, maintenance_margin, trigger or "below")
+
+
+def _entries_before(view: StepView, until: dict | None, bucket: str, account: str,
+                    leg: tuple[str, str] | None = None) -> Decimal:
+    """The step's ledger entries of ``account`` (of its ``leg`` (instrument, side) when given) to ``bucket``
+    that precede the event ``until`` (all of them when it is None): what was booked before liquidation
+    was evaluated."""
+    total = Decimal(0)
+    for event in view.outcome.get("events", []):
+        if event is until:
+            break
+        if event.get("type") == "ledger" and event.get("bucket") == bucket and event.get("account") == account and (
+                leg is None or (event.get("instrument"), event.get("position_side")) == leg):
+            total += D(event["amount"])
+    return total
+
+
+def _step_mark(view: StepView) -> tuple[str, Decimal] | None:
+    """(instrument, mark price) a mark-price or funding step evaluates liquidation at; None otherwise."""
+    kind = view.action.get("kind")
+    if view.outcome["kind"] != "accepted" or kind not in ("mark_price", "funding"):
+        return None
+    symbol = view.action["instrument"]
+    if kind == "mark_price":
+        return symbol, D(view.action["price"])
+    mark = view.before.get("mark_prices", {}).get(symbol)
+    return None if mark is None else (symbol, D(mark))
 
 
 @rule(
     "HM-LIQ-002", level="MUST", kind="transition", title="Liquidated if and only if below maintenance",
-    statement="At a mark price, an open isolated leg MUST be liquidated if its margin balance (isolated margin + "
-              "unrealized PnL at the mark) is below its maintenance margin (at or below, where the profile says), "
-              "and MUST NOT be liquidated otherwise.",
-    rationale="Both directions matter: a premature liquidation is as wrong as a missed one.",
+    statement="At a mark price or a funding step, an open isolated leg of the instrument MUST be liquidated if its "
+              "margin balance (its isolated margin, with the step's entries to it booked before its liquidation, "
+              "+ unrealized PnL at the mark) is below its maintenance margin (at or below, where the profile "
+              "models that trigger), and MUST NOT be liquidated otherwise. Where the profile does not model the "
+              "trigger, a balance equal to the maintenance margin is not decided; a leg whose conditional order "
+              "fired in the step is not judged.",
+    rationale="Both directions matter: a premature liquidation is as wrong as a missed one. Funding moves an "
+              "isolated leg's margin (where the profile takes it from the margin), so a funding step can breach "
+              "a leg too.",
     sources=["S-P3", "B-LIQ-UM", "B-ZLIQ"],
-    applies_to=("mark_price",), observes=("snapshot", "events"), requires=("liquidation", "isolated-margin"),
+    applies_to=("mark_price", "funding"), observes=("snapshot", "events"), requires=("liquidation", "isolated-margin"),
     profile_choices=("liquidation_trigger",),
 )
 def liquidation_iff_breached(view: StepView) -> Iterator[Violation]:
     """Implements HM-LIQ-002."""
-    if view.action.get("kind") != "mark_price" or view.outcome["kind"] != "accepted":
+    at = _step_mark(view)
+    if at is None:
         return
-    symbol, mark = view.action["instrument"], D(view.action["price"])
+    symbol, mark = at
     inst = instruments(view.params)[symbol]
-    liquidated = {(e["account"], e["position_side"]) for e in _liquidations(view) if e["instrument"] == symbol}
+    liquidations = {(e["account"], e["position_side"]): e for e in _liquidations(view) if e["instrument"] == symbol}
     triggered = {(e["account"], e["position_side"]) for e in events(view.outcome, "fill") if e["cause"] == "trigger"}
-    trigger = choice(view.params, "liquidation_trigger")
+    trigger = modelled_choice(view.params, "liquidation_trigger")  # None: equality not decided
     for account, sym, side, r in rows(view.before):
         qty = D(r["quantity"])
         if sym != symbol or qty == 0 or r["margin_type"] != "ISOLATED" or (account, side) in triggered:
             continue
-        balance = D(r["isolated_margin"]) + mul(qty, mark) - D(r["cost_basis"])
-        breached = is_breached(balance, maintenance(inst, qty, mark), trigger)
-        if breached and (account, side) not in liquidated:
+        event = liquidations.get((account, side))
+        margin = D(r["isolated_margin"]) + _entries_before(view, event, "isolated_margin", account, (symbol, side))
+        balance = margin + mul(qty, mark) - D(r["cost_basis"])
+        breached = _breach_decision(balance, maintenance(inst, qty, mark), trigger)
+        if breached and event is None:
             yield Violation("HM-LIQ-002", f"{account} {symbol} {side}: balance {balance} below maintenance, "
                                           f"not liquidated")
-        if not breached and (account, side) in liquidated:
+        if breached is False and event is not None:
             yield Violation("HM-LIQ-002", f"{account} {symbol} {side}: liquidated with balance {balance} "
                                           f"above maintenance")
 
@@ -211,43 +253,94 @@ def _other_leg_untouched(view: StepView, other: tuple[str, str, str]) -> Iterato
                                       f"(its own funding: {funding})")
 
 
+PRICE_ATOM = Decimal("1e-8")
+
+
+def bankruptcy_price(quantity: Decimal, cost_basis: Decimal, margin: Decimal) -> Decimal:
+    """The price at which a leg's margin balance is zero, rounded against the holder to a price atom (1e-8):
+    for a long the lowest, for a short the highest price at which the balance is not negative; at least 1e-8."""
+    exact = CTX.divide(cost_basis - margin, quantity)
+    price = exact.quantize(PRICE_ATOM, rounding=ROUND_CEILING if quantity > 0 else ROUND_FLOOR, context=CTX)
+    return max(PRICE_ATOM, price)
+
+
+def _in_cancel_scope(order: dict, scope: str, symbol: str, side: str) -> bool:
+    if scope == "account":
+        return True
+    if scope == "instrument":
+        return order["instrument"] == symbol
+    return order["instrument"] == symbol and order["position_side"] == side
+
+
 @rule(
     "HM-LIQ-004", level="MUST", kind="transition", title="How a breached isolated leg is closed",
-    statement="A breached isolated leg is closed in full at the breaching mark price (or its bankruptcy price, "
-              "per the profile), its open orders cancelled first; the clearance fee (the profile's rate, the seed: "
-              "none) goes to the insurance fund, and what remains of its margin goes to the insurance fund (the "
-              "seed) or the wallet, per the profile.",
-    rationale="The seed's execution; venues differ (Binance: bankruptcy price, clearance fee; Bybit and OKX: "
-              "partial by tier), which the profiles state. The remainder is recomputed from the leg's margin "
-              "before the step, the liquidation fill's realized PnL and what the liquidation charged, and looked "
-              "for among the leg's ledger entries after the liquidation event; where the profile does not model "
-              "where it goes, either bucket (all of it) is accepted.",
+    statement="A breached isolated leg is closed at the breaching mark price where the profile models the mark "
+              "basis, or at its bankruptcy price where it models the bankruptcy basis (the price at which the "
+              "leg's margin balance is zero, rounded against the holder to 1e-8 and at least 1e-8); it is "
+              "closed in full where the profile models full liquidation. The open orders the profile's "
+              "cancellation scope covers (the leg's own, its instrument's or the whole account's) are cancelled "
+              "before the liquidation fill and none of them is open after the step. The clearance fee (the "
+              "profile's rate, the seed: none) goes to the insurance fund, and what remains of the margin of a "
+              "leg closed in full goes to the insurance fund (the seed) or the wallet, per the profile. Where "
+              "the profile does not model a choice, what depends on it is not decided: the fill price, whether "
+              "the leg may be left partly open, orders beyond the leg's own, and which of the two buckets takes "
+              "the remainder (all of it goes to one).",
+    rationale="The seed's execution; venues differ (Binance: bankruptcy price, clearance fee, all the account's "
+              "orders cancelled; Bybit and OKX: partial by tier), which the profiles state, most of it as "
+              "documented or unconfirmed. The leg's own orders are cancelled under every cancellation scope, so "
+              "that part is always decided. The bankruptcy price and the remainder are recomputed from the leg's "
+              "margin before the step with its entries booked before the liquidation; the remainder adds the "
+              "liquidation fill's realized PnL less what the liquidation charged, and is looked for among the "
+              "leg's ledger entries after the liquidation event.",
     sources=["S-P3", "S-M4", "B-ZLIQ", "Y-LIQ", "O-LIQ"],
     applies_to=("mark_price", "funding"), observes=("snapshot", "events"), requires=("liquidation", "isolated-margin"),
     profile_choices=("liquidation_price_basis", "liquidation_extent", "liquidation_cancels_orders",
                      "liquidation_clearance_fee_rate", "isolated_liquidation_remainder"),
 )
 def liquidation_execution(view: StepView) -> Iterator[Violation]:
-    """Implements HM-LIQ-004."""
+    """Implements HM-LIQ-004: each choice is read only where the profile models it."""
+    basis = modelled_choice(view.params, "liquidation_price_basis")
+    extent = modelled_choice(view.params, "liquidation_extent")
+    scope = modelled_choice(view.params, "liquidation_cancels_orders") or "leg"  # the leg's own: every scope
+    evs = view.outcome.get("events", [])
     for event in _liquidations(view):
         account, symbol, side = event["account"], event["instrument"], event["position_side"]
         if side not in ("LONG", "SHORT", "BOTH"):
             continue
-        after = row(view.after, account, symbol, side)
-        if after and D(after["quantity"]) != 0:
+        leg = (account, symbol, side)
+        after = row(view.after, *leg)
+        if extent == "full" and after and D(after["quantity"]) != 0:
             yield Violation("HM-LIQ-004", f"{account} {symbol} {side}: liquidated leg not closed in full")
-        fills = [f for f in events(view.outcome, "fill") if f["cause"] == "liquidation"
-                 and (f["account"], f["instrument"], f["position_side"]) == (account, symbol, side)]
-        if choice(view.params, "liquidation_price_basis") == "mark" and any(
-                D(f["price"]) != D(event["mark_price"]) for f in fills):
-            yield Violation("HM-LIQ-004", f"{account} {symbol} {side}: liquidation fill not at the mark price")
-        for oid, order in view.after["accounts"][account]["open_orders"].items():
-            if order["instrument"] == symbol and order["position_side"] == side:
-                yield Violation("HM-LIQ-004", f"order {oid} of the liquidated leg is still open")
+        fills = [f for f in _segment(evs, evs.index(event)) if f["type"] == "fill" and f["cause"] == "liquidation"
+                 and (f["account"], f["instrument"], f["position_side"]) == leg]
+        before = row(view.before, *leg)
+        expected = None
+        if basis == "mark":
+            expected = D(event["mark_price"])
+        elif basis == "bankruptcy" and before is not None and D(before["quantity"]) != 0:
+            margin = D(before["isolated_margin"]) + _entries_before(view, event, "isolated_margin", account,
+                                                                    (symbol, side))
+            expected = bankruptcy_price(D(before["quantity"]), D(before["cost_basis"]), margin)
+        for fill in fills:
+            if expected is not None and D(fill["price"]) != expected:
+                yield Violation("HM-LIQ-004", f"{account} {symbol} {side}: liquidation fill at {fill['price']}, not "
+                                              f"at the {basis} price {expected.normalize():f}")
+        first_fill = evs.index(fills[0]) if fills else len(evs)
+        for oid, order in view.before["accounts"][account]["open_orders"].items():
+            if not _in_cancel_scope(order, scope, symbol, side):
+                continue
+            if oid in view.after["accounts"][account]["open_orders"]:
+                yield Violation("HM-LIQ-004", f"order {oid} ({scope} scope of the liquidated {symbol} {side}) is "
+                                              f"still open")
+            cancelled = [i for i, e in enumerate(evs) if e["type"] == "order" and e["status"] == "CANCELLED"
+                         and e["account"] == account and e["order_id"] == oid]
+            if cancelled and cancelled[0] > first_fill:
+                yield Violation("HM-LIQ-004", f"order {oid} cancelled after the liquidation fill of {symbol} {side}")
     policy = modelled_choice(view.params, "isolated_liquidation_remainder")  # None: either, not decided
     for leg, segment, _fill, remainder, clearance in isolated_liquidations(view):
-        if remainder < 0:
-            continue  # a shortfall: HM-LIQ-003
+        closed = row(view.after, *leg)
+        if remainder < 0 or (closed is not None and D(closed["quantity"]) != 0):
+            continue  # a shortfall: HM-LIQ-003; a leg left partly open has no remainder yet
         fund = _of_leg(segment, leg, "insurance_fund") - clearance
         wallet = _of_leg(segment, leg, "wallet")
         allowed = {"insurance_fund": (remainder, Decimal(0)), "wallet": (Decimal(0), remainder)}
@@ -258,28 +351,54 @@ def liquidation_execution(view: StepView) -> Iterator[Violation]:
                                           f"{wallet.normalize():f} to the wallet; expected all to {where}")
 
 
+def _pool_maintenance(per_leg: dict[tuple[str, str], Decimal], hedged: str) -> Decimal:
+    """The cross pool's maintenance margin: every leg's summed (both_legs), or per instrument only the larger
+    of two opposite legs' (larger_leg)."""
+    if hedged == "both_legs":
+        return sum(per_leg.values(), Decimal(0))
+    by_symbol: dict[str, list[Decimal]] = {}
+    for (symbol, _side), mm in per_leg.items():
+        by_symbol.setdefault(symbol, []).append(mm)
+    return sum((max(mms) if len(mms) > 1 else mms[0] for mms in by_symbol.values()), Decimal(0))
+
+
 @rule(
     "HM-LIQ-005", level="MUST", kind="transition", title="The cross pool is liquidated as a whole",
-    statement="Cross legs share the wallet: a breach is decided for the account's cross pool as a whole (equity "
-              "= wallet + unrealized PnL of all cross legs, against their summed maintenance margin), if and only "
-              "if, and a breach closes every cross leg (the seed), long and short alike.",
+    statement="Cross legs share the wallet: at a mark price or a funding step, an account's cross pool MUST be "
+              "liquidated if its equity (the wallet with the step's entries booked before the pool's liquidation, "
+              "+ the unrealized PnL of all its open cross legs at the mark) is below the pool's maintenance margin "
+              "(at or below, where the profile models that trigger), and MUST NOT be otherwise. The pool's "
+              "maintenance margin sums its legs' (both legs of a hedged instrument charged, the seed) or, where "
+              "the profile models it, charges only the larger of two opposite legs. A breach closes every cross "
+              "leg, long and short alike, where the profile models that scope (the seed). Where the profile does "
+              "not model the trigger or the hedged maintenance, a case they would decide differently is not "
+              "decided; an account whose conditional order fired in the step is not judged.",
     rationale="'Each leg is liquidated alone' is false in cross margin: Binance, Bybit and OKX evaluate the cross "
-              "account (or settle currency) as a whole.",
+              "account (or settle currency) as a whole. Funding paid from the wallet moves the pool's equity, so "
+              "a funding step can breach it too.",
     sources=["S-P3", "B-LIQ-UM", "Y-LIQ", "O-XM"],
-    applies_to=("mark_price",), observes=("snapshot", "events"), requires=("liquidation", "cross-margin"),
-    profile_choices=("cross_liquidation_scope", "hedged_maintenance"),
+    applies_to=("mark_price", "funding"), observes=("snapshot", "events"), requires=("liquidation", "cross-margin"),
+    profile_choices=("liquidation_trigger", "cross_liquidation_scope", "hedged_maintenance"),
 )
 def cross_pool_as_whole(view: StepView) -> Iterator[Violation]:
     """Implements HM-LIQ-005."""
-    if view.action.get("kind") != "mark_price" or view.outcome["kind"] != "accepted":
+    if _step_mark(view) is None:
         return
     marks = dict(view.before.get("mark_prices", {}))
-    marks[view.action["instrument"]] = view.action["price"]
+    if view.action["kind"] == "mark_price":
+        marks[view.action["instrument"]] = view.action["price"]
     insts = instruments(view.params)
-    pool_liquidated = {e["account"] for e in _liquidations(view) if e["position_side"] == "CROSS"}
+    pool_events = {e["account"]: e for e in _liquidations(view) if e["position_side"] == "CROSS"}
     triggered = {e["account"] for e in events(view.outcome, "fill") if e["cause"] == "trigger"}
+    trigger = modelled_choice(view.params, "liquidation_trigger")
+    hedged = modelled_choice(view.params, "hedged_maintenance")
+    scope = modelled_choice(view.params, "cross_liquidation_scope")
     for account, acc in view.before["accounts"].items():
-        equity, mm, legs = D(acc["wallet"]), Decimal(0), []
+        if account in triggered:
+            continue
+        event = pool_events.get(account)
+        equity = D(acc["wallet"]) + _entries_before(view, event, "wallet", account)
+        per_leg: dict[tuple[str, str], Decimal] = {}
         for symbol, sides in acc["positions"].items():
             for side, r in sides.items():
                 qty = D(r["quantity"])
@@ -287,16 +406,17 @@ def cross_pool_as_whole(view: StepView) -> Iterator[Violation]:
                     continue
                 price = D(marks[symbol]) if symbol in marks else CTX.divide(D(r["cost_basis"]), qty)
                 equity += mul(qty, price) - D(r["cost_basis"])
-                mm += maintenance(insts[symbol], qty, price)
-                legs.append((symbol, side))
-        if not legs or account in triggered:
+                per_leg[(symbol, side)] = maintenance(insts[symbol], qty, price)
+        if not per_leg:
             continue
-        breached = is_breached(equity, mm, choice(view.params, "liquidation_trigger"))
-        if breached != (account in pool_liquidated):
-            yield Violation("HM-LIQ-005", f"{account}: cross equity {equity} vs maintenance {mm}: "
-                                          f"{'not ' if breached else ''}liquidated")
-        if account in pool_liquidated:
-            for symbol, side in legs:
+        decisions = {_breach_decision(equity, _pool_maintenance(per_leg, h), trigger)
+                     for h in ([hedged] if hedged else ["both_legs", "larger_leg"])}
+        if len(decisions) == 1 and None not in decisions and decisions.pop() != (event is not None):
+            yield Violation("HM-LIQ-005", f"{account}: cross equity {equity} vs maintenance "
+                                          f"{_pool_maintenance(per_leg, hedged or 'both_legs')}: "
+                                          f"{'liquidated' if event else 'not liquidated'}")
+        if event is not None and scope == "all_cross_legs":
+            for symbol, side in per_leg:
                 if D(row(view.after, account, symbol, side)["quantity"]) != 0:
                     yield Violation("HM-LIQ-005", f"{account} {symbol} {side}: cross leg left open by a pool breach")
 

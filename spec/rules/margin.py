@@ -73,9 +73,12 @@ def settings_per_leg(view: StepView) -> Iterator[Violation]:
 @rule(
     "HM-MARG-002", level="MUST", kind="transition", title="Adding margin to one leg touches only that leg",
     statement="Adding or removing isolated margin on one leg MUST change that leg's isolated margin and the "
-              "wallet by the same amount in opposite directions, and nothing else: not the other leg's margin, "
-              "maintenance requirement or liquidation price.",
-    rationale="Margin is adjusted per position (Binance positionMargin takes positionSide in hedge mode).",
+              "wallet by the same amount in opposite directions, and no other leg: not its quantity, cost basis, "
+              "isolated margin, realized PnL, fees, funding, margin type, leverage or maintenance margin, nor the "
+              "liquidation price of another isolated leg.",
+    rationale="Margin is adjusted per position (Binance positionMargin takes positionSide in hedge mode). A cross "
+              "leg's liquidation price is not held fixed: the wallet enters the cross pool's shared price, so "
+              "moving money between the wallet and an isolated leg may move it.",
     sources=["S-P5", "B-MARGIN"],
     applies_to=("adjust_margin",), observes=("snapshot",), requires=("margin-adjustment", "isolated-margin"),
 )
@@ -94,8 +97,15 @@ def margin_change_one_leg(view: StepView) -> Iterator[Violation]:
     if wallet_delta != -amount:
         yield Violation("HM-MARG-002", f"wallet moved {wallet_delta} for a margin change of {amount}")
     for acc, sym, s, r in rows(view.before):
-        if (acc, sym, s) != (account, symbol, side) and exact(r) != exact(row(view.after, acc, sym, s)):
+        if (acc, sym, s) == (account, symbol, side):
+            continue
+        other = row(view.after, acc, sym, s)
+        if exact(r) != exact(other):
             yield Violation("HM-MARG-002", f"{acc} {sym} {s} changed by a margin change on {symbol} {side}")
+        elif other is not None and (r.get("maintenance_margin") != other.get("maintenance_margin") or (
+                r["margin_type"] == "ISOLATED" and r.get("liquidation_price") != other.get("liquidation_price"))):
+            yield Violation("HM-MARG-002", f"{acc} {sym} {s}: maintenance margin or liquidation price changed by a "
+                                           f"margin change on {symbol} {side}")
 
 
 @rule(
@@ -137,11 +147,13 @@ def partial_close_releases(view: StepView) -> Iterator[Violation]:
 @rule(
     "HM-MARG-004", level="MUST", kind="transition", title="Cross margin only when chosen",
     statement="A leg's margin type changes only through an accepted margin-type request for it, and its leverage "
-              "only through an accepted leverage request for it; legs never set carry the profile's defaults (the "
-              "seed: isolated, leverage 20).",
-    rationale="Cross margin is available for both legs but only when explicitly chosen per position.",
+              "only through an accepted leverage request for it, to the value requested.",
+    rationale="Cross margin is available for both legs but only when explicitly chosen per position. Which "
+              "margin type and leverage a leg never set starts with is the profile's default (default_margin_type, "
+              "default_leverage); one step cannot tell a run's first snapshot from a later one, so this rule does "
+              "not decide it.",
     sources=["S-Q2", "B-LIQ-UM"],
-    observes=("snapshot",), profile_choices=("default_margin_type", "default_leverage"),
+    observes=("snapshot",),
 )
 def margin_type_only_when_chosen(view: StepView) -> Iterator[Violation]:
     """Implements HM-MARG-004.

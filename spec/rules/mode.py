@@ -4,15 +4,26 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..observe import choice, mode_in_force, open_orders, rows, scope_key, symbols_in_scope, without_time
+from ..observe import (
+    choice,
+    mode_in_force,
+    modelled_choice,
+    open_orders,
+    rows,
+    scope_key,
+    symbols_in_scope,
+    without_time,
+)
 from ..registry import StepView, Violation, declare, rule
 
 declare(
-    "HM-MODE-001", level="MUST", title="The mode is explicit, per scope, with a venue default",
-    statement="Each account has a position mode, ONE_WAY or HEDGE, per mode scope (the account, a settle asset "
-              "or an instrument, per the profile). A scope never switched is in the profile's default mode.",
+    "HM-MODE-001", level="MAY", title="The mode is explicit, per scope, with a venue default",
+    statement="What one position-mode setting covers (the account, a settle asset or an instrument) and the mode, "
+              "ONE_WAY or HEDGE, of a scope never switched are profile choices.",
     rationale="Venues differ in scope (Binance and OKX account-wide, Gate per settle currency, Bybit per symbol "
-              "or coin) and default (one-way on every venue checked); the rulebook makes both profile choices.",
+              "or coin) and in default (one-way on Binance and Bybit; OKX, Gate and KuCoin do not state it, and "
+              "their profiles leave it unconfirmed); the rulebook makes both profile choices. That every account "
+              "has one mode per scope, ONE_WAY or HEDGE, is what the checks of HM-MODE-005 and HM-MODE-008 read.",
     sources=["S-F5", "S-E1", "B-MODE", "Y-MODE", "O-MODE", "G-MODE", "K-API"],
     profile_choices=("mode_scope", "default_position_mode"),
 )
@@ -69,6 +80,16 @@ def _valid_switch(view: StepView) -> bool:
             and _valid_scope(view, action.get("scope", "*")))
 
 
+_PRECEDENCE = {"positions_first": "MODE_SWITCH_WITH_POSITIONS", "orders_first": "MODE_SWITCH_WITH_OPEN_ORDERS"}
+
+
+def _other_blocks(view: StepView, account: str, differing: list[str], blocker: int) -> bool:
+    """Whether the other blocker (orders for positions, positions for orders) also blocks the switch."""
+    other = 1 - blocker
+    key = "mode_switch_blocked_by_orders" if other == 1 else "mode_switch_blocked_by_positions"
+    return bool(choice(view.params, key)) and any(_busy(view, account, s)[other] for s in differing)
+
+
 def _guard_check(view: StepView, rule_id: str, blocker: int, reason: str) -> Iterator[Violation]:
     if not _valid_switch(view):
         return
@@ -89,19 +110,26 @@ def _guard_check(view: StepView, rule_id: str, blocker: int, reason: str) -> Ite
                                  f"{'positions' if blocker == 0 else 'open orders'}")
     elif view.outcome["kind"] == "rejected" and not partial:
         other = "MODE_SWITCH_WITH_OPEN_ORDERS" if blocker == 0 else "MODE_SWITCH_WITH_POSITIONS"
-        both = any(all(_busy(view, account, s)) for s in differing) or (
-            any(_busy(view, account, s)[0] for s in differing) and any(_busy(view, account, s)[1] for s in differing))
-        allowed = {reason, other} if both else {reason}
+        both = _other_blocks(view, account, differing, blocker)
+        allowed = {reason}
+        if both:
+            first = _PRECEDENCE.get(modelled_choice(view.params, "mode_switch_precedence"))  # None: either
+            allowed = {first} if first else {reason, other}
         if view.outcome.get("reason") not in allowed:
-            yield Violation(rule_id, f"expected reason {reason}, got {view.outcome.get('reason')}")
+            note = " (positions and orders both block: the profile's precedence)" if both else ""
+            yield Violation(rule_id, f"expected reason {' or '.join(sorted(allowed))}{note}, "
+                                     f"got {view.outcome.get('reason')}")
 
 
 @rule(
     "HM-MODE-002", level="MUST", kind="rejection",
     title="No switch while a position is open",
-    statement="A request to change the position mode of a scope MUST be refused, with reason "
-              "MODE_SWITCH_WITH_POSITIONS, while any instrument of the scope holds a non-zero position; the mode "
-              "of such an instrument never changes while it is open.",
+    statement="A request to change the position mode of a scope MUST be refused while any instrument of the "
+              "scope holds a non-zero position, and the mode of such an instrument never changes while it is "
+              "open. The reason is MODE_SWITCH_WITH_POSITIONS; when open orders block the switch as well "
+              "(HM-MODE-003), the reason follows the profile's precedence: MODE_SWITCH_WITH_POSITIONS under "
+              "positions_first (the seed), MODE_SWITCH_WITH_OPEN_ORDERS under orders_first, either one where the "
+              "profile says either or does not model the precedence.",
     rationale="Switching with open legs would have to net or split them; every venue refuses instead "
               "(Binance -4068, Bybit 110024, OKX 59000, Gate POSITION_HOLDING, KuCoin).",
     sources=["S-Q1", "S-E4", "S-F5", "B-MODE", "B-ERR", "Y-MODE", "O-ERR", "G-ERR", "K-ANN"],
@@ -117,9 +145,12 @@ def mode_switch_with_positions(view: StepView) -> Iterator[Violation]:
 @rule(
     "HM-MODE-003", level="MUST", kind="rejection",
     title="No switch while an order is open",
-    statement="A request to change the position mode of a scope MUST be refused, with reason "
-              "MODE_SWITCH_WITH_OPEN_ORDERS, while any instrument of the scope has an open order, conditional "
-              "orders included.",
+    statement="A request to change the position mode of a scope MUST be refused while any instrument of the "
+              "scope has an open order, conditional orders included. The reason is MODE_SWITCH_WITH_OPEN_ORDERS; "
+              "when positions block the switch as well (HM-MODE-002), the reason follows the profile's "
+              "precedence: MODE_SWITCH_WITH_OPEN_ORDERS under orders_first, MODE_SWITCH_WITH_POSITIONS under "
+              "positions_first (the seed), either one where the profile says either or does not model the "
+              "precedence.",
     rationale="An open order was admitted under the old mode's position sides; Binance -4067, Bybit 110028, "
               "OKX 59000, Gate ORDER_PENDING.",
     sources=["S-E4", "B-MODE", "B-ERR", "Y-MODE", "O-ERR", "G-ERR", "K-ANN"],
@@ -136,7 +167,8 @@ def mode_switch_with_orders(view: StepView) -> Iterator[Violation]:
     "HM-MODE-004", level="MUST", kind="transition",
     title="Asking for the mode in force changes nothing",
     statement="A request for the mode already in force for every instrument of the scope MUST change nothing "
-              "and is reported as 'unchanged' (or refused with MODE_IN_FORCE where the profile says so).",
+              "and is reported as 'unchanged', or refused with MODE_IN_FORCE where the profile models that; where "
+              "the profile does not model the answer, either of the two.",
     rationale="Binance -4059, Bybit 110025 and Gate NO_CHANGE report it distinctly; clients treat it as success.",
     sources=["S-F5", "B-ERR", "GH-24848", "G-ERR"],
     applies_to=("set_position_mode",), observes=("snapshot", "outcome"), requires=("mode-switching",),
@@ -149,9 +181,14 @@ def same_mode_request(view: StepView) -> Iterator[Violation]:
     _, _, differing = _switch_targets(view)
     if differing:
         return
-    expected = "rejected" if choice(view.params, "same_mode_request") == "rejected" else "unchanged"
-    if view.outcome["kind"] != expected:
-        yield Violation("HM-MODE-004", f"request for the mode in force gave {view.outcome['kind']}, expected {expected}")
+    answer = modelled_choice(view.params, "same_mode_request")  # None: either answer
+    expected = {"rejected": ["rejected"], "unchanged": ["unchanged"]}.get(answer, ["unchanged", "rejected"])
+    if view.outcome["kind"] not in expected:
+        yield Violation("HM-MODE-004", f"request for the mode in force gave {view.outcome['kind']}, expected "
+                                       f"{' or '.join(expected)}")
+    elif view.outcome["kind"] == "rejected" and view.outcome.get("reason") != "MODE_IN_FORCE":
+        yield Violation("HM-MODE-004", f"request for the mode in force refused with {view.outcome.get('reason')}, "
+                                       f"not MODE_IN_FORCE")
     if without_time(view.after) != without_time(view.before):
         yield Violation("HM-MODE-004", "request for the mode in force changed the state")
 

@@ -24,10 +24,12 @@ from ..registry import StepView, Violation, declare, rule
 declare(
     "HM-ORD-007", level="MAY", title="What a reduce-only flag means in hedge mode",
     statement="In hedge mode a closing order (SELL on LONG, BUY on SHORT) is reduce-only by construction. "
-              "Whether the explicit flag is forbidden (Binance), accepted (Bybit, Gate) or ignored (OKX) is a "
-              "profile choice.",
+              "Whether the explicit flag is forbidden (Binance), accepted (Bybit, Gate) or implied by "
+              "construction and not otherwise stated (OKX: whether the flag is then ignored or refused is not "
+              "stated) is a profile choice.",
     rationale="Binance documents -4062 for the flag in hedge mode but returns -1106; Bybit and Gate accept it; "
-              "OKX restricts it to net mode and makes every hedge close reduce-only.",
+              "OKX restricts it to net mode and makes every hedge close reduce-only, without saying what it does "
+              "with the flag in long/short mode.",
     sources=["B-ORDER", "GH-NT4231", "GH-8304", "Y-ORDER", "O-ORDER", "G-ORDER"],
     profile_choices=("reduce_only_in_hedge",),
 )
@@ -38,11 +40,27 @@ def _place(view: StepView) -> bool:
         and view.action.get("instrument") in instruments(view.params)
 
 
+def _side_reasons(view: StepView) -> set[str]:
+    """The reasons an order whose position side does not match the mode may be refused with: its own, or one
+    the format reference checks first (docs/formats/outcomes.md, "Which reason when several apply")."""
+    action = view.action
+    allowed = {"POSITION_SIDE_MISMATCH", "INVALID_ARGUMENT"}
+    if action.get("order_id") in open_orders(view.before, action["account"]):
+        allowed.add("DUPLICATE_ORDER_ID")
+    if action["instrument"] in view.before.get("expired", []):
+        allowed.add("INSTRUMENT_EXPIRED")
+    return allowed
+
+
 @rule(
     "HM-ORD-001", level="MUST", kind="rejection", title="The position side matches the mode",
     statement="In hedge mode an order MUST name the leg it acts on (LONG or SHORT); without it, or with the "
               "one-way value BOTH, it is refused with POSITION_SIDE_MISMATCH. In one-way mode an order naming "
-              "LONG or SHORT is refused the same way.",
+              "LONG or SHORT is refused the same way. A reason the format reference checks first may be given "
+              "instead: DUPLICATE_ORDER_ID while the order id is in use by an open order of the account, "
+              "INSTRUMENT_EXPIRED on an expired instrument, or INVALID_ARGUMENT (which a malformed order gets; "
+              "which orders are malformed is not re-derived here). POSITION_SIDE_MISMATCH is given for no other "
+              "order.",
     rationale="Binance -4061, Bybit 10001 'position idx not match position mode', OKX 51000.",
     sources=["S-F1", "S-F2", "B-ORDER", "B-DEV5970", "Y-ORDER", "GH-24848", "O-ORDER"],
     applies_to=("place_order",), observes=("snapshot", "outcome"), requires=("hedge-mode",),
@@ -54,8 +72,12 @@ def position_side_matches_mode(view: StepView) -> Iterator[Violation]:
     mode = mode_in_force(view.before, view.params, view.action["account"], view.action["instrument"])
     side = view.action.get("position_side", "")
     mismatch = side not in ("LONG", "SHORT") if mode == "HEDGE" else side in ("LONG", "SHORT")
+    reason = view.outcome.get("reason")
     if mismatch and view.outcome["kind"] != "rejected":
         yield Violation("HM-ORD-001", f"order with position_side {side or 'missing'} accepted in {mode} mode")
+    elif mismatch and reason not in _side_reasons(view):
+        yield Violation("HM-ORD-001", f"order with position_side {side or 'missing'} in {mode} mode refused with "
+                                      f"{reason}, not POSITION_SIDE_MISMATCH")
     if not mismatch and view.outcome.get("reason") == "POSITION_SIDE_MISMATCH":
         yield Violation("HM-ORD-001", f"POSITION_SIDE_MISMATCH for {side or 'missing'} in {mode} mode")
 
@@ -280,7 +302,8 @@ def _off_grid(text: object, step: str) -> bool:
 @rule(
     "HM-ORD-005", level="MUST", kind="rejection", title="Malformed orders are refused, never half-applied",
     statement="An order whose quantity is zero, negative, not a number or not a multiple of the lot size, or whose "
-              "price is not a positive multiple of the tick, or that names an unknown account or instrument, MUST "
+              "price (a market or limit order's) or stop price (a stop-market or take-profit-market order's) is not "
+              "a positive multiple of the tick, or that names an unknown account or instrument, MUST "
               "be refused with INVALID_ARGUMENT (or DUPLICATE_ORDER_ID when its order id is already in use by an "
               "open order of the account: either refusal leaves everything as it was).",
     rationale="Engines must validate before they act; a malformed order that partly applies corrupts the legs.",
@@ -303,6 +326,9 @@ def malformed_orders(view: StepView) -> Iterator[Violation]:
         problems.append(f"quantity {action.get('quantity')!r} off the lot grid")
     elif action.get("order_type") in ("MARKET", "LIMIT") and _off_grid(action.get("price"), inst["tick_size"]):
         problems.append(f"price {action.get('price')!r} off the tick grid")
+    elif action.get("order_type") in ("STOP_MARKET", "TAKE_PROFIT_MARKET") and _off_grid(action.get("stop_price"),
+                                                                                          inst["tick_size"]):
+        problems.append(f"stop price {action.get('stop_price')!r} off the tick grid")
     in_use = action.get("order_id") in view.before["accounts"].get(action.get("account"), {}).get("open_orders", {})
     allowed = ("INVALID_ARGUMENT", "DUPLICATE_ORDER_ID") if in_use else ("INVALID_ARGUMENT",)
     if problems and not (view.outcome["kind"] == "rejected" and view.outcome.get("reason") in allowed):
@@ -501,8 +527,8 @@ _ROUNDING_SLACK = Decimal("1e-14")  # per order: proportional releases round tow
     "HM-ORD-008", level="MUST", kind="rejection", title="Initial margin is reserved when an order opens",
     statement="An order that opens or increases a hedge leg MUST be refused with INSUFFICIENT_MARGIN if and only "
               "if the available balance is below its initial margin (notional / leverage, rounded up) plus its "
-              "fee at the higher of the maker and taker rates; once accepted, its fill never fails for lack of "
-              "margin. A limit order that rests adds exactly that reservation to the order margin (a closing one: "
+              "fee at the higher of the maker and taker rates. A limit order that rests adds exactly that "
+              "reservation to the order margin (a closing one: "
               "its fee only), and a resting order keeps at least its remaining quantity's share of what was reserved "
               "when it was placed (or of that reservation re-priced at a new leverage of its leg). Every "
               "snapshot reports as available balance the wallet, less the order margin, less the initial margin "

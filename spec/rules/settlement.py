@@ -52,7 +52,10 @@ def per_leg_settlement(view: StepView) -> Iterator[Violation]:
 
 @rule(
     "HM-SETL-002", level="MUST", kind="rejection", title="An expired contract takes no orders",
-    statement="Orders on an expired contract MUST be refused with INSTRUMENT_EXPIRED.",
+    statement="Orders on an expired contract MUST be refused with INSTRUMENT_EXPIRED, or with a reason the format "
+              "reference checks first: DUPLICATE_ORDER_ID while the order id is in use by an open order of the "
+              "account, or INVALID_ARGUMENT (which a malformed order gets; which orders are malformed is not "
+              "re-derived here).",
     rationale="After settlement there is no leg to open or close.",
     sources=["S-M5"],
     applies_to=("place_order",), observes=("snapshot", "outcome"), requires=("expiry",),
@@ -62,6 +65,15 @@ def expired_refuses_orders(view: StepView) -> Iterator[Violation]:
     if view.action.get("kind") == "place_order" and view.action.get("instrument") in view.before.get("expired", []):
         if view.outcome["kind"] != "rejected":
             yield Violation("HM-SETL-002", f"order on expired {view.action['instrument']} accepted")
-        elif view.outcome.get("reason") not in ("INSTRUMENT_EXPIRED", "INVALID_ARGUMENT", "DUPLICATE_ORDER_ID"):
+        elif view.outcome.get("reason") not in _expired_reasons(view):
             yield Violation("HM-SETL-002", f"order on expired {view.action['instrument']} refused with "
                                            f"{view.outcome.get('reason')}, not INSTRUMENT_EXPIRED")
+
+
+def _expired_reasons(view: StepView) -> set[str]:
+    """INSTRUMENT_EXPIRED, and the reasons the format reference checks before it that apply to the order."""
+    action = view.action
+    allowed = {"INSTRUMENT_EXPIRED", "INVALID_ARGUMENT"}
+    if action.get("order_id") in view.before["accounts"].get(action.get("account"), {}).get("open_orders", {}):
+        allowed.add("DUPLICATE_ORDER_ID")
+    return allowed

@@ -2,17 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 
-from ..observe import D, choice, events, is_closing, mul, row, rows
+from ..observe import D, choice, events, is_closing, modelled_choice, mul, row, rows
 from ..registry import StepView, Violation, rule
 
 RATE_ONE = Decimal(1)
 
 
-def _trigger_price(view: StepView) -> Decimal | None:
-    source = choice(view.params, "trigger_price_source")
+def _sources(view: StepView) -> list[str]:
+    """The trigger price sources the step may be judged under: the profile's where it models one, else both."""
+    source = modelled_choice(view.params, "trigger_price_source")
+    return [source] if source else ["mark", "last"]
+
+
+def _under_some_source(view: StepView, check: Callable[[StepView, str], Iterator[Violation]]) -> Iterator[Violation]:
+    """A violation only where every possible trigger price source gives one (an engine uses one source for
+    every order, so the step passes when one source explains all of it)."""
+    candidates = _sources(view)
+    found = [list(check(view, source)) for source in candidates]
+    if any(not violations for violations in found):
+        return
+    suffix = "" if len(candidates) == 1 else " (under either trigger price source; this one: mark price)"
+    for violation in found[0]:
+        yield Violation(violation.rule_id, violation.message + suffix)
+
+
+def _trigger_price(view: StepView, source: str) -> Decimal | None:
     kind = view.action.get("kind")
     if view.outcome["kind"] != "accepted":
         return None
@@ -67,7 +84,9 @@ def trigger_reduces_own_leg(view: StepView) -> Iterator[Violation]:
     statement="A stop-market or take-profit-market order fires if and only if the trigger price (mark or last, "
               "per the profile) crosses its stop price in the direction set by its own leg: a stop closing a long "
               "at or below, closing a short at or above; a take-profit the other way. Events of the other leg, "
-              "including its liquidation, never fire it.",
+              "including its liquidation, never fire it. Where the profile does not model the trigger price "
+              "source, a step is judged under the mark and under the last price, and is a violation only if it "
+              "is one under both.",
     rationale="Stops are bound to one position and never trigger from the other side's events.",
     sources=["S-Q3", "B-ORDER", "Y-TS", "O-ORDER"],
     applies_to=("mark_price", "market_trade"), observes=("snapshot", "events"), requires=("conditional-orders",),
@@ -75,7 +94,11 @@ def trigger_reduces_own_leg(view: StepView) -> Iterator[Violation]:
 )
 def stop_iff_trigger(view: StepView) -> Iterator[Violation]:
     """Implements HM-STOP-002."""
-    price = _trigger_price(view)
+    yield from _under_some_source(view, _stop_iff_trigger)
+
+
+def _stop_iff_trigger(view: StepView, source: str) -> Iterator[Violation]:
+    price = _trigger_price(view, source)
     triggered = _triggered(view)
     for key in triggered:
         order = view.before["accounts"][key[0]]["open_orders"].get(key[1])
@@ -124,14 +147,13 @@ def _trailing_update(direction: int, extreme: Decimal | None, order: dict, price
     return extreme, price >= mul(extreme, RATE_ONE + callback)
 
 
-def _active_at_placement(view: StepView, account: str, oid: str, order: dict) -> Decimal | None:
+def _active_at_placement(view: StepView, account: str, oid: str, order: dict, source: str) -> Decimal | None:
     """The current trigger price when the step places this trailing stop and it activates at once (no
     activation price, or one the trigger price has already reached); an engine may report that price as
     its extreme on the placement step (or null, leaving activation to the next trigger-price step)."""
     action = view.action
     if action.get("kind") != "place_order" or action.get("account") != account or action.get("order_id") != oid:
         return None
-    source = choice(view.params, "trigger_price_source")
     price = _optional(view.after.get("mark_prices" if source == "mark" else "last_prices", {}).get(
         order["instrument"]))
     if price is None:
@@ -149,9 +171,8 @@ def _leg_closed_in_step(view: StepView, account: str, order: dict) -> bool:
         (f["account"], f["instrument"], f["position_side"]) == leg for f in events(view.outcome, "fill"))
 
 
-def _extreme_consistent(view: StepView) -> Iterator[Violation]:
+def _extreme_consistent(view: StepView, source: str) -> Iterator[Violation]:
     """A reported extreme agrees with the activation price and with the latest trigger price the order saw."""
-    source = choice(view.params, "trigger_price_source")
     prices = view.after.get("mark_prices" if source == "mark" else "last_prices", {})
     for acc in view.after["accounts"].values():
         for oid, order in acc["open_orders"].items():
@@ -180,7 +201,8 @@ def _extreme_consistent(view: StepView) -> Iterator[Violation]:
               "fires on a fall of its callback rate "
               "from it; one closing a short tracks the lowest price and fires on a rise. It never fires on a move "
               "in the other direction, and one whose trigger holds is not withdrawn without firing unless its leg "
-              "was closed in the same step.",
+              "was closed in the same step. Where the profile does not model the trigger price source, a step is "
+              "judged under the mark and under the last price, and is a violation only if it is one under both.",
     rationale="Trailing stops are per position and track only that position. Decided from the order's "
               "trailing_extreme (null before activation), which the check recomputes step by step from the "
               "observed trigger prices: a reported extreme must lie beyond the activation price and the latest "
@@ -193,8 +215,12 @@ def _extreme_consistent(view: StepView) -> Iterator[Violation]:
 )
 def trailing_direction(view: StepView) -> Iterator[Violation]:
     """Implements HM-STOP-003."""
-    yield from _extreme_consistent(view)
-    price = _trigger_price(view)
+    yield from _under_some_source(view, _trailing_direction)
+
+
+def _trailing_direction(view: StepView, source: str) -> Iterator[Violation]:
+    yield from _extreme_consistent(view, source)
+    price = _trigger_price(view, source)
     moved = view.action.get("instrument") if price is not None else None
     for account, acc in view.after["accounts"].items():
         for oid, order in acc["open_orders"].items():
@@ -203,7 +229,7 @@ def trailing_direction(view: StepView) -> Iterator[Violation]:
             old = view.before["accounts"].get(account, {}).get("open_orders", {}).get(oid)
             was = _optional(old.get("trailing_extreme")) if old and old["order_type"] == TRAILING else None
             now = _optional(order["trailing_extreme"])
-            if now != was and not (old is None and now == _active_at_placement(view, account, oid, order)):
+            if now != was and not (old is None and now == _active_at_placement(view, account, oid, order, source)):
                 yield Violation("HM-STOP-003", f"trailing {oid}: extreme moved to {order['trailing_extreme']} on a "
                                                f"step that moves no trigger price of its instrument")
     if price is None:
