@@ -168,7 +168,15 @@ def changelog_rules(version: str) -> str:
     return "\n".join(out) + "\n"
 
 
+def out_of_scope_clauses() -> str:
+    """The seed clauses (and parts of clauses) no rule formalises, with the reasons (spec/rulebook.py)."""
+    from . import catalog, pages
+
+    return pages.scope_clauses(catalog.seed_clauses())
+
+
 DIRECTIVES: dict[str, Callable[..., str]] = {
+    "out-of-scope-clauses": out_of_scope_clauses,
     "rules-at-a-glance": rules_at_a_glance,
     "changelog-rules": changelog_rules,
     "units": units_table,

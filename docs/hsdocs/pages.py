@@ -11,7 +11,7 @@ from typing import Any
 
 from hedgespec.spec import SPEC_VERSION
 from hedgespec.spec.profiles import CHOICE_BY_NAME, Profile, builtin_profile_names, load_profile
-from hedgespec.spec.registry import Rule
+from hedgespec.spec.registry import RULEBOOK_OWN, Rule
 
 from .catalog import AREA_TITLES, ROOT, Reference, TestRef, Vector, area_of, areas
 
@@ -46,6 +46,8 @@ def _reference_line(ref: str, note: str, clauses: dict[str, Reference], document
     known = clauses.get(ref) or documents.get(ref)
     if ref.startswith("S-"):
         label = f"Seed clause [`{ref}`](../traceability.md#{ref.lower()})"
+    elif ref == RULEBOOK_OWN:
+        label = "The rulebook's own requirement (no seed clause or venue document)"
     else:
         label = f"`{ref}`"
     parts = [label]
@@ -117,8 +119,9 @@ def rule_page(rule: Rule, *, proved: dict[str, list[str]], tests: dict[str, list
             where = str(Path(where).resolve().relative_to(ROOT))
         except ValueError:
             where = Path(where).name
-        out += [f"The check, as the conformance suite and the audit tool run it (`{where}`):", "",
+        out += [f"The check, as the conformance suite runs it on every observed step (`{where}`):", "",
                 "```python", source.rstrip(), "```", ""]
+    out += audit_note(rule)
     out += ["## Verification", ""]
     conditions = proved.get(rule.id, [])
     if conditions:
@@ -130,9 +133,16 @@ def rule_page(rule: Rule, *, proved: dict[str, list[str]], tests: dict[str, list
         out += ["**Tested** (property tests and conformance vectors; not proved).", ""]
     else:
         out += ["Not checked directly (parameter rule).", ""]
+    partial = conditionally_proved().get(rule.id, [])
+    if partial:
+        out += ["Confirmed by symbolic execution only for a kernel the reference model runs under one profile "
+                "choice; the rule is not proved for the model under any other value:", ""]
+        out += [f"- where `{where.replace(' is ', '` is `')}`: `{c}`" for c, where in partial]
+        out.append("")
     cited = tests.get(rule.id, [])
     if cited:
-        out += ["Tests citing this rule:", ""]
+        out += ["Tests whose source mentions this rule (found by scanning `tests/` for its ID; a mention is not "
+                "always an assertion):", ""]
         out += [f"- `{t.path}`" + (f" — `{t.name}`" if t.name else "") for t in cited[:MAX_LISTED]]
         if len(cited) > MAX_LISTED:
             out.append(f"- … and {len(cited) - MAX_LISTED} more")
@@ -160,6 +170,40 @@ def rule_page(rule: Rule, *, proved: dict[str, list[str]], tests: dict[str, list
         out += [f"- … and {len(mine) - MAX_LISTED} more vectors", ""]
     out.append("")
     return "\n".join(out)
+
+
+def conditionally_proved() -> dict[str, list[tuple[str, str]]]:
+    try:
+        from hedgespec.spec.proofs import conditionally_proved as listed
+    except ImportError:
+        return {}
+    return listed()
+
+
+def audit_rules() -> set[str]:
+    """The rule IDs the audit tool judges (its own implementation, ``audit/engine.py``)."""
+    try:
+        from hedgespec.audit import rules as audit
+    except ImportError:
+        return set()
+    return {value for name, value in vars(audit).items() if name.isupper() and isinstance(value, str)}
+
+
+def audit_note(rule: Rule) -> list[str]:
+    """Where the audit tool's judgement of the rule is described (it does not run the check above)."""
+    if rule.check is None:
+        return []
+    guide = "../audit/guide.md"
+    if (ROOT / "docs" / "audit" / "guide.md").exists():
+        guide_link = f"[the auditor's guide]({guide}#3-what-the-audit-decides)"
+    else:
+        guide_link = "the auditor's guide"
+    if rule.id in audit_rules():
+        return [f"The audit tool judges recorded histories with its own implementation (`audit/engine.py`), "
+                f"not with this check; what it decides for this rule, and from which data, is in {guide_link} "
+                "(section 3, the table of rules).", ""]
+    return [f"The audit tool does not judge this rule on recorded histories (the rules it judges are listed in "
+            f"{guide_link}).", ""]
 
 
 def profile_variations(choices: Iterable[str]) -> list[str]:
@@ -213,11 +257,15 @@ def traceability(rules: list[Rule], tests: dict[str, list[TestRef]], vectors: li
             vectors_by_rule.setdefault(rule_id, []).append(v)
     out = ["# Traceability", "",
            "From each seed clause to the rules that make it precise, and from each rule to the tests and "
-           "conformance vectors that exercise it. Tests are found by scanning `tests/` for rule IDs; vectors "
-           "by their `rules` list. Generated at build time: a rule without a test or vector shows a gap here.",
+           "conformance vectors that exercise it. The *tests mentioning* a rule are the test files and "
+           "functions whose source contains its ID (found by scanning `tests/`): a mention is not always an "
+           "assertion about the rule. Vectors are found by their `rules` list. Generated at build time: a rule "
+           "without a test or vector shows a gap here.",
            ""]
+    out_of_scope, partly = _scope_lists()
     every_clause = list(clauses) + sorted(set(by_clause) - set(clauses), key=_clause_key)
-    out += ["## Matrix", "", "| Seed clause | Normative | Rules | Tests | Vectors |", "|---|---|---|--:|--:|"]
+    out += ["## Matrix", "", "| Seed clause | Normative | Rules | Tests mentioning them | Vectors |",
+            "|---|---|---|--:|--:|"]
     for ref in every_clause:
         clause = clauses.get(ref)
         normative = clause.extra.get("normative") if clause else None
@@ -237,10 +285,17 @@ def traceability(rules: list[Rule], tests: dict[str, list[TestRef]], vectors: li
             if clause.extra.get("status") or clause.extra.get("verdict"):
                 out += [f"Status: {clause.extra.get('status') or clause.extra.get('verdict')}", ""]
         linked = by_clause.get(ref, [])
+        if ref in partly:
+            out += [f"Partly out of scope: {partly[ref]} (see [Out of scope](scope.md#parts-of-cited-clauses-left-out)).",
+                    ""]
         if not linked:
-            out += ["No rule cites this clause (see [Out of scope](scope.md) for clauses left out).", ""]
+            if ref in out_of_scope:
+                out += [f"No rule cites this clause. Out of scope: {out_of_scope[ref]} (see "
+                        "[Out of scope](scope.md#seed-clauses-left-out)).", ""]
+            else:
+                out += ["No rule cites this clause.", ""]
             continue
-        out += ["| Rule | Tests | Vectors |", "|---|---|---|"]
+        out += ["| Rule | Tests mentioning it | Vectors |", "|---|---|---|"]
         for r in linked:
             out.append(f"| {rule_link(r.id)} {cell(r.title)} | {_tests_cell(tests.get(r.id, []))} | "
                        f"{_vectors_cell(vectors_by_rule.get(r.id, []))} |")
@@ -249,7 +304,7 @@ def traceability(rules: list[Rule], tests: dict[str, list[TestRef]], vectors: li
     if unseeded:
         out += ["## Rules without a seed clause", "",
                 "These rules come from venue documents or from hedgespec's own consistency requirements.", "",
-                "| Rule | Sources | Tests | Vectors |", "|---|---|---|---|"]
+                "| Rule | Sources | Tests mentioning it | Vectors |", "|---|---|---|---|"]
         for r in unseeded:
             out.append(f"| {rule_link(r.id)} {cell(r.title)} | {cell(', '.join(s.ref for s in r.sources))} | "
                        f"{_tests_cell(tests.get(r.id, []))} | {_vectors_cell(vectors_by_rule.get(r.id, []))} |")
@@ -258,10 +313,38 @@ def traceability(rules: list[Rule], tests: dict[str, list[TestRef]], vectors: li
     gaps = [r for r in checked if not tests.get(r.id) and not vectors_by_rule.get(r.id)]
     out += ["## Coverage", "",
             f"- {len(checked)} active checked rules; {len(checked) - len(gaps)} cited by at least one test or vector.",
-            f"- {len(vectors)} conformance vectors; {sum(len(v) for v in tests.values())} test citations.", ""]
+            f"- {len(vectors)} conformance vectors; {sum(len(v) for v in tests.values())} mentions of rule IDs in "
+            "tests.", ""]
     if gaps:
-        out += ["Checked rules no test or vector cites yet: " + ", ".join(rule_link(r.id) for r in gaps) + ".", ""]
+        out += ["Checked rules no test mentions and no vector cites yet: " + ", ".join(rule_link(r.id) for r in gaps) + ".", ""]
     return "\n".join(out)
+
+
+def _scope_lists() -> tuple[dict[str, str], dict[str, str]]:
+    """(seed clauses out of scope, clauses partly out of scope) with their reasons, from the rulebook."""
+    try:
+        from hedgespec.spec.rulebook import OUT_OF_SCOPE, PARTLY_OUT_OF_SCOPE
+    except ImportError:
+        return {}, {}
+    return dict(OUT_OF_SCOPE), dict(PARTLY_OUT_OF_SCOPE)
+
+
+def scope_clauses(clauses: dict[str, Reference]) -> str:
+    """The seed clauses left out of the rules, and the parts of cited clauses left out, with the reasons."""
+    out_of_scope, partly = _scope_lists()
+    out = ["### Seed clauses left out { #seed-clauses-left-out }", "",
+           "No rule cites these clauses of the seed list:", "",
+           "| Seed clause | Clause | Why it is left out |", "|---|---|---|"]
+    for ref in sorted(out_of_scope, key=_clause_key):
+        text = clauses[ref].text if ref in clauses else ""
+        out.append(f"| [`{ref}`](traceability.md#{ref.lower()}) | {cell(text)} | {cell(out_of_scope[ref])} |")
+    out += ["", "### Parts of cited clauses left out { #parts-of-cited-clauses-left-out }", "",
+            "Rules cite these clauses, but part of what they say stays outside the rules:", "",
+            "| Seed clause | Clause | What is left out, and why |", "|---|---|---|"]
+    for ref in sorted(partly, key=_clause_key):
+        text = clauses[ref].text if ref in clauses else ""
+        out.append(f"| [`{ref}`](traceability.md#{ref.lower()}) | {cell(text)} | {cell(partly[ref])} |")
+    return "\n".join(out) + "\n"
 
 
 def _clause_key(ref: str) -> tuple[str, int, str]:

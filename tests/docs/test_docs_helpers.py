@@ -132,3 +132,30 @@ def test_generated_block_is_refreshed_and_needs_its_closing_marker() -> None:
     assert directives.sync("a\n<!-- gen:units -->\nb\n", "page.md").count("<!-- /gen:units -->") == 1
     with pytest.raises(catalog.DocsError, match="no closing"):
         directives.expand("a\n<!-- gen:units -->\nb\n", "page.md")
+
+
+def test_rule_pages_say_who_runs_the_check_and_what_is_proved() -> None:
+    from hsdocs import pages
+    from hedgespec.spec.rulebook import get
+
+    def page(rule_id: str) -> str:
+        return pages.rule_page(get(rule_id), proved=catalog.proved(), tests={}, vectors=[], clauses={}, documents={})
+
+    text = page("HM-LIQ-004")
+    assert "as the conformance suite runs it" in text and "the audit tool run it" not in text
+    assert "Proved for the reference kernel" not in text and "**Tested**" in text
+    assert "liquidation_price_basis` is `bankruptcy`" in text
+    assert "does not judge this rule" in text
+    assert "audit/guide.md#3-what-the-audit-decides" in page("HM-LIQ-002") and "own implementation" in page("HM-LIQ-002")
+    assert "The rulebook's own requirement" in page("HM-DET-001")
+
+
+def test_out_of_scope_clauses_are_listed_with_their_reasons() -> None:
+    from hsdocs import pages
+    from hedgespec.spec.rulebook import OUT_OF_SCOPE, PARTLY_OUT_OF_SCOPE, all_rules
+
+    listed = pages.scope_clauses(catalog.seed_clauses())
+    for ref, reason in {**OUT_OF_SCOPE, **PARTLY_OUT_OF_SCOPE}.items():
+        assert f"[`{ref}`]" in listed and pages.cell(reason) in listed
+    trace = pages.traceability(all_rules(), {}, [], catalog.seed_clauses())
+    assert f"Out of scope: {OUT_OF_SCOPE['S-F4']}" in trace and "Tests mentioning" in trace
