@@ -135,8 +135,8 @@ def test_generated_block_is_refreshed_and_needs_its_closing_marker() -> None:
 
 
 def test_rule_pages_say_who_runs_the_check_and_what_is_proved() -> None:
-    from hsdocs import pages
     from hedgespec.spec.rulebook import get
+    from hsdocs import pages
 
     def page(rule_id: str) -> str:
         return pages.rule_page(get(rule_id), proved=catalog.proved(), tests={}, vectors=[], clauses={}, documents={})
@@ -151,8 +151,8 @@ def test_rule_pages_say_who_runs_the_check_and_what_is_proved() -> None:
 
 
 def test_out_of_scope_clauses_are_listed_with_their_reasons() -> None:
-    from hsdocs import pages
     from hedgespec.spec.rulebook import OUT_OF_SCOPE, PARTLY_OUT_OF_SCOPE, all_rules
+    from hsdocs import pages
 
     listed = pages.scope_clauses(catalog.seed_clauses())
     for ref, reason in {**OUT_OF_SCOPE, **PARTLY_OUT_OF_SCOPE}.items():
