@@ -235,6 +235,12 @@ def _liq_price_off(action, before, outcome, after):
             row["liquidation_price"] = _s(_d(row["liquidation_price"]) + 1)
 
 
+def _cross_liq_price_off(action, before, outcome, after):
+    for _, row in _rows(after):
+        if row.get("liquidation_price") and row["margin_type"] == "CROSS":
+            row["liquidation_price"] = _s(_d(row["liquidation_price"]) + 1)
+
+
 def _expired_accepts(action, before, outcome, after):
     if outcome["kind"] == "rejected" and outcome["reason"] == "INSTRUMENT_EXPIRED" and action["kind"] == "place_order":
         outcome.update(kind="accepted", reason=None, message="")
@@ -620,6 +626,8 @@ MUTANTS: list[Mutant] = [
     Mutant("liquidate-both", "HM-LIQ-001", "liquidating one leg closes the other", _liquidate_both),
     Mutant("missed-liquidation", "HM-LIQ-002", "liquidations go unreported", _missed_liquidation),
     Mutant("liq-price-off", "HM-LIQ-007", "isolated liquidation price off by one", _liq_price_off),
+    Mutant("cross-liq-price-off", "HM-LIQ-007", "the cross legs' shared liquidation price off by one on both legs",
+           _cross_liq_price_off),
     Mutant("expired-accepts", "HM-SETL-002", "an expired contract takes orders", _expired_accepts),
     Mutant("stop-never-fires", "HM-STOP-002", "triggers are never reported", _stop_never_fires),
     Mutant("loss-from-wallet", "HM-LIQ-003", "an isolated liquidation draws on the wallet", _loss_from_wallet),

@@ -19,8 +19,9 @@ def _funding_step(view: StepView) -> bool:
               "-(quantity x mark price x rate), rounded half away from zero to the money unit: the long pays and "
               "the short receives when the rate is positive. Flat legs take no part; amounts are never computed "
               "on the net position.",
-    rationale="Each position accrues funding separately from its own notional and direction; on every venue "
-              "checked the formula is per position, and only positions open at the funding time pay or receive.",
+    rationale="Each position accrues funding separately from its own notional and direction; Binance and Bybit "
+              "state the formula per position and that only positions open at the funding time pay or receive; "
+              "the OKX, Gate and KuCoin sources used do not describe funding in hedge mode.",
     sources=["S-M1", "S-P1", "B-FUND", "Y-FUND"],
     applies_to=("funding",), observes=("snapshot", "events"), requires=("funding",),
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from fractions import Fraction
 
 from ..observe import (
     CTX,
@@ -30,7 +31,8 @@ def _liquidations(view: StepView) -> list[dict]:
     "HM-LIQ-001", level="MUST", kind="transition", title="Isolated liquidation closes only the breached leg",
     statement="When an isolated leg is liquidated, the other leg of the same instrument MUST be left unchanged in "
               "every field unless it is itself breached and liquidated in the same step.",
-    rationale="Liquidation is evaluated per position in isolated margin on every venue checked.",
+    rationale="Binance, Bybit and OKX evaluate liquidation per position in isolated margin; Gate's and KuCoin's "
+              "isolated liquidation in hedge mode is not stated in the sources used.",
     sources=["S-P3", "B-LIQ-UM", "Y-LIQ", "O-LIQ"],
     applies_to=("mark_price", "funding"), observes=("snapshot", "events"), requires=("liquidation", "isolated-margin"),
 )
@@ -463,12 +465,50 @@ def _isolated_price(r: dict, inst: dict) -> Decimal | None:
     return None
 
 
+def _cross_price(acc: dict, symbol: str, insts: dict) -> Decimal | None:
+    """The shared liquidation price of ``symbol``'s cross legs from the snapshot (HM-LIQ-007).
+
+    Solves wallet + sum(PnL) = sum(maintenance) exactly on each price interval where none of
+    ``symbol``'s cross legs changes bracket, lowest interval first; the other cross legs enter with
+    their reported PnL and maintenance.
+    """
+    own: list[tuple[Fraction, Fraction]] = []
+    constant = Fraction(D(acc["wallet"]))
+    for other, sides in acc["positions"].items():
+        for r in sides.values():
+            if r["margin_type"] != "CROSS" or D(r["quantity"]) == 0:
+                continue
+            if other == symbol:
+                own.append((Fraction(D(r["quantity"])), Fraction(D(r["cost_basis"]))))
+            elif r.get("unrealized_pnl") is None or r.get("maintenance_margin") is None:
+                return None
+            else:
+                constant += Fraction(D(r["unrealized_pnl"])) - Fraction(D(r["maintenance_margin"]))
+    brackets = [(Fraction(D(b["notional_floor"])), Fraction(D(b.get("notional_cap", "0"))),
+                 Fraction(D(b["maintenance_rate"])), Fraction(D(b.get("maintenance_amount", "0"))))
+                for b in insts[symbol]["brackets"]]
+    starts = sorted({Fraction(0)} | {b[0] / abs(q) for q, _ in own for b in brackets[1:]})
+    for low, high in zip(starts, [*starts[1:], None], strict=True):
+        held = [next(b for b in brackets if b[1] == 0 or abs(q) * low < b[1]) for q, _ in own]
+        slope = sum(q - abs(q) * b[2] for (q, _), b in zip(own, held, strict=True))
+        if slope == 0:
+            continue
+        price = (sum(c for _, c in own) - sum(b[3] for b in held) - constant) / slope
+        if price > 0 and price >= low and (high is None or price < high):
+            return price_half_even(CTX.divide(Decimal(price.numerator), Decimal(price.denominator)))
+    return None
+
+
 @rule(
     "HM-LIQ-007", level="MUST", kind="state-invariant", title="A liquidation price per leg",
     statement="Each open isolated leg reports its own liquidation price: the price at which its margin balance "
               "equals its maintenance margin in the bracket that holds the notional there (Binance's isolated "
-              "formula), half-even to 16 decimals, or null when no positive price solves it. The cross legs of one "
-              "instrument share one price where the profile defines it.",
+              "formula), half-even to 16 decimals, or null when no positive price solves it. Where the profile models "
+              "the cross legs' price as shared, the cross legs of one instrument report one price: the lowest "
+              "positive price P at which wallet + the unrealized PnL of every cross leg equals their maintenance "
+              "margin, that instrument's cross legs at P (each in the bracket its own notional falls in at P, "
+              "unrounded) and every other cross leg as reported at its mark; half-even to 16 decimals, or null when "
+              "no positive price solves it or another cross leg reports no PnL or maintenance.",
     rationale="Each position has its own liquidation price in isolated margin; in cross margin both legs of a "
               "contract share one (Binance).",
     sources=["S-F3", "B-LIQ-UM", "B-POS2"],
@@ -477,12 +517,18 @@ def _isolated_price(r: dict, inst: dict) -> Decimal | None:
 def liquidation_price_per_leg(view: StepView) -> Iterator[Violation]:
     """Implements HM-LIQ-007."""
     insts = instruments(view.params)
+    shared = modelled_choice(view.params, "cross_liquidation_price") == "shared"
     for account, acc in view.after["accounts"].items():
         for symbol, sides in acc["positions"].items():
             cross = {r["liquidation_price"] for r in sides.values()
                      if r["margin_type"] == "CROSS" and D(r["quantity"]) != 0}
-            if len(cross) > 1:
+            if shared and len(cross) > 1:
                 yield Violation("HM-LIQ-007", f"{account} {symbol}: cross legs report different liquidation prices")
+            elif shared and cross:
+                expected, reported = _cross_price(acc, symbol, insts), cross.pop()
+                if (expected is None) != (reported is None) or (expected is not None and D(reported) != expected):
+                    yield Violation("HM-LIQ-007", f"{account} {symbol}: cross legs' shared liquidation price "
+                                                  f"{reported}, the pool equation gives {expected}")
             for side, r in sides.items():
                 if r["margin_type"] != "ISOLATED" or D(r["quantity"]) == 0:
                     continue

@@ -28,7 +28,9 @@ declare(
               "legs (Binance, the seed) or on the larger leg only (Bitget; KuCoin for legs at the same price), as "
               "the profile states.",
     rationale="Binance's liquidation-price formula charges MMR on both legs, so a fully hedged cross position "
-              "still has a liquidation price; other venues net for margin.",
+              "still has a liquidation price; KuCoin (legs at the same price) and Bitget charge the larger leg "
+              "only; Bybit's, OKX's and Gate's treatment is not stated in the sources used (their profiles leave "
+              "hedged_maintenance unconfirmed).",
     sources=["B-LIQ-UM", "K-ANN", "BG-RISK"], profile_choices=("hedged_maintenance",),
 )
 
@@ -187,7 +189,7 @@ def margin_type_only_when_chosen(view: StepView) -> Iterator[Violation]:
               "(MARGIN_TYPE_WITH_POSITION) or has open orders (MARGIN_TYPE_WITH_OPEN_ORDERS); each reason is "
               "given only when its condition holds.",
     rationale="Changing how an open leg is margined would move its margin between pools silently.",
-    sources=["B-LIQ-UM", "Y-MM"],
+    sources=["B-MTYPE", "B-ERR"],
     applies_to=("set_margin_type",), observes=("snapshot", "outcome"), requires=("cross-margin",),
     profile_choices=("margin_type_scope",),
 )
