@@ -109,7 +109,7 @@ def initial_state(params: dict[str, Any], profile: Profile | str | None = None, 
                                  f"(mode_scope {config.choices['mode_scope']}: {', '.join(scopes)})")
         if wallet < 0:
             raise InputError(f"{at}: wallet: must not be negative")
-        accounts[name] = Account(wallet, dict(modes), {}, {}, {})
+        accounts[name] = Account(wallet, dict(modes), {}, {}, {}, {})
     prices = {}
     for key in ("mark_prices", "last_prices"):
         raw_prices = params.get(key, {})

@@ -22,13 +22,13 @@ class MutableAccount:
     """One account as a step changes it, copy-on-write: a dict of the input state is copied before
     its first change and never written to, so the input state stays as it was (HM-ATOM-001)."""
 
-    __slots__ = ("source", "wallet", "modes", "legs", "settings", "orders", "_legs_owned", "_orders_owned",
-                 "_settings_owned", "_modes_owned")
+    __slots__ = ("source", "wallet", "modes", "legs", "settings", "orders", "open_legs", "_legs_owned",
+                 "_orders_owned", "_settings_owned", "_modes_owned")
 
     def __init__(self, account: Account) -> None:
         self.source = account
-        self.wallet, self.modes, self.legs, self.settings, self.orders = account
-        # which dicts this step has copied and may change
+        self.wallet, self.modes, self.legs, self.settings, self.orders, self.open_legs = account
+        # which dicts this step has copied and may change (``open_legs`` goes with ``legs``)
         self._legs_owned = self._orders_owned = self._settings_owned = self._modes_owned = False
 
     def frozen(self) -> Account:
@@ -36,7 +36,7 @@ class MutableAccount:
         if not (self._legs_owned or self._orders_owned or self._settings_owned or self._modes_owned) \
                 and self.wallet == self.source.wallet:
             return self.source
-        return record(Account, (self.wallet, self.modes, self.legs, self.settings, self.orders))
+        return record(Account, (self.wallet, self.modes, self.legs, self.settings, self.orders, self.open_legs))
 
     def leg(self, instrument: str, position_side: str) -> Leg:
         return self.legs.get((instrument, position_side), FLAT)
@@ -44,8 +44,13 @@ class MutableAccount:
     def set_leg(self, key: tuple[str, str], leg: Leg) -> None:
         if not self._legs_owned:
             self.legs = dict(self.legs)
+            self.open_legs = dict(self.open_legs)
             self._legs_owned = True
         self.legs[key] = leg
+        if leg.quantity:
+            self.open_legs[key] = None
+        else:
+            self.open_legs.pop(key, None)
 
     def put_order(self, order: Order) -> None:
         if not self._orders_owned:

@@ -142,9 +142,10 @@ def cross_pool(work: Work, account_id: str) -> tuple[int, int, list[tuple[str, s
     maintenance = 0
     legs = []
     default = work.config.default_settings
-    settings = account.settings
-    for (symbol, side), leg in account.legs.items():
-        if not leg.quantity or settings.get((symbol, side), default).margin_type != CROSS:
+    settings, by_key = account.settings, account.legs
+    for symbol, side in account.open_legs:
+        leg = by_key[(symbol, side)]
+        if settings.get((symbol, side), default).margin_type != CROSS:
             continue
         mark = work.mark_prices.get(symbol)
         price = mark if mark is not None else leg.cost_basis // leg.quantity

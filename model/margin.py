@@ -125,10 +125,9 @@ def available_balance(config: Config, account: Account, mark_prices: dict[str, i
     available = account.wallet - order_margin(account)
     unrealized = 0
     default = config.default_settings
-    settings = account.settings
-    for key, leg in account.legs.items():
-        if not leg.quantity:
-            continue
+    settings, legs = account.settings, account.legs
+    for key in account.open_legs:
+        leg = legs[key]
         setting = settings.get(key, default)
         if setting.margin_type == CROSS:
             available -= initial_margin(abs(leg.cost_basis), setting.leverage)

@@ -125,6 +125,7 @@ class Account(NamedTuple):
     legs: dict[tuple[str, str], Leg]  # (instrument, position side) -> leg
     settings: dict[tuple[str, str], LegSettings]
     orders: dict[str, Order]  # order id -> order
+    open_legs: dict[tuple[str, str], None]  # the keys of ``legs`` whose quantity is not 0, in opening order
 
     def leg(self, instrument: str, position_side: str) -> Leg:
         return self.legs.get((instrument, position_side), FLAT)

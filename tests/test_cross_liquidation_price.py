@@ -65,7 +65,7 @@ def test_shared_price_solves_the_pool_and_no_lower_price_does(long, short, other
         sign = sign or other_side
         quantity = sign * leg[0] * qty_atoms
         legs_by_key[key] = Leg(quantity, quantity * leg[1] * price_atoms)
-    account = Account(wallet * 10**16, {}, legs_by_key, {}, {})
+    account = Account(wallet * 10**16, {}, legs_by_key, {}, {}, dict.fromkeys(legs_by_key))
     config = _config()
     marks = {"ETH": other_mark * price_atoms}
     own = [leg for (symbol, _), leg in legs_by_key.items() if symbol == "BTC"]
