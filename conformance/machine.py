@@ -35,7 +35,7 @@ from hedgespec.conformance.generate import Generator
 from hedgespec.conformance.rulebook import Rulebook, applies, load_rulebook
 from hedgespec.conformance.runner import Engine, compare, permitted_reasons
 from hedgespec.conformance.vectors import event_capabilities, model_step
-from hedgespec.conformance.world import RANDOM_WALLET, default_params, mode_scopes
+from hedgespec.conformance.world import RANDOM_WALLET, mode_scopes, params_for
 from hedgespec.model import initial_state, snapshot
 from hedgespec.model.codec import format_units, parse_units
 from hedgespec.spec.profiles import load_profile
@@ -83,9 +83,7 @@ class HedgeModeMachine(RuleBasedStateMachine):
         self.book = book
         self.engine = Engine(type(self).adapter_factory(), type(self).step_timeout)
         caps = self.engine.capabilities
-        accounts = ("alice", "bob") if "multi-account" in caps else ("alice",)
-        self.params = default_params(self.profile, mode="HEDGE" if "hedge-mode" in caps else "ONE_WAY",
-                                     dated="expiry" in caps, accounts=accounts, wallet=RANDOM_WALLET)
+        self.params = params_for(self.profile, caps, RANDOM_WALLET)
         self.params["profile"] = self.profile_name  # a built-in name, or the profile file as given
         symbols = [i["symbol"] for i in self.params["instruments"]]
         self.gen = Generator(self.params, mode_scopes(self.profile, symbols))

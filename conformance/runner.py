@@ -39,7 +39,7 @@ from hedgespec.conformance.generate import RandomChooser
 from hedgespec.conformance.loading import declared_capabilities
 from hedgespec.conformance.rulebook import Rulebook, applies, load_rulebook
 from hedgespec.conformance.shapes import check_outcome, check_snapshot
-from hedgespec.conformance.world import RANDOM_WALLET, default_params, diff, mode_scopes, observable
+from hedgespec.conformance.world import RANDOM_WALLET, diff, mode_scopes, observable, params_for
 from hedgespec.model import initial_state, snapshot
 from hedgespec.spec import SPEC_VERSION
 from hedgespec.spec.profiles import Profile, load_profile
@@ -342,11 +342,7 @@ class Runner:
     # -- the differential run -----------------------------------------------------------------
 
     def params(self) -> dict[str, Any]:
-        caps = self.engine.capabilities
-        accounts = ("alice", "bob") if "multi-account" in caps else ("alice",)
-        mode = "HEDGE" if "hedge-mode" in caps or "one-way-mode" not in caps else "ONE_WAY"
-        params = default_params(self.profile, mode=mode, dated="expiry" in caps, accounts=accounts,
-                                wallet=RANDOM_WALLET)
+        params = params_for(self.profile, self.engine.capabilities, RANDOM_WALLET)
         params["profile"] = self.config.profile  # a built-in name, or the profile file as given
         return params
 

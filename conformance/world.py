@@ -37,9 +37,11 @@ _BRACKETS = [
 ]
 
 
-def instrument(symbol: str, kind: str = "PERPETUAL") -> dict[str, Any]:
+def instrument(symbol: str, kind: str = "PERPETUAL", fees: bool = True) -> dict[str, Any]:
+    """A test instrument; without ``fees`` its maker and taker rates are 0 (for engines without fees)."""
+    maker, taker = ("0.0002", "0.0005") if fees else ("0", "0")
     return {"symbol": symbol, "settle_asset": SETTLE, "kind": kind, "tick_size": "0.5", "lot_size": "0.001",
-            "maker_rate": "0.0002", "taker_rate": "0.0005", "brackets": copy.deepcopy(_BRACKETS)}
+            "maker_rate": maker, "taker_rate": taker, "brackets": copy.deepcopy(_BRACKETS)}
 
 
 def mode_scopes(profile: Profile, instruments: list[str]) -> list[str]:
@@ -53,20 +55,31 @@ def mode_scopes(profile: Profile, instruments: list[str]) -> list[str]:
 
 
 def default_params(profile: Profile | str, mode: str = "HEDGE", wallet: str = "10000",
-                   dated: bool = True, accounts: tuple[str, ...] = ACCOUNTS) -> dict[str, Any]:
-    """Run parameters: instruments, accounts in ``mode`` with ``wallet``, marks and last prices."""
+                   dated: bool = True, accounts: tuple[str, ...] = ACCOUNTS, fees: bool = True) -> dict[str, Any]:
+    """Run parameters: instruments (fee-free without ``fees``), accounts in ``mode`` with ``wallet``,
+    marks and last prices."""
     if isinstance(profile, str):
         profile = load_profile(profile)
     symbols = [PERP] + ([DATED] if dated else [])
     scopes = mode_scopes(profile, symbols)
     return {
         "profile": profile.name,
-        "instruments": [instrument(PERP)] + ([instrument(DATED, "DATED")] if dated else []),
+        "instruments": [instrument(PERP, fees=fees)] + ([instrument(DATED, "DATED", fees)] if dated else []),
         "accounts": {name: {"wallet": wallet, "position_mode": {s: mode for s in scopes}} for name in accounts},
         "insurance_fund": "1000",
         "mark_prices": {s: "30000" for s in symbols},
         "last_prices": {s: "30000" for s in symbols},
     }
+
+
+def params_for(profile: Profile, capabilities: frozenset[str] | set[str], wallet: str) -> dict[str, Any]:
+    """The random run's parameters for an engine: only what its capabilities cover (one account
+    without ``multi-account``, one-way accounts without ``hedge-mode``, no dated contract without
+    ``expiry``, fee-free instruments without ``fees``)."""
+    accounts = ("alice", "bob") if "multi-account" in capabilities else ("alice",)
+    mode = "HEDGE" if "hedge-mode" in capabilities or "one-way-mode" not in capabilities else "ONE_WAY"
+    return default_params(profile, mode=mode, dated="expiry" in capabilities, accounts=accounts, wallet=wallet,
+                          fees="fees" in capabilities)
 
 
 def observable(snap: dict[str, Any]) -> dict[str, Any]:

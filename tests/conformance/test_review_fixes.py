@@ -576,3 +576,18 @@ def test_an_engine_refusing_the_profile_is_reported_as_such() -> None:
     assert text.endswith(f"verdict: FAIL ({reason}; nothing was run)\n")
     ok = run(factory, small(examples=1, steps=3))  # the seed profile runs as before
     assert ok["summary"]["exit_status"] == 0 and ok["summary"]["differential"]["cases"] == 1
+
+
+def test_an_engine_without_fees_is_run_on_fee_free_instruments() -> None:
+    """protocol.md: without the ``fees`` capability the random run's instruments charge no fee, so an
+    engine without fees is not compared on them; with it, the instruments keep their rates."""
+    from hedgespec.conformance.world import RANDOM_WALLET, params_for
+    from hedgespec.spec.profiles import load_profile
+
+    seed = load_profile("seed")
+    without = params_for(seed, frozenset({"hedge-mode"}), RANDOM_WALLET)
+    assert {(i["maker_rate"], i["taker_rate"]) for i in without["instruments"]} == {("0", "0")}
+    assert list(without["accounts"]) == ["alice"] and len(without["instruments"]) == 1
+    with_fees = params_for(seed, frozenset({"hedge-mode", "fees", "expiry", "multi-account"}), RANDOM_WALLET)
+    assert {(i["maker_rate"], i["taker_rate"]) for i in with_fees["instruments"]} == {("0.0002", "0.0005")}
+    assert len(with_fees["accounts"]) == 2 and len(with_fees["instruments"]) == 2
