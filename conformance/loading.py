@@ -52,14 +52,16 @@ def declared_capabilities(value: Any, where: str = "capabilities") -> frozenset[
 
 
 def current_directory_importable() -> None:
-    """Put the current directory first on ``sys.path``, as ``python -m`` does, when it is not there yet.
+    """Put the current directory at the end of ``sys.path`` when it is not on it yet.
 
     ``hedgespec conform --engine my_adapter:make_adapter`` (and pytest's ``--hedgespec-engine``) then
-    finds ``my_adapter.py`` in the directory the command is run from, as the guide says.
+    finds ``my_adapter.py`` in the directory the command is run from, as the guide says. At the end,
+    not first: a file there named like a module of the standard library or of an installed package
+    (``pprint.py``, say) never shadows it for hedgespec or its dependencies.
     """
     cwd = os.getcwd()
     if not any(os.path.abspath(entry or os.curdir) == cwd for entry in sys.path):
-        sys.path.insert(0, cwd)
+        sys.path.append(cwd)
 
 
 def load_factory(spec: str) -> Callable[..., Any]:

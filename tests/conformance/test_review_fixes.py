@@ -591,3 +591,16 @@ def test_an_engine_without_fees_is_run_on_fee_free_instruments() -> None:
     with_fees = params_for(seed, frozenset({"hedge-mode", "fees", "expiry", "multi-account"}), RANDOM_WALLET)
     assert {(i["maker_rate"], i["taker_rate"]) for i in with_fees["instruments"]} == {("0.0002", "0.0005")}
     assert len(with_fees["accounts"]) == 2 and len(with_fees["instruments"]) == 2
+
+
+def test_a_module_in_the_current_directory_never_shadows_an_installed_one(tmp_path: Path) -> None:
+    """The adapter is found in the current directory, but a file there named like a standard-library
+    module that hedgespec imports after loading it (``pprint``, through jsonschema) is not picked up."""
+    (tmp_path / "cwd_engine.py").write_text(ADAPTER)
+    (tmp_path / "pprint.py").write_text("raise RuntimeError('the pprint.py of the current directory was imported')\n")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    result = subprocess.run([str(Path(sys.executable).with_name("hedgespec")), "conform", "--engine",
+                             "cwd_engine:make_adapter", "--examples", "1", "--steps", "3"],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert "current directory was imported" not in result.stdout + result.stderr
+    assert result.returncode == 0, result.stdout + result.stderr
