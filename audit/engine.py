@@ -386,6 +386,10 @@ class Auditor:
         self.funding_points: dict[str, FundingPoint] = {}  # the last funding point of each instrument
         self.funding_open: dict[str, FundingPoint] = {}  # funding points whose window is still open
         self.last_funding_row_t: dict[str, int] = {}
+        # funding rows that came while their instrument had no open funding window: held for a funding point
+        # opened within funding_window_ms after them, not decidable once that time passes without one
+        self.funding_held: dict[str, list[tuple[dict[str, Any], Any]]] = {}
+        self.funding_held_overflow: set[str] = set()
         self.marks: dict[str, tuple[int, Decimal]] = {}
         self.liquidations: dict[str, LiquidationInstant] = {}  # the current liquidation instant per instrument
         self.due = NEVER  # a record later than this closes a funding window or a liquidation instant
@@ -1088,9 +1092,17 @@ class Auditor:
         self._open_point(instrument, rec["t"], rec["rate"], mark, (number, rec.get("src")))
 
     def _open_point(self, instrument: str, t: int, rate: Decimal, mark: Decimal, where: Any) -> FundingPoint:
-        """A new funding point of ``instrument``; the instrument's earlier window, if still open, is closed first."""
-        earlier = self.funding_open.pop(instrument, None)
+        """A new funding point of ``instrument``; the instrument's earlier window, if still open, is closed first.
+
+        A point inside the instrument's open window (a second rate record, or a row carrying its own rate, of
+        the same funding time) is that window's point: it merges into it. Funding rows held from shortly
+        before (within the funding window) join the new point.
+        """
+        earlier = self.funding_open.get(instrument)
         if earlier is not None:
+            if t - earlier.t <= self.funding_window:
+                return earlier  # the same funding time
+            del self.funding_open[instrument]
             self._judge_funding(instrument, earlier, True)
         pairs = self.leg_pairs.get(instrument)
         long, short = pairs["LONG"] if pairs else (self._leg(instrument, "LONG"), self._leg(instrument, "SHORT"))
@@ -1099,8 +1111,21 @@ class Auditor:
         point = self.funding_points[instrument] = self.funding_open[instrument] = FundingPoint(
             t, rate, mark, legs, self.last_fill_t.get(instrument) == t, where,
             last_row is not None and t - last_row <= self.funding_window)
+        held = self.funding_held.pop(instrument, None)
+        if held is not None:
+            point.rows.extend(held)  # all within the window before t: older ones were released by _close_due
+            if instrument in self.funding_held_overflow:
+                self.funding_held_overflow.discard(instrument)
+                point.overflow = True
         self.due = min(self.due, t + self.funding_window)
         return point
+
+    def _release_held(self, instrument: str, rows: list[tuple[dict[str, Any], Any]]) -> None:
+        """Held funding rows whose funding window passed with no funding point: not decidable."""
+        self.funding_held_overflow.discard(instrument)
+        needs = FUNDING_SOURCE.get((self.venue or "").lower(), FUNDING_SOURCE_OTHER)
+        for _, where in rows:
+            self._cannot(R.FUNDING_AMOUNT, "no funding rate and mark price at the funding time", needs, where)
 
     def _on_funding(self, rec: dict[str, Any], number: int) -> None:
         where = (number, rec.get("src"))
@@ -1118,8 +1143,17 @@ class Auditor:
         point = self.funding_open.get(instrument)
         if point is None:
             if rec.get("rate") is None or rec.get("mark_price") is None:
-                needs = FUNDING_SOURCE.get((self.venue or "").lower(), FUNDING_SOURCE_OTHER)
-                self._cannot(R.FUNDING_AMOUNT, "no funding rate and mark price at the funding time", needs, where)
+                # held for a funding point opened within the funding window (a rate record written just after)
+                held = self.funding_held.setdefault(instrument, [])
+                if len(held) >= MAX_FUNDING_GROUP:
+                    self.funding_held_overflow.add(instrument)
+                    self._cannot(R.FUNDING_AMOUNT, f"more than {MAX_FUNDING_GROUP} funding rows for one instrument "
+                                                   "in one funding window", "funding rows that identify their leg",
+                                 where)
+                    return
+                if not held:
+                    self.due = min(self.due, t + self.funding_window)
+                held.append((rec, where))
                 return
             point = self._open_point(instrument, t, rec["rate"], rec["mark_price"], where)  # the row's own rate
         if len(point.rows) >= MAX_FUNDING_GROUP:
@@ -1258,6 +1292,14 @@ class Auditor:
             if point.t + window < now:
                 del self.funding_open[instrument]
                 self._judge_funding(instrument, point, True)
+        for instrument, held in list(self.funding_held.items()):
+            keep = [row for row in held if row[0]["t"] + window >= now]
+            if len(keep) < len(held):
+                self._release_held(instrument, held[:len(held) - len(keep)])
+                if keep:
+                    self.funding_held[instrument] = keep
+                else:
+                    del self.funding_held[instrument]
         for instrument, instant in list(self.liquidations.items()):
             if instant.t < now:
                 del self.liquidations[instrument]
@@ -1265,6 +1307,8 @@ class Auditor:
         due = NEVER
         for point in self.funding_open.values():
             due = min(due, point.t + window)
+        for held in self.funding_held.values():
+            due = min(due, held[0][0]["t"] + window)
         for instant in self.liquidations.values():
             due = min(due, instant.t)
         self.due = due
@@ -1274,6 +1318,9 @@ class Auditor:
         opened, self.funding_open = self.funding_open, {}
         for instrument, point in opened.items():
             self._judge_funding(instrument, point, False)
+        held_rows, self.funding_held = self.funding_held, {}
+        for instrument, rows in held_rows.items():
+            self._release_held(instrument, rows)
         instants, self.liquidations = self.liquidations, {}
         for instrument, instant in instants.items():
             self._judge_liquidation(instrument, instant)
