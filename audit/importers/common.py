@@ -65,7 +65,7 @@ class ImportError_(ValueError):
 class Row:
     file: str
     line: int | None
-    index: int
+    index: int  # the row's position in its file, counting the rows of every response in it from 0
     data: Any
 
     def where(self) -> str:
@@ -232,6 +232,7 @@ def read_pages(path: str | Path) -> tuple[str, list[Page]]:
     pages: list[Page] = []
     lines: list[Row] = []  # JSON lines: single rows
     values = 0
+    numbered = 0  # rows of the earlier responses
     while pos < len(text):
         line = _line_of(text, pos, cache)
         if text[pos] == "[":
@@ -256,6 +257,9 @@ def read_pages(path: str | Path) -> tuple[str, list[Page]]:
             raise ImportError_(f"{name}:{line}: not valid JSON here: {what} starting {text[pos:pos + 12]!r}; expected "
                                "a JSON array of rows, an object wrapping one, or one JSON object per line")
         if page is not None:
+            for row in page.rows:  # numbered across the file: responses appended on one line stay apart
+                row.index = numbered
+                numbered += 1
             pages.append(page)
         if pages and lines:
             raise ImportError_(f"{name}:{line}: {'a row' if page is None else 'a whole response'} after "

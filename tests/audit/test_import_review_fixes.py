@@ -57,7 +57,7 @@ def test_every_page_of_a_file_holding_several_responses_is_read(tmp_path: Path, 
             "(userTrades: userTrades.json, 2 pages)") in err
     assert f"{len(rows)} rows read = {len(rows)} written as records" in err
     second_page = next(f for f in fills if f["id"] == str(second[0]["id"]))
-    assert second_page["src"]["index"] == 0  # the position in its own array
+    assert second_page["src"]["index"] == 2  # the position in the file, counting the first response's rows
     if layout == "one per line":
         assert second_page["src"]["line"] == 2
 
