@@ -118,7 +118,9 @@ def _is_opening(fill: dict) -> bool:
     "HM-POS-001", level="MUST", kind="accounting", title="Each leg has its own cost basis and entry price",
     statement="A leg's cost basis grows by quantity x price of each of its own opening fills, and a reducing "
               "fill releases cost in proportion, so the entry price (cost basis / quantity) of a hedge leg comes "
-              "from that leg's own opening fills only and is unchanged by reductions.",
+              "from that leg's own opening fills only and is unchanged by reductions. The released cost is "
+              "rounded to a money atom: after a step whose fills on the leg all reduce it, the cost basis is "
+              "within one money atom per reducing fill of its cost before x quantity after / quantity before.",
     rationale="Each position has its own entry price; a hedged short must not average into the long.",
     sources=["S-F3", "B-POS3", "Y-POS", "O-POS"],
     observes=("snapshot", "events"), requires=("hedge-mode",),
@@ -138,11 +140,17 @@ def own_cost_basis(view: StepView) -> Iterator[Violation]:
                 yield Violation("HM-POS-001", f"{account} {symbol} {side}: cost basis moved "
                                               f"{D(after['cost_basis']) - D(before['cost_basis'])}, fills add {added}")
         elif not any(_is_opening(f) for f in fills) and D(after["quantity"]) != 0:
+            # Each reducing fill releases its share of the cost basis rounded to a money atom, so the
+            # leg's cost after k reducing fills is within k atoms of before x q1 / q0 (the error of an
+            # earlier fill shrinks with the quantity the later ones leave); compared exactly.
             q0, q1 = D(before["quantity"]), D(after["quantity"])
-            expected = CTX.divide(mul(D(before["cost_basis"]), q1), q0)
-            if abs(D(after["cost_basis"]) - expected) >= Decimal("1e-16"):
-                yield Violation("HM-POS-001", f"{account} {symbol} {side}: entry price moved on a reduction "
-                                              f"({before['entry_price']} -> {after['entry_price']})")
+            drift = mul(D(after["cost_basis"]), q0) - mul(D(before["cost_basis"]), q1)
+            if abs(drift) >= mul(MONEY_ATOM, len(fills), abs(q0)):
+                expected = CTX.divide(mul(D(before["cost_basis"]), q1), q0)
+                yield Violation("HM-POS-001", f"{account} {symbol} {side}: a reduction moved the entry price "
+                                              f"({before['entry_price']} -> {after['entry_price']}): cost basis "
+                                              f"{after['cost_basis']} is not {expected} (before x {q1} / {q0}) "
+                                              f"within {len(fills)} money atom(s), one per reducing fill")
 
 
 @rule(
