@@ -542,15 +542,26 @@ def liquidation_price_per_leg(view: StepView) -> Iterator[Violation]:
 @rule(
     "HM-LIQ-008", level="MUST", kind="transition", title="Stops trigger before liquidation",
     statement="On a mark-price step, the conditional orders whose trigger holds fire first; liquidation is "
-              "evaluated after, on what they left.",
+              "evaluated after, on what they left: no order triggers after a liquidation of its account in the "
+              "step, and a liquidation cancels no stop or take-profit of the marked instrument whose stop price "
+              "the new mark has reached (a stop of another instrument is not triggered by this mark). Which "
+              "stops a mark-price step fires is judged only where the profile models the mark as the trigger price "
+              "source; elsewhere only the order of triggers and liquidations is.",
     rationale="A stop-loss set inside the liquidation price must get its chance to close the leg at the mark.",
     sources=["S-Q3", "B-ZLIQ"],
     applies_to=("mark_price",), observes=("events",), requires=("liquidation", "conditional-orders"),
+    profile_choices=("trigger_price_source",),
 )
 def triggers_before_liquidation(view: StepView) -> Iterator[Violation]:
-    """Implements HM-LIQ-008."""
+    """Implements HM-LIQ-008.
+
+    A cancelled stop is judged only when this mark is its trigger: the order is on the marked
+    instrument and the profile models the mark price as the trigger source (under the last price, or
+    an unmodelled source, a mark-price step need fire no stop).
+    """
     if view.action.get("kind") != "mark_price":
         return
+    mark_triggers = modelled_choice(view.params, "trigger_price_source") == "mark"
     seen_liquidation: set[tuple[str, str]] = set()
     for event in view.outcome.get("events", []):
         if event["type"] == "liquidation":
@@ -559,13 +570,20 @@ def triggers_before_liquidation(view: StepView) -> Iterator[Violation]:
             if (event["account"], view.action.get("instrument", "")) in seen_liquidation or \
                     (event["account"], "") in seen_liquidation:
                 yield Violation("HM-LIQ-008", f"order {event['order_id']} triggered after a liquidation")
-        if event["type"] == "order" and event["status"] == "CANCELLED" and event["cause"] == "liquidation":
+        if mark_triggers and event["type"] == "order" and event["status"] == "CANCELLED" and \
+                event["cause"] == "liquidation":
             order = view.before["accounts"][event["account"]]["open_orders"].get(event["order_id"])
             if order and order["order_type"] in ("STOP_MARKET", "TAKE_PROFIT_MARKET") and _fires(order, view):
-                yield Violation("HM-LIQ-008", f"stop {event['order_id']} cancelled by liquidation though it fired")
+                yield Violation("HM-LIQ-008", f"stop {event['order_id']} cancelled by liquidation though the "
+                                              f"mark {view.action['price']} reached its stop price "
+                                              f"{order['stop_price']}")
 
 
 def _fires(order: dict, view: StepView) -> bool:
+    """Whether this step's mark price reaches the stop price of ``order`` (an order of another instrument
+    is not triggered by it)."""
+    if order["instrument"] != view.action.get("instrument"):
+        return False
     price, stop = D(view.action["price"]), D(order["stop_price"])
     closing_long = order["side"] == "SELL"
     if order["order_type"] == "STOP_MARKET":
