@@ -19,7 +19,7 @@ from typing import Any
 from .engine import DEFAULT_DUP_WINDOW, DEFAULT_MAX_LISTED, audit_file
 from .importers import VENUES
 from .importers.common import ImportError_
-from .report import render_json, render_markdown, render_text, verdict
+from .report import INCOMPLETE, render_json, render_markdown, render_text, verdict
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -277,7 +277,7 @@ def run_audit(args: argparse.Namespace) -> int:
         print(f"hedgespec audit: {args.trace}: nothing could be decided from this trace (empty or unusable "
               "export?); not a clean result", file=sys.stderr)
         return EXIT_BAD_INPUT
-    return EXIT_BAD_INPUT if result.summary["records_rejected"] else EXIT_CLEAN
+    return EXIT_BAD_INPUT if outcome == INCOMPLETE else EXIT_CLEAN
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -79,6 +79,7 @@ DEFAULT_DUP_WINDOW = 50_000
 DEFAULT_MAX_LISTED = 1_000
 DEFAULT_FUNDING_WINDOW_MS = 60_000
 MAX_DISTINCT = 1_000  # distinct venue codes and not-decidable reasons kept apart (the rest counted together)
+IDENTICAL_DUPLICATE = "identical duplicate"  # rejected as a copy of a record already read: not missing data
 MAX_FUNDING_GROUP = 1_000  # funding rows of one instrument in one funding window held for the per-leg decision
 NEVER = 2**64  # no pending funding window or liquidation instant (every trace time is below it)
 MAX_OPENINGS = 256  # distinct opening quantities of the other leg kept per leg between confirmations (HM-NET-001)
@@ -397,8 +398,11 @@ class Auditor:
         self.balance_delta: dict[str, Decimal] = {}
         self.last_t: int | None = None
         self.first_number: int | None = None
-        self.dup_keys: dict[tuple[Any, ...], int] = {}
-        self.dup_previous: dict[tuple[Any, ...], int] = {}
+        # record key -> (line number, hash of the line's text): a repeated key with the same text is a copy
+        # of a record already read (not a gap in what the audit saw), with other text a conflicting record
+        self.dup_keys: dict[tuple[Any, ...], tuple[int, int]] = {}
+        self.dup_previous: dict[tuple[Any, ...], tuple[int, int]] = {}
+        self.line: bytes = b""  # the line being read
         # results
         self.read = 0
         self.blank = 0
@@ -437,6 +441,7 @@ class Auditor:
         rate_hot, balance_hot = self._funding_rate_hot, self._balance_hot
         fast = 0
         for number, line in enumerate(lines, first):
+            self.line = line
             try:
                 rec = decode_fused(line)
             except NOT_FUSED:
@@ -483,6 +488,7 @@ class Auditor:
     def consume(self, number: int, line: bytes) -> None:
         """One line through the reference path (``validate`` + ``_dispatch``), without hashing; its final
         newline, if any, is not part of the record."""
+        self.line = line
         if line[-1:] == b"\n":
             line = line[:-1]
         if line[:1] in _BLANK_START and not line.strip():
@@ -508,7 +514,7 @@ class Auditor:
             self._dispatch(rec, number)
         except RecordError as exc:
             self._reject(number, exc.reason, str(exc))
-            if exc.reason not in ("duplicate", "out of order"):
+            if exc.reason not in ("duplicate", IDENTICAL_DUPLICATE, "out of order"):
                 self._taint_raw(raw, f"a record that could not be read ({self.trace_name}:{number})")
             return
         self.checked += 1
@@ -588,10 +594,14 @@ class Auditor:
         src = rec["src"]
         key = (kind, src["file"], src["id"], rec.get("instrument"))
         seen = self.dup_keys.get(key) or self.dup_previous.get(key)
+        digest = hash(self.line.rstrip())
         if seen is not None:
-            raise RecordError("duplicate", f"{kind}: duplicate of line {seen} (same source record {src['file']} "
-                                           f"id {src['id']})")
-        self.dup_keys[key] = number
+            if seen[1] == digest:
+                raise RecordError(IDENTICAL_DUPLICATE, f"{kind}: the same text as line {seen[0]} (same source record "
+                                                       f"{src['file']} id {src['id']}): read there")
+            raise RecordError("duplicate", f"{kind}: duplicate of line {seen[0]} (same source record {src['file']} "
+                                           f"id {src['id']}) with different content")
+        self.dup_keys[key] = (number, digest)
         if len(self.dup_keys) >= self.dup_window:
             # two generations: every key stays checked for at least dup_window records, at most twice that
             self.dup_previous, self.dup_keys = self.dup_keys, {}
@@ -881,7 +891,7 @@ class Auditor:
         if high < lo_at or low > hi_at:
             return False
         dup_keys = self.dup_keys
-        if dup_keys.setdefault(key, number) != number:
+        if dup_keys.setdefault(key, (number, hash(self.line.rstrip())))[0] != number:
             return False  # a duplicate (the earlier line stays recorded)
         # commit: the same state changes and counts as the reference path
         if t > self.due:
@@ -1176,7 +1186,7 @@ class Auditor:
             return False
         key = ("funding", src.file, src.id, instrument)
         dup_keys = self.dup_keys
-        if key in self.dup_previous or dup_keys.setdefault(key, number) != number:
+        if key in self.dup_previous or dup_keys.setdefault(key, (number, hash(self.line.rstrip())))[0] != number:
             return False  # a duplicate (the earlier line stays recorded)
         # commit, as consume + _dispatch + _on_funding
         self.read += 1
@@ -1208,7 +1218,7 @@ class Auditor:
         sfile = src.file
         key = (kind, names.get(sfile, sfile), src.id, instrument if instrument is None else names.get(instrument, instrument))
         dup_keys = self.dup_keys
-        if key in self.dup_previous or dup_keys.setdefault(key, number) != number:
+        if key in self.dup_previous or dup_keys.setdefault(key, (number, hash(self.line.rstrip())))[0] != number:
             return False  # a duplicate (the earlier line stays recorded)
         # commit, as consume + _dispatch
         self.read += 1

@@ -1,10 +1,10 @@
 """Audit reports: terminal text, JSON and Markdown. Deterministic: no wall-clock, sorted keys.
 
 The JSON report's ``report_format`` is 3: ``verdict`` is ``"findings"``, ``"clean"`` (no findings, at
-least one check decided and no record rejected), ``"incomplete"`` (no findings, but records were rejected:
-the audit did not see the whole trace) or ``"nothing decided"`` (no rule could decide anything: an empty or
-unusable trace is never clean). Format 2 said ``"clean"`` where format 3 says ``"incomplete"``; format 1 had
-only ``"findings"`` and ``"clean"``.
+least one check decided and no record rejected, except identical copies of records already read),
+``"incomplete"`` (no findings, but records were rejected: the audit did not see the whole trace) or
+``"nothing decided"`` (no rule could decide anything: an empty or unusable trace is never clean). Format 2
+said ``"clean"`` where format 3 says ``"incomplete"``; format 1 had only ``"findings"`` and ``"clean"``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .engine import AuditResult
+from .engine import IDENTICAL_DUPLICATE, AuditResult
 
 REPORT_FORMAT = 3
 NOTHING_DECIDED = "nothing decided"
@@ -21,12 +21,19 @@ INCOMPLETE = "incomplete"
 
 def verdict(result: AuditResult) -> str:
     """``findings``; ``nothing decided`` when no check was decided (an empty export); ``incomplete`` when
-    nothing was found but records were rejected; else ``clean``."""
+    nothing was found but records were rejected (other than identical copies of records already read); else
+    ``clean``."""
     if result.finding_count:
         return "findings"
     if not result.decided_by_rule:
         return NOTHING_DECIDED
-    return INCOMPLETE if result.summary["records_rejected"] else "clean"
+    return INCOMPLETE if incomplete_rejections(result) else "clean"
+
+
+def incomplete_rejections(result: AuditResult) -> int:
+    """Rejected records whose data the audit did not see: all but identical copies of a record already read."""
+    summary = result.summary
+    return summary["records_rejected"] - summary["rejected_by_reason"].get(IDENTICAL_DUPLICATE, 0)
 
 
 def _verdict_words(result: AuditResult) -> str:
@@ -36,7 +43,7 @@ def _verdict_words(result: AuditResult) -> str:
     if outcome == NOTHING_DECIDED:
         return "NOTHING DECIDED (no rule could check anything in this trace: not a clean result)"
     if outcome == INCOMPLETE:
-        return (f"INCOMPLETE: no findings in the records read, but {result.summary['records_rejected']} record(s) "
+        return (f"INCOMPLETE: no findings in the records read, but {incomplete_rejections(result)} record(s) "
                 "were rejected (not a clean result)")
     return "no findings"
 
