@@ -3,18 +3,29 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 from pathlib import Path
 from typing import Any
 
 from hedgespec.audit import cli
-from hedgespec.audit.engine import AuditResult, audit_lines
+from hedgespec.audit.engine import AuditResult, audit_lines, audit_stream
+from hedgespec.audit.report import as_json
 from hedgespec.audit.synth import Synthesis, synthesize
 from hedgespec.audit.trace import dumps
 from hedgespec.spec.profiles import load_profile
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SRC = {"file": "test", "id": "x"}
+
+
+def both_paths(lines: list[bytes], profile: str = "seed") -> dict[str, Any]:
+    """The JSON report of the fused (fast) paths, checked equal to the reference path's."""
+    prof = load_profile(profile)
+    fast = as_json(audit_stream(io.BytesIO(b"".join(lines)), prof, trace_name="t.jsonl"))
+    reference = as_json(audit_lines(lines, prof, trace_name="t.jsonl", hot=False))
+    assert fast == reference
+    return fast
 
 
 def lines_of(records: list[dict[str, Any]]) -> list[bytes]:

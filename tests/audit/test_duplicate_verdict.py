@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
-from audit_helpers import fill, lines_of, meta, opening, rec, run
-from hedgespec.audit.engine import audit_lines, audit_stream
-from hedgespec.audit.report import as_json, render_text
+from audit_helpers import both_paths, fill, lines_of, meta, opening, rec, run
+from hedgespec.audit.engine import audit_lines
+from hedgespec.audit.report import render_text
 from hedgespec.spec.profiles import load_profile
-
-
-def _both_paths(lines: list[bytes]) -> dict[str, Any]:
-    profile = load_profile("seed")
-    fast = as_json(audit_stream(io.BytesIO(b"".join(lines)), profile, trace_name="t.jsonl"))
-    reference = as_json(audit_lines(lines, profile, trace_name="t.jsonl", hot=False))
-    assert fast == reference
-    return fast
 
 
 def _trace() -> list[bytes]:
@@ -36,7 +26,7 @@ def _trace() -> list[bytes]:
 def test_a_record_repeated_word_for_word_leaves_the_report_clean(copied: int) -> None:
     lines = _trace()
     lines.insert(copied + 1, lines[copied])  # the copy right after its original
-    report = _both_paths(lines)
+    report = both_paths(lines)
     assert report["findings"] == []
     assert report["summary"]["rejected_by_reason"] == {"identical duplicate": 1}
     assert report["summary"]["records_rejected"] == 1 and report["summary"]["reconciles"]
@@ -48,7 +38,7 @@ def test_a_record_repeated_word_for_word_leaves_the_report_clean(copied: int) ->
 def test_a_copy_with_other_line_endings_is_the_same_record() -> None:
     lines = _trace()
     lines.insert(5, lines[4].rstrip(b"\n") + b"\r\n")
-    assert _both_paths(lines)["verdict"] == "clean"
+    assert both_paths(lines)["verdict"] == "clean"
 
 
 @pytest.mark.parametrize("copied", [4, 6, 7])
@@ -57,7 +47,7 @@ def test_a_same_id_record_with_other_content_still_makes_the_report_incomplete(c
     other = json.loads(lines[copied])
     other["t"] = 10  # same source record, other content (and in time order)
     lines.append((json.dumps(other) + "\n").encode())
-    report = _both_paths(lines)
+    report = both_paths(lines)
     assert report["summary"]["rejected_by_reason"] == {"duplicate": 1}
     assert report["verdict"] == "incomplete"
     assert "with different content" in report["rejected"][0]["message"]

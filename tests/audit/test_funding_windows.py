@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 import pytest
-from audit_helpers import fill, lines_of, meta, opening, rec
-from hedgespec.audit.engine import audit_lines, audit_stream
-from hedgespec.audit.report import as_json
-from hedgespec.spec.profiles import load_profile
+from audit_helpers import both_paths, fill, lines_of, meta, opening, rec
 
 
 def _both_paths(records: list[dict[str, Any]]) -> dict[str, Any]:
-    """The report of the fused paths, checked equal to the reference path's."""
-    lines = lines_of(records)
-    profile = load_profile("seed")
-    fast = as_json(audit_stream(io.BytesIO(b"".join(lines)), profile, trace_name="t.jsonl"))
-    reference = as_json(audit_lines(lines, profile, trace_name="t.jsonl", hot=False))
-    assert fast == reference
-    return fast
+    return both_paths(lines_of(records))
 
 
 def _rate(t: int, ident: str | None = None) -> dict[str, Any]:

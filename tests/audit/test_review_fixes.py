@@ -3,12 +3,11 @@ fills (HM-FUND-001/002, HM-NET-001, HM-LIQ-001, HM-ORD-001)."""
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 import pytest
-from audit_helpers import audit_records, fill, lines_of, meta, opening, rec, to_json
-from hedgespec.audit.engine import audit_lines, audit_stream
+from audit_helpers import audit_records, both_paths, fill, lines_of, meta, opening, rec, to_json
+from hedgespec.audit.engine import audit_lines
 from hedgespec.audit.report import as_json, render_text
 from hedgespec.spec.profiles import load_profile
 
@@ -33,14 +32,6 @@ def _hedged(instrument: str = "BTCUSDT", t: int = 1, long: str = "2", short: str
             fill(t + 1, f"{instrument}S", "SELL", "SHORT", short, "100", instrument=instrument)]
 
 
-def _both_paths(lines: list[bytes], profile: str = "seed") -> dict[str, Any]:
-    """The report of the fused paths, checked equal to the reference path's."""
-    prof = load_profile(profile)
-    fast = as_json(audit_stream(io.BytesIO(b"".join(lines)), prof, trace_name="t.jsonl"))
-    reference = as_json(audit_lines(lines, prof, trace_name="t.jsonl", hot=False))
-    assert fast == reference
-    return fast
-
 
 # --------------------------------------------------------------------------- 2. funding windows
 
@@ -51,7 +42,7 @@ def test_funding_rows_of_several_instruments_at_one_instant_are_grouped_per_inst
                _rate(10, "BTCUSDT"), _rate(10, "ETHUSDT", mark="10"),
                _funding(10, "f1", "-0.01", "ETHUSDT"), _funding(10, "f2", "-0.2", "BTCUSDT"),
                _funding(10, "f3", "0.03", "ETHUSDT"), _funding(10, "f4", "0.1", "BTCUSDT"), _later(11)]
-    report = _both_paths(lines_of(records))
+    report = both_paths(lines_of(records))
     assert report["findings"] == [] and report["not_decidable"] == []
     assert report["decided_by_rule"]["HM-FUND-001"] == 2 and report["decided_by_rule"]["HM-FUND-002"] == 2
     # before: each row was judged alone, four false HM-FUND-001 findings
@@ -61,7 +52,7 @@ def test_funding_rows_a_millisecond_apart_share_their_funding_window() -> None:
     records = [meta(funding_window_ms=60000), opening(), *_hedged(), _rate(10),
                _funding(15, "f1", "-0.2"), fill(15, "o", "BUY", "LONG", "1", "100"), _funding(16, "f2", "0.1"),
                _later(60011)]
-    report = _both_paths(lines_of(records))
+    report = both_paths(lines_of(records))
     assert report["findings"] == [] and report["decided_by_rule"]["HM-FUND-002"] == 1
     # a row after the window is not priced by this funding time
     late = audit_records(records[:-1] + [_funding(60011, "f3", "0.1")])
@@ -95,7 +86,7 @@ def test_an_unreadable_record_in_the_window_keeps_a_missing_entry_undecided() ->
     lines = lines_of([meta(), opening(), *_hedged(), _rate(10), _funding(10, "f1", "-0.2"),
                       _funding(10, "f2", "0.1", side="SHORT"), _later(11)])
     lines[5] = lines[5].replace(b"BTCUSDT", b"BTC\xe9USDT")  # the unsided LONG row
-    report = _both_paths(lines)
+    report = both_paths(lines)
     assert report["findings"] == [] and report["verdict"] == "incomplete"
     assert any(u["rule_id"] == "HM-FUND-002" and "could not be read" in u["reason"] for u in report["not_decidable"])
 

@@ -3,26 +3,13 @@ paths, naming the line (docs/audit/trace-format.md)."""
 
 from __future__ import annotations
 
-import io
 import json
 from typing import Any
 
 import jsonschema
 import pytest
-from audit_helpers import fill, lines_of, meta, opening, rec, run
-from hedgespec.audit.engine import audit_lines, audit_stream
-from hedgespec.audit.report import as_json
+from audit_helpers import both_paths, fill, lines_of, meta, opening, rec, run
 from hedgespec.audit.trace import RecordError, decode, json_schema, validate
-from hedgespec.spec.profiles import load_profile
-
-
-def _both_paths(lines: list[bytes]) -> dict[str, Any]:
-    """The report of the fused paths, checked equal to the reference path's."""
-    profile = load_profile("seed")
-    fast = as_json(audit_stream(io.BytesIO(b"".join(lines)), profile, trace_name="t.jsonl"))
-    reference = as_json(audit_lines(lines, profile, trace_name="t.jsonl", hot=False))
-    assert fast == reference
-    return fast
 
 
 def _hedged() -> list[dict[str, Any]]:
@@ -45,7 +32,7 @@ def _later(t: int) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("kind", ["fill", "funding", "position", "funding_rate", "balance"])
-def test_a_non_utf8_byte_in_a_record_is_rejected_on_both_paths(kind: str) -> None:
+def test_a_non_utf8_byte_in_a_record_is_rejected_onboth_paths(kind: str) -> None:
     records = [meta(), opening(), *_hedged(), _rate(10),
                _funding(10, "f1", "-0.2"), _funding(10, "f2", "0.1"),
                rec("position", 11, "p", instrument="BTCUSDT", position_side="LONG", quantity="2", entry_price="100"),
@@ -56,7 +43,7 @@ def test_a_non_utf8_byte_in_a_record_is_rejected_on_both_paths(kind: str) -> Non
     bad = lines[index].replace(b'"src":{"file":"test"', b'"src":{"file":"t\xe9st"')
     assert bad != lines[index]
     lines[index] = bad
-    report = _both_paths(lines)
+    report = both_paths(lines)
     assert report["summary"]["records_rejected"] == 1 and report["summary"]["reconciles"]
     [rejection] = report["rejected"]
     assert rejection["reason"] == "malformed JSON" and rejection["line"] == index + 1
@@ -86,5 +73,5 @@ def test_times_above_2_63_minus_1_are_refused_by_schema_validator_and_audit(t: i
     assert not validator.is_valid(record | {"src": {"file": "f", "id": "i", "line": t}})
     with pytest.raises(RecordError, match=r"t: expected an integer from 0 to 2\*\*63-1"):
         validate(decode(json.dumps(record | {"t": t}).encode()))
-    report = _both_paths(lines_of([meta(), opening(), record | {"t": t}]))
+    report = both_paths(lines_of([meta(), opening(), record | {"t": t}]))
     assert report["summary"]["rejected_by_reason"] == {"wrong type": 1}
