@@ -18,10 +18,10 @@ from hedgespec.spec.rulebook import get, run_step_checks
 from scenarios import params
 
 
-def steps(profile: str, actions: list[dict], wallet: str = "1000", hedge: bool = True) -> list[StepView]:
-    """The reference's steps of ``actions`` (t numbered from 1), every check passing on each."""
-    p = params(profile, wallet=wallet, hedge=hedge)
-    adapter = ReferenceAdapter(profile)
+def run(p: dict, actions: list[dict]) -> list[StepView]:
+    """The reference's steps of ``actions`` under ``p`` (its profile a name or a file; t numbered from 1),
+    every check passing on each."""
+    adapter = ReferenceAdapter(p["profile"])
     adapter.reset(p)
     before, views = adapter.snapshot(), []
     for t, raw in enumerate(actions, 1):
@@ -33,6 +33,11 @@ def steps(profile: str, actions: list[dict], wallet: str = "1000", hedge: bool =
         views.append(view)
         before = after
     return views
+
+
+def steps(profile: str, actions: list[dict], wallet: str = "1000", hedge: bool = True) -> list[StepView]:
+    """The reference's steps of ``actions`` on the test parameters under a built-in profile."""
+    return run(params(profile, wallet=wallet, hedge=hedge), actions)
 
 
 def order(oid: str, side: str, leg: str, qty: str, price: str = "100", order_type: str = "MARKET", **kw) -> dict:
@@ -386,22 +391,6 @@ def test_malformed_order_with_an_id_in_use_may_be_refused_as_a_duplicate() -> No
 # Checks read venue choices only where the profile models them ---------------------------------
 
 LIQ_EXAMPLE = json.loads((Path(__file__).parent.parent / "examples" / "isolated_liquidation.json").read_text())
-
-
-def run(p: dict, actions: list[dict]) -> list[StepView]:
-    """The reference's steps of ``actions`` under ``p`` (its profile a name or a file), every check passing."""
-    adapter = ReferenceAdapter(p["profile"])
-    adapter.reset(p)
-    before, views = adapter.snapshot(), []
-    for t, raw in enumerate(actions, 1):
-        action = {"t": t, **raw}
-        outcome = adapter.apply(action)
-        after = adapter.snapshot()
-        view = StepView(p, before, action, outcome, after)
-        assert run_step_checks(view) == [], [str(v) for v in run_step_checks(view)]
-        views.append(view)
-        before = after
-    return views
 
 
 def stop(oid: str, stop_price: str) -> dict:
