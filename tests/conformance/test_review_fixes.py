@@ -123,10 +123,10 @@ def test_optional_and_nullable_snapshot_fields_stay_optional() -> None:
     check_snapshot(snap)  # no EngineFailure
 
 
-class _MissingFlatShort:
-    """The reference engine, except that its snapshots leave out flat SHORT rows in hedge mode."""
+class _Reference:
+    """The reference engine behind an engine's interface: the broken engines below change one part."""
 
-    name = "missing-flat-short"
+    name = "reference"
 
     def __init__(self) -> None:
         from hedgespec.conformance.adapter import ReferenceAdapter
@@ -141,15 +141,24 @@ class _MissingFlatShort:
         return self.inner.apply(action)
 
     def snapshot(self) -> dict[str, Any]:
+        return self.inner.snapshot()
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class _MissingFlatShort(_Reference):
+    """The reference engine, except that its snapshots leave out flat SHORT rows in hedge mode."""
+
+    name = "missing-flat-short"
+
+    def snapshot(self) -> dict[str, Any]:
         snap = self.inner.snapshot()
         for account in snap["accounts"].values():
             for rows in account["positions"].values():
                 if "SHORT" in rows and rows["SHORT"]["quantity"] == "0":
                     del rows["SHORT"]
         return snap
-
-    def close(self) -> None:
-        self.inner.close()
 
 
 def test_a_check_that_cannot_read_a_step_is_a_malformed_engine_failure_not_a_rule_failure() -> None:
@@ -197,17 +206,14 @@ def test_unreadable_names_the_missing_place_before_and_after() -> None:
 
 # -- one minimal case per distinct divergence ---------------------------------------------------------
 
-class _TwoDivergences:
+class _TwoDivergences(_Reference):
     """The reference engine with two unrelated bugs no rule of an empty rulebook explains:
     every deposit credits 1 too much, and after a leverage change every leg shows one more leverage."""
 
     name = "two-divergences"
 
     def __init__(self) -> None:
-        from hedgespec.conformance.adapter import ReferenceAdapter
-
-        self.inner = ReferenceAdapter("seed")
-        self.capabilities = self.inner.capabilities
+        super().__init__()
         self.extra = 0
         self.leverage_bug = False
 
@@ -232,9 +238,6 @@ class _TwoDivergences:
                     if self.leverage_bug:
                         row["leverage"] = str(int(row["leverage"]) + 1)
         return snap
-
-    def close(self) -> None:
-        self.inner.close()
 
 
 def test_distinct_divergences_each_get_their_own_minimal_case(tmp_path: Path) -> None:
@@ -280,31 +283,16 @@ def test_divergence_keys_name_the_field_without_the_case() -> None:
 
 # -- HM-ORD-005's two permitted refusals ---------------------------------------------------------------
 
-class _InvalidNotDuplicate:
+class _InvalidNotDuplicate(_Reference):
     """The reference engine, except that it refuses a duplicate order id with INVALID_ARGUMENT."""
 
     name = "invalid-not-duplicate"
-
-    def __init__(self) -> None:
-        from hedgespec.conformance.adapter import ReferenceAdapter
-
-        self.inner = ReferenceAdapter("seed")
-        self.capabilities = self.inner.capabilities
-
-    def reset(self, params: dict[str, Any]) -> None:
-        self.inner.reset(params)
 
     def apply(self, action: dict[str, Any]) -> dict[str, Any]:
         outcome = self.inner.apply(action)
         if outcome["reason"] == "DUPLICATE_ORDER_ID":
             outcome = {**outcome, "reason": "INVALID_ARGUMENT"}
         return outcome
-
-    def snapshot(self) -> dict[str, Any]:
-        return self.inner.snapshot()
-
-    def close(self) -> None:
-        self.inner.close()
 
 
 def _limit(t: int, quantity: str, price: str = "29000") -> dict[str, Any]:
@@ -526,16 +514,13 @@ def test_a_conform_run_that_checks_nothing_is_a_usage_error(capsys: pytest.Captu
                             "(--examples N) or leave the vectors on\n")
 
 
-class _SeedOnly:
+class _SeedOnly(_Reference):
     """An engine that supports the seed profile only and says so at reset."""
 
     name = "seed-only"
 
     def __init__(self) -> None:
-        from hedgespec.conformance.adapter import ReferenceAdapter
-
-        self.inner = ReferenceAdapter("seed")
-        self.capabilities = self.inner.capabilities
+        super().__init__()
         self.resets = 0
 
     def reset(self, params: dict[str, Any]) -> None:
@@ -543,15 +528,6 @@ class _SeedOnly:
         if params.get("profile", "seed") != "seed":
             raise ValueError(f"unsupported profile {params['profile']}")
         self.inner.reset(params)
-
-    def apply(self, action: dict[str, Any]) -> dict[str, Any]:
-        return self.inner.apply(action)
-
-    def snapshot(self) -> dict[str, Any]:
-        return self.inner.snapshot()
-
-    def close(self) -> None:
-        self.inner.close()
 
 
 def test_an_engine_refusing_the_profile_is_reported_as_such() -> None:
