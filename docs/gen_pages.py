@@ -130,6 +130,7 @@ def main() -> None:
     proved = {k: v for k, v in proved.items() if v}
     tests = catalog.tests_citing()
     vectors = catalog.vectors()
+    mutants = catalog.mutants_catching()
     clauses = catalog.seed_clauses()
     documents = catalog.venue_sources()
     generated: set[str] = set()
@@ -156,9 +157,10 @@ def main() -> None:
 
     for rule in rules:
         write(f"rules/{rule.id}.md", pages.rule_page(rule, proved=proved, tests=tests, vectors=vectors,
-                                                     clauses=clauses, documents=documents), generated)
+                                                     clauses=clauses, documents=documents, mutants=mutants),
+              generated)
     write("rules/index.md", pages.catalogue(rules, proved), generated)
-    write("traceability.md", pages.traceability(rules, tests, vectors, clauses), generated)
+    write("traceability.md", pages.traceability(rules, tests, vectors, clauses, mutants), generated)
     write("profiles.md", pages.profiles_page(rules), generated)
     # The venues chapter keeps its pages in sync with its code; the site regenerates them from that code.
     for page, text in catalog.venue_pages().items():

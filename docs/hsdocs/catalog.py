@@ -242,6 +242,35 @@ def tests_citing() -> dict[str, list[TestRef]]:
     return out
 
 
+@dataclass(frozen=True)
+class MutantRef:
+    """A broken engine of the mutant library and the test that shows a rule's check catching it."""
+
+    name: str
+    description: str
+    shown_by: str  # the test file (relative to the repository root) that asserts the catch
+
+
+def mutants_catching() -> dict[str, list[MutantRef]]:
+    """rule ID -> the library's broken engines that trip its check (``conformance/mutants.py``).
+
+    Every mutant of ``MUTANTS`` is asserted to fail its rule in ``tests/conformance/test_mutants.py``;
+    the directed ones, which only a directed scenario reaches, in ``tests/test_stronger_checks.py``.
+    """
+    try:
+        library = importlib.import_module("hedgespec.conformance.mutants")
+    except ModuleNotFoundError as exc:
+        if not (exc.name or "").startswith("hedgespec.conformance"):
+            raise
+        return {}
+    out: dict[str, list[MutantRef]] = {}
+    for group, shown_by in ((library.MUTANTS, "tests/conformance/test_mutants.py"),
+                            (getattr(library, "DIRECTED_MUTANTS", []), "tests/test_stronger_checks.py")):
+        for mutant in group:
+            out.setdefault(mutant.rule_id, []).append(MutantRef(mutant.name, mutant.description, shown_by))
+    return out
+
+
 def venue_comparison() -> Any:
     try:
         venues = importlib.import_module("hedgespec.spec.venues")

@@ -13,7 +13,7 @@ from hedgespec.spec import SPEC_VERSION
 from hedgespec.spec.profiles import CHOICE_BY_NAME, Profile, builtin_profile_names, load_profile
 from hedgespec.spec.registry import RULEBOOK_OWN, Rule
 
-from .catalog import AREA_TITLES, ROOT, Reference, TestRef, Vector, area_of, areas
+from .catalog import AREA_TITLES, ROOT, MutantRef, Reference, TestRef, Vector, area_of, areas
 
 STATUS_MARK = {"modelled": "", "documented": " <sup>doc</sup>", "unconfirmed": " <sup>?</sup>"}
 MAX_INLINE_VECTOR = 6000
@@ -70,7 +70,8 @@ def _reference_line(ref: str, note: str, clauses: dict[str, Reference], document
 
 
 def rule_page(rule: Rule, *, proved: dict[str, list[str]], tests: dict[str, list[TestRef]],
-              vectors: list[Vector], clauses: dict[str, Reference], documents: dict[str, Reference]) -> str:
+              vectors: list[Vector], clauses: dict[str, Reference], documents: dict[str, Reference],
+              mutants: dict[str, list[MutantRef]] | None = None) -> str:
     out = [f"# {rule.id}: {rule.title} {{ #{rule.id} }}", ""]
     if rule.status == "retired":
         replaced = f" Replaced by {rule_link(rule.replaced_by)}." if rule.replaced_by else ""
@@ -139,6 +140,8 @@ def rule_page(rule: Rule, *, proved: dict[str, list[str]], tests: dict[str, list
                 "choice; the rule is not proved for the model under any other value:", ""]
         out += [f"- where `{where.replace(' is ', '` is `')}`: `{c}`" for c, where in partial]
         out.append("")
+    if mutants is not None and rule.check is not None and rule.status == "active":
+        out += shown_to_fail(mutants.get(rule.id, []))
     cited = tests.get(rule.id, [])
     if cited:
         out += ["Tests whose source mentions this rule (found by scanning `tests/` for its ID; a mention is not "
@@ -170,6 +173,25 @@ def rule_page(rule: Rule, *, proved: dict[str, list[str]], tests: dict[str, list
         out += [f"- … and {len(mine) - MAX_LISTED} more vectors", ""]
     out.append("")
     return "\n".join(out)
+
+
+def shown_to_fail(caught: list[MutantRef]) -> list[str]:
+    """The broken engines of the mutant library that the rule's check is shown to catch."""
+    if not caught:
+        return ["**Not yet shown to fail:** no broken engine of the mutant library (`conformance/mutants.py`) "
+                "targets this check.", ""]
+    out = ["**Shown to fail.** A check that cannot fail proves nothing, so each one is run against broken "
+           "engines made for it. The mutant library (`conformance/mutants.py`) has these for this rule; the "
+           "test named with each asserts that the check reports them:", ""]
+    out += [f"- `{m.name}`: {cell(m.description)} (`{m.shown_by}`)" for m in caught]
+    runnable = [m for m in caught if m.shown_by.startswith("tests/conformance/")]
+    if runnable:
+        out += ["", "Any mutant runs as an engine over JSON lines, so the report an engine author would get is one "
+                "command away:", "", "```console",
+                f'$ hedgespec conform --engine-cmd "python -m hedgespec.conformance.mutants {runnable[0].name}"',
+                "```"]
+    out.append("")
+    return out
 
 
 def conditionally_proved() -> dict[str, list[tuple[str, str]]]:
@@ -246,7 +268,8 @@ def catalogue(rules: list[Rule], proved: dict[str, list[str]]) -> str:
 
 
 def traceability(rules: list[Rule], tests: dict[str, list[TestRef]], vectors: list[Vector],
-                 clauses: dict[str, Reference]) -> str:
+                 clauses: dict[str, Reference], mutants: dict[str, list[MutantRef]] | None = None) -> str:
+    caught = mutants or {}
     by_clause: dict[str, list[Rule]] = {}
     for r in rules:
         for ref in r.seed_clauses:
@@ -259,21 +282,23 @@ def traceability(rules: list[Rule], tests: dict[str, list[TestRef]], vectors: li
            "From each seed clause to the rules that make it precise, and from each rule to the tests and "
            "conformance vectors that exercise it. The *tests mentioning* a rule are the test files and "
            "functions whose source contains its ID (found by scanning `tests/`): a mention is not always an "
-           "assertion about the rule. Vectors are found by their `rules` list. Generated at build time: a rule "
-           "without a test or vector shows a gap here.",
+           "assertion about the rule. The *broken engines* are the mutants of `conformance/mutants.py` that a "
+           "test asserts the rule's check catches: the evidence that the check can fail. Vectors are found by "
+           "their `rules` list. Generated at build time: a rule without a test or vector shows a gap here.",
            ""]
     out_of_scope, partly = _scope_lists()
     every_clause = list(clauses) + sorted(set(by_clause) - set(clauses), key=_clause_key)
-    out += ["## Matrix", "", "| Seed clause | Normative | Rules | Tests mentioning them | Vectors |",
-            "|---|---|---|--:|--:|"]
+    out += ["## Matrix", "", "| Seed clause | Normative | Rules | Tests mentioning them | Broken engines caught | "
+            "Vectors |", "|---|---|---|--:|--:|--:|"]
     for ref in every_clause:
         clause = clauses.get(ref)
         normative = clause.extra.get("normative") if clause else None
         linked = by_clause.get(ref, [])
         n_tests = len({(t.path, t.name) for r in linked for t in tests.get(r.id, [])})
         n_vectors = len({v.path for r in linked for v in vectors_by_rule.get(r.id, [])})
+        n_caught = len({m.name for r in linked for m in caught.get(r.id, [])})
         out.append(f"| [{ref}](#{ref.lower()}) | {'–' if normative is None else ('yes' if normative else 'no')} | "
-                   f"{', '.join(rule_link(r.id) for r in linked) or '–'} | {n_tests} | {n_vectors} |")
+                   f"{', '.join(rule_link(r.id) for r in linked) or '–'} | {n_tests} | {n_caught} | {n_vectors} |")
     out += ["", "## Seed clause → rules → tests and vectors", ""]
     for ref in every_clause:
         clause = clauses.get(ref)
@@ -295,26 +320,32 @@ def traceability(rules: list[Rule], tests: dict[str, list[TestRef]], vectors: li
             else:
                 out += ["No rule cites this clause.", ""]
             continue
-        out += ["| Rule | Tests mentioning it | Vectors |", "|---|---|---|"]
+        out += ["| Rule | Tests mentioning it | Broken engines caught | Vectors |", "|---|---|---|---|"]
         for r in linked:
             out.append(f"| {rule_link(r.id)} {cell(r.title)} | {_tests_cell(tests.get(r.id, []))} | "
-                       f"{_vectors_cell(vectors_by_rule.get(r.id, []))} |")
+                       f"{_mutants_cell(caught.get(r.id, []))} | {_vectors_cell(vectors_by_rule.get(r.id, []))} |")
         out.append("")
     unseeded = [r for r in rules if not r.seed_clauses]
     if unseeded:
         out += ["## Rules without a seed clause", "",
                 "These rules come from venue documents or from hedgespec's own consistency requirements.", "",
-                "| Rule | Sources | Tests mentioning it | Vectors |", "|---|---|---|---|"]
+                "| Rule | Sources | Tests mentioning it | Broken engines caught | Vectors |", "|---|---|---|---|---|"]
         for r in unseeded:
             out.append(f"| {rule_link(r.id)} {cell(r.title)} | {cell(', '.join(s.ref for s in r.sources))} | "
-                       f"{_tests_cell(tests.get(r.id, []))} | {_vectors_cell(vectors_by_rule.get(r.id, []))} |")
+                       f"{_tests_cell(tests.get(r.id, []))} | {_mutants_cell(caught.get(r.id, []))} | "
+                       f"{_vectors_cell(vectors_by_rule.get(r.id, []))} |")
         out.append("")
     checked = [r for r in rules if r.check is not None and r.status == "active"]
     gaps = [r for r in checked if not tests.get(r.id) and not vectors_by_rule.get(r.id)]
+    untried = [r for r in checked if not caught.get(r.id)]
     out += ["## Coverage", "",
             f"- {len(checked)} active checked rules; {len(checked) - len(gaps)} cited by at least one test or vector.",
+            f"- {len(checked) - len(untried)} of them shown to fail on a broken engine made for them "
+            f"({sum(len(v) for v in caught.values())} mutants).",
             f"- {len(vectors)} conformance vectors; {sum(len(v) for v in tests.values())} mentions of rule IDs in "
             "tests.", ""]
+    if untried:
+        out += ["Checked rules no broken engine targets yet: " + ", ".join(rule_link(r.id) for r in untried) + ".", ""]
     if gaps:
         out += ["Checked rules no test mentions and no vector cites yet: " + ", ".join(rule_link(r.id) for r in gaps) + ".", ""]
     return "\n".join(out)
@@ -360,6 +391,10 @@ def _tests_cell(refs: list[TestRef]) -> str:
     shown = [f"`{t.path}" + (f"::{t.name}`" if t.name else "`") for t in refs[:4]]
     more = f" +{len(refs) - 4} more" if len(refs) > 4 else ""
     return "<br>".join(shown) + more
+
+
+def _mutants_cell(caught: list[MutantRef]) -> str:
+    return "<br>".join(f"`{m.name}`" for m in caught) or "–"
 
 
 def _vectors_cell(vs: list[Vector]) -> str:

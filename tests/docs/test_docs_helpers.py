@@ -159,3 +159,35 @@ def test_out_of_scope_clauses_are_listed_with_their_reasons() -> None:
         assert f"[`{ref}`]" in listed and pages.cell(reason) in listed
     trace = pages.traceability(all_rules(), {}, [], catalog.seed_clauses())
     assert f"Out of scope: {OUT_OF_SCOPE['S-F4']}" in trace and "Tests mentioning" in trace
+
+
+def test_every_checked_rule_page_names_the_broken_engines_its_check_catches() -> None:
+    """Each active check's page lists the library's mutants for it, and the traceability page counts them."""
+    from hedgespec.conformance.mutants import DIRECTED_MUTANTS, MUTANTS
+    from hedgespec.spec.rulebook import all_rules
+    from hsdocs import pages
+
+    caught = catalog.mutants_catching()
+    checked = [r for r in all_rules() if r.check is not None and r.status == "active"]
+    assert {r.id for r in checked} <= set(caught)
+    assert sum(len(v) for v in caught.values()) == len(MUTANTS) + len(DIRECTED_MUTANTS)
+    for rule in checked:
+        page = pages.rule_page(rule, proved={}, tests={}, vectors=[], clauses={}, documents={}, mutants=caught)
+        assert "**Shown to fail.**" in page
+        for mutant in caught[rule.id]:
+            assert f"- `{mutant.name}`: {pages.cell(mutant.description)} (`{mutant.shown_by}`)" in page
+            assert (catalog.ROOT / mutant.shown_by).read_text(encoding="utf-8")
+    net = pages.rule_page(next(r for r in checked if r.id == "HM-NET-001"), proved={},
+                          tests={}, vectors=[], clauses={}, documents={}, mutants=caught)
+    assert 'hedgespec conform --engine-cmd "python -m hedgespec.conformance.mutants net-on-fill"' in net
+    directed = next(m for m in DIRECTED_MUTANTS)
+    stop = pages.rule_page(next(r for r in checked if r.id == directed.rule_id), proved={}, tests={}, vectors=[],
+                           clauses={}, documents={}, mutants={directed.rule_id: caught[directed.rule_id][-1:]})
+    assert directed.name in stop and "--engine-cmd" not in stop  # a short run does not reach it: no command
+    bare = pages.rule_page(checked[0], proved={}, tests={}, vectors=[], clauses={}, documents={}, mutants={})
+    assert "**Not yet shown to fail:**" in bare
+    trace = pages.traceability(all_rules(), {}, [], catalog.seed_clauses(), caught)
+    assert "| Broken engines caught |" in trace and "`net-on-fill`" in trace
+    assert f"- {len(checked)} of them shown to fail on a broken engine made for them" in trace
+    untried = pages.traceability(all_rules(), {}, [], catalog.seed_clauses(), {})
+    assert "Checked rules no broken engine targets yet: " in untried
