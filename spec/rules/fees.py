@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from decimal import Decimal
 
-from ..observe import MONEY_ATOM, D, choice, events, instruments, modelled_choice, money_up, mul, row
+from ..observe import MONEY_ATOM, D, events, instruments, modelled_choice, money_up, mul, row
 from ..registry import StepView, Violation, rule
 
 
@@ -13,8 +13,10 @@ from ..registry import StepView, Violation, rule
     "HM-FEE-001", level="MUST", kind="accounting", title="Every fill pays its own fee; no hedge discount",
     statement="Every fill, opening or closing, pays |quantity x price| x the maker or taker rate of the instrument "
               "(rounded up to the money unit), whatever the other leg holds; settlement fills pay the profile's "
-              "settlement rate, and liquidation fills the profile's clearance fee rate (the seed: none), charged "
-              "either as the fill's fee or as a CLEARANCE_FEE transfer to the insurance fund, never both.",
+              "settlement rate where the profile models it (elsewhere the amount is not decided, but lies between "
+              "zero and the settled notional), and liquidation fills the profile's clearance fee rate (the seed: "
+              "none), charged either as the fill's fee or as a CLEARANCE_FEE transfer to the insurance fund, never "
+              "both.",
     rationale="Maker/taker fees apply to every execution; opening the opposite leg instead of reducing pays fees "
               "twice, with no discount for being hedged. A liquidated leg's charge is the sum of its liquidation "
               "fills' fees and its CLEARANCE_FEE entries to the insurance fund in the step.",
@@ -23,16 +25,20 @@ from ..registry import StepView, Violation, rule
     profile_choices=("settlement_fee_rate", "liquidation_clearance_fee_rate"),
 )
 def fee_per_fill(view: StepView) -> Iterator[Violation]:
-    """Implements HM-FEE-001."""
+    """Implements HM-FEE-001 (a settlement fill's amount is judged only where the profile models the rate)."""
     insts = instruments(view.params)
+    settlement_rate = modelled_choice(view.params, "settlement_fee_rate")
     for fill in events(view.outcome, "fill"):
         inst = insts.get(fill["instrument"])
         if inst is None:
             continue
         if fill["cause"] == "liquidation":
             continue  # below, with the leg's clearance fee entries
+        if fill["cause"] == "settlement" and settlement_rate is None:
+            yield from _settlement_fee_bounds(fill)
+            continue
         if fill["cause"] == "settlement":
-            rate = D(choice(view.params, "settlement_fee_rate"))
+            rate = D(settlement_rate)
         else:
             rate = D(inst["maker_rate"] if fill["liquidity"] == "MAKER" else inst["taker_rate"])
         expected = money_up(abs(mul(D(fill["quantity"]), D(fill["price"]), rate)))
@@ -41,6 +47,16 @@ def fee_per_fill(view: StepView) -> Iterator[Violation]:
                                           f"{fill['fee']} on {fill['quantity']} @ {fill['price']} "
                                           f"({fill['liquidity']}), expected {expected}")
     yield from _clearance_fees(view)
+
+
+def _settlement_fee_bounds(fill: dict) -> Iterator[Violation]:
+    """A settlement fill's fee where the profile does not model the rate: undecided, but any rate lies in
+    [0, 1), so the fee is never negative and never more than the settled notional."""
+    fee, notional = D(fill["fee"]), abs(mul(D(fill["quantity"]), D(fill["price"])))
+    if not Decimal(0) <= fee <= notional:
+        yield Violation("HM-FEE-001", f"{fill['account']} {fill['instrument']} {fill['position_side']}: settlement "
+                                      f"fee {fill['fee']} on {fill['quantity']} @ {fill['price']}, outside 0 to the "
+                                      f"settled notional {notional.normalize():f}")
 
 
 def _clearance_fees(view: StepView) -> Iterator[Violation]:

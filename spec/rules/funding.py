@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from decimal import Decimal
 
-from ..observe import D, choice, events, money_half_away, mul, rows
+from ..observe import D, events, modelled_choice, money_half_away, mul, rows
 from ..registry import StepView, Violation, rule
 
 
@@ -56,18 +56,19 @@ def funding_per_leg(view: StepView) -> Iterator[Violation]:
     "HM-FUND-002", level="MUST", kind="accounting", title="Funding does not net: an entry per leg",
     statement="With equal long and short sizes both legs still pay or receive in full: each leg's funding is "
               "booked as its own ledger entry, even when the two amounts cancel in total (the seed). Where a venue "
-              "reports one row per instrument (the profile says so), that row is the exact sum of the legs' "
-              "amounts.",
+              "reports one row per instrument (the profile models it so), that row is the exact sum of the legs' "
+              "amounts. Where the profile does not model the report, either form is allowed; the funding entries "
+              "of each account still add up exactly to its legs' amounts.",
     rationale="No venue documents funding netting between legs; Binance's income rows carry no position side, "
               "so a per-instrument report is a reporting profile, not an economic netting.",
     sources=["S-M2", "B-INCOME", "B-WS-ACC"],
     applies_to=("funding",), observes=("events",), requires=("funding",), profile_choices=("funding_report",),
 )
 def funding_entries(view: StepView) -> Iterator[Violation]:
-    """Implements HM-FUND-002."""
+    """Implements HM-FUND-002 (entry by entry only where the profile models per_leg; totals always)."""
     if not _funding_step(view):
         return
-    per_leg = choice(view.params, "funding_report") == "per_leg"
+    per_leg = modelled_choice(view.params, "funding_report") == "per_leg"
     booked: dict[tuple[str, str], Decimal] = {}
     for entry in events(view.outcome, "ledger"):
         if entry["kind"] == "FUNDING":
@@ -88,8 +89,9 @@ def funding_entries(view: StepView) -> Iterator[Violation]:
 @rule(
     "HM-FUND-003", level="MUST", kind="accounting", title="Funding is taken where the profile says",
     statement="A cross leg's funding goes to the wallet; an isolated leg's goes to the profile's source: its own "
-              "isolated margin (the seed), the wallet, or the wallet first then the margin. It never touches the "
-              "other leg's margin.",
+              "isolated margin (the seed), the wallet, or the wallet first then the margin; where the profile does "
+              "not model the source, to the wallet, its own isolated margin or both. It never touches the other "
+              "leg's margin: what a leg's isolated margin takes is between zero and the leg's own amount.",
     rationale="Binance's stream attributes isolated funding to the leg; Bybit takes it from the available balance "
               "first, then the position margin.",
     sources=["S-P1", "B-WS-ACC", "Y-FUND"],
@@ -97,17 +99,30 @@ def funding_entries(view: StepView) -> Iterator[Violation]:
     profile_choices=("funding_source",),
 )
 def funding_source(view: StepView) -> Iterator[Violation]:
-    """Implements HM-FUND-003."""
+    """Implements HM-FUND-003 (where the profile does not model the source, any of the three)."""
     if not _funding_step(view):
         return
-    source = choice(view.params, "funding_source")
+    source = modelled_choice(view.params, "funding_source")
+    margin: dict[tuple[str, str, str], Decimal] = {}
     for entry in events(view.outcome, "ledger"):
         if entry["kind"] != "FUNDING" or not entry["position_side"]:
             continue
-        r = view.before["accounts"][entry["account"]]["positions"][entry["instrument"]][entry["position_side"]]
+        key = (entry["account"], entry["instrument"], entry["position_side"])
+        r = view.before["accounts"][key[0]]["positions"][key[1]][key[2]]
         cross = r["margin_type"] == "CROSS"
         allowed = {"wallet"} if cross or source == "wallet" else (
             {"isolated_margin"} if source == "isolated_margin" else {"wallet", "isolated_margin"})
         if entry["bucket"] not in allowed:
-            yield Violation("HM-FUND-003", f"{entry['account']} {entry['instrument']} {entry['position_side']} "
-                                           f"({r['margin_type']}): funding booked to {entry['bucket']}")
+            yield Violation("HM-FUND-003", f"{key[0]} {key[1]} {key[2]} ({r['margin_type']}): funding booked to "
+                                           f"{entry['bucket']}")
+        elif entry["bucket"] == "isolated_margin":
+            margin[key] = margin.get(key, Decimal(0)) + D(entry["amount"])
+    own: dict[tuple[str, str, str], Decimal] = {}
+    for payment in events(view.outcome, "funding"):
+        key = (payment["account"], payment["instrument"], payment["position_side"])
+        own[key] = own.get(key, Decimal(0)) + D(payment["amount"])
+    for key, taken in margin.items():
+        amount = own.get(key, Decimal(0))
+        if not (min(amount, Decimal(0)) <= taken <= max(amount, Decimal(0))):
+            yield Violation("HM-FUND-003", f"{' '.join(key)}: isolated margin took {taken.normalize():f} of funding, "
+                                           f"the leg's own amount is {amount.normalize():f}")

@@ -8,12 +8,12 @@ from decimal import Decimal
 from ..observe import (
     CTX,
     D,
-    choice,
     events,
     exact,
     instruments,
     maintenance,
     mode_in_force,
+    modelled_choice,
     money_toward_zero,
     mul,
     open_orders,
@@ -41,7 +41,9 @@ _LEG_SETTINGS = (("margin_type", "set_margin_type"), ("leverage", "set_leverage"
     "HM-MARG-001", level="MUST", kind="transition", title="Margin type and leverage per leg",
     statement="Margin type and leverage are set per leg where the profile's scope is the leg (the seed): setting "
               "one leg leaves the other leg's settings unchanged. Where the scope is the instrument (Binance), "
-              "one setting covers both legs, and both legs always carry the same value.",
+              "one setting covers both legs, and both legs always carry the same value. Where the profile does not "
+              "model the scope, setting one leg either leaves the other leg's setting unchanged or gives it the "
+              "same value.",
     rationale="Long and short are separate records with their own leverage and margin type in the seed; "
               "Binance keeps one leverage and margin type per symbol, OKX and Bybit only in isolated hedge mode.",
     sources=["S-P1", "B-LEV", "O-LEV", "Y-LEV"],
@@ -49,13 +51,13 @@ _LEG_SETTINGS = (("margin_type", "set_margin_type"), ("leverage", "set_leverage"
     profile_choices=("margin_type_scope", "leverage_scope"),
 )
 def settings_per_leg(view: StepView) -> Iterator[Violation]:
-    """Implements HM-MARG-001."""
+    """Implements HM-MARG-001 (where the profile does not model the scope, either scope's answer)."""
     action = view.action
     kind = action.get("kind")
     if kind not in ("set_margin_type", "set_leverage") or view.outcome["kind"] != "accepted":
         return
     field = "margin_type" if kind == "set_margin_type" else "leverage"
-    scope = choice(view.params, "margin_type_scope" if kind == "set_margin_type" else "leverage_scope")
+    scope = modelled_choice(view.params, "margin_type_scope" if kind == "set_margin_type" else "leverage_scope")
     account, symbol, side = action["account"], action["instrument"], action.get("position_side", "")
     if mode_in_force(view.before, view.params, account, symbol) != "HEDGE" or side not in ("LONG", "SHORT"):
         return
@@ -66,10 +68,14 @@ def settings_per_leg(view: StepView) -> Iterator[Violation]:
     if not same:
         yield Violation("HM-MARG-001", f"{symbol} {side}: {field} is {target_after}, requested {value}")
     before_other, after_other = row(view.before, account, symbol, other), row(view.after, account, symbol, other)
-    if scope == "leg" and before_other[field] != after_other[field]:
+    kept, shared = before_other[field] == after_other[field], after_other[field] == target_after
+    if scope == "leg" and not kept:
         yield Violation("HM-MARG-001", f"setting {side} changed {other}'s {field}")
-    if scope != "leg" and after_other[field] != target_after:
+    if scope not in ("leg", None) and not shared:
         yield Violation("HM-MARG-001", f"instrument-wide {field} differs between the legs")
+    if scope is None and not (kept or shared):
+        yield Violation("HM-MARG-001", f"setting {side} changed {other}'s {field} to {after_other[field]}, neither "
+                                       f"kept nor the value set")
 
 
 @rule(
@@ -187,40 +193,62 @@ def margin_type_only_when_chosen(view: StepView) -> Iterator[Violation]:
     "HM-MARG-005", level="MUST", kind="rejection", title="No margin-type change on a busy leg",
     statement="A request to change a leg's margin type MUST be refused while the leg holds a position "
               "(MARGIN_TYPE_WITH_POSITION) or has open orders (MARGIN_TYPE_WITH_OPEN_ORDERS); each reason is "
-              "given only when its condition holds.",
+              "given only when its condition holds. Where the profile's margin_type_scope is wider than the leg, "
+              "the same holds for every leg the request covers; where the profile does not model the scope, for "
+              "the leg asked for and any leg whose margin type the request changed, and a reason holds when some "
+              "leg of the account meets its condition.",
     rationale="Changing how an open leg is margined would move its margin between pools silently.",
     sources=["B-MTYPE", "B-ERR"],
     applies_to=("set_margin_type",), observes=("snapshot", "outcome"), requires=("cross-margin",),
     profile_choices=("margin_type_scope",),
 )
 def margin_type_busy_leg(view: StepView) -> Iterator[Violation]:
-    """Implements HM-MARG-005 (the legs one request covers follow the profile's margin_type_scope)."""
+    """Implements HM-MARG-005 (the legs one request covers follow the profile's margin_type_scope; where it is
+    not modelled, the narrowest cover is judged, the widest justifies a reason)."""
     action = view.action
     if action.get("kind") != "set_margin_type" or action.get("account") not in view.before["accounts"] or \
             action.get("instrument") not in instruments(view.params):
         return
     account, symbol = action["account"], action["instrument"]
     side = action.get("position_side") or "BOTH"
-    sides = [side] if choice(view.params, "margin_type_scope") == "leg" else ["LONG", "SHORT", "BOTH"]
-    covered = [(s, r) for s in sides if (r := row(view.before, account, symbol, s)) is not None]
-    held = [s for s, r in covered if D(r["quantity"]) != 0]
-    ordered = [s for s in sides if any(o["instrument"] == symbol and o["position_side"] == s
-                                       for o in open_orders(view.before, account).values())]
-    changes = any(r["margin_type"] != action.get("margin_type") for _, r in covered)
+    scope = modelled_choice(view.params, "margin_type_scope")
+    narrow, wide = _covered(view, symbol, side, scope or "leg"), _covered(view, symbol, side, scope or "account")
+    orders = open_orders(view.before, account).values()
+
+    def state(legs: list[tuple[str, str]]) -> tuple[list, list, list]:
+        """(legs with a row and the row, legs holding a position, legs with open orders)."""
+        covered = [(leg, r) for leg in legs if (r := row(view.before, account, *leg)) is not None]
+        return (covered, [leg for leg, r in covered if D(r["quantity"]) != 0],
+                [leg for leg in legs if any((o["instrument"], o["position_side"]) == leg for o in orders)])
+
+    covered, held, ordered = state(narrow)
     kind, reason = view.outcome["kind"], view.outcome.get("reason")
     if kind == "accepted":
-        for s, r in covered:
+        moved = [leg for leg, r in state(wide)[0] if leg not in narrow and (after := row(
+            view.after, account, *leg)) is not None and after["margin_type"] != r["margin_type"]]
+        judged_rows, _, judged_orders = state(narrow + moved)
+        for (sym, s), r in judged_rows:
             if r["margin_type"] != action["margin_type"] and D(r["quantity"]) != 0:
-                yield Violation("HM-MARG-005", f"margin type of open leg {symbol} {s} changed")
-        for s in ordered:
-            yield Violation("HM-MARG-005", f"margin type of {symbol} {s} changed with open orders")
-    if reason == "MARGIN_TYPE_WITH_POSITION" and not held:
+                yield Violation("HM-MARG-005", f"margin type of open leg {sym} {s} changed")
+        for sym, s in judged_orders:
+            yield Violation("HM-MARG-005", f"margin type of {sym} {s} changed with open orders")
+    _, held_any, ordered_any = state(wide)
+    if reason == "MARGIN_TYPE_WITH_POSITION" and not held_any:
         yield Violation("HM-MARG-005", f"MARGIN_TYPE_WITH_POSITION for {symbol} {side}, which holds no position")
-    if reason == "MARGIN_TYPE_WITH_OPEN_ORDERS" and not ordered:
+    if reason == "MARGIN_TYPE_WITH_OPEN_ORDERS" and not ordered_any:
         yield Violation("HM-MARG-005", f"MARGIN_TYPE_WITH_OPEN_ORDERS for {symbol} {side}, which has no open order")
+    changes = any(r["margin_type"] != action.get("margin_type") for _, r in covered)
     if kind == "rejected" and changes and (held or ordered) and action.get("margin_type") in ("ISOLATED", "CROSS") \
             and reason not in ("MARGIN_TYPE_WITH_POSITION", "MARGIN_TYPE_WITH_OPEN_ORDERS", "POSITION_SIDE_MISMATCH"):
         yield Violation("HM-MARG-005", f"busy leg {symbol} {side} refused with {reason}")
+
+
+def _covered(view: StepView, symbol: str, side: str, scope: str) -> list[tuple[str, str]]:
+    """(instrument, position side) of the legs a margin-type request for one leg covers under ``scope``."""
+    if scope == "leg":
+        return [(symbol, side)]
+    symbols = list(instruments(view.params)) if scope == "account" else [symbol]
+    return [(sym, s) for sym in symbols for s in ("LONG", "SHORT", "BOTH")]
 
 
 @rule(

@@ -71,7 +71,8 @@ def _valid_scope(view: StepView, scope: str) -> bool:
         return scope == "*"
     if mode_scope == "settle_asset":
         return scope in assets
-    return scope in symbols or (bool(choice(view.params, "mode_switch_coin_level_partial")) and scope in assets)
+    # a settle asset under a per-instrument scope is a valid request only where coin-level requests are modelled
+    return scope in symbols or (bool(modelled_choice(view.params, "mode_switch_coin_level_partial")) and scope in assets)
 
 
 def _valid_switch(view: StepView) -> bool:
@@ -84,14 +85,19 @@ _PRECEDENCE = {"positions_first": "MODE_SWITCH_WITH_POSITIONS", "orders_first": 
 
 
 def _other_blocks(view: StepView, account: str, differing: list[str], blocker: int) -> bool:
-    """Whether the other blocker (orders for positions, positions for orders) also blocks the switch."""
+    """Whether the other blocker (orders for positions, positions for orders) also blocks, or may block (its
+    choice not modelled), the switch."""
     other = 1 - blocker
     key = "mode_switch_blocked_by_orders" if other == 1 else "mode_switch_blocked_by_positions"
-    return bool(choice(view.params, key)) and any(_busy(view, account, s)[other] for s in differing)
+    return modelled_choice(view.params, key) is not False and any(_busy(view, account, s)[other] for s in differing)
 
 
 def _guard_check(view: StepView, rule_id: str, blocker: int, reason: str) -> Iterator[Violation]:
-    if not _valid_switch(view):
+    """HM-MODE-002 (blocker 0) or HM-MODE-003 (blocker 1). Where the profile does not model whether the blocker
+    blocks a switch, only the reason is judged: it is never given without its condition."""
+    key = "mode_switch_blocked_by_positions" if blocker == 0 else "mode_switch_blocked_by_orders"
+    blocks = modelled_choice(view.params, key)
+    if not _valid_switch(view) or blocks is False:
         return
     account, _, differing = _switch_targets(view)
     busy = [s for s in differing if _busy(view, account, s)[blocker]]
@@ -99,12 +105,14 @@ def _guard_check(view: StepView, rule_id: str, blocker: int, reason: str) -> Ite
         if view.outcome["kind"] == "rejected" and view.outcome.get("reason") == reason:
             yield Violation(rule_id, f"switch rejected with {reason} although no instrument of the scope has one")
         return
+    if blocks is None:
+        return
     for symbol in busy:
         if mode_in_force(view.after, view.params, account, symbol) != mode_in_force(view.before, view.params,
                                                                                       account, symbol):
             yield Violation(rule_id, f"{account} {symbol}: mode switched while it had "
                                      f"{'a position' if blocker == 0 else 'an open order'}")
-    partial = choice(view.params, "mode_switch_coin_level_partial") and view.action.get("scope") not in busy
+    partial = modelled_choice(view.params, "mode_switch_coin_level_partial") and view.action.get("scope") not in busy
     if view.outcome["kind"] == "accepted":
         yield Violation(rule_id, f"switch accepted while {', '.join(busy)} had "
                                  f"{'positions' if blocker == 0 else 'open orders'}")
@@ -129,7 +137,9 @@ def _guard_check(view: StepView, rule_id: str, blocker: int, reason: str) -> Ite
               "open. The reason is MODE_SWITCH_WITH_POSITIONS; when open orders block the switch as well "
               "(HM-MODE-003), the reason follows the profile's precedence: MODE_SWITCH_WITH_POSITIONS under "
               "positions_first (the seed), MODE_SWITCH_WITH_OPEN_ORDERS under orders_first, either one where the "
-              "profile says either or does not model the precedence.",
+              "profile says either or does not model the precedence. Where the profile does not model whether "
+              "positions block a switch, only the reason is decided: it is never given while no instrument of the "
+              "scope holds a position.",
     rationale="Switching with open legs would have to net or split them; every venue refuses instead "
               "(Binance -4068, Bybit 110024, OKX 59000, Gate POSITION_HOLDING, KuCoin).",
     sources=["S-Q1", "S-E4", "S-F5", "B-MODE", "B-ERR", "Y-MODE", "O-ERR", "G-ERR", "K-ANN"],
@@ -138,7 +148,7 @@ def _guard_check(view: StepView, rule_id: str, blocker: int, reason: str) -> Ite
 )
 def mode_switch_with_positions(view: StepView) -> Iterator[Violation]:
     """Implements HM-MODE-002."""
-    if view.action.get("kind") == "set_position_mode" and choice(view.params, "mode_switch_blocked_by_positions"):
+    if view.action.get("kind") == "set_position_mode":
         yield from _guard_check(view, "HM-MODE-002", 0, "MODE_SWITCH_WITH_POSITIONS")
 
 
@@ -150,7 +160,8 @@ def mode_switch_with_positions(view: StepView) -> Iterator[Violation]:
               "when positions block the switch as well (HM-MODE-002), the reason follows the profile's "
               "precedence: MODE_SWITCH_WITH_OPEN_ORDERS under orders_first, MODE_SWITCH_WITH_POSITIONS under "
               "positions_first (the seed), either one where the profile says either or does not model the "
-              "precedence.",
+              "precedence. Where the profile does not model whether orders block a switch, only the reason is "
+              "decided: it is never given while no instrument of the scope has an open order.",
     rationale="An open order was admitted under the old mode's position sides; Binance -4067, Bybit 110028, "
               "OKX 59000, Gate ORDER_PENDING.",
     sources=["S-E4", "B-MODE", "B-ERR", "Y-MODE", "O-ERR", "G-ERR", "K-ANN"],
@@ -159,7 +170,7 @@ def mode_switch_with_positions(view: StepView) -> Iterator[Violation]:
 )
 def mode_switch_with_orders(view: StepView) -> Iterator[Violation]:
     """Implements HM-MODE-003."""
-    if view.action.get("kind") == "set_position_mode" and choice(view.params, "mode_switch_blocked_by_orders"):
+    if view.action.get("kind") == "set_position_mode":
         yield from _guard_check(view, "HM-MODE-003", 1, "MODE_SWITCH_WITH_OPEN_ORDERS")
 
 

@@ -8,11 +8,11 @@ from decimal import Decimal, InvalidOperation
 from ..observe import (
     CTX,
     D,
-    choice,
     events,
     instruments,
     is_closing,
     mode_in_force,
+    modelled_choice,
     money_up,
     mul,
     open_orders,
@@ -184,7 +184,8 @@ def _by_level(quantities: dict[str, Decimal], prices: dict[str, Decimal], skip: 
               "closing limit order must fit what its leg has left to close (the "
               "leg's size less the closing limit orders already resting on it), and a closing market or "
               "conditional order must fit the leg's size. One that does not fit is refused with "
-              "REDUCE_EXCEEDS_LEG or, where the profile trims, accepted: a market or conditional order cut to the "
+              "REDUCE_EXCEEDS_LEG or, where the profile trims, accepted (either, where the profile does not model "
+              "oversized_close): a market or conditional order cut to the "
               "leg's size when it executes, a limit order with the leg's resting closing limit orders then "
               "trimmed, least favourable price first "
               "(the lowest-priced sell, the highest-priced buy; the newest first on a tie), until they fit the "
@@ -203,6 +204,8 @@ def _by_level(quantities: dict[str, Decimal], prices: dict[str, Decimal], skip: 
 def closing_within_leg(view: StepView) -> Iterator[Violation]:
     """Implements HM-ORD-004.
 
+    Where the profile does not model ``oversized_close``, an oversized order is judged by what the
+    engine did: refused, its reason must be one a refusal may give; accepted, the trim must be right.
     Time priority among resting orders at one price is not observable (snapshots list open orders
     by ID), so a trim is checked order by order for the new order and per price level for the rest.
     """
@@ -226,7 +229,8 @@ def closing_within_leg(view: StepView) -> Iterator[Violation]:
     before_limits = _closing_limits(view.before, account, symbol, side)
     resting = sum((D(o["quantity"]) for o in before_limits.values()), Decimal(0))
     room = leg - resting if order_type == "LIMIT" else leg
-    trim = choice(view.params, "oversized_close") == "trim"
+    policy = modelled_choice(view.params, "oversized_close")  # None: refused or trimmed, either
+    trim = accepted if policy is None else policy == "trim"
     if leg == 0:
         over, cut = True, False
     elif close_position and order_type in ("MARKET", "LIMIT"):

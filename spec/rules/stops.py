@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 
-from ..observe import D, choice, events, is_closing, modelled_choice, mul, row, rows
+from ..observe import D, events, is_closing, modelled_choice, mul, row, rows
 from ..registry import StepView, Violation, rule
 
 RATE_ONE = Decimal(1)
@@ -259,22 +259,32 @@ def _trailing_direction(view: StepView, source: str) -> Iterator[Violation]:
 @rule(
     "HM-STOP-004", level="MUST", kind="state-invariant", title="A closed leg keeps no closing orders",
     statement="When a leg closes, its closing orders (conditional ones and resting reduce orders) are cancelled "
-              "(the seed), so a flat leg never has closing orders waiting.",
+              "where the profile models orders_on_leg_close as cancel (the seed), so a flat leg never has closing "
+              "orders waiting. Under every profile a flat hedge leg keeps no closing limit order: resting closing "
+              "limit orders never exceed their leg (HM-ORD-004).",
     rationale="Bybit cancels position-attached TP/SL when the position closes; a stale stop on a flat leg would "
               "open the opposite leg in a netting engine.",
     sources=["S-Q3", "Y-TS"],
     observes=("snapshot",), requires=("conditional-orders",), profile_choices=("orders_on_leg_close",),
 )
 def closed_leg_no_orders(view: StepView) -> Iterator[Violation]:
-    """Implements HM-STOP-004."""
-    if choice(view.params, "orders_on_leg_close") != "cancel":
-        return
+    """Implements HM-STOP-004.
+
+    Where the profile keeps closing orders, or does not model ``orders_on_leg_close``, a flat leg may
+    keep its conditional closing orders; a closing limit order on a flat hedge leg is wrong either way.
+    """
+    cancel = modelled_choice(view.params, "orders_on_leg_close") == "cancel"
     for account, symbol, side, r in rows(view.after):
         if D(r["quantity"]) != 0:
             continue
         for oid, order in view.after["accounts"][account]["open_orders"].items():
-            if order["instrument"] == symbol and order["position_side"] == side and is_closing(order):
+            if order["instrument"] != symbol or order["position_side"] != side or not is_closing(order):
+                continue
+            if cancel:
                 yield Violation("HM-STOP-004", f"{account} {symbol} {side} is flat but {oid} still waits")
+            elif side in ("LONG", "SHORT") and order["order_type"] == "LIMIT":
+                yield Violation("HM-STOP-004", f"{account} {symbol} {side} is flat but its closing limit order {oid} "
+                                               f"still rests (closing limit orders never exceed the leg)")
 
 
 @rule(
