@@ -26,6 +26,7 @@ from hedgespec import __version__, jsonio
 from hedgespec.model import initial_state, snapshot, step
 from hedgespec.model.codec import InputError, action_from_json, known_fields, outcome_to_json
 from hedgespec.model.state import State
+from hedgespec.names import text_name
 from hedgespec.spec.profiles import Profile, ProfileError, builtin_profile_names, load_profile
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -59,7 +60,9 @@ def read_json(path: str) -> Any:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise CliError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:  # a directory, no permission, a name longer than the system allows ...
+        raise CliError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
         raise CliError(f"{path}: cannot read: {exc}") from None
     try:
         return jsonio.loads(text)
@@ -108,7 +111,7 @@ def _string_field(document: dict[str, Any], name: str, path: str, required: bool
 
 
 def load_scenario(path: str) -> Scenario:
-    return parse_scenario(read_json(path), path)
+    return parse_scenario(read_json(path), text_name(path))  # the name is printed: as text
 
 
 def scenario_state(scenario: Scenario, profile: Profile | None) -> State:

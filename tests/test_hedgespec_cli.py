@@ -235,6 +235,53 @@ def test_deep_nesting_is_refused_in_one_line(tmp_path: Path, capsys: pytest.Capt
     assert f"{path}: not valid JSON: nested too deeply" in fails(["simulate", path], capsys)
 
 
+def test_a_5000_digit_number_is_refused_at_its_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = json.dumps(scenario_document(), indent=2).replace('"title": ', '"title": ' + "1" * 5000 + ", \"x\": ", 1)
+    path = write(tmp_path, text)
+    line = text[:text.index("1" * 5000)].count("\n") + 1
+    err = fails(["simulate", path], capsys)
+    assert f"{path}:{line}:12: not valid JSON: a number of 5000 digits (at most 4300)" in err
+
+
+def test_a_profile_file_with_a_5000_digit_number_is_refused(tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, '{"name": "mine",\n "extends": ' + "9" * 5000 + "}", "profile.json")
+    err = fails(["simulate", str(EXAMPLES / "hedge_round_trip.json"), "--profile", path], capsys)
+    assert f"{path}:2:13: not valid JSON: a number of 5000 digits" in err
+
+
+def test_a_lone_surrogate_escape_is_refused_at_its_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # valid JSON grammar, but not Unicode text: printing the title or order ID to UTF-8 raised UnicodeEncodeError
+    text = json.dumps(scenario_document(), indent=2).replace('"open-long"', '"open-\\ud800"', 1)
+    path = write(tmp_path, text)
+    line = text[:text.index("\\ud800")].count("\n") + 1
+    column = text.index("\\ud800") - text.rfind("\n", 0, text.index("\\ud800"))
+    err = fails(["simulate", path, "--json"], capsys)
+    assert err == (f"hedgespec simulate: {path}:{line}:{column}: not valid JSON: \\ud800 is a lone UTF-16 surrogate "
+                   "escape (not Unicode text)")
+    paired = write(tmp_path, text.replace("\\ud800", "\\ud83d\\ude00"), "pair.json")  # a pair is one character
+    code, out, _ = run(["simulate", paired, "--json"], capsys)
+    assert code == 0 and "open-\U0001f600" in out
+
+
+def test_a_file_name_that_is_not_utf8_is_printed_as_text(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import os
+
+    path = tmp_path / os.fsdecode(b"\xff.json")  # "\udcff.json": no strict UTF-8 stream could print it
+    path.write_bytes((EXAMPLES / "hedge_round_trip.json").read_bytes())
+    code, out, _ = run(["simulate", str(path), "--json"], capsys)
+    assert code == 0
+    out.encode("utf-8")
+    assert json.loads(out.splitlines()[0])["file"] == str(tmp_path / "\ufffd.json")
+
+
+def test_a_path_too_long_for_the_system_is_an_input_error(capsys: pytest.CaptureFixture[str]) -> None:
+    name = "a" * 5000  # ENAMETOOLONG from stat(): one line, exit 2, not a traceback
+    assert fails(["simulate", name], capsys) == f"hedgespec simulate: {name}: cannot read: File name too long"
+    err = fails(["simulate", str(EXAMPLES / "hedge_round_trip.json"), "--profile", name], capsys)
+    assert err.startswith(f"hedgespec simulate: {name}: cannot read: File name too long")
+
+
 def test_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = str(tmp_path / "absent.json")
     assert f"{path}: no such file" in fails(["simulate", path], capsys)

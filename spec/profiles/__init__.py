@@ -290,7 +290,11 @@ def load_profile(name_or_path: str) -> Profile:
         raw = _raw_builtin(name_or_path)
     else:
         path = Path(name_or_path)
-        if not path.is_file():
+        try:
+            is_file = path.is_file()
+        except OSError as exc:  # e.g. a name longer than the system allows
+            raise ProfileError(f"{name_or_path}: cannot read: {exc.strerror or exc}") from None
+        if not is_file:
             known = ", ".join(builtin_profile_names())
             raise ProfileError(f"{name_or_path}: no such profile file, and not a built-in profile ({known})")
         where = str(path)
