@@ -76,6 +76,13 @@ def register(subparsers: Any) -> None:
 
 def _output_problem(output: str, inputs: list[str]) -> str | None:
     """Why ``output`` cannot be written (checked before the work), or None."""
+    try:
+        return _output_check(output, inputs)
+    except OSError as exc:  # e.g. a name longer than the system allows
+        return f"{output}: cannot write: {exc.strerror or exc}"
+
+
+def _output_check(output: str, inputs: list[str]) -> str | None:
     path = Path(output)
     if path.is_dir():
         return f"{output}: is a directory (give a file name)"
@@ -162,6 +169,13 @@ BOM = b"\xef\xbb\xbf"
 
 def _trace_problem(path: Path) -> str | None:
     """Why the trace cannot be audited at all (checked before the work), or None."""
+    try:
+        return _trace_check(path)
+    except OSError as exc:  # e.g. a name longer than the system allows
+        return f"{path}: cannot read: {exc.strerror or exc}"
+
+
+def _trace_check(path: Path) -> str | None:
     if path.is_dir():
         return f"{path}: is a directory, not a trace file"
     if not path.exists():
@@ -195,7 +209,7 @@ def _trace_venue(head: bytes) -> str | None:
     """``meta.venue`` of a trace's first line (None when it has no readable meta record)."""
     try:
         first = json.loads(head)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, a 5,000-digit number, or nested too deeply
         return None
     if isinstance(first, dict) and first.get("type") == "meta" and isinstance(first.get("venue"), str):
         return first["venue"]
@@ -210,7 +224,7 @@ def _looks_like_venue_export(head: bytes) -> bool:
         return True
     try:
         first = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return text.startswith(b"{") and b'"v"' not in text
     return isinstance(first, dict) and not ("v" in first and "type" in first)
 

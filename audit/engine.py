@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from hedgespec.jsonio import JSONInputError, unique_keys
+from hedgespec.names import text_name
 
 from . import rules as R
 from .numbers import (
@@ -192,7 +193,7 @@ def _repeated_key(line: bytes, raw: Any) -> tuple[str, frozenset[str]] | None:
     assert found is not None  # unique_keys refused an object of this same text
     key, where = found
     kind = raw.get("type") if raw.__class__ is dict and "type" not in top else None
-    prefix = f"{kind}: " if kind in RECORD_TYPES else ""
+    prefix = f"{kind}: " if kind.__class__ is str and kind in RECORD_TYPES else ""  # a list or object is no type
     return f"{prefix}{where}repeated key {key!r:.40} (given twice in one object: which value is meant cannot be told)", top
 
 
@@ -1814,4 +1815,4 @@ def audit_file(path: str | Path, profile: Any, **options: Any) -> AuditResult:
     """Audit a trace file; lines are read one at a time."""
     path = Path(path)
     with path.open("rb") as stream:
-        return audit_stream(stream, profile, trace_name=path.name, **options)
+        return audit_stream(stream, profile, trace_name=text_name(path.name), **options)

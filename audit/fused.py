@@ -152,4 +152,4 @@ FUSED_LINES = (FillLine, FundingLine, PositionLine, FundingRateLine, BalanceLine
 decode_fused = msgspec.json.Decoder(FillLine | FundingLine | PositionLine | FundingRateLine | BalanceLine).decode
 #: validation errors are decode errors; a line that is not UTF-8 raises UnicodeDecodeError (the reference path
 #: rejects it, naming the byte)
-NOT_FUSED = (msgspec.DecodeError, UnicodeDecodeError)
+NOT_FUSED = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)  # deep nesting: the reference path says so

@@ -18,7 +18,21 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import IO, Any
 
+from hedgespec.jsonio import lone_surrogate
+
 from .numbers import DECIMAL_TEXT, FOUR_DECIMALS, canonical
+
+
+def _json_loads(line: bytes) -> Any:
+    """``json.loads`` refusing a lone surrogate escape (``"\\ud800"``) as orjson does: JSON's grammar allows one,
+    but it is not Unicode text, and no report (UTF-8) could quote it."""
+    value = json.loads(line)
+    if b"\\u" in line:
+        at = lone_surrogate(line.decode("utf-8"))
+        if at is not None:
+            raise ValueError(f"lone UTF-16 surrogate escape at column {at + 1} (not Unicode text)")
+    return value
+
 
 try:  # orjson is optional; both parsers treat JSON numbers the same way (they are rejected in amounts)
     import orjson
@@ -26,7 +40,7 @@ try:  # orjson is optional; both parsers treat JSON numbers the same way (they a
     _loads: Callable[[bytes], Any] = orjson.loads
     PARSER = "orjson"
 except ImportError:  # pragma: no cover - exercised only without the fast extra
-    _loads = json.loads
+    _loads = _json_loads
     PARSER = "json"
 
 TRACE_VERSION = 1
@@ -378,6 +392,8 @@ def decode(line: bytes) -> Any:
             raise RecordError("malformed JSON", f"not valid UTF-8: byte 0x{line[bad.start]:02x} at column "
                                                 f"{bad.start + 1} (a trace is UTF-8 text)") from None
         raise RecordError("malformed JSON", f"not valid JSON: {exc}") from None
+    except RecursionError:  # json (without orjson) on deep nesting; orjson says so as a ValueError
+        raise RecordError("malformed JSON", "not valid JSON here: nested too deeply") from None
 
 
 def read_lines(stream: IO[bytes]) -> Iterator[tuple[int, bytes]]:

@@ -119,8 +119,8 @@ def _execution(b: Builder, row: Row, args: Any) -> None:
 def position_row(d: dict[str, Any]) -> tuple[str, str, Decimal, Decimal | None]:
     symbol = text_str(d, "symbol")
     idx = d.get("positionIdx")
-    if idx not in LEG_OF_IDX or isinstance(idx, bool):
-        raise RowError(f"positionIdx: expected 0, 1 or 2, got {idx!r}")
+    if isinstance(idx, (bool, dict, list)) or idx not in LEG_OF_IDX:  # a list or object is no index (nor hashable)
+        raise RowError(f"positionIdx: expected 0, 1 or 2, got {idx!r:.40}")
     leg = LEG_OF_IDX[idx]
     size = text_decimal(d, "size")
     assert symbol is not None and size is not None
@@ -153,7 +153,7 @@ def _settlement(b: Builder, row: Row, t: int, ident: str, rates: Rates) -> None:
     d = row.data
     symbol = text_str(d, "symbol")
     assert symbol is not None
-    leg = {"Buy": "LONG", "Sell": "SHORT"}.get(d.get("side"))
+    leg = {"Buy": "LONG", "Sell": "SHORT"}.get(text_str(d, "side", required=False) or "")
     mark = text_decimal(d, "tradePrice", required=False)
     size = text_decimal(d, "size", required=False)
     rate = text_decimal(d, "feeRate", required=False)

@@ -24,7 +24,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from hedgespec.jsonio import JSONInputError, unique_keys
+from hedgespec.jsonio import JSONInputError, lone_surrogate, unique_keys
+from hedgespec.names import text_name
 
 from ..numbers import MAX_DIGITS, canonical
 from ..trace import RecordError, decode, dumps, record, validate
@@ -200,12 +201,19 @@ def _wrapper_rows(text: str, pos: int, whole: dict[str, Any], name: str) -> Page
 
 def _utf8(blob: bytes, name: str) -> str:
     try:
-        return blob.decode("utf-8-sig")
+        text = blob.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = blob.count(b"\n", 0, exc.start) + 1
         column = exc.start - (blob.rfind(b"\n", 0, exc.start) + 1) + 1
         raise ImportError_(f"{name}:{line}:{column}: not UTF-8 text ({exc.reason}, byte {exc.start}); save the "
                            "venue's response as UTF-8") from None
+    at = lone_surrogate(text)
+    if at is not None:  # JSON may spell it, but no trace (UTF-8) can hold it
+        line = text.count("\n", 0, at) + 1
+        column = at - (text.rfind("\n", 0, at) + 1) + 1
+        raise ImportError_(f"{name}:{line}:{column}: not valid JSON here: {text[at:at + 6]} is a lone UTF-16 "
+                           "surrogate escape (not Unicode text)")
+    return text
 
 
 def read_pages(path: str | Path) -> tuple[str, list[Page]]:
@@ -216,12 +224,12 @@ def read_pages(path: str | Path) -> tuple[str, list[Page]]:
     mixed in one file, and nothing but whitespace may follow the last value.
     """
     path = Path(path)
-    name = path.name
-    if path.is_dir():
-        raise ImportError_(f"{path}: is a directory, not a venue file")
+    name = text_name(path.name)  # the trace and the messages carry it: as text
     try:
+        if path.is_dir():
+            raise ImportError_(f"{path}: is a directory, not a venue file")
         blob = path.read_bytes()
-    except OSError as exc:
+    except OSError as exc:  # also a name longer than the system allows
         raise ImportError_(f"{path}: cannot read: {exc.strerror}") from None
     sha = hashlib.sha256(blob).hexdigest()
     text = _utf8(blob, name)
@@ -409,7 +417,7 @@ class Builder:
         """Pages of one venue file; notes several pages, a last page the venue marks as not the last, or
         one exactly full (the venue's page limit: later pages may exist)."""
         sha, pages = read_pages(path)
-        name = Path(path).name
+        name = text_name(Path(path).name)
         self.inputs.append({"file": name, "sha256": sha, "role": role})
         count = sum(len(page.rows) for page in pages)
         self.rows_read += count
@@ -545,7 +553,7 @@ def opening_record(b: Builder, args: Any, parse_position: Any, known: frozenset[
     t: int | None = None
     for path in args.opening_positions:
         for page in b.read(path, "opening positions"):
-            t = snapshot_time(page.extra, Path(path).name) if page.extra.get("time") is not None else t
+            t = snapshot_time(page.extra, text_name(Path(path).name)) if page.extra.get("time") is not None else t
             complete = True
             for row in page.rows:
                 try:
@@ -584,7 +592,7 @@ def each_row(b: Builder, files: list[str], role: str, handle: Any, known: frozen
     shape the importer does not know (a wrapper it does not recognise), not as a row missing a field."""
     for path in files:
         for page in b.read(path, role, page_limits):
-            t_default = snapshot_time(page.extra, Path(path).name)
+            t_default = snapshot_time(page.extra, text_name(Path(path).name))
             if page_hook is not None:
                 page_hook(page.rows)
             for row in page.rows:

@@ -144,3 +144,93 @@ def test_fuzzed_records_never_crash_the_audit() -> None:
         render_text(result), render_markdown(result)
     streamed = audit_stream(io.BytesIO(b"".join(fuzzed)), load_profile("seed"))
     assert streamed.summary == audit_lines(fuzzed, load_profile("seed"), hot=False).summary
+
+
+def test_deeply_nested_line_is_rejected_on_every_path(tmp_path, capsys, monkeypatch) -> None:  # noqa: ANN001
+    import hedgespec.audit.trace as trace
+    from audit_helpers import run
+
+    deep = b'{"a":' * 100_000 + b"1" + b"}" * 100_000 + b"\n"  # msgspec skips the unknown field recursively
+    good = lines_of([meta(), opening(), fill(1, "1", "BUY", "LONG", "1", "100")])
+    for hot in (True, False):  # msgspec (fused path) raises RecursionError, not a decode error
+        result = _audit(good + [deep], hot=hot)
+        assert [(r.line, r.reason) for r in result.rejections] == [(4, "malformed JSON")]
+    monkeypatch.setattr(trace, "_loads", trace._json_loads)  # without orjson: json.loads raises RecursionError
+    result = _audit(good + [deep], hot=False)
+    assert result.rejections[0].message == "bad.jsonl:4: not valid JSON here: nested too deeply"
+    monkeypatch.undo()
+    path = tmp_path / "deep.jsonl"  # as the first line too (read for its meta record before the audit)
+    path.write_bytes(deep + b"".join(good))
+    assert run(["audit", str(path)]) == 2
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err and "deep.jsonl:1: not valid JSON" in out
+
+
+def test_repeated_key_in_a_record_whose_type_is_an_object() -> None:
+    line = json.dumps({**fill(2, "2", "BUY", "LONG", "1", "100"), "type": {"a": 1}})
+    line = line.replace('"fee": "0"', '"fee": "0", "fee": "1"').encode() + b"\n"
+    result = _audit(lines_of([meta(), opening()]) + [line])
+    assert [(r.line, r.reason) for r in result.rejections] == [(3, "repeated key")]
+    assert result.rejections[0].message == ("bad.jsonl:3: repeated key 'fee' (given twice in one object: which value "
+                                            "is meant cannot be told)")
+
+
+def test_a_path_too_long_for_the_system_is_an_input_error(tmp_path, capsys) -> None:  # noqa: ANN001
+    from audit_helpers import FIXTURES, run
+
+    name = "a" * 5000
+    trace = tmp_path / "t.jsonl"
+    trace.write_bytes(b"".join(lines_of([meta(), opening()])))
+    trades = str(FIXTURES / "binance/userTrades_hedge_clean.json")
+    for argv, message in [
+        (["audit", name], f"hedgespec audit: {name}: cannot read: File name too long"),
+        (["audit", str(trace), "-o", name], f"hedgespec audit: {name}: cannot write: File name too long"),
+        (["import", "binance", "--user-trades", name, "-o", str(tmp_path / "o.jsonl")],
+         f"hedgespec import: {name}: cannot read: File name too long"),
+        (["import", "binance", "--user-trades", trades, "--income", name, "-o", str(tmp_path / "o.jsonl")],
+         f"hedgespec import: {name}: cannot read: File name too long"),
+    ]:
+        assert run(argv) == 2
+        out, err = capsys.readouterr()
+        assert err.strip() == message and out == ""
+
+
+def test_a_lone_surrogate_escape_is_rejected_by_import_and_audit(tmp_path, capsys, monkeypatch) -> None:  # noqa: ANN001
+    import hedgespec.audit.trace as trace
+    from audit_helpers import FIXTURES, run
+
+    trades = (FIXTURES / "binance/userTrades_hedge_clean.json").read_text()
+    at = trades.index('"BTCUSDT"') + 4
+    bad = tmp_path / "userTrades.json"
+    bad.write_text(trades[:at] + "\\udc00" + trades[at:])
+    line = trades.count("\n", 0, at) + 1
+    column = at - trades.rfind("\n", 0, at)
+    assert run(["import", "binance", "--user-trades", str(bad), "--opening-flat", "-o", str(tmp_path / "t.jsonl")]) == 2
+    out, err = capsys.readouterr()
+    assert err == (f"hedgespec import: userTrades.json:{line}:{column}: not valid JSON here: \\udc00 is a lone UTF-16 "
+                   "surrogate escape (not Unicode text)\n")
+    line = (json.dumps(fill(1, "1", "BUY", "LONG", "1", "100")).replace('"BTCUSDT"', '"BTC\\ud800"') + "\n").encode()
+    for hot in (True, False):
+        result = _audit(lines_of([meta(), opening()]) + [line], hot=hot)
+        assert [(r.line, r.reason) for r in result.rejections] == [(3, "malformed JSON")]
+    monkeypatch.setattr(trace, "_loads", trace._json_loads)  # without orjson, json.loads accepts it
+    result = _audit(lines_of([meta(), opening()]) + [line], hot=False)
+    column = line.index(b"\\ud800") + 1
+    assert [r.message for r in result.rejections] == [
+        f"bad.jsonl:3: not valid JSON: lone UTF-16 surrogate escape at column {column} (not Unicode text)"]
+
+
+def test_file_names_that_are_not_utf8_are_written_as_text(tmp_path) -> None:  # noqa: ANN001
+    import os
+
+    from audit_helpers import FIXTURES, run
+
+    trades = tmp_path / os.fsdecode(b"\xff-trades.json")  # once a UnicodeEncodeError writing the trace or report
+    trades.write_bytes((FIXTURES / "binance/userTrades_hedge_clean.json").read_bytes())
+    trace = tmp_path / os.fsdecode(b"\xfe.jsonl")
+    assert run(["import", "binance", "--user-trades", str(trades), "--opening-flat", "-o", str(trace)]) == 0
+    first = json.loads(trace.read_text(encoding="utf-8").splitlines()[0])
+    assert first["inputs"][0]["file"] == "\ufffd-trades.json"
+    report = tmp_path / "report.json"
+    assert run(["audit", str(trace), "--json", "-o", str(report)]) == 0
+    assert json.loads(report.read_text(encoding="utf-8"))["provenance"]["trace"] == "\ufffd.jsonl"

@@ -291,6 +291,30 @@ def test_a_number_where_text_belongs_is_a_type_error(tmp_path: Path, capsys) -> 
     assert {r["id"] for r in records(out) if r["type"] == "fill"} == {"1002", "1003", "1004", "1005"}  # int ids
 
 
+@pytest.mark.parametrize(("role", "fixture", "key", "value", "message"), [
+    ("--positions", "position_list_hedge.json", "positionIdx", {"a": 1}, "positionIdx: expected 0, 1 or 2, got {'a': 1}"),
+    ("--income", "transaction_log.json", "side", ["Sell"], "side: expected a string, got list ['Sell']"),
+])
+def test_bybit_a_list_or_object_where_a_code_belongs_is_a_row_error(tmp_path: Path, capsys, role: str,  # noqa: ANN001
+                                                                   fixture: str, key: str, value: object,
+                                                                   message: str) -> None:
+    doc = json.loads((FIXTURES / "bybit" / fixture).read_text())
+    rows = doc["result"]["list"]
+    row = next(r for r in rows if key in r and (key != "side" or r.get("type") == "SETTLEMENT"))
+    row[key] = value  # once a TypeError (unhashable) and a traceback
+    path = write(tmp_path / fixture, doc)
+    files = {"--user-trades": "execution_list_hedge.json", "--positions": "position_list_hedge.json",
+             "--income": "transaction_log.json"}
+    argv = ["import", "bybit", "--opening-flat", "-o", str(tmp_path / "t.jsonl")]
+    for option, name in files.items():
+        argv += [option, str(path if option == role else FIXTURES / "bybit" / name)]
+    assert run(argv) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert f"hedgespec import: {fixture}:" in err and message in err
+    assert "1 rows not imported" in err
+
+
 # ---------------------------------------------------------------- 8. file:line inside wrappers
 
 
