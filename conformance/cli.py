@@ -11,7 +11,6 @@ stderr, no traceback).
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import sys
 from collections.abc import Callable, Sequence
@@ -23,6 +22,9 @@ from hedgespec.conformance.failures import DEFAULT_STEP_TIMEOUT, EngineFailure, 
 from hedgespec.conformance.loading import EngineSpecError, check_adapter, load_factory, make_adapter
 from hedgespec.conformance.runner import LEVEL_ORDER, RunConfig, run
 from hedgespec.spec.profiles import ProfileError, load_profile
+
+from hedgespec import jsonio
+from hedgespec.names import text_name
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 DEFAULT_EXAMPLES = 100
@@ -112,13 +114,14 @@ def read_expected_failures(path: str) -> dict[str, str]:
         raise UsageError(f"{path}: cannot read: {exc}") from None
     if text.lstrip().startswith("{"):
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise UsageError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
+            data = jsonio.loads(text)
+        except jsonio.JSONInputError as exc:  # also a repeated rule ID, deep nesting or a 5,000-digit number
+            raise UsageError(exc.at(path)) from None
         if not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
             raise UsageError(f"{path}: expected an object of rule ID -> reason (strings)")
         return dict(data)
-    out = {}
+    out: dict[str, str] = {}
+    first: dict[str, int] = {}
     for n, line in enumerate(text.splitlines(), 1):
         line = line.split("#", 1)[0].strip()
         if not line:
@@ -126,6 +129,9 @@ def read_expected_failures(path: str) -> dict[str, str]:
         rule_id, _, reason = line.partition(" ")
         if not rule_id.startswith("HM-"):
             raise UsageError(f"{path}:{n}: expected a rule ID (HM-AREA-NNN), got {rule_id!r}")
+        if rule_id in first:  # which reason is meant cannot be told: never keep one silently
+            raise UsageError(f"{path}:{n}: {rule_id} is listed twice (first at line {first[rule_id]})")
+        first[rule_id] = n
         out[rule_id] = reason.strip()
     return out
 
@@ -144,7 +150,7 @@ def engine_factory(args: argparse.Namespace) -> tuple[Callable[[], Any], str]:
             raise UsageError("--engine-cmd: empty command")
         cmd, timeout = args.engine_cmd, args.timeout
         # the report names the command by its words' base names: no absolute paths in reports
-        label = " ".join(word.rsplit("/", 1)[-1] for word in shlex.split(cmd))
+        label = text_name(" ".join(word.rsplit("/", 1)[-1] for word in shlex.split(cmd)))
         return (lambda: JsonLinesAdapter(cmd, timeout=timeout)), label
     if args.engine:
         factory = load_factory(args.engine)
@@ -154,7 +160,7 @@ def engine_factory(args: argparse.Namespace) -> tuple[Callable[[], Any], str]:
             check_adapter(adapter, args.engine)
             return adapter
 
-        return build, args.engine
+        return build, text_name(args.engine)
     from hedgespec.conformance.adapter import ReferenceAdapter
 
     return (lambda: ReferenceAdapter(profile)), "hedgespec-reference"
@@ -171,15 +177,20 @@ def cmd_conform(args: argparse.Namespace) -> int:
         if not vectors_dir.is_dir():
             raise UsageError(f"--vectors: {args.vectors}: not a directory")
     expected = read_expected_failures(args.expected_failures) if args.expected_failures else {}
-    for option in ("json", "junit", "markdown"):
+    for option in ("json", "junit", "markdown"):  # checked before the run, not when its report is written
         target = getattr(args, option)
+        if target and Path(target).is_dir():
+            raise UsageError(f"--{option}: {target}: is a directory (give a file name)")
         if target and not Path(target).parent.is_dir():
             raise UsageError(f"--{option}: {target}: the directory does not exist")
+    problem = _directory_problem(Path(args.failures_dir))
+    if problem is not None:
+        raise UsageError(f"--failures-dir: {args.failures_dir}: {problem}")
     factory, label = engine_factory(args)
     config = RunConfig(profile=args.profile, seed=args.seed, examples=args.examples, steps=args.steps,
                        vectors=vectors_dir, run_vectors=not args.no_vectors, expected_failures=expected,
                        fail_on=args.fail_on, failures_dir=Path(args.failures_dir), engine_label=label,
-                       vectors_label=args.vectors, step_timeout=args.timeout)
+                       vectors_label=text_name(args.vectors) if args.vectors else None, step_timeout=args.timeout)
     try:
         report = run(factory, config)
     except EngineFailure as exc:  # pragma: no cover - run() contains engine failures
@@ -194,6 +205,18 @@ def cmd_conform(args: argparse.Namespace) -> int:
     text = R.to_text(report)
     sys.stdout.write(text.splitlines()[-1] + "\n" if args.quiet else text)
     return int(report["summary"]["exit_status"])
+
+
+def _directory_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be, or be made, a directory (a file in the way, a name too long), or None."""
+    try:
+        for place in (path, *path.parents):
+            if place.exists():
+                return None if place.is_dir() else (
+                    "not a directory" if place == path else f"{place} is not a directory")
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None
 
 
 def cmd_vectors(args: argparse.Namespace) -> int:

@@ -22,6 +22,8 @@ from hedgespec.conformance.world import RANDOM_WALLET, default_params, mode_scop
 from hedgespec.model import initial_state, snapshot
 from hedgespec.spec.profiles import Profile, builtin_profile_names, load_profile
 
+from hedgespec.names import text_name
+
 PROFILES = tuple(builtin_profile_names())
 RANDOM_VECTORS = 4  # per profile
 RANDOM_LENGTH = 20
@@ -89,12 +91,13 @@ class Verification:
         return not (self.changed or self.missing or self.extra or self.stale or self.invalid)
 
     def lines(self) -> list[str]:
+        """One line per problem; file names as text (``hedgespec.names.text_name``)."""
         out = [f"changed: {p} (regenerating gives a different file)" for p in self.changed]
         out += [f"missing: {p}" for p in self.missing]
         out += [f"extra: {p} (no generator makes it)" for p in self.extra]
         out += [f"stale: {p}: the text of {', '.join(r)} changed since it was written" for p, r in self.stale.items()]
         out += [f"invalid: {p}: {why}" for p, why in self.invalid]
-        return out
+        return [text_name(line) for line in out]
 
 
 def verify(root: Path, profiles: tuple[str, ...] = PROFILES, rulebook: Rulebook | None = None) -> Verification:
@@ -116,7 +119,15 @@ def verify(root: Path, profiles: tuple[str, ...] = PROFILES, rulebook: Rulebook 
     for rel, text in sorted(expected.items()):
         if rel not in on_disk:
             result.missing.append(rel)
-        elif (root / rel).read_text(encoding="utf-8") != text:
+        elif _text_or_none(root / rel) != text:
             result.changed.append(rel)
     result.extra = sorted(on_disk - set(expected))
     return result
+
+
+def _text_or_none(path: Path) -> str | None:
+    """The file's text, or None when it is not UTF-8 (such a file differs from every generated one)."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        return None

@@ -38,6 +38,19 @@ class EngineFailure(Exception):
         return f"engine {self.kind}: {self.reason}"
 
 
+#: characters of engine-supplied text (an error message, a line of its stderr) quoted in a failure reason
+ENGINE_TEXT_LIMIT = 300
+
+
+def engine_text(text: str, limit: int = ENGINE_TEXT_LIMIT) -> str:
+    """Text an engine supplied, fit for a one-line reason: control characters and line breaks as spaces, runs of
+    whitespace as one, and at most ``limit`` characters (the rest counted, not quoted)."""
+    flat = " ".join("".join(c if c.isprintable() else " " for c in text[:4 * limit]).split())
+    if len(text) > 4 * limit or len(flat) > limit:
+        return flat[:limit] + f"... ({len(text)} characters in all)"
+    return flat
+
+
 def wrap_exception(exc: BaseException, op: str) -> EngineFailure:
     """An exception from an in-process adapter as an engine failure (its type and message, no traceback).
 
@@ -50,7 +63,7 @@ def wrap_exception(exc: BaseException, op: str) -> EngineFailure:
         return EngineFailure("timeout", f"{op}: no reply within the step timeout")
     if isinstance(exc, SystemExit):
         return EngineFailure("died", f"{op}: the engine called sys.exit({exc.code!r})")
-    message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    message = engine_text(str(exc).strip().splitlines()[0]) if str(exc).strip() else ""
     return EngineFailure("raised", f"{op}: {type(exc).__name__}{': ' + message if message else ''}")
 
 

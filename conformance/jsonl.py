@@ -42,6 +42,7 @@ import collections
 import json
 import os
 import queue
+import re
 import shlex
 import subprocess
 import sys
@@ -49,7 +50,7 @@ import threading
 from collections.abc import Sequence
 from typing import IO, Any
 
-from .failures import DEFAULT_STEP_TIMEOUT, EngineFailure, wrap_exception
+from .failures import DEFAULT_STEP_TIMEOUT, EngineFailure, engine_text, wrap_exception
 from .loading import declared_capabilities
 
 PROTOCOL = "hedgespec-engine/1"
@@ -103,6 +104,30 @@ def decode_line(line: str) -> Any:
     return data
 
 
+#: a ``\uD800``-``\uDFFF`` escape: JSON can spell a lone UTF-16 surrogate, which no UTF-8 text (or report) holds
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def lone_surrogate(obj: Any, path: str = "") -> str | None:
+    """The place of the first string (value or key) holding a lone surrogate, or None."""
+    if isinstance(obj, str):
+        return path if any("\ud800" <= c <= "\udfff" for c in obj) else None
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            place = f"{path}.{key}" if path else str(key)
+            if lone_surrogate(key) is not None:
+                return f"{path}.<key>" if path else "<key>"
+            found = lone_surrogate(value, place)
+            if found is not None:
+                return found
+    elif isinstance(obj, list):
+        for i, value in enumerate(obj):
+            found = lone_surrogate(value, f"{path}[{i}]")
+            if found is not None:
+                return found
+    return None
+
+
 def reply_path(path: str, op: str) -> str:
     """A place in a reply named as the rest of the report names it: ``result.events[0].fee`` of an
     ``apply`` is ``outcome.events[0].fee``, ``result.time`` of a ``snapshot`` is ``snapshot.time``."""
@@ -110,6 +135,15 @@ def reply_path(path: str, op: str) -> str:
     if root and (path == "result" or path.startswith(("result.", "result["))):
         return root + path[len("result"):]
     return path
+
+
+def _short_repr(value: Any, limit: int = 120) -> str:
+    """``repr`` of a value an engine sent, at most ``limit`` characters (and none for one nested too deeply)."""
+    try:
+        text = repr(value)
+    except RecursionError:
+        return "(a value nested too deeply)"
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def encode_line(obj: Any) -> str:
@@ -191,7 +225,7 @@ class JsonLinesAdapter:
         if not isinstance(result, dict) or result.get("protocol") != PROTOCOL:
             got = result.get("protocol") if isinstance(result, dict) else result
             self._stop()
-            raise EngineFailure("handshake", f"engine speaks {got!r}, hedgespec speaks {PROTOCOL!r}")
+            raise EngineFailure("handshake", f"engine speaks {_short_repr(got)}, hedgespec speaks {PROTOCOL!r}")
         caps = result.get("capabilities", [])
         name = result.get("name")
         if not isinstance(name, str) or not isinstance(caps, list) or not all(isinstance(c, str) for c in caps):
@@ -239,7 +273,7 @@ class JsonLinesAdapter:
             pass
 
     def stderr_tail(self) -> str:
-        return " | ".join(list(self._stderr)[-3:])
+        return " | ".join(engine_text(line) for line in list(self._stderr)[-3:])
 
     def _fail(self, kind: str, reason: str) -> EngineFailure:
         tail = self.stderr_tail()
@@ -280,17 +314,34 @@ class JsonLinesAdapter:
             need = "a whole number is required" if exc.integer else 'numbers are decimal strings (e.g. "0.5")'
             raise self._fail("malformed", f"{op}: {reply_path(exc.path, op)} is the JSON number {exc.text}; "
                                           f"{need}") from None
-        except ValueError as exc:
-            raise self._fail("malformed", f"{op}: reply is not protocol JSON ({exc}): {line.strip()[:120]!r}") from None
+        except ValueError as exc:  # also a number of more than 4300 digits
+            raise self._fail("malformed", f"{op}: reply is not protocol JSON ({engine_text(str(exc), 120)}): "
+                                          f"{line.strip()[:120]!r}") from None
+        except RecursionError:
+            raise self._fail("malformed", f"{op}: reply is not protocol JSON (nested too deeply): "
+                                          f"{line.strip()[:120]!r}") from None
+        if "\\u" in line and _SURROGATE_ESCAPE.search(line):
+            try:
+                where = lone_surrogate(reply)
+            except RecursionError:
+                raise self._fail("malformed", f"{op}: reply is not protocol JSON (nested too deeply): "
+                                              f"{line.strip()[:120]!r}") from None
+            if where is not None:  # JSON escapes allow it; as text it cannot be written (UTF-8) or reported
+                raise self._fail("malformed", f"{op}: {reply_path(where, op)}: a lone UTF-16 surrogate escape "
+                                              "(\\ud800-\\udfff) is not Unicode text")
         if not isinstance(reply, dict) or reply.get("id") != request_id or not isinstance(reply.get("ok"), bool):
             raise self._fail("malformed", f"{op}: expected {{\"id\":{request_id},\"ok\":...}}, got {line.strip()[:120]!r}")
         if not reply["ok"]:
             error = reply.get("error")
             message = error.get("message") if isinstance(error, dict) else error
-            raise EngineFailure("raised", f"{op}: engine error: {message}")
+            raise EngineFailure("raised", f"{op}: engine error: {engine_text(str(message))}")
         if "result" not in reply:
             raise self._fail("malformed", f"{op}: reply has ok true and no result")
-        stray = stray_integer(reply["result"])
+        try:
+            stray = stray_integer(reply["result"])
+        except RecursionError:  # read by json.loads, but too deep to walk from here
+            raise self._fail("malformed", f"{op}: reply is not protocol JSON (nested too deeply): "
+                                          f"{line.strip()[:120]!r}") from None
         if stray:
             raise self._fail("malformed", f"{op}: {reply_path('result.' + stray, op)} is a JSON number; numbers are "
                                           "decimal strings")

@@ -46,6 +46,7 @@ from hedgespec.spec.profiles import Profile, load_profile
 from hedgespec.spec.registry import Rule, StepView, Violation
 
 import hedgespec
+from hedgespec.names import text_name
 
 REPORT_FORMAT = "hedgespec-conformance-report/3"  # 3: steps numbered from 1; example_limit_reached
 LEVEL_ORDER = ("MUST", "SHOULD", "MAY")
@@ -100,6 +101,8 @@ class Engine:
             raise wrap_exception(exc, "name and capabilities") from None
         if not isinstance(name, str):
             raise EngineFailure("handshake", f"name: a string is required, got {type(name).__name__} {name!r:.60}")
+        if any("\ud800" <= c <= "\udfff" for c in name):  # no report (UTF-8) could name the engine
+            raise EngineFailure("handshake", f"name: {name!r:.60} holds a lone UTF-16 surrogate: not Unicode text")
         try:
             self.capabilities = declared_capabilities(caps)
         except ValueError as exc:
@@ -268,7 +271,7 @@ class Runner:
         cfg = self.config
         name = self.profile.name
         root = cfg.vectors if cfg.vectors is not None else V.builtin_root() / name
-        label = cfg.vectors_label or (f"built-in:{name}" if cfg.vectors is None else root.name)
+        label = cfg.vectors_label or (f"built-in:{name}" if cfg.vectors is None else text_name(root.name))
         self.vectors_label = label
         if cfg.vectors is None and not root.is_dir():
             self.notes.append(f"no built-in vectors for profile {name}")
@@ -530,7 +533,7 @@ class Runner:
             return None
         self.config.failures_dir.mkdir(parents=True, exist_ok=True)
         (self.config.failures_dir / name).write_text(V.dump_vector(vector), encoding="utf-8")
-        return (self.config.failures_dir / name).as_posix()
+        return text_name((self.config.failures_dir / name).as_posix())  # the report names it: as text
 
     # -- run-level rules (determinism) ---------------------------------------------------------
 

@@ -28,6 +28,9 @@ from hedgespec.model.codec import InputError, action_from_json, outcome_to_json
 from hedgespec.spec import SPEC_VERSION
 from hedgespec.spec.profiles import Profile
 
+from hedgespec import jsonio
+from hedgespec.names import text_name
+
 VECTOR_FORMAT = "hedgespec-vector/1"
 
 # action kind (and order type) -> the capability it needs
@@ -220,11 +223,11 @@ def validate(data: Any, where: str) -> None:
 
 
 def load_vector(path: Path, root: Path) -> Vector:
-    rel = path.relative_to(root).as_posix()
+    rel = text_name(path.relative_to(root).as_posix())  # the report names it: as text
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise VectorError(f"{rel}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
+        data = jsonio.loads(path.read_text(encoding="utf-8"))
+    except jsonio.JSONInputError as exc:  # also a repeated key, deep nesting or a 5,000-digit number
+        raise VectorError(exc.at(rel)) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise VectorError(f"{rel}: cannot read: {exc}") from None
     validate(data, rel)
@@ -246,7 +249,7 @@ def load_corpus(root: Path, profile: str | None = None) -> Corpus:
         try:
             vec = load_vector(path, root)
         except VectorError as exc:
-            corpus.errors.append((path.relative_to(root).as_posix(), str(exc)))
+            corpus.errors.append((text_name(path.relative_to(root).as_posix()), str(exc)))
             continue
         if profile is None or vec.data["profile"]["name"] == profile:
             corpus.vectors.append(vec)

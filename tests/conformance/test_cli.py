@@ -69,6 +69,11 @@ def test_conform_over_json_lines(capsys: pytest.CaptureFixture[str], tmp_path: P
     (["conform", "--vectors", "/definitely/not/here"], "not a directory"),
     (["conform", "--expected-failures", "/definitely/not/here.txt"], "no such file"),
     (["conform", "--json", "/definitely/not/here/r.json"], "directory does not exist"),
+    (["conform", "--markdown", "/"], "--markdown: /: is a directory (give a file name)"),
+    # once found out only when the run wrote its first failing case, after the whole run, without the report
+    (["conform", "--failures-dir", "/dev/null"], "--failures-dir: /dev/null: not a directory"),
+    (["conform", "--failures-dir", "/dev/null/sub"], "--failures-dir: /dev/null/sub: /dev/null is not a directory"),
+    (["conform", "--failures-dir", "x" * 5000], ": File name too long"),
     (["conform", "--engine-cmd", "  "], "empty command"),
     (["conform", "--engine-cmd", 'node "engine.js'], "No closing quotation"),
     (["vectors"], "an action is required"),
@@ -96,6 +101,21 @@ def test_bad_expected_failures_file(tmp_path: Path, capsys: pytest.CaptureFixtur
     bad.write_text("not-a-rule because\n")
     assert main(["conform", "--expected-failures", str(bad)]) == 2
     assert "x.txt:1: expected a rule ID" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("HM-FUND-001 later\n# note\nHM-FUND-001 never\n", "x.json:3: HM-FUND-001 is listed twice (first at line 1)"),
+    ('{"HM-FUND-001": "later",\n "HM-FUND-001": "never"}', "x.json: not valid JSON: key 'HM-FUND-001' appears twice in one object"),
+    ('{"HM-FUND-001":\n ' + "1" * 5000 + "}", "x.json:2:2: not valid JSON: a number of 5000 digits (at most 4300)"),
+    ("{" + '"a":{' * 100_000 + "}" * 100_001, "x.json: not valid JSON: nested too deeply"),
+])
+def test_unreadable_expected_failures_json(text: str, message: str, tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "x.json"
+    bad.write_text(text)
+    assert main(["conform", "--expected-failures", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"hedgespec conform: {tmp_path / message}\n"
 
 
 def test_vectors_export_and_verify(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -8,6 +8,8 @@ the report is written either way.
 from __future__ import annotations
 
 import json
+import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -92,3 +94,58 @@ def test_engine_that_cannot_start_gives_a_report() -> None:
     assert report["summary"]["exit_status"] == 1
     assert report["engine_failures"][0]["engine_failure"]["kind"] == "start"
     assert all(r["verdict"] in ("unsupported", "not exercised") for r in report["rules"])
+
+
+@pytest.mark.parametrize(("raw", "kind", "reason"), [
+    # json.loads raises RecursionError (not a ValueError): once reported as the engine "raising", process kept
+    ('{"id":{id},"ok":true,"result":' + "[" * 100_000 + "]" * 100_000 + "}", "malformed",
+     "apply: reply is not protocol JSON (nested too deeply): '{\"id\":"),
+    ('{"id":{id},"ok":true,"result":{"kind":"accepted\\ud800","reason":null,"message":"","events":[]}}', "malformed",
+     "apply: outcome.kind: a lone UTF-16 surrogate escape (\\ud800-\\udfff) is not Unicode text"),
+    ('{"id":' + "9" * 5000 + ',"ok":true,"result":null}', "malformed",
+     "apply: reply is not protocol JSON (Exceeds the limit (4300 digits)"),
+])
+def test_unreadable_reply_is_malformed_and_the_engine_restarted(raw: str, kind: str, reason: str,
+                                                               tmp_path: Path) -> None:
+    (tmp_path / "reply").write_text(raw, encoding="utf-8")
+    env = {**os.environ, "HEDGESPEC_RAW_REPLY": str(tmp_path / "reply")}
+    adapter = JsonLinesAdapter(engine_cmd("raw_reply_engine.py"), timeout=5.0, env=env)
+    report = run(lambda: adapter, small(examples=2, steps=6, max_engine_failures=5))
+    failures = report["engine_failures"]
+    assert [(f["case"], f["step"], f["engine_failure"]["kind"]) for f in failures] == [(0, 3, kind), (1, 3, kind)]
+    assert failures[0]["engine_failure"]["reason"].startswith(reason)
+    assert adapter.restarts >= 1  # a malformed reply kills the process; the next case starts a fresh one
+    for text in (R.to_json(report), R.to_text(report), R.to_junit(report), R.to_markdown(report)):
+        (tmp_path / "r.txt").write_text(text, encoding="utf-8")  # every report can be written as UTF-8
+
+
+def test_an_engines_long_error_message_is_clipped_to_one_line(tmp_path: Path) -> None:
+    raw = '{"id":{id},"ok":false,"error":{"message":"line one\\nline\\u0000two ' + "x" * 100_000 + '"}}'
+    (tmp_path / "reply").write_text(raw, encoding="utf-8")
+    env = {**os.environ, "HEDGESPEC_RAW_REPLY": str(tmp_path / "reply")}
+    report = run(lambda: JsonLinesAdapter(engine_cmd("raw_reply_engine.py"), timeout=5.0, env=env),
+                 small(examples=1, steps=6))
+    reason = report["engine_failures"][0]["engine_failure"]["reason"]
+    assert reason.startswith("apply: engine error: line one line two xxx")
+    assert reason.endswith("... (100018 characters in all)") and len(reason) < 400
+
+
+def test_an_engine_name_that_is_not_unicode_text_fails_the_handshake(tmp_path: Path) -> None:
+    script = tmp_path / "surrogate.py"
+    script.write_text("import sys, json\nfor line in sys.stdin:\n"
+                      "    r = json.loads(line)\n"
+                      "    sys.stdout.write('{\"id\": %d, \"ok\": true, \"result\": {\"protocol\": \"hedgespec-engine/1\", "
+                      "\"name\": \"bad\\\\ud800\", \"capabilities\": []}}\\n' % r['id'])\n"
+                      "    sys.stdout.flush()\n")
+    with pytest.raises(EngineFailure) as info:
+        JsonLinesAdapter([sys.executable, str(script)])
+    assert info.value.kind == "handshake"
+    assert info.value.reason == "hello: result.name: a lone UTF-16 surrogate escape (\\ud800-\\udfff) is not Unicode text"
+
+    class Surrogate(ReferenceAdapter):
+        name = "bad\ud800"
+
+    report = run(lambda: Surrogate("seed"), small())
+    assert report["engine_failures"][0]["engine_failure"]["kind"] == "start"
+    assert "name: 'bad\\ud800' holds a lone UTF-16 surrogate" in report["engine_failures"][0]["engine_failure"]["reason"]
+    R.to_json(report).encode("utf-8")

@@ -74,6 +74,48 @@ def test_runner_accounts_for_every_vector(tmp_path: Path) -> None:
     assert report["summary"]["vectors"]["total"] == len(on_disk)
 
 
+def test_unreadable_vectors_are_reported_with_their_place(tmp_path: Path) -> None:
+    """Deep nesting, a 5,000-digit number and a repeated key fail their vector by file:line, never the run."""
+    vdir = tmp_path / "v"
+    vdir.mkdir()
+    text = (ROOT / "seed" / "scenario" / "adjust-margin.json").read_text()
+    (vdir / "deep.json").write_text('{"a":' * 100_000 + "1" + "}" * 100_000)
+    (vdir / "digits.json").write_text(text.replace('"format"', '"x": ' + "7" * 5000 + ', "format"', 1))
+    (vdir / "twice.json").write_text(text.replace('"format"', '"title": "t", "format"', 1))
+    report = run(lambda: ReferenceAdapter("seed"), small(examples=0, run_vectors=True, vectors=vdir))
+    reasons = {v["path"]: (v["status"], v["reason"]) for v in report["vectors"]}
+    assert reasons == {
+        "deep.json": ("failed", "invalid vector: deep.json: not valid JSON: nested too deeply"),
+        "digits.json": ("failed", "invalid vector: digits.json:2:8: not valid JSON: a number of 5000 digits (at most 4300)"),
+        "twice.json": ("failed", "invalid vector: twice.json: not valid JSON: key 'title' appears twice in one object"),
+    }
+
+
+def test_a_vector_file_name_that_is_not_utf8_is_reported_as_text(tmp_path: Path) -> None:
+    import os
+
+    from hedgespec.conformance import report as R
+
+    vdir = tmp_path / os.fsdecode(b"v\xff")
+    vdir.mkdir()
+    shutil.copy(ROOT / "seed" / "scenario" / "adjust-margin.json", vdir / os.fsdecode(b"\xfe.json"))
+    report = run(lambda: ReferenceAdapter("seed"), small(examples=0, run_vectors=True, vectors=vdir))
+    assert [(v["path"], v["status"]) for v in report["vectors"]] == [("\ufffd.json", "passed")]
+    assert report["provenance"]["vectors"] == "v\ufffd"
+    for text in (R.to_json(report), R.to_text(report), R.to_junit(report), R.to_markdown(report)):
+        text.encode("utf-8")  # once a UnicodeEncodeError writing --json, --junit or --markdown
+
+
+def test_verify_flags_a_vector_that_is_not_utf8(tmp_path: Path) -> None:
+    shutil.copytree(ROOT / "seed", tmp_path / "seed")
+    path = tmp_path / "seed" / "scenario" / "adjust-margin.json"
+    path.write_bytes(path.read_bytes().replace(b'"title"', b'"ti\xf5tle"', 1))
+    result = corpus.verify(tmp_path, ("seed",))
+    assert result.changed == ["seed/scenario/adjust-margin.json"]
+    assert [p for p, _ in result.invalid] == ["seed/scenario/adjust-margin.json"]
+    assert "cannot read" in result.invalid[0][1]
+
+
 def test_a_wrong_outcome_fails_the_vector_and_its_rules(tmp_path: Path) -> None:
     shutil.copytree(ROOT / "seed" / "scenario", tmp_path / "v")
 
