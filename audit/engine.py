@@ -77,6 +77,12 @@ except ImportError:  # pragma: no cover - exercised only without the fast extra
     decode_fused = None
 
 DEFAULT_DUP_WINDOW = 50_000
+
+
+def modelled_needed(choice: str) -> str:
+    """What decides a check that depends on a choice the profile leaves unmodelled."""
+    return f"the profile's {choice} choice modelled (a profile file that extends this one, given to --profile)"
+
 DEFAULT_MAX_LISTED = 1_000
 DEFAULT_FUNDING_WINDOW_MS = 60_000
 MAX_DISTINCT = 1_000  # distinct venue codes and not-decidable reasons kept apart (the rest counted together)
@@ -359,9 +365,11 @@ class Auditor:
         # into the counts at the end
         self.hot_fills = self.hot_openings = self.hot_modeless = 0
         self.profile_tol = Decimal(profile.effective("rounding_tolerance_money"))
-        self.blocked_by_positions = bool(profile.effective("mode_switch_blocked_by_positions"))
-        self.oversized_close = profile.effective("oversized_close")
-        self.funding_report = profile.effective("funding_report")
+        # behaviour the venue is judged by: the profile's own value, or None where it does not model the
+        # choice (the seed's value is what the model runs, not what the venue does): undecided then
+        self.blocked_by_positions = profile.modelled("mode_switch_blocked_by_positions")
+        self.oversized_close = profile.modelled("oversized_close")
+        self.funding_report = profile.modelled("funding_report")
         # venue facts from the meta record (defaults: exact data)
         self.venue: str | None = None
         self.meta: dict[str, Any] | None = None
@@ -693,7 +701,10 @@ class Auditor:
         if rec["outcome"] != "accepted":
             return
         where = (number, rec.get("src"))
-        if rec["requested"] != self.mode and self.blocked_by_positions:
+        if rec["requested"] != self.mode and self.blocked_by_positions is None:
+            self._cannot(R.MODE_SWITCH_WITH_POSITIONS, "the profile does not say whether open positions block a switch",
+                         modelled_needed("mode_switch_blocked_by_positions"), where)
+        elif rec["requested"] != self.mode and self.blocked_by_positions:
             open_legs = [f"{i} {s} {canonical(leg.qty)}" for (i, s), leg in self.legs.items()
                          if leg.known and leg.qty > 0]
             unknown = any(not leg.known for leg in self.legs.values()) or not self.default_known
@@ -740,6 +751,9 @@ class Auditor:
         if not leg.known:
             self._cannot(R.OVERSIZED_CLOSE, "closing order on a leg of unknown size",
                          "the leg's opening state or a position snapshot before the order", where)
+        elif self.oversized_close is None and rec["quantity"] > leg.qty + self.qty_step:
+            self._cannot(R.OVERSIZED_CLOSE, "closing order larger than its leg, and the profile does not say whether "
+                                            "such orders are refused or trimmed", modelled_needed("oversized_close"), where)
         elif self.oversized_close == "reject" and rec["quantity"] > leg.qty + self.qty_step:
             self._find(R.OVERSIZED_CLOSE,
                        f"closing order for {canonical(rec['quantity'])} accepted on {rec['instrument']} {side} "
@@ -1438,7 +1452,8 @@ class Auditor:
                 decided[R.FUNDING_AMOUNT] += 1  # as _compare_funding, without building its label
             else:
                 self._compare_funding(r, where, expected[s], tols[s], f"{s} leg of {legs[s][0]}")
-        if sided and self.funding_report == "per_leg" and not unsided:
+        # rows that name their leg are a per-leg report, whatever the profile says or leaves open
+        if sided and self.funding_report != "per_instrument" and not unsided:
             missing = [s for s in open_sides if s not in seen]
             if missing:
                 self._missing_funding(instrument, point, covered, "no funding entry", missing, [w for _, w in rows])
@@ -1472,7 +1487,12 @@ class Auditor:
         if len(unsided) == 1:
             amount = amounts[0]
             if abs(amount - total) <= tol_total:
-                if self.funding_report == "per_leg":
+                if self.funding_report is None:
+                    self._cannot(R.FUNDING_PER_LEG, "one funding row for both open legs, the sum of their amounts, "
+                                                    "and the profile does not say whether the venue reports funding "
+                                                    "per leg or per instrument", modelled_needed("funding_report"),
+                                 unsided[0][1])
+                elif self.funding_report == "per_leg":
                     self._find(R.FUNDING_PER_LEG,
                                f"one funding entry {canonical(amount)} for both open legs of {first['instrument']} at "
                                f"t={t}: the sum of the per-leg amounts {', '.join(canonical(e) for e in per_leg)} "
@@ -1486,7 +1506,7 @@ class Auditor:
             if booked:  # one leg's own amount: the other leg's entry is missing (or left out of the one row)
                 self.decided[R.FUNDING_AMOUNT] += 1
                 missing = [s for s in open_sides if s != booked[0]]
-                if self.funding_report == "per_leg":
+                if self.funding_report != "per_instrument":  # per leg, or unknown: the other leg's is missing either way
                     self._missing_funding(instrument, point, covered, f"one funding entry {canonical(amount)} on "
                                           f"{instrument}, the {booked[0]} leg's amount; no entry", missing,
                                           [unsided[0][1]])

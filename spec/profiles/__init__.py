@@ -139,6 +139,11 @@ class Profile:
             return choice.value
         return _seed_profile().choices[name].value
 
+    def modelled(self, name: str) -> Any:
+        """The profile's own value where it models the choice, else None: what a venue is judged by."""
+        choice = self.choices[name]
+        return choice.value if choice.status == "modelled" else None
+
     def as_json(self) -> dict[str, Any]:
         return {
             "name": self.name,

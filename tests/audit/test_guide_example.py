@@ -61,6 +61,20 @@ def test_the_guide_example_runs_as_written_and_prints_what_the_guide_shows(tmp_p
     assert "Traceback" not in done.stderr
     assert release_neutral(done.stderr + done.stdout) == release_neutral(shown)
     # what the guide's prose says about the output
-    assert "VERDICT: 5 finding(s); 0 check(s) not decidable from this data" in shown
-    assert "by rule: HM-FUND-002 1, HM-MODE-002 2, HM-NET-001 1, HM-POS-002 1" in shown
+    assert "VERDICT: 4 finding(s); 1 check(s) not decidable from this data" in shown
+    assert "by rule: HM-MODE-002 2, HM-NET-001 1, HM-POS-002 1" in shown
     assert "at bad.jsonl:13 <- userTrades_hedge_bad.json:50[3] id BTCUSDT:1004" in shown
+    # the profile file the guide shows decides the netted funding row: five findings, the fifth HM-FUND-002
+    section = GUIDE.read_text(encoding="utf-8")
+    section = section[section.index("### An example"):section.index("## 8.")]
+    [profile] = re.findall(r"```json\n(.*?)```", section, re.S)
+    (tmp_path / "binance-per-leg.json").write_text(profile, encoding="utf-8")
+    decided = subprocess.run([str(hedgespec), "audit", "bad.jsonl", "--profile", "binance-per-leg.json"],
+                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert decided.returncode == 1 and "Traceback" not in decided.stderr
+    assert "VERDICT: 5 finding(s); 0 check(s) not decidable from this data" in decided.stdout
+    assert "by rule: HM-FUND-002 1, HM-MODE-002 2, HM-NET-001 1, HM-POS-002 1" in decided.stdout
+    assert ("the sum of the per-leg amounts -0.0603, 0.09045 (netted; the profile says per-leg entries)"
+            in decided.stdout)
+    assert "the sum of the per-leg amounts -0.0603, 0.09045\n(netted; the profile says per-leg entries)" in section
+    assert re.search(r"^  profile +binance-usdm-funding-per-leg \(sha256:[0-9a-f]{64}\)$", decided.stdout, re.M)
