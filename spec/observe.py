@@ -84,9 +84,16 @@ def scope_key(params: dict[str, Any], symbol: str) -> str:
     return symbol
 
 
-def mode_in_force(snapshot: dict[str, Any], params: dict[str, Any], account: str, symbol: str) -> str:
-    return snapshot["accounts"][account]["position_mode"].get(scope_key(params, symbol),
-                                                              choice(params, "default_position_mode"))
+def mode_in_force(snapshot: dict[str, Any], params: dict[str, Any], account: str, symbol: str) -> str | None:
+    """The mode of the instrument's scope (HM-MODE-001): as the snapshot reports it; for a scope the snapshot
+    leaves out, the profile's ``default_position_mode`` where the profile models it, else None (unknown).
+
+    The mode is not inferred from the position rows: they follow the mode only where the engine keeps
+    HM-MODE-008, which is itself judged from them. A check whose judgement depends on an unknown mode
+    leaves it undecided and judges only what holds under both modes.
+    """
+    reported = snapshot["accounts"][account]["position_mode"].get(scope_key(params, symbol))
+    return reported if reported is not None else modelled_choice(params, "default_position_mode")
 
 
 def symbols_in_scope(params: dict[str, Any], scope: str) -> list[str]:

@@ -283,3 +283,19 @@ def test_mode_002_coin_level_request_not_judged_where_partial_switching_is_not_m
     one = steps(coin, [order("l", "BUY", "LONG", "1"), {**switch, "scope": "BTCUSDT"}])[-1]
     assert one.outcome["reason"] == "MODE_SWITCH_WITH_POSITIONS"
     assert "HM-MODE-002" in ids(under(edited(one, outcome=accepted.outcome), unknown), "HM-MODE-002")
+
+
+def test_mode_003_either_reason_where_whether_positions_block_is_not_modelled(tmp_path: Path):
+    """HM-MODE-003: with a position and an order open, the seed (positions_first) catches a refusal for the order;
+    a profile leaving whether positions block unconfirmed takes it (there, positions may not block the switch at
+    all), and still catches a reason neither blocker gives."""
+    both = steps("seed", [order("l", "BUY", "LONG", "1"), order("b", "BUY", "LONG", "1", "90", "LIMIT"),
+                          {"kind": "set_position_mode", "account": "A", "mode": "ONE_WAY"}])[-1]
+    assert both.outcome["reason"] == "MODE_SWITCH_WITH_POSITIONS"
+    for_orders = edited(both, outcome={**both.outcome, "reason": "MODE_SWITCH_WITH_OPEN_ORDERS"})
+    assert "HM-MODE-003" in ids(for_orders, "HM-MODE-003")
+    unknown = variant(tmp_path, "positions-unknown", mode_switch_blocked_by_positions=(None, "unconfirmed"))
+    assert ids(under(for_orders, unknown), "HM-MODE-003") == []
+    assert ids(under(both, unknown), "HM-MODE-003") == []
+    wrong = edited(both, outcome={**both.outcome, "reason": "INSUFFICIENT_MARGIN"})
+    assert "HM-MODE-003" in ids(under(wrong, unknown), "HM-MODE-003")

@@ -60,7 +60,7 @@ def settings_per_leg(view: StepView) -> Iterator[Violation]:
     scope = modelled_choice(view.params, "margin_type_scope" if kind == "set_margin_type" else "leverage_scope")
     account, symbol, side = action["account"], action["instrument"], action.get("position_side", "")
     if mode_in_force(view.before, view.params, account, symbol) != "HEDGE" or side not in ("LONG", "SHORT"):
-        return
+        return  # one-way, or unknown (HM-MODE-001): not judged
     other = "SHORT" if side == "LONG" else "LONG"
     target_after = row(view.after, account, symbol, side)[field]
     value = action.get(field)

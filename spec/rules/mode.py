@@ -23,7 +23,9 @@ declare(
     rationale="Venues differ in scope (Binance and OKX account-wide, Gate per settle currency, Bybit per symbol "
               "or coin) and in default (one-way on Binance and Bybit; OKX, Gate and KuCoin do not state it, and "
               "their profiles leave it unconfirmed); the rulebook makes both profile choices. That every account "
-              "has one mode per scope, ONE_WAY or HEDGE, is what the checks of HM-MODE-005 and HM-MODE-008 read.",
+              "has one mode per scope, ONE_WAY or HEDGE, is what the checks of HM-MODE-005 and HM-MODE-008 read. A "
+              "scope an engine's snapshot leaves out is in the profile's default where the profile models it; "
+              "elsewhere its mode is unknown, and what depends on it is not judged.",
     sources=["S-F5", "S-E1", "B-MODE", "Y-MODE", "O-MODE", "G-MODE", "K-API"],
     profile_choices=("mode_scope", "default_position_mode"),
 )
@@ -46,14 +48,23 @@ declare(
 )
 
 
-def _switch_targets(view: StepView) -> tuple[str, list[str], list[str]]:
-    """(account, instruments in the requested scope, those whose mode differs from the request)."""
+def _switch_targets(view: StepView) -> tuple[str, list[str], list[str], list[str]]:
+    """(account, instruments in the requested scope, those whose mode differs from the request, those whose mode
+    is unknown: not reported, and the profile's default not modelled)."""
     action = view.action
     account = action["account"]
     scope = action.get("scope", "*")
     symbols = symbols_in_scope(view.params, scope)
-    differing = [s for s in symbols if mode_in_force(view.before, view.params, account, s) != action["mode"]]
-    return account, symbols, differing
+    modes = {s: mode_in_force(view.before, view.params, account, s) for s in symbols}
+    differing = [s for s in symbols if modes[s] not in (None, action["mode"])]
+    return account, symbols, differing, [s for s in symbols if modes[s] is None]
+
+
+def _switched(view: StepView, account: str, symbol: str) -> bool | None:
+    """Whether the step changed the instrument's mode; None where the mode before or after is unknown."""
+    before = mode_in_force(view.before, view.params, account, symbol)
+    after = mode_in_force(view.after, view.params, account, symbol)
+    return None if before is None or after is None else before != after
 
 
 def _busy(view: StepView, account: str, symbol: str) -> tuple[bool, bool]:
@@ -84,32 +95,39 @@ def _valid_switch(view: StepView) -> bool:
 _PRECEDENCE = {"positions_first": "MODE_SWITCH_WITH_POSITIONS", "orders_first": "MODE_SWITCH_WITH_OPEN_ORDERS"}
 
 
-def _other_blocks(view: StepView, account: str, differing: list[str], blocker: int) -> bool:
-    """Whether the other blocker (orders for positions, positions for orders) also blocks, or may block (its
-    choice not modelled), the switch."""
+def _other_blocks(view: StepView, account: str, differing: list[str], unknown: list[str],
+                  blocker: int) -> tuple[bool, bool]:
+    """Whether the other blocker (orders for positions, positions for orders) also blocks the switch for certain,
+    and whether it may (its choice not modelled, or only instruments of unknown mode hold it)."""
     other = 1 - blocker
     key = "mode_switch_blocked_by_orders" if other == 1 else "mode_switch_blocked_by_positions"
-    return modelled_choice(view.params, key) is not False and any(_busy(view, account, s)[other] for s in differing)
+    blocks = modelled_choice(view.params, key)
+    if blocks is False:
+        return False, False
+    certain = blocks is True and any(_busy(view, account, s)[other] for s in differing)
+    return certain, any(_busy(view, account, s)[other] for s in (*differing, *unknown))
 
 
 def _guard_check(view: StepView, rule_id: str, blocker: int, reason: str) -> Iterator[Violation]:
     """HM-MODE-002 (blocker 0) or HM-MODE-003 (blocker 1). Where the profile does not model whether the blocker
-    blocks a switch, only the reason is judged: it is never given without its condition."""
+    blocks a switch, only the reason is judged: it is never given without its condition. An instrument of unknown
+    mode (HM-MODE-001) may or may not differ from the request: it neither requires a refusal nor leaves the reason
+    groundless."""
     key = "mode_switch_blocked_by_positions" if blocker == 0 else "mode_switch_blocked_by_orders"
     blocks = modelled_choice(view.params, key)
     if not _valid_switch(view) or blocks is False:
         return
-    account, _, differing = _switch_targets(view)
+    account, _, differing, unknown = _switch_targets(view)
     busy = [s for s in differing if _busy(view, account, s)[blocker]]
     if not busy:
-        if view.outcome["kind"] == "rejected" and view.outcome.get("reason") == reason:
+        if view.outcome["kind"] == "rejected" and view.outcome.get("reason") == reason and not any(
+                _busy(view, account, s)[blocker] for s in unknown):
             yield Violation(rule_id, f"switch rejected with {reason} although no instrument of the scope has one")
         return
     if blocks is None:
         return
     for symbol in busy:
-        if mode_in_force(view.after, view.params, account, symbol) != mode_in_force(view.before, view.params,
-                                                                                      account, symbol):
+        if _switched(view, account, symbol):
             yield Violation(rule_id, f"{account} {symbol}: mode switched while it had "
                                      f"{'a position' if blocker == 0 else 'an open order'}")
     partial = modelled_choice(view.params, "mode_switch_coin_level_partial") and view.action.get("scope") not in busy
@@ -118,13 +136,13 @@ def _guard_check(view: StepView, rule_id: str, blocker: int, reason: str) -> Ite
                                  f"{'positions' if blocker == 0 else 'open orders'}")
     elif view.outcome["kind"] == "rejected" and not partial:
         other = "MODE_SWITCH_WITH_OPEN_ORDERS" if blocker == 0 else "MODE_SWITCH_WITH_POSITIONS"
-        both = _other_blocks(view, account, differing, blocker)
-        allowed = {reason}
-        if both:
-            first = _PRECEDENCE.get(modelled_choice(view.params, "mode_switch_precedence"))  # None: either
-            allowed = {first} if first else {reason, other}
+        both, maybe_both = _other_blocks(view, account, differing, unknown, blocker)
+        first = _PRECEDENCE.get(modelled_choice(view.params, "mode_switch_precedence"))  # None: either
+        by_precedence = {first} if first else {reason, other}
+        allowed = by_precedence if both else ({reason} | by_precedence) if maybe_both else {reason}
         if view.outcome.get("reason") not in allowed:
-            note = " (positions and orders both block: the profile's precedence)" if both else ""
+            note = (" (positions and orders both block: the profile's precedence)" if both else
+                    " (positions and orders may both block)" if maybe_both else "")
             yield Violation(rule_id, f"expected reason {' or '.join(sorted(allowed))}{note}, "
                                      f"got {view.outcome.get('reason')}")
 
@@ -189,8 +207,8 @@ def same_mode_request(view: StepView) -> Iterator[Violation]:
     """Implements HM-MODE-004."""
     if view.action.get("kind") != "set_position_mode" or not _valid_switch(view):
         return
-    _, _, differing = _switch_targets(view)
-    if differing:
+    _, _, differing, unknown = _switch_targets(view)
+    if differing or unknown:  # a request for another mode, or perhaps one (a mode unknown): not judged here
         return
     answer = modelled_choice(view.params, "same_mode_request")  # None: either answer
     expected = {"rejected": ["rejected"], "unchanged": ["unchanged"]}.get(answer, ["unchanged", "rejected"])
@@ -220,27 +238,37 @@ def switch_scope(view: StepView) -> Iterator[Violation]:
     """Implements HM-MODE-005."""
     if view.action.get("kind") != "set_position_mode" or view.outcome["kind"] not in ("accepted", "partially_applied"):
         return
-    account, symbols, _ = _switch_targets(view)
+    account, symbols, _, _ = _switch_targets(view)
     wanted = view.action["mode"]
-    switched = [s for s in symbols if mode_in_force(view.after, view.params, account, s) == wanted]
-    if view.outcome["kind"] == "accepted" and len(switched) != len(symbols):
-        yield Violation("HM-MODE-005", f"accepted switch left {sorted(set(symbols) - set(switched))} unswitched")
+    unswitched = [s for s in symbols if mode_in_force(view.after, view.params, account, s) not in (None, wanted)]
+    if view.outcome["kind"] == "accepted" and unswitched:
+        yield Violation("HM-MODE-005", f"accepted switch left {sorted(unswitched)} unswitched")
     for acc_id, acc in view.before["accounts"].items():
         after = view.after["accounts"][acc_id]
         for key in ("wallet", "open_orders"):
             if acc[key] != after[key]:
                 yield Violation("HM-MODE-005", f"{acc_id}: {key} changed by a mode switch")
         for symbol in after["positions"]:
-            switched = mode_in_force(view.before, view.params, acc_id, symbol) != mode_in_force(
-                view.after, view.params, acc_id, symbol)
-            if switched and not (acc_id == account and symbol in symbols):
+            switched = _switched(view, acc_id, symbol)
+            outside = not (acc_id == account and symbol in symbols)
+            rows_changed = acc["positions"][symbol] != after["positions"][symbol]
+            is_open = any(r["quantity"] != "0" for r in after["positions"][symbol].values())
+            if switched is None:  # a mode unknown: rows that changed outside the scope, or that hold a position,
+                if rows_changed and (outside or is_open):  # are wrong whether the mode switched or not
+                    yield Violation("HM-MODE-005", f"{acc_id} {symbol}: position rows changed by a mode switch "
+                                                   f"{'outside the requested scope' if outside else 'with a position open'}")
+                continue
+            if switched and outside:
                 yield Violation("HM-MODE-005", f"{acc_id} {symbol}: mode changed outside the requested scope")
-            if not switched and acc["positions"][symbol] != after["positions"][symbol]:
+            if not switched and rows_changed:
                 yield Violation("HM-MODE-005", f"{acc_id} {symbol}: position rows changed by a mode switch")
-            if switched and any(r["quantity"] != "0" for r in after["positions"][symbol].values()):
+            if switched and is_open:
                 yield Violation("HM-MODE-005", f"{acc_id} {symbol}: switched with a position open")
     if view.before.get("insurance_fund") != view.after.get("insurance_fund"):
         yield Violation("HM-MODE-005", "insurance fund changed by a mode switch")
+
+
+_ROWS = {"HEDGE": {"LONG", "SHORT"}, "ONE_WAY": {"BOTH"}}
 
 
 @rule(
@@ -254,13 +282,29 @@ def switch_scope(view: StepView) -> Iterator[Violation]:
     observes=("snapshot",), requires=("hedge-mode",),
 )
 def rows_follow_mode(view: StepView) -> Iterator[Violation]:
-    """Implements HM-MODE-008."""
+    """Implements HM-MODE-008. Where the mode is unknown (HM-MODE-001: not reported, the profile's default not
+    modelled), what holds under both modes: an instrument's rows are those of one mode, and every instrument of
+    one mode scope has those of the same mode."""
+    unknown: dict[tuple[str, str], dict[str, str]] = {}  # (account, mode scope) -> instrument -> mode of its rows
+    per_scope = modelled_choice(view.params, "mode_scope") is not None
     for account, acc in view.after["accounts"].items():
         for symbol, sides in acc["positions"].items():
             mode = mode_in_force(view.after, view.params, account, symbol)
-            expected = {"LONG", "SHORT"} if mode == "HEDGE" else {"BOTH"}
-            if set(sides) != expected:
+            if mode is None:
+                follows = next((m for m, shape in _ROWS.items() if set(sides) == shape), None)
+                if follows is None:
+                    yield Violation("HM-MODE-008", f"{account} {symbol}: rows {sorted(sides)} are those of neither "
+                                                   f"mode")
+                else:
+                    scope = scope_key(view.params, symbol) if per_scope else symbol
+                    unknown.setdefault((account, scope), {})[symbol] = follows
+            elif set(sides) != _ROWS["HEDGE" if mode == "HEDGE" else "ONE_WAY"]:
                 yield Violation("HM-MODE-008", f"{account} {symbol}: rows {sorted(sides)} in {mode} mode")
+    for (account, scope), follows in unknown.items():
+        if len(set(follows.values())) > 1:
+            listed = ", ".join(f"{symbol} {mode}" for symbol, mode in sorted(follows.items()))
+            yield Violation("HM-MODE-008", f"{account}: the rows of mode scope {scope} (its mode not reported) "
+                                           f"follow different modes: {listed}")
     for account, symbol, side, r in rows(view.after):
         qty = r["quantity"]
         if (side == "LONG" and qty.startswith("-")) or (side == "SHORT" and qty != "0" and not qty.startswith("-")):

@@ -66,10 +66,13 @@ def _side_reasons(view: StepView) -> set[str]:
     applies_to=("place_order",), observes=("snapshot", "outcome"), requires=("hedge-mode",),
 )
 def position_side_matches_mode(view: StepView) -> Iterator[Violation]:
-    """Implements HM-ORD-001."""
+    """Implements HM-ORD-001. Where the mode is unknown (HM-MODE-001: not reported, the profile's default not
+    modelled), nothing is judged: every position side matches one of the two modes."""
     if not _place(view):
         return
     mode = mode_in_force(view.before, view.params, view.action["account"], view.action["instrument"])
+    if mode is None:
+        return
     side = view.action.get("position_side", "")
     mismatch = side not in ("LONG", "SHORT") if mode == "HEDGE" else side in ("LONG", "SHORT")
     reason = view.outcome.get("reason")
@@ -216,7 +219,7 @@ def closing_within_leg(view: StepView) -> Iterator[Violation]:
     closing = (side == "LONG") == (action.get("side") == "SELL")
     order_type = action.get("order_type")
     if not closing or order_type not in ("MARKET", "LIMIT", *_CONDITIONAL) or mode_in_force(
-            view.before, view.params, account, symbol) != "HEDGE":
+            view.before, view.params, account, symbol) != "HEDGE":  # one-way, or unknown: not judged here
         return
     close_position = action.get("close_position") is True
     try:
@@ -568,7 +571,7 @@ def initial_margin_reserved(view: StepView) -> Iterator[Violation]:
         return
     side = action.get("position_side")
     if side not in ("LONG", "SHORT") or mode_in_force(
-            view.before, view.params, action["account"], action["instrument"]) != "HEDGE":
+            view.before, view.params, action["account"], action["instrument"]) != "HEDGE":  # one-way or unknown
         return
     reason = view.outcome.get("reason")
     if view.outcome["kind"] == "rejected" and reason != "INSUFFICIENT_MARGIN":

@@ -86,7 +86,8 @@ def legs_never_offset(view: StepView) -> Iterator[Violation]:
     observes=("snapshot", "events"), requires=("one-way-mode",),
 )
 def one_way_nets(view: StepView) -> Iterator[Violation]:
-    """Implements HM-NET-002."""
+    """Implements HM-NET-002. Where the mode is unknown (HM-MODE-001: not reported, the profile's default not
+    modelled), a BOTH fill is not judged out of place, but a net row that does not net is wrong in either mode."""
     moved: dict[tuple[str, str], Decimal] = {}
     for fill in events(view.outcome, "fill"):
         if fill["position_side"] == "BOTH":
@@ -94,7 +95,7 @@ def one_way_nets(view: StepView) -> Iterator[Violation]:
             signed = D(fill["quantity"]) if fill["side"] == "BUY" else -D(fill["quantity"])
             moved[key] = moved.get(key, Decimal(0)) + signed
     for (account, symbol), delta in moved.items():
-        if mode_in_force(view.before, view.params, account, symbol) != "ONE_WAY":
+        if mode_in_force(view.before, view.params, account, symbol) not in ("ONE_WAY", None):
             yield Violation("HM-NET-002", f"{account} {symbol}: a BOTH fill in hedge mode")
             continue
         before, after = row(view.before, account, symbol, "BOTH"), row(view.after, account, symbol, "BOTH")
