@@ -67,8 +67,7 @@ def modelled_choice(params: dict[str, Any], name: str) -> Any:
     the reference model runs, not what the venue does. A check that judges an engine by such a
     choice leaves the part that depends on it undecided.
     """
-    spec = profile_of(params.get("profile", "seed")).choices[name]
-    return spec.value if spec.status == "modelled" else None
+    return profile_of(params.get("profile", "seed")).modelled(name)
 
 
 def instruments(params: dict[str, Any]) -> dict[str, dict[str, Any]]:
