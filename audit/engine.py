@@ -701,21 +701,21 @@ class Auditor:
         if rec["outcome"] != "accepted":
             return
         where = (number, rec.get("src"))
-        if rec["requested"] != self.mode and self.blocked_by_positions is None:
-            self._cannot(R.MODE_SWITCH_WITH_POSITIONS, "the profile does not say whether open positions block a switch",
-                         modelled_needed("mode_switch_blocked_by_positions"), where)
-        elif rec["requested"] != self.mode and self.blocked_by_positions:
+        if rec["requested"] != self.mode and self.blocked_by_positions is not False:
             open_legs = [f"{i} {s} {canonical(leg.qty)}" for (i, s), leg in self.legs.items()
                          if leg.known and leg.qty > 0]
             unknown = any(not leg.known for leg in self.legs.values()) or not self.default_known
-            if open_legs:
+            if (open_legs or unknown) and self.blocked_by_positions is None:  # fine where open legs may switch
+                self._cannot(R.MODE_SWITCH_WITH_POSITIONS, "the profile does not say whether open positions block a "
+                             "switch", modelled_needed("mode_switch_blocked_by_positions"), where)
+            elif open_legs:
                 self._find(R.MODE_SWITCH_WITH_POSITIONS,
                            f"switch to {rec['requested']} accepted while legs were open: {', '.join(open_legs)}",
                            rec["t"], [where], code=code)
             elif unknown:
                 self._cannot(R.MODE_SWITCH_WITH_POSITIONS, "some legs' sizes are unknown at the switch",
                              "an opening state declared complete, or position snapshots before the switch", where)
-            else:
+            else:  # every leg known flat: right under either value of the choice
                 self.decided[R.MODE_SWITCH_WITH_POSITIONS] += 1
         self.mode = rec["requested"]
 

@@ -149,3 +149,7 @@ def test_hm_mode_002_switch_with_legs_open_is_undecided_where_the_profile_leaves
         "the profile does not say whether open positions block a switch",
         "the profile's mode_switch_blocked_by_positions choice modelled (a profile file that extends this one, "
         "given to --profile)")]
+    # every leg known flat: the switch is right under either value, so it is decided, not listed
+    flat = audit_records([*records[:2], rec("mode_change", 2, "m", requested="ONE_WAY", outcome="accepted")],
+                         open_blocker)
+    assert flat.findings == [] and flat.undecided == [] and flat.decided_by_rule["HM-MODE-002"] == 1
