@@ -18,6 +18,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from hedgespec.model import initial_state, snapshot, step
 from hedgespec.model.codec import InputError, action_from_json, outcome_to_json
+from hedgespec.spec.profiles import Profile
 from hedgespec.spec.registry import CAPABILITIES
 
 ADAPTER_PROTOCOL_VERSION = "1"
@@ -43,7 +44,7 @@ class ReferenceAdapter:
     name = "hedgespec-reference"
     capabilities = frozenset(CAPABILITIES)
 
-    def __init__(self, profile: str | None = None) -> None:
+    def __init__(self, profile: str | Profile | None = None) -> None:
         self.profile = profile
         self.state: Any = None
 

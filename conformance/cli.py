@@ -235,7 +235,8 @@ def cmd_vectors(args: argparse.Namespace) -> int:
         if root.exists() and not root.is_dir():
             raise UsageError(f"{args.dir}: not a directory")
         written = corpus.export(root, profiles)
-        sys.stdout.write(f"wrote {len(written)} vectors under {args.dir}\n")
+        count = sum(rel.endswith(".json") for rel in written)
+        sys.stdout.write(f"wrote {count} vectors and {len(written) - count} {corpus.OMITTED} under {args.dir}\n")
         return EXIT_OK
     root = Path(args.dir) if args.dir else builtin_root()
     if args.dir and not root.is_dir():

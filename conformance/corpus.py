@@ -4,29 +4,105 @@ Layout: ``conformance/vectors/<profile>/scenario/<name>.json`` (scenario functio
 ``conformance/vectors/<profile>/random/random-<n>.json`` (seeded random runs driven by
 ``random.Random``, so that neither Hypothesis nor the test order changes them).
 
-``export(root)`` writes the corpus; ``verify(root)`` regenerates it in memory and reports every
-file that differs, is missing or is extra, and every vector naming a rule whose digest changed.
+A vector states only what holds under every value its profile leaves open (a choice whose status
+is not ``modelled``): each case is also run under every single-choice variant of the profile
+(``open_variants``); a scenario that any variant decides differently is left out for that profile,
+a random run is cut before the first step one decides. ``<profile>/OMITTED.md`` lists what was
+left out and why.
+
+``export(root)`` writes the corpus and removes the generated files it no longer makes;
+``verify(root)`` regenerates it in memory and reports every file that differs, is missing or is
+extra, and every vector naming a rule whose digest changed.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from hedgespec.conformance import vectors as V
 from hedgespec.conformance.generate import Generator, RandomChooser
 from hedgespec.conformance.rulebook import Rulebook, load_rulebook
 from hedgespec.conformance.scenarios import SCENARIOS
 from hedgespec.conformance.world import RANDOM_WALLET, default_params, mode_scopes
-from hedgespec.model import initial_state, snapshot
-from hedgespec.spec.profiles import Profile, builtin_profile_names, load_profile
+from hedgespec.model import NOT_SIMULATED, initial_state, snapshot
+from hedgespec.model.codec import InputError
+from hedgespec.spec.profiles import CHOICE_SPECS, Choice, Profile, builtin_profile_names, load_profile
 
 from hedgespec.names import text_name
 
 PROFILES = tuple(builtin_profile_names())
 RANDOM_VECTORS = 4  # per profile
 RANDOM_LENGTH = 20
+OMITTED = "OMITTED.md"  # per profile: what the open choices left out (not a vector: no .json)
+
+# Open choices no variant is run for, and why.
+UNTRIED = {"mode_switch_cooldown_seconds": "a non-zero cooldown is not simulated (logical time only)",
+           "rounding_tolerance_money": "the model does not read it (audits only)"}
+# Decimal-string choices: the value tried besides the seed's (enums try every value the model simulates).
+OTHER_VALUE = {"rate": "0.001", "leverage": "5"}
+
+
+@dataclass(frozen=True)
+class Variant:
+    """The profile with one open choice set to another value the model can run, as modelled."""
+
+    choice: str
+    value: Any
+    profile: Profile
+
+
+def open_variants(profile: Profile) -> list[Variant]:
+    """One variant per open choice and per value of it the model can run besides the one it runs."""
+    out = []
+    for spec in CHOICE_SPECS:
+        if profile.choices[spec.name].status == "modelled" or spec.name in UNTRIED:
+            continue
+        values = spec.allowed if spec.allowed is not None else (OTHER_VALUE[spec.kind],)
+        for value in values:
+            if value == profile.effective(spec.name) or value in NOT_SIMULATED.get(spec.name, ()):
+                continue
+            choice = Choice(value, "modelled", "variant: a value the profile leaves open")
+            out.append(Variant(spec.name, value,
+                               dataclasses.replace(profile, choices={**profile.choices, spec.name: choice})))
+    return out
+
+
+def expectations(params: dict, actions: Sequence[dict], profile: Profile) -> list[tuple[Any, ...]] | None:
+    """Per step what a vector records (outcome kind, reason, expected state); None if ``params`` do not start."""
+    try:
+        results = V.model_run(params, actions, profile)
+    except InputError:
+        return None
+    return [(o["kind"], o["reason"], V.expected_state(s)) for o, s in results]
+
+
+def open_divergence(params: dict, actions: Sequence[dict], profile: Profile,
+                    variants: Sequence[Variant]) -> dict[str, int]:
+    """Open choice -> the first step (0-based) a variant of it decides differently (absent: none)."""
+    base = expectations(params, actions, profile)
+    if base is None:
+        raise InputError(f"{profile.name}: the case's parameters do not start a run")
+    out: dict[str, int] = {}
+    for variant in variants:
+        other = expectations(params, actions, variant.profile)
+        first = 0 if other is None else next((i for i, (a, b) in enumerate(zip(base, other, strict=True))
+                                              if a != b), None)
+        if first is not None:
+            out[variant.choice] = min(first, out.get(variant.choice, first))
+    return out
+
+
+@dataclass
+class Omissions:
+    """What one profile's open choices kept out of its corpus."""
+
+    scenarios: dict[str, list[str]] = field(default_factory=dict)  # name -> choices that decide it
+    cut: dict[int, tuple[int, list[str]]] = field(default_factory=dict)  # random n -> (steps kept, choices)
 
 
 def random_case(profile: Profile, n: int) -> tuple[dict, list[dict]]:
@@ -43,17 +119,23 @@ def random_case(profile: Profile, n: int) -> tuple[dict, list[dict]]:
 
 
 def generate(profiles: tuple[str, ...] = PROFILES, rulebook: Rulebook | None = None) -> dict[str, str]:
-    """Relative path -> file text of the whole corpus."""
+    """Relative path -> file text of the whole corpus (vectors and each profile's OMITTED.md)."""
     rulebook = rulebook or load_rulebook()
     digests = {r.id: r.digest for r in rulebook.rules}
     by_id = rulebook.by_id
     files: dict[str, str] = {}
     for name in profiles:
         profile = load_profile(name)
+        variants = open_variants(profile)
+        omitted = Omissions()
         for sc in SCENARIOS:
             if sc.profiles is not None and name not in sc.profiles:
                 continue
             params, actions = sc.build(profile)
+            deciding = open_divergence(params, actions, profile, variants)
+            if deciding:
+                omitted.scenarios[sc.name] = sorted(deciding)
+                continue
             rules = {rid: digests.get(rid, "unknown") for rid in sc.rules}
             caps = [c for rid in sc.rules if rid in by_id for c in by_id[rid].requires]
             vec = V.build_vector(f"{name}/scenario/{sc.name}", sc.title, params, actions, profile, rules,
@@ -61,16 +143,72 @@ def generate(profiles: tuple[str, ...] = PROFILES, rulebook: Rulebook | None = N
             files[f"{name}/scenario/{sc.name}.json"] = V.dump_vector(vec)
         for n in range(RANDOM_VECTORS):
             params, actions = random_case(profile, n)
+            deciding = open_divergence(params, actions, profile, variants)
+            if deciding:
+                keep = min(deciding.values())
+                omitted.cut[n] = (keep, sorted(c for c, i in deciding.items() if i == keep))
+                actions = actions[:keep]
+            if not actions:
+                continue
             vec = V.build_vector(f"{name}/random/random-{n}", f"Seeded random run {n} ({name})", params, actions,
                                  profile, {}, {"generator": "random", "seed": f"hedgespec-vector:{name}:{n}",
-                                               "length": RANDOM_LENGTH})
+                                               "length": len(actions)})
             files[f"{name}/random/random-{n}.json"] = V.dump_vector(vec)
+        files[f"{name}/{OMITTED}"] = omitted_text(profile, variants, omitted)
     return files
 
 
+def omitted_text(profile: Profile, variants: Sequence[Variant], omitted: Omissions) -> str:
+    """``<profile>/OMITTED.md``: the open choices tried, the scenarios left out and the random runs cut."""
+    name = profile.name
+    lines = [f"# {name}: vectors left out", "",
+             "Generated by `hedgespec vectors export`; do not edit. A vector states only what holds under every",
+             "value its profile leaves open (docs/formats/vectors.md): each case is also run with one open choice",
+             "at a time set to another value the reference model can run; a scenario such a variant decides",
+             "differently is left out, a random run is cut before the first step one decides.", ""]
+    tried: dict[str, list[str]] = {}
+    for v in variants:
+        tried.setdefault(v.choice, []).append(f"`{_show(v.value)}`")
+    untried = [c for c in UNTRIED if profile.choices[c].status != "modelled"]
+    if not tried and not untried:
+        lines += ["The profile models every choice: nothing is left out."]
+        return "\n".join(lines) + "\n"
+    lines += ["## Open choices", ""]
+    lines += [f"* `{c}`: also run as {', '.join(vals)}" for c, vals in tried.items()]
+    lines += [f"* `{c}`: not varied: {UNTRIED[c]}" for c in untried]
+    lines += ["", f"## Scenarios left out ({len(omitted.scenarios)})", ""]
+    lines += [f"* `{sc}`: decided by {', '.join(f'`{c}`' for c in choices)}"
+              for sc, choices in omitted.scenarios.items()] or ["None."]
+    lines += ["", f"## Random runs cut ({len(omitted.cut)} of {RANDOM_VECTORS})", ""]
+    for n, (keep, choices) in omitted.cut.items():
+        kept = f"{keep} of {RANDOM_LENGTH} steps kept" if keep else "not generated (no step kept)"
+        lines.append(f"* `random-{n}`: {kept}; step {keep + 1} is decided by "
+                     f"{', '.join(f'`{c}`' for c in choices)}")
+    if not omitted.cut:
+        lines.append("None.")
+    return "\n".join(lines) + "\n"
+
+
+def _show(value: Any) -> str:
+    return "true" if value is True else "false" if value is False else str(value)
+
+
+def _generated_layout(rel: str, profiles: tuple[str, ...]) -> bool:
+    """A path the generator owns: ``<profile>/{scenario,random}/*.json`` or ``<profile>/OMITTED.md``."""
+    parts = rel.split("/")
+    return parts[0] in profiles and ((len(parts) == 3 and parts[1] in ("scenario", "random")
+                                      and parts[2].endswith(".json")) or parts[1:] == [OMITTED])
+
+
 def export(root: Path, profiles: tuple[str, ...] = PROFILES) -> list[str]:
-    """Write the corpus under ``root``; returns the relative paths written."""
+    """Write the corpus under ``root`` and remove the generated files it no longer makes; returns the
+    relative paths written."""
     files = generate(profiles)
+    if root.is_dir():
+        for path in sorted(root.rglob("*")):
+            rel = path.relative_to(root).as_posix()
+            if path.is_file() and rel not in files and _generated_layout(rel, profiles):
+                path.unlink()
     for rel, text in files.items():
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -105,9 +243,10 @@ def verify(root: Path, profiles: tuple[str, ...] = PROFILES, rulebook: Rulebook 
     rulebook = rulebook or load_rulebook()
     expected = generate(profiles, rulebook)
     result = Verification()
-    on_disk = {p.relative_to(root).as_posix() for p in root.rglob("*.json")} if root.is_dir() else set()
+    on_disk = {p.relative_to(root).as_posix() for p in root.rglob("*")
+               if p.is_file() and (p.suffix == ".json" or p.name == OMITTED)} if root.is_dir() else set()
     current = {r.id: r.digest for r in rulebook.rules}
-    for rel in sorted(on_disk):
+    for rel in sorted(r for r in on_disk if r.endswith(".json")):
         try:
             vec = V.load_vector(root / rel, root)
         except V.VectorError as exc:
