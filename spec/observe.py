@@ -75,6 +75,9 @@ def instruments(params: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def scope_key(params: dict[str, Any], symbol: str) -> str:
+    """The ``position_mode`` key of the instrument's mode scope under the effective ``mode_scope`` (the one the
+    model runs). Checks read it only where the profile models ``mode_scope``; elsewhere ``mode_in_force`` looks
+    the mode up under every key that may hold it."""
     scope = choice(params, "mode_scope")
     if scope == "account":
         return "*"
@@ -87,11 +90,23 @@ def mode_in_force(snapshot: dict[str, Any], params: dict[str, Any], account: str
     """The mode of the instrument's scope (HM-MODE-001): as the snapshot reports it; for a scope the snapshot
     leaves out, the profile's ``default_position_mode`` where the profile models it, else None (unknown).
 
+    Where the profile does not model ``mode_scope``, the scope's key is not known either: the mode is the one the
+    snapshot reports under the instrument, its settle asset or ``*``; several keys reporting different modes leave
+    it unknown (None), none of them the scope left out.
+
     The mode is not inferred from the position rows: they follow the mode only where the engine keeps
     HM-MODE-008, which is itself judged from them. A check whose judgement depends on an unknown mode
     leaves it undecided and judges only what holds under both modes.
     """
-    reported = snapshot["accounts"][account]["position_mode"].get(scope_key(params, symbol))
+    reported_modes = snapshot["accounts"][account]["position_mode"]
+    if modelled_choice(params, "mode_scope") is not None:
+        reported = reported_modes.get(scope_key(params, symbol))
+    else:
+        keys = (symbol, instruments(params)[symbol]["settle_asset"], "*")
+        found = {reported_modes[k] for k in keys if reported_modes.get(k) is not None}
+        if len(found) > 1:
+            return None
+        reported = next(iter(found), None)
     return reported if reported is not None else modelled_choice(params, "default_position_mode")
 
 

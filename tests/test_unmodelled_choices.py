@@ -13,6 +13,7 @@ import copy
 from pathlib import Path
 
 from hedgespec.spec.registry import StepView
+from hedgespec.spec.rulebook import get
 from test_check_strength import TRIM_RUN, edited, ids, order, steps, stop, under, variant
 
 REFUSED = {"kind": "rejected", "reason": "REDUCE_EXCEEDS_LEG", "message": "", "events": []}
@@ -118,6 +119,40 @@ def test_fund_002_per_instrument_row_allowed_where_the_report_is_not_modelled():
     assert ids(under(view, "binance-usdm"), "HM-FUND-002") == []
     assert "HM-FUND-002" in ids(under(netted("-0.0999999999999999"), "binance-usdm"), "HM-FUND-002")
 
+
+
+def test_fund_002_entries_take_one_form_or_the_other_where_the_report_is_not_modelled(tmp_path: Path):
+    """HM-FUND-002: where the report is not modelled (binance-usdm), the entries of an account and instrument are
+    either one per leg with that leg's amount or one unsided row of the sum. Per-leg entries whose amounts are
+    wrong but add up, one leg's entry beside an unsided row, and two unsided rows are neither, and caught; a leg's
+    entry split in two that books its amount, or a row left out where the legs cancel, is allowed. Under the seed
+    and a profile modelling per_instrument the judgement is unchanged."""
+    view = steps("seed", [*CROSS, *HEDGED])[-1]
+    entries = _entries(view, "FUNDING")
+    others = [e for e in view.outcome["events"] if e not in entries]
+    long_, short = (next(e for e in entries if e["position_side"] == side) for side in ("LONG", "SHORT"))
+    assert (long_["amount"], short["amount"]) == ("-0.2", "0.1")
+    wrong_split = _with_events(view, [*others, {**long_, "amount": "-0.3"}, {**short, "amount": "0.2"}])
+    mixed = _with_events(view, [*others, {**long_, "amount": "-0.2"}, {**short, "position_side": None,
+                                                                        "amount": "0.1"}])
+    two_rows = _with_events(view, [*others, {**long_, "position_side": None, "amount": "-0.05"},
+                                   {**short, "position_side": None, "amount": "-0.05"}])
+    leg_split = _with_events(view, [*others, short, {**long_, "amount": "-0.05"}, {**long_, "amount": "-0.15"}])
+    per_instrument = variant(tmp_path, "per-instrument", funding_report=("per_instrument", "modelled"))
+    for broken in (wrong_split, mixed, two_rows):
+        assert "HM-FUND-002" in ids(under(broken, "binance-usdm"), "HM-FUND-002")
+        assert "HM-FUND-002" in ids(broken, "HM-FUND-002")  # the seed: per_leg
+    assert ids(under(leg_split, "binance-usdm"), "HM-FUND-002") == []
+    assert ids(leg_split, "HM-FUND-002") == []
+    for kept in (wrong_split, two_rows):  # per_instrument modelled: the account's total, as before
+        assert ids(under(kept, per_instrument), "HM-FUND-002") == []
+    cancel = steps("seed", [*CROSS, order("l", "BUY", "LONG", "1"), order("s", "SELL", "SHORT", "1"),
+                            HEDGED[-1]])[-1]
+    paid = sorted(p["amount"] for p in cancel.outcome["events"] if p["type"] == "funding")
+    assert paid == ["-0.1", "0.1"]
+    no_row = _with_events(cancel, [e for e in cancel.outcome["events"] if e not in _entries(cancel, "FUNDING")])
+    assert ids(under(no_row, "binance-usdm"), "HM-FUND-002") == []
+    assert "HM-FUND-002" in ids(no_row, "HM-FUND-002")
 
 def test_fund_003_isolated_funding_in_any_source_where_not_modelled():
     """HM-FUND-003: the seed (isolated_margin) catches isolated funding booked to the wallet; binance-usdm (source
@@ -299,3 +334,40 @@ def test_mode_003_either_reason_where_whether_positions_block_is_not_modelled(tm
     assert ids(under(both, unknown), "HM-MODE-003") == []
     wrong = edited(both, outcome={**both.outcome, "reason": "INSUFFICIENT_MARGIN"})
     assert "HM-MODE-003" in ids(under(wrong, unknown), "HM-MODE-003")
+
+
+def test_mode_002_003_groundless_reason_names_what_the_switch_would_change(tmp_path: Path):
+    """HM-MODE-002 and HM-MODE-003: with the blocker unconfirmed, a request for the mode in force refused for a
+    position (an order) that is open is still groundless, since the switch changes no instrument; the finding and
+    the statement say so, not that the scope holds none. HM-MODE-004 catches the same refusal."""
+    for rule_id, opener, key, what in (
+            ("HM-MODE-002", order("l", "BUY", "LONG", "1"), "mode_switch_blocked_by_positions", "a position"),
+            ("HM-MODE-003", order("b", "BUY", "LONG", "1", "90", "LIMIT"), "mode_switch_blocked_by_orders",
+             "an open order")):
+        unknown = variant(tmp_path, f"{key}-unknown", **{key: (None, "unconfirmed")})
+        same = steps("seed", [opener, {"kind": "set_position_mode", "account": "A", "mode": "HEDGE"}])[-1]
+        assert same.outcome["kind"] == "unchanged"
+        reason = "MODE_SWITCH_WITH_POSITIONS" if rule_id == "HM-MODE-002" else "MODE_SWITCH_WITH_OPEN_ORDERS"
+        refused = under(edited(same, outcome={**REFUSED, "reason": reason}), unknown)
+        found = [str(v) for v in get(rule_id).check(refused)]
+        assert found == [f"{rule_id}: switch rejected with {reason} although no instrument the switch would "
+                         f"change has {what}"]
+        assert "HM-MODE-004" in ids(refused, "HM-MODE-004")
+        assert "no instrument the switch would change" in get(rule_id).statement
+        assert "no instrument of the scope" not in get(rule_id).statement
+
+
+def test_fee_001_settlement_fee_may_equal_a_one_atom_notional():
+    """HM-FEE-001: where the settlement rate is not modelled (binance-usdm) the fee lies from zero to the settled
+    notional, both included: fees round up to the money unit, so on a notional of one money atom (1e-8 x 1e-8)
+    any positive rate below 1 charges the whole atom. One atom more is caught."""
+    view = steps("seed", [order("q", "BUY", "LONG", "1", "50", instrument="ETHUSDT_Q"),
+                          {"kind": "expire", "instrument": "ETHUSDT_Q", "settlement_price": "51"}])[-1]
+    fill = next(e for e in view.outcome["events"] if e["type"] == "fill")
+
+    def tiny(fee: str) -> StepView:
+        edited_fill = {**fill, "quantity": "0.00000001", "price": "0.00000001", "fee": fee}
+        return _with_events(view, [edited_fill if e is fill else e for e in view.outcome["events"]])
+
+    assert ids(under(tiny("0.0000000000000001"), "binance-usdm"), "HM-FEE-001") == []
+    assert "HM-FEE-001" in ids(under(tiny("0.0000000000000002"), "binance-usdm"), "HM-FEE-001")

@@ -16,7 +16,7 @@ import pytest
 from hedgespec.spec.observe import instruments, scope_key
 from hedgespec.spec.profiles import builtin_profile_names, load_profile
 from hedgespec.spec.registry import StepView
-from hedgespec.spec.rulebook import run_step_checks
+from hedgespec.spec.rulebook import get, run_step_checks
 from scenarios import params
 from test_check_strength import edited, ids, order, run, steps, under, variant
 
@@ -132,6 +132,14 @@ def test_mode_008_what_holds_in_both_modes_is_still_judged(tmp_path: Path):
     assert ids(_unreported(under(split, mode_scope_unknown)), "HM-MODE-008") == []
 
 
+
+def test_mode_008_statement_says_what_is_judged_of_an_unknown_mode():
+    """HM-MODE-008: the check judges rows of an unknown mode by what holds in both modes, the rows of one mode,
+    and of one mode across a modelled mode scope; the statement says both."""
+    statement = get("HM-MODE-008").statement
+    assert "those of one of the two modes" in statement
+    assert "of the same mode for every instrument of one scope" in statement
+
 def test_net_002_a_net_row_that_does_not_net_is_caught_in_either_mode():
     """HM-NET-002: with the mode unknown (okx-v5), a BOTH fill is not judged out of place, but a net row that does
     not move by the fill is wrong in either mode and caught."""
@@ -186,3 +194,52 @@ def test_mode_001_reference_reports_every_scope(profile: str):
             for snapshot in (view.before, view.after):
                 for acc in snapshot["accounts"].values():
                     assert set(acc["position_mode"]) == scopes, (profile, hedge, acc["position_mode"])
+
+
+# (d) the mode scope not modelled: the mode is read under whichever key the snapshot reports -----------------
+
+def _reporting(view: StepView, **modes: str) -> StepView:
+    """The step as an engine reports it whose ``position_mode`` is ``modes`` (key -> mode) in both snapshots."""
+    before, after = copy.deepcopy(view.before), copy.deepcopy(view.after)
+    for snapshot in (before, after):
+        for acc in snapshot["accounts"].values():
+            acc["position_mode"] = dict(modes)
+    return edited(view, before=before, after=after)
+
+
+def test_mode_001_unmodelled_scope_reads_the_key_the_engine_reports(tmp_path: Path):
+    """HM-MODE-001, HM-MODE-008, HM-ORD-001: under a profile leaving mode_scope unconfirmed (its default ONE_WAY
+    modelled), a hedge engine reporting its mode per instrument, per settle asset or account-wide passes; the seed's
+    account key is not read for it. Keys that disagree leave the mode unknown; a one-way report is still judged."""
+    scope_open = variant(tmp_path, "scope-open", mode_scope=(None, "unconfirmed"))
+    hedge = steps("seed", [order("l", "BUY", "LONG", "1")])[0]
+    reports = [{"BTCUSDT": "HEDGE", "ETHUSDT_Q": "HEDGE"}, {"USDT": "HEDGE"}, {"*": "HEDGE"},
+               {"*": "HEDGE", "BTCUSDT": "HEDGE", "USDT": "HEDGE"}]
+    for modes in reports:
+        assert _found(under(_reporting(hedge, **modes), scope_open)) == [], modes
+    assert _found(under(_reporting(hedge, BTCUSDT="HEDGE", ETHUSDT_Q="HEDGE"), "seed")) != []  # the seed reads '*'
+    disagreeing = under(_reporting(hedge, BTCUSDT="HEDGE", ETHUSDT_Q="HEDGE", **{"*": "ONE_WAY"}), scope_open)
+    assert _found(disagreeing) == []
+    one_way = under(_reporting(hedge, BTCUSDT="ONE_WAY", ETHUSDT_Q="ONE_WAY"), scope_open)
+    assert "HM-MODE-008" in ids(one_way, "HM-MODE-008") and "HM-ORD-001" in ids(one_way, "HM-ORD-001")
+
+
+@pytest.mark.parametrize("scope", ["instrument", "settle_asset", "account"])
+def test_mode_002_to_005_unmodelled_scope_judges_switches_of_any_scope(tmp_path: Path, scope: str):
+    """HM-MODE-001 to HM-MODE-005, HM-MODE-008: under a profile leaving mode_scope unconfirmed, an engine of any
+    scope gets no finding on a walk of switches and orders, whether it asks for its own scope's key or the account's
+    (refused as INVALID_ARGUMENT where that is no scope of the engine); a refusal for a position on a scope left
+    flat is still caught."""
+    engine = variant(tmp_path, f"engine-{scope}", mode_scope=(scope, "modelled"))
+    scope_open = variant(tmp_path, "scope-open", mode_scope=(None, "unconfirmed"))
+    account_wide = {"kind": "set_position_mode", "account": "A", "mode": "ONE_WAY"}
+    views = steps(engine, [*_walk(engine), account_wide, {**account_wide, "mode": "HEDGE"}])
+    reasons = {v.outcome.get("reason") for v in views}
+    assert {"MODE_SWITCH_WITH_POSITIONS", "POSITION_SIDE_MISMATCH"} <= reasons
+    assert ("INVALID_ARGUMENT" in reasons) == (scope != "account")
+    for view in views:
+        assert _found(under(view, scope_open)) == [], view.action
+    flat = steps(engine, [_switch(engine, "ONE_WAY")])[0]
+    groundless = edited(flat, outcome={"kind": "rejected", "reason": "MODE_SWITCH_WITH_POSITIONS", "message": "",
+                                       "events": []}, after=flat.before)
+    assert "HM-MODE-002" in ids(under(groundless, scope_open), "HM-MODE-002")

@@ -57,18 +57,24 @@ def funding_per_leg(view: StepView) -> Iterator[Violation]:
     statement="With equal long and short sizes both legs still pay or receive in full: each leg's funding is "
               "booked as its own ledger entry, even when the two amounts cancel in total (the seed). Where a venue "
               "reports one row per instrument (the profile models it so), that row is the exact sum of the legs' "
-              "amounts. Where the profile does not model the report, either form is allowed; the funding entries "
-              "of each account still add up exactly to its legs' amounts.",
+              "amounts. Where the profile does not model the report, the entries of each account and instrument "
+              "take either form: one per leg with that leg's amount, or one row, with no position side, of the "
+              "legs' sum.",
     rationale="No venue documents funding netting between legs; Binance's income rows carry no position side, "
               "so a per-instrument report is a reporting profile, not an economic netting.",
     sources=["S-M2", "B-INCOME", "B-WS-ACC"],
     applies_to=("funding",), observes=("events",), requires=("funding",), profile_choices=("funding_report",),
 )
 def funding_entries(view: StepView) -> Iterator[Violation]:
-    """Implements HM-FUND-002 (entry by entry only where the profile models per_leg; totals always)."""
+    """Implements HM-FUND-002 (entry by entry where the profile models per_leg; totals where it models
+    per_instrument; where it does not model the report, one of the two forms per account and instrument)."""
     if not _funding_step(view):
         return
-    per_leg = modelled_choice(view.params, "funding_report") == "per_leg"
+    report = modelled_choice(view.params, "funding_report")
+    if report is None:
+        yield from _either_form(view)
+        return
+    per_leg = report == "per_leg"
     booked: dict[tuple[str, str], Decimal] = {}
     for entry in events(view.outcome, "ledger"):
         if entry["kind"] == "FUNDING":
@@ -84,6 +90,37 @@ def funding_entries(view: StepView) -> Iterator[Violation]:
     for account, total in totals.items():
         if sum((v for (a, _), v in booked.items() if a == account), Decimal(0)) != total:
             yield Violation("HM-FUND-002", f"{account}: funding entries do not add up to the legs' amounts")
+
+
+def _either_form(view: StepView) -> Iterator[Violation]:
+    """HM-FUND-002 where the profile does not model the report: per account and instrument, either every entry
+    names a leg and each leg's entries book its amount, or there is one entry, with no position side, of the sum
+    (none where the sum is zero)."""
+    legs: dict[tuple[str, str], dict[str, Decimal]] = {}
+    for payment in events(view.outcome, "funding"):
+        amounts = legs.setdefault((payment["account"], payment["instrument"]), {})
+        amounts[payment["position_side"]] = amounts.get(payment["position_side"], Decimal(0)) + D(payment["amount"])
+    entries: dict[tuple[str, str], list[dict]] = {}
+    for entry in events(view.outcome, "ledger"):
+        if entry["kind"] == "FUNDING":
+            entries.setdefault((entry["account"], entry["instrument"]), []).append(entry)
+    for key in sorted(set(legs) | set(entries)):
+        amounts, booked = legs.get(key, {}), entries.get(key, [])
+        total = sum(amounts.values(), Decimal(0))
+        by_side: dict[str, Decimal] = {}
+        for entry in booked:
+            if entry["position_side"]:
+                by_side[entry["position_side"]] = by_side.get(entry["position_side"], Decimal(0)) + D(entry["amount"])
+        per_leg = all(e["position_side"] for e in booked) and all(
+            by_side.get(side, Decimal(0)) == amounts.get(side, Decimal(0)) for side in {*amounts, *by_side})
+        one_row = (len(booked) == 1 and not booked[0]["position_side"] and D(booked[0]["amount"]) == total
+                   ) or (not booked and total == 0)  # a sum of zero may book no row, as under per_instrument
+        if not (per_leg or one_row):
+            listed = ", ".join(f"{e['position_side'] or 'no side'} {e['amount']}" for e in booked) or "none"
+            legs_listed = ", ".join(f"{side} {amount.normalize():f}" for side, amount in sorted(amounts.items()))
+            yield Violation("HM-FUND-002", f"{key[0]} {key[1]}: funding entries ({listed}) are neither one per leg "
+                                           f"({legs_listed or 'no leg'}) nor one row of their sum "
+                                           f"{total.normalize():f}")
 
 
 @rule(

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..observe import (
-    choice,
     mode_in_force,
     modelled_choice,
     open_orders,
@@ -19,7 +18,10 @@ from ..registry import StepView, Violation, declare, rule
 declare(
     "HM-MODE-001", level="MAY", title="The mode is explicit, per scope, with a venue default",
     statement="What one position-mode setting covers (the account, a settle asset or an instrument) and the mode, "
-              "ONE_WAY or HEDGE, of a scope never switched are profile choices.",
+              "ONE_WAY or HEDGE, of a scope never switched are profile choices. Where the profile does not "
+              "model the scope, an instrument's mode is the one the snapshot reports for the instrument, its "
+              "settle asset or the account ('*'), unknown where these disagree, and a switch refused as naming no "
+              "mode scope (INVALID_ARGUMENT) is not judged.",
     rationale="Venues differ in scope (Binance and OKX account-wide, Gate per settle currency, Bybit per symbol "
               "or coin) and in default (one-way on Binance and Bybit; OKX, Gate and KuCoin do not state it, and "
               "their profiles leave it unconfirmed); the rulebook makes both profile choices. That every account "
@@ -74,10 +76,15 @@ def _busy(view: StepView, account: str, symbol: str) -> tuple[bool, bool]:
     return has_position, has_order
 
 
-def _valid_scope(view: StepView, scope: str) -> bool:
-    mode_scope = choice(view.params, "mode_scope")
+def _valid_scope(view: StepView, scope: str) -> bool | None:
+    """Whether the request names a mode scope of the profile; None where the profile does not model
+    ``mode_scope`` and the request names the account, a settle asset or an instrument: a scope of some venue,
+    perhaps not of this one."""
+    mode_scope = modelled_choice(view.params, "mode_scope")
     assets = {inst["settle_asset"] for inst in view.params["instruments"]}
     symbols = {inst["symbol"] for inst in view.params["instruments"]}
+    if mode_scope is None:
+        return None if scope == "*" or scope in assets or scope in symbols else False
     if mode_scope == "account":
         return scope == "*"
     if mode_scope == "settle_asset":
@@ -87,9 +94,15 @@ def _valid_scope(view: StepView, scope: str) -> bool:
 
 
 def _valid_switch(view: StepView) -> bool:
+    """Whether the request is a switch the checks judge. Where the profile does not model ``mode_scope``, a request
+    for any scope of some venue is, unless the engine refuses it as naming no mode scope (INVALID_ARGUMENT)."""
     action = view.action
-    return (action.get("account") in view.before["accounts"] and action.get("mode") in ("HEDGE", "ONE_WAY")
-            and _valid_scope(view, action.get("scope", "*")))
+    if action.get("account") not in view.before["accounts"] or action.get("mode") not in ("HEDGE", "ONE_WAY"):
+        return False
+    valid = _valid_scope(view, action.get("scope", "*"))
+    if valid is None:
+        return not (view.outcome["kind"] == "rejected" and view.outcome.get("reason") == "INVALID_ARGUMENT")
+    return valid
 
 
 _PRECEDENCE = {"positions_first": "MODE_SWITCH_WITH_POSITIONS", "orders_first": "MODE_SWITCH_WITH_OPEN_ORDERS"}
@@ -122,7 +135,8 @@ def _guard_check(view: StepView, rule_id: str, blocker: int, reason: str) -> Ite
     if not busy:
         if view.outcome["kind"] == "rejected" and view.outcome.get("reason") == reason and not any(
                 _busy(view, account, s)[blocker] for s in unknown):
-            yield Violation(rule_id, f"switch rejected with {reason} although no instrument of the scope has one")
+            yield Violation(rule_id, f"switch rejected with {reason} although no instrument the switch would change "
+                                     f"has {'a position' if blocker == 0 else 'an open order'}")
         return
     if blocks is None:
         return
@@ -156,8 +170,8 @@ def _guard_check(view: StepView, rule_id: str, blocker: int, reason: str) -> Ite
               "(HM-MODE-003), the reason follows the profile's precedence: MODE_SWITCH_WITH_POSITIONS under "
               "positions_first (the seed), MODE_SWITCH_WITH_OPEN_ORDERS under orders_first, either one where the "
               "profile says either or does not model the precedence. Where the profile does not model whether "
-              "positions block a switch, only the reason is decided: it is never given while no instrument of the "
-              "scope holds a position.",
+              "positions block a switch, only the reason is decided: it is never given while no instrument the "
+              "switch would change (its mode other than the one requested, or unknown) holds a position.",
     rationale="Switching with open legs would have to net or split them; every venue refuses instead "
               "(Binance -4068, Bybit 110024, OKX 59000, Gate POSITION_HOLDING, KuCoin).",
     sources=["S-Q1", "S-E4", "S-F5", "B-MODE", "B-ERR", "Y-MODE", "O-ERR", "G-ERR", "K-ANN"],
@@ -179,7 +193,8 @@ def mode_switch_with_positions(view: StepView) -> Iterator[Violation]:
               "precedence: MODE_SWITCH_WITH_OPEN_ORDERS under orders_first, MODE_SWITCH_WITH_POSITIONS under "
               "positions_first (the seed), either one where the profile says either or does not model the "
               "precedence. Where the profile does not model whether orders block a switch, only the reason is "
-              "decided: it is never given while no instrument of the scope has an open order.",
+              "decided: it is never given while no instrument the switch would change (its mode other than the "
+              "one requested, or unknown) has an open order.",
     rationale="An open order was admitted under the old mode's position sides; Binance -4067, Bybit 110028, "
               "OKX 59000, Gate ORDER_PENDING.",
     sources=["S-E4", "B-MODE", "B-ERR", "Y-MODE", "O-ERR", "G-ERR", "K-ANN"],
@@ -275,7 +290,9 @@ _ROWS = {"HEDGE": {"LONG", "SHORT"}, "ONE_WAY": {"BOTH"}}
     "HM-MODE-008", level="MUST", kind="state-invariant",
     title="Position rows follow the mode",
     statement="In hedge mode each instrument has exactly two position rows, LONG (quantity >= 0) and SHORT "
-              "(quantity <= 0), which can be open at the same time; in one-way mode it has one net row, BOTH.",
+              "(quantity <= 0), which can be open at the same time; in one-way mode it has one net row, BOTH. Where the "
+              "mode is unknown (HM-MODE-001), an instrument's rows are those of one of the two modes, and, where "
+              "the profile models the mode scope, of the same mode for every instrument of one scope.",
     rationale="The long and the short of hedge mode are separate records on every venue (Binance LONG/SHORT "
               "rows, Bybit positionIdx 1/2, OKX posSide long/short, Gate dual_long/dual_short).",
     sources=["S-F1", "S-F2", "B-POS3", "Y-POS", "O-POS", "G-POS"],
