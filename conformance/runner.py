@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from hedgespec.conformance import vectors as V
+from hedgespec.conformance.corpus import Variant, open_variants
 from hedgespec.conformance.failures import DEFAULT_STEP_TIMEOUT, EngineFailure, deadline, wrap_exception
 from hedgespec.conformance.generate import Generator as ActionGenerator
 from hedgespec.conformance.generate import RandomChooser
@@ -41,6 +42,7 @@ from hedgespec.conformance.rulebook import Rulebook, applies, load_rulebook
 from hedgespec.conformance.shapes import check_outcome, check_snapshot
 from hedgespec.conformance.world import RANDOM_WALLET, diff, mode_scopes, observable, params_for
 from hedgespec.model import initial_state, snapshot
+from hedgespec.model.codec import InputError
 from hedgespec.spec import SPEC_VERSION
 from hedgespec.spec.profiles import Profile, load_profile
 from hedgespec.spec.registry import Rule, StepView, Violation
@@ -241,6 +243,10 @@ class Runner:
         self.steps_run = 0
         self.examples_written = 0
         self.cases_cut = 0  # random cases ended where the model needed a capability the engine lacks
+        # random cases ended where the engine followed a value of a choice the profile leaves open:
+        # (choice, value) -> (case, step) of each
+        self.open_choice_cases: dict[tuple[str, Any], list[tuple[int, int]]] = {}
+        self._variants: list[Variant] | None = None
         self._seen_signatures: set[tuple[str, frozenset[str]]] = set()
 
     # -- one step -----------------------------------------------------------------------------
@@ -361,6 +367,7 @@ class Runner:
             self._differential_case(case, params, scopes)
             if self.failures and self.config.stop_at_first_failure:
                 break
+        self.notes.extend(self.open_choice_notes())
 
     def refused_reset(self) -> EngineFailure | None:
         """One ``reset`` with the random run's parameters (the profile among them) before anything else.
@@ -387,6 +394,7 @@ class Runner:
         state = initial_state(params, self.profile)
         model_snap = snapshot(state)
         actions: list[dict[str, Any]] = []
+        observed: list[tuple[dict[str, Any], dict[str, Any], frozenset[str]]] = []
         i = 0
         try:
             self.engine.reset(params)
@@ -404,13 +412,51 @@ class Runner:
                 allowed = permitted_reasons(self.rules, StepView(params, before, action, outcome, after),
                                             m_outcome.get("reason"))
                 finding = StepFinding(violations, compare(m_outcome, model_snap, outcome, after, allowed), malformed)
+                observed.append((outcome, after, allowed))
                 if finding.failed:
+                    followed = self.open_choices_followed(params, actions, observed) if (
+                        finding.divergence and not finding.violations and finding.engine_failure is None) else []
+                    if followed:  # the engine did what the profile leaves open: not a failure, the case ends
+                        for variant in followed:
+                            self.open_choice_cases.setdefault((variant.choice, variant.value), []).append((case, i + 1))
+                        return
                     self._record_failure(case, params, actions, i, finding)
                     return
                 before = after
         except EngineFailure as exc:
             self.steps_run += 1
             self._record_failure(case, params, actions, i, StepFinding(engine_failure=exc))
+
+    def open_choices_followed(self, params: dict[str, Any], actions: Sequence[dict[str, Any]],
+                              observed: Sequence[tuple[dict[str, Any], dict[str, Any], frozenset[str]]]
+                              ) -> list[Variant]:
+        """The profile's open choices whose other value explains a divergence: the variants (one open choice
+        set to another value the model runs, ``corpus.open_variants``) under which the reference takes every
+        step of the case as the engine did. None for a profile that models every choice (the seed)."""
+        if self._variants is None:
+            self._variants = open_variants(self.profile)
+        followed = []
+        for variant in self._variants:
+            try:
+                expected = V.model_run(params, actions, variant.profile)
+            except InputError:  # the case's parameters do not start a run under this value
+                continue
+            if all(not compare(m_outcome, m_snap, outcome, after, allowed) for (m_outcome, m_snap), (
+                    outcome, after, allowed) in zip(expected, observed, strict=True)):
+                followed.append(variant)
+        return followed
+
+    def open_choice_notes(self) -> list[str]:
+        """One line per open choice value the engine followed in the random run (see ``open_choices_followed``)."""
+        notes = []
+        for (name, value), cases in sorted(self.open_choice_cases.items(), key=lambda kv: (kv[0][0], str(kv[0][1]))):
+            case, step = cases[0]
+            choice = self.profile.choices[name]
+            notes.append(f"{len(cases)} random case(s) ended where the engine followed {name} = {value!r}, which "
+                         f"profile {self.profile.name} leaves {choice.status} (the reference runs "
+                         f"{self.profile.effective(name)!r}); not a failure; the rest of such a case is not compared "
+                         f"(first: case {case}, step {step})")
+        return notes
 
     def replay(self, params: dict[str, Any], actions: Sequence[dict[str, Any]]) -> Replay:
         """Play a fixed action list on the engine against the model; stop at the first failure."""

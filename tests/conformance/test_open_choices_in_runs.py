@@ -1,0 +1,48 @@
+"""The random differential run and the choices a profile leaves open.
+
+Where the engine departs from the reference and the reference, run with one open choice of the profile
+set to another value it can run, takes every step of the case as the engine did, the engine followed a
+behaviour the profile leaves open: the case ends there, the report says so in a note, and it is not a
+failure. Under a profile that models the choice (the seed models every choice) the same engine fails.
+"""
+
+from __future__ import annotations
+
+from conform_helpers import small
+from hedgespec.conformance.adapter import ReferenceAdapter
+from hedgespec.conformance.runner import run
+from hedgespec.spec.profiles import load_profile
+from test_open_choices_in_vectors import with_choice
+
+
+def _other_margin_type(profile_name: str) -> str:
+    return "CROSS" if load_profile(profile_name).effective("default_margin_type") == "ISOLATED" else "ISOLATED"
+
+
+def test_an_engine_following_an_open_default_is_no_failure_under_the_venue_profile() -> None:
+    """binance-usdm leaves default_margin_type unconfirmed: an engine with the other default passes."""
+    other = _other_margin_type("binance-usdm")
+    engine = with_choice(load_profile("binance-usdm"), "default_margin_type", other)
+    report = run(lambda: ReferenceAdapter(engine), small(profile="binance-usdm", examples=6, steps=20))
+    assert report["summary"]["exit_status"] == 0, report["differential_failures"]
+    assert report["differential_failures"] == []
+    [note] = [n for n in report["notes"] if "default_margin_type" in n]
+    assert f"engine followed default_margin_type = {other!r}, which profile binance-usdm leaves unconfirmed" in note
+    assert "not a failure" in note and "(first: case 0, step " in note
+
+
+def test_the_same_engine_fails_where_the_profile_models_the_choice() -> None:
+    """The seed models default_margin_type: the same departure is an unexplained divergence."""
+    other = _other_margin_type("seed")
+    engine = with_choice(load_profile("seed"), "default_margin_type", other)
+    report = run(lambda: ReferenceAdapter(engine), small(profile="seed", examples=6, steps=20))
+    assert report["summary"]["exit_status"] == 1
+    assert {f["category"] for f in report["differential_failures"]} == {"unexplained divergence"}
+    assert not any("default_margin_type" in n for n in report["notes"])
+
+
+def test_the_reference_under_a_venue_profile_follows_no_open_choice() -> None:
+    """The reference itself never ends a case early: every step compares."""
+    report = run(lambda: ReferenceAdapter("binance-usdm"), small(profile="binance-usdm", examples=4, steps=20))
+    assert report["summary"]["exit_status"] == 0 and report["differential_failures"] == []
+    assert not any("random case(s) ended where the engine followed" in n for n in report["notes"])
