@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import IO, Any
 
-from hedgespec.jsonio import lone_surrogate
+from hedgespec.jsonio import lone_surrogate_at
 
 from .numbers import DECIMAL_TEXT, FOUR_DECIMALS, canonical
 
@@ -28,7 +28,7 @@ def _json_loads(line: bytes) -> Any:
     but it is not Unicode text, and no report (UTF-8) could quote it."""
     value = json.loads(line)
     if b"\\u" in line:
-        at = lone_surrogate(line.decode("utf-8"))
+        at = lone_surrogate_at(line.decode("utf-8"))
         if at is not None:
             raise ValueError(f"lone UTF-16 surrogate escape at column {at + 1} (not Unicode text)")
     return value

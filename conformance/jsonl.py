@@ -42,13 +42,14 @@ import collections
 import json
 import os
 import queue
-import re
 import shlex
 import subprocess
 import sys
 import threading
 from collections.abc import Sequence
 from typing import IO, Any
+
+from hedgespec.jsonio import lone_surrogate_at, lone_surrogate_in, too_long_number
 
 from .failures import DEFAULT_STEP_TIMEOUT, EngineFailure, engine_text, wrap_exception
 from .loading import declared_capabilities
@@ -102,30 +103,6 @@ def decode_line(line: str) -> Any:
     if found:
         raise found
     return data
-
-
-#: a ``\uD800``-``\uDFFF`` escape: JSON can spell a lone UTF-16 surrogate, which no UTF-8 text (or report) holds
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
-
-
-def lone_surrogate(obj: Any, path: str = "") -> str | None:
-    """The place of the first string (value or key) holding a lone surrogate, or None."""
-    if isinstance(obj, str):
-        return path if any("\ud800" <= c <= "\udfff" for c in obj) else None
-    if isinstance(obj, dict):
-        for key, value in obj.items():
-            place = f"{path}.{key}" if path else str(key)
-            if lone_surrogate(key) is not None:
-                return f"{path}.<key>" if path else "<key>"
-            found = lone_surrogate(value, place)
-            if found is not None:
-                return found
-    elif isinstance(obj, list):
-        for i, value in enumerate(obj):
-            found = lone_surrogate(value, f"{path}[{i}]")
-            if found is not None:
-                return found
-    return None
 
 
 def reply_path(path: str, op: str) -> str:
@@ -315,14 +292,16 @@ class JsonLinesAdapter:
             raise self._fail("malformed", f"{op}: {reply_path(exc.path, op)} is the JSON number {exc.text}; "
                                           f"{need}") from None
         except ValueError as exc:  # also a number of more than 4300 digits
-            raise self._fail("malformed", f"{op}: reply is not protocol JSON ({engine_text(str(exc), 120)}): "
+            long_number = None if isinstance(exc, json.JSONDecodeError) else too_long_number(line)
+            why = long_number[1] if long_number else engine_text(str(exc), 120)
+            raise self._fail("malformed", f"{op}: reply is not protocol JSON ({why}): "
                                           f"{line.strip()[:120]!r}") from None
         except RecursionError:
             raise self._fail("malformed", f"{op}: reply is not protocol JSON (nested too deeply): "
                                           f"{line.strip()[:120]!r}") from None
-        if "\\u" in line and _SURROGATE_ESCAPE.search(line):
+        if lone_surrogate_at(line) is not None:
             try:
-                where = lone_surrogate(reply)
+                where = lone_surrogate_in(reply)
             except RecursionError:
                 raise self._fail("malformed", f"{op}: reply is not protocol JSON (nested too deeply): "
                                               f"{line.strip()[:120]!r}") from None

@@ -48,6 +48,7 @@ from hedgespec.spec.profiles import Profile, load_profile
 from hedgespec.spec.registry import Rule, StepView, Violation
 
 import hedgespec
+from hedgespec.jsonio import lone_surrogate_in
 from hedgespec.names import text_name
 
 REPORT_FORMAT = "hedgespec-conformance-report/3"  # 3: steps numbered from 1; example_limit_reached
@@ -103,7 +104,7 @@ class Engine:
             raise wrap_exception(exc, "name and capabilities") from None
         if not isinstance(name, str):
             raise EngineFailure("handshake", f"name: a string is required, got {type(name).__name__} {name!r:.60}")
-        if any("\ud800" <= c <= "\udfff" for c in name):  # no report (UTF-8) could name the engine
+        if lone_surrogate_in(name) is not None:  # no report (UTF-8) could name the engine
             raise EngineFailure("handshake", f"name: {name!r:.60} holds a lone UTF-16 surrogate: not Unicode text")
         try:
             self.capabilities = declared_capabilities(caps)

@@ -39,51 +39,79 @@ def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return obj
 
 
-#: a ``\\uD800``-``\\uDFFF`` escape, with the backslashes before it (an even run escapes only itself)
-_SURROGATE_ESCAPE = re.compile(r"(\\+)u([dD][89a-fA-F][0-9a-fA-F]{2})")
+_HIGH = r"\\u[dD][89abAB][0-9a-fA-F]{2}"
+_LOW = r"\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+#: from the start of a JSON text: every character, escape and surrogate pair up to the first ``\\uD800``-``\\uDFFF``
+#: escape that is not half of a pair (an escaped backslash ``\\\\`` is consumed whole, so ``\\\\ud800`` is text)
+_LONE_SURROGATE = re.compile(rf"(?:[^\\]++|\\[^u]|{_HIGH}{_LOW}|\\u(?![dD][89a-fA-F]))*+(\\u[dD][89a-fA-F][0-9a-fA-F]{{2}})")
 
 
-def lone_surrogate(text: str) -> int | None:
+def lone_surrogate_at(text: str) -> int | None:
     """The offset of the first ``\\uD800``-``\\uDFFF`` escape of a JSON text that is not half of a surrogate pair,
     or None. JSON's grammar allows one, but it is not Unicode text: no UTF-8 file or report can hold it."""
     if "\\u" not in text:
         return None
-    paired = -1  # the offset of the low half of the last pair found
-    for found in _SURROGATE_ESCAPE.finditer(text):
-        if len(found.group(1)) % 2 == 0:
-            continue  # an escaped backslash followed by the letters "ud800"
-        start = found.end(1) - 1
-        if start == paired:
-            continue
-        code = int(found.group(2), 16)
-        after = found.end()
-        if code <= 0xDBFF and text[after:after + 2] == "\\u" and _is_low(text[after + 2:after + 6]):
-            paired = after
-            continue
-        return start
+    found = _LONE_SURROGATE.match(text)
+    return found.start(1) if found else None
+
+
+def lone_surrogate_in(obj: Any, path: str = "") -> str | None:
+    """The place (``a.b[2]``; ``<key>`` for a key) of the first string of decoded JSON data holding a lone
+    surrogate, or None; ``path`` itself when ``obj`` is such a string."""
+    if isinstance(obj, str):
+        try:
+            obj.encode("utf-8")
+        except UnicodeEncodeError:
+            return path
+        return None
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            if lone_surrogate_in(key) is not None:
+                return f"{path}.<key>" if path else "<key>"
+            found = lone_surrogate_in(value, f"{path}.{key}" if path else str(key))
+            if found is not None:
+                return found
+    elif isinstance(obj, list):
+        for i, value in enumerate(obj):
+            found = lone_surrogate_in(value, f"{path}[{i}]")
+            if found is not None:
+                return found
     return None
 
 
-def _is_low(digits: str) -> bool:
-    try:
-        return len(digits) == 4 and 0xDC00 <= int(digits, 16) <= 0xDFFF
-    except ValueError:
-        return False
+def line_column(text: str | bytes, offset: int) -> tuple[int, int]:
+    """The 1-based line and column of ``offset`` in ``text`` (in bytes for bytes)."""
+    if isinstance(text, bytes):
+        return text.count(b"\n", 0, offset) + 1, offset - text.rfind(b"\n", 0, offset)
+    return text.count("\n", 0, offset) + 1, offset - text.rfind("\n", 0, offset)
 
 
-def _line_column(text: str, offset: int) -> tuple[int, int]:
-    line = text.count("\n", 0, offset) + 1
-    return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
+def too_long_number(text: str) -> tuple[int, str] | None:
+    """(offset, ``"a number of N digits (at most L)"``) of the first JSON integer of ``text`` with more digits than
+    Python converts (``sys.get_int_max_str_digits()``), or None; digits in strings and in a number with a fraction
+    or an exponent (read as a float) do not count."""
+    limit = sys.get_int_max_str_digits()
+    if not limit:
+        return None
+    tokens = re.compile(rf'"(?:[^"\\]++|\\.)*+"|(?<![0-9.eE+\-])-?([0-9]{{{limit + 1},}}+)(?![.eE])')
+    for found in tokens.finditer(text):
+        if found.group(1) is not None:
+            return found.start(), f"a number of {len(found.group(1))} digits (at most {limit})"
+    return None
 
 
 def loads(text: str | bytes, **options: Any) -> Any:
     """``json.loads`` with unique keys; every failure is a JSONInputError (a lone surrogate escape too)."""
-    if isinstance(text, str):
-        at = lone_surrogate(text)
-        if at is not None:
-            line, column = _line_column(text, at)
-            raise JSONInputError(f"not valid JSON: {text[at:at + 6]} is a lone UTF-16 surrogate escape (not Unicode "
-                                 "text)", line, column)
+    if isinstance(text, (bytes, bytearray)):
+        try:  # strictly: json.loads would decode UTF-8-encoded surrogates ("surrogatepass")
+            text = bytes(text).decode(json.detect_encoding(text))
+        except UnicodeDecodeError as exc:  # bytes that are not UTF-8
+            raise JSONInputError(f"not valid UTF-8: byte 0x{exc.object[exc.start]:02x} at offset {exc.start}") from None
+    at = lone_surrogate_at(text)
+    if at is not None:
+        line, column = line_column(text, at)
+        raise JSONInputError(f"not valid JSON: {text[at:at + 6]} is a lone UTF-16 surrogate escape (not Unicode "
+                             "text)", line, column)
     try:
         return json.loads(text, object_pairs_hook=unique_keys, **options)
     except json.JSONDecodeError as exc:
@@ -92,19 +120,9 @@ def loads(text: str | bytes, **options: Any) -> Any:
         raise
     except RecursionError:
         raise JSONInputError("not valid JSON: nested too deeply") from None
-    except UnicodeDecodeError as exc:  # bytes that are not UTF-8
-        raise JSONInputError(f"not valid UTF-8: byte 0x{exc.object[exc.start]:02x} at offset {exc.start}") from None
     except ValueError as exc:  # an integer longer than Python converts (4300 digits by default)
-        raise _too_long(text, exc) from None
-
-
-def _too_long(text: str | bytes, exc: ValueError) -> JSONInputError:
-    """The error for a number ``json`` refused to convert, at the first run of digits longer than the limit."""
-    limit = sys.get_int_max_str_digits()
-    if isinstance(text, bytes):
-        text = text.decode("utf-8", "replace")
-    found = re.search(rf"(?:^|(?<=[\s\[:,]))-?([0-9]{{{limit + 1},}})", text) if limit else None
-    if found is None:
-        return JSONInputError(f"not valid JSON: {str(exc)[:80]}")
-    line, column = _line_column(text, found.start())
-    return JSONInputError(f"not valid JSON: a number of {len(found.group(1))} digits (at most {limit})", line, column)
+        found = too_long_number(text)
+        if found is None:
+            raise JSONInputError(f"not valid JSON: {str(exc)[:80]}") from None
+        line, column = line_column(text, found[0])
+        raise JSONInputError(f"not valid JSON: {found[1]}", line, column) from None

@@ -10,10 +10,15 @@ from __future__ import annotations
 
 import os
 
+from hedgespec.jsonio import lone_surrogate_in
+
 
 def text_name(name: str | os.PathLike[str]) -> str:
     """``name`` as text: bytes of it that are not UTF-8 are shown as U+FFFD (the name is for reading only)."""
     text = os.fspath(name)
-    if not any("\udc80" <= c <= "\udcff" for c in text):
+    if lone_surrogate_in(text) is None:
         return text
-    return os.fsencode(text).decode("utf-8", "replace")
+    try:
+        return os.fsencode(text).decode("utf-8", "replace")
+    except UnicodeEncodeError:  # a surrogate that no file system name decodes to (outside U+DC80-U+DCFF)
+        return text.encode("utf-8", "replace").decode("utf-8")

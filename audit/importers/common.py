@@ -24,7 +24,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from hedgespec.jsonio import JSONInputError, lone_surrogate, unique_keys
+from hedgespec.jsonio import JSONInputError, line_column, lone_surrogate_at, unique_keys
 from hedgespec.names import text_name
 
 from ..numbers import MAX_DIGITS, canonical
@@ -203,14 +203,12 @@ def _utf8(blob: bytes, name: str) -> str:
     try:
         text = blob.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = blob.count(b"\n", 0, exc.start) + 1
-        column = exc.start - (blob.rfind(b"\n", 0, exc.start) + 1) + 1
+        line, column = line_column(blob, exc.start)
         raise ImportError_(f"{name}:{line}:{column}: not UTF-8 text ({exc.reason}, byte {exc.start}); save the "
                            "venue's response as UTF-8") from None
-    at = lone_surrogate(text)
+    at = lone_surrogate_at(text)
     if at is not None:  # JSON may spell it, but no trace (UTF-8) can hold it
-        line = text.count("\n", 0, at) + 1
-        column = at - (text.rfind("\n", 0, at) + 1) + 1
+        line, column = line_column(text, at)
         raise ImportError_(f"{name}:{line}:{column}: not valid JSON here: {text[at:at + 6]} is a lone UTF-16 "
                            "surrogate escape (not Unicode text)")
     return text

@@ -281,6 +281,23 @@ def test_duplicate_json_keys_are_an_error_naming_file_line_and_key(tmp_path: Pat
     assert "w.json:1: not valid JSON: key 'msg' appears twice" in one_error_line(capsys.readouterr().err)
 
 
+def test_escaped_emoji_import_and_a_lone_surrogate_after_them_is_named_by_line_and_column(
+        tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    rows = trades()
+    for row in rows:  # an escaped pair is one character; an escaped backslash before "ud800" is text
+        row["note"] = "\U0001f600 \\ud800"
+    path = write(tmp_path / "u.json", rows)
+    assert run(["import", "binance", "--user-trades", str(path), "--opening-flat", "-o", str(tmp_path / "t.jsonl")]) == 0
+    capsys.readouterr()
+    text = path.read_text()
+    at = text.rindex("\\ud83d")
+    path.write_text(text[:at] + "\\ude00" + text[at + 6:])  # two low halves: the first is named
+    line, column = text.count("\n", 0, at) + 1, at - text.rfind("\n", 0, at)
+    assert run(["import", "binance", "--user-trades", str(path), "--opening-flat", "-o", str(tmp_path / "t.jsonl")]) == 2
+    assert one_error_line(capsys.readouterr().err) == (f"hedgespec import: u.json:{line}:{column}: not valid JSON here: "
+                                                       "\\ude00 is a lone UTF-16 surrogate escape (not Unicode text)")
+
+
 def test_a_number_where_text_belongs_is_a_type_error(tmp_path: Path, capsys) -> None:  # noqa: ANN001
     rows = trades()
     rows[0]["symbol"] = 5

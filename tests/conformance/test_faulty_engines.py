@@ -103,7 +103,10 @@ def test_engine_that_cannot_start_gives_a_report() -> None:
     ('{"id":{id},"ok":true,"result":{"kind":"accepted\\ud800","reason":null,"message":"","events":[]}}', "malformed",
      "apply: outcome.kind: a lone UTF-16 surrogate escape (\\ud800-\\udfff) is not Unicode text"),
     ('{"id":' + "9" * 5000 + ',"ok":true,"result":null}', "malformed",
-     "apply: reply is not protocol JSON (Exceeds the limit (4300 digits)"),
+     "apply: reply is not protocol JSON (a number of 5000 digits (at most 4300)): '{\"id\":9999"),
+    # the digits of a float (read fine) and of a string are not the over-long integer
+    ('{"id":{id},"ok":true,"result":["' + "7" * 5000 + '",' + "8" * 5000 + ".5," + "9" * 4400 + "]}", "malformed",
+     "apply: reply is not protocol JSON (a number of 4400 digits (at most 4300)): "),
 ])
 def test_unreadable_reply_is_malformed_and_the_engine_restarted(raw: str, kind: str, reason: str,
                                                                tmp_path: Path) -> None:
