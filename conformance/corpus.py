@@ -18,6 +18,7 @@ extra, and every vector naming a rule whose digest changed.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ from hedgespec.conformance import vectors as V
 from hedgespec.conformance.generate import Generator, RandomChooser
 from hedgespec.conformance.rulebook import Rulebook, load_rulebook
 from hedgespec.conformance.scenarios import SCENARIOS
-from hedgespec.conformance.world import RANDOM_WALLET, default_params, mode_scopes
+from hedgespec.conformance.world import LEG_FIELDS, RANDOM_WALLET, default_params, mode_scopes
 from hedgespec.model import NOT_SIMULATED, initial_state, snapshot
 from hedgespec.model.codec import InputError
 from hedgespec.spec.profiles import CHOICE_SPECS, Choice, Profile, builtin_profile_names, load_profile
@@ -81,20 +82,83 @@ def expectations(params: dict, actions: Sequence[dict], profile: Profile) -> lis
     return [(o["kind"], o["reason"], V.expected_state(s)) for o, s in results]
 
 
-def open_divergence(params: dict, actions: Sequence[dict], profile: Profile,
-                    variants: Sequence[Variant]) -> dict[str, int]:
-    """Open choice -> the first step (0-based) a variant of it decides differently (absent: none)."""
+ANY = {"$any": True}
+_CLASH = object()
+
+
+def merged_state(a: Any, b: Any, key: str = "") -> Any:
+    """The expected state that holds under both: equal values kept, differing values ``{"$any": true}``
+    (the vector format's pattern: any value, the field present). ``_CLASH`` where the two do not list the
+    same accounts or legs, which no pattern of the format can state."""
+    if a == b:
+        return a
+    if isinstance(a, dict) and isinstance(b, dict) and ANY not in (a, b) and key not in _PATTERNED:
+        if a.keys() != b.keys():
+            return _CLASH
+        out = {}
+        for k in a:
+            value = merged_state(a[k], b[k], k)
+            if value is _CLASH:
+                return _CLASH
+            out[k] = value
+        return out
+    return ANY if key in _PATTERNED else _CLASH
+
+
+# the fields of an expected state the format lets a pattern stand for
+_PATTERNED = frozenset({"wallet", "insurance_fund", "position_mode", "open_orders", *LEG_FIELDS})
+
+
+@dataclass
+class OpenRun:
+    """A case under a profile's open choices: the expected states that hold under every variant, and
+    where an open choice decides an outcome (or which legs are listed) the first such step."""
+
+    states: list[Any]  # per step: merged expected state
+    cut: dict[str, int]  # open choice -> first step (0-based) a variant of it decides differently
+    opened: list[str]  # open choices that left a value open (a pattern) before the cut
+
+
+def open_run(params: dict, actions: Sequence[dict], profile: Profile, variants: Sequence[Variant]) -> OpenRun:
+    """Run the case under the profile and each single-choice variant (see ``open_variants``), then under
+    each pair of variants of two choices one of which changed something alone (two may interact)."""
     base = expectations(params, actions, profile)
     if base is None:
         raise InputError(f"{profile.name}: the case's parameters do not start a run")
-    out: dict[str, int] = {}
+    states: list[Any] = [s for _, _, s in base]
+    cut: dict[str, int] = {}
+    opened: dict[str, int] = {}  # open choice -> first step it left a value open
+
+    def merge(choices: tuple[str, ...], other_profile: Profile) -> None:
+        other = expectations(params, actions, other_profile)
+        for i, (kind, reason, _) in enumerate(base):
+            o_kind, o_reason, o_state = other[i] if other is not None else (None, None, None)
+            merged = merged_state(states[i], o_state) if (kind, reason) == (o_kind, o_reason) else _CLASH
+            if merged is _CLASH:
+                for choice in choices:
+                    cut[choice] = min(i, cut.get(choice, i))
+                return
+            if merged != states[i]:
+                for choice in choices:
+                    opened[choice] = min(i, opened.get(choice, i))
+            states[i] = merged
+
     for variant in variants:
-        other = expectations(params, actions, variant.profile)
-        first = 0 if other is None else next((i for i, (a, b) in enumerate(zip(base, other, strict=True))
-                                              if a != b), None)
-        if first is not None:
-            out[variant.choice] = min(first, out.get(variant.choice, first))
-    return out
+        merge((variant.choice,), variant.profile)
+    alone = {v.choice for v in variants if v.choice in opened or v.choice in cut}
+    for a, b in itertools.combinations(variants, 2):
+        if a.choice != b.choice and (a.choice in alone or b.choice in alone):
+            both = dataclasses.replace(a.profile, choices={**a.profile.choices, b.choice: b.profile.choices[b.choice]})
+            merge((a.choice, b.choice), both)
+    first = min(cut.values(), default=len(states))
+    return OpenRun(states[:first], cut, sorted(c for c, i in opened.items() if i < first))
+
+
+def open_divergence(params: dict, actions: Sequence[dict], profile: Profile,
+                    variants: Sequence[Variant]) -> dict[str, int]:
+    """Open choice -> the first step (0-based) a variant of it decides an outcome or the listed legs
+    differently (absent: none); values it only changes are left open in the vector instead."""
+    return open_run(params, actions, profile, variants).cut
 
 
 @dataclass
@@ -103,6 +167,7 @@ class Omissions:
 
     scenarios: dict[str, list[str]] = field(default_factory=dict)  # name -> choices that decide it
     cut: dict[int, tuple[int, list[str]]] = field(default_factory=dict)  # random n -> (steps kept, choices)
+    opened: dict[str, list[str]] = field(default_factory=dict)  # vector path -> choices that left values open
 
 
 def random_case(profile: Profile, n: int) -> tuple[dict, list[dict]]:
@@ -132,27 +197,31 @@ def generate(profiles: tuple[str, ...] = PROFILES, rulebook: Rulebook | None = N
             if sc.profiles is not None and name not in sc.profiles:
                 continue
             params, actions = sc.build(profile)
-            deciding = open_divergence(params, actions, profile, variants)
-            if deciding:
-                omitted.scenarios[sc.name] = sorted(deciding)
+            run = open_run(params, actions, profile, variants)
+            if run.cut:
+                omitted.scenarios[sc.name] = sorted(run.cut)
                 continue
+            if run.opened:
+                omitted.opened[f"scenario/{sc.name}"] = run.opened
             rules = {rid: digests.get(rid, "unknown") for rid in sc.rules}
             caps = [c for rid in sc.rules if rid in by_id for c in by_id[rid].requires]
             vec = V.build_vector(f"{name}/scenario/{sc.name}", sc.title, params, actions, profile, rules,
-                                 {"generator": "scenario", "name": sc.name}, rule_caps=caps)
+                                 {"generator": "scenario", "name": sc.name}, rule_caps=caps, states=run.states)
             files[f"{name}/scenario/{sc.name}.json"] = V.dump_vector(vec)
         for n in range(RANDOM_VECTORS):
             params, actions = random_case(profile, n)
-            deciding = open_divergence(params, actions, profile, variants)
-            if deciding:
-                keep = min(deciding.values())
-                omitted.cut[n] = (keep, sorted(c for c, i in deciding.items() if i == keep))
+            run = open_run(params, actions, profile, variants)
+            if run.cut:
+                keep = min(run.cut.values())
+                omitted.cut[n] = (keep, sorted(c for c, i in run.cut.items() if i == keep))
                 actions = actions[:keep]
             if not actions:
                 continue
+            if run.opened:
+                omitted.opened[f"random/random-{n}"] = run.opened
             vec = V.build_vector(f"{name}/random/random-{n}", f"Seeded random run {n} ({name})", params, actions,
                                  profile, {}, {"generator": "random", "seed": f"hedgespec-vector:{name}:{n}",
-                                               "length": len(actions)})
+                                               "length": len(actions)}, states=run.states)
             files[f"{name}/random/random-{n}.json"] = V.dump_vector(vec)
         files[f"{name}/{OMITTED}"] = omitted_text(profile, variants, omitted)
     return files
@@ -164,8 +233,9 @@ def omitted_text(profile: Profile, variants: Sequence[Variant], omitted: Omissio
     lines = [f"# {name}: vectors left out", "",
              "Generated by `hedgespec vectors export`; do not edit. A vector states only what holds under every",
              "value its profile leaves open (docs/formats/vectors.md): each case is also run with one open choice",
-             "at a time set to another value the reference model can run; a scenario such a variant decides",
-             "differently is left out, a random run is cut before the first step one decides.", ""]
+             "at a time set to another value the reference model can run. A value such a variant changes is",
+             "left open in the vector; a scenario in which one decides an outcome (or which legs are listed) is",
+             "left out, and a random run is cut before the first step one decides.", ""]
     tried: dict[str, list[str]] = {}
     for v in variants:
         tried.setdefault(v.choice, []).append(f"`{_show(v.value)}`")
@@ -179,6 +249,11 @@ def omitted_text(profile: Profile, variants: Sequence[Variant], omitted: Omissio
     lines += ["", f"## Scenarios left out ({len(omitted.scenarios)})", ""]
     lines += [f"* `{sc}`: decided by {', '.join(f'`{c}`' for c in choices)}"
               for sc, choices in omitted.scenarios.items()] or ["None."]
+    lines += ["", f"## Vectors with values left open ({len(omitted.opened)})", "",
+              "Values an open choice changes without deciding an outcome or which legs are listed are stated as",
+              '`{"$any": true}` (any value, the field present); the rest of the vector is stated as usual.', ""]
+    lines += [f"* `{vector}`: values left open by {', '.join(f'`{c}`' for c in choices)}"
+              for vector, choices in omitted.opened.items()] or ["None."]
     lines += ["", f"## Random runs cut ({len(omitted.cut)} of {RANDOM_VECTORS})", ""]
     for n, (keep, choices) in omitted.cut.items():
         kept = f"{keep} of {RANDOM_LENGTH} steps kept" if keep else "not generated (no step kept)"

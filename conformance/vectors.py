@@ -149,15 +149,16 @@ def pristine(row: Any) -> bool:
 
 def build_vector(vector_id: str, title: str, params: dict[str, Any], actions: Sequence[dict[str, Any]],
                  profile: Profile, rules: dict[str, str], origin: dict[str, Any],
-                 rule_caps: Iterable[str] = ()) -> dict[str, Any]:
-    """A vector from the model: run ``actions`` and record each outcome and state."""
+                 rule_caps: Iterable[str] = (), states: Sequence[Any] | None = None) -> dict[str, Any]:
+    """A vector from the model: run ``actions`` and record each outcome and state (``states``: the expected
+    state per step when given, e.g. with the values a profile leaves open as patterns)."""
     results = model_run(params, actions, profile)
     outcomes = [o for o, _ in results]
     steps = []
     last: dict[str, Any] | None = None
-    for action, (outcome, snap) in zip(actions, results, strict=True):
+    for i, (action, (outcome, snap)) in enumerate(zip(actions, results, strict=True)):
         entry: dict[str, Any] = {"action": action, "expect": {"kind": outcome["kind"], "reason": outcome["reason"]}}
-        state = expected_state(snap)
+        state = expected_state(snap) if states is None else states[i]
         if state != last:  # a step without "state" expects the previous step's state, unchanged
             entry["state"] = state
         last = state

@@ -40,17 +40,42 @@ def statuses(profile: Profile | str, corpus_profile: str, vectors: Path | None =
 
 def test_mode_default_is_stated_only_where_the_default_mode_is_modelled() -> None:
     """HM-MODE-001's scenario (mode-default): gate, kucoin and okx-v5 leave default_position_mode open,
-    so they have no such vector and OMITTED.md names the choice; the seed keeps it. binance-usdm and
-    bybit-v5 model the default mode but leave default_margin_type and default_leverage open, which the
-    scenario's opening trades show: left out too, for those choices."""
+    so they have no such vector and OMITTED.md names the choice; the seed keeps it whole. binance-usdm and
+    bybit-v5 model the default mode but leave default_margin_type and default_leverage open: their vector
+    states the mode and the legs' sizes and leaves the margin values those choices change open."""
     for name in ("gate", "kucoin", "okx-v5"):
         assert not (ROOT / name / "scenario" / "mode-default.json").exists(), name
         line = next(x for x in (ROOT / name / corpus.OMITTED).read_text().splitlines() if "`mode-default`" in x)
         assert "`default_position_mode`" in line, line
-    assert (ROOT / "seed" / "scenario" / "mode-default.json").exists()
+    seed = (ROOT / "seed" / "scenario" / "mode-default.json").read_text()
+    assert '"$any"' not in seed
     for name in ("binance-usdm", "bybit-v5"):
-        line = next(x for x in (ROOT / name / corpus.OMITTED).read_text().splitlines() if "`mode-default`" in x)
-        assert "`default_margin_type`" in line and "`default_position_mode`" not in line, line
+        vector = json.loads((ROOT / name / "scenario" / "mode-default.json").read_text())
+        last = vector["steps"][-1].get("state") or next(s["state"] for s in reversed(vector["steps"]) if "state" in s)
+        alice = last["accounts"]["alice"]
+        assert set(alice["position_mode"].values()) == {"ONE_WAY"}  # per account or per instrument
+        [(side, leg)] = alice["positions"]["BTCUSDT"].items()
+        assert side == "BOTH" and leg["quantity"] == "0.01" and leg["margin_type"] == corpus.ANY
+        line = next(x for x in (ROOT / name / corpus.OMITTED).read_text().splitlines()
+                    if "`scenario/mode-default`" in x)
+        assert "values left open by" in line and "`default_margin_type`" in line, line
+
+
+def test_merged_state_keeps_what_every_value_gives_and_opens_only_patterned_fields() -> None:
+    """A value two runs disagree on becomes {"$any": true} only where the vector format allows a pattern;
+    disagreeing on which legs or accounts are listed cannot be stated (the step is cut instead)."""
+    leg = {"quantity": "1", "cost_basis": "100", "isolated_margin": "5", "margin_type": "ISOLATED"}
+    a = {"accounts": {"A": {"wallet": "10", "positions": {"X": {"LONG": leg}}}}, "insurance_fund": "0"}
+    b = json.loads(json.dumps(a))
+    b["accounts"]["A"]["wallet"] = "9"
+    b["accounts"]["A"]["positions"]["X"]["LONG"]["isolated_margin"] = "6"
+    merged = corpus.merged_state(a, b)
+    assert merged["accounts"]["A"]["wallet"] == corpus.ANY
+    assert merged["accounts"]["A"]["positions"]["X"]["LONG"] == {**leg, "isolated_margin": corpus.ANY}
+    assert corpus.merged_state(a, a) == a
+    c = json.loads(json.dumps(a))
+    c["accounts"]["A"]["positions"]["X"]["SHORT"] = leg
+    assert corpus.merged_state(a, c) is corpus._CLASH  # noqa: SLF001 - which legs are listed is not a value
 
 
 def test_the_seed_models_every_choice_and_loses_nothing() -> None:
@@ -71,6 +96,9 @@ def test_omitted_lists_every_scenario_a_venue_lacks_and_every_cut_run() -> None:
         for sc in corpus.SCENARIOS:
             if sc.profiles is None or name in sc.profiles:
                 assert (sc.name in have) != (f"* `{sc.name}`: decided by" in text), (name, sc.name)
+        for path in sorted((ROOT / name).glob("*/*.json")):  # a vector with an open value says which choice
+            listed = f"* `{path.parent.name}/{path.stem}`: values left open by" in text
+            assert ('"$any"' in path.read_text()) == listed, (name, path.name)
         for n in range(corpus.RANDOM_VECTORS):
             path = ROOT / name / "random" / f"random-{n}.json"
             steps = len(json.loads(path.read_text())["steps"]) if path.exists() else 0
