@@ -24,6 +24,8 @@ The report holds no wall-clock time and no absolute path: the same seed gives th
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import json
 import random
 import re
@@ -245,8 +247,8 @@ class Runner:
         self.examples_written = 0
         self.cases_cut = 0  # random cases ended where the model needed a capability the engine lacks
         # random cases ended where the engine followed a value of a choice the profile leaves open:
-        # (choice, value) -> (case, step) of each
-        self.open_choice_cases: dict[tuple[str, Any], list[tuple[int, int]]] = {}
+        # ((choice, value), ...) -> (case, step) of each
+        self.open_choice_cases: dict[tuple[tuple[str, Any], ...], list[tuple[int, int]]] = {}
         self._variants: list[Variant] | None = None
         self._seen_signatures: set[tuple[str, frozenset[str]]] = set()
 
@@ -418,8 +420,8 @@ class Runner:
                     followed = self.open_choices_followed(params, actions, observed) if (
                         finding.divergence and not finding.violations and finding.engine_failure is None) else []
                     if followed:  # the engine did what the profile leaves open: not a failure, the case ends
-                        for variant in followed:
-                            self.open_choice_cases.setdefault((variant.choice, variant.value), []).append((case, i + 1))
+                        for values in followed:
+                            self.open_choice_cases.setdefault(values, []).append((case, i + 1))
                         return
                     self._record_failure(case, params, actions, i, finding)
                     return
@@ -430,33 +432,39 @@ class Runner:
 
     def open_choices_followed(self, params: dict[str, Any], actions: Sequence[dict[str, Any]],
                               observed: Sequence[tuple[dict[str, Any], dict[str, Any], frozenset[str]]]
-                              ) -> list[Variant]:
-        """The profile's open choices whose other value explains a divergence: the variants (one open choice
-        set to another value the model runs, ``corpus.open_variants``) under which the reference takes every
-        step of the case as the engine did. None for a profile that models every choice (the seed)."""
+                              ) -> list[tuple[tuple[str, Any], ...]]:
+        """The open choices whose other values explain a divergence, as ((choice, value), ...): one open choice
+        set to another value the model runs (``corpus.open_variants``), else two at once, under which the
+        reference takes every step of the case as the engine did. Empty for a profile that models every
+        choice (the seed)."""
         if self._variants is None:
             self._variants = open_variants(self.profile)
-        followed = []
-        for variant in self._variants:
+
+        def reproduces(profile: Profile) -> bool:
             try:
-                expected = V.model_run(params, actions, variant.profile)
-            except InputError:  # the case's parameters do not start a run under this value
-                continue
-            if all(not compare(m_outcome, m_snap, outcome, after, allowed) for (m_outcome, m_snap), (
-                    outcome, after, allowed) in zip(expected, observed, strict=True)):
-                followed.append(variant)
-        return followed
+                expected = V.model_run(params, actions, profile)
+            except InputError:  # the case's parameters do not start a run under these values
+                return False
+            return all(not compare(m_outcome, m_snap, outcome, after, allowed) for (m_outcome, m_snap), (
+                outcome, after, allowed) in zip(expected, observed, strict=True))
+
+        singles = [((v.choice, v.value),) for v in self._variants if reproduces(v.profile)]
+        if singles:
+            return singles
+        return [((a.choice, a.value), (b.choice, b.value)) for a, b in itertools.combinations(self._variants, 2)
+                if a.choice != b.choice and reproduces(dataclasses.replace(
+                    a.profile, choices={**a.profile.choices, b.choice: b.profile.choices[b.choice]}))]
 
     def open_choice_notes(self) -> list[str]:
-        """One line per open choice value the engine followed in the random run (see ``open_choices_followed``)."""
+        """One line per open choice value (or pair) the engine followed in the random run."""
         notes = []
-        for (name, value), cases in sorted(self.open_choice_cases.items(), key=lambda kv: (kv[0][0], str(kv[0][1]))):
+        for values, cases in sorted(self.open_choice_cases.items(), key=lambda kv: repr(kv[0])):
             case, step = cases[0]
-            choice = self.profile.choices[name]
-            notes.append(f"{len(cases)} random case(s) ended where the engine followed {name} = {value!r}, which "
-                         f"profile {self.profile.name} leaves {choice.status} (the reference runs "
-                         f"{self.profile.effective(name)!r}); not a failure; the rest of such a case is not compared "
-                         f"(first: case {case}, step {step})")
+            followed = " and ".join(
+                f"{name} = {value!r}, which profile {self.profile.name} leaves {self.profile.choices[name].status} "
+                f"(the reference runs {self.profile.effective(name)!r})" for name, value in values)
+            notes.append(f"{len(cases)} random case(s) ended where the engine followed {followed}; not a failure; "
+                         f"the rest of such a case is not compared (first: case {case}, step {step})")
         return notes
 
     def replay(self, params: dict[str, Any], actions: Sequence[dict[str, Any]]) -> Replay:

@@ -46,3 +46,20 @@ def test_the_reference_under_a_venue_profile_follows_no_open_choice() -> None:
     report = run(lambda: ReferenceAdapter("binance-usdm"), small(profile="binance-usdm", examples=4, steps=20))
     assert report["summary"]["exit_status"] == 0 and report["differential_failures"] == []
     assert not any("random case(s) ended where the engine followed" in n for n in report["notes"])
+
+
+def test_an_engine_following_two_open_choices_at_once_is_no_failure_either() -> None:
+    """Two open choices of binance-usdm followed together (the default margin type and leverage): the case
+    ends with one note naming both; under the seed, which models both, the same engine still fails."""
+    other_type = _other_margin_type("binance-usdm")
+    other_leverage = "5" if load_profile("binance-usdm").effective("default_leverage") != "5" else "10"
+    engine = with_choice(with_choice(load_profile("binance-usdm"), "default_margin_type", other_type),
+                         "default_leverage", other_leverage)
+    report = run(lambda: ReferenceAdapter(engine), small(profile="binance-usdm", examples=6, steps=20))
+    assert report["summary"]["exit_status"] == 0, report["differential_failures"]
+    [note] = [n for n in report["notes"] if "default_leverage" in n]
+    assert f"default_margin_type = {other_type!r}" in note and f"default_leverage = {other_leverage!r}" in note
+    seed = with_choice(with_choice(load_profile("seed"), "default_margin_type", _other_margin_type("seed")),
+                       "default_leverage", other_leverage)
+    failed = run(lambda: ReferenceAdapter(seed), small(profile="seed", examples=6, steps=20))
+    assert {f["category"] for f in failed["differential_failures"]} == {"unexplained divergence"}
