@@ -57,6 +57,11 @@ class Variant:
     profile: Profile
 
 
+def together(a: Variant, b: Variant) -> Profile:
+    """The profile with the open choices of two variants (of different choices) set at once."""
+    return dataclasses.replace(a.profile, choices={**a.profile.choices, b.choice: b.profile.choices[b.choice]})
+
+
 def open_variants(profile: Profile) -> list[Variant]:
     """One variant per open choice and per value of it the model can run besides the one it runs."""
     out = []
@@ -148,8 +153,7 @@ def open_run(params: dict, actions: Sequence[dict], profile: Profile, variants: 
     alone = {v.choice for v in variants if v.choice in opened or v.choice in cut}
     for a, b in itertools.combinations(variants, 2):
         if a.choice != b.choice and (a.choice in alone or b.choice in alone):
-            both = dataclasses.replace(a.profile, choices={**a.profile.choices, b.choice: b.profile.choices[b.choice]})
-            merge((a.choice, b.choice), both)
+            merge((a.choice, b.choice), together(a, b))
     first = min(cut.values(), default=len(states))
     return OpenRun(states[:first], cut, sorted(c for c, i in opened.items() if i < first))
 

@@ -24,7 +24,6 @@ The report holds no wall-clock time and no absolute path: the same seed gives th
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import json
 import random
@@ -35,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from hedgespec.conformance import vectors as V
-from hedgespec.conformance.corpus import Variant, open_variants
+from hedgespec.conformance.corpus import Variant, open_variants, together
 from hedgespec.conformance.failures import DEFAULT_STEP_TIMEOUT, EngineFailure, deadline, wrap_exception
 from hedgespec.conformance.generate import Generator as ActionGenerator
 from hedgespec.conformance.generate import RandomChooser
@@ -452,8 +451,7 @@ class Runner:
         if singles:
             return singles
         return [((a.choice, a.value), (b.choice, b.value)) for a, b in itertools.combinations(self._variants, 2)
-                if a.choice != b.choice and reproduces(dataclasses.replace(
-                    a.profile, choices={**a.profile.choices, b.choice: b.profile.choices[b.choice]}))]
+                if a.choice != b.choice and reproduces(together(a, b))]
 
     def open_choice_notes(self) -> list[str]:
         """One line per open choice value (or pair) the engine followed in the random run."""
