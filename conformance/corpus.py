@@ -158,13 +158,6 @@ def open_run(params: dict, actions: Sequence[dict], profile: Profile, variants: 
     return OpenRun(states[:first], cut, sorted(c for c, i in opened.items() if i < first))
 
 
-def open_divergence(params: dict, actions: Sequence[dict], profile: Profile,
-                    variants: Sequence[Variant]) -> dict[str, int]:
-    """Open choice -> the first step (0-based) a variant of it decides an outcome or the listed legs
-    differently (absent: none); values it only changes are left open in the vector instead."""
-    return open_run(params, actions, profile, variants).cut
-
-
 @dataclass
 class Omissions:
     """What one profile's open choices kept out of its corpus."""
