@@ -140,8 +140,9 @@ def open_run(params: dict, actions: Sequence[dict], profile: Profile, variants: 
             o_kind, o_reason, o_state = other[i] if other is not None else (None, None, None)
             merged = merged_state(states[i], o_state) if (kind, reason) == (o_kind, o_reason) else _CLASH
             if merged is _CLASH:
-                for choice in choices:
-                    cut[choice] = min(i, cut.get(choice, i))
+                if not any(cut.get(choice, i + 1) <= i for choice in choices):  # else one of them decides alone
+                    for choice in choices:
+                        cut[choice] = i
                 return
             if merged != states[i]:
                 for choice in choices:

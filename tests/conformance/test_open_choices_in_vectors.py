@@ -109,6 +109,22 @@ def test_omitted_lists_every_scenario_a_venue_lacks_and_every_cut_run() -> None:
                 assert f"* `random-{n}`: {kept}" in text, (name, n)
 
 
+def test_omitted_names_only_the_choices_that_decide_a_scenario() -> None:
+    """A pair of variants that clashes only because one of its two choices decides the step alone does not
+    blame the other: binance-usdm's close-exceeds-leg is decided by oversized_close and nothing else."""
+    profile = load_profile("binance-usdm")
+    variants = corpus.open_variants(profile)
+    sc = next(s for s in corpus.SCENARIOS if s.name == "close-exceeds-leg")
+    params, actions = sc.build(profile)
+    run_ = corpus.open_run(params, actions, profile, variants)
+    assert sorted(run_.cut) == ["oversized_close"]
+    alone = corpus.open_run(params, actions, profile, [v for v in variants if v.choice == "oversized_close"])
+    assert run_.cut == alone.cut  # the pairs add nothing: no two choices decide it together
+    line = next(x for x in (ROOT / "binance-usdm" / corpus.OMITTED).read_text().splitlines()
+                if "`close-exceeds-leg`" in x)
+    assert line == "* `close-exceeds-leg`: decided by `oversized_close`"
+
+
 @pytest.mark.parametrize("name", VENUES)
 def test_every_venue_vector_holds_under_each_open_choice(name: str) -> None:
     """The rule itself: the reference run under each single-choice variant of a venue profile (one
