@@ -29,7 +29,14 @@ from hedgespec.conformance import vectors as V
 from hedgespec.conformance.generate import Generator, RandomChooser
 from hedgespec.conformance.rulebook import Rulebook, load_rulebook
 from hedgespec.conformance.scenarios import SCENARIOS
-from hedgespec.conformance.world import LEG_FIELDS, RANDOM_WALLET, default_params, mode_scopes
+from hedgespec.conformance.world import (
+    DEFAULT_SETTINGS,
+    LEG_FIELDS,
+    RANDOM_WALLET,
+    default_params,
+    mode_scopes,
+    with_leg_settings,
+)
 from hedgespec.model import NOT_SIMULATED, initial_state, snapshot
 from hedgespec.model.codec import InputError
 from hedgespec.spec.profiles import CHOICE_SPECS, Choice, Profile, builtin_profile_names, load_profile
@@ -159,6 +166,20 @@ def open_run(params: dict, actions: Sequence[dict], profile: Profile, variants: 
     return OpenRun(states[:first], cut, sorted(c for c, i in opened.items() if i < first))
 
 
+def settled_run(params: dict, actions: Sequence[dict], profile: Profile, variants: Sequence[Variant]
+                ) -> tuple[dict, OpenRun]:
+    """``open_run``, and where an open default leg setting decides the case, the case again with the legs'
+    settings stated in its parameters (``world.with_leg_settings``; the vector then requires the
+    ``leg-settings`` capability). A case those defaults do not decide keeps its parameters, so that an
+    engine without the capability still runs it."""
+    run = open_run(params, actions, profile, variants)
+    if set(run.cut) & set(DEFAULT_SETTINGS):
+        stated = with_leg_settings(params, profile)
+        run = open_run(stated, actions, profile, variants)
+        return stated, run
+    return params, run
+
+
 @dataclass
 class Omissions:
     """What one profile's open choices kept out of its corpus."""
@@ -195,7 +216,7 @@ def generate(profiles: tuple[str, ...] = PROFILES, rulebook: Rulebook | None = N
             if sc.profiles is not None and name not in sc.profiles:
                 continue
             params, actions = sc.build(profile)
-            run = open_run(params, actions, profile, variants)
+            params, run = settled_run(params, actions, profile, variants)
             if run.cut:
                 omitted.scenarios[sc.name] = sorted(run.cut)
                 continue
@@ -208,7 +229,7 @@ def generate(profiles: tuple[str, ...] = PROFILES, rulebook: Rulebook | None = N
             files[f"{name}/scenario/{sc.name}.json"] = V.dump_vector(vec)
         for n in range(RANDOM_VECTORS):
             params, actions = random_case(profile, n)
-            run = open_run(params, actions, profile, variants)
+            params, run = settled_run(params, actions, profile, variants)
             if run.cut:
                 keep = min(run.cut.values())
                 omitted.cut[n] = (keep, sorted(c for c, i in run.cut.items() if i == keep))

@@ -131,6 +131,7 @@ NOT_MAPPED = {
     "trailing-stops": "trailing stops trigger on the venue market, not on hedgespec's mark price",
     "expiry": "no settlement of dated contracts",
     "insurance-fund": "no insurance fund",
+    "leg-settings": "no per-position margin type or leverage to start from",
 }
 
 CTX = Context(prec=80)

@@ -75,6 +75,8 @@ def required_capabilities(params: dict[str, Any], actions: Sequence[dict[str, An
         caps.add("one-way-mode")
     if len(params["accounts"]) > 1:
         caps.add("multi-account")
+    if any(isinstance(acc, dict) and "leg_settings" in acc for acc in params["accounts"].values()):
+        caps.add("leg-settings")
     for action, outcome in zip(actions, outcomes, strict=False):
         kind = action.get("kind")
         if kind in _KIND_CAPS:

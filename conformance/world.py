@@ -75,11 +75,36 @@ def default_params(profile: Profile | str, mode: str = "HEDGE", wallet: str = "1
 def params_for(profile: Profile, capabilities: frozenset[str] | set[str], wallet: str) -> dict[str, Any]:
     """The random run's parameters for an engine: only what its capabilities cover (one account
     without ``multi-account``, one-way accounts without ``hedge-mode``, no dated contract without
-    ``expiry``, fee-free instruments without ``fees``)."""
+    ``expiry``, fee-free instruments without ``fees``); with ``leg-settings``, the legs' settings are
+    stated where the profile leaves their defaults open (``with_leg_settings``)."""
     accounts = ("alice", "bob") if "multi-account" in capabilities else ("alice",)
     mode = "HEDGE" if "hedge-mode" in capabilities or "one-way-mode" not in capabilities else "ONE_WAY"
-    return default_params(profile, mode=mode, dated="expiry" in capabilities, accounts=accounts, wallet=wallet,
-                          fees="fees" in capabilities)
+    params = default_params(profile, mode=mode, dated="expiry" in capabilities, accounts=accounts, wallet=wallet,
+                            fees="fees" in capabilities)
+    return with_leg_settings(params, profile) if "leg-settings" in capabilities else params
+
+
+DEFAULT_SETTINGS = ("default_margin_type", "default_leverage")  # the profile choices leg settings stand in for
+SETTING_SIDES = ("LONG", "SHORT", "BOTH")
+
+
+def with_leg_settings(params: dict[str, Any], profile: Profile) -> dict[str, Any]:
+    """``params`` with every leg's margin type and leverage stated (``leg_settings``), as the profile
+    runs them, where it leaves ``default_margin_type`` or ``default_leverage`` open: a venue's default
+    is then no longer what a case turns on. ``params`` itself where the profile models both defaults."""
+    if all(profile.choices[c].status == "modelled" for c in DEFAULT_SETTINGS):
+        return params
+    settings = {"margin_type": profile.effective("default_margin_type"),
+                "leverage": str(profile.effective("default_leverage"))}
+    symbols = [i["symbol"] for i in params["instruments"]]
+    stated = {symbol: {side: dict(settings) for side in SETTING_SIDES} for symbol in symbols}
+    accounts = params["accounts"]
+    if isinstance(accounts, list):
+        accounts = {name: {} for name in accounts}
+    out = copy.deepcopy(params)
+    out["accounts"] = {name: {**copy.deepcopy(raw), "leg_settings": copy.deepcopy(stated)}
+                       for name, raw in accounts.items()}
+    return out
 
 
 def observable(snap: dict[str, Any]) -> dict[str, Any]:

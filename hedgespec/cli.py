@@ -30,7 +30,8 @@ from hedgespec.names import text_name
 from hedgespec.spec.profiles import Profile, ProfileError, builtin_profile_names, load_profile
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-SCENARIO_FORMAT = "1"
+SCENARIO_FORMAT = "2"  # written by hedgespec; "1" (no leg_settings in params) is still read
+SCENARIO_FORMATS_READ = ("1", "2")
 SCENARIO_FIELDS = ("scenario_format", "title", "description", "params", "actions")
 
 Handler = Callable[[argparse.Namespace], int]
@@ -71,20 +72,25 @@ def read_json(path: str) -> Any:
 
 
 def parse_scenario(document: Any, path: str) -> Scenario:
-    """Validate a decoded scenario document (format "1"); InputError naming file, step and field."""
+    """Validate a decoded scenario document (format "2", or "1" whose params state no ``leg_settings``);
+    InputError naming file, step and field."""
     if not isinstance(document, dict):
         raise InputError(f"{path}: a scenario is a JSON object, got {type(document).__name__}")
     known_fields(document, SCENARIO_FIELDS, path)
     if "scenario_format" not in document:
         raise InputError(f"{path}: scenario_format: missing (expected {SCENARIO_FORMAT!r})")
-    if document["scenario_format"] != SCENARIO_FORMAT:
-        raise InputError(f"{path}: scenario_format: expected {SCENARIO_FORMAT!r}, "
+    if document["scenario_format"] not in SCENARIO_FORMATS_READ:
+        raise InputError(f"{path}: scenario_format: expected {' or '.join(map(repr, SCENARIO_FORMATS_READ))}, "
                          f"got {document['scenario_format']!r}")
     title = _string_field(document, "title", path, required=True)
     description = _string_field(document, "description", path, required=False)
     params = document.get("params")
     if not isinstance(params, dict):
         raise InputError(f"{path}: params: " + ("missing" if params is None else "a JSON object is required"))
+    if document["scenario_format"] == "1" and isinstance(params.get("accounts"), dict):
+        for name, account in params["accounts"].items():
+            if isinstance(account, dict) and "leg_settings" in account:
+                raise InputError(f"{path}: params: accounts.{name}: leg_settings: needs scenario_format \"2\"")
     raw_actions = document.get("actions")
     if not isinstance(raw_actions, list):
         raise InputError(f"{path}: actions: " + ("missing" if raw_actions is None else "a JSON list is required"))

@@ -13,12 +13,14 @@ from hedgespec.spec.profiles import Profile, ProfileError, load_profile
 from .codec import InputError, instrument_from_json, known_fields, parse_units
 from .mode import scope_of
 from .snapshot import snapshot
-from .state import HEDGE, ONE_WAY, Account, Config, State
+from .state import BOTH, CROSS, HEDGE, HEDGE_SIDES, ISOLATED, ONE_WAY, Account, Config, LegSettings, State
 from .step import step
 
 _RATE_CHOICES = ("liquidation_clearance_fee_rate", "settlement_fee_rate")
 
-ACCOUNT_FIELDS = ("wallet", "position_mode")
+ACCOUNT_FIELDS = ("wallet", "position_mode", "leg_settings")
+LEG_SETTINGS_FIELDS = ("margin_type", "leverage")
+SETTING_SIDES = (*HEDGE_SIDES, BOTH)
 PARAMS_FIELDS = ("instruments", "accounts", "profile", "insurance_fund", "mark_prices", "last_prices")
 
 
@@ -57,8 +59,9 @@ def resolve_choices(profile: Profile) -> dict[str, Any]:
 def initial_state(params: dict[str, Any], profile: Profile | str | None = None, where: str = "params") -> State:
     """Build the state a run starts from, from run parameters in their JSON form.
 
-    ``params``: instruments (list), accounts ({id: {"wallet": str, "position_mode": {scope: mode}}} or a
-    list of ids), optional profile name, insurance_fund, mark_prices, last_prices.
+    ``params``: instruments (list), accounts ({id: {"wallet": str, "position_mode": {scope: mode},
+    "leg_settings": {instrument: {position_side: {"margin_type", "leverage"}}}}} or a list of ids),
+    optional profile name, insurance_fund, mark_prices, last_prices.
     """
     if not isinstance(params, dict):
         raise InputError(f"{where}: parameters are a JSON object")
@@ -109,7 +112,8 @@ def initial_state(params: dict[str, Any], profile: Profile | str | None = None, 
                                  f"(mode_scope {config.choices['mode_scope']}: {', '.join(scopes)})")
         if wallet < 0:
             raise InputError(f"{at}: wallet: must not be negative")
-        accounts[name] = Account(wallet, dict(modes), {}, {}, {}, {})
+        settings = leg_settings(raw.get("leg_settings", {}), config, f"{at}: leg_settings")
+        accounts[name] = Account(wallet, dict(modes), {}, settings, {}, {})
     prices = {}
     for key in ("mark_prices", "last_prices"):
         raw_prices = params.get(key, {})
@@ -121,6 +125,51 @@ def initial_state(params: dict[str, Any], profile: Profile | str | None = None, 
         prices[key] = {s: parse_units(p, "price", where, f"{key}.{s}") for s, p in raw_prices.items()}
     insurance = parse_units(params.get("insurance_fund", "0"), "money", where, "insurance_fund")
     return State(config, accounts, prices["mark_prices"], prices["last_prices"], insurance)
+
+
+def leg_settings(raw: Any, config: Config, where: str) -> dict[tuple[str, str], LegSettings]:
+    """The legs' starting margin type and leverage, stated in the run parameters instead of left to the
+    profile's defaults (``default_margin_type``, ``default_leverage``).
+
+    Under a profile whose ``margin_type_scope`` or ``leverage_scope`` is ``instrument``, one setting covers
+    every side of the instrument, so an instrument stated at all states LONG, SHORT and BOTH alike.
+    """
+    if not isinstance(raw, dict):
+        raise InputError(f"{where}: an object of instrument -> position side -> settings is required")
+    out: dict[tuple[str, str], LegSettings] = {}
+    for symbol, sides in raw.items():
+        at = f"{where}.{symbol}"
+        if symbol not in config.instruments:
+            raise InputError(f"{at}: unknown instrument")
+        if not isinstance(sides, dict) or not sides:
+            raise InputError(f"{at}: a non-empty object of position side -> settings is required")
+        max_leverage = config.instruments[symbol].max_leverage
+        for side, fields in sides.items():
+            if side not in SETTING_SIDES:
+                raise InputError(f"{at}.{side}: not a position side (LONG, SHORT or BOTH)")
+            if not isinstance(fields, dict):
+                raise InputError(f"{at}.{side}: settings are a JSON object")
+            known_fields(fields, LEG_SETTINGS_FIELDS, f"{at}.{side}")
+            for field in LEG_SETTINGS_FIELDS:
+                if field not in fields:
+                    raise InputError(f"{at}.{side}: {field}: missing (a leg's settings state both "
+                                     f"{' and '.join(LEG_SETTINGS_FIELDS)})")
+            margin_type = fields["margin_type"]
+            if margin_type not in (ISOLATED, CROSS):
+                raise InputError(f"{at}.{side}: margin_type: ISOLATED or CROSS, got {margin_type!r}")
+            leverage = parse_units(fields["leverage"], "int", f"{at}.{side}", "leverage")
+            if not 1 <= leverage <= max_leverage:
+                raise InputError(f"{at}.{side}: leverage: must be 1..{max_leverage} (the instrument's maximum)")
+            out[(symbol, side)] = LegSettings(margin_type, leverage)
+        for field, scope in (("margin_type", "margin_type_scope"), ("leverage", "leverage_scope")):
+            if config.choices[scope] != "instrument":
+                continue
+            stated = [out.get((symbol, side)) for side in SETTING_SIDES]
+            if None in stated or len({getattr(s, field) for s in stated}) > 1:
+                raise InputError(f"{at}: {scope} is instrument under profile {config.profile.name}: one {field} "
+                                 f"covers the instrument, so LONG, SHORT and BOTH are all stated with the same "
+                                 f"{field}")
+    return out
 
 
 __all__ = ["initial_state", "step", "snapshot", "resolve_choices", "InputError", "State"]

@@ -48,6 +48,7 @@ CAPABILITIES = (
     "expiry",
     "multi-account",
     "insurance-fund",
+    "leg-settings",
 )
 
 

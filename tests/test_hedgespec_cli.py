@@ -340,7 +340,7 @@ def test_missing_top_level_field(drop: str, message: str, tmp_path: Path,
 
 
 @pytest.mark.parametrize(("overrides", "message"), [
-    ({"scenario_format": "2"}, "scenario_format: expected '1'"),
+    ({"scenario_format": "3"}, "scenario_format: expected '1' or '2', got '3'"),
     ({"title": 7}, "title: a string is required"),
     ({"actions": {}}, "actions: a JSON list is required"),
     ({"extra": 1}, "extra: unknown field"),
@@ -455,3 +455,48 @@ def test_unknown_profile_in_params(tmp_path: Path, capsys: pytest.CaptureFixture
     document["params"]["profile"] = "no-such-venue"
     path = write(tmp_path, document)
     assert f"{path}: params: profile: no-such-venue: no such profile file" in fails(["simulate", path], capsys)
+
+
+def with_leg_settings(document: dict[str, Any], settings: Any) -> dict[str, Any]:
+    accounts = document["params"]["accounts"]
+    name = next(iter(accounts))
+    accounts[name] = {**accounts[name], "leg_settings": settings}
+    return document
+
+
+def test_leg_settings_start_the_legs_in_format_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Scenario format 2: a leg's margin type and leverage may be stated in the run parameters; the
+    opened leg then carries them instead of the profile's defaults (ISOLATED, 20 under the seed)."""
+    document = with_leg_settings(scenario_document(scenario_format="2"),
+                                 {"BTCUSDT": {"LONG": {"margin_type": "CROSS", "leverage": "7"}}})
+    code, out, err = run(["simulate", write(tmp_path, document, "settings.json"), "--json"], capsys)
+    assert code == 0, err
+    first = json.loads(out.splitlines()[1])
+    legs = first["accounts"]["alice"]["positions"]["BTCUSDT"]
+    assert (legs["LONG"]["margin_type"], legs["LONG"]["leverage"], legs["LONG"]["isolated_margin"]) == \
+        ("CROSS", "7", "0")
+    assert (legs["SHORT"]["margin_type"], legs["SHORT"]["leverage"]) == ("ISOLATED", "20")  # the seed's defaults
+
+
+@pytest.mark.parametrize(("settings", "message"), [
+    ({"BTCUSDT": {"LONG": {"margin_type": "CROSS"}}}, "leg_settings.BTCUSDT.LONG: leverage: missing"),
+    ({"BTCUSDT": {"LONG": {"margin_type": "HALF", "leverage": "7"}}},
+     "leg_settings.BTCUSDT.LONG: margin_type: ISOLATED or CROSS, got 'HALF'"),
+    ({"BTCUSDT": {"LONG": {"margin_type": "CROSS", "leverage": "126"}}},
+     "leg_settings.BTCUSDT.LONG: leverage: must be 1..125"),
+    ({"ETHUSDT": {"LONG": {"margin_type": "CROSS", "leverage": "7"}}}, "leg_settings.ETHUSDT: unknown instrument"),
+    ({"BTCUSDT": {"UP": {"margin_type": "CROSS", "leverage": "7"}}}, "leg_settings.BTCUSDT.UP: not a position side"),
+])
+def test_bad_leg_settings_are_named(settings: Any, message: str, tmp_path: Path,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, with_leg_settings(scenario_document(scenario_format="2"), settings))
+    assert message in fails(["simulate", path], capsys)
+
+
+def test_leg_settings_need_format_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A format-1 file is still read, but not with a field format 1 did not have."""
+    document = with_leg_settings(scenario_document(scenario_format="1"),
+                                 {"BTCUSDT": {"LONG": {"margin_type": "CROSS", "leverage": "7"}}})
+    path = write(tmp_path, document)
+    assert f'{path}: params: accounts.alice: leg_settings: needs scenario_format "2"' in fails(["simulate", path],
+                                                                                            capsys)

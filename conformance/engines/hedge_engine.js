@@ -28,7 +28,7 @@ const CAPABILITIES = [
   "limit-orders", "market-trades", "fees", "funding", "multi-account",
 ];
 // Not implemented (left out of CAPABILITIES on purpose): cross-margin, liquidation,
-// conditional-orders, trailing-stops, expiry, insurance-fund.
+// conditional-orders, trailing-stops, expiry, insurance-fund, leg-settings.
 
 // The seed profile's choices this engine runs (the only profile it implements).
 const SEED = {

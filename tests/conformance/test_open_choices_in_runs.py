@@ -4,6 +4,9 @@ Where the engine departs from the reference and the reference, run with one open
 set to another value it can run, takes every step of the case as the engine did, the engine followed a
 behaviour the profile leaves open: the case ends there, the report says so in a note, and it is not a
 failure. Under a profile that models the choice (the seed models every choice) the same engine fails.
+
+The engines here do not declare ``leg-settings``, so their legs start in their own default margin type
+and leverage; an engine that declares it is handed the settings (the last test).
 """
 
 from __future__ import annotations
@@ -15,6 +18,12 @@ from hedgespec.spec.profiles import load_profile
 from test_open_choices_in_vectors import with_choice
 
 
+class WithoutLegSettings(ReferenceAdapter):
+    """The reference model under a profile, as an engine that cannot start its legs from stated settings."""
+
+    capabilities = ReferenceAdapter.capabilities - {"leg-settings"}
+
+
 def _other_margin_type(profile_name: str) -> str:
     return "CROSS" if load_profile(profile_name).effective("default_margin_type") == "ISOLATED" else "ISOLATED"
 
@@ -23,7 +32,7 @@ def test_an_engine_following_an_open_default_is_no_failure_under_the_venue_profi
     """binance-usdm leaves default_margin_type unconfirmed: an engine with the other default passes."""
     other = _other_margin_type("binance-usdm")
     engine = with_choice(load_profile("binance-usdm"), "default_margin_type", other)
-    report = run(lambda: ReferenceAdapter(engine), small(profile="binance-usdm", examples=6, steps=20))
+    report = run(lambda: WithoutLegSettings(engine), small(profile="binance-usdm", examples=6, steps=20))
     assert report["summary"]["exit_status"] == 0, report["differential_failures"]
     assert report["differential_failures"] == []
     [note] = [n for n in report["notes"] if "default_margin_type" in n]
@@ -35,7 +44,7 @@ def test_the_same_engine_fails_where_the_profile_models_the_choice() -> None:
     """The seed models default_margin_type: the same departure is an unexplained divergence."""
     other = _other_margin_type("seed")
     engine = with_choice(load_profile("seed"), "default_margin_type", other)
-    report = run(lambda: ReferenceAdapter(engine), small(profile="seed", examples=6, steps=20))
+    report = run(lambda: WithoutLegSettings(engine), small(profile="seed", examples=6, steps=20))
     assert report["summary"]["exit_status"] == 1
     assert {f["category"] for f in report["differential_failures"]} == {"unexplained divergence"}
     assert not any("default_margin_type" in n for n in report["notes"])
@@ -55,11 +64,25 @@ def test_an_engine_following_two_open_choices_at_once_is_no_failure_either() -> 
     other_leverage = "5" if load_profile("binance-usdm").effective("default_leverage") != "5" else "10"
     engine = with_choice(with_choice(load_profile("binance-usdm"), "default_margin_type", other_type),
                          "default_leverage", other_leverage)
-    report = run(lambda: ReferenceAdapter(engine), small(profile="binance-usdm", examples=6, steps=20))
+    report = run(lambda: WithoutLegSettings(engine), small(profile="binance-usdm", examples=6, steps=20))
     assert report["summary"]["exit_status"] == 0, report["differential_failures"]
     [note] = [n for n in report["notes"] if "default_leverage" in n]
     assert f"default_margin_type = {other_type!r}" in note and f"default_leverage = {other_leverage!r}" in note
     seed = with_choice(with_choice(load_profile("seed"), "default_margin_type", _other_margin_type("seed")),
                        "default_leverage", other_leverage)
-    failed = run(lambda: ReferenceAdapter(seed), small(profile="seed", examples=6, steps=20))
+    failed = run(lambda: WithoutLegSettings(seed), small(profile="seed", examples=6, steps=20))
     assert {f["category"] for f in failed["differential_failures"]} == {"unexplained divergence"}
+
+
+def test_an_engine_handed_the_leg_settings_runs_every_step_whatever_its_defaults() -> None:
+    """With ``leg-settings`` declared, the random run states every leg's margin type and leverage where the
+    venue leaves the defaults open: the engine's own defaults decide nothing, no case ends early for them,
+    and every step is compared."""
+    other_type = _other_margin_type("binance-usdm")
+    engine = with_choice(with_choice(load_profile("binance-usdm"), "default_margin_type", other_type),
+                         "default_leverage", "5")
+    report = run(lambda: ReferenceAdapter(engine), small(profile="binance-usdm", examples=6, steps=20))
+    assert report["summary"]["exit_status"] == 0, report["differential_failures"]
+    assert not any("random case(s) ended where the engine followed" in n for n in report["notes"]), report["notes"]
+    without = run(lambda: WithoutLegSettings(engine), small(profile="binance-usdm", examples=6, steps=20))
+    assert any("default_margin_type" in n for n in without["notes"])

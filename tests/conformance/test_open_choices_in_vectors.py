@@ -125,6 +125,33 @@ def test_omitted_names_only_the_choices_that_decide_a_scenario() -> None:
     assert line == "* `close-exceeds-leg`: decided by `oversized_close`"
 
 
+def test_cases_the_open_defaults_decide_are_kept_with_the_leg_settings_stated() -> None:
+    """binance-usdm leaves default_margin_type and default_leverage open. adjust-margin (isolated legs) and
+    cross-pool-liquidated (leverage) turn on them, so their vectors state every leg's settings in params
+    and require leg-settings; a case the defaults do not decide keeps its parameters. An engine without
+    the capability is told the vector is unsupported, naming it; the reference passes it."""
+    for name in ("adjust-margin", "cross-pool-liquidated"):
+        vector = json.loads((ROOT / "binance-usdm" / "scenario" / f"{name}.json").read_text())
+        assert "leg-settings" in vector["requires"]
+        for account in vector["params"]["accounts"].values():
+            assert account["leg_settings"]["BTCUSDT"]["LONG"] == {"margin_type": "ISOLATED", "leverage": "20"}
+        assert f"`{name}`" not in (ROOT / "binance-usdm" / corpus.OMITTED).read_text()
+    plain = json.loads((ROOT / "binance-usdm" / "scenario" / "order-malformed.json").read_text())
+    assert "leg-settings" not in plain["requires"]
+    assert all("leg_settings" not in a for a in plain["params"]["accounts"].values())
+
+    class WithoutLegSettings(ReferenceAdapter):
+        capabilities = ReferenceAdapter.capabilities - {"leg-settings"}
+
+    report = run(lambda: WithoutLegSettings("binance-usdm"),
+                 small(profile="binance-usdm", examples=0, run_vectors=True))
+    got = {v["path"]: v for v in report["vectors"]}
+    skipped = got["scenario/adjust-margin.json"]
+    assert skipped["status"] == "unsupported" and "leg-settings" in skipped["reason"], skipped
+    assert got["scenario/order-malformed.json"]["status"] == "passed"
+    assert statuses("binance-usdm", "binance-usdm")["scenario/adjust-margin.json"] == "passed"
+
+
 @pytest.mark.parametrize("name", VENUES)
 def test_every_venue_vector_holds_under_each_open_choice(name: str) -> None:
     """The rule itself: the reference run under each single-choice variant of a venue profile (one
