@@ -49,7 +49,7 @@ from hedgespec.spec.profiles import Profile, load_profile
 from hedgespec.spec.registry import Rule, StepView, Violation
 
 import hedgespec
-from hedgespec.jsonio import lone_surrogate_in
+from hedgespec.jsonio import json_data_problem, lone_surrogate_in
 from hedgespec.names import text_name
 
 REPORT_FORMAT = "hedgespec-conformance-report/3"  # 3: steps numbered from 1; example_limit_reached
@@ -134,6 +134,7 @@ class Engine:
             raise EngineFailure("malformed", f"apply: the outcome is a {type(outcome).__name__}, not an object")
         try:
             check_outcome(outcome, "apply")
+            _check_json_data(outcome, "apply", "outcome")
         except EngineFailure:
             self.failures += 1
             raise
@@ -146,6 +147,7 @@ class Engine:
             raise EngineFailure("malformed", f"snapshot: a {type(snap).__name__}, not an object")
         try:
             check_snapshot(snap, "snapshot")
+            _check_json_data(snap, "snapshot", "snapshot")
         except EngineFailure:
             self.failures += 1
             raise
@@ -153,6 +155,15 @@ class Engine:
 
     def close(self) -> None:
         close_quietly(self.adapter)
+
+
+def _check_json_data(reply: dict[str, Any], op: str, root: str) -> None:
+    """A reply holds JSON data only, as one over JSON lines must: an in-process engine's binary float, lone
+    surrogate, tuple or Decimal is ``malformed`` there too, naming the place (never a crash when the report is
+    written, nor a NaN that compares unequal to itself)."""
+    found = json_data_problem(reply, root)
+    if found:
+        raise EngineFailure("malformed", f"{op}: {found}")
 
 
 def close_quietly(adapter: Any) -> None:

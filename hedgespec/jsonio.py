@@ -79,6 +79,59 @@ def lone_surrogate_in(obj: Any, path: str = "") -> str | None:
     return None
 
 
+def json_data_problem(obj: Any, path: str) -> str | None:
+    """``"<place>: <why>"`` for the first value of ``obj`` that JSON text with decimal-string numbers could not
+    have carried (a binary float, a lone surrogate, a key that is not a string, a tuple, a set, a Decimal or any
+    other Python object), or None. ``path`` names ``obj`` (``outcome``, ``snapshot``).
+
+    For what an in-process engine hands back: the JSON-lines protocol can only deliver JSON, so the two paths
+    refuse the same replies. The check runs in C (a round trip through ``json``) and walks the data in Python
+    only to name the place of a problem it found."""
+    try:
+        text = json.dumps(obj, ensure_ascii=False, allow_nan=False)
+        text.encode("utf-8")
+        if json.loads(text, parse_float=_no_float) == obj:
+            return None
+    except (TypeError, ValueError, RecursionError, _FloatFound):  # UnicodeEncodeError is a ValueError
+        pass
+    return _walk_json_data(obj, path)
+
+
+class _FloatFound(Exception):
+    pass
+
+
+def _no_float(_: str) -> float:
+    raise _FloatFound
+
+
+def _walk_json_data(obj: Any, path: str, depth: int = 0) -> str | None:
+    if depth > 200:
+        return f"{path}: nested too deeply"
+    if obj is None or type(obj) in (bool, int):
+        return None
+    if type(obj) is str:
+        return None if lone_surrogate_in(obj) is None else \
+            f"{path}: {obj[:40]!r} holds a lone UTF-16 surrogate (U+D800-U+DFFF): not Unicode text"
+    if type(obj) is float:
+        return f"{path}: {obj!r} is a binary float; numbers are decimal strings"
+    if type(obj) is list:
+        for i, value in enumerate(obj):
+            found = _walk_json_data(value, f"{path}[{i}]", depth + 1)
+            if found:
+                return found
+        return None
+    if type(obj) is dict:
+        for key, value in obj.items():
+            if type(key) is not str or lone_surrogate_in(key) is not None:
+                return f"{path}: the key {key!r:.40} is not JSON text (a key is a Unicode string)"
+            found = _walk_json_data(value, f"{path}.{key}", depth + 1)
+            if found:
+                return found
+        return None
+    return f"{path}: a {type(obj).__name__} is not JSON data (objects, lists, strings, integers, booleans, null)"
+
+
 def line_column(text: str | bytes, offset: int) -> tuple[int, int]:
     """The 1-based line and column of ``offset`` in ``text`` (in bytes for bytes)."""
     if isinstance(text, bytes):

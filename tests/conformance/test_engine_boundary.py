@@ -14,6 +14,7 @@ import signal
 import sys
 import textwrap
 import time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -401,6 +402,11 @@ OUTCOME_FAULTS = [
     (("kind",), "ok", "apply: outcome.kind: 'ok' is not one of"),
     (("reason",), _DELETE, "apply: outcome: 'reason' is a required property"),
     (("reason",), 7, "apply: outcome.reason: 7 is not of type 'string', 'null'"),
+    # what JSON lines could never carry is refused in process too (hedgespec.jsonio.json_data_problem)
+    (("message",), "bad \ud800", "apply: outcome.message: 'bad \\ud800' holds a lone UTF-16 surrogate"),
+    (("extra",), Decimal("1.5"), "apply: outcome.extra: a Decimal is not JSON data"),
+    (("extra",), float("nan"), "apply: outcome.extra: nan is a binary float; numbers are decimal strings"),
+    (("extra",), {"k": (1, 2)}, "apply: outcome.extra.k: a tuple is not JSON data"),
 ]
 
 
@@ -423,6 +429,7 @@ class OutcomeBreaker(ReferenceAdapter):
 def test_malformed_outcome_is_an_engine_failure_not_rule_failures(path: tuple[Any, ...], value: Any,
                                                                   message: str) -> None:
     report = run(lambda: OutcomeBreaker(_set(path, value)), small(examples=3, steps=6))
+    json.dumps(report, ensure_ascii=False, allow_nan=False).encode("utf-8")  # the report can be written
     assert report["engine_failures"], "the malformed outcome is reported"
     failure = report["engine_failures"][0]["engine_failure"]
     assert failure["kind"] == "malformed"
@@ -462,9 +469,13 @@ class SnapshotBreaker(ReferenceAdapter):
      "snapshot: snapshot.accounts.alice.positions.BTCUSDT.LONG.quantity: '1e2' does not match"),
     (("accounts", "alice", "open_orders"), [], "snapshot: snapshot.accounts.alice.open_orders: [] is not of type 'object'"),
     (("insurance_fund",), _DELETE, "snapshot: snapshot: 'insurance_fund' is a required property"),
+    (("extra",), {1, 2}, "snapshot: snapshot.extra: a set is not JSON data"),
+    (("extra",), {"k\udc80": "1"}, "snapshot: snapshot.extra: the key 'k\\udc80' is not JSON text"),
+    (("extra",), {7: "1"}, "snapshot: snapshot.extra: the key 7 is not JSON text"),
 ])
 def test_malformed_snapshot_is_an_engine_failure(path: tuple[Any, ...], value: Any, message: str) -> None:
     report = run(lambda: SnapshotBreaker(_set(path, value)), small(examples=2, steps=4))
+    json.dumps(report, ensure_ascii=False, allow_nan=False).encode("utf-8")  # the report can be written
     failure = report["engine_failures"][0]
     assert failure["engine_failure"]["kind"] == "malformed"
     assert failure["engine_failure"]["reason"].startswith(message)
