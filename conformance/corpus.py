@@ -168,12 +168,12 @@ def open_run(params: dict, actions: Sequence[dict], profile: Profile, variants: 
 
 def settled_run(params: dict, actions: Sequence[dict], profile: Profile, variants: Sequence[Variant]
                 ) -> tuple[dict, OpenRun]:
-    """``open_run``, and where an open default leg setting decides the case, the case again with the legs'
-    settings stated in its parameters (``world.with_leg_settings``; the vector then requires the
-    ``leg-settings`` capability). A case those defaults do not decide keeps its parameters, so that an
-    engine without the capability still runs it."""
+    """``open_run``, and where an open default leg setting decides the case or leaves a value of it open, the
+    case again with the legs' settings stated in its parameters (``world.with_leg_settings``; the vector
+    then requires the ``leg-settings`` capability and states those values). A case those defaults do not
+    touch keeps its parameters, so that an engine without the capability still runs it."""
     run = open_run(params, actions, profile, variants)
-    if set(run.cut) & set(DEFAULT_SETTINGS):
+    if (set(run.cut) | set(run.opened)) & set(DEFAULT_SETTINGS):
         stated = with_leg_settings(params, profile)
         run = open_run(stated, actions, profile, variants)
         return stated, run

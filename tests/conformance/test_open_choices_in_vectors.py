@@ -42,7 +42,8 @@ def test_mode_default_is_stated_only_where_the_default_mode_is_modelled() -> Non
     """HM-MODE-001's scenario (mode-default): gate, kucoin and okx-v5 leave default_position_mode open,
     so they have no such vector and OMITTED.md names the choice; the seed keeps it whole. binance-usdm and
     bybit-v5 model the default mode but leave default_margin_type and default_leverage open: their vector
-    states the mode and the legs' sizes and leaves the margin values those choices change open."""
+    states the legs' settings in params (requiring leg-settings), so the mode, the sizes and the margin
+    values are all stated."""
     for name in ("gate", "kucoin", "okx-v5"):
         assert not (ROOT / name / "scenario" / "mode-default.json").exists(), name
         line = next(x for x in (ROOT / name / corpus.OMITTED).read_text().splitlines() if "`mode-default`" in x)
@@ -51,14 +52,14 @@ def test_mode_default_is_stated_only_where_the_default_mode_is_modelled() -> Non
     assert '"$any"' not in seed
     for name in ("binance-usdm", "bybit-v5"):
         vector = json.loads((ROOT / name / "scenario" / "mode-default.json").read_text())
+        assert "leg-settings" in vector["requires"]
+        assert vector["params"]["accounts"]["alice"]["leg_settings"]["BTCUSDT"]["BOTH"]["margin_type"] == "ISOLATED"
         last = vector["steps"][-1].get("state") or next(s["state"] for s in reversed(vector["steps"]) if "state" in s)
         alice = last["accounts"]["alice"]
         assert set(alice["position_mode"].values()) == {"ONE_WAY"}  # per account or per instrument
         [(side, leg)] = alice["positions"]["BTCUSDT"].items()
-        assert side == "BOTH" and leg["quantity"] == "0.01" and leg["margin_type"] == corpus.ANY
-        line = next(x for x in (ROOT / name / corpus.OMITTED).read_text().splitlines()
-                    if "`scenario/mode-default`" in x)
-        assert "values left open by" in line and "`default_margin_type`" in line, line
+        assert side == "BOTH" and leg["quantity"] == "0.01" and leg["margin_type"] == "ISOLATED"
+        assert corpus.ANY not in leg.values()
 
 
 def test_merged_state_keeps_what_every_value_gives_and_opens_only_patterned_fields() -> None:
