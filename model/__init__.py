@@ -28,7 +28,6 @@ PARAMS_FIELDS = ("instruments", "accounts", "profile", "insurance_fund", "mark_p
 NOT_SIMULATED: dict[str, tuple[Any, ...]] = {
     "hedged_maintenance": ("larger_leg",),
     "liquidation_extent": ("partial_by_bracket",),
-    "margin_type_scope": ("account",),
 }
 
 
@@ -132,7 +131,8 @@ def leg_settings(raw: Any, config: Config, where: str) -> dict[tuple[str, str], 
     profile's defaults (``default_margin_type``, ``default_leverage``).
 
     Under a profile whose ``margin_type_scope`` or ``leverage_scope`` is ``instrument``, one setting covers
-    every side of the instrument, so an instrument stated at all states LONG, SHORT and BOTH alike.
+    every side of the instrument, so an instrument stated at all states LONG, SHORT and BOTH alike; under
+    ``margin_type_scope: account``, one margin type covers every leg of every instrument.
     """
     if not isinstance(raw, dict):
         raise InputError(f"{where}: an object of instrument -> position side -> settings is required")
@@ -161,14 +161,21 @@ def leg_settings(raw: Any, config: Config, where: str) -> dict[tuple[str, str], 
             if not 1 <= leverage <= max_leverage:
                 raise InputError(f"{at}.{side}: leverage: must be 1..{max_leverage} (the instrument's maximum)")
             out[(symbol, side)] = LegSettings(margin_type, leverage)
-        for field, scope in (("margin_type", "margin_type_scope"), ("leverage", "leverage_scope")):
-            if config.choices[scope] != "instrument":
+    for field, choice in (("margin_type", "margin_type_scope"), ("leverage", "leverage_scope")):
+        scope = config.choices[choice]
+        if scope == "leg":
+            continue
+        groups = {f"{where}.{symbol}": [(symbol, side) for side in SETTING_SIDES] for symbol in config.instruments} \
+            if scope == "instrument" else {where: [(symbol, side) for symbol in config.instruments
+                                                   for side in SETTING_SIDES]}
+        for at, legs in groups.items():
+            stated = [out.get(leg) for leg in legs]
+            if all(s is None for s in stated):
                 continue
-            stated = [out.get((symbol, side)) for side in SETTING_SIDES]
             if None in stated or len({getattr(s, field) for s in stated}) > 1:
-                raise InputError(f"{at}: {scope} is instrument under profile {config.profile.name}: one {field} "
-                                 f"covers the instrument, so LONG, SHORT and BOTH are all stated with the same "
-                                 f"{field}")
+                which = "LONG, SHORT and BOTH" if scope == "instrument" else "every instrument's LONG, SHORT and BOTH"
+                raise InputError(f"{at}: {choice} is {scope} under profile {config.profile.name}: one {field} covers "
+                                 f"the {scope}, so {which} are all stated with the same {field}")
     return out
 
 

@@ -171,7 +171,11 @@ def _covered_settings(work: Work, account_id: str, instrument: str, position_sid
     if not side:
         return rejected("POSITION_SIDE_MISMATCH", f"position_side: {position_side or 'missing'} does not match "
                                                   f"{mode} mode")
-    keys = ((instrument, side),) if scope == "leg" else tuple((instrument, s) for s in LONG_SHORT_BOTH)
+    if scope == "leg":
+        keys: tuple[tuple[str, str], ...] = ((instrument, side),)
+    else:  # the instrument's legs, or (scope "account") every instrument's
+        symbols = tuple(work.config.instruments) if scope == "account" else (instrument,)
+        keys = tuple((symbol, s) for symbol in symbols for s in LONG_SHORT_BOTH)
     account = work.state.accounts[account_id]
     return keys, [settings_of(work.config, account, i, s) for i, s in keys]
 

@@ -70,6 +70,18 @@ def modelled_choice(params: dict[str, Any], name: str) -> Any:
     return profile_of(params.get("profile", "seed")).modelled(name)
 
 
+def setting_covers(params: dict[str, Any], action: dict[str, Any], account: str, symbol: str) -> bool:
+    """Whether ``action`` is a leg-settings request (``set_margin_type``, ``set_leverage``) of ``account`` that may
+    set legs of ``symbol``: those of its own instrument, and for a margin type under ``margin_type_scope:
+    account`` (or a scope the profile does not model) those of every instrument of the account."""
+    kind = action.get("kind")
+    if kind not in ("set_margin_type", "set_leverage") or action.get("account") != account:
+        return False
+    if action.get("instrument") == symbol:
+        return True
+    return kind == "set_margin_type" and modelled_choice(params, "margin_type_scope") in ("account", None)
+
+
 def instruments(params: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {inst["symbol"]: inst for inst in params["instruments"]}
 

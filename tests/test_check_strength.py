@@ -584,3 +584,33 @@ def test_margin_change_keeps_other_isolated_liquidation_prices():
     assert short["margin_type"] == "ISOLATED" and short["liquidation_price"] is not None
     short["liquidation_price"] = str(Decimal(short["liquidation_price"]) + 1)
     assert "HM-MARG-002" in ids(edited(view, after=after), "HM-MARG-002")
+
+
+def test_account_wide_margin_type_covers_every_leg_and_its_checks_hold(tmp_path):
+    """``margin_type_scope: account`` (Bybit's unified account): one request sets every leg of every instrument,
+    and is refused while any of them holds a position (HM-MARG-005); the checks pass on the model's steps
+    (``run`` asserts it), and HM-MARG-001 catches a step that changed one instrument only."""
+    from hedgespec.conformance.world import DATED, PERP, default_params
+
+    profile = variant(tmp_path, "account-scope", margin_type_scope=("account", "modelled"))
+    p = {**default_params("seed", accounts=("alice",)), "profile": profile}
+    change = {"kind": "set_margin_type", "account": "alice", "instrument": PERP, "position_side": "LONG",
+              "margin_type": "CROSS"}
+    dated_long = {"kind": "place_order", "account": "alice", "order_id": "d1", "instrument": DATED, "side": "BUY",
+                  "position_side": "LONG", "order_type": "MARKET", "quantity": "0.01", "price": "30000"}
+    views = run(p, [change, dated_long, {**change, "margin_type": "ISOLATED"}])
+    legs = views[0].after["accounts"]["alice"]["positions"]
+    assert {legs[s][side]["margin_type"] for s in (PERP, DATED) for side in ("LONG", "SHORT", "BOTH")
+            if side in legs[s]} == {"CROSS"}
+    assert (views[2].outcome["kind"], views[2].outcome["reason"]) == ("rejected", "MARGIN_TYPE_WITH_POSITION")
+    # a broken engine: the request changed its own instrument only
+    one_only = copy.deepcopy(views[0].after)
+    for row_ in one_only["accounts"]["alice"]["positions"][DATED].values():
+        row_["margin_type"] = "ISOLATED"
+    assert "account-wide margin_type" in " ".join(str(v) for v in get("HM-MARG-001").check(
+        edited(views[0], after=one_only)))
+    # the model's own step: judged by the scope the profile models
+    assert ids(views[0], "HM-MARG-004") == [] and ids(views[0], "HM-NET-001") == []
+    assert ids(under(views[0], "seed"), "HM-MARG-004") != []  # per leg: the dated legs changed without a request
+    assert ids(under(views[0], "seed"), "HM-NET-001") != []
+    assert ids(under(views[0], "bybit-v5"), "HM-MARG-004") == []  # scope documented, not modelled: either

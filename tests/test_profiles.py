@@ -48,8 +48,6 @@ def _not_modelled(choices: dict[str, Any]) -> list[str]:
         bad.append("mode_switch_cooldown_seconds")
     if choices["liquidation_extent"].value == "partial_by_bracket":
         bad.append("liquidation_extent")
-    if choices["margin_type_scope"].value == "account":
-        bad.append("margin_type_scope")
     if choices["hedged_maintenance"].value == "larger_leg":
         bad.append("hedged_maintenance")
     isolated_only = choices["default_margin_type"].value == "ISOLATED"

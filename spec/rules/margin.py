@@ -19,6 +19,7 @@ from ..observe import (
     open_orders,
     row,
     rows,
+    setting_covers,
 )
 from ..registry import StepView, Violation, declare, rule
 
@@ -41,12 +42,13 @@ _LEG_SETTINGS = (("margin_type", "set_margin_type"), ("leverage", "set_leverage"
     "HM-MARG-001", level="MUST", kind="transition", title="Margin type and leverage per leg",
     statement="Margin type and leverage are set per leg where the profile's scope is the leg (the seed): setting "
               "one leg leaves the other leg's settings unchanged. Where the scope is the instrument (Binance), "
-              "one setting covers both legs, and both legs always carry the same value. Where the profile does not "
-              "model the scope, setting one leg either leaves the other leg's setting unchanged or gives it the "
-              "same value.",
+              "one setting covers both legs, and both legs always carry the same value; where the margin-type "
+              "scope is the account (Bybit's unified account), one margin type covers every leg of the account. "
+              "Where the profile does not model the scope, setting one leg either leaves the other leg's setting "
+              "unchanged or gives it the same value.",
     rationale="Long and short are separate records with their own leverage and margin type in the seed; "
               "Binance keeps one leverage and margin type per symbol, OKX and Bybit only in isolated hedge mode.",
-    sources=["S-P1", "B-LEV", "O-LEV", "Y-LEV"],
+    sources=["S-P1", "B-LEV", "O-LEV", "Y-LEV", "Y-MM"],
     applies_to=("set_margin_type", "set_leverage"), observes=("snapshot",), requires=("hedge-mode",),
     profile_choices=("margin_type_scope", "leverage_scope"),
 )
@@ -76,6 +78,10 @@ def settings_per_leg(view: StepView) -> Iterator[Violation]:
     if scope is None and not (kept or shared):
         yield Violation("HM-MARG-001", f"setting {side} changed {other}'s {field} to {after_other[field]}, neither "
                                        f"kept nor the value set")
+    if scope == "account":
+        for acc, sym, s, r in rows(view.after):
+            if acc == account and r[field] != target_after:
+                yield Violation("HM-MARG-001", f"account-wide {field}: {sym} {s} is {r[field]}, not {target_after}")
 
 
 @rule(
@@ -155,7 +161,10 @@ def partial_close_releases(view: StepView) -> Iterator[Violation]:
 @rule(
     "HM-MARG-004", level="MUST", kind="transition", title="Cross margin only when chosen",
     statement="A leg's margin type changes only through an accepted margin-type request for it, and its leverage "
-              "only through an accepted leverage request for it, to the value requested.",
+              "only through an accepted leverage request for it, to the value requested. A request for one leg is "
+              "for every leg the profile's scope of that setting covers (margin_type_scope, leverage_scope); where "
+              "the profile does not model the margin-type scope, a margin-type request may be for any leg of the "
+              "account.",
     rationale="Cross margin is available for both legs but only when explicitly chosen per position. Which "
               "margin type and leverage a leg never set starts with is the profile's default (default_margin_type, "
               "default_leverage); one step cannot tell a run's first snapshot from a later one, so this rule does "
@@ -183,8 +192,8 @@ def margin_type_only_when_chosen(view: StepView) -> Iterator[Violation]:
                 continue
             asked = action.get(field)
             same = asked is not None and (D(asked) == D(after[field]) if field == "leverage" else asked == after[field])
-            if not (accepted and action.get("kind") == kind and action.get("account") == account
-                    and action.get("instrument") == symbol and same):
+            if not (accepted and action.get("kind") == kind and setting_covers(view.params, action, account, symbol)
+                    and same):
                 yield Violation("HM-MARG-004", f"{account} {symbol} {side}: {field} changed from {before[field]} to "
                                                f"{after[field]} without a request")
 

@@ -19,16 +19,17 @@ from ..observe import (
     price_half_even,
     row,
     rows,
+    setting_covers,
 )
 from ..registry import StepView, Violation, rule
 
-_SETTING_ACTIONS = ("set_margin_type", "set_leverage", "adjust_margin")
-
 
 def _acts_on(view: StepView, account: str, symbol: str, side: str) -> bool:
+    """A settings request that may change the leg's margin type or leverage (see ``setting_covers``)."""
     action = view.action
-    return (action.get("kind") in _SETTING_ACTIONS and action.get("account") == account
-            and action.get("instrument") == symbol)
+    if action.get("kind") == "adjust_margin":
+        return action.get("account") == account and action.get("instrument") == symbol
+    return setting_covers(view.params, action, account, symbol)
 
 
 @rule(
