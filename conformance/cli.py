@@ -54,11 +54,13 @@ def register(subparsers: Any) -> None:
                     "reference model and check every rule on the engine's own steps.")
     engine = conform.add_mutually_exclusive_group()
     engine.add_argument("--engine", metavar="MODULE:FACTORY",
-                        help="a Python adapter factory (called with the profile name if it takes an argument)")
+                        help="a Python adapter factory (called with --profile as given, a name or a file, if it takes "
+                              "an argument)")
     engine.add_argument("--engine-cmd", metavar="COMMAND",
                         help="an engine speaking hedgespec-engine/1 JSON lines on stdin/stdout")
     conform.add_argument("--profile", default="seed", help="built-in profile name or profile file (default seed)")
-    conform.add_argument("--vectors", metavar="DIR", help="a vector directory (default: the built-in corpus)")
+    conform.add_argument("--vectors", metavar="DIR", help="a vector directory (default: the built-in corpus of the profile; for a "
+                              "profile file, vectors made for it)")
     conform.add_argument("--no-vectors", action="store_true", help="skip the vectors")
     conform.add_argument("--examples", type=_positive_int, default=DEFAULT_EXAMPLES, metavar="N",
                          help=f"random differential cases (default {DEFAULT_EXAMPLES})")

@@ -76,13 +76,36 @@ def open_variants(profile: Profile) -> list[Variant]:
         if profile.choices[spec.name].status == "modelled" or spec.name in UNTRIED:
             continue
         values = spec.allowed if spec.allowed is not None else (OTHER_VALUE[spec.kind],)
-        for value in values:
-            if value == profile.effective(spec.name) or value in NOT_SIMULATED.get(spec.name, ()):
-                continue
-            choice = Choice(value, "modelled", "variant: a value the profile leaves open")
-            out.append(Variant(spec.name, value,
-                               dataclasses.replace(profile, choices={**profile.choices, spec.name: choice})))
+        out += [variant(profile, spec.name, value) for value in values
+                if value != profile.effective(spec.name) and value not in NOT_SIMULATED.get(spec.name, ())]
     return out
+
+
+def variant(profile: Profile, name: str, value: Any) -> Variant:
+    choice = Choice(value, "modelled", "variant: a value the profile leaves open")
+    return Variant(name, value, dataclasses.replace(profile, choices={**profile.choices, name: choice}))
+
+
+SEEN_LEVERAGES = 3  # at most this many leverages an engine reports are tried as its default
+
+
+def seen_default_variants(profile: Profile, snapshots: Sequence[dict]) -> list[Variant]:
+    """Variants of an open ``default_leverage`` set to the leverages an engine's snapshots show on its legs
+    (besides the one the model runs and ``OTHER_VALUE``): an engine's own default, which no fixed list of
+    values could guess. Malformed or fractional values are skipped (the comparison reports them)."""
+    if profile.choices["default_leverage"].status == "modelled":
+        return []
+    tried = {str(profile.effective("default_leverage")), OTHER_VALUE["leverage"]}
+    seen: list[str] = []
+    for snap in snapshots:
+        for account in (snap.get("accounts") or {}).values():
+            for sides in ((account or {}).get("positions") or {}).values():
+                for row in (sides or {}).values():
+                    text = row.get("leverage") if isinstance(row, dict) else None
+                    if isinstance(text, str) and text.isdigit() and text[0] != "0" and len(text) <= 6 \
+                            and text not in tried and text not in seen:
+                        seen.append(text)
+    return [variant(profile, "default_leverage", value) for value in seen[:SEEN_LEVERAGES]]
 
 
 def expectations(params: dict, actions: Sequence[dict], profile: Profile) -> list[tuple[Any, ...]] | None:
@@ -139,6 +162,7 @@ def open_run(params: dict, actions: Sequence[dict], profile: Profile, variants: 
         raise InputError(f"{profile.name}: the case's parameters do not start a run")
     states: list[Any] = [s for _, _, s in base]
     cut: dict[str, int] = {}
+    solo: dict[str, int] = {}  # the cuts of single variants: a pair one of whose choices decides alone adds none
     opened: dict[str, int] = {}  # open choice -> first step it left a value open
 
     def merge(choices: tuple[str, ...], other_profile: Profile) -> None:
@@ -147,9 +171,9 @@ def open_run(params: dict, actions: Sequence[dict], profile: Profile, variants: 
             o_kind, o_reason, o_state = other[i] if other is not None else (None, None, None)
             merged = merged_state(states[i], o_state) if (kind, reason) == (o_kind, o_reason) else _CLASH
             if merged is _CLASH:
-                if not any(cut.get(choice, i + 1) <= i for choice in choices):  # else one of them decides alone
+                if not any(solo.get(choice, i + 1) <= i for choice in choices):
                     for choice in choices:
-                        cut[choice] = i
+                        cut[choice] = min(i, cut.get(choice, i))
                 return
             if merged != states[i]:
                 for choice in choices:
@@ -158,6 +182,7 @@ def open_run(params: dict, actions: Sequence[dict], profile: Profile, variants: 
 
     for variant in variants:
         merge((variant.choice,), variant.profile)
+    solo.update(cut)
     alone = {v.choice for v in variants if v.choice in opened or v.choice in cut}
     for a, b in itertools.combinations(variants, 2):
         if a.choice != b.choice and (a.choice in alone or b.choice in alone):
@@ -168,12 +193,14 @@ def open_run(params: dict, actions: Sequence[dict], profile: Profile, variants: 
 
 def settled_run(params: dict, actions: Sequence[dict], profile: Profile, variants: Sequence[Variant]
                 ) -> tuple[dict, OpenRun]:
-    """``open_run``, and where an open default leg setting decides the case or leaves a value of it open, the
-    case again with the legs' settings stated in its parameters (``world.with_leg_settings``; the vector
-    then requires the ``leg-settings`` capability and states those values). A case those defaults do not
-    touch keeps its parameters, so that an engine without the capability still runs it."""
+    """``open_run``, and where an open default leg setting decides the case first or leaves a value of it open
+    before the cut, the case again with the legs' settings stated in its parameters
+    (``world.with_leg_settings``; the vector then requires the ``leg-settings`` capability and states those
+    values). A case those defaults do not touch keeps its parameters, so that an engine without the
+    capability still runs it."""
     run = open_run(params, actions, profile, variants)
-    if (set(run.cut) | set(run.opened)) & set(DEFAULT_SETTINGS):
+    first = min(run.cut.values(), default=None)
+    if any(run.cut.get(c, -1) == first for c in DEFAULT_SETTINGS) or set(run.opened) & set(DEFAULT_SETTINGS):
         stated = with_leg_settings(params, profile)
         run = open_run(stated, actions, profile, variants)
         return stated, run
@@ -205,44 +232,51 @@ def random_case(profile: Profile, n: int) -> tuple[dict, list[dict]]:
 def generate(profiles: tuple[str, ...] = PROFILES, rulebook: Rulebook | None = None) -> dict[str, str]:
     """Relative path -> file text of the whole corpus (vectors and each profile's OMITTED.md)."""
     rulebook = rulebook or load_rulebook()
+    return {f"{name}/{rel}": text for name in profiles
+            for rel, text in profile_files(load_profile(name), rulebook).items()}
+
+
+def profile_files(profile: Profile, rulebook: Rulebook) -> dict[str, str]:
+    """One profile's corpus, paths relative to its folder (``scenario/<name>.json``, ``random/random-<n>.json``,
+    ``OMITTED.md``). Also for a profile file: a scenario written for some built-in profiles runs for a file that
+    ``extends`` one of them."""
     digests = {r.id: r.digest for r in rulebook.rules}
     by_id = rulebook.by_id
+    name = profile.name
+    variants = open_variants(profile)
+    omitted = Omissions()
     files: dict[str, str] = {}
-    for name in profiles:
-        profile = load_profile(name)
-        variants = open_variants(profile)
-        omitted = Omissions()
-        for sc in SCENARIOS:
-            if sc.profiles is not None and name not in sc.profiles:
-                continue
-            params, actions = sc.build(profile)
-            params, run = settled_run(params, actions, profile, variants)
-            if run.cut:
-                omitted.scenarios[sc.name] = sorted(run.cut)
-                continue
-            if run.opened:
-                omitted.opened[f"scenario/{sc.name}"] = run.opened
-            rules = {rid: digests.get(rid, "unknown") for rid in sc.rules}
-            caps = [c for rid in sc.rules if rid in by_id for c in by_id[rid].requires]
-            vec = V.build_vector(f"{name}/scenario/{sc.name}", sc.title, params, actions, profile, rules,
-                                 {"generator": "scenario", "name": sc.name}, rule_caps=caps, states=run.states)
-            files[f"{name}/scenario/{sc.name}.json"] = V.dump_vector(vec)
-        for n in range(RANDOM_VECTORS):
-            params, actions = random_case(profile, n)
-            params, run = settled_run(params, actions, profile, variants)
-            if run.cut:
-                keep = min(run.cut.values())
-                omitted.cut[n] = (keep, sorted(c for c, i in run.cut.items() if i == keep))
-                actions = actions[:keep]
-            if not actions:
-                continue
-            if run.opened:
-                omitted.opened[f"random/random-{n}"] = run.opened
-            vec = V.build_vector(f"{name}/random/random-{n}", f"Seeded random run {n} ({name})", params, actions,
-                                 profile, {}, {"generator": "random", "seed": f"hedgespec-vector:{name}:{n}",
-                                               "length": len(actions)}, states=run.states)
-            files[f"{name}/random/random-{n}.json"] = V.dump_vector(vec)
-        files[f"{name}/{OMITTED}"] = omitted_text(profile, variants, omitted)
+    for sc in SCENARIOS:
+        if sc.profiles is not None and name not in sc.profiles and profile.extends not in sc.profiles:
+            continue
+        params, actions = sc.build(profile)
+        params, run = settled_run(params, actions, profile, variants)
+        if run.cut:
+            omitted.scenarios[sc.name] = sorted(run.cut)
+            continue
+        if run.opened:
+            omitted.opened[f"scenario/{sc.name}"] = run.opened
+        rules = {rid: digests.get(rid, "unknown") for rid in sc.rules}
+        caps = [c for rid in sc.rules if rid in by_id for c in by_id[rid].requires]
+        vec = V.build_vector(f"{name}/scenario/{sc.name}", sc.title, params, actions, profile, rules,
+                             {"generator": "scenario", "name": sc.name}, rule_caps=caps, states=run.states)
+        files[f"scenario/{sc.name}.json"] = V.dump_vector(vec)
+    for n in range(RANDOM_VECTORS):
+        params, actions = random_case(profile, n)
+        params, run = settled_run(params, actions, profile, variants)
+        if run.cut:
+            keep = min(run.cut.values())
+            omitted.cut[n] = (keep, sorted(c for c, i in run.cut.items() if i == keep))
+            actions = actions[:keep]
+        if not actions:
+            continue
+        if run.opened:
+            omitted.opened[f"random/random-{n}"] = run.opened
+        vec = V.build_vector(f"{name}/random/random-{n}", f"Seeded random run {n} ({name})", params, actions,
+                             profile, {}, {"generator": "random", "seed": f"hedgespec-vector:{name}:{n}",
+                                           "length": len(actions)}, states=run.states)
+        files[f"random/random-{n}.json"] = V.dump_vector(vec)
+    files[OMITTED] = omitted_text(profile, variants, omitted)
     return files
 
 

@@ -34,18 +34,32 @@ from pathlib import Path
 from typing import Any
 
 from hedgespec.conformance import vectors as V
-from hedgespec.conformance.corpus import Variant, open_variants, together
+from hedgespec.conformance.corpus import (
+    Variant,
+    open_variants,
+    profile_files,
+    seen_default_variants,
+    together,
+)
 from hedgespec.conformance.failures import DEFAULT_STEP_TIMEOUT, EngineFailure, deadline, wrap_exception
 from hedgespec.conformance.generate import Generator as ActionGenerator
 from hedgespec.conformance.generate import RandomChooser
+from hedgespec.conformance.jsonl import stray_integer
 from hedgespec.conformance.loading import declared_capabilities
 from hedgespec.conformance.rulebook import Rulebook, applies, load_rulebook
 from hedgespec.conformance.shapes import check_outcome, check_snapshot
-from hedgespec.conformance.world import RANDOM_WALLET, diff, mode_scopes, observable, params_for
+from hedgespec.conformance.world import (
+    DEFAULT_SETTINGS,
+    RANDOM_WALLET,
+    diff,
+    mode_scopes,
+    observable,
+    params_for,
+)
 from hedgespec.model import initial_state, snapshot
 from hedgespec.model.codec import InputError
 from hedgespec.spec import SPEC_VERSION
-from hedgespec.spec.profiles import Profile, load_profile
+from hedgespec.spec.profiles import Profile, builtin_profile_names, load_profile
 from hedgespec.spec.registry import Rule, StepView, Violation
 
 import hedgespec
@@ -133,8 +147,8 @@ class Engine:
             self.failures += 1
             raise EngineFailure("malformed", f"apply: the outcome is a {type(outcome).__name__}, not an object")
         try:
-            check_outcome(outcome, "apply")
             _check_json_data(outcome, "apply", "outcome")
+            check_outcome(outcome, "apply")
         except EngineFailure:
             self.failures += 1
             raise
@@ -146,8 +160,8 @@ class Engine:
             self.failures += 1
             raise EngineFailure("malformed", f"snapshot: a {type(snap).__name__}, not an object")
         try:
-            check_snapshot(snap, "snapshot")
             _check_json_data(snap, "snapshot", "snapshot")
+            check_snapshot(snap, "snapshot")
         except EngineFailure:
             self.failures += 1
             raise
@@ -157,13 +171,28 @@ class Engine:
         close_quietly(self.adapter)
 
 
+def _settings_hint(params: dict[str, Any], problems: list[str]) -> str:
+    """A pointer to ``leg_settings`` when a vector that states them finds a leg's margin type or leverage off."""
+    states = any(isinstance(a, dict) and "leg_settings" in a for a in (params.get("accounts") or {}).values())
+    if states and any(".margin_type: " in p or ".leverage: " in p for p in problems[:3]):
+        return " (the vector states each leg's starting margin type and leverage in params leg_settings)"
+    return ""
+
+
 def _check_json_data(reply: dict[str, Any], op: str, root: str) -> None:
-    """A reply holds JSON data only, as one over JSON lines must: an in-process engine's binary float, lone
-    surrogate, tuple or Decimal is ``malformed`` there too, naming the place (never a crash when the report is
-    written, nor a NaN that compares unequal to itself)."""
+    """A reply holds what one over JSON lines can (``jsonl``): an in-process engine's binary float, lone surrogate,
+    tuple, Decimal or integer outside ``t``/``time`` is ``malformed`` there too, naming the place (never a crash
+    when the report is written, nor a NaN that compares unequal to itself). Checked before the shape, whose
+    messages print the values."""
     found = json_data_problem(reply, root)
     if found:
         raise EngineFailure("malformed", f"{op}: {found}")
+    try:
+        stray = stray_integer(reply)
+    except RecursionError:
+        raise EngineFailure("malformed", f"{op}: {root}: nested too deeply") from None
+    if stray:
+        raise EngineFailure("malformed", f"{op}: {root}.{stray} is a JSON number; numbers are decimal strings")
 
 
 def close_quietly(adapter: Any) -> None:
@@ -292,16 +321,44 @@ class Runner:
         root = cfg.vectors if cfg.vectors is not None else V.builtin_root() / name
         label = cfg.vectors_label or (f"built-in:{name}" if cfg.vectors is None else text_name(root.name))
         self.vectors_label = label
-        if cfg.vectors is None and not root.is_dir():
+        if cfg.vectors is None and not self.builtin_profile():
+            corpus = self.generated_vectors()
+            if corpus is None:
+                return
+        elif cfg.vectors is None and not root.is_dir():
             self.notes.append(f"no built-in vectors for profile {name}")
             return
-        corpus = V.load_corpus(root, None if cfg.vectors is not None else name)
+        else:
+            corpus = V.load_corpus(root, None if cfg.vectors is not None else name)
         for path, problem in corpus.errors:
             self.vector_results.append({"path": path, "id": None, "status": "failed",
                                         "reason": f"invalid vector: {problem}"})
         current = {r.id: r.digest for r in self.rulebook.rules}
         for vec in corpus.vectors:
             self.vector_results.append(self.run_vector(vec, current))
+
+    def builtin_profile(self) -> bool:
+        """Whether the run's profile is a built-in one (not a file, even one reusing a built-in name)."""
+        name = self.profile.name
+        return name in builtin_profile_names() and load_profile(name).digest == self.profile.digest
+
+    def generated_vectors(self) -> V.Corpus | None:
+        """A profile file's vectors, made in memory from the reference model as ``hedgespec vectors export``
+        makes the built-in ones: they state everything the file models, and only what holds under every value
+        it leaves open."""
+        name = self.profile.name
+        try:
+            files = profile_files(self.profile, self.rulebook)
+        except InputError as exc:
+            self.notes.append(f"no vectors for profile {name}: the reference model cannot run it ({exc})")
+            return None
+        self.vectors_label = f"made for {name}"
+        self.notes.append(f"profile {name} is not built in: its vectors were made from the reference model for this "
+                          f"run ({sum(rel.endswith('.json') for rel in files)} vectors)")
+        vectors = [V.Vector(rel, json.loads(text)) for rel, text in sorted(files.items()) if rel.endswith(".json")]
+        for vec in vectors:  # as in the random run: the profile as given, a file that checks and engine can read
+            vec.data["params"]["profile"] = self.config.profile
+        return V.Corpus(vectors)
 
     def run_vector(self, vec: V.Vector, current: dict[str, str]) -> dict[str, Any]:
         result: dict[str, Any] = {"path": vec.path, "id": vec.id, "rules": sorted(vec.rules)}
@@ -347,7 +404,7 @@ class Runner:
                     for rid in claimed:  # a claimed rule another rule's violation stopped is not judged here
                         if rid in by_rule:
                             self.tally[rid].vectors_failed += 1
-                    reason = "; ".join([str(v) for v in violations][:3] + problems[:3])
+                    reason = "; ".join([str(v) for v in violations][:3] + problems[:3]) + _settings_hint(params, problems)
                     out = {**result, "status": "failed", "step": i + 1, "reason": reason, "failed_rules": by_rule}
                     if not by_rule:
                         out["unexplained"] = True
@@ -444,11 +501,13 @@ class Runner:
                               observed: Sequence[tuple[dict[str, Any], dict[str, Any], frozenset[str]]]
                               ) -> list[tuple[tuple[str, Any], ...]]:
         """The open choices whose other values explain a divergence, as ((choice, value), ...): one open choice
-        set to another value the model runs (``corpus.open_variants``), else two at once, under which the
-        reference takes every step of the case as the engine did. Empty for a profile that models every
-        choice (the seed)."""
+        set to another value the model runs (``corpus.open_variants``, and an open default leverage set to
+        one the engine shows, ``corpus.seen_default_variants``), else two at once, under which the reference
+        takes every step of the case as the engine did. Empty for a profile that models every choice (the
+        seed)."""
         if self._variants is None:
             self._variants = open_variants(self.profile)
+        variants = self._variants + seen_default_variants(self.profile, [after for _, after, _ in observed])
 
         def reproduces(profile: Profile) -> bool:
             try:
@@ -458,10 +517,10 @@ class Runner:
             return all(not compare(m_outcome, m_snap, outcome, after, allowed) for (m_outcome, m_snap), (
                 outcome, after, allowed) in zip(expected, observed, strict=True))
 
-        singles = [((v.choice, v.value),) for v in self._variants if reproduces(v.profile)]
+        singles = [((v.choice, v.value),) for v in variants if reproduces(v.profile)]
         if singles:
             return singles
-        return [((a.choice, a.value), (b.choice, b.value)) for a, b in itertools.combinations(self._variants, 2)
+        return [((a.choice, a.value), (b.choice, b.value)) for a, b in itertools.combinations(variants, 2)
                 if a.choice != b.choice and reproduces(together(a, b))]
 
     def open_choice_notes(self) -> list[str]:
@@ -472,8 +531,11 @@ class Runner:
             followed = " and ".join(
                 f"{name} = {value!r}, which profile {self.profile.name} leaves {self.profile.choices[name].status} "
                 f"(the reference runs {self.profile.effective(name)!r})" for name, value in values)
+            hint = "; declare leg-settings to have every leg's settings stated in the run parameters instead" if (
+                {name for name, _ in values} & set(DEFAULT_SETTINGS)
+                and "leg-settings" not in self.engine.capabilities) else ""
             notes.append(f"{len(cases)} random case(s) ended where the engine followed {followed}; not a failure; "
-                         f"the rest of such a case is not compared (first: case {case}, step {step})")
+                         f"the rest of such a case is not compared (first: case {case}, step {step}){hint}")
         return notes
 
     def replay(self, params: dict[str, Any], actions: Sequence[dict[str, Any]]) -> Replay:

@@ -68,15 +68,20 @@ def required_capabilities(params: dict[str, Any], actions: Sequence[dict[str, An
                           outcomes: Sequence[dict[str, Any]], rule_caps: Iterable[str] = ()) -> list[str]:
     """The capability tags a case needs: from its accounts, actions, events and claimed rules."""
     caps = set(rule_caps)
-    modes = {m for acc in params["accounts"].values() if isinstance(acc, dict)
-             for m in acc.get("position_mode", {}).values()}
+    accounts = params["accounts"]
+    accounts = {name: {} for name in accounts} if isinstance(accounts, list) else accounts
+    modes = {m for acc in accounts.values() if isinstance(acc, dict) for m in acc.get("position_mode", {}).values()}
     caps.add("hedge-mode" if "HEDGE" in modes or not modes else "one-way-mode")
     if "ONE_WAY" in modes:
         caps.add("one-way-mode")
-    if len(params["accounts"]) > 1:
+    if len(accounts) > 1:
         caps.add("multi-account")
-    if any(isinstance(acc, dict) and "leg_settings" in acc for acc in params["accounts"].values()):
-        caps.add("leg-settings")
+    for acc in accounts.values():
+        stated = acc.get("leg_settings", {}) if isinstance(acc, dict) else {}
+        if stated:
+            caps.add("leg-settings")
+        caps.update("cross-margin" if s.get("margin_type") == "CROSS" else "isolated-margin"
+                    for sides in stated.values() for s in sides.values())
     for action, outcome in zip(actions, outcomes, strict=False):
         kind = action.get("kind")
         if kind in _KIND_CAPS:

@@ -15,6 +15,7 @@ follow from these and a profile may leave their rounding open.
 from __future__ import annotations
 
 import copy
+from decimal import Decimal
 from typing import Any
 
 from hedgespec.spec.profiles import Profile, load_profile
@@ -88,16 +89,20 @@ DEFAULT_SETTINGS = ("default_margin_type", "default_leverage")  # the profile ch
 SETTING_SIDES = ("LONG", "SHORT", "BOTH")
 
 
+def _max_leverage(inst: dict[str, Any]) -> int:
+    return int(Decimal(inst["brackets"][0]["max_leverage"]))
+
+
 def with_leg_settings(params: dict[str, Any], profile: Profile) -> dict[str, Any]:
     """``params`` with every leg's margin type and leverage stated (``leg_settings``), as the profile
     runs them, where it leaves ``default_margin_type`` or ``default_leverage`` open: a venue's default
     is then no longer what a case turns on. ``params`` itself where the profile models both defaults."""
     if all(profile.choices[c].status == "modelled" for c in DEFAULT_SETTINGS):
         return params
-    settings = {"margin_type": profile.effective("default_margin_type"),
-                "leverage": str(profile.effective("default_leverage"))}
-    symbols = [i["symbol"] for i in params["instruments"]]
-    stated = {symbol: {side: dict(settings) for side in SETTING_SIDES} for symbol in symbols}
+    margin_type, leverage = profile.effective("default_margin_type"), int(profile.effective("default_leverage"))
+    stated = {inst["symbol"]: {side: {"margin_type": margin_type,  # at most what a leverage request may set
+                                      "leverage": str(min(leverage, _max_leverage(inst)))} for side in SETTING_SIDES}
+              for inst in params["instruments"]}
     accounts = params["accounts"]
     if isinstance(accounts, list):
         accounts = {name: {} for name in accounts}

@@ -105,27 +105,35 @@ def _no_float(_: str) -> float:
     raise _FloatFound
 
 
-def _walk_json_data(obj: Any, path: str, depth: int = 0) -> str | None:
-    if depth > 200:
+def _walk_json_data(obj: Any, path: str) -> str | None:
+    """The first place ``json_data_problem``'s round trip failed on; None when it failed on nothing the format
+    refuses (an integer longer than Python prints, say). Subclasses of dict, list, str and int pass, as the round
+    trip passes them; a tuple does not (it would come back as a list)."""
+    try:
+        return _walk(obj, path)
+    except RecursionError:
         return f"{path}: nested too deeply"
-    if obj is None or type(obj) in (bool, int):
+
+
+def _walk(obj: Any, path: str) -> str | None:
+    if obj is None or isinstance(obj, int):  # bool is an int
         return None
-    if type(obj) is str:
+    if isinstance(obj, str):
         return None if lone_surrogate_in(obj) is None else \
             f"{path}: {obj[:40]!r} holds a lone UTF-16 surrogate (U+D800-U+DFFF): not Unicode text"
-    if type(obj) is float:
+    if isinstance(obj, float):
         return f"{path}: {obj!r} is a binary float; numbers are decimal strings"
-    if type(obj) is list:
+    if isinstance(obj, list):
         for i, value in enumerate(obj):
-            found = _walk_json_data(value, f"{path}[{i}]", depth + 1)
+            found = _walk(value, f"{path}[{i}]")
             if found:
                 return found
         return None
-    if type(obj) is dict:
+    if isinstance(obj, dict):
         for key, value in obj.items():
-            if type(key) is not str or lone_surrogate_in(key) is not None:
+            if not isinstance(key, str) or lone_surrogate_in(key) is not None:
                 return f"{path}: the key {key!r:.40} is not JSON text (a key is a Unicode string)"
-            found = _walk_json_data(value, f"{path}.{key}", depth + 1)
+            found = _walk(value, f"{path}.{key}")
             if found:
                 return found
         return None

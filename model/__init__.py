@@ -156,7 +156,7 @@ def leg_settings(raw: Any, config: Config, where: str) -> dict[tuple[str, str], 
                                      f"{' and '.join(LEG_SETTINGS_FIELDS)})")
             margin_type = fields["margin_type"]
             if margin_type not in (ISOLATED, CROSS):
-                raise InputError(f"{at}.{side}: margin_type: ISOLATED or CROSS, got {margin_type!r}")
+                raise InputError(f"{at}.{side}: margin_type: ISOLATED or CROSS, got {margin_type!r:.40}")
             leverage = parse_units(fields["leverage"], "int", f"{at}.{side}", "leverage")
             if not 1 <= leverage <= max_leverage:
                 raise InputError(f"{at}.{side}: leverage: must be 1..{max_leverage} (the instrument's maximum)")

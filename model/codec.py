@@ -30,7 +30,7 @@ def parse_units(text: Any, unit: str, where: str = "", field: str = "") -> int:
     an InputError."""
     place = f"{where}: {field}" if where else field
     if not isinstance(text, str):
-        raise InputError(f"{place}: expected a decimal string, got {type(text).__name__} {text!r}")
+        raise InputError(f"{place}: expected a decimal string, got {type(text).__name__} {text!r:.40}")
     if not is_decimal_text(text):
         raise InputError(f"{place}: not a decimal string (an optional minus, up to 20 digits, an optional point "
                          f"and up to 20 digits; no exponent or spaces): {text[:40]!r}")

@@ -435,6 +435,31 @@ def profiles_page(rules: list[Rule]) -> str:
         rules_text = ", ".join(rule_link(i) for i in shaped.get(spec.name, []))
         out += [f"`{spec.name}` {{ #choice-{spec.name.replace('_', '-')} }}",
                 f":   {spec.meaning}" + (f" Rules: {rules_text}." if rules_text else ""), ""]
+    out += ["", "## Profile files", "",
+            "A profile file states your own values: for an engine that follows a venue on choices its profile "
+            "leaves open, or for an auditor who has established how the venue behaves. Give it with "
+            "`--profile FILE` to `hedgespec simulate`, `conform` and `audit`.", "",
+            "```json",
+            '{"profile_format": "1", "name": "my-binance", "title": "My engine, Binance rules",',
+            ' "extends": "binance-usdm",',
+            ' "choices": {"default_margin_type": {"value": "CROSS", "status": "modelled", "source": "my engine documentation"},',
+            '             "default_leverage": {"value": "10", "status": "modelled", "source": "my engine documentation"}}}',
+            "```", "",
+            "* `profile_format` (`\"1\"`) and `name` are required; `title`, `description`, `extends`, "
+            "`reason_codes` and `out_of_scope` are optional. No other field is allowed.",
+            "* `extends` names a built-in profile: the file then lists only the choices it changes; without it "
+            "the file lists every choice.",
+            "* Each choice is `{\"value\", \"status\", \"source\"}` with an optional `note`. `status` is "
+            "`modelled`, `documented` or `unconfirmed` (only an unconfirmed choice may have `null` as its value). "
+            "Enum values are the strings (or booleans) listed above; `default_leverage` is a decimal string "
+            "holding a whole number (`\"10\"`); rates are decimal strings below 1 with at most 8 decimals; "
+            "`rounding_tolerance_money` a decimal string; `mode_switch_cooldown_seconds` a JSON integer.",
+            "* A value the reference model does not simulate (`liquidation_extent: partial_by_bracket`, "
+            "`hedged_maintenance: larger_leg`, a non-zero cooldown) may be `documented`, not `modelled`.",
+            "* `hedgespec conform` has built-in vectors for the built-in profiles only (chosen by digest, not "
+            "name); for a profile file it makes the vectors from the reference model at the start of the run, "
+            "as `hedgespec vectors export` makes the built-in ones, so they state everything the file models.",
+            ""]
     out += ["", "## Sources of each value", ""]
     for p in profs:
         out += [f"### `{p.name}`", "", "| Choice | Value | Status | Source |", "|---|---|---|---|"]

@@ -147,5 +147,7 @@ def test_conform_with_a_profile_file(tmp_path: Path, capsys: pytest.CaptureFixtu
     status = main(["conform", "--profile", "my-venue.json", *QUICK, "--json", "r.json"])
     out = capsys.readouterr().out
     assert status == 0, out
-    assert "no built-in vectors for profile my-venue" in out
-    assert json.loads((tmp_path / "r.json").read_text())["provenance"]["profile"]["name"] == "my-venue"
+    assert "profile my-venue is not built in: its vectors were made from the reference model" in out
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["provenance"]["profile"]["name"] == "my-venue"
+    assert report["vectors"] and {v["status"] for v in report["vectors"]} == {"passed"}

@@ -401,12 +401,13 @@ OUTCOME_FAULTS = [
     (("events",), [{"type": "fill", "account": "alice"}], "apply: outcome.events[0]: 'order_id' is a required property"),
     (("kind",), "ok", "apply: outcome.kind: 'ok' is not one of"),
     (("reason",), _DELETE, "apply: outcome: 'reason' is a required property"),
-    (("reason",), 7, "apply: outcome.reason: 7 is not of type 'string', 'null'"),
+    (("reason",), 7, "apply: outcome.reason is a JSON number; numbers are decimal strings"),  # as over JSON lines
     # what JSON lines could never carry is refused in process too (hedgespec.jsonio.json_data_problem)
     (("message",), "bad \ud800", "apply: outcome.message: 'bad \\ud800' holds a lone UTF-16 surrogate"),
     (("extra",), Decimal("1.5"), "apply: outcome.extra: a Decimal is not JSON data"),
     (("extra",), float("nan"), "apply: outcome.extra: nan is a binary float; numbers are decimal strings"),
     (("extra",), {"k": (1, 2)}, "apply: outcome.extra.k: a tuple is not JSON data"),
+    (("extra",), {"k": [7]}, "apply: outcome.extra.k[0] is a JSON number; numbers are decimal strings"),
 ]
 
 
@@ -447,7 +448,7 @@ def test_malformed_event_field_names_its_path() -> None:
     report = run(lambda: OutcomeBreaker(fill_quantity_as_number), small(examples=3, steps=12))
     failures = [f["engine_failure"] for f in report["engine_failures"]]
     assert failures and all(f["kind"] == "malformed" for f in failures)
-    assert "outcome.events[" in failures[0]["reason"] and "].quantity: 5 is not of type 'string'" in failures[0]["reason"]
+    assert "outcome.events[" in failures[0]["reason"] and "].quantity is a JSON number" in failures[0]["reason"]
     assert report["summary"]["rules"]["fail"] == 0
 
 
@@ -463,7 +464,8 @@ class SnapshotBreaker(ReferenceAdapter):
 
 
 @pytest.mark.parametrize(("path", "value", "message"), [
-    (("accounts", "alice", "wallet"), 10000, "snapshot: snapshot.accounts.alice.wallet: 10000 is not of type 'string'"),
+    (("accounts", "alice", "wallet"), 10000,
+     "snapshot: snapshot.accounts.alice.wallet is a JSON number; numbers are decimal strings"),
     (("accounts", "alice", "positions"), "x", "snapshot: snapshot.accounts.alice.positions: 'x' is not of type 'object'"),
     (("accounts", "alice", "positions", "BTCUSDT", "LONG", "quantity"), "1e2",
      "snapshot: snapshot.accounts.alice.positions.BTCUSDT.LONG.quantity: '1e2' does not match"),
@@ -512,3 +514,12 @@ def test_every_engine_failure_kind_is_in_the_protocol_documentation() -> None:
     documented = set(re.findall(r"^\| `([a-z]+)` \|", policy, re.M))
     assert "start" in EngineFailure.KINDS
     assert documented == set(EngineFailure.KINDS)
+
+
+def test_an_integer_too_long_to_print_is_malformed_not_a_crash() -> None:
+    """A 5,000-digit integer where a decimal string belongs: JSON lines could never carry it, and the shape
+    check's message would fail to print it; the reply is malformed, naming the field."""
+    report = run(lambda: SnapshotBreaker(_set(("accounts", "alice", "wallet"), 10**5000)), small(examples=1, steps=2))
+    failure = report["engine_failures"][0]["engine_failure"]
+    assert failure["kind"] == "malformed"
+    assert failure["reason"] == "snapshot: snapshot.accounts.alice.wallet is a JSON number; numbers are decimal strings"

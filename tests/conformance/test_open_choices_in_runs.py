@@ -86,3 +86,19 @@ def test_an_engine_handed_the_leg_settings_runs_every_step_whatever_its_defaults
     assert not any("random case(s) ended where the engine followed" in n for n in report["notes"]), report["notes"]
     without = run(lambda: WithoutLegSettings(engine), small(profile="binance-usdm", examples=6, steps=20))
     assert any("default_margin_type" in n for n in without["notes"])
+
+
+def test_an_engine_default_leverage_no_fixed_variant_guesses_is_read_from_its_legs() -> None:
+    """A venue engine starting legs at CROSS and 10x (binance-usdm leaves both defaults open; the variants tried
+    for any profile are 5x and the other margin type): the leverage the engine's legs show is tried as its
+    default, so the cases end with a note naming both values, and a hint to declare leg-settings."""
+    engine = with_choice(with_choice(load_profile("binance-usdm"), "default_margin_type", "CROSS"),
+                         "default_leverage", "10")
+    report = run(lambda: WithoutLegSettings(engine), small(profile="binance-usdm", examples=6, steps=20))
+    assert report["summary"]["exit_status"] == 0, report["differential_failures"]
+    [note] = [n for n in report["notes"] if "default_leverage" in n]
+    assert "default_margin_type = 'CROSS'" in note and "default_leverage = '10'" in note
+    assert note.endswith("declare leg-settings to have every leg's settings stated in the run parameters instead")
+    seed = with_choice(with_choice(load_profile("seed"), "default_margin_type", "CROSS"), "default_leverage", "10")
+    failed = run(lambda: WithoutLegSettings(seed), small(profile="seed", examples=6, steps=20))
+    assert {f["category"] for f in failed["differential_failures"]} == {"unexplained divergence"}

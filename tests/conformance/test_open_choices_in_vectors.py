@@ -209,3 +209,20 @@ def test_verify_flags_a_changed_missing_or_extra_omitted_list(tmp_path: Path) ->
     assert corpus.verify(tmp_path, ("gate",)).missing == ["gate/OMITTED.md"]
     corpus.export(tmp_path, ("gate",))
     assert corpus.verify(tmp_path, ("gate",)).ok
+
+
+def test_an_engine_that_ignores_the_stated_leg_settings_is_pointed_at_them() -> None:
+    """An engine that declares leg-settings but starts its legs at its own defaults fails the vectors that state
+    them, and the reason says where the expected settings come from."""
+    ignoring = with_choice(with_choice(load_profile("binance-usdm"), "default_margin_type", "CROSS"),
+                           "default_leverage", "10")
+
+    class IgnoresLegSettings(ReferenceAdapter):
+        def reset(self, params: dict) -> None:
+            super().reset({**params, "accounts": {name: {k: v for k, v in account.items() if k != "leg_settings"}
+                                                  for name, account in params["accounts"].items()}})
+
+    report = run(lambda: IgnoresLegSettings(ignoring), small(profile="binance-usdm", examples=0, run_vectors=True))
+    failed = [v for v in report["vectors"] if v["status"] == "failed"]
+    assert failed and all("leg_settings" in v["reason"] for v in failed if ".margin_type: " in v["reason"])
+    assert any("params leg_settings" in v["reason"] for v in failed)

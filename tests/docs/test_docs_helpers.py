@@ -192,3 +192,19 @@ def test_every_checked_rule_page_names_the_broken_engines_its_check_catches() ->
     assert f"- {len(checked)} of them shown to fail on a broken engine made for them" in trace
     untried = pages.traceability(all_rules(), {}, [], catalog.seed_clauses(), {})
     assert "Checked rules no broken engine targets yet: " in untried
+
+
+def test_the_profile_file_example_on_the_profiles_page_is_a_valid_profile() -> None:
+    """The example of the "Profile files" section parses as a profile that extends binance-usdm and models the
+    two defaults it shows; the values it names are the choices' own."""
+    import json
+
+    from hedgespec.spec.profiles import parse_profile
+    from hsdocs import pages
+
+    text = pages.profiles_page(catalog.load_rules())
+    section = text[text.index("## Profile files"):]
+    block = section[section.index("```json") + len("```json"):section.index("```", section.index("```json") + 7)]
+    profile = parse_profile(json.loads(block), "profiles page example")
+    assert profile.extends == "binance-usdm"
+    assert (profile.modelled("default_margin_type"), profile.modelled("default_leverage")) == ("CROSS", "10")
