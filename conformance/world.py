@@ -77,12 +77,19 @@ def params_for(profile: Profile, capabilities: frozenset[str] | set[str], wallet
     """The random run's parameters for an engine: only what its capabilities cover (one account
     without ``multi-account``, one-way accounts without ``hedge-mode``, no dated contract without
     ``expiry``, fee-free instruments without ``fees``); with ``leg-settings``, the legs' settings are
-    stated where the profile leaves their defaults open (``with_leg_settings``)."""
+    stated where the profile leaves their defaults open (``with_leg_settings``): the first account's as the
+    profile runs them, the others' at another leverage and (with both margin capabilities) the other margin
+    type, so that starting legs from stated settings is tried both ways."""
     accounts = ("alice", "bob") if "multi-account" in capabilities else ("alice",)
     mode = "HEDGE" if "hedge-mode" in capabilities or "one-way-mode" not in capabilities else "ONE_WAY"
     params = default_params(profile, mode=mode, dated="expiry" in capabilities, accounts=accounts, wallet=wallet,
                             fees="fees" in capabilities)
-    return with_leg_settings(params, profile) if "leg-settings" in capabilities else params
+    if "leg-settings" not in capabilities:
+        return params
+    margin_type, leverage = profile.effective("default_margin_type"), str(profile.effective("default_leverage"))
+    if {"isolated-margin", "cross-margin"} <= set(capabilities):
+        margin_type = "CROSS" if margin_type == "ISOLATED" else "ISOLATED"
+    return with_leg_settings(params, profile, (margin_type, "10" if leverage != "10" else "5"))
 
 
 DEFAULT_SETTINGS = ("default_margin_type", "default_leverage")  # the profile choices leg settings stand in for
@@ -93,23 +100,28 @@ def _max_leverage(inst: dict[str, Any]) -> int:
     return int(Decimal(inst["brackets"][0]["max_leverage"]))
 
 
-def with_leg_settings(params: dict[str, Any], profile: Profile) -> dict[str, Any]:
+def with_leg_settings(params: dict[str, Any], profile: Profile,
+                      others: tuple[str, str] | None = None) -> dict[str, Any]:
     """``params`` with every leg's margin type and leverage stated (``leg_settings``), as the profile
     runs them, where it leaves ``default_margin_type`` or ``default_leverage`` open: a venue's default
-    is then no longer what a case turns on. ``params`` itself where the profile models both defaults."""
+    is then no longer what a case turns on. ``params`` itself where the profile models both defaults.
+    ``others`` (margin type, leverage): the settings of every account after the first instead."""
     if all(profile.choices[c].status == "modelled" for c in DEFAULT_SETTINGS):
         return params
-    margin_type, leverage = profile.effective("default_margin_type"), int(profile.effective("default_leverage"))
-    stated = {inst["symbol"]: {side: {"margin_type": margin_type,  # at most what a leverage request may set
-                                      "leverage": str(min(leverage, _max_leverage(inst)))} for side in SETTING_SIDES}
-              for inst in params["instruments"]}
     accounts = params["accounts"]
     if isinstance(accounts, list):
         accounts = {name: {} for name in accounts}
+    first = (profile.effective("default_margin_type"), str(profile.effective("default_leverage")))
     out = copy.deepcopy(params)
-    out["accounts"] = {name: {**copy.deepcopy(raw), "leg_settings": copy.deepcopy(stated)}
-                       for name, raw in accounts.items()}
+    out["accounts"] = {name: {**copy.deepcopy(raw), "leg_settings": _stated(params["instruments"], *(
+        first if i == 0 or others is None else others))} for i, (name, raw) in enumerate(accounts.items())}
     return out
+
+
+def _stated(instruments: list[dict[str, Any]], margin_type: str, leverage: str) -> dict[str, Any]:
+    """Every side of every instrument at these settings; the leverage at most what a leverage request may set."""
+    return {inst["symbol"]: {side: {"margin_type": margin_type, "leverage": str(min(int(leverage), _max_leverage(inst)))}
+                             for side in SETTING_SIDES} for inst in instruments}
 
 
 def observable(snap: dict[str, Any]) -> dict[str, Any]:

@@ -102,3 +102,21 @@ def test_an_engine_default_leverage_no_fixed_variant_guesses_is_read_from_its_le
     seed = with_choice(with_choice(load_profile("seed"), "default_margin_type", "CROSS"), "default_leverage", "10")
     failed = run(lambda: WithoutLegSettings(seed), small(profile="seed", examples=6, steps=20))
     assert {f["category"] for f in failed["differential_failures"]} == {"unexplained divergence"}
+
+
+def test_the_random_run_states_other_settings_for_the_second_account() -> None:
+    """The run states the first account's legs as the profile runs them and the second's otherwise (another
+    margin type and leverage): an engine that declares leg-settings but starts every leg at the profile's own
+    values, ignoring what is stated, is found out."""
+
+    class IgnoresLegSettings(ReferenceAdapter):
+        def reset(self, params: dict) -> None:
+            super().reset({**params, "accounts": {name: {k: v for k, v in account.items() if k != "leg_settings"}
+                                                  for name, account in params["accounts"].items()}})
+
+    report = run(lambda: IgnoresLegSettings("binance-usdm"), small(profile="binance-usdm", examples=6, steps=20))
+    assert report["summary"]["exit_status"] == 1
+    divergences = [d for f in report["differential_failures"] for d in f.get("divergence", [])]
+    assert any("accounts.bob" in d and ("margin_type" in d or "leverage" in d) for d in divergences), divergences
+    assert run(lambda: ReferenceAdapter("binance-usdm"),
+               small(profile="binance-usdm", examples=6, steps=20))["summary"]["exit_status"] == 0
