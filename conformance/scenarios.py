@@ -250,7 +250,7 @@ def _liq_cross(p: Profile) -> Case:
 
 
 @scenario("hedged-maintenance", "What maintenance a hedged cross pair is charged decides its liquidation",
-          "HM-MARG-007", "HM-LIQ-005", profiles=("seed", "binance-usdm"))  # both charge both legs
+          "HM-MARG-007", "HM-LIQ-005")
 def _marg_007(p: Profile) -> Case:
     # equity stays 302.5 (the legs hedge); at 160000 both legs' maintenance is 320, the larger leg's 160
     setting = {"account": "alice", "instrument": PERP}

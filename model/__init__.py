@@ -26,7 +26,6 @@ PARAMS_FIELDS = ("instruments", "accounts", "profile", "insurance_fund", "mark_p
 
 # Choice values the reference model does not simulate: a profile may state them only as documented.
 NOT_SIMULATED: dict[str, tuple[Any, ...]] = {
-    "hedged_maintenance": ("larger_leg",),
     "liquidation_extent": ("partial_by_bracket",),
 }
 

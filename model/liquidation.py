@@ -11,7 +11,7 @@ from __future__ import annotations
 from .events import Liquidation
 from .fees import fill_fee
 from .ledger import Work
-from .margin import is_breached, maintenance_margin, margin_balance
+from .margin import charged_maintenance, is_breached, maintenance_margin, margin_balance
 from .positions import HedgePair, reduce_leg, unrealized_pnl
 from .state import BUY, CROSS, ISOLATED, POSITION_SIDES, SELL, Leg
 from .units import ceil_div
@@ -139,7 +139,7 @@ def cross_pool(work: Work, account_id: str) -> tuple[int, int, list[tuple[str, s
     """(equity, maintenance, open cross legs in leg order) of an account's cross pool at current marks."""
     account = work.current(account_id)
     equity = account.wallet
-    maintenance = 0
+    charges: list[tuple[str, int]] = []
     legs = []
     default = work.config.default_settings
     settings, by_key = account.settings, account.legs
@@ -150,10 +150,10 @@ def cross_pool(work: Work, account_id: str) -> tuple[int, int, list[tuple[str, s
         mark = work.mark_prices.get(symbol)
         price = mark if mark is not None else leg.cost_basis // leg.quantity
         equity += unrealized_pnl(leg, price)
-        maintenance += maintenance_margin(leg, price, work.config.instruments[symbol].brackets)
+        charges.append((symbol, maintenance_margin(leg, price, work.config.instruments[symbol].brackets)))
         legs.append((symbol, side, leg))
     legs.sort()  # the sums do not depend on the order; liquidation closes the legs in this one
-    return equity, maintenance, legs
+    return equity, charged_maintenance(charges, work.config.choices["hedged_maintenance"]), legs
 
 
 def _evaluate_cross(work: Work, account_id: str) -> None:

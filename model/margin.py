@@ -72,6 +72,22 @@ def maintenance_margin(leg: Leg, price: int, brackets: tuple[Bracket, ...]) -> i
     return maintenance_for(abs_notional, bracket.maintenance_rate, bracket.maintenance_amount)
 
 
+def charged_maintenance(by_leg: list[tuple[str, int]], hedged: str) -> int:
+    """What a cross pool is charged for its legs' maintenance margins, given as (instrument, margin): all of them
+    (``both_legs``, the seed), or per instrument only the larger of two opposite legs' (``larger_leg``).
+    Implements HM-MARG-007.
+
+    pre: all(m >= 0 for _, m in by_leg)
+    post: 0 <= __return__ <= sum(m for _, m in by_leg)  # HM-MARG-007
+    """
+    if hedged == "both_legs":
+        return sum(m for _, m in by_leg)
+    largest: dict[str, int] = {}
+    for symbol, margin in by_leg:
+        largest[symbol] = max(margin, largest.get(symbol, 0))
+    return sum(largest.values())
+
+
 def move_isolated_margin(wallet: int, pair: HedgePair, position_side: str, amount: int) -> tuple[int, HedgePair]:
     """Add (``amount`` > 0) or remove (< 0) isolated margin on one leg of a hedged pair.
 
@@ -176,10 +192,12 @@ def cross_liquidation_price(
     constants); each of the instrument's own cross legs, both sides, adds q x P - cost and the
     maintenance of the bracket its own notional |q| x P falls in, unrounded as in the isolated
     formula. Solved exactly on each price interval where no own leg changes bracket, lowest first;
-    None when no positive price solves it or another cross leg has no mark.
+    None when no positive price solves it or another cross leg has no mark. Under ``hedged_maintenance:
+    larger_leg`` only the larger of two opposite legs is charged maintenance, here and on other instruments.
     """
     own: list[Leg] = []
-    others_mm = others_upnl = 0
+    others: list[tuple[str, int]] = []
+    others_upnl = 0
     for (symbol, side), leg in account.legs.items():
         if not leg.quantity or settings_of(config, account, symbol, side).margin_type != CROSS:
             continue
@@ -189,20 +207,23 @@ def cross_liquidation_price(
         mark = mark_prices.get(symbol)
         if mark is None:
             return None
-        others_mm += maintenance_margin(leg, mark, config.instruments[symbol].brackets)
+        others.append((symbol, maintenance_margin(leg, mark, config.instruments[symbol].brackets)))
         others_upnl += unrealized_pnl(leg, mark)
     if not own:
         return None
+    hedged = config.choices["hedged_maintenance"]
+    charged = own if hedged == "both_legs" else [max(own, key=lambda leg: abs(leg.quantity))]
     brackets = config.instruments[instrument].brackets
-    base = others_mm - account.wallet - others_upnl + sum(leg.cost_basis for leg in own)
-    # the prices where an own leg's notional reaches a bracket floor split P > 0 into intervals
-    starts = sorted({Fraction(0)} | {Fraction(b.notional_floor, abs(leg.quantity)) for leg in own for b in brackets[1:]})
+    base = charged_maintenance(others, hedged) - account.wallet - others_upnl + sum(leg.cost_basis for leg in own)
+    # the prices where a charged leg's notional reaches a bracket floor split P > 0 into intervals
+    starts = sorted({Fraction(0)} | {Fraction(b.notional_floor, abs(leg.quantity))
+                                     for leg in charged for b in brackets[1:]})
     for low, high in zip(starts, [*starts[1:], None], strict=True):
         # caps are whole numbers, so the floor of a notional lies in the same bracket as the notional
-        held = [bracket_for(abs(leg.quantity) * low.numerator // low.denominator, brackets) for leg in own]
+        held = [bracket_for(abs(leg.quantity) * low.numerator // low.denominator, brackets) for leg in charged]
         numerator = (base - sum(b.maintenance_amount for b in held)) * RATE_ONE
-        denominator = sum(leg.quantity * RATE_ONE - abs(leg.quantity) * b.maintenance_rate
-                          for leg, b in zip(own, held, strict=True))
+        denominator = sum(leg.quantity * RATE_ONE for leg in own) - sum(
+            abs(leg.quantity) * b.maintenance_rate for leg, b in zip(charged, held, strict=True))
         if denominator == 0:
             continue
         price = Fraction(numerator, denominator)

@@ -614,3 +614,35 @@ def test_account_wide_margin_type_covers_every_leg_and_its_checks_hold(tmp_path)
     assert ids(under(views[0], "seed"), "HM-MARG-004") != []  # per leg: the dated legs changed without a request
     assert ids(under(views[0], "seed"), "HM-NET-001") != []
     assert ids(under(views[0], "bybit-v5"), "HM-MARG-004") == []  # scope documented, not modelled: either
+
+
+def test_larger_leg_maintenance_decides_the_hedged_pool_and_its_price(tmp_path):
+    """HM-MARG-007 under ``hedged_maintenance: larger_leg`` (now simulated): the hedged-maintenance scenario's pair
+    (0.25 long and short, cross, 50x, wallet 310) at 160000 has equity 302.5 and maintenance 320 on both legs, 160
+    on the larger only: the seed liquidates the pool, larger_leg does not. The checks pass on both runs (``run``
+    asserts it); HM-LIQ-005 and HM-LIQ-007 judge each run by its own profile and catch the other's answer."""
+    from hedgespec.conformance.scenarios import SCENARIOS
+    from hedgespec.spec.profiles import load_profile
+
+    larger = variant(tmp_path, "larger", hedged_maintenance=("larger_leg", "modelled"))
+    sc = next(s for s in SCENARIOS if s.name == "hedged-maintenance")
+    params, actions = sc.build(load_profile("seed"))
+    steps = [{k: v for k, v in a.items() if k != "t"} for a in actions]
+    seed_views = run({**params, "profile": "seed"}, steps)
+    larger_views = run({**params, "profile": larger}, steps)
+    liquidated = [any(e["type"] == "liquidation" for e in v.outcome["events"]) for v in (seed_views[-1], larger_views[-1])]
+    assert liquidated == [True, False]
+    before_mark = larger_views[-2].after["accounts"]["alice"]["positions"]["BTCUSDT"]
+    seed_before = seed_views[-2].after["accounts"]["alice"]["positions"]["BTCUSDT"]
+    assert before_mark["LONG"]["liquidation_price"] != seed_before["LONG"]["liquidation_price"]
+    assert ids(under(larger_views[-1], "seed"), "HM-LIQ-005") == ["HM-LIQ-005"]  # the seed would have liquidated
+    assert ids(under(seed_views[-1], larger), "HM-LIQ-005") == ["HM-LIQ-005"]
+    assert ids(under(larger_views[-2], "seed"), "HM-LIQ-007") == ["HM-LIQ-007"]  # the price charges one leg only
+    open_choice = variant(tmp_path, "open", hedged_maintenance=(None, "unconfirmed"))  # the price stays shared
+    assert ids(under(larger_views[-2], open_choice), "HM-LIQ-007") == []  # not modelled: either price
+    assert ids(under(seed_views[-2], open_choice), "HM-LIQ-007") == []
+    wrong = copy.deepcopy(larger_views[-2].after)
+    for leg in wrong["accounts"]["alice"]["positions"]["BTCUSDT"].values():
+        if leg["liquidation_price"] is not None:
+            leg["liquidation_price"] = str(Decimal(leg["liquidation_price"]) + 1)
+    assert ids(under(edited(larger_views[-2], after=wrong), open_choice), "HM-LIQ-007") == ["HM-LIQ-007"]

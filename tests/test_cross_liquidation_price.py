@@ -29,22 +29,26 @@ def _bracket(notional: Fraction, brackets: tuple[Bracket, ...]) -> Bracket:
     return next(b for b in brackets if b.notional_cap == 0 or notional < b.notional_cap)
 
 
-def pool_surplus(account: Account, own: list[Leg], price: Fraction, constant: int) -> Fraction:
-    """Equity minus maintenance of the pool at ``price`` for the own legs (unrounded), ``constant`` for the rest."""
+def pool_surplus(account: Account, own: list[Leg], price: Fraction, constant: int,
+                 hedged: str = "both_legs") -> Fraction:
+    """Equity minus maintenance of the pool at ``price`` for the own legs (unrounded), ``constant`` for the rest;
+    under ``larger_leg`` only the larger own leg is charged maintenance (HM-MARG-007)."""
     total = Fraction(constant + account.wallet)
+    charged = own if hedged == "both_legs" or len(own) < 2 else [max(own, key=lambda leg: abs(leg.quantity))]
     for leg in own:
+        total += leg.quantity * price - leg.cost_basis
+    for leg in charged:
         notional = abs(leg.quantity) * price
         bracket = _bracket(notional, BRACKETS)
-        total += leg.quantity * price - leg.cost_basis
         total -= notional * Fraction(bracket.maintenance_rate, RATE_ONE) - bracket.maintenance_amount
     return total
 
 
-def _config() -> Config:
+def _config(hedged: str = "both_legs") -> Config:
     from hedgespec.model.state import Instrument
 
     instruments = {s: Instrument(s, "USDT", "PERPETUAL", 10**7, 10**5, 0, 0, BRACKETS) for s in ("BTC", "ETH")}
-    choices = {"default_margin_type": "CROSS", "default_leverage": 20}
+    choices = {"default_margin_type": "CROSS", "default_leverage": 20, "hedged_maintenance": hedged}
     return Config(instruments, None, ("a",), choices)
 
 
@@ -54,9 +58,11 @@ legs = st.tuples(st.integers(1, 400), st.integers(20_000, 80_000))  # (quantity 
 @settings(max_examples=300, deadline=None)
 @given(long=st.one_of(st.none(), legs), short=st.one_of(st.none(), legs), other=st.one_of(st.none(), legs),
        other_side=st.sampled_from([1, -1]), other_mark=st.integers(20_000, 80_000),
-       wallet=st.integers(0, 2_000_000))
-def test_shared_price_solves_the_pool_and_no_lower_price_does(long, short, other, other_side, other_mark, wallet):
-    """HM-LIQ-007: exact root of the per-leg pool equation, the lowest positive one, or None when there is none."""
+       wallet=st.integers(0, 2_000_000), hedged=st.sampled_from(["both_legs", "larger_leg"]))
+def test_shared_price_solves_the_pool_and_no_lower_price_does(long, short, other, other_side, other_mark, wallet,
+                                                              hedged):
+    """HM-LIQ-007: exact root of the per-leg pool equation, the lowest positive one, or None when there is none;
+    under either value of hedged_maintenance."""
     price_atoms, qty_atoms = 10**8, 10**6  # 1 in PRICE and 0.01 in QTY atoms (MONEY = QTY x PRICE)
     legs_by_key = {}
     for key, leg, sign in ((("BTC", "LONG"), long, 1), (("BTC", "SHORT"), short, -1), (("ETH", "LONG"), other, 0)):
@@ -66,7 +72,7 @@ def test_shared_price_solves_the_pool_and_no_lower_price_does(long, short, other
         quantity = sign * leg[0] * qty_atoms
         legs_by_key[key] = Leg(quantity, quantity * leg[1] * price_atoms)
     account = Account(wallet * 10**16, {}, legs_by_key, {}, {}, dict.fromkeys(legs_by_key))
-    config = _config()
+    config = _config(hedged)
     marks = {"ETH": other_mark * price_atoms}
     own = [leg for (symbol, _), leg in legs_by_key.items() if symbol == "BTC"]
     price = cross_liquidation_price(config, account, "BTC", marks)
@@ -79,14 +85,14 @@ def test_shared_price_solves_the_pool_and_no_lower_price_does(long, short, other
         constant = unrealized_pnl(other_leg, marks["ETH"]) - maintenance_margin(other_leg, marks["ETH"], BRACKETS)
     starts = sorted({Fraction(0)} | {Fraction(b.notional_floor, abs(leg.quantity)) for leg in own
                                      for b in BRACKETS[1:]})
-    at_start = [pool_surplus(account, own, s, constant) for s in starts]
+    at_start = [pool_surplus(account, own, s, constant, hedged) for s in starts]
     if price is None:  # no positive root: one strict sign at every start and on the last, open-ended piece
         far = starts[-1] * 2 + 10**20
-        signs = {v > 0 for v in at_start} | {pool_surplus(account, own, Fraction(far), constant) > 0}
+        signs = {v > 0 for v in at_start} | {pool_surplus(account, own, Fraction(far), constant, hedged) > 0}
         assert len(signs) == 1 and all(v != 0 for v in at_start[1:])
         return
     assert price > 0
-    assert pool_surplus(account, own, price, constant) == 0
+    assert pool_surplus(account, own, price, constant, hedged) == 0
     below = [v for s, v in zip(starts, at_start, strict=True) if s < price]
     assert all(v != 0 for v in below[1:]) and len({v > 0 for v in below}) == 1
 

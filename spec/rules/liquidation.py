@@ -353,6 +353,9 @@ def liquidation_execution(view: StepView) -> Iterator[Violation]:
                                           f"{wallet.normalize():f} to the wallet; expected all to {where}")
 
 
+HEDGED_CHARGES = ("both_legs", "larger_leg")  # the values of hedged_maintenance
+
+
 def _pool_maintenance(per_leg: dict[tuple[str, str], Decimal], hedged: str) -> Decimal:
     """The cross pool's maintenance margin: every leg's summed (both_legs), or per instrument only the larger
     of two opposite legs' (larger_leg)."""
@@ -412,7 +415,7 @@ def cross_pool_as_whole(view: StepView) -> Iterator[Violation]:
         if not per_leg:
             continue
         decisions = {_breach_decision(equity, _pool_maintenance(per_leg, h), trigger)
-                     for h in ([hedged] if hedged else ["both_legs", "larger_leg"])}
+                     for h in ([hedged] if hedged else HEDGED_CHARGES)}
         if len(decisions) == 1 and None not in decisions and decisions.pop() != (event is not None):
             yield Violation("HM-LIQ-005", f"{account}: cross equity {equity} vs maintenance "
                                           f"{_pool_maintenance(per_leg, hedged or 'both_legs')}: "
@@ -465,17 +468,19 @@ def _isolated_price(r: dict, inst: dict) -> Decimal | None:
     return None
 
 
-def _cross_price(acc: dict, symbol: str, insts: dict) -> Decimal | None:
+def _cross_price(acc: dict, symbol: str, insts: dict, hedged: str = "both_legs") -> Decimal | None:
     """The shared liquidation price of ``symbol``'s cross legs from the snapshot (HM-LIQ-007).
 
-    Solves wallet + sum(PnL) = sum(maintenance) exactly on each price interval where none of
-    ``symbol``'s cross legs changes bracket, lowest interval first; the other cross legs enter with
-    their reported PnL and maintenance.
+    Solves wallet + sum(PnL) = the pool's maintenance exactly on each price interval where none of
+    ``symbol``'s charged cross legs changes bracket, lowest interval first; the other cross legs enter with
+    their reported PnL and maintenance. Under ``hedged`` ``larger_leg`` only the larger of two opposite
+    legs of an instrument is charged maintenance (``_pool_maintenance``).
     """
     own: list[tuple[Fraction, Fraction]] = []
     constant = Fraction(D(acc["wallet"]))
+    others: dict[tuple[str, str], Decimal] = {}
     for other, sides in acc["positions"].items():
-        for r in sides.values():
+        for side, r in sides.items():
             if r["margin_type"] != "CROSS" or D(r["quantity"]) == 0:
                 continue
             if other == symbol:
@@ -483,14 +488,17 @@ def _cross_price(acc: dict, symbol: str, insts: dict) -> Decimal | None:
             elif r.get("unrealized_pnl") is None or r.get("maintenance_margin") is None:
                 return None
             else:
-                constant += Fraction(D(r["unrealized_pnl"])) - Fraction(D(r["maintenance_margin"]))
+                constant += Fraction(D(r["unrealized_pnl"]))
+                others[(other, side)] = D(r["maintenance_margin"])
+    constant -= Fraction(_pool_maintenance(others, hedged))
+    charged = own if hedged == "both_legs" or len(own) < 2 else [max(own, key=lambda leg: abs(leg[0]))]
     brackets = [(Fraction(D(b["notional_floor"])), Fraction(D(b.get("notional_cap", "0"))),
                  Fraction(D(b["maintenance_rate"])), Fraction(D(b.get("maintenance_amount", "0"))))
                 for b in insts[symbol]["brackets"]]
-    starts = sorted({Fraction(0)} | {b[0] / abs(q) for q, _ in own for b in brackets[1:]})
+    starts = sorted({Fraction(0)} | {b[0] / abs(q) for q, _ in charged for b in brackets[1:]})
     for low, high in zip(starts, [*starts[1:], None], strict=True):
-        held = [next(b for b in brackets if b[1] == 0 or abs(q) * low < b[1]) for q, _ in own]
-        slope = sum(q - abs(q) * b[2] for (q, _), b in zip(own, held, strict=True))
+        held = [next(b for b in brackets if b[1] == 0 or abs(q) * low < b[1]) for q, _ in charged]
+        slope = sum(q for q, _ in own) - sum(abs(q) * b[2] for (q, _), b in zip(charged, held, strict=True))
         if slope == 0:
             continue
         price = (sum(c for _, c in own) - sum(b[3] for b in held) - constant) / slope
@@ -508,16 +516,20 @@ def _cross_price(acc: dict, symbol: str, insts: dict) -> Decimal | None:
               "positive price P at which wallet + the unrealized PnL of every cross leg equals their maintenance "
               "margin, that instrument's cross legs at P (each in the bracket its own notional falls in at P, "
               "unrounded) and every other cross leg as reported at its mark; half-even to 16 decimals, or null when "
-              "no positive price solves it or another cross leg reports no PnL or maintenance.",
+              "no positive price solves it or another cross leg reports no PnL or maintenance. The maintenance "
+              "margin charges both legs of a hedged instrument (the seed) or, where the profile models it, the "
+              "larger only; where the profile does not model it, either price is accepted.",
     rationale="Each position has its own liquidation price in isolated margin; in cross margin both legs of a "
               "contract share one (Binance).",
     sources=["S-F3", "B-LIQ-UM", "B-POS2"],
-    observes=("snapshot", "params"), requires=("liquidation",), profile_choices=("cross_liquidation_price",),
+    observes=("snapshot", "params"), requires=("liquidation",),
+    profile_choices=("cross_liquidation_price", "hedged_maintenance"),
 )
 def liquidation_price_per_leg(view: StepView) -> Iterator[Violation]:
     """Implements HM-LIQ-007."""
     insts = instruments(view.params)
     shared = modelled_choice(view.params, "cross_liquidation_price") == "shared"
+    hedged = modelled_choice(view.params, "hedged_maintenance")
     for account, acc in view.after["accounts"].items():
         for symbol, sides in acc["positions"].items():
             cross = {r["liquidation_price"] for r in sides.values()
@@ -525,10 +537,12 @@ def liquidation_price_per_leg(view: StepView) -> Iterator[Violation]:
             if shared and len(cross) > 1:
                 yield Violation("HM-LIQ-007", f"{account} {symbol}: cross legs report different liquidation prices")
             elif shared and cross:
-                expected, reported = _cross_price(acc, symbol, insts), cross.pop()
-                if (expected is None) != (reported is None) or (expected is not None and D(reported) != expected):
+                reported = cross.pop()
+                expected = {_cross_price(acc, symbol, insts, h) for h in ([hedged] if hedged else HEDGED_CHARGES)}
+                if not any((e is None) == (reported is None) and (e is None or D(reported) == e) for e in expected):
+                    gives = " or ".join(sorted(str(e) for e in expected))
                     yield Violation("HM-LIQ-007", f"{account} {symbol}: cross legs' shared liquidation price "
-                                                  f"{reported}, the pool equation gives {expected}")
+                                                  f"{reported}, the pool equation gives {gives}")
             for side, r in sides.items():
                 if r["margin_type"] != "ISOLATED" or D(r["quantity"]) == 0:
                     continue
