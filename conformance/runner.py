@@ -368,6 +368,10 @@ class Runner:
         if vec.data["profile"]["name"] != self.profile.name:
             return {**result, "status": "unsupported",
                     "reason": f"made for profile {vec.data['profile']['name']}, the run uses {self.profile.name}"}
+        if vec.data["profile"]["digest"] != self.profile.digest:  # a file reusing the name, or another version
+            return {**result, "status": "unsupported",
+                    "reason": f"made for another text of profile {self.profile.name} (digest "
+                              f"{vec.data['profile']['digest'][:19]}, the run's {self.profile.digest[:19]})"}
         missing = sorted(set(vec.requires) - self.engine.capabilities)
         if missing:
             return {**result, "status": "unsupported", "reason": "engine lacks " + ", ".join(missing)}

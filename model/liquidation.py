@@ -139,7 +139,7 @@ def cross_pool(work: Work, account_id: str) -> tuple[int, int, list[tuple[str, s
     """(equity, maintenance, open cross legs in leg order) of an account's cross pool at current marks."""
     account = work.current(account_id)
     equity = account.wallet
-    charges: list[tuple[str, int]] = []
+    charges: list[tuple[str, int, int]] = []
     legs = []
     default = work.config.default_settings
     settings, by_key = account.settings, account.legs
@@ -150,7 +150,8 @@ def cross_pool(work: Work, account_id: str) -> tuple[int, int, list[tuple[str, s
         mark = work.mark_prices.get(symbol)
         price = mark if mark is not None else leg.cost_basis // leg.quantity
         equity += unrealized_pnl(leg, price)
-        charges.append((symbol, maintenance_margin(leg, price, work.config.instruments[symbol].brackets)))
+        charges.append((symbol, abs(leg.quantity),
+                        maintenance_margin(leg, price, work.config.instruments[symbol].brackets)))
         legs.append((symbol, side, leg))
     legs.sort()  # the sums do not depend on the order; liquidation closes the legs in this one
     return equity, charged_maintenance(charges, work.config.choices["hedged_maintenance"]), legs

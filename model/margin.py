@@ -72,20 +72,20 @@ def maintenance_margin(leg: Leg, price: int, brackets: tuple[Bracket, ...]) -> i
     return maintenance_for(abs_notional, bracket.maintenance_rate, bracket.maintenance_amount)
 
 
-def charged_maintenance(by_leg: list[tuple[str, int]], hedged: str) -> int:
-    """What a cross pool is charged for its legs' maintenance margins, given as (instrument, margin): all of them
-    (``both_legs``, the seed), or per instrument only the larger of two opposite legs' (``larger_leg``).
-    Implements HM-MARG-007.
+def charged_maintenance(by_leg: list[tuple[str, int, int]], hedged: str) -> int:
+    """What a cross pool is charged for its legs' maintenance margins, given as (instrument, |quantity|, margin):
+    all of them (``both_legs``, the seed), or per instrument only the larger leg's, the one with the larger
+    quantity (``larger_leg``). Implements HM-MARG-007.
 
-    pre: all(m >= 0 for _, m in by_leg)
-    post: 0 <= __return__ <= sum(m for _, m in by_leg)  # HM-MARG-007
+    pre: all(m >= 0 for _, _, m in by_leg)
+    post: 0 <= __return__ <= sum(m for _, _, m in by_leg)  # HM-MARG-007
     """
     if hedged == "both_legs":
-        return sum(m for _, m in by_leg)
-    largest: dict[str, int] = {}
-    for symbol, margin in by_leg:
-        largest[symbol] = max(margin, largest.get(symbol, 0))
-    return sum(largest.values())
+        return sum(m for _, _, m in by_leg)
+    larger: dict[str, tuple[int, int]] = {}
+    for symbol, quantity, margin in by_leg:
+        larger[symbol] = max((quantity, margin), larger.get(symbol, (quantity, margin)))
+    return sum(margin for _, margin in larger.values())
 
 
 def move_isolated_margin(wallet: int, pair: HedgePair, position_side: str, amount: int) -> tuple[int, HedgePair]:
@@ -196,7 +196,7 @@ def cross_liquidation_price(
     larger_leg`` only the larger of two opposite legs is charged maintenance, here and on other instruments.
     """
     own: list[Leg] = []
-    others: list[tuple[str, int]] = []
+    others: list[tuple[str, int, int]] = []
     others_upnl = 0
     for (symbol, side), leg in account.legs.items():
         if not leg.quantity or settings_of(config, account, symbol, side).margin_type != CROSS:
@@ -207,7 +207,7 @@ def cross_liquidation_price(
         mark = mark_prices.get(symbol)
         if mark is None:
             return None
-        others.append((symbol, maintenance_margin(leg, mark, config.instruments[symbol].brackets)))
+        others.append((symbol, abs(leg.quantity), maintenance_margin(leg, mark, config.instruments[symbol].brackets)))
         others_upnl += unrealized_pnl(leg, mark)
     if not own:
         return None

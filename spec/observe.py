@@ -70,16 +70,23 @@ def modelled_choice(params: dict[str, Any], name: str) -> Any:
     return profile_of(params.get("profile", "seed")).modelled(name)
 
 
-def setting_covers(params: dict[str, Any], action: dict[str, Any], account: str, symbol: str) -> bool:
+def setting_covers(params: dict[str, Any], action: dict[str, Any], account: str, symbol: str,
+                   after: dict[str, Any]) -> bool:
     """Whether ``action`` is a leg-settings request (``set_margin_type``, ``set_leverage``) of ``account`` that may
     set legs of ``symbol``: those of its own instrument, and for a margin type under ``margin_type_scope:
-    account`` (or a scope the profile does not model) those of every instrument of the account."""
+    account`` those of every instrument of the account. Where the profile does not model the scope, another
+    instrument's legs only as the account scope sets them: when every leg of the account carries the margin
+    type asked for in ``after``."""
     kind = action.get("kind")
     if kind not in ("set_margin_type", "set_leverage") or action.get("account") != account:
         return False
     if action.get("instrument") == symbol:
         return True
-    return kind == "set_margin_type" and modelled_choice(params, "margin_type_scope") in ("account", None)
+    if kind != "set_margin_type":
+        return False
+    scope = modelled_choice(params, "margin_type_scope")
+    return scope == "account" or scope is None and all(
+        r["margin_type"] == action.get("margin_type") for acc, _, _, r in rows(after) if acc == account)
 
 
 def instruments(params: dict[str, Any]) -> dict[str, dict[str, Any]]:

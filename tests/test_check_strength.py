@@ -646,3 +646,28 @@ def test_larger_leg_maintenance_decides_the_hedged_pool_and_its_price(tmp_path):
         if leg["liquidation_price"] is not None:
             leg["liquidation_price"] = str(Decimal(leg["liquidation_price"]) + 1)
     assert ids(under(edited(larger_views[-2], after=wrong), open_choice), "HM-LIQ-007") == ["HM-LIQ-007"]
+
+
+def test_account_scope_is_judged_in_one_way_mode_and_an_open_scope_only_as_a_whole(tmp_path):
+    """HM-MARG-001 judges an account-wide request made on a one-way instrument too; where the scope is open
+    (bybit-v5 documents the account scope), HM-MARG-004 accepts other instruments' legs changed only as the
+    account scope changes them: all of them, not a subset."""
+    from hedgespec.conformance.world import DATED, PERP, default_params
+
+    profile = variant(tmp_path, "account-scope", margin_type_scope=("account", "modelled"))
+    p = {**default_params("seed", mode="ONE_WAY", accounts=("alice",)), "profile": profile}
+    change = {"kind": "set_margin_type", "account": "alice", "instrument": PERP, "position_side": "BOTH",
+              "margin_type": "CROSS"}
+    [view] = run(p, [change])
+    own_only = copy.deepcopy(view.after)
+    for row_ in own_only["accounts"]["alice"]["positions"][DATED].values():
+        row_["margin_type"] = "ISOLATED"
+    assert "account-wide margin_type" in " ".join(str(v) for v in get("HM-MARG-001").check(edited(view, after=own_only)))
+
+    hedge = {**default_params("seed", accounts=("alice",)), "profile": profile}
+    [whole] = run(hedge, [{**change, "position_side": "LONG"}])
+    assert ids(under(whole, "bybit-v5"), "HM-MARG-004") == []  # open scope: the account's answer
+    partial = copy.deepcopy(whole.after)
+    partial["accounts"]["alice"]["positions"][PERP]["SHORT"]["margin_type"] = "ISOLATED"  # a subset changed
+    flagged = ids(under(edited(whole, after=partial), "bybit-v5"), "HM-MARG-004")
+    assert flagged and set(flagged) == {"HM-MARG-004"}

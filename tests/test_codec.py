@@ -126,7 +126,7 @@ def test_a_modelled_choice_the_model_cannot_run_is_refused(tmp_path):
     import json
 
     path = tmp_path / "p.json"
-    path.write_text(json.dumps({"profile_format": "1", "name": "net-margin", "extends": "seed", "choices": {
-        "hedged_maintenance": {"value": "larger_leg", "status": "modelled", "source": "an author's venue"}}}))
-    with pytest.raises(InputError, match="hedged_maintenance: 'larger_leg' is marked modelled"):
+    path.write_text(json.dumps({"profile_format": "1", "name": "partial", "extends": "seed", "choices": {
+        "liquidation_extent": {"value": "partial_by_bracket", "status": "modelled", "source": "an author's venue"}}}))
+    with pytest.raises(InputError, match="liquidation_extent: 'partial_by_bracket' is marked modelled"):
         initial_state(params(), str(path))

@@ -455,7 +455,9 @@ def profiles_page(rules: list[Rule]) -> str:
             "holding a whole number (`\"10\"`); rates are decimal strings below 1 with at most 8 decimals; "
             "`rounding_tolerance_money` a decimal string; `mode_switch_cooldown_seconds` a JSON integer.",
             "* A value the reference model does not simulate (`liquidation_extent: partial_by_bracket`, a non-zero "
-            "cooldown) may be `documented`, not `modelled`: a file that models one is refused.",
+            "cooldown) may be `documented`, not `modelled`: a file that models one is refused. "
+            "`liquidation_price_basis: bankruptcy` is simulated for isolated legs only: the reference still "
+            "closes a breached cross pool at the mark, so vectors made for such a file state that.",
             "* `hedgespec conform` has built-in vectors for the built-in profiles only (chosen by digest, not "
             "name); for a profile file it makes the vectors from the reference model at the start of the run, "
             "as `hedgespec vectors export` makes the built-in ones, so they state everything the file models.",

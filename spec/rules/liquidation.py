@@ -356,15 +356,15 @@ def liquidation_execution(view: StepView) -> Iterator[Violation]:
 HEDGED_CHARGES = ("both_legs", "larger_leg")  # the values of hedged_maintenance
 
 
-def _pool_maintenance(per_leg: dict[tuple[str, str], Decimal], hedged: str) -> Decimal:
-    """The cross pool's maintenance margin: every leg's summed (both_legs), or per instrument only the larger
-    of two opposite legs' (larger_leg)."""
+def _pool_maintenance(per_leg: dict[tuple[str, str], tuple[Decimal, Decimal]], hedged: str) -> Decimal:
+    """The cross pool's maintenance margin from each leg's (|quantity|, maintenance): every leg's summed
+    (both_legs), or per instrument only the larger leg's, the one with the larger quantity (larger_leg)."""
     if hedged == "both_legs":
-        return sum(per_leg.values(), Decimal(0))
-    by_symbol: dict[str, list[Decimal]] = {}
-    for (symbol, _side), mm in per_leg.items():
-        by_symbol.setdefault(symbol, []).append(mm)
-    return sum((max(mms) if len(mms) > 1 else mms[0] for mms in by_symbol.values()), Decimal(0))
+        return sum((mm for _, mm in per_leg.values()), Decimal(0))
+    larger: dict[str, tuple[Decimal, Decimal]] = {}
+    for (symbol, _side), charge in per_leg.items():
+        larger[symbol] = max(charge, larger.get(symbol, charge))
+    return sum((mm for _, mm in larger.values()), Decimal(0))
 
 
 @rule(
@@ -403,7 +403,7 @@ def cross_pool_as_whole(view: StepView) -> Iterator[Violation]:
             continue
         event = pool_events.get(account)
         equity = D(acc["wallet"]) + _entries_before(view, event, "wallet", account)
-        per_leg: dict[tuple[str, str], Decimal] = {}
+        per_leg: dict[tuple[str, str], tuple[Decimal, Decimal]] = {}
         for symbol, sides in acc["positions"].items():
             for side, r in sides.items():
                 qty = D(r["quantity"])
@@ -411,7 +411,7 @@ def cross_pool_as_whole(view: StepView) -> Iterator[Violation]:
                     continue
                 price = D(marks[symbol]) if symbol in marks else CTX.divide(D(r["cost_basis"]), qty)
                 equity += mul(qty, price) - D(r["cost_basis"])
-                per_leg[(symbol, side)] = maintenance(insts[symbol], qty, price)
+                per_leg[(symbol, side)] = (abs(qty), maintenance(insts[symbol], qty, price))
         if not per_leg:
             continue
         decisions = {_breach_decision(equity, _pool_maintenance(per_leg, h), trigger)
@@ -478,7 +478,7 @@ def _cross_price(acc: dict, symbol: str, insts: dict, hedged: str = "both_legs")
     """
     own: list[tuple[Fraction, Fraction]] = []
     constant = Fraction(D(acc["wallet"]))
-    others: dict[tuple[str, str], Decimal] = {}
+    others: dict[tuple[str, str], tuple[Decimal, Decimal]] = {}
     for other, sides in acc["positions"].items():
         for side, r in sides.items():
             if r["margin_type"] != "CROSS" or D(r["quantity"]) == 0:
@@ -489,7 +489,7 @@ def _cross_price(acc: dict, symbol: str, insts: dict, hedged: str = "both_legs")
                 return None
             else:
                 constant += Fraction(D(r["unrealized_pnl"]))
-                others[(other, side)] = D(r["maintenance_margin"])
+                others[(other, side)] = (abs(D(r["quantity"])), D(r["maintenance_margin"]))
     constant -= Fraction(_pool_maintenance(others, hedged))
     charged = own if hedged == "both_legs" or len(own) < 2 else [max(own, key=lambda leg: abs(leg[0]))]
     brackets = [(Fraction(D(b["notional_floor"])), Fraction(D(b.get("notional_cap", "0"))),

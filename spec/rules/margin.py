@@ -61,6 +61,10 @@ def settings_per_leg(view: StepView) -> Iterator[Violation]:
     field = "margin_type" if kind == "set_margin_type" else "leverage"
     scope = modelled_choice(view.params, "margin_type_scope" if kind == "set_margin_type" else "leverage_scope")
     account, symbol, side = action["account"], action["instrument"], action.get("position_side", "")
+    if scope == "account":  # in either mode: every leg of the account carries the one margin type
+        for acc, sym, s, r in rows(view.after):
+            if acc == account and r[field] != action.get(field):
+                yield Violation("HM-MARG-001", f"account-wide {field}: {sym} {s} is {r[field]}, not {action.get(field)}")
     if mode_in_force(view.before, view.params, account, symbol) != "HEDGE" or side not in ("LONG", "SHORT"):
         return  # one-way, or unknown (HM-MODE-001): not judged
     other = "SHORT" if side == "LONG" else "LONG"
@@ -78,10 +82,6 @@ def settings_per_leg(view: StepView) -> Iterator[Violation]:
     if scope is None and not (kept or shared):
         yield Violation("HM-MARG-001", f"setting {side} changed {other}'s {field} to {after_other[field]}, neither "
                                        f"kept nor the value set")
-    if scope == "account":
-        for acc, sym, s, r in rows(view.after):
-            if acc == account and r[field] != target_after:
-                yield Violation("HM-MARG-001", f"account-wide {field}: {sym} {s} is {r[field]}, not {target_after}")
 
 
 @rule(
@@ -163,8 +163,9 @@ def partial_close_releases(view: StepView) -> Iterator[Violation]:
     statement="A leg's margin type changes only through an accepted margin-type request for it, and its leverage "
               "only through an accepted leverage request for it, to the value requested. A request for one leg is "
               "for every leg the profile's scope of that setting covers (margin_type_scope, leverage_scope); where "
-              "the profile does not model the margin-type scope, a margin-type request may be for any leg of the "
-              "account.",
+              "the profile does not model the margin-type scope, a margin-type request may change another "
+              "instrument's legs only as the account scope does: every leg of the account then carries the margin "
+              "type requested.",
     rationale="Cross margin is available for both legs but only when explicitly chosen per position. Which "
               "margin type and leverage a leg never set starts with is the profile's default (default_margin_type, "
               "default_leverage); one step cannot tell a run's first snapshot from a later one, so this rule does "
@@ -192,8 +193,8 @@ def margin_type_only_when_chosen(view: StepView) -> Iterator[Violation]:
                 continue
             asked = action.get(field)
             same = asked is not None and (D(asked) == D(after[field]) if field == "leverage" else asked == after[field])
-            if not (accepted and action.get("kind") == kind and setting_covers(view.params, action, account, symbol)
-                    and same):
+            if not (accepted and action.get("kind") == kind and same
+                    and setting_covers(view.params, action, account, symbol, view.after)):
                 yield Violation("HM-MARG-004", f"{account} {symbol} {side}: {field} changed from {before[field]} to "
                                                f"{after[field]} without a request")
 

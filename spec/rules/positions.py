@@ -29,7 +29,7 @@ def _acts_on(view: StepView, account: str, symbol: str, side: str) -> bool:
     action = view.action
     if action.get("kind") == "adjust_margin":
         return action.get("account") == account and action.get("instrument") == symbol
-    return setting_covers(view.params, action, account, symbol)
+    return view.outcome.get("kind") == "accepted" and setting_covers(view.params, action, account, symbol, view.after)
 
 
 @rule(

@@ -60,3 +60,15 @@ def test_a_default_leverage_above_the_instruments_maximum_is_stated_at_the_maxim
     report = run(lambda: ReferenceAdapter(load_profile(mine)), small(profile=mine, examples=2))
     assert report["summary"]["exit_status"] == 0, report["engine_failures"]
     assert report["summary"]["differential"]["steps"] > 0
+
+
+def test_vectors_given_for_a_reused_name_are_not_run_against_another_text(tmp_path: Path) -> None:
+    """``--vectors`` with the built-in binance-usdm corpus under a file named binance-usdm that decides a choice
+    differently: the vectors were made for another text of the profile and are reported unsupported."""
+    from hedgespec.conformance import vectors as V
+
+    mine = profile_file(tmp_path, "binance-usdm", oversized_close="trim")
+    report = run(lambda: ReferenceAdapter(load_profile(mine)),
+                 small(profile=mine, examples=0, run_vectors=True, vectors=V.builtin_root() / "binance-usdm"))
+    assert report["vectors"] and {v["status"] for v in report["vectors"]} == {"unsupported"}
+    assert all("made for another text of profile binance-usdm" in v["reason"] for v in report["vectors"])
