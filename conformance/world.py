@@ -18,6 +18,7 @@ import copy
 from decimal import Decimal
 from typing import Any
 
+from hedgespec.model import SETTING_SIDES
 from hedgespec.spec.profiles import Profile, load_profile
 
 PERP = "BTCUSDT"
@@ -93,7 +94,6 @@ def params_for(profile: Profile, capabilities: frozenset[str] | set[str], wallet
 
 
 DEFAULT_SETTINGS = ("default_margin_type", "default_leverage")  # the profile choices leg settings stand in for
-SETTING_SIDES = ("LONG", "SHORT", "BOTH")
 
 
 def _max_leverage(inst: dict[str, Any]) -> int:

@@ -178,4 +178,5 @@ def leg_settings(raw: Any, config: Config, where: str) -> dict[tuple[str, str], 
     return out
 
 
-__all__ = ["initial_state", "step", "snapshot", "resolve_choices", "InputError", "State"]
+__all__ = ["initial_state", "step", "snapshot", "resolve_choices", "leg_settings", "InputError", "State",
+           "SETTING_SIDES"]
