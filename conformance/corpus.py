@@ -37,7 +37,7 @@ from hedgespec.conformance.world import (
     mode_scopes,
     with_leg_settings,
 )
-from hedgespec.model import NOT_SIMULATED, initial_state, snapshot
+from hedgespec.model import initial_state, snapshot
 from hedgespec.model.codec import InputError
 from hedgespec.spec.profiles import CHOICE_SPECS, Choice, Profile, builtin_profile_names, load_profile
 
@@ -77,7 +77,7 @@ def open_variants(profile: Profile) -> list[Variant]:
             continue
         values = spec.allowed if spec.allowed is not None else (OTHER_VALUE[spec.kind],)
         out += [variant(profile, spec.name, value) for value in values
-                if value != profile.effective(spec.name) and value not in NOT_SIMULATED.get(spec.name, ())]
+                if value != profile.effective(spec.name)]
     return out
 
 

@@ -15,7 +15,7 @@ import importlib
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from .adapter import ReferenceAdapter
@@ -521,6 +521,28 @@ def _margin_type_wrong_reason(action, before, outcome, after):
 # -- end: mutants of the orders, margin and positions checks --
 
 
+# Mutants of a partial liquidation by bracket (HM-LIQ-004), reached under a profile that models it.
+
+def _partial_releases_margin(action, before, outcome, after):
+    """The reduced part's share of the leg's margin is released to the wallet, as an ordinary close would."""
+    events = outcome["events"]
+    for fill in [e for e in events if e["type"] == "fill" and e["cause"] == "liquidation"]:
+        leg = (fill["account"], fill["instrument"], fill["position_side"])
+        was = before["accounts"][leg[0]]["positions"][leg[1]][leg[2]]
+        row = after["accounts"][leg[0]]["positions"][leg[1]][leg[2]]
+        if _d(row["quantity"]) == 0:
+            continue
+        share = (_d(was["isolated_margin"]) * _d(fill["quantity"]) / abs(_d(was["quantity"]))).quantize(
+            Decimal("1e-16"), rounding=ROUND_DOWN)
+        entry = {"type": "ledger", "account": leg[0], "instrument": leg[1], "position_side": leg[2],
+                 "kind": "MARGIN_RELEASE"}
+        at = events.index(fill) + 1
+        events[at:at] = [{**entry, "bucket": "isolated_margin", "amount": _s(-share)},
+                         {**entry, "bucket": "wallet", "amount": _s(share)}]
+        row["isolated_margin"] = _s(_d(row["isolated_margin"]) - share)
+        _move_money(after, leg[0], share)
+
+
 # Broken models: a kernel of the reference swapped for a wrong one while the mutant steps.
 
 def _trailing_wrong_direction(original):
@@ -570,6 +592,19 @@ def _trailing_vanishes(original):
                     work.cancel(account_id, order.order_id, "leg_closed")
         original(work, instrument, price)
     return trigger_conditionals
+
+
+def _partial_in_full(original):
+    def partial_liquidation_quantity(leg, mark_price, brackets, lot_size, trigger, clearance_rate):
+        return abs(leg.quantity)
+    return partial_liquidation_quantity
+
+
+def _partial_one_lot_deeper(original):
+    def partial_liquidation_quantity(leg, mark_price, brackets, lot_size, trigger, clearance_rate):
+        closed = original(leg, mark_price, brackets, lot_size, trigger, clearance_rate)
+        return closed + lot_size if closed + lot_size < abs(leg.quantity) else closed
+    return partial_liquidation_quantity
 
 
 def _no_op(action, before, outcome, after):
@@ -699,10 +734,19 @@ MUTANT_BY_NAME = {m.name: m for m in MUTANTS}
 
 # Mutants only a directed scenario reaches (tests/test_stronger_checks.py): the conformance generator
 # places most trailing stops with their activation price already reached and no vector has one that is
-# not, so a short conformance run cannot tell them apart.
+# not, so a short conformance run cannot tell them apart; and no built-in profile models partial
+# liquidation by bracket, which examples/profiles/partial-by-bracket.json does.
 DIRECTED_MUTANTS: list[Mutant] = [
     Mutant("trailing-ignores-activation", "HM-STOP-003", "a trailing stop activates before its activation price",
            _no_op, patches=(("hedgespec.model.orders", "trailing_update", _trailing_ignores_activation),)),
+    Mutant("partial-in-full", "HM-LIQ-004", "under partial liquidation by bracket, a leg a lower bracket would "
+           "save is closed in full", _no_op,
+           patches=(("hedgespec.model.liquidation", "partial_liquidation_quantity", _partial_in_full),)),
+    Mutant("partial-one-lot-deeper", "HM-LIQ-004", "a partial liquidation closes one lot more than the lower "
+           "bracket needs", _no_op,
+           patches=(("hedgespec.model.liquidation", "partial_liquidation_quantity", _partial_one_lot_deeper),)),
+    Mutant("partial-releases-margin", "HM-LIQ-004", "a partial liquidation releases the reduced part's margin to "
+           "the wallet", _partial_releases_margin),
 ]
 MUTANT_BY_NAME.update((m.name, m) for m in DIRECTED_MUTANTS)
 

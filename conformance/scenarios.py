@@ -239,6 +239,15 @@ def _liq_short(p: Profile) -> Case:
     return hedge(p), [*both_legs(), mark(3, "31200"), mark(4, "33000")]
 
 
+@scenario("isolated-liquidated-above-first-bracket", "A breached isolated leg above the first bracket: closed in "
+          "full, or first reduced to a lower bracket where the profile liquidates partially",
+          "HM-LIQ-002", "HM-LIQ-003", "HM-LIQ-004")
+def _liq_bracket(p: Profile) -> Case:
+    # 2 at 30000 (notional 60000, second bracket); at 28600 balance 200 < maintenance 272; kept at 1.748
+    # (notional 49992.8, first bracket) the maintenance is 199.9712, so a partial liquidation closes 0.252
+    return hedge(p), [*both_legs(qty="2"), mark(3, "29000"), mark(4, "28600"), mark(5, "28000")]
+
+
 @scenario("cross-pool-liquidated", "The cross pool is liquidated as a whole; isolated legs are not drawn on",
           "HM-LIQ-005", "HM-LIQ-006")
 def _liq_cross(p: Profile) -> Case:

@@ -24,24 +24,14 @@ SETTING_SIDES = (*HEDGE_SIDES, BOTH)
 PARAMS_FIELDS = ("instruments", "accounts", "profile", "insurance_fund", "mark_prices", "last_prices")
 
 
-# Choice values the reference model does not simulate: a profile may state them only as documented.
-NOT_SIMULATED: dict[str, tuple[Any, ...]] = {
-    "liquidation_extent": ("partial_by_bracket",),
-}
-
 
 def resolve_choices(profile: Profile) -> dict[str, Any]:
     """The profile's effective choices in model units (rates as RATE atoms, leverage as int).
 
-    A choice marked modelled with a value the model does not simulate is refused, never run silently
-    as something else.
+    A choice marked modelled with a value the model does not simulate (a switch cooldown) is refused,
+    never run silently as something else.
     """
     where = profile.origin or f"profile {profile.name}"
-    for name, values in NOT_SIMULATED.items():
-        choice = profile.choices[name]
-        if choice.status == "modelled" and choice.value in values:
-            raise InputError(f"{where}: choices.{name}: {choice.value!r} is marked modelled, but the "
-                             "reference model does not simulate it; mark it documented")
     cooldown = profile.choices["mode_switch_cooldown_seconds"]
     if cooldown.status == "modelled" and cooldown.value:
         raise InputError(f"{where}: choices.mode_switch_cooldown_seconds: a cooldown is not "

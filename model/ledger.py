@@ -276,12 +276,15 @@ class Work:
 
         Cross: the PnL goes to the wallet. Isolated: the PnL is booked on the leg's margin; a loss
         beyond the released margin is covered by the insurance fund, never by the wallet or the
-        other leg; what remains of the released margin goes to ``destination``.
+        other leg; what remains of the released margin goes to ``destination``, or stays with the leg
+        when that is ``isolated_margin`` (a partial liquidation, HM-LIQ-004).
         """
         if not isolated:
             self.ledger(account_id, instrument, position_side, "REALIZED_PNL", "wallet", realized)
             return
         self.ledger(account_id, instrument, position_side, "REALIZED_PNL", "isolated_margin", realized)
+        if destination == "isolated_margin":
+            return
         proceeds = released + realized
         if proceeds < 0:
             self.transfer(account_id, instrument, position_side, "INSURANCE_COVER", "insurance_fund",

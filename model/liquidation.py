@@ -2,8 +2,10 @@
 
 Implements HM-LIQ-001..006: an isolated leg is liquidated if and only if its margin balance is
 below its maintenance margin, alone, its loss capped at its own margin (the insurance fund takes
-the rest); the cross pool is liquidated when its equity is below the maintenance of all its legs,
-and then every cross leg is closed. Neither draws on the other.
+the rest); under ``liquidation_extent: partial_by_bracket`` a leg above the first bracket is first
+reduced to a lower bracket where that is enough (HM-LIQ-004). The cross pool is liquidated when its
+equity is below the maintenance of all its legs, and then every cross leg is closed. Neither draws
+on the other.
 """
 
 from __future__ import annotations
@@ -11,9 +13,16 @@ from __future__ import annotations
 from .events import Liquidation
 from .fees import fill_fee
 from .ledger import Work
-from .margin import charged_maintenance, is_breached, maintenance_margin, margin_balance
+from .margin import (
+    bracket_for,
+    charged_maintenance,
+    is_breached,
+    maintenance_for,
+    maintenance_margin,
+    margin_balance,
+)
 from .positions import HedgePair, reduce_leg, unrealized_pnl
-from .state import BUY, CROSS, ISOLATED, POSITION_SIDES, SELL, Leg
+from .state import BUY, CROSS, ISOLATED, POSITION_SIDES, SELL, Bracket, Leg
 from .units import ceil_div
 
 
@@ -46,6 +55,45 @@ def bankruptcy_price(leg: Leg) -> int:
     if leg.quantity > 0:
         return max(1, ceil_div(numerator, leg.quantity))
     return max(1, numerator // leg.quantity)
+
+
+def partial_liquidation_quantity(leg: Leg, mark_price: int, brackets: tuple[Bracket, ...], lot_size: int,
+                                 trigger: str, clearance_rate: int) -> int:
+    """How much of a breached isolated leg ``liquidation_extent: partial_by_bracket`` closes (HM-LIQ-004).
+
+    Bybit's documented process (Y-LIQ-STEPS): a position above the first bracket is reduced, by a market
+    close, to a lower bracket whose maintenance margin its margin then meets, and only if none does
+    is it closed in full. Here the close is at the breaching mark and the leg keeps its whole
+    margin, so its margin balance falls by the clearance fee only. The lower brackets are tried from
+    the highest down; in one, the leg keeps the largest lot multiple whose notional at the mark is
+    below the bracket's cap. The result is the quantity closed: all of the leg when no lower bracket
+    is enough, or when the leg is in the first bracket.
+
+    pre: leg.quantity != 0 and mark_price > 0 and lot_size > 0 and clearance_rate >= 0
+    pre: 1 <= len(brackets) <= 3
+    pre: brackets[0].notional_floor == 0 and brackets[-1].notional_cap == 0
+    pre: all(brackets[i].notional_cap == brackets[i + 1].notional_floor for i in range(len(brackets) - 1))
+    pre: all(b.notional_floor < b.notional_cap for b in brackets[:-1])
+    pre: all(b.maintenance_rate >= 0 for b in brackets)
+    post: 0 < __return__ <= abs(leg.quantity)  # HM-LIQ-004
+    post: implies(__return__ < abs(leg.quantity), (abs(leg.quantity) - __return__) % lot_size == 0)  # HM-LIQ-004
+    post: implies(__return__ < abs(leg.quantity), (abs(leg.quantity) - __return__) * mark_price < bracket_for(abs(leg.quantity * mark_price), brackets).notional_floor)  # HM-LIQ-004
+    post: implies(__return__ < abs(leg.quantity), not is_breached(margin_balance(leg, mark_price) - fill_fee(__return__, mark_price, clearance_rate), maintenance_margin(Leg(abs(leg.quantity) - __return__), mark_price, brackets), trigger))  # HM-LIQ-004
+    """
+    size = abs(leg.quantity)
+    balance = margin_balance(leg, mark_price)
+    held = bracket_for(size * mark_price, brackets)
+    for bracket in reversed(brackets[:brackets.index(held)]):
+        kept = (bracket.notional_cap - 1) // mark_price // lot_size * lot_size
+        if kept <= 0:
+            break
+        closed = size - kept
+        kept_notional = kept * mark_price
+        below = bracket_for(kept_notional, brackets)
+        required = maintenance_for(kept_notional, below.maintenance_rate, below.maintenance_amount)
+        if not is_breached(balance - fill_fee(closed, mark_price, clearance_rate), required, trigger):
+            return closed
+    return size
 
 
 def liquidate_pair(pair: HedgePair, position_side: str, price: int, clearance: int) -> tuple[HedgePair, int, int]:
@@ -122,16 +170,26 @@ def _cancel_before(work: Work, account_id: str, legs: list[tuple[str, str]]) -> 
 
 def liquidate_isolated(work: Work, account_id: str, instrument: str, side: str, leg: Leg, mark: int,
                        maintenance: int) -> None:
-    """Close one breached isolated leg in full; the other leg and the wallet are not touched."""
+    """Close one breached isolated leg, in full or (``partial_by_bracket``) in part; the other leg and the
+    wallet are not touched."""
     choices = work.config.choices
     work.events.append(Liquidation(account_id, instrument, side, mark, margin_balance(leg, mark), maintenance))
     _cancel_before(work, account_id, [(instrument, side)])
-    price = mark if choices["liquidation_price_basis"] == "mark" else bankruptcy_price(leg)
-    clearance = fill_fee(leg.quantity, price, choices["liquidation_clearance_fee_rate"])
+    rate = choices["liquidation_clearance_fee_rate"]
+    closed = abs(leg.quantity)
+    if choices["liquidation_extent"] == "partial_by_bracket":
+        inst = work.config.instruments[instrument]
+        closed = partial_liquidation_quantity(leg, mark, inst.brackets, inst.lot_size, choices["liquidation_trigger"],
+                                              rate)
+    if closed < abs(leg.quantity):  # reduced to a lower bracket: at the mark, the whole margin stays with the leg
+        price, remainder = mark, "isolated_margin"
+    else:
+        price = mark if choices["liquidation_price_basis"] == "mark" else bankruptcy_price(leg)
+        remainder = "insurance_fund" if choices["isolated_liquidation_remainder"] == "insurance_fund" else "wallet"
+    clearance = fill_fee(closed, price, rate)
     if clearance:
         work.transfer(account_id, instrument, side, "CLEARANCE_FEE", "isolated_margin", "insurance_fund", clearance)
-    remainder = "insurance_fund" if choices["isolated_liquidation_remainder"] == "insurance_fund" else "wallet"
-    work.apply_fill(account_id, "", instrument, SELL if leg.quantity > 0 else BUY, side, abs(leg.quantity), price,
+    work.apply_fill(account_id, "", instrument, SELL if leg.quantity > 0 else BUY, side, closed, price,
                     "TAKER", "liquidation", 0, fee_rate=0, remainder_to=remainder)
 
 

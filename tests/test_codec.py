@@ -126,7 +126,7 @@ def test_a_modelled_choice_the_model_cannot_run_is_refused(tmp_path):
     import json
 
     path = tmp_path / "p.json"
-    path.write_text(json.dumps({"profile_format": "1", "name": "partial", "extends": "seed", "choices": {
-        "liquidation_extent": {"value": "partial_by_bracket", "status": "modelled", "source": "an author's venue"}}}))
-    with pytest.raises(InputError, match="liquidation_extent: 'partial_by_bracket' is marked modelled"):
+    path.write_text(json.dumps({"profile_format": "1", "name": "cooldown", "extends": "seed", "choices": {
+        "mode_switch_cooldown_seconds": {"value": 30, "status": "modelled", "source": "an author's venue"}}}))
+    with pytest.raises(InputError, match="mode_switch_cooldown_seconds: a cooldown is not simulated"):
         initial_state(params(), str(path))

@@ -23,9 +23,9 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
     return code, out, err
 
 
-def simulate(name: str, capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
-    """The step records of an example run with --json."""
-    code, out, err = run(["simulate", str(EXAMPLES / name), "--json"], capsys)
+def simulate(name: str, capsys: pytest.CaptureFixture[str], *extra: str) -> list[dict[str, Any]]:
+    """The step records of an example run with --json (and ``extra`` arguments)."""
+    code, out, err = run(["simulate", str(EXAMPLES / name), "--json", *extra], capsys)
     assert code == 0, err
     lines = [json.loads(line) for line in out.splitlines()]
     assert lines[0]["type"] == "scenario" and lines[-1]["type"] == "end"
@@ -50,7 +50,8 @@ def total(entries: list[dict[str, Any]], field: str = "amount") -> Decimal:
 
 def test_every_expected_example_is_present() -> None:
     expected = {"hedge_round_trip.json", "funding_equal_legs.json", "mode_switch.json", "one_way_netting.json",
-                "isolated_liquidation.json", "cross_hedged.json", "trailing_stops.json", "expiry.json"}
+                "isolated_liquidation.json", "partial_liquidation.json", "cross_hedged.json", "trailing_stops.json",
+                "expiry.json"}
     assert expected <= set(EXAMPLE_NAMES)
 
 
@@ -155,6 +156,19 @@ def test_isolated_liquidation_takes_the_long_leg_only(capsys: pytest.CaptureFixt
     assert all(e["bucket"] != "wallet" for e in record["ledger"])
     assert Decimal(record["insurance_fund"]) > Decimal(before["insurance_fund"])
     assert row(steps[-1], "alice", "BTCUSDT", "SHORT")["quantity"] == "-0.1"
+
+
+def test_partial_liquidation_reduces_under_its_profile_and_closes_under_the_seed(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The example's title claim, both ways (numbers derived in tests/test_partial_liquidation.py)."""
+    def long_fills(steps: list[dict[str, Any]]) -> list[tuple[str, str]]:
+        return [(f["quantity"], f["price"]) for s in steps for f in events(s, "fill") if f["cause"] == "liquidation"]
+
+    partial = simulate("partial_liquidation.json", capsys, "--profile",
+                       str(EXAMPLES / "profiles" / "partial-by-bracket.json"))
+    assert long_fills(partial) == [("1.126", "57200"), ("0.874", "56900")]
+    assert row(partial[-1], "alice", "BTCUSDT", "SHORT")["quantity"] == "-2"
+    assert long_fills(simulate("partial_liquidation.json", capsys)) == [("2", "57200")]
 
 
 def test_cross_hedged_legs_share_a_liquidation_price(capsys: pytest.CaptureFixture[str]) -> None:

@@ -46,8 +46,6 @@ def _not_modelled(choices: dict[str, Any]) -> list[str]:
     bad = []
     if (choices["mode_switch_cooldown_seconds"].value or 0) > 0:
         bad.append("mode_switch_cooldown_seconds")
-    if choices["liquidation_extent"].value == "partial_by_bracket":
-        bad.append("liquidation_extent")
     isolated_only = choices["default_margin_type"].value == "ISOLATED"
     if choices["liquidation_price_basis"].value == "bankruptcy" and not isolated_only:
         bad.append("liquidation_price_basis")  # cross legs at bankruptcy are not simulated

@@ -1,6 +1,7 @@
 """Broken engines the liquidation, fee, trailing-stop, settlement and close-position checks once let
 through, each on a directed scenario: the reference passes every check, the mutant trips its rule
-(HM-LIQ-003, HM-LIQ-004, HM-FEE-001, HM-STOP-003, HM-SETL-001, HM-STOP-005)."""
+(HM-LIQ-003, HM-LIQ-004, HM-FEE-001, HM-STOP-003, HM-SETL-001, HM-STOP-005); HM-LIQ-004 also under a
+profile that models partial liquidation by bracket."""
 
 from __future__ import annotations
 
@@ -54,6 +55,9 @@ TRAILING_FIRES = (params("seed"), [
     mark("101"), mark("99.9"),
 ])
 TRAILING_ACTIVATION = (params("seed"), next(a for a in directed_actions() if any(x.get("order_id") == "ta" for x in a)))
+PARTIAL = json.loads((Path(__file__).parent.parent / "examples" / "partial_liquidation.json").read_text())
+PARTIAL_PROFILE = str(Path(__file__).parent.parent / "examples" / "profiles" / "partial-by-bracket.json")
+PARTIAL_LIQUIDATION = ({**PARTIAL["params"], "profile": PARTIAL_PROFILE}, PARTIAL["actions"])  # reduced, then closed
 GATE_CLOSE_POSITION = (params("gate"), [
     order("l", "BUY", "LONG", "1", "100"),
     order("cm", "SELL", "LONG", "0", "100", close_position=True),
@@ -67,6 +71,9 @@ CASES = [
     ("trailing-vanishes", "HM-STOP-003", TRAILING_FIRES),
     ("trailing-ignores-activation", "HM-STOP-003", TRAILING_ACTIVATION),
     ("close-position-partial", "HM-STOP-005", GATE_CLOSE_POSITION),
+    ("partial-in-full", "HM-LIQ-004", PARTIAL_LIQUIDATION),
+    ("partial-one-lot-deeper", "HM-LIQ-004", PARTIAL_LIQUIDATION),
+    ("partial-releases-margin", "HM-LIQ-004", PARTIAL_LIQUIDATION),
 ]
 
 

@@ -454,8 +454,10 @@ def profiles_page(rules: list[Rule]) -> str:
             "Enum values are the strings (or booleans) listed above; `default_leverage` is a decimal string "
             "holding a whole number (`\"10\"`); rates are decimal strings below 1 with at most 8 decimals; "
             "`rounding_tolerance_money` a decimal string; `mode_switch_cooldown_seconds` a JSON integer.",
-            "* A value the reference model does not simulate (`liquidation_extent: partial_by_bracket`, a non-zero "
-            "cooldown) may be `documented`, not `modelled`: a file that models one is refused. "
+            "* A value the reference model does not simulate (a non-zero cooldown) may be `documented`, not "
+            "`modelled`: a file that models one is refused. `liquidation_extent: partial_by_bracket` applies to "
+            "isolated legs (a breached cross pool is closed in full, per `cross_liquidation_scope`); "
+            "`examples/profiles/partial-by-bracket.json` is a file that models it. "
             "`liquidation_price_basis: bankruptcy` is simulated for isolated legs only: the reference still "
             "closes a breached cross pool at the mark, so vectors made for such a file state that.",
             "* `hedgespec conform` has built-in vectors for the built-in profiles only (chosen by digest, not "

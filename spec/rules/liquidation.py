@@ -10,11 +10,13 @@ from ..observe import (
     CTX,
     EXACT_FIELDS,
     D,
+    bracket_for,
     events,
     instruments,
     is_breached,
     maintenance,
     modelled_choice,
+    money_up,
     mul,
     price_half_even,
     row,
@@ -158,15 +160,20 @@ def _of_leg(entries: list[dict], leg: tuple[str, str, str], bucket: str) -> Deci
                 and (e["account"], e.get("instrument"), e.get("position_side")) == leg), Decimal(0))
 
 
+def _clearance(segment: list[dict], leg: tuple[str, str, str]) -> Decimal:
+    """What the liquidation charged ``leg`` as CLEARANCE_FEE entries to the insurance fund in ``segment``."""
+    return sum((D(e["amount"]) for e in segment if e["type"] == "ledger" and e["kind"] == "CLEARANCE_FEE"
+                and e["bucket"] == "insurance_fund" and (e["account"], e.get("instrument"), e.get("position_side")) == leg),
+               Decimal(0))
+
+
 def _charged(segment: list[dict], leg: tuple[str, str, str], fill: dict) -> Decimal:
     """What the liquidation charged the leg: its fill's fee and its CLEARANCE_FEE entries to the insurance fund.
 
     The amount is HM-FEE-001's to judge (undecided where the profile does not model the rate); the
     remainder and the shortfall are followed from what was actually charged.
     """
-    return D(fill["fee"]) + sum((D(e["amount"]) for e in segment if e["type"] == "ledger"
-                                 and e["kind"] == "CLEARANCE_FEE" and e["bucket"] == "insurance_fund"
-                                 and (e["account"], e.get("instrument"), e.get("position_side")) == leg), Decimal(0))
+    return D(fill["fee"]) + _clearance(segment, leg)
 
 
 def isolated_liquidations(view: StepView) -> Iterator[tuple[tuple[str, str, str], list[dict], dict, Decimal, Decimal]]:
@@ -279,7 +286,12 @@ def _in_cancel_scope(order: dict, scope: str, symbol: str, side: str) -> bool:
     statement="A breached isolated leg is closed at the breaching mark price where the profile models the mark "
               "basis, or at its bankruptcy price where it models the bankruptcy basis (the price at which the "
               "leg's margin balance is zero, rounded against the holder to 1e-8 and at least 1e-8); it is "
-              "closed in full where the profile models full liquidation. The open orders the profile's "
+              "closed in full where the profile models full liquidation. Where the profile models partial "
+              "liquidation by bracket, a leg whose notional at the mark lies above the first bracket is instead "
+              "reduced, at the breaching mark, to the largest lot multiple whose notional is below the cap of the "
+              "highest lower bracket at which it is then no longer breached (its margin balance, less the "
+              "clearance fee on the reduced part, against that size's maintenance), keeping all its margin; only "
+              "where no lower bracket is enough is it closed in full. The open orders the profile's "
               "cancellation scope covers (the leg's own, its instrument's or the whole account's) are cancelled "
               "before the liquidation fill and none of them is open after the step. The clearance fee (the "
               "profile's rate, the seed: none) goes to the insurance fund, and what remains of the margin of a "
@@ -289,12 +301,15 @@ def _in_cancel_scope(order: dict, scope: str, symbol: str, side: str) -> bool:
               "the remainder (all of it goes to one).",
     rationale="The seed's execution; venues differ (Binance: bankruptcy price, clearance fee, all the account's "
               "orders cancelled; Bybit and OKX: partial by tier), which the profiles state, most of it as "
-              "documented or unconfirmed. The leg's own orders are cancelled under every cancellation scope, so "
+              "documented or unconfirmed. Bybit documents the partial process (Y-LIQ-STEPS): a position above the lowest "
+              "tier is reduced by a market order to the lower tier that meets the margin requirement, and closed "
+              "at the bankruptcy price only if that is not enough. A leg whose conditional order filled earlier "
+              "in the step is not judged on the size of its reduction. The leg's own orders are cancelled under every cancellation scope, so "
               "that part is always decided. The bankruptcy price and the remainder are recomputed from the leg's "
               "margin before the step with its entries booked before the liquidation; the remainder adds the "
               "liquidation fill's realized PnL less what the liquidation charged, and is looked for among the "
               "leg's ledger entries after the liquidation event.",
-    sources=["S-P3", "S-M4", "B-ZLIQ", "Y-LIQ", "O-LIQ"],
+    sources=["S-P3", "S-M4", "B-ZLIQ", "Y-LIQ", "Y-LIQ-STEPS", "O-LIQ"],
     applies_to=("mark_price", "funding"), observes=("snapshot", "events"), requires=("liquidation", "isolated-margin"),
     profile_choices=("liquidation_price_basis", "liquidation_extent", "liquidation_cancels_orders",
                      "liquidation_clearance_fee_rate", "isolated_liquidation_remainder"),
@@ -311,22 +326,32 @@ def liquidation_execution(view: StepView) -> Iterator[Violation]:
             continue
         leg = (account, symbol, side)
         after = row(view.after, *leg)
-        if extent == "full" and after and D(after["quantity"]) != 0:
+        left_open = after is not None and D(after["quantity"]) != 0
+        if extent == "full" and left_open:
             yield Violation("HM-LIQ-004", f"{account} {symbol} {side}: liquidated leg not closed in full")
-        fills = [f for f in _segment(evs, evs.index(event)) if f["type"] == "fill" and f["cause"] == "liquidation"
+        segment = _segment(evs, evs.index(event))
+        fills = [f for f in segment if f["type"] == "fill" and f["cause"] == "liquidation"
                  and (f["account"], f["instrument"], f["position_side"]) == leg]
         before = row(view.before, *leg)
-        expected = None
-        if basis == "mark":
-            expected = D(event["mark_price"])
-        elif basis == "bankruptcy" and before is not None and D(before["quantity"]) != 0:
+        margin = None
+        if before is not None and D(before["quantity"]) != 0:
             margin = D(before["isolated_margin"]) + _entries_before(view, event, "isolated_margin", account,
                                                                     (symbol, side))
+        if extent == "partial_by_bracket" and margin is not None and fills and not any(
+                e["type"] == "fill" and (e["account"], e["instrument"], e["position_side"]) == leg
+                for e in evs[:evs.index(event)]):
+            yield from _partial_extent(view, leg, before, margin, D(event["mark_price"]), fills, segment)
+        expected, basis_named = None, basis
+        if left_open and extent == "partial_by_bracket":
+            expected, basis_named = D(event["mark_price"]), "mark"  # a reduction is a market close at the mark
+        elif basis == "mark":
+            expected = D(event["mark_price"])
+        elif basis == "bankruptcy" and margin is not None:
             expected = bankruptcy_price(D(before["quantity"]), D(before["cost_basis"]), margin)
         for fill in fills:
             if expected is not None and D(fill["price"]) != expected:
                 yield Violation("HM-LIQ-004", f"{account} {symbol} {side}: liquidation fill at {fill['price']}, not "
-                                              f"at the {basis} price {expected.normalize():f}")
+                                              f"at the {basis_named} price {expected.normalize():f}")
         first_fill = evs.index(fills[0]) if fills else len(evs)
         for oid, order in view.before["accounts"][account]["open_orders"].items():
             if not _in_cancel_scope(order, scope, symbol, side):
@@ -351,6 +376,57 @@ def liquidation_execution(view: StepView) -> Iterator[Violation]:
             yield Violation("HM-LIQ-004", f"{' '.join(leg)}: remainder {remainder.normalize():f} of the liquidated leg's "
                                           f"margin: {fund.normalize():f} to the insurance fund, "
                                           f"{wallet.normalize():f} to the wallet; expected all to {where}")
+
+
+def partial_reduction(inst: dict, quantity: Decimal, cost_basis: Decimal, margin: Decimal, mark: Decimal,
+                      trigger: str, clearance_rate: Decimal) -> Decimal:
+    """How much of a breached isolated leg a partial liquidation by bracket closes: all of it (|quantity|) unless
+    a lower bracket is enough (HM-LIQ-004). Tried from the highest lower bracket down; in one, the leg keeps the
+    largest lot multiple whose notional at the mark is below the bracket's cap, and is enough if its margin
+    balance, less the clearance fee on what is closed, is not breached against that size's maintenance."""
+    size = abs(quantity)
+    balance = margin + mul(quantity, mark) - cost_basis
+    brackets = inst["brackets"]
+    lot = D(inst["lot_size"])
+    held = brackets.index(bracket_for(inst, mul(size, mark)))
+    for bracket in reversed(brackets[:held]):
+        cap = D(bracket["notional_cap"])
+        lots = CTX.divide(cap, mul(lot, mark)).to_integral_value(rounding=ROUND_FLOOR, context=CTX)
+        if mul(lots, lot, mark) >= cap:
+            lots -= 1
+        kept = mul(lots, lot)
+        if kept <= 0:
+            break
+        fee = money_up(mul(size - kept, mark, clearance_rate))
+        if not is_breached(balance - fee, maintenance(inst, kept, mark), trigger):
+            return size - kept
+    return size
+
+
+def _partial_extent(view: StepView, leg: tuple[str, str, str], before: dict, margin: Decimal, mark: Decimal,
+                    fills: list[dict], segment: list[dict]) -> Iterator[Violation]:
+    """HM-LIQ-004 under ``liquidation_extent: partial_by_bracket``: how much was closed, and where the reduced
+    part's margin went. The size is decided where the profile models the trigger (or both triggers agree) and
+    the clearance rate."""
+    inst = instruments(view.params)[leg[1]]
+    rate = modelled_choice(view.params, "liquidation_clearance_fee_rate")
+    trigger = modelled_choice(view.params, "liquidation_trigger")
+    size = abs(D(before["quantity"]))
+    closed = sum((D(f["quantity"]) for f in fills), Decimal(0))
+    if rate is not None:
+        sizes = {partial_reduction(inst, D(before["quantity"]), D(before["cost_basis"]), margin, mark, t, D(rate))
+                 for t in ([trigger] if trigger else ["below", "at_or_below"])}
+        if len(sizes) == 1 and closed != (want := sizes.pop()):
+            how = "in full" if want == size else f"{want.normalize():f}, down to a lower bracket"
+            yield Violation("HM-LIQ-004", f"{' '.join(leg)}: liquidation closed {closed.normalize():f} of "
+                                          f"{size.normalize():f}; a partial liquidation by bracket closes {how}")
+    if closed < size:
+        kept = _of_leg(segment, leg, "wallet"), _of_leg(segment, leg, "insurance_fund") - _clearance(segment, leg)
+        if kept != (0, 0):
+            yield Violation("HM-LIQ-004", f"{' '.join(leg)}: a partial liquidation moved margin off the leg "
+                                          f"({kept[0].normalize():f} to the wallet, {kept[1].normalize():f} to the "
+                                          f"insurance fund besides the clearance fee)")
+
 
 
 HEDGED_CHARGES = ("both_legs", "larger_leg")  # the values of hedged_maintenance

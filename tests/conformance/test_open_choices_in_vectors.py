@@ -179,7 +179,8 @@ def test_every_venue_vector_holds_under_two_open_choices(name: str) -> None:
             assert all(s == "passed" for s in got.values()), (a.choice, a.value, b.choice, b.value, got)
 
 
-@pytest.mark.parametrize(("choice", "value"), [("oversized_close", "trim"), ("funding_source", "wallet")])
+@pytest.mark.parametrize(("choice", "value"), [("oversized_close", "trim"), ("funding_source", "wallet"),
+                                               ("liquidation_extent", "partial_by_bracket")])
 def test_an_engine_following_the_venue_on_an_open_choice_passes_and_the_seed_keeps_its_teeth(
         choice: str, value: str, tmp_path: Path) -> None:
     """An engine that follows another value on a choice binance-usdm leaves open passes the whole
@@ -191,7 +192,8 @@ def test_an_engine_following_the_venue_on_an_open_choice_passes_and_the_seed_kee
     shutil.copytree(ROOT / "seed", seed_vectors)
     seed = statuses(with_choice(load_profile("seed"), choice, value), "seed", seed_vectors)
     assert any(s.startswith("failed") for s in seed.values()), seed
-    named = {"oversized_close": "scenario/close-exceeds-leg.json", "funding_source": "scenario/funding-per-leg.json"}
+    named = {"oversized_close": "scenario/close-exceeds-leg.json", "funding_source": "scenario/funding-per-leg.json",
+             "liquidation_extent": "scenario/isolated-liquidated-above-first-bracket.json"}
     assert seed[named[choice]].startswith("failed"), seed[named[choice]]
 
 

@@ -1,0 +1,218 @@
+"""Partial liquidation by bracket (HM-LIQ-004 under ``liquidation_extent: partial_by_bracket``).
+
+The worked example of examples/partial_liquidation.json derived by hand; the model's kernel against its
+contract and against the check's own computation on generated legs; what the check leaves undecided where
+the profile does not model what the size depends on. The broken engines made for this check are in
+tests/test_stronger_checks.py (partial-in-full, partial-one-lot-deeper, partial-releases-margin).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from hedgespec.conformance.adapter import ReferenceAdapter
+from hedgespec.model.codec import format_units
+from hedgespec.model.liquidation import partial_liquidation_quantity
+from hedgespec.model.state import Bracket, Leg
+from hedgespec.model.units import RATE_ONE
+from hedgespec.spec.registry import StepView
+from hedgespec.spec.rulebook import get, run_step_checks
+from hedgespec.spec.rules.liquidation import partial_reduction
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from proof_helpers import contract_of
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = json.loads((ROOT / "examples" / "partial_liquidation.json").read_text())
+PARTIAL = str(ROOT / "examples" / "profiles" / "partial-by-bracket.json")
+
+
+def profile_file(tmp_path: Path, name: str, **choices: tuple[str, str]) -> str:
+    """The partial-by-bracket example profile with ``choices`` (name -> (value, status)) changed; its path."""
+    raw = json.loads(Path(PARTIAL).read_text())
+    raw["name"] = name
+    for choice, (value, status) in choices.items():
+        raw["choices"][choice] = {"value": value, "status": status, "source": "a test"}
+    path = tmp_path / f"{name}.json"
+    path.write_text(json.dumps(raw))
+    return str(path)
+
+
+def run(profile: str, actions: list[dict[str, Any]] | None = None) -> list[StepView]:
+    """The reference's steps of the example (or ``actions``) under ``profile``, every check passing on each."""
+    p = {**EXAMPLE["params"], "profile": profile}
+    adapter = ReferenceAdapter(profile)
+    adapter.reset(p)
+    before, views = adapter.snapshot(), []
+    for action in actions or EXAMPLE["actions"]:
+        outcome = adapter.apply(action)
+        after = adapter.snapshot()
+        view = StepView(p, before, action, outcome, after)
+        assert run_step_checks(view) == [], [str(v) for v in run_step_checks(view)]
+        views.append(view)
+        before = after
+    return views
+
+
+def leg(view: StepView, side: str) -> dict[str, Any]:
+    return view.after["accounts"]["alice"]["positions"]["BTCUSDT"][side]
+
+
+def fills(view: StepView) -> list[dict[str, Any]]:
+    return [e for e in view.outcome["events"] if e["type"] == "fill"]
+
+
+def violations(view: StepView) -> list[str]:
+    return [str(v) for v in get("HM-LIQ-004").check(view)]
+
+
+# --- the worked example ---------------------------------------------------------------------------
+
+def test_worked_example_reduces_to_the_first_bracket_then_closes():
+    """2 BTC LONG and 2 SHORT at 60000, isolated at 20x: 6000 margin each, notional 120000 in the second
+    bracket (mmr 0.005, cum 50); taker fee 60 each, so the wallet is 13000 - 12120 = 880.
+
+    At 57200: LONG balance 6000 + 2 x (57200 - 60000) = 400 < maintenance 114400 x 0.005 - 50 = 522.
+    The first bracket's cap is 50000: 50000 / 57200 = 0.8741..., so the leg keeps 0.874 (notional
+    49992.8 < 50000), whose maintenance is 49992.8 x 0.004 = 199.9712 <= 400: it closes 2 - 0.874 = 1.126
+    at 57200, realizing 1.126 x (57200 - 60000) = -3152.8 on its margin, which keeps 6000 - 3152.8 = 2847.2.
+    New liquidation price: 2847.2 + 0.874 P - 52440 = 0.004 x 0.874 P, P = 49592.8 / 0.870504 = 56970.21...
+    At 57000 balance 2847.2 + 0.874 x -3000 = 225.2 >= 0.004 x 49818 = 199.272: it survives.
+    At 56900 balance 2847.2 - 0.874 x 3100 = 137.8 < 0.004 x 49730.6 = 198.9224: first bracket, closed in
+    full; the 137.8 left go to the insurance fund. The SHORT leg and the wallet never move.
+    """
+    views = run(PARTIAL)
+    reduced = next(v for v in views if v.action.get("price") == "57200")
+    (fill,) = fills(reduced)
+    assert (fill["quantity"], fill["price"], fill["realized_pnl"]) == ("1.126", "57200", "-3152.8")
+    long = leg(reduced, "LONG")
+    assert (long["quantity"], long["isolated_margin"]) == ("0.874", "2847.2")
+    assert Decimal(long["liquidation_price"]).quantize(Decimal("0.01")) == Decimal("56970.21")
+    liquidation = next(e for e in reduced.outcome["events"] if e["type"] == "liquidation")
+    assert (liquidation["margin_balance"], liquidation["maintenance_margin"]) == ("400", "522")
+    assert not any(e["type"] == "ledger" and e["bucket"] != "isolated_margin" for e in reduced.outcome["events"])
+    survived = next(v for v in views if v.action.get("price") == "57000")
+    assert fills(survived) == [] and leg(survived, "LONG")["quantity"] == "0.874"
+    closed = views[-1]
+    (fill,) = fills(closed)
+    assert (fill["quantity"], fill["price"], fill["realized_pnl"]) == ("0.874", "56900", "-2709.4")
+    assert leg(closed, "LONG")["quantity"] == "0"
+    assert Decimal(closed.after["insurance_fund"]) - Decimal(closed.before["insurance_fund"]) == Decimal("137.8")
+    for view in views[1:]:
+        assert view.after["accounts"]["alice"]["wallet"] == "880"
+        assert leg(view, "SHORT")["isolated_margin"] == "6000" and leg(view, "SHORT")["quantity"] == "-2"
+
+
+def test_the_seed_closes_the_same_leg_in_full():
+    """Under the seed (liquidation_extent: full) the breach at 57200 closes all 2 BTC; the 400 left go to the fund."""
+    views = run("seed", EXAMPLE["actions"][:5])
+    (fill,) = fills(views[-1])
+    assert (fill["quantity"], fill["price"]) == ("2", "57200")
+    assert Decimal(views[-1].after["insurance_fund"]) == Decimal("400")
+
+
+def test_a_reduction_is_at_the_mark_under_the_bankruptcy_basis_and_the_full_close_is_not(tmp_path):
+    """The reduction is a market close at the breaching mark; a close in full uses the basis (HM-LIQ-004)."""
+    path = profile_file(tmp_path, "partial-bankruptcy", liquidation_price_basis=("bankruptcy", "modelled"))
+    views = run(path)
+    reduced = next(v for v in views if v.action.get("price") == "57200")
+    assert [(f["quantity"], f["price"]) for f in fills(reduced)] == [("1.126", "57200")]
+    # closed in full at 56900: bankruptcy price of 0.874 with margin 2847.2 and cost 52440:
+    # (52440 - 2847.2) / 0.874 = 56742.3340961..., rounded up for a long: 56742.33409611
+    (fill,) = fills(views[-1])
+    assert (fill["quantity"], fill["price"]) == ("0.874", "56742.33409611")
+    moved = copy.deepcopy(reduced.outcome)
+    next(e for e in moved["events"] if e["type"] == "fill")["price"] = "56700"  # at a "bankruptcy" price
+    view = StepView(reduced.params, reduced.before, reduced.action, moved, reduced.after)
+    assert any("not at the mark price 57200" in v for v in violations(view)), violations(view)
+
+
+def test_a_clearance_fee_on_the_reduced_part_can_make_a_lower_bracket_too_little(tmp_path):
+    """With a clearance rate of 0.0035, reducing to 0.874 costs 1.126 x 57200 x 0.0035 = 225.4252, and
+    400 - 225.4252 = 174.5748 < 199.9712: no lower bracket is enough and the leg is closed in full."""
+    path = profile_file(tmp_path, "partial-fee", liquidation_clearance_fee_rate=("0.0035", "modelled"))
+    reduced = next(v for v in run(path, EXAMPLE["actions"][:5]) if v.action.get("price") == "57200")
+    assert [f["quantity"] for f in fills(reduced)] == ["2"]
+    cheaper = profile_file(tmp_path, "partial-small-fee", liquidation_clearance_fee_rate=("0.003", "modelled"))
+    reduced = next(v for v in run(cheaper, EXAMPLE["actions"][:5]) if v.action.get("price") == "57200")
+    assert [f["quantity"] for f in fills(reduced)] == ["1.126"]  # 400 - 193.2216 = 206.7784 >= 199.9712
+
+
+def test_the_size_is_undecided_where_what_it_depends_on_is_not_modelled(tmp_path):
+    reduced = next(v for v in run(PARTIAL) if v.action.get("price") == "57200")
+    after, outcome = copy.deepcopy(reduced.after), copy.deepcopy(reduced.outcome)
+    next(e for e in outcome["events"] if e["type"] == "fill")["quantity"] = "1.2"  # 0.8 kept: also a lower bracket
+    after["accounts"]["alice"]["positions"]["BTCUSDT"]["LONG"]["quantity"] = "0.8"
+    deeper = StepView(reduced.params, reduced.before, reduced.action, outcome, after)
+    assert any("closed 1.2 of 2" in v for v in violations(deeper))
+    for name, choices in {"extent-open": {"liquidation_extent": ("partial_by_bracket", "documented")},
+                          "rate-open": {"liquidation_clearance_fee_rate": (None, "unconfirmed")}}.items():
+        params = {**reduced.params, "profile": profile_file(tmp_path, name, **choices)}
+        assert violations(StepView(params, deeper.before, deeper.action, outcome, after)) == []
+
+
+# --- the kernel -----------------------------------------------------------------------------------
+
+@st.composite
+def breached_legs(draw: st.DrawFn) -> tuple[Any, ...]:
+    """A leg at an entry price with some margin, a mark, a three-bracket table, a lot, a trigger and a rate."""
+    lot = draw(st.sampled_from([1, 10**5, 10**6, 10**8]))
+    quantity = draw(st.integers(1, 5_000)) * lot * draw(st.sampled_from([1, -1]))
+    entry = draw(st.integers(1, 10**6)) * 10**6
+    mark = draw(st.integers(1, 10**6)) * 10**6
+    caps = sorted(draw(st.sets(st.integers(1, 10**8), min_size=2, max_size=2)))
+    money = 10**16
+    brackets = (Bracket(0, caps[0] * money, draw(st.integers(0, 10**6)), 0, 125),
+                Bracket(caps[0] * money, caps[1] * money, draw(st.integers(0, 10**6)),
+                        draw(st.integers(0, caps[0])) * money // 1000, 100),
+                Bracket(caps[1] * money, 0, draw(st.integers(0, 10**7)), draw(st.integers(0, caps[1])) * money // 100,
+                        50))
+    margin = draw(st.integers(0, abs(quantity * entry) // 5))
+    rate = draw(st.sampled_from([0, 0, 5 * 10**4, 5 * 10**5]))
+    return (Leg(quantity, quantity * entry, margin), mark, brackets, lot, draw(st.sampled_from(["below", "at_or_below"])),
+            rate)
+
+
+def as_instrument(brackets: tuple[Bracket, ...], lot: int) -> dict[str, Any]:
+    return {"lot_size": format_units(lot, "qty"), "brackets": [
+        {"notional_floor": format_units(b.notional_floor, "money"), "notional_cap": format_units(b.notional_cap, "money"),
+         "maintenance_rate": format_units(b.maintenance_rate, "rate"),
+         "maintenance_amount": format_units(b.maintenance_amount, "money")} for b in brackets]}
+
+
+@settings(max_examples=400, deadline=None)
+@given(breached_legs())
+def test_kernel_meets_its_contract_and_agrees_with_the_check(args: tuple[Any, ...]) -> None:
+    """HM-LIQ-004: the model's integer kernel and the check's Decimal computation give the same size."""
+    leg_, mark, brackets, lot, trigger, rate = args
+    closed = partial_liquidation_quantity(*args)
+    contract = contract_of(partial_liquidation_quantity)
+    bindings = contract.bindings(args, {})
+    assert contract.pre_holds(bindings)
+    assert not contract.failed_posts(bindings, closed)
+    expected = partial_reduction(as_instrument(brackets, lot), Decimal(format_units(leg_.quantity, "qty")),
+                                 Decimal(format_units(leg_.cost_basis, "money")),
+                                 Decimal(format_units(leg_.isolated_margin, "money")),
+                                 Decimal(format_units(mark, "price")), trigger, Decimal(format_units(rate, "rate")))
+    assert Decimal(format_units(closed, "qty")) == expected
+
+
+def test_kernel_reduces_to_the_highest_lower_bracket_that_is_enough():
+    """A 3-bracket table (caps 100 and 1000 at price 1, lot 1): a leg of 2000 keeps 999 if that is enough,
+    else 99, else nothing; the next lower bracket is tried only when the higher one is not enough."""
+    one = 10**8  # one QTY or PRICE atom unit
+    money = 10**16
+    brackets = (Bracket(0, 100 * money, RATE_ONE // 100, 0, 125), Bracket(100 * money, 1000 * money, RATE_ONE // 10, 0, 100),
+                Bracket(1000 * money, 0, RATE_ONE // 2, 0, 50))
+    def closed(margin: int) -> int:  # long 2000 at 1, mark 1: balance = margin
+        return partial_liquidation_quantity(Leg(2000 * one, 2000 * money, margin * money), one, brackets, one,
+                                            "below", 0) // one
+    # 999 kept: maintenance 99.9; 99 kept: 0.99
+    assert closed(100) == 2000 - 999
+    assert closed(50) == 2000 - 99
+    assert closed(0) == 2000
+    assert partial_liquidation_quantity(Leg(50 * one, 50 * money, 0), one, brackets, one, "below", 0) == 50 * one
