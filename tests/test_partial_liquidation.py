@@ -42,13 +42,12 @@ def profile_file(tmp_path: Path, name: str, **choices: tuple[str, str]) -> str:
     return str(path)
 
 
-def run(profile: str, actions: list[dict[str, Any]] | None = None) -> list[StepView]:
-    """The reference's steps of the example (or ``actions``) under ``profile``, every check passing on each."""
-    p = {**EXAMPLE["params"], "profile": profile}
-    adapter = ReferenceAdapter(profile)
+def run_params(p: dict[str, Any], actions: list[dict[str, Any]]) -> list[StepView]:
+    """The reference's steps of ``actions`` under ``p``, every check passing on each."""
+    adapter = ReferenceAdapter(p["profile"])
     adapter.reset(p)
     before, views = adapter.snapshot(), []
-    for action in actions or EXAMPLE["actions"]:
+    for action in actions:
         outcome = adapter.apply(action)
         after = adapter.snapshot()
         view = StepView(p, before, action, outcome, after)
@@ -56,6 +55,11 @@ def run(profile: str, actions: list[dict[str, Any]] | None = None) -> list[StepV
         views.append(view)
         before = after
     return views
+
+
+def run(profile: str, actions: list[dict[str, Any]] | None = None) -> list[StepView]:
+    """The example's steps (or ``actions`` on its parameters) under ``profile``."""
+    return run_params({**EXAMPLE["params"], "profile": profile}, actions or EXAMPLE["actions"])
 
 
 def leg(view: StepView, side: str) -> dict[str, Any]:
@@ -216,3 +220,44 @@ def test_kernel_reduces_to_the_highest_lower_bracket_that_is_enough():
     assert closed(50) == 2000 - 99
     assert closed(0) == 2000
     assert partial_liquidation_quantity(Leg(50 * one, 50 * money, 0), one, brackets, one, "below", 0) == 50 * one
+
+
+# --- random walks through partial liquidations ----------------------------------------------------
+
+def test_random_walks_reduce_and_close_legs_under_every_liquidation_variant(tmp_path):
+    """Seeded walks of the mark over hedged isolated legs of random sizes and leverages, under the partial
+    profile and its variants (bankruptcy basis, a clearance fee, the at-or-below trigger, the remainder to
+    the wallet): every check passes after every step, and both outcomes of HM-LIQ-004's partial branch
+    (a reduction that leaves the leg open, a close in full after one) occur under each variant."""
+    import random
+
+    variants = {"partial": PARTIAL,
+                "bankruptcy": profile_file(tmp_path, "w-bankruptcy", liquidation_price_basis=("bankruptcy", "modelled")),
+                "fee": profile_file(tmp_path, "w-fee", liquidation_clearance_fee_rate=("0.0005", "modelled")),
+                "at-or-below": profile_file(tmp_path, "w-trigger", liquidation_trigger=("at_or_below", "modelled")),
+                "wallet": profile_file(tmp_path, "w-wallet", isolated_liquidation_remainder=("wallet", "modelled"))}
+    for name, profile in variants.items():
+        rng = random.Random(name)
+        reduced = closed_after_reduction = 0
+        for _ in range(12):
+            size = str(Decimal(rng.randint(900, 4000)) / 1000)
+            leverage = rng.choice(["10", "20", "25"])
+            settings = {"margin_type": "ISOLATED", "leverage": leverage}
+            p = copy.deepcopy({**EXAMPLE["params"], "profile": profile})
+            p["accounts"]["alice"].update(wallet="100000", leg_settings={"BTCUSDT": {"LONG": settings,
+                                                                                      "SHORT": settings}})
+            actions = [{**a, "quantity": size} for a in EXAMPLE["actions"][:2]]
+            mark, direction = Decimal(60000), rng.choice([-1, 1])
+            for t in range(3, 40):
+                mark += direction * rng.randint(0, 700) - direction * 150
+                actions.append({"t": t, "kind": "mark_price", "instrument": "BTCUSDT", "price": str(mark)})
+            p_views = run_params(p, actions)
+            partial_steps = [v for v in p_views if any(f["cause"] == "liquidation" for f in fills(v))
+                             and any(leg(v, s)["quantity"] != "0" for s in ("LONG", "SHORT")
+                                     if any(f["position_side"] == s for f in fills(v)))]
+            reduced += len(partial_steps)
+            if partial_steps:
+                side = next(f["position_side"] for f in fills(partial_steps[0]))
+                closed_after_reduction += leg(p_views[-1], side)["quantity"] == "0"
+        assert reduced >= 3 and closed_after_reduction >= 1, (name, reduced, closed_after_reduction)
+
