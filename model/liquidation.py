@@ -63,11 +63,13 @@ def partial_liquidation_quantity(leg: Leg, mark_price: int, brackets: tuple[Brac
 
     Bybit's documented process (Y-LIQ-STEPS): a position above the first bracket is reduced, by a market
     close, to a lower bracket whose maintenance margin its margin then meets, and only if none does
-    is it closed in full. Here the close is at the breaching mark and the leg keeps its whole
-    margin, so its margin balance falls by the clearance fee only. The lower brackets are tried from
+    is it closed in full. Here the close is at the breaching mark and the leg keeps its margin,
+    less the clearance fee, so its margin balance falls by that fee only. The lower brackets are tried from
     the highest down; in one, the leg keeps the largest lot multiple whose notional at the mark is
     below the bracket's cap. The result is the quantity closed: all of the leg when no lower bracket
-    is enough, or when the leg is in the first bracket.
+    is enough, or when the leg is in the first bracket. The contract is stated for tables of one to three
+    brackets, as ``maintenance_margin``'s is; the loop is bounded by the table, so it reads the same for
+    longer ones.
 
     pre: leg.quantity != 0 and mark_price > 0 and lot_size > 0 and clearance_rate >= 0
     pre: 1 <= len(brackets) <= 3

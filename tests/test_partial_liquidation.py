@@ -261,3 +261,106 @@ def test_random_walks_reduce_and_close_legs_under_every_liquidation_variant(tmp_
                 closed_after_reduction += leg(p_views[-1], side)["quantity"] == "0"
         assert reduced >= 3 and closed_after_reduction >= 1, (name, reduced, closed_after_reduction)
 
+
+
+# --- cases an independent review found ------------------------------------------------------------
+
+def bracket_params(profile: str, quantity_mark: str = "60000", **account: Any) -> dict[str, Any]:
+    """The example's parameters with a third bracket, a large wallet and both legs isolated at 20x."""
+    p = copy.deepcopy({**EXAMPLE["params"], "profile": profile})
+    p["instruments"][0]["brackets"] = [
+        {"notional_floor": "0", "notional_cap": "50000", "maintenance_rate": "0.004", "maintenance_amount": "0",
+         "max_leverage": "125"},
+        {"notional_floor": "50000", "notional_cap": "250000", "maintenance_rate": "0.005", "maintenance_amount": "50",
+         "max_leverage": "100"},
+        {"notional_floor": "250000", "notional_cap": "0", "maintenance_rate": "0.01", "maintenance_amount": "1300",
+         "max_leverage": "50"}]
+    p["mark_prices"] = p["last_prices"] = {"BTCUSDT": quantity_mark}
+    settings = {"margin_type": "ISOLATED", "leverage": "20"}
+    p["accounts"]["alice"].update(wallet="1000000", leg_settings={"BTCUSDT": {"LONG": settings, "SHORT": settings}},
+                                  **account)
+    return p
+
+
+def mark(t: int, price: str) -> dict[str, Any]:
+    return {"t": t, "kind": "mark_price", "instrument": "BTCUSDT", "price": price}
+
+
+def market(t: int, oid: str, side: str, position_side: str, quantity: str, price: str) -> dict[str, Any]:
+    return {"t": t, "kind": "place_order", "account": "alice", "order_id": oid, "instrument": "BTCUSDT", "side": side,
+            "position_side": position_side, "order_type": "MARKET", "quantity": quantity, "price": price}
+
+
+def test_a_profitable_leg_whose_margin_funding_drained_is_reduced_and_keeps_its_negative_margin():
+    """A long of 1.5 from 40000 at a mark of 50000 (notional 75000, second bracket) pays funding from its
+    margin (the seed's funding_source) until the margin is below zero while the profit holds the balance up.
+    A breach then reduces it to the first bracket: it keeps its (negative) margin, which is no shortfall
+    while the leg is open (HM-LIQ-003), and every check passes on the reference."""
+    p = bracket_params(PARTIAL, "40000")
+    actions = [market(1, "L", "BUY", "LONG", "1.5", "40000"), mark(2, "50000"),
+               *[{"t": t, "kind": "funding", "instrument": "BTCUSDT", "rate": "0.005"} for t in range(3, 50)],
+               {"t": 50, "kind": "funding", "instrument": "BTCUSDT", "rate": "0.0017"}]
+    views = run_params(p, actions)
+    reduced = views[-1]
+    (fill,) = [f for f in fills(reduced) if f["cause"] == "liquidation"]
+    assert Decimal(fill["quantity"]) < Decimal("1.5") and Decimal(fill["realized_pnl"]) > 0
+    assert Decimal(leg(reduced, "LONG")["isolated_margin"]) < 0 < Decimal(leg(reduced, "LONG")["quantity"])
+
+
+def stop_then_liquidation(profile: str) -> StepView:
+    """A stop on the LONG leg fires at the breaching mark (57200), then the leg is liquidated in the same step."""
+    stop = {"t": 3, "kind": "place_order", "account": "alice", "order_id": "sl", "instrument": "BTCUSDT",
+            "side": "SELL", "position_side": "LONG", "order_type": "STOP_MARKET", "quantity": "0.1",
+            "stop_price": "57300"}
+    actions = [*EXAMPLE["actions"][:2], stop, mark(4, "58000"), mark(5, "57200")]
+    view = run(profile, actions)[-1]
+    assert [f["cause"] for f in fills(view)] == ["trigger", "liquidation"]
+    return view
+
+
+def test_margin_kept_is_judged_even_after_a_stop_filled_the_leg_in_the_step():
+    """The size is not judged after an earlier fill of the leg, but a reduction that sends the reduced part's
+    margin to the wallet is still a violation."""
+    from hedgespec.conformance.mutants import _partial_releases_margin
+
+    view = stop_then_liquidation(PARTIAL)
+    outcome, after = copy.deepcopy(view.outcome), copy.deepcopy(view.after)
+    _partial_releases_margin(view.action, view.before, outcome, after)
+    assert any("moved margin off the leg" in v for v in violations(
+        StepView(view.params, view.before, view.action, outcome, after)))
+
+
+def test_bankruptcy_price_not_judged_from_the_leg_before_an_earlier_fill_of_the_step(tmp_path):
+    """Under the bankruptcy basis (extent full or partial) the reference passes every check when a stop
+    reduced the leg before its liquidation in the same step: the leg as liquidated is in neither snapshot."""
+    for extent in ("full", "partial_by_bracket"):
+        path = profile_file(tmp_path, f"sl-{extent}", liquidation_price_basis=("bankruptcy", "modelled"),
+                            liquidation_extent=(extent, "modelled"))
+        stop_then_liquidation(path)  # run() asserts that every check passes
+
+
+def test_a_reduction_at_the_mark_is_accepted_where_the_extent_is_open_and_the_basis_is_bankruptcy(tmp_path):
+    """bybit-v5 and okx-v5 leave the extent open: a leg left partly open is not judged on the basis's price."""
+    modelled = profile_file(tmp_path, "b-modelled", liquidation_price_basis=("bankruptcy", "modelled"))
+    opened = profile_file(tmp_path, "b-open", liquidation_price_basis=("bankruptcy", "modelled"),
+                          liquidation_extent=("partial_by_bracket", "documented"))
+    view = run(modelled, EXAMPLE["actions"][:5])[-1]
+    assert [(f["quantity"], f["price"]) for f in fills(view)] == [("1.126", "57200")]
+    assert run_step_checks(StepView({**view.params, "profile": opened}, view.before, view.action, view.outcome,
+                                    view.after)) == []
+
+
+def test_a_first_bracket_leg_left_open_is_caught_whatever_the_clearance_rate(tmp_path):
+    """A breached leg in the first bracket is closed in full under any fee: halving it is a violation even
+    where the profile leaves the clearance rate open (the size at a fee of 0 is the least any fee closes)."""
+    actions = [market(1, "L", "BUY", "LONG", "0.5", "60000"), mark(2, "57500"), mark(3, "57100")]
+    for name, rate in {"fee-modelled": ("0", "modelled"), "fee-open": (None, "unconfirmed")}.items():
+        path = profile_file(tmp_path, name, liquidation_clearance_fee_rate=rate)
+        view = run_params(bracket_params(path), actions)[-1]
+        (fill,) = fills(view)
+        assert fill["quantity"] == "0.5"
+        outcome, after = copy.deepcopy(view.outcome), copy.deepcopy(view.after)
+        next(e for e in outcome["events"] if e["type"] == "fill")["quantity"] = "0.25"
+        after["accounts"]["alice"]["positions"]["BTCUSDT"]["LONG"]["quantity"] = "0.25"
+        found = violations(StepView(view.params, view.before, view.action, outcome, after))
+        assert any("closed 0.25 of 0.5; a partial liquidation by bracket closes it in full" in v for v in found), found

@@ -211,7 +211,8 @@ def isolated_liquidations(view: StepView) -> Iterator[tuple[tuple[str, str, str]
               "from the leg's margin before the step, the liquidation fill's realized PnL and what the "
               "liquidation charged (its amount is HM-FEE-001's to judge); the wallet may pay "
               "for the leg, over the whole step, no more than the fees of the leg's own other fills and the "
-              "funding it paid.",
+              "funding it paid. A leg a partial liquidation leaves open keeps its margin and has no shortfall "
+              "yet, even where funding has taken its margin below zero while its position is in profit.",
     sources=["S-M4", "B-ZLIQ", "B-LIQ-UM"],
     applies_to=("mark_price", "funding"), observes=("snapshot", "events"), requires=("liquidation", "isolated-margin"),
     profile_choices=("liquidation_clearance_fee_rate",),
@@ -235,12 +236,12 @@ def loss_stays_on_leg(view: StepView) -> Iterator[Violation]:
         if outflow > allowed:
             yield Violation("HM-LIQ-003", f"{account} {symbol} {side}: the wallet paid {outflow} for a liquidated "
                                           f"isolated leg over the step (its fees and funding: {allowed})")
-        if remainder < 0:
+        after = row(view.after, account, symbol, side)
+        if remainder < 0 and (after is None or D(after["quantity"]) == 0):  # a leg left open keeps its margin
             covered = _of_leg(segment, leg, "insurance_fund") - clearance
             if covered != remainder:
                 yield Violation("HM-LIQ-003", f"{account} {symbol} {side}: shortfall {(-remainder).normalize():f}, "
                                               f"the insurance fund covered {(-covered).normalize():f}")
-        after = row(view.after, account, symbol, side)
         if after and D(after["isolated_margin"]) != 0 and D(after["quantity"]) == 0:
             yield Violation("HM-LIQ-003", f"liquidated leg kept margin {after['isolated_margin']}")
         if side in ("LONG", "SHORT"):
@@ -290,21 +291,24 @@ def _in_cancel_scope(order: dict, scope: str, symbol: str, side: str) -> bool:
               "liquidation by bracket, a leg whose notional at the mark lies above the first bracket is instead "
               "reduced, at the breaching mark, to the largest lot multiple whose notional is below the cap of the "
               "highest lower bracket at which it is then no longer breached (its margin balance, less the "
-              "clearance fee on the reduced part, against that size's maintenance), keeping all its margin; only "
-              "where no lower bracket is enough is it closed in full. The open orders the profile's "
+              "clearance fee on the reduced part, against that size's maintenance), keeping its margin (less that "
+              "fee); only where no lower bracket is enough is it closed in full. The open orders the profile's "
               "cancellation scope covers (the leg's own, its instrument's or the whole account's) are cancelled "
               "before the liquidation fill and none of them is open after the step. The clearance fee (the "
               "profile's rate, the seed: none) goes to the insurance fund, and what remains of the margin of a "
               "leg closed in full goes to the insurance fund (the seed) or the wallet, per the profile. Where "
               "the profile does not model a choice, what depends on it is not decided: the fill price, whether "
-              "the leg may be left partly open, orders beyond the leg's own, and which of the two buckets takes "
-              "the remainder (all of it goes to one).",
+              "the leg may be left partly open, orders beyond the leg's own, which of the two buckets takes "
+              "the remainder (all of it goes to one), and, under partial liquidation, a reduction beyond the "
+              "least that a clearance fee of 0 would close.",
     rationale="The seed's execution; venues differ (Binance: bankruptcy price, clearance fee, all the account's "
               "orders cancelled; Bybit and OKX: partial by tier), which the profiles state, most of it as "
               "documented or unconfirmed. Bybit documents the partial process (Y-LIQ-STEPS): a position above the lowest "
               "tier is reduced by a market order to the lower tier that meets the margin requirement, and closed "
-              "at the bankruptcy price only if that is not enough. A leg whose conditional order filled earlier "
-              "in the step is not judged on the size of its reduction. The leg's own orders are cancelled under every cancellation scope, so "
+              "at the bankruptcy price only if that is not enough. A fee only makes a lower bracket harder to "
+              "reach, so the size at a fee of 0 is the least any fee closes. A leg whose conditional order filled "
+              "earlier in the step is not judged on the size of its reduction nor on its bankruptcy price (the "
+              "leg as liquidated is in neither snapshot); that its margin stays is judged all the same. The leg's own orders are cancelled under every cancellation scope, so "
               "that part is always decided. The bankruptcy price and the remainder are recomputed from the leg's "
               "margin before the step with its entries booked before the liquidation; the remainder adds the "
               "liquidation fill's realized PnL less what the liquidation charged, and is looked for among the "
@@ -333,17 +337,19 @@ def liquidation_execution(view: StepView) -> Iterator[Violation]:
         fills = [f for f in segment if f["type"] == "fill" and f["cause"] == "liquidation"
                  and (f["account"], f["instrument"], f["position_side"]) == leg]
         before = row(view.before, *leg)
-        margin = None
-        if before is not None and D(before["quantity"]) != 0:
-            margin = D(before["isolated_margin"]) + _entries_before(view, event, "isolated_margin", account,
-                                                                    (symbol, side))
-        if extent == "partial_by_bracket" and margin is not None and fills and not any(
+        margin = None  # the leg's margin when liquidated; None where the step filled the leg before (a stop)
+        if before is not None and D(before["quantity"]) != 0 and not any(
                 e["type"] == "fill" and (e["account"], e["instrument"], e["position_side"]) == leg
                 for e in evs[:evs.index(event)]):
-            yield from _partial_extent(view, leg, before, margin, D(event["mark_price"]), fills, segment)
+            margin = D(before["isolated_margin"]) + _entries_before(view, event, "isolated_margin", account,
+                                                                    (symbol, side))
+        if extent == "partial_by_bracket" and fills:
+            yield from _partial_extent(view, leg, before if margin is not None else None, margin,
+                                       D(event["mark_price"]), fills, segment, left_open)
         expected, basis_named = None, basis
-        if left_open and extent == "partial_by_bracket":
-            expected, basis_named = D(event["mark_price"]), "mark"  # a reduction is a market close at the mark
+        if left_open and extent != "full":
+            if extent == "partial_by_bracket":  # a reduction is a market close at the mark
+                expected, basis_named = D(event["mark_price"]), "mark"
         elif basis == "mark":
             expected = D(event["mark_price"])
         elif basis == "bankruptcy" and margin is not None:
@@ -403,30 +409,34 @@ def partial_reduction(inst: dict, quantity: Decimal, cost_basis: Decimal, margin
     return size
 
 
-def _partial_extent(view: StepView, leg: tuple[str, str, str], before: dict, margin: Decimal, mark: Decimal,
-                    fills: list[dict], segment: list[dict]) -> Iterator[Violation]:
-    """HM-LIQ-004 under ``liquidation_extent: partial_by_bracket``: how much was closed, and where the reduced
-    part's margin went. The size is decided where the profile models the trigger (or both triggers agree) and
-    the clearance rate."""
-    inst = instruments(view.params)[leg[1]]
-    rate = modelled_choice(view.params, "liquidation_clearance_fee_rate")
-    trigger = modelled_choice(view.params, "liquidation_trigger")
-    size = abs(D(before["quantity"]))
-    closed = sum((D(f["quantity"]) for f in fills), Decimal(0))
-    if rate is not None:
-        sizes = {partial_reduction(inst, D(before["quantity"]), D(before["cost_basis"]), margin, mark, t, D(rate))
+def _partial_extent(view: StepView, leg: tuple[str, str, str], before: dict | None, margin: Decimal | None,
+                    mark: Decimal, fills: list[dict], segment: list[dict], left_open: bool) -> Iterator[Violation]:
+    """HM-LIQ-004 under ``liquidation_extent: partial_by_bracket``: how much was closed, and that the margin of a
+    leg left open stayed with it. The size is judged from the leg before the step (``before``, None where the
+    step filled the leg earlier): exactly where the profile models the clearance rate, else from below, since a
+    fee only makes a lower bracket harder to reach, so the size at a rate of 0 is the least any rate closes.
+    Where the trigger is not modelled, either trigger's size is accepted."""
+    if before is not None and margin is not None:
+        inst = instruments(view.params)[leg[1]]
+        rate = modelled_choice(view.params, "liquidation_clearance_fee_rate")
+        trigger = modelled_choice(view.params, "liquidation_trigger")
+        size = abs(D(before["quantity"]))
+        closed = sum((D(f["quantity"]) for f in fills), Decimal(0))
+        sizes = {partial_reduction(inst, D(before["quantity"]), D(before["cost_basis"]), margin, mark, t,
+                                   D(rate) if rate is not None else Decimal(0))
                  for t in ([trigger] if trigger else ["below", "at_or_below"])}
-        if len(sizes) == 1 and closed != (want := sizes.pop()):
-            how = "in full" if want == size else f"{want.normalize():f}, down to a lower bracket"
+        if closed not in sizes if rate is not None else closed < min(sizes):
+            want = min(sizes)
+            how = "it in full" if want == size else (f"{'' if rate is not None else 'at least '}"
+                                                     f"{want.normalize():f}, down to a lower bracket")
             yield Violation("HM-LIQ-004", f"{' '.join(leg)}: liquidation closed {closed.normalize():f} of "
                                           f"{size.normalize():f}; a partial liquidation by bracket closes {how}")
-    if closed < size:
+    if left_open:
         kept = _of_leg(segment, leg, "wallet"), _of_leg(segment, leg, "insurance_fund") - _clearance(segment, leg)
         if kept != (0, 0):
             yield Violation("HM-LIQ-004", f"{' '.join(leg)}: a partial liquidation moved margin off the leg "
                                           f"({kept[0].normalize():f} to the wallet, {kept[1].normalize():f} to the "
                                           f"insurance fund besides the clearance fee)")
-
 
 
 HEDGED_CHARGES = ("both_legs", "larger_leg")  # the values of hedged_maintenance
