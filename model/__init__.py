@@ -24,7 +24,6 @@ SETTING_SIDES = (*HEDGE_SIDES, BOTH)
 PARAMS_FIELDS = ("instruments", "accounts", "profile", "insurance_fund", "mark_prices", "last_prices")
 
 
-
 def resolve_choices(profile: Profile) -> dict[str, Any]:
     """The profile's effective choices in model units (rates as RATE atoms, leverage as int).
 

@@ -183,7 +183,7 @@ def liquidate_isolated(work: Work, account_id: str, instrument: str, side: str, 
         inst = work.config.instruments[instrument]
         closed = partial_liquidation_quantity(leg, mark, inst.brackets, inst.lot_size, choices["liquidation_trigger"],
                                               rate)
-    if closed < abs(leg.quantity):  # reduced to a lower bracket: at the mark, the whole margin stays with the leg
+    if closed < abs(leg.quantity):  # reduced to a lower bracket, at the mark: the margin stays with the leg
         price, remainder = mark, "isolated_margin"
     else:
         price = mark if choices["liquidation_price_basis"] == "mark" else bankruptcy_price(leg)
