@@ -318,25 +318,36 @@ def stop_then_liquidation(profile: str) -> StepView:
     return view
 
 
-def test_margin_kept_is_judged_even_after_a_stop_filled_the_leg_in_the_step():
-    """The size is not judged after an earlier fill of the leg, but a reduction that sends the reduced part's
-    margin to the wallet is still a violation."""
+def test_a_leg_a_stop_reduced_earlier_in_the_step_is_judged_as_it_stood_when_liquidated(tmp_path):
+    """The stop closes 0.1 of the LONG at 57200 first: the leg is liquidated as 1.9 with its margin less the
+    0.1's release. Its reduction's size, the margin it keeps and (under the bankruptcy basis) the price of a
+    close in full are all judged from that leg, rebuilt from the stop's fill and margin entries."""
     from hedgespec.conformance.mutants import _partial_releases_margin
 
     view = stop_then_liquidation(PARTIAL)
+    liquidation = next(e for e in view.outcome["events"] if e["type"] == "fill" and e["cause"] == "liquidation")
+    assert liquidation["quantity"] == "1.026"  # 1.9 reduced to 0.874
     outcome, after = copy.deepcopy(view.outcome), copy.deepcopy(view.after)
     _partial_releases_margin(view.action, view.before, outcome, after)
     assert any("moved margin off the leg" in v for v in violations(
         StepView(view.params, view.before, view.action, outcome, after)))
-
-
-def test_bankruptcy_price_not_judged_from_the_leg_before_an_earlier_fill_of_the_step(tmp_path):
-    """Under the bankruptcy basis (extent full or partial) the reference passes every check when a stop
-    reduced the leg before its liquidation in the same step: the leg as liquidated is in neither snapshot."""
+    outcome = copy.deepcopy(view.outcome)
+    next(e for e in outcome["events"] if e is not None and e.get("cause") == "liquidation")["quantity"] = "1.1"
+    assert any("closed 1.1 of 1.9; a partial liquidation by bracket closes 1.026" in v
+               for v in violations(StepView(view.params, view.before, view.action, outcome, view.after)))
     for extent in ("full", "partial_by_bracket"):
         path = profile_file(tmp_path, f"sl-{extent}", liquidation_price_basis=("bankruptcy", "modelled"),
-                            liquidation_extent=(extent, "modelled"))
-        stop_then_liquidation(path)  # run() asserts that every check passes
+                            liquidation_extent=(extent, "modelled"), liquidation_trigger=("below", "modelled"))
+        view = stop_then_liquidation(path)  # run() asserts that every check passes on the reference
+        outcome = copy.deepcopy(view.outcome)
+        fill = next(e for e in outcome["events"] if e["type"] == "fill" and e["cause"] == "liquidation")
+        if extent == "full":
+            # 1.9 left after the stop: cost 1.9 x 60000 = 114000; margin 6000 - 0.1's share 300 = 5700;
+            # bankruptcy price (114000 - 5700) / 1.9 = 57000
+            assert (fill["quantity"], fill["price"]) == ("1.9", "57000")
+        fill["price"] = str(Decimal(fill["price"]) + 1)
+        assert any("liquidation fill at" in v for v in violations(
+            StepView(view.params, view.before, view.action, outcome, view.after))), extent
 
 
 def test_a_reduction_at_the_mark_is_accepted_where_the_extent_is_open_and_the_basis_is_bankruptcy(tmp_path):

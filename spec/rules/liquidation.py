@@ -306,10 +306,10 @@ def _in_cancel_scope(order: dict, scope: str, symbol: str, side: str) -> bool:
               "documented or unconfirmed. Bybit documents the partial process (Y-LIQ-STEPS): a position above "
               "the lowest tier is reduced by a market order to the lower tier that meets the margin requirement, "
               "and closed at the bankruptcy price only if that is not enough. A fee only makes a lower bracket "
-              "harder to reach, so the size at a fee of 0 is the least any fee closes. A leg whose conditional "
-              "order filled earlier in the step is not judged on the size of its reduction nor on its bankruptcy "
-              "price (the leg as liquidated is in neither snapshot); that its margin stays is judged all the "
-              "same. The leg's own orders are cancelled under every cancellation scope, so that part is always "
+              "harder to reach, so the size at a fee of 0 is the least any fee closes. A leg a stop reduced "
+              "earlier in the step is judged as it stood when liquidated, rebuilt from its earlier fills (a "
+              "reducing fill releases cost basis of its quantity x price less its realized PnL) and its margin "
+              "entries. The leg's own orders are cancelled under every cancellation scope, so that part is always "
               "decided. The bankruptcy price and the remainder are recomputed from the leg's "
               "margin before the step with its entries booked before the liquidation; the remainder adds the "
               "liquidation fill's realized PnL less what the liquidation charged, and is looked for among the "
@@ -337,24 +337,17 @@ def liquidation_execution(view: StepView) -> Iterator[Violation]:
         segment = _segment(evs, evs.index(event))
         fills = [f for f in segment if f["type"] == "fill" and f["cause"] == "liquidation"
                  and (f["account"], f["instrument"], f["position_side"]) == leg]
-        before = row(view.before, *leg)
-        margin = None  # the leg's margin when liquidated; None where the step filled the leg before (a stop)
-        if before is not None and D(before["quantity"]) != 0 and not any(
-                e["type"] == "fill" and (e["account"], e["instrument"], e["position_side"]) == leg
-                for e in evs[:evs.index(event)]):
-            margin = D(before["isolated_margin"]) + _entries_before(view, event, "isolated_margin", account,
-                                                                    (symbol, side))
+        liquidated = leg_when_liquidated(view, event)
         if extent == "partial_by_bracket" and fills:
-            yield from _partial_extent(view, leg, before if margin is not None else None, margin,
-                                       D(event["mark_price"]), fills, segment, left_open)
+            yield from _partial_extent(view, leg, liquidated, D(event["mark_price"]), fills, segment, left_open)
         expected, basis_named = None, basis
         if left_open and extent != "full":
             if extent == "partial_by_bracket":  # a reduction is a market close at the mark
                 expected, basis_named = D(event["mark_price"]), "mark"
         elif basis == "mark":
             expected = D(event["mark_price"])
-        elif basis == "bankruptcy" and margin is not None:
-            expected = bankruptcy_price(D(before["quantity"]), D(before["cost_basis"]), margin)
+        elif basis == "bankruptcy" and liquidated is not None:
+            expected = bankruptcy_price(*liquidated)
         for fill in fills:
             if expected is not None and D(fill["price"]) != expected:
                 yield Violation("HM-LIQ-004", f"{account} {symbol} {side}: liquidation fill at {fill['price']}, not "
@@ -410,20 +403,47 @@ def partial_reduction(inst: dict, quantity: Decimal, cost_basis: Decimal, margin
     return size
 
 
-def _partial_extent(view: StepView, leg: tuple[str, str, str], before: dict | None, margin: Decimal | None,
+def leg_when_liquidated(view: StepView, event: dict) -> tuple[Decimal, Decimal, Decimal] | None:
+    """(quantity, cost basis, isolated margin) of the leg of a liquidation event as it stood when liquidated: the
+    leg before the step with the step's earlier fills of it (a stop that fired first) and its margin entries.
+    A reducing fill releases cost basis of its quantity x price - its realized PnL. None where the leg was
+    flat before the step or an earlier fill flipped a one-way position."""
+    leg = (event["account"], event["instrument"], event["position_side"])
+    before = row(view.before, *leg)
+    if before is None or D(before["quantity"]) == 0:
+        return None
+    quantity, cost = D(before["quantity"]), D(before["cost_basis"])
+    evs = view.outcome.get("events", [])
+    for fill in evs[:evs.index(event)]:
+        if fill["type"] != "fill" or (fill["account"], fill["instrument"], fill["position_side"]) != leg:
+            continue
+        signed = D(fill["quantity"]) if fill["side"] == "BUY" else -D(fill["quantity"])
+        if quantity == 0 or (quantity > 0) == (signed > 0):  # opening
+            quantity, cost = quantity + signed, cost + mul(signed, D(fill["price"]))
+        elif abs(signed) > abs(quantity):
+            return None
+        else:
+            quantity, cost = quantity + signed, cost - (mul(-signed, D(fill["price"])) - D(fill["realized_pnl"]))
+    if quantity == 0:
+        return None
+    margin = D(before["isolated_margin"]) + _entries_before(view, event, "isolated_margin", leg[0], leg[1:])
+    return quantity, cost, margin
+
+
+def _partial_extent(view: StepView, leg: tuple[str, str, str], liquidated: tuple[Decimal, Decimal, Decimal] | None,
                     mark: Decimal, fills: list[dict], segment: list[dict], left_open: bool) -> Iterator[Violation]:
     """HM-LIQ-004 under ``liquidation_extent: partial_by_bracket``: how much was closed, and that the margin of a
-    leg left open stayed with it. The size is judged from the leg before the step (``before``, None where the
-    step filled the leg earlier): exactly where the profile models the clearance rate, else from below, since a
-    fee only makes a lower bracket harder to reach, so the size at a rate of 0 is the least any rate closes.
-    Where the trigger is not modelled, either trigger's size is accepted."""
-    if before is not None and margin is not None:
+    leg left open stayed with it. The size is judged from the leg as liquidated: exactly where the profile models
+    the clearance rate, else from below, since a fee only makes a lower bracket harder to reach, so the size at a
+    rate of 0 is the least any rate closes. Where the trigger is not modelled, either trigger's size is accepted."""
+    if liquidated is not None:
+        quantity, cost_basis, margin = liquidated
         inst = instruments(view.params)[leg[1]]
         rate = modelled_choice(view.params, "liquidation_clearance_fee_rate")
         trigger = modelled_choice(view.params, "liquidation_trigger")
-        size = abs(D(before["quantity"]))
+        size = abs(quantity)
         closed = sum((D(f["quantity"]) for f in fills), Decimal(0))
-        sizes = {partial_reduction(inst, D(before["quantity"]), D(before["cost_basis"]), margin, mark, t,
+        sizes = {partial_reduction(inst, quantity, cost_basis, margin, mark, t,
                                    D(rate) if rate is not None else Decimal(0))
                  for t in ([trigger] if trigger else ["below", "at_or_below"])}
         if closed not in sizes if rate is not None else closed < min(sizes):
