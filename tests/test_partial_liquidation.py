@@ -375,3 +375,16 @@ def test_a_first_bracket_leg_left_open_is_caught_whatever_the_clearance_rate(tmp
         after["accounts"]["alice"]["positions"]["BTCUSDT"]["LONG"]["quantity"] = "0.25"
         found = violations(StepView(view.params, view.before, view.action, outcome, after))
         assert any("closed 0.25 of 0.5; a partial liquidation by bracket closes it in full" in v for v in found), found
+
+
+def test_a_leg_a_stop_reduced_is_still_judged_for_a_missed_liquidation():
+    """HM-LIQ-002 judges the leg as it stood after the stop's fill: an engine that reports no liquidation of
+    the 1.9 left is caught (the check used to skip every leg a stop had filled in the step)."""
+    from hedgespec.conformance.mutants import _missed_liquidation
+
+    view = stop_then_liquidation(PARTIAL)
+    outcome, after = copy.deepcopy(view.outcome), copy.deepcopy(view.before)
+    _missed_liquidation(view.action, view.before, outcome, after)
+    found = [str(v) for v in get("HM-LIQ-002").check(StepView(view.params, view.before, view.action, outcome,
+                                                                view.after))]
+    assert any("LONG: balance" in v and "not liquidated" in v for v in found), found

@@ -110,11 +110,12 @@ def _step_mark(view: StepView) -> tuple[str, Decimal] | None:
               "margin balance (its isolated margin, with the step's entries to it booked before its liquidation, "
               "+ unrealized PnL at the mark) is below its maintenance margin (at or below, where the profile "
               "models that trigger), and MUST NOT be liquidated otherwise. Where the profile does not model the "
-              "trigger, a balance equal to the maintenance margin is not decided; a leg whose conditional order "
-              "fired in the step is not judged.",
+              "trigger, a balance equal to the maintenance margin is not decided. A leg a conditional order "
+              "reduced in the step is judged as it stood after that fill (stops trigger first, HM-LIQ-008).",
     rationale="Both directions matter: a premature liquidation is as wrong as a missed one. Funding moves an "
               "isolated leg's margin (where the profile takes it from the margin), so a funding step can breach "
-              "a leg too.",
+              "a leg too. A leg a stop reduced is rebuilt from the stop's fill (a reducing fill releases cost "
+              "basis of its quantity x price less its realized PnL) and its margin entries.",
     sources=["S-P3", "B-LIQ-UM", "B-ZLIQ"],
     applies_to=("mark_price", "funding"), observes=("snapshot", "events"), requires=("liquidation", "isolated-margin"),
     profile_choices=("liquidation_trigger",),
@@ -127,15 +128,16 @@ def liquidation_iff_breached(view: StepView) -> Iterator[Violation]:
     symbol, mark = at
     inst = instruments(view.params)[symbol]
     liquidations = {(e["account"], e["position_side"]): e for e in _liquidations(view) if e["instrument"] == symbol}
-    triggered = {(e["account"], e["position_side"]) for e in events(view.outcome, "fill") if e["cause"] == "trigger"}
     trigger = modelled_choice(view.params, "liquidation_trigger")  # None: equality not decided
     for account, sym, side, r in rows(view.before):
-        qty = D(r["quantity"])
-        if sym != symbol or qty == 0 or r["margin_type"] != "ISOLATED" or (account, side) in triggered:
+        if sym != symbol or r["margin_type"] != "ISOLATED":
             continue
         event = liquidations.get((account, side))
-        margin = D(r["isolated_margin"]) + _entries_before(view, event, "isolated_margin", account, (symbol, side))
-        balance = margin + mul(qty, mark) - D(r["cost_basis"])
+        judged = leg_as_judged(view, (account, symbol, side), _judged_at(view, (account, symbol, side), event))
+        if judged is None:
+            continue
+        qty, cost_basis, margin = judged
+        balance = margin + mul(qty, mark) - cost_basis
         breached = _breach_decision(balance, maintenance(inst, qty, mark), trigger)
         if breached and event is None:
             yield Violation("HM-LIQ-002", f"{account} {symbol} {side}: balance {balance} below maintenance, "
@@ -143,6 +145,19 @@ def liquidation_iff_breached(view: StepView) -> Iterator[Violation]:
         if breached is False and event is not None:
             yield Violation("HM-LIQ-002", f"{account} {symbol} {side}: liquidated with balance {balance} "
                                           f"above maintenance")
+
+
+def _judged_at(view: StepView, leg: tuple[str, str, str], liquidation: dict | None) -> dict | None:
+    """The event a leg is judged at: its liquidation event; without one, the first event of the leg after its
+    last stop fill other than a funding entry (what an unreported liquidation booked first); else None (the
+    whole step)."""
+    if liquidation is not None:
+        return liquidation
+    evs = view.outcome.get("events", [])
+    own = [e for e in evs if (e.get("account"), e.get("instrument"), e.get("position_side")) == leg]
+    stops = [i for i, e in enumerate(own) if e["type"] == "fill" and e["cause"] == "trigger"]
+    return next((e for e in own[stops[-1] + 1 if stops else 0:]
+                 if e["type"] == "fill" or (e["type"] == "ledger" and e["kind"] != "FUNDING")), None)
 
 
 def _segment(evs: list[dict], index: int) -> list[dict]:
@@ -337,7 +352,7 @@ def liquidation_execution(view: StepView) -> Iterator[Violation]:
         segment = _segment(evs, evs.index(event))
         fills = [f for f in segment if f["type"] == "fill" and f["cause"] == "liquidation"
                  and (f["account"], f["instrument"], f["position_side"]) == leg]
-        liquidated = leg_when_liquidated(view, event)
+        liquidated = leg_as_judged(view, leg, event)
         if extent == "partial_by_bracket" and fills:
             yield from _partial_extent(view, leg, liquidated, D(event["mark_price"]), fills, segment, left_open)
         expected, basis_named = None, basis
@@ -403,18 +418,18 @@ def partial_reduction(inst: dict, quantity: Decimal, cost_basis: Decimal, margin
     return size
 
 
-def leg_when_liquidated(view: StepView, event: dict) -> tuple[Decimal, Decimal, Decimal] | None:
-    """(quantity, cost basis, isolated margin) of the leg of a liquidation event as it stood when liquidated: the
-    leg before the step with the step's earlier fills of it (a stop that fired first) and its margin entries.
-    A reducing fill releases cost basis of its quantity x price - its realized PnL. None where the leg was
-    flat before the step or an earlier fill flipped a one-way position."""
-    leg = (event["account"], event["instrument"], event["position_side"])
+def leg_as_judged(view: StepView, leg: tuple[str, str, str], until: dict | None
+                  ) -> tuple[Decimal, Decimal, Decimal] | None:
+    """(quantity, cost basis, isolated margin) of ``leg`` as it stood at the event ``until`` (its liquidation; None:
+    after every fill of the step): the leg before the step with the step's earlier fills of it (a stop that fired
+    first) and its margin entries. A reducing fill releases cost basis of its quantity x price - its realized
+    PnL. None where the leg was flat before the step or is flat then, or a fill flipped a one-way position."""
     before = row(view.before, *leg)
     if before is None or D(before["quantity"]) == 0:
         return None
     quantity, cost = D(before["quantity"]), D(before["cost_basis"])
     evs = view.outcome.get("events", [])
-    for fill in evs[:evs.index(event)]:
+    for fill in evs[:evs.index(until)] if until is not None else evs:
         if fill["type"] != "fill" or (fill["account"], fill["instrument"], fill["position_side"]) != leg:
             continue
         signed = D(fill["quantity"]) if fill["side"] == "BUY" else -D(fill["quantity"])
@@ -426,7 +441,7 @@ def leg_when_liquidated(view: StepView, event: dict) -> tuple[Decimal, Decimal, 
             quantity, cost = quantity + signed, cost - (mul(-signed, D(fill["price"])) - D(fill["realized_pnl"]))
     if quantity == 0:
         return None
-    margin = D(before["isolated_margin"]) + _entries_before(view, event, "isolated_margin", leg[0], leg[1:])
+    margin = D(before["isolated_margin"]) + _entries_before(view, until, "isolated_margin", leg[0], leg[1:])
     return quantity, cost, margin
 
 
