@@ -377,14 +377,38 @@ def test_a_first_bracket_leg_left_open_is_caught_whatever_the_clearance_rate(tmp
         assert any("closed 0.25 of 0.5; a partial liquidation by bracket closes it in full" in v for v in found), found
 
 
-def test_a_leg_a_stop_reduced_is_still_judged_for_a_missed_liquidation():
-    """HM-LIQ-002 judges the leg as it stood after the stop's fill: an engine that reports no liquidation of
-    the 1.9 left is caught (the check used to skip every leg a stop had filled in the step)."""
+def test_an_unreported_liquidation_is_judged_at_its_first_entry_but_not_after_a_stop():
+    """A liquidation fill without a liquidation event: judged as the leg stood before the liquidation's entries
+    (the library's missed-liquidation mutant, tests/test_rules_on_model.py); after a stop's fill in the same step
+    the entries between the two fills could be either's, so HM-LIQ-002 leaves that leg undecided."""
     from hedgespec.conformance.mutants import _missed_liquidation
 
+    plain = run(PARTIAL, EXAMPLE["actions"][:5])[-1]
+    stopped = stop_then_liquidation(PARTIAL)
+    found = {}
+    for name, view in (("plain", plain), ("after a stop", stopped)):
+        outcome = copy.deepcopy(view.outcome)
+        _missed_liquidation(view.action, view.before, outcome, None)
+        found[name] = [str(v) for v in get("HM-LIQ-002").check(StepView(view.params, view.before, view.action,
+                                                                         outcome, view.after))]
+    assert found["plain"] == ["HM-LIQ-002: alice BTCUSDT LONG: balance 400 below maintenance, not liquidated"], found
+    assert found["after a stop"] == []
+
+
+def test_a_missed_liquidation_after_a_stop_is_caught_whichever_order_an_engine_reports_a_fill_and_its_entries():
+    """An engine that fires the stop and then never liquidates the 1.9 left is caught by HM-LIQ-002, whether
+    it reports the stop's ledger entries before its fill (as the reference does) or after it."""
     view = stop_then_liquidation(PARTIAL)
-    outcome, after = copy.deepcopy(view.outcome), copy.deepcopy(view.before)
-    _missed_liquidation(view.action, view.before, outcome, after)
-    found = [str(v) for v in get("HM-LIQ-002").check(StepView(view.params, view.before, view.action, outcome,
-                                                                view.after))]
-    assert any("LONG: balance" in v and "not liquidated" in v for v in found), found
+    evs = view.outcome["events"]
+    cut = next(i for i, e in enumerate(evs) if e["type"] == "liquidation")
+    entries_first = {**view.outcome, "events": copy.deepcopy(evs[:cut])}
+    fill_first = copy.deepcopy(entries_first)
+    stop_fill = next(e for e in fill_first["events"] if e["type"] == "fill")
+    fill_first["events"].remove(stop_fill)
+    first_entry = next(i for i, e in enumerate(fill_first["events"])
+                       if e["type"] == "ledger" and e.get("position_side") == "LONG")
+    fill_first["events"].insert(first_entry, stop_fill)
+    for outcome in (entries_first, fill_first):
+        found = [str(v) for v in get("HM-LIQ-002").check(StepView(view.params, view.before, view.action, outcome,
+                                                                    view.after))]
+        assert found == ["HM-LIQ-002: alice BTCUSDT LONG: balance 380.0 below maintenance, not liquidated"], found

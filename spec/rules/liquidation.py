@@ -111,11 +111,17 @@ def _step_mark(view: StepView) -> tuple[str, Decimal] | None:
               "+ unrealized PnL at the mark) is below its maintenance margin (at or below, where the profile "
               "models that trigger), and MUST NOT be liquidated otherwise. Where the profile does not model the "
               "trigger, a balance equal to the maintenance margin is not decided. A leg a conditional order "
-              "reduced in the step is judged as it stood after that fill (stops trigger first, HM-LIQ-008).",
+              "reduced in the step is judged as it stood after that fill (conditional orders trigger first, "
+              "HM-LIQ-008). A leg closed by a liquidation fill without a liquidation event is judged as it "
+              "stood before that liquidation's entries, except after a conditional order's fill in the same "
+              "step, where it is not decided.",
     rationale="Both directions matter: a premature liquidation is as wrong as a missed one. Funding moves an "
               "isolated leg's margin (where the profile takes it from the margin), so a funding step can breach "
-              "a leg too. A leg a stop reduced is rebuilt from the stop's fill (a reducing fill releases cost "
-              "basis of its quantity x price less its realized PnL) and its margin entries.",
+              "a leg too. A leg a conditional order reduced is rebuilt from that fill (a reducing fill releases "
+              "cost basis of its quantity x price less its realized PnL) and its margin entries. Without a "
+              "liquidation event, the entries between a conditional order's fill and a liquidation fill could "
+              "belong to either, depending on whether an engine reports a fill's entries before or after it "
+              "(the reference: before), which the formats do not fix.",
     sources=["S-P3", "B-LIQ-UM", "B-ZLIQ"],
     applies_to=("mark_price", "funding"), observes=("snapshot", "events"), requires=("liquidation", "isolated-margin"),
     profile_choices=("liquidation_trigger",),
@@ -133,7 +139,8 @@ def liquidation_iff_breached(view: StepView) -> Iterator[Violation]:
         if sym != symbol or r["margin_type"] != "ISOLATED":
             continue
         event = liquidations.get((account, side))
-        judged = leg_as_judged(view, (account, symbol, side), _judged_at(view, (account, symbol, side), event))
+        at = _judged_at(view, (account, symbol, side), event)
+        judged = None if at is UNDECIDED else leg_as_judged(view, (account, symbol, side), at)
         if judged is None:
             continue
         qty, cost_basis, margin = judged
@@ -147,17 +154,25 @@ def liquidation_iff_breached(view: StepView) -> Iterator[Violation]:
                                           f"above maintenance")
 
 
-def _judged_at(view: StepView, leg: tuple[str, str, str], liquidation: dict | None) -> dict | None:
-    """The event a leg is judged at: its liquidation event; without one, the first event of the leg after its
-    last stop fill other than a funding entry (what an unreported liquidation booked first); else None (the
-    whole step)."""
+UNDECIDED = object()  # _judged_at: the leg cannot be judged from the step's events
+
+
+def _judged_at(view: StepView, leg: tuple[str, str, str], liquidation: dict | None) -> dict | None | object:
+    """The event a leg is judged at: its liquidation event, or None (after the whole step) where the leg has no
+    liquidation fill. A liquidation fill without a liquidation event is judged at the leg's first event other
+    than a funding entry, where no stop filled the leg in the step; after a stop it is UNDECIDED: whether the
+    entries between the two fills are the stop's or the liquidation's depends on the order an engine reports
+    a fill and its entries in, which the formats leave open."""
     if liquidation is not None:
         return liquidation
-    evs = view.outcome.get("events", [])
-    own = [e for e in evs if (e.get("account"), e.get("instrument"), e.get("position_side")) == leg]
-    stops = [i for i, e in enumerate(own) if e["type"] == "fill" and e["cause"] == "trigger"]
-    return next((e for e in own[stops[-1] + 1 if stops else 0:]
-                 if e["type"] == "fill" or (e["type"] == "ledger" and e["kind"] != "FUNDING")), None)
+    own = [e for e in view.outcome.get("events", [])
+           if (e.get("account"), e.get("instrument"), e.get("position_side")) == leg]
+    fills = [e for e in own if e["type"] == "fill"]
+    if not any(f["cause"] == "liquidation" for f in fills):
+        return None
+    if any(f["cause"] == "trigger" for f in fills):
+        return UNDECIDED
+    return next(e for e in own if e["type"] == "fill" or (e["type"] == "ledger" and e["kind"] != "FUNDING"))
 
 
 def _segment(evs: list[dict], index: int) -> list[dict]:
@@ -223,7 +238,8 @@ def isolated_liquidations(view: StepView) -> Iterator[tuple[tuple[str, str, str]
               "the clearance fee) is taken by the insurance fund.",
     rationale="Bankruptcy losses are position-specific; the insurance fund covers the shortfall. Decided from the "
               "step's ledger entries (reconciled with the snapshots by HM-LEDG-001): the shortfall is recomputed "
-              "from the leg's margin before the step, the liquidation fill's realized PnL and what the "
+              "from the leg's margin before the step with its entries booked before the liquidation, the "
+              "liquidation fill's realized PnL and what the "
               "liquidation charged (its amount is HM-FEE-001's to judge); the wallet may pay "
               "for the leg, over the whole step, no more than the fees of the leg's own other fills and the "
               "funding it paid. A leg a partial liquidation leaves open keeps its margin and has no shortfall "
@@ -325,8 +341,9 @@ def _in_cancel_scope(order: dict, scope: str, symbol: str, side: str) -> bool:
               "earlier in the step is judged as it stood when liquidated, rebuilt from its earlier fills (a "
               "reducing fill releases cost basis of its quantity x price less its realized PnL) and its margin "
               "entries. The leg's own orders are cancelled under every cancellation scope, so that part is always "
-              "decided. The bankruptcy price and the remainder are recomputed from the leg's "
-              "margin before the step with its entries booked before the liquidation; the remainder adds the "
+              "decided. The bankruptcy price is recomputed from the leg as it stood when liquidated, and the "
+              "remainder from the leg's margin before the step with its entries booked before the liquidation; "
+              "the remainder adds the "
               "liquidation fill's realized PnL less what the liquidation charged, and is looked for among the "
               "leg's ledger entries after the liquidation event.",
     sources=["S-P3", "S-M4", "B-ZLIQ", "Y-LIQ", "Y-LIQ-STEPS", "O-LIQ"],
