@@ -14,7 +14,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from hedgespec.conformance.adapter import ReferenceAdapter
 from hedgespec.model.codec import format_units
 from hedgespec.model.liquidation import partial_liquidation_quantity
 from hedgespec.model.state import Bracket, Leg
@@ -25,6 +24,7 @@ from hedgespec.spec.rules.liquidation import partial_reduction
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from proof_helpers import contract_of
+from test_check_strength import run as run_params  # the reference's steps, every check passing on each
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = json.loads((ROOT / "examples" / "partial_liquidation.json").read_text())
@@ -40,21 +40,6 @@ def profile_file(tmp_path: Path, name: str, **choices: tuple[str, str]) -> str:
     path = tmp_path / f"{name}.json"
     path.write_text(json.dumps(raw))
     return str(path)
-
-
-def run_params(p: dict[str, Any], actions: list[dict[str, Any]]) -> list[StepView]:
-    """The reference's steps of ``actions`` under ``p``, every check passing on each."""
-    adapter = ReferenceAdapter(p["profile"])
-    adapter.reset(p)
-    before, views = adapter.snapshot(), []
-    for action in actions:
-        outcome = adapter.apply(action)
-        after = adapter.snapshot()
-        view = StepView(p, before, action, outcome, after)
-        assert run_step_checks(view) == [], [str(v) for v in run_step_checks(view)]
-        views.append(view)
-        before = after
-    return views
 
 
 def run(profile: str, actions: list[dict[str, Any]] | None = None) -> list[StepView]:
