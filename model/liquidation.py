@@ -4,8 +4,9 @@ Implements HM-LIQ-001..006: an isolated leg is liquidated if and only if its mar
 below its maintenance margin, alone, its loss capped at its own margin (the insurance fund takes
 the rest); under ``liquidation_extent: partial_by_bracket`` a leg above the first bracket is first
 reduced to a lower bracket where that is enough (HM-LIQ-004). The cross pool is liquidated when its
-equity is below the maintenance of all its legs, and then every cross leg is closed. Neither draws
-on the other.
+equity is below the maintenance of all its legs, and then every cross leg is closed (under
+``cross_liquidation_scope: offset_hedged_first`` after offsetting hedged cross legs, only if the pool is
+still breached then). Neither draws on the other.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from .margin import (
     margin_balance,
 )
 from .positions import HedgePair, reduce_leg, unrealized_pnl
-from .state import BUY, CROSS, ISOLATED, POSITION_SIDES, SELL, Bracket, Leg
+from .state import BUY, CROSS, HEDGE_SIDES, ISOLATED, POSITION_SIDES, SELL, Bracket, Leg
 from .units import ceil_div
 
 
@@ -217,20 +218,46 @@ def cross_pool(work: Work, account_id: str) -> tuple[int, int, list[tuple[str, s
     return equity, charged_maintenance(charges, work.config.choices["hedged_maintenance"]), legs
 
 
+def hedged_overlap(legs: list[tuple[str, str, Leg]]) -> list[tuple[str, int]]:
+    """Per instrument with both a LONG and a SHORT cross leg open: the quantity the two legs share, the
+    smaller of the two (in symbol order). Implements HM-LIQ-005 (``offset_hedged_first``)."""
+    longs = {symbol: leg.quantity for symbol, side, leg in legs if side == "LONG"}
+    return [(symbol, min(longs[symbol], -leg.quantity)) for symbol, side, leg in legs
+            if side == "SHORT" and symbol in longs]
+
+
+def _close_cross_leg(work: Work, account_id: str, symbol: str, side: str, leg: Leg, quantity: int) -> None:
+    """A liquidation fill of ``quantity`` of one cross leg at its mark, its clearance fee from the wallet."""
+    mark = work.mark_prices.get(symbol, leg.cost_basis // leg.quantity)
+    clearance = fill_fee(quantity, mark, work.config.choices["liquidation_clearance_fee_rate"])
+    if clearance:
+        work.transfer(account_id, symbol, side, "CLEARANCE_FEE", "wallet", "insurance_fund", clearance)
+    work.apply_fill(account_id, "", symbol, SELL if leg.quantity > 0 else BUY, side, quantity, mark,
+                    "TAKER", "liquidation", 0, fee_rate=0)
+
+
 def _evaluate_cross(work: Work, account_id: str) -> None:
+    """Liquidate a breached cross pool (HM-LIQ-005). Under ``cross_liquidation_scope: offset_hedged_first``
+    each instrument's opposite cross legs are first reduced by the quantity they share, at the mark, and
+    the pool is judged again: only a pool still breached then has every cross leg closed."""
+    trigger = work.config.choices["liquidation_trigger"]
     equity, maintenance, legs = cross_pool(work, account_id)
-    if not legs or not is_breached(equity, maintenance, work.config.choices["liquidation_trigger"]):
+    if not legs or not is_breached(equity, maintenance, trigger):
         return
     work.events.append(Liquidation(account_id, "", "CROSS", 0, equity, maintenance))
     _cancel_before(work, account_id, [(s, side) for s, side, _ in legs])
-    rate = work.config.choices["liquidation_clearance_fee_rate"]
+    if work.config.choices["cross_liquidation_scope"] == "offset_hedged_first":
+        overlap = hedged_overlap(legs)
+        for symbol, quantity in overlap:
+            for side in HEDGE_SIDES:
+                leg = work.current(account_id).leg(symbol, side)
+                _close_cross_leg(work, account_id, symbol, side, leg, quantity)
+        if overlap:
+            equity, maintenance, legs = cross_pool(work, account_id)
+            if legs and not is_breached(equity, maintenance, trigger):
+                return
     for symbol, side, leg in legs:
-        mark = work.mark_prices.get(symbol, leg.cost_basis // leg.quantity)
-        clearance = fill_fee(leg.quantity, mark, rate)
-        if clearance:
-            work.transfer(account_id, symbol, side, "CLEARANCE_FEE", "wallet", "insurance_fund", clearance)
-        work.apply_fill(account_id, "", symbol, SELL if leg.quantity > 0 else BUY, side, abs(leg.quantity), mark,
-                        "TAKER", "liquidation", 0, fee_rate=0)
+        _close_cross_leg(work, account_id, symbol, side, leg, abs(leg.quantity))
     deficit = -work.account(account_id).wallet
     if deficit > 0:
         work.transfer(account_id, "", "CROSS", "INSURANCE_COVER", "insurance_fund", "wallet", deficit)

@@ -83,7 +83,7 @@ CHOICE_SPECS: tuple[ChoiceSpec, ...] = (
                "Which open orders are cancelled before a liquidation executes."),
     ChoiceSpec("isolated_liquidation_remainder", ("insurance_fund", "wallet"),
                "Where what is left of a liquidated isolated leg's margin goes."),
-    ChoiceSpec("cross_liquidation_scope", ("all_cross_legs",),
+    ChoiceSpec("cross_liquidation_scope", ("all_cross_legs", "offset_hedged_first"),
                "What a breach of the cross pool closes."),
     ChoiceSpec("cross_liquidation_price", ("shared", "none"),
                "Whether the snapshot carries the pool's shared liquidation price for cross legs."),

@@ -514,15 +514,24 @@ def _pool_maintenance(per_leg: dict[tuple[str, str], tuple[Decimal, Decimal]], h
               "(at or below, where the profile models that trigger), and MUST NOT be otherwise. The pool's "
               "maintenance margin sums its legs' (both legs of a hedged instrument charged, the seed) or, where "
               "the profile models it, charges only the larger of two opposite legs. A breach closes every cross "
-              "leg, long and short alike, where the profile models that scope (the seed). Where the profile does "
-              "not model the trigger or the hedged maintenance, a case they would decide differently is not "
-              "decided; an account whose conditional order fired in the step is not judged.",
+              "leg, long and short alike, where the profile models that scope (the seed). Where it models "
+              "offset_hedged_first instead, a breach MUST first reduce each instrument's LONG and SHORT cross legs "
+              "by the quantity they share (the smaller one), and MUST then close every cross leg left open if and "
+              "only if the pool, judged again with the legs so reduced and the clearance fee of the offset fills, "
+              "is still breached; a pool with no two opposite cross legs is closed as a whole. Where the profile "
+              "does not model the trigger, the hedged maintenance or (for a pool the offset would restore) the "
+              "clearance fee rate, a case they would decide differently is not decided; an account whose "
+              "conditional order fired in the step is not judged.",
     rationale="'Each leg is liquidated alone' is false in cross margin: Binance, Bybit and OKX evaluate the cross "
               "account (or settle currency) as a whole. Funding paid from the wallet moves the pool's equity, so "
-              "a funding step can breach it too.",
-    sources=["S-P3", "B-LIQ-UM", "Y-LIQ", "O-XM"],
+              "a funding step can breach it too. Bitget's risk process nets opposing long and short cross "
+              "positions before it de-leverages or closes anything: the one place where a venue nets hedged "
+              "legs. Offsetting at the mark moves no equity (the two legs' unrealized PnL is realized into the "
+              "wallet) but removes the offset legs' maintenance, so it can restore the pool.",
+    sources=["S-P3", "B-LIQ-UM", "Y-LIQ", "O-XM", "BG-RISK"],
     applies_to=("mark_price", "funding"), observes=("snapshot", "events"), requires=("liquidation", "cross-margin"),
-    profile_choices=("liquidation_trigger", "cross_liquidation_scope", "hedged_maintenance"),
+    profile_choices=("liquidation_trigger", "cross_liquidation_scope", "hedged_maintenance",
+                     "liquidation_clearance_fee_rate"),
 )
 def cross_pool_as_whole(view: StepView) -> Iterator[Violation]:
     """Implements HM-LIQ-005."""
@@ -542,7 +551,7 @@ def cross_pool_as_whole(view: StepView) -> Iterator[Violation]:
             continue
         event = pool_events.get(account)
         equity = D(acc["wallet"]) + _entries_before(view, event, "wallet", account)
-        per_leg: dict[tuple[str, str], tuple[Decimal, Decimal]] = {}
+        legs: dict[tuple[str, str], tuple[Decimal, Decimal]] = {}
         for symbol, sides in acc["positions"].items():
             for side, r in sides.items():
                 qty = D(r["quantity"])
@@ -550,19 +559,74 @@ def cross_pool_as_whole(view: StepView) -> Iterator[Violation]:
                     continue
                 price = D(marks[symbol]) if symbol in marks else CTX.divide(D(r["cost_basis"]), qty)
                 equity += mul(qty, price) - D(r["cost_basis"])
-                per_leg[(symbol, side)] = (abs(qty), maintenance(insts[symbol], qty, price))
-        if not per_leg:
+                legs[(symbol, side)] = (qty, price)
+        if not legs:
             continue
-        decisions = {_breach_decision(equity, _pool_maintenance(per_leg, h), trigger)
-                     for h in ([hedged] if hedged else HEDGED_CHARGES)}
+        per_leg = _charges(legs, insts)
+        decisions = _pool_decisions(equity, per_leg, trigger, hedged)
         if len(decisions) == 1 and None not in decisions and decisions.pop() != (event is not None):
             yield Violation("HM-LIQ-005", f"{account}: cross equity {equity} vs maintenance "
                                           f"{_pool_maintenance(per_leg, hedged or 'both_legs')}: "
                                           f"{'liquidated' if event else 'not liquidated'}")
-        if event is not None and scope == "all_cross_legs":
-            for symbol, side in per_leg:
-                if D(row(view.after, account, symbol, side)["quantity"]) != 0:
-                    yield Violation("HM-LIQ-005", f"{account} {symbol} {side}: cross leg left open by a pool breach")
+        if event is None or scope is None:
+            continue
+        offset = offset_hedged(legs) if scope == "offset_hedged_first" else legs
+        left = {key: qty for key, (qty, _) in offset.items() if qty}
+        if offset is legs or len(left) == len(legs):  # nothing to offset: the pool is closed as a whole
+            allowed = [dict.fromkeys(legs, Decimal(0))]
+        else:
+            restored = _restored_after_offset(view, equity, legs, offset, insts, trigger, hedged)
+            after_offset = {key: qty for key, (qty, _) in offset.items()}
+            allowed = [after_offset] if restored else [dict.fromkeys(legs, Decimal(0))] if restored is False \
+                else [after_offset, dict.fromkeys(legs, Decimal(0))]
+        seen = {key: D(row(view.after, account, *key)["quantity"]) for key in legs}
+        if seen not in allowed:
+            wanted = " or ".join(", ".join(f"{k[0]} {k[1]} {q}" for k, q in a.items()) for a in allowed)
+            yield Violation("HM-LIQ-005", f"{account}: a pool breach under {scope} left "
+                                          f"{', '.join(f'{k[0]} {k[1]} {q}' for k, q in seen.items())}; "
+                                          f"expected {wanted}")
+
+
+def _charges(legs: dict[tuple[str, str], tuple[Decimal, Decimal]], insts: dict
+             ) -> dict[tuple[str, str], tuple[Decimal, Decimal]]:
+    """(|quantity|, maintenance margin at the price) of each open leg, from (quantity, price)."""
+    return {key: (abs(qty), maintenance(insts[key[0]], qty, price)) for key, (qty, price) in legs.items() if qty}
+
+
+def _pool_decisions(equity: Decimal, per_leg: dict[tuple[str, str], tuple[Decimal, Decimal]], trigger: str | None,
+                    hedged: str | None) -> set[bool | None]:
+    """The pool's breach decision under the hedged maintenance modelled, or under each where it is open."""
+    return {_breach_decision(equity, _pool_maintenance(per_leg, h), trigger)
+            for h in ([hedged] if hedged else HEDGED_CHARGES)}
+
+
+def offset_hedged(legs: dict[tuple[str, str], tuple[Decimal, Decimal]]
+                  ) -> dict[tuple[str, str], tuple[Decimal, Decimal]]:
+    """The cross legs after each instrument's LONG and SHORT are reduced by the quantity they share
+    (``cross_liquidation_scope: offset_hedged_first``, HM-LIQ-005)."""
+    out = dict(legs)
+    for (symbol, side), (qty, price) in legs.items():
+        other = (symbol, "SHORT")
+        if side == "LONG" and other in legs:
+            shared = min(qty, -legs[other][0])
+            out[(symbol, side)] = (qty - shared, price)
+            out[other] = (legs[other][0] + shared, legs[other][1])
+    return out
+
+
+def _restored_after_offset(view: StepView, equity: Decimal, legs: dict, offset: dict, insts: dict,
+                           trigger: str | None, hedged: str | None) -> bool | None:
+    """Whether the pool is no longer breached once the hedged legs are offset at the mark: the equity is
+    unchanged but for the offset fills' clearance fee; None where the open choices decide it differently.
+    With the clearance rate open, a pool still breached without any fee is still breached with one."""
+    rate = modelled_choice(view.params, "liquidation_clearance_fee_rate")
+    fee = sum((money_up(mul(abs(qty - offset[key][0]), price) * D(rate)) for key, (qty, price) in legs.items()),
+              Decimal(0)) if rate is not None else Decimal(0)
+    decisions = _pool_decisions(equity - fee, _charges(offset, insts), trigger, hedged)
+    if len(decisions) != 1 or None in decisions:
+        return None
+    restored = not decisions.pop()
+    return restored if rate is not None or not restored else None
 
 
 @rule(

@@ -1,0 +1,136 @@
+"""Hedged cross legs offset before a pool is liquidated (HM-LIQ-005 under
+``cross_liquidation_scope: offset_hedged_first``).
+
+The worked example of examples/cross_offset.json derived by hand, the check's decision where an offset
+restores the pool and where it does not, and what it leaves undecided where the profile does not model
+the clearance fee. The broken engines made for this check are in tests/test_stronger_checks.py
+(offset-skipped, offset-not-judged-again, offset-then-stop).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from hedgespec.spec.registry import StepView
+from hedgespec.spec.rulebook import get
+from test_check_strength import run as run_params  # the reference's steps, every check passing on each
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = json.loads((ROOT / "examples" / "cross_offset.json").read_text())
+OFFSET = str(ROOT / "examples" / "profiles" / "offset-hedged-first.json")
+
+
+def profile_file(tmp_path: Path, name: str, **choices: tuple[Any, str]) -> str:
+    """The offset-hedged-first example profile with ``choices`` (name -> (value, status)) changed; its path."""
+    raw = json.loads(Path(OFFSET).read_text())
+    raw["name"] = name
+    for choice, (value, status) in choices.items():
+        raw["choices"][choice] = {"value": value, "status": status, "source": "a test"}
+    path = tmp_path / f"{name}.json"
+    path.write_text(json.dumps(raw))
+    return str(path)
+
+
+def run(profile: str, actions: list[dict[str, Any]] | None = None) -> list[StepView]:
+    """The example's steps (or ``actions`` on its parameters) under ``profile``."""
+    return run_params({**EXAMPLE["params"], "profile": profile}, actions or EXAMPLE["actions"])
+
+
+def quantities(view: StepView) -> tuple[str, str]:
+    legs = view.after["accounts"]["alice"]["positions"]["BTCUSDT"]
+    return legs["LONG"]["quantity"], legs["SHORT"]["quantity"]
+
+
+def fills(view: StepView) -> list[tuple[str, str, str, str]]:
+    return [(e["position_side"], e["side"], e["quantity"], e["price"]) for e in view.outcome["events"]
+            if e["type"] == "fill"]
+
+
+def violations(view: StepView) -> list[str]:
+    return [str(v) for v in get("HM-LIQ-005").check(view)]
+
+
+def test_the_worked_example_offsets_then_closes_what_is_left() -> None:
+    """By hand: 0.3 LONG and 0.1 SHORT at 60000, cross at 100x, wallet 1000 less 12 of taker fees (988).
+    Equity at mark m is 988 + 0.3(m - 60000) + 0.1(60000 - m) = 988 - 0.2(60000 - m); the first bracket's
+    maintenance is 0.4 % of 0.4 m on both legs (the seed). At 55400: equity 68 < 88.64, a breach. Offsetting
+    0.1 of each leg at 55400 realizes -460 and +460 (the wallet stays 988) and leaves 0.2 LONG charged
+    0.4 % x 0.2 x 55400 = 44.32 <= 68: the pool is restored and nothing else closes. At 55200: equity
+    988 - 960 = 28 < 44.16, no opposite legs left: the LONG closes, the wallet ends at 28."""
+    views = run(OFFSET)
+    assert views[5].after["accounts"]["alice"]["wallet"] == "988"
+    breach = views[7]
+    liquidation = [e for e in breach.outcome["events"] if e["type"] == "liquidation"]
+    assert [(e["position_side"], e["margin_balance"], e["maintenance_margin"]) for e in liquidation] == \
+        [("CROSS", "68", "88.64")]
+    assert fills(breach) == [("LONG", "SELL", "0.1", "55400"), ("SHORT", "BUY", "0.1", "55400")]
+    assert quantities(breach) == ("0.2", "0")
+    assert breach.after["accounts"]["alice"]["wallet"] == "988"
+    last = views[8]
+    assert fills(last) == [("LONG", "SELL", "0.2", "55200")]
+    assert quantities(last) == ("0", "0") and last.after["accounts"]["alice"]["wallet"] == "28"
+
+
+def test_the_seed_closes_both_legs_at_the_same_breach() -> None:
+    """The same file under the seed (all_cross_legs): the breach at 55400 closes both legs, realizing
+    0.3 x (55400 - 60000) = -1380 and 0.1 x (60000 - 55400) = +460: the wallet ends at the equity, 68."""
+    views = run("seed")
+    assert fills(views[7]) == [("LONG", "SELL", "0.3", "55400"), ("SHORT", "BUY", "0.1", "55400")]
+    assert quantities(views[7]) == ("0", "0")
+    assert views[7].after["accounts"]["alice"]["wallet"] == "68"
+
+
+def test_an_offset_that_does_not_restore_the_pool_closes_everything() -> None:
+    """A mark of 55200 straight away: equity 28 is below 0.4 % x 0.2 x 55200 = 44.16 even after the offset,
+    so the offset legs and the rest are closed in the same step."""
+    actions = [*EXAMPLE["actions"][:6], {"kind": "mark_price", "instrument": "BTCUSDT", "price": "55200"}]
+    views = run(OFFSET, actions)
+    assert fills(views[6]) == [("LONG", "SELL", "0.1", "55200"), ("SHORT", "BUY", "0.1", "55200"),
+                               ("LONG", "SELL", "0.2", "55200")]
+    assert quantities(views[6]) == ("0", "0")
+
+
+def test_a_clearance_fee_can_keep_the_pool_breached(tmp_path: Path) -> None:
+    """With a clearance rate of 0.5 %: the offset's two fills pay 0.005 x 0.1 x 55400 = 27.7 each, so the
+    equity left (68 - 55.4 = 12.6) is below the LONG's 44.32 and it is closed too. The check judges the fee
+    where the rate is modelled, and leaves a restored-at-fee-0 pool undecided where it is open."""
+    fee = profile_file(tmp_path, "offset-fee", liquidation_clearance_fee_rate=("0.005", "modelled"))
+    views = run(fee)
+    assert quantities(views[7]) == ("0", "0")
+    view = views[7]
+    restored = copy.deepcopy(view.after)
+    restored["accounts"]["alice"]["positions"]["BTCUSDT"]["LONG"]["quantity"] = "0.2"
+    assert violations(StepView(view.params, view.before, view.action, view.outcome, restored))
+    open_fee = profile_file(tmp_path, "offset-open-fee", liquidation_clearance_fee_rate=(None, "unconfirmed"))
+    params = {**view.params, "profile": open_fee}
+    for after in (view.after, restored):
+        assert violations(StepView(params, view.before, view.action, view.outcome, after)) == []
+
+
+def test_the_check_flags_each_wrong_extent() -> None:
+    """At the breach of 55400 under offset_hedged_first: closing both legs (no offset), offsetting less than
+    the shared quantity, or leaving a leg the pool cannot carry are each flagged; the seed's scope flags
+    the offset-only outcome."""
+    view = run(OFFSET)[7]
+    assert violations(view) == []
+    for long_qty, short_qty in (("0", "0"), ("0.25", "-0.05"), ("0.3", "0")):
+        after = copy.deepcopy(view.after)
+        legs = after["accounts"]["alice"]["positions"]["BTCUSDT"]
+        legs["LONG"]["quantity"], legs["SHORT"]["quantity"] = long_qty, short_qty
+        assert violations(StepView(view.params, view.before, view.action, view.outcome, after)), (long_qty, short_qty)
+    seed = {**view.params, "profile": "seed"}
+    assert violations(StepView(seed, view.before, view.action, view.outcome, view.after))
+
+
+def test_the_check_does_not_decide_what_an_open_scope_leaves_open(tmp_path: Path) -> None:
+    """Where the scope is open, either extent passes."""
+    open_scope = profile_file(tmp_path, "offset-open", cross_liquidation_scope=(None, "unconfirmed"))
+    offset_view, seed_view = run(OFFSET)[7], run("seed")[7]
+    for view in (offset_view, seed_view):
+        params = {**view.params, "profile": open_scope}
+        assert violations(StepView(params, view.before, view.action, view.outcome, view.after)) == []
+    assert Decimal(quantities(offset_view)[0]) == Decimal("0.2")
