@@ -607,6 +607,32 @@ def _partial_one_lot_deeper(original):
     return partial_liquidation_quantity
 
 
+def _offset_skipped(original):
+    def hedged_overlap(legs):
+        return []
+    return hedged_overlap
+
+
+def _offset_half(original):
+    def hedged_overlap(legs):
+        return [(symbol, quantity // 2) for symbol, quantity in original(legs)]
+    return hedged_overlap
+
+
+def _pool_judged_again(verdict: bool):
+    """A ``cross_pool`` whose second judgment in a step (after an offset) is ``verdict`` (breached or not),
+    whatever the pool's equity and maintenance."""
+    def patch(original):
+        def cross_pool(work, account_id):
+            equity, maintenance, legs = original(work, account_id)
+            if any(type(e).__name__ == "Liquidation" and e.account == account_id and e.position_side == "CROSS"
+                   for e in work.events):
+                return (equity, equity + 1, legs) if verdict else (equity, min(equity, 0), legs)
+            return equity, maintenance, legs
+        return cross_pool
+    return patch
+
+
 def _no_op(action, before, outcome, after):
     return None
 
@@ -735,7 +761,8 @@ MUTANT_BY_NAME = {m.name: m for m in MUTANTS}
 # Mutants only a directed scenario reaches (tests/test_stronger_checks.py): the conformance generator
 # places most trailing stops with their activation price already reached and no vector has one that is
 # not, so a short conformance run cannot tell them apart; and no built-in profile models partial
-# liquidation by bracket, which examples/profiles/partial-by-bracket.json does.
+# liquidation by bracket, which examples/profiles/partial-by-bracket.json does, nor the offset of hedged cross
+# legs, which examples/profiles/offset-hedged-first.json does.
 DIRECTED_MUTANTS: list[Mutant] = [
     Mutant("trailing-ignores-activation", "HM-STOP-003", "a trailing stop activates before its activation price",
            _no_op, patches=(("hedgespec.model.orders", "trailing_update", _trailing_ignores_activation),)),
@@ -747,6 +774,16 @@ DIRECTED_MUTANTS: list[Mutant] = [
            patches=(("hedgespec.model.liquidation", "partial_liquidation_quantity", _partial_one_lot_deeper),)),
     Mutant("partial-releases-margin", "HM-LIQ-004", "a partial liquidation releases the reduced part's margin to "
            "the wallet", _partial_releases_margin),
+    Mutant("offset-skipped", "HM-LIQ-005", "under offset_hedged_first, a breached pool is closed as a whole though "
+           "offsetting its hedged legs would restore it", _no_op,
+           patches=(("hedgespec.model.liquidation", "hedged_overlap", _offset_skipped),)),
+    Mutant("offset-half", "HM-LIQ-005", "a breached pool's hedged legs are offset by half the quantity they share",
+           _no_op, patches=(("hedgespec.model.liquidation", "hedged_overlap", _offset_half),)),
+    Mutant("offset-closes-all", "HM-LIQ-005", "after offsetting its hedged legs, a pool is closed as a whole even "
+           "where the offset restored it", _no_op,
+           patches=(("hedgespec.model.liquidation", "cross_pool", _pool_judged_again(True)),)),
+    Mutant("offset-then-stop", "HM-LIQ-005", "after offsetting its hedged legs, a pool still breached keeps the "
+           "legs left", _no_op, patches=(("hedgespec.model.liquidation", "cross_pool", _pool_judged_again(False)),)),
 ]
 MUTANT_BY_NAME.update((m.name, m) for m in DIRECTED_MUTANTS)
 

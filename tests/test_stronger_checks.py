@@ -1,7 +1,8 @@
 """Broken engines the liquidation, fee, trailing-stop, settlement and close-position checks once let
 through, each on a directed scenario: the reference passes every check, the mutant trips its rule
 (HM-LIQ-003, HM-LIQ-004, HM-FEE-001, HM-STOP-003, HM-SETL-001, HM-STOP-005); HM-LIQ-004 also under a
-profile that models partial liquidation by bracket."""
+profile that models partial liquidation by bracket, and HM-LIQ-005 under one that offsets hedged cross legs
+before a pool is closed."""
 
 from __future__ import annotations
 
@@ -58,6 +59,11 @@ TRAILING_ACTIVATION = (params("seed"), next(a for a in directed_actions() if any
 PARTIAL = json.loads((Path(__file__).parent.parent / "examples" / "partial_liquidation.json").read_text())
 PARTIAL_PROFILE = str(Path(__file__).parent.parent / "examples" / "profiles" / "partial-by-bracket.json")
 PARTIAL_LIQUIDATION = ({**PARTIAL["params"], "profile": PARTIAL_PROFILE}, PARTIAL["actions"])  # reduced, then closed
+OFFSET = json.loads((Path(__file__).parent.parent / "examples" / "cross_offset.json").read_text())
+OFFSET_PROFILE = str(Path(__file__).parent.parent / "examples" / "profiles" / "offset-hedged-first.json")
+OFFSET_RESTORES = ({**OFFSET["params"], "profile": OFFSET_PROFILE}, OFFSET["actions"])  # offset, later closed
+OFFSET_NOT_ENOUGH = ({**OFFSET["params"], "profile": OFFSET_PROFILE},  # offset and closed in one step
+                     [*OFFSET["actions"][:6], mark("55200")])
 GATE_CLOSE_POSITION = (params("gate"), [
     order("l", "BUY", "LONG", "1", "100"),
     order("cm", "SELL", "LONG", "0", "100", close_position=True),
@@ -74,6 +80,10 @@ CASES = [
     ("partial-in-full", "HM-LIQ-004", PARTIAL_LIQUIDATION),
     ("partial-one-lot-deeper", "HM-LIQ-004", PARTIAL_LIQUIDATION),
     ("partial-releases-margin", "HM-LIQ-004", PARTIAL_LIQUIDATION),
+    ("offset-skipped", "HM-LIQ-005", OFFSET_RESTORES),
+    ("offset-half", "HM-LIQ-005", OFFSET_RESTORES),
+    ("offset-closes-all", "HM-LIQ-005", OFFSET_RESTORES),
+    ("offset-then-stop", "HM-LIQ-005", OFFSET_NOT_ENOUGH),
 ]
 
 
