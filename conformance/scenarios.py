@@ -271,6 +271,19 @@ def _marg_007(p: Profile) -> Case:
         *both_legs(2, "0.25"), mark(4, "160000")]
 
 
+@scenario("cross-hedged-breach", "A breached cross pool with hedged legs: closed as a whole, or first offset and "
+          "judged again where the profile offsets hedged legs", "HM-LIQ-005", "HM-LIQ-007")
+def _liq_cross_hedged(p: Profile) -> Case:
+    # 0.3 LONG and 0.1 SHORT at 30000 (at any default leverage of 5 or more): equity 2994 - 0.2 x (30000 - mark),
+    # maintenance 0.4 % of 0.4 x mark; at 15120 equity 18 < 24.192, and 0.2 LONG alone would be charged
+    # 12.096: an offset of 0.1 restores the pool; at 15060 equity 6 < 12.048 closes the LONG left
+    cross = {"kind": "set_margin_type", "account": "alice", "instrument": PERP, "margin_type": "CROSS"}
+    return hedge(p, wallet="3000"), [
+        *[{"t": 1, **cross, "position_side": side} for side in ("LONG", "SHORT")],
+        order(2, "L1", "BUY", "LONG", "0.3"), order(3, "S1", "SELL", "SHORT", "0.1"),
+        mark(4, "20000"), mark(5, "15120"), mark(6, "15060")]
+
+
 @scenario("stop-before-liquidation", "A stop triggered by the same mark fires before liquidation",
           "HM-LIQ-008", "HM-STOP-002")
 def _liq_008(p: Profile) -> Case:
