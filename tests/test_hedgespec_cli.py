@@ -50,8 +50,8 @@ def total(entries: list[dict[str, Any]], field: str = "amount") -> Decimal:
 
 def test_every_expected_example_is_present() -> None:
     expected = {"hedge_round_trip.json", "funding_equal_legs.json", "mode_switch.json", "one_way_netting.json",
-                "isolated_liquidation.json", "partial_liquidation.json", "cross_hedged.json", "trailing_stops.json",
-                "expiry.json"}
+                "isolated_liquidation.json", "partial_liquidation.json", "cross_hedged.json", "cross_offset.json",
+                "trailing_stops.json", "expiry.json"}
     assert expected <= set(EXAMPLE_NAMES)
 
 
@@ -169,6 +169,22 @@ def test_partial_liquidation_reduces_under_its_profile_and_closes_under_the_seed
     assert long_fills(partial) == [("1.126", "57200"), ("0.874", "56900")]
     assert row(partial[-1], "alice", "BTCUSDT", "SHORT")["quantity"] == "-2"
     assert long_fills(simulate("partial_liquidation.json", capsys)) == [("2", "57200")]
+
+
+def test_cross_offset_offsets_under_its_profile_and_closes_the_pool_under_the_seed(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The example's claim, both ways (numbers derived in tests/test_cross_offset.py)."""
+    def fills(steps: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
+        return [(f["position_side"], f["quantity"], f["price"]) for s in steps for f in events(s, "fill")
+                if f["cause"] == "liquidation"]
+
+    offset = simulate("cross_offset.json", capsys, "--profile",
+                      str(EXAMPLES / "profiles" / "offset-hedged-first.json"))
+    assert fills(offset) == [("LONG", "0.1", "55400"), ("SHORT", "0.1", "55400"), ("LONG", "0.2", "55200")]
+    assert offset[-1]["accounts"]["alice"]["wallet"] == "28"
+    seed = simulate("cross_offset.json", capsys)
+    assert fills(seed) == [("LONG", "0.3", "55400"), ("SHORT", "0.1", "55400")]
+    assert seed[-1]["accounts"]["alice"]["wallet"] == "68"
 
 
 def test_cross_hedged_legs_share_a_liquidation_price(capsys: pytest.CaptureFixture[str]) -> None:

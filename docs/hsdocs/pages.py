@@ -458,6 +458,9 @@ def profiles_page(rules: list[Rule]) -> str:
             "`modelled`: a file that models one is refused. `liquidation_extent: partial_by_bracket` applies to "
             "isolated legs (a breached cross pool is closed in full, per `cross_liquidation_scope`); "
             "`examples/profiles/partial-by-bracket.json` is a file that models it. "
+            "`cross_liquidation_scope: offset_hedged_first` first offsets each instrument's hedged cross legs "
+            "by the quantity they share, at the mark, and closes what is left only if the pool is still "
+            "breached; `examples/profiles/offset-hedged-first.json` models it. "
             "`liquidation_price_basis: bankruptcy` is simulated for isolated legs only: the reference still "
             "closes a breached cross pool at the mark, so vectors made for such a file state that.",
             "* `hedgespec conform` has built-in vectors for the built-in profiles only (chosen by digest, not "
