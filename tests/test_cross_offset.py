@@ -134,3 +134,50 @@ def test_the_check_does_not_decide_what_an_open_scope_leaves_open(tmp_path: Path
         params = {**view.params, "profile": open_scope}
         assert violations(StepView(params, view.before, view.action, view.outcome, view.after)) == []
     assert Decimal(quantities(offset_view)[0]) == Decimal("0.2")
+
+
+def test_random_walks_offset_and_close_pools_under_every_variant(tmp_path: Path) -> None:
+    """Seeded walks of the mark against the net position of hedged cross legs of random sizes, under the
+    offset profile and its variants (a clearance fee, the at-or-below trigger, maintenance on the larger leg
+    only): every check passes after every step, and each outcome of the offset occurs under each variant
+    (an offset that restores the pool, an offset followed by a close in the same step, a close of what an
+    offset left at a later breach)."""
+    import random
+
+    variants = {"offset": OFFSET,
+                "fee": profile_file(tmp_path, "w-fee", liquidation_clearance_fee_rate=("0.0005", "modelled")),
+                "at-or-below": profile_file(tmp_path, "w-trigger", liquidation_trigger=("at_or_below", "modelled")),
+                "larger-leg": profile_file(tmp_path, "w-larger", hedged_maintenance=("larger_leg", "modelled"))}
+    opens = EXAMPLE["actions"][4:6]
+    for name, profile in variants.items():
+        rng = random.Random(name)
+        restored = closed_in_step = closed_later = 0
+        for _ in range(40):
+            long_qty, short_qty = rng.randint(50, 500), rng.randint(20, 500)
+            settings = {"margin_type": "CROSS", "leverage": "100"}
+            p = copy.deepcopy({**EXAMPLE["params"], "profile": profile})
+            p["accounts"]["alice"].update(wallet=str(rng.randint(700, 2500)),
+                                          leg_settings={"BTCUSDT": {"LONG": settings, "SHORT": settings}})
+            actions = [{**opens[0], "quantity": str(Decimal(long_qty) / 1000)},
+                       {**opens[1], "quantity": str(Decimal(short_qty) / 1000)}]
+            mark, direction = Decimal(60000), -1 if long_qty > short_qty else 1
+            for t in range(3, 60):
+                mark += direction * (rng.randint(0, 400) - 100)
+                actions.append({"t": t, "kind": "mark_price", "instrument": "BTCUSDT", "price": str(mark)})
+            views = run_params(p, actions)
+            offset_left_open = False
+            for view in views:
+                if not any(e["type"] == "liquidation" for e in view.outcome["events"]):
+                    continue
+                open_after = any(q != "0" for q in quantities(view))
+                made = fills(view)
+                offsets = len(made) >= 2 and (made[0][0], made[1][0]) == ("LONG", "SHORT") and made[0][2] == made[1][2]
+                if offsets and open_after:
+                    restored += 1
+                    offset_left_open = True
+                elif offsets and len(fills(view)) > 2:
+                    closed_in_step += 1
+                elif offset_left_open and not open_after:
+                    closed_later += 1
+        assert restored >= 2 and closed_in_step >= 1 and closed_later >= 1, \
+            (name, restored, closed_in_step, closed_later)
