@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from decimal import Decimal
 from typing import Any
 
 BTC = {
@@ -49,7 +50,7 @@ def random_actions(seed: int, count: int) -> list[dict[str, Any]]:
     for t in range(1, count + 1):
         symbol = rng.choice(["BTCUSDT", "BTCUSDT", "ETHUSDT_Q"])
         prices[symbol] = max(10, prices[symbol] + rng.randint(-60, 60))
-        price = f"{prices[symbol]}" if False else str(int(prices[symbol]) * __import__("decimal").Decimal(ticks[symbol]))
+        price = str(prices[symbol] * Decimal(ticks[symbol]))
         account = rng.choice(["A", "B"])
         side_leg = rng.choice(["LONG", "SHORT", "LONG", "SHORT", "BOTH", ""])
         r = rng.random()
