@@ -525,10 +525,12 @@ def _pool_maintenance(per_leg: dict[tuple[str, str], tuple[Decimal, Decimal]], h
     rationale="'Each leg is liquidated alone' is false in cross margin: Binance, Bybit and OKX evaluate the cross "
               "account (or settle currency) as a whole. Funding paid from the wallet moves the pool's equity, so "
               "a funding step can breach it too. Bitget's risk process nets opposing long and short cross "
-              "positions before it de-leverages or closes anything: the one place where a venue nets hedged "
-              "legs. Offsetting at the mark moves no equity (the two legs' unrealized PnL is realized into the "
-              "wallet) but removes the offset legs' maintenance, so it can restore the pool.",
-    sources=["S-P3", "B-LIQ-UM", "Y-LIQ", "O-XM", "BG-RISK"],
+              "positions before it de-leverages or closes anything, and older OKX rules for coin-margined "
+              "perpetuals offset a hedged long and short and check the margin again before going on: the one "
+              "place where venues net hedged legs. Offsetting at the mark moves no equity (the two legs' "
+              "unrealized PnL is realized into the wallet) but removes the offset legs' maintenance, so it can "
+              "restore the pool.",
+    sources=["S-P3", "B-LIQ-UM", "Y-LIQ", "O-XM", "BG-RISK", "O-PLIQ-COIN"],
     applies_to=("mark_price", "funding"), observes=("snapshot", "events"), requires=("liquidation", "cross-margin"),
     profile_choices=("liquidation_trigger", "cross_liquidation_scope", "hedged_maintenance",
                      "liquidation_clearance_fee_rate"),
