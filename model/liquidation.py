@@ -240,9 +240,8 @@ def _evaluate_cross(work: Work, account_id: str) -> None:
     """Liquidate a breached cross pool (HM-LIQ-005). Under ``cross_liquidation_scope: offset_hedged_first``
     each instrument's opposite cross legs are first reduced by the quantity they share, at the mark, and
     the pool is judged again: only a pool still breached then has every cross leg closed."""
-    trigger = work.config.choices["liquidation_trigger"]
     equity, maintenance, legs = cross_pool(work, account_id)
-    if not legs or not is_breached(equity, maintenance, trigger):
+    if not legs or not is_breached(equity, maintenance, work.config.choices["liquidation_trigger"]):
         return
     work.events.append(Liquidation(account_id, "", "CROSS", 0, equity, maintenance))
     _cancel_before(work, account_id, [(s, side) for s, side, _ in legs])
@@ -254,7 +253,7 @@ def _evaluate_cross(work: Work, account_id: str) -> None:
                 _close_cross_leg(work, account_id, symbol, side, leg, quantity)
         if overlap:
             equity, maintenance, legs = cross_pool(work, account_id)
-            if legs and not is_breached(equity, maintenance, trigger):
+            if legs and not is_breached(equity, maintenance, work.config.choices["liquidation_trigger"]):
                 return
     for symbol, side, leg in legs:
         _close_cross_leg(work, account_id, symbol, side, leg, abs(leg.quantity))
