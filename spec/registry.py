@@ -8,10 +8,12 @@ vectors and reports can tell when the text they were made against has changed.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from decimal import localcontext
 from typing import Any
 
 RULE_ID = re.compile(r"^HM-[A-Z]{2,5}-\d{3}$")
@@ -156,6 +158,19 @@ class RegistryError(ValueError):
 _RULES: dict[str, Rule] = {}
 
 
+def _exact(check: StepCheck) -> StepCheck:
+    """``check`` run under the checks' 90-digit decimal context (``observe.CTX``), so that a plain ``abs``,
+    ``+`` or ``*`` on Decimal values in it is exact too, not rounded to the default 28 digits."""
+    from hedgespec.spec.observe import CTX
+
+    @functools.wraps(check)
+    def exact(view: Any) -> Iterator[Violation]:
+        with localcontext(CTX):
+            return iter(list(check(view)))
+
+    return exact
+
+
 def rule(
     rule_id: str,
     *,
@@ -193,7 +208,7 @@ def rule(
             id=rule_id, level=level, kind=kind, title=title, statement=" ".join(statement.split()),
             rationale=" ".join(rationale.split()), sources=srcs, applies_to=tuple(applies_to),
             observes=tuple(observes), requires=tuple(requires), profile_choices=tuple(profile_choices),
-            check=check, status=status, since=since,
+            check=None if check is None else _exact(check), status=status, since=since,
         )
         return check  # type: ignore[return-value]
 

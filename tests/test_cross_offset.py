@@ -22,6 +22,7 @@ from test_check_strength import run as run_params  # the reference's steps, ever
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = json.loads((ROOT / "examples" / "cross_offset.json").read_text())
 OFFSET = str(ROOT / "examples" / "profiles" / "offset-hedged-first.json")
+OPENS = [{k: v for k, v in a.items() if k != "t"} for a in EXAMPLE["actions"][4:6]]  # 0.3 LONG, 0.1 SHORT at 60000
 
 
 def profile_file(tmp_path: Path, name: str, **choices: tuple[Any, str]) -> str:
@@ -148,7 +149,6 @@ def test_random_walks_offset_and_close_pools_under_every_variant(tmp_path: Path)
                 "fee": profile_file(tmp_path, "w-fee", liquidation_clearance_fee_rate=("0.0005", "modelled")),
                 "at-or-below": profile_file(tmp_path, "w-trigger", liquidation_trigger=("at_or_below", "modelled")),
                 "larger-leg": profile_file(tmp_path, "w-larger", hedged_maintenance=("larger_leg", "modelled"))}
-    opens = EXAMPLE["actions"][4:6]
     for name, profile in variants.items():
         rng = random.Random(name)
         restored = closed_in_step = closed_later = 0
@@ -158,12 +158,12 @@ def test_random_walks_offset_and_close_pools_under_every_variant(tmp_path: Path)
             p = copy.deepcopy({**EXAMPLE["params"], "profile": profile})
             p["accounts"]["alice"].update(wallet=str(rng.randint(700, 2500)),
                                           leg_settings={"BTCUSDT": {"LONG": settings, "SHORT": settings}})
-            actions = [{**opens[0], "quantity": str(Decimal(long_qty) / 1000)},
-                       {**opens[1], "quantity": str(Decimal(short_qty) / 1000)}]
+            actions = [{**OPENS[0], "quantity": str(Decimal(long_qty) / 1000)},
+                       {**OPENS[1], "quantity": str(Decimal(short_qty) / 1000)}]
             mark, direction = Decimal(60000), -1 if long_qty > short_qty else 1
-            for t in range(3, 60):
+            for _ in range(57):
                 mark += direction * (rng.randint(0, 400) - 100)
-                actions.append({"t": t, "kind": "mark_price", "instrument": "BTCUSDT", "price": str(mark)})
+                actions.append({"kind": "mark_price", "instrument": "BTCUSDT", "price": str(mark)})
             views = run_params(p, actions)
             offset_left_open = False
             for view in views:
@@ -181,3 +181,134 @@ def test_random_walks_offset_and_close_pools_under_every_variant(tmp_path: Path)
                     closed_later += 1
         assert restored >= 2 and closed_in_step >= 1 and closed_later >= 1, \
             (name, restored, closed_in_step, closed_later)
+
+
+# --- cases an independent review found ------------------------------------------------------------
+
+def market(oid: str, side: str, leg: str, qty: str, price: str, symbol: str = "BTCUSDT") -> dict[str, Any]:
+    return {"kind": "place_order", "account": "alice", "order_id": oid, "instrument": symbol, "side": side,
+            "position_side": leg, "order_type": "MARKET", "quantity": qty, "price": price}
+
+
+def mark(price: str, symbol: str = "BTCUSDT") -> dict[str, Any]:
+    return {"kind": "mark_price", "instrument": symbol, "price": price}
+
+
+def cross_params(profile: str, wallet: str, instruments: list[dict[str, Any]], marks: dict[str, str],
+                 leverage: str = "25") -> dict[str, Any]:
+    settings = {"margin_type": "CROSS", "leverage": leverage}
+    return {"profile": profile, "instruments": instruments, "insurance_fund": "1000000",
+            "accounts": {"alice": {"wallet": wallet, "position_mode": {"*": "HEDGE"},
+                                   "leg_settings": {i["symbol"]: {"LONG": settings, "SHORT": settings}
+                                                    for i in instruments}}},
+            "mark_prices": marks, "last_prices": marks}
+
+
+def test_a_clearance_fee_of_more_than_28_digits_is_judged_exactly(tmp_path: Path) -> None:
+    """Ticks and lots of 1e-8 and an 8-digit rate make a clearance fee of 30 significant digits. The wallet
+    puts the equity less the offset's exact fee exactly at the maintenance left after the offset, so the
+    pool is restored (the equity left equals the maintenance, which the trigger "below" does not breach) and
+    only the offset happens. A fee rounded at 28 digits came out one money atom lower, and the check then
+    expected a restored pool where the reference closed it, or the reverse. Every check now runs under a
+    90-digit context, so a plain product there is not rounded to 28 digits."""
+    from hedgespec.spec.observe import maintenance, money_up, mul
+
+    fine = {"symbol": "FINEUSDT", "settle_asset": "USDT", "kind": "PERPETUAL", "tick_size": "0.00000001",
+            "lot_size": "0.00000001", "maker_rate": "0.0002", "taker_rate": "0.0005",
+            "brackets": [{"notional_floor": "0", "notional_cap": "0", "maintenance_rate": "0.02",
+                          "maintenance_amount": "0", "max_leverage": "25"}]}
+    rate, shared, breach = Decimal("0.01234567"), Decimal("20.19707539"), Decimal("50000.12345677")
+    profile = profile_file(tmp_path, "fine-fee", liquidation_clearance_fee_rate=(str(rate), "modelled"))
+
+    def views(wallet: Decimal) -> list[StepView]:
+        p = cross_params(profile, str(wallet), [fine], {"FINEUSDT": "58600"})
+        return run_params(p, [market("l", "BUY", "LONG", str(shared + 10), "58600", "FINEUSDT"),
+                              market("s", "SELL", "SHORT", str(shared), "58600", "FINEUSDT"),
+                              mark(str(breach), "FINEUSDT")])
+
+    fee = 2 * money_up(mul(shared, breach, rate))
+    assert len(str(mul(shared, breach, rate)).replace(".", "")) > 28
+    first = views(Decimal(120000))[2]
+    equity = Decimal(next(e for e in first.outcome["events"] if e["type"] == "liquidation")["margin_balance"])
+    wallet = Decimal(120000) + maintenance(fine, Decimal(10), breach) + fee - equity
+    # run_params asserts that every check passes on every step: at the boundary the pool is restored, one
+    # money atom below it (where a fee rounded at 28 digits, one atom low, still saw it restored) it is not
+    assert quantities_of(views(wallet)[2], "FINEUSDT") == ("10", "0")
+    assert quantities_of(views(wallet - Decimal("1e-16"))[2], "FINEUSDT") == ("0", "0")
+
+
+def quantities_of(view: StepView, symbol: str) -> tuple[str, str]:
+    legs = view.after["accounts"]["alice"]["positions"][symbol]
+    return legs["LONG"]["quantity"], legs["SHORT"]["quantity"]
+
+
+def test_an_instrument_without_a_mark_counts_at_its_entry_rounded_down() -> None:
+    """ETHUSDT is never marked: its legs count, and are offset and closed, at their entry price rounded down
+    to a price atom (3000.00333333 for a LONG bought at 3000.01 and 3000), as the reference values them; the
+    check used the unrounded entry and, at the boundary, expected a restored pool the reference did not see."""
+    eth = {"symbol": "ETHUSDT", "settle_asset": "USDT", "kind": "PERPETUAL", "tick_size": "0.01", "lot_size": "0.01",
+           "maker_rate": "0.0002", "taker_rate": "0.0005",
+           "brackets": [{"notional_floor": "0", "notional_cap": "0", "maintenance_rate": "0.005",
+                         "maintenance_amount": "0", "max_leverage": "50"}]}
+    btc = EXAMPLE["params"]["instruments"][0]
+    actions = [market("e1", "BUY", "LONG", "0.01", "3000.01", "ETHUSDT"), market("e2", "BUY", "LONG", "0.02", "3000",
+                                                                               "ETHUSDT"),
+               market("e3", "SELL", "SHORT", "0.01", "3000", "ETHUSDT"), market("l", "BUY", "LONG", "0.3", "60000"),
+               market("s", "SELL", "SHORT", "0.1", "60000"), mark("58000"), mark("55300")]
+    from hedgespec.spec.observe import maintenance
+
+    def breach(wallet: Decimal) -> StepView:
+        return run_params(cross_params(OFFSET, str(wallet), [btc, eth], {"BTCUSDT": "60000"}, leverage="50"),
+                          actions)[6]  # every check passes on every step
+
+    first = breach(Decimal(1000))
+    equity = Decimal(next(e for e in first.outcome["events"] if e["type"] == "liquidation")["margin_balance"])
+    left = maintenance(btc, Decimal("0.2"), Decimal(55300)) + maintenance(eth, Decimal("0.02"), Decimal("3000.00333333"))
+    boundary = Decimal(1000) + left - equity  # the equity after the offset exactly at the maintenance left
+    restored, closed = breach(boundary), breach(boundary - Decimal("1e-16"))
+    assert [(f[0], f[3]) for f in fills_of(restored, "ETHUSDT")] == [("LONG", "3000.00333333"), ("SHORT", "3000")]
+    assert quantities_of(restored, "ETHUSDT") == ("0.02", "0") and quantities_of(closed, "ETHUSDT") == ("0", "0")
+
+
+def fills_of(view: StepView, symbol: str) -> list[tuple[str, str, str, str]]:
+    return [(e["position_side"], e["side"], e["quantity"], e["price"]) for e in view.outcome["events"]
+            if e["type"] == "fill" and e["instrument"] == symbol]
+
+
+def test_pool_liquidation_fills_away_from_the_mark_are_flagged() -> None:
+    """The offset at mark -100 on the LONG and mark +100 on the SHORT moved 20 out of the wallet and no check
+    said so; HM-LIQ-005 now judges every fill of the pool's liquidation at the mark (where the profile models
+    the mark as the basis). Under a profile leaving the basis open it is not judged."""
+    view = run(OFFSET)[7]
+    outcome = copy.deepcopy(view.outcome)
+    for e in outcome["events"]:
+        if e["type"] == "fill":
+            e["price"] = "55300" if e["position_side"] == "LONG" else "55500"
+    found = violations(StepView(view.params, view.before, view.action, outcome, view.after))
+    assert any("not at 55400" in v for v in found), found
+
+
+def test_a_pool_liquidation_that_closes_an_isolated_leg_by_a_fill_is_flagged() -> None:
+    """HM-LIQ-006 exempted a leg any event of the step names, and the wrongful liquidation fill names it."""
+    p = copy.deepcopy({**EXAMPLE["params"], "profile": OFFSET})
+    p["accounts"]["alice"]["leg_settings"] = {"BTCUSDT": {"LONG": {"margin_type": "CROSS", "leverage": "100"},
+                                                          "SHORT": {"margin_type": "ISOLATED", "leverage": "100"}}}
+    view = run_params(p, [*OPENS, mark("58000"), mark("57000")])[3]
+    assert [e["position_side"] for e in view.outcome["events"] if e["type"] == "liquidation"] == ["CROSS"]
+    outcome, after = copy.deepcopy(view.outcome), copy.deepcopy(view.after)
+    outcome["events"].append({"type": "fill", "account": "alice", "order_id": "", "instrument": "BTCUSDT",
+                              "side": "BUY", "position_side": "SHORT", "quantity": "0.1", "price": "57000",
+                              "liquidity": "TAKER", "fee": "0", "realized_pnl": "300", "cause": "liquidation"})
+    after["accounts"]["alice"]["positions"]["BTCUSDT"]["SHORT"]["quantity"] = "0"
+    found = [str(v) for v in get("HM-LIQ-006").check(StepView(view.params, view.before, view.action, outcome, after))]
+    assert any("SHORT (ISOLATED): a liquidation fill without a liquidation of its own leg" in v for v in found), found
+
+
+def test_a_shared_price_whose_notional_passes_the_last_cap_is_null_not_a_crash() -> None:
+    """The example's instrument caps its last bracket: a hedged pair with one leg twice the other has intervals
+    beyond it, where HM-LIQ-007's solver looked for a bracket that does not exist and crashed."""
+    p = copy.deepcopy({**EXAMPLE["params"], "profile": OFFSET})
+    p["accounts"]["alice"]["leg_settings"] = {"BTCUSDT": {side: {"margin_type": "CROSS", "leverage": "100"}
+                                                          for side in ("LONG", "SHORT")}}
+    views = run_params(p, [market("l", "BUY", "LONG", "0.036", "60000"), market("s", "SELL", "SHORT", "0.018", "60000")])
+    assert [str(v) for v in get("HM-LIQ-007").check(views[-1])] == []

@@ -40,7 +40,7 @@ def _liquidations(view: StepView) -> list[dict]:
 )
 def isolated_only_breached_leg(view: StepView) -> Iterator[Violation]:
     """Implements HM-LIQ-001."""
-    liquidated = {(e["account"], e["instrument"], e["position_side"]) for e in _liquidations(view)}
+    liquidated = {(e["account"], e.get("instrument") or "", e["position_side"]) for e in _liquidations(view)}
     for account, symbol, side in liquidated:
         if side not in ("LONG", "SHORT"):
             continue
@@ -520,8 +520,11 @@ def _pool_maintenance(per_leg: dict[tuple[str, str], tuple[Decimal, Decimal]], h
               "only if the pool, judged again with the legs so reduced and the clearance fee of the offset fills, "
               "is still breached; a pool with no two opposite cross legs is closed as a whole. Where the profile "
               "does not model the trigger, the hedged maintenance or (for a pool the offset would restore) the "
-              "clearance fee rate, a case they would decide differently is not decided; an account whose "
-              "conditional order fired in the step is not judged.",
+              "clearance fee rate, a case they would decide differently is not decided. Where the profile models the "
+              "mark as the liquidation price basis, every liquidation fill of the pool's legs MUST be at its "
+              "instrument's mark (a leg of an instrument without a mark price counts, and is closed, at its entry "
+              "price rounded down to a price atom). An account whose conditional order fired in the step is not "
+              "judged.",
     rationale="'Each leg is liquidated alone' is false in cross margin: Binance, Bybit and OKX evaluate the cross "
               "account (or settle currency) as a whole. Funding paid from the wallet moves the pool's equity, so "
               "a funding step can breach it too. Bitget's risk process nets opposing long and short cross "
@@ -533,7 +536,7 @@ def _pool_maintenance(per_leg: dict[tuple[str, str], tuple[Decimal, Decimal]], h
     sources=["S-P3", "B-LIQ-UM", "Y-LIQ", "O-XM", "BG-RISK", "O-PLIQ-COIN"],
     applies_to=("mark_price", "funding"), observes=("snapshot", "events"), requires=("liquidation", "cross-margin"),
     profile_choices=("liquidation_trigger", "cross_liquidation_scope", "hedged_maintenance",
-                     "liquidation_clearance_fee_rate"),
+                     "liquidation_clearance_fee_rate", "liquidation_price_basis"),
 )
 def cross_pool_as_whole(view: StepView) -> Iterator[Violation]:
     """Implements HM-LIQ-005."""
@@ -548,6 +551,7 @@ def cross_pool_as_whole(view: StepView) -> Iterator[Violation]:
     trigger = modelled_choice(view.params, "liquidation_trigger")
     hedged = modelled_choice(view.params, "hedged_maintenance")
     scope = modelled_choice(view.params, "cross_liquidation_scope")
+    basis = modelled_choice(view.params, "liquidation_price_basis")
     for account, acc in view.before["accounts"].items():
         if account in triggered:
             continue
@@ -559,7 +563,8 @@ def cross_pool_as_whole(view: StepView) -> Iterator[Violation]:
                 qty = D(r["quantity"])
                 if qty == 0 or r["margin_type"] != "CROSS":
                     continue
-                price = D(marks[symbol]) if symbol in marks else CTX.divide(D(r["cost_basis"]), qty)
+                price = D(marks[symbol]) if symbol in marks else \
+                    CTX.divide(D(r["cost_basis"]), qty).quantize(PRICE_ATOM, rounding=ROUND_FLOOR, context=CTX)
                 equity += mul(qty, price) - D(r["cost_basis"])
                 legs[(symbol, side)] = (qty, price)
         if not legs:
@@ -570,6 +575,13 @@ def cross_pool_as_whole(view: StepView) -> Iterator[Violation]:
             yield Violation("HM-LIQ-005", f"{account}: cross equity {equity} vs maintenance "
                                           f"{_pool_maintenance(per_leg, hedged or 'both_legs')}: "
                                           f"{'liquidated' if event else 'not liquidated'}")
+        if event is not None and basis == "mark":
+            for fill in events(view.outcome, "fill"):
+                key = (fill["instrument"], fill["position_side"])
+                if fill["account"] == account and fill["cause"] == "liquidation" and key in legs \
+                        and D(fill["price"]) != legs[key][1]:
+                    yield Violation("HM-LIQ-005", f"{account} {key[0]} {key[1]}: pool liquidation fill at "
+                                                  f"{fill['price']}, not at {legs[key][1]}")
         if event is None or scope is None:
             continue
         offset = offset_hedged(legs) if scope == "offset_hedged_first" else legs
@@ -622,7 +634,7 @@ def _restored_after_offset(view: StepView, equity: Decimal, legs: dict, offset: 
     unchanged but for the offset fills' clearance fee; None where the open choices decide it differently.
     With the clearance rate open, a pool still breached without any fee is still breached with one."""
     rate = modelled_choice(view.params, "liquidation_clearance_fee_rate")
-    fee = sum((money_up(mul(abs(qty - offset[key][0]), price) * D(rate)) for key, (qty, price) in legs.items()),
+    fee = sum((money_up(mul(abs(qty - offset[key][0]), price, D(rate))) for key, (qty, price) in legs.items()),
               Decimal(0)) if rate is not None else Decimal(0)
     decisions = _pool_decisions(equity - fee, _charges(offset, insts), trigger, hedged)
     if len(decisions) != 1 or None in decisions:
@@ -634,7 +646,8 @@ def _restored_after_offset(view: StepView, equity: Decimal, legs: dict, offset: 
 @rule(
     "HM-LIQ-006", level="MUST", kind="transition", title="Isolated legs and the cross pool never draw on each other",
     statement="A cross-pool liquidation MUST leave every isolated leg unchanged, and an isolated leg's "
-              "liquidation MUST leave every cross leg unchanged.",
+              "liquidation MUST leave every cross leg unchanged: a liquidation fill of an isolated leg MUST come "
+              "with that leg's own liquidation, and one of a cross leg with its pool's.",
     rationale="Isolated margin is walled off from the cross wallet in both directions.",
     sources=["S-M4", "S-Q2", "B-LIQ-UM"],
     applies_to=("mark_price", "funding"), observes=("snapshot", "events"),
@@ -642,6 +655,16 @@ def _restored_after_offset(view: StepView, equity: Decimal, legs: dict, offset: 
 )
 def pools_walled_off(view: StepView) -> Iterator[Violation]:
     """Implements HM-LIQ-006."""
+    liquidated = {(e["account"], e.get("instrument") or "", e["position_side"]) for e in _liquidations(view)}
+    for fill in events(view.outcome, "fill"):
+        leg = (fill["account"], fill["instrument"], fill["position_side"])
+        before = row(view.before, *leg)
+        if fill["cause"] != "liquidation" or before is None:
+            continue
+        cross = before["margin_type"] == "CROSS"
+        if (cross and (leg[0], "", "CROSS") not in liquidated) or (not cross and leg not in liquidated):
+            yield Violation("HM-LIQ-006", f"{' '.join(leg)} ({before['margin_type']}): a liquidation fill without "
+                                          f"a liquidation of its {'pool' if cross else 'own leg'}")
     kinds = {(e["account"], e["position_side"] == "CROSS") for e in _liquidations(view)}
     for account, cross_event in kinds:
         for symbol, sides in view.before["accounts"][account]["positions"].items():
@@ -702,7 +725,9 @@ def _cross_price(acc: dict, symbol: str, insts: dict, hedged: str = "both_legs")
                 for b in insts[symbol]["brackets"]]
     starts = sorted({Fraction(0)} | {b[0] / abs(q) for q, _ in charged for b in brackets[1:]})
     for low, high in zip(starts, [*starts[1:], None], strict=True):
-        held = [next(b for b in brackets if b[1] == 0 or abs(q) * low < b[1]) for q, _ in charged]
+        held = [next((b for b in brackets if b[1] == 0 or abs(q) * low < b[1]), None) for q, _ in charged]
+        if None in held:  # a notional beyond the last bracket's cap: no maintenance is defined there
+            break
         slope = sum(q for q, _ in own) - sum(abs(q) * b[2] for (q, _), b in zip(charged, held, strict=True))
         if slope == 0:
             continue
