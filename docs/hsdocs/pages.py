@@ -111,11 +111,12 @@ def rule_page(rule: Rule, *, proved: dict[str, list[str]], tests: dict[str, list
         out += ["This rule is a documented parameter: it has no check of its own; the profile choices above "
                 "steer the model and the checks of other rules.", ""]
     else:
-        source = textwrap.dedent(inspect.getsource(rule.check))
+        check = inspect.unwrap(rule.check)  # the chapter's function, not the registry's exact-context wrapper
+        source = textwrap.dedent(inspect.getsource(check))
         lines = source.splitlines()
         first_def = next((i for i, line in enumerate(lines) if line.startswith(("def ", "async def "))), 0)
         source = "\n".join(lines[first_def:])  # the decorator repeats the metadata shown above
-        where = inspect.getsourcefile(rule.check) or ""
+        where = inspect.getsourcefile(check) or ""
         try:
             where = str(Path(where).resolve().relative_to(ROOT))
         except ValueError:

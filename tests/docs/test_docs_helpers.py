@@ -148,6 +148,8 @@ def test_rule_pages_say_who_runs_the_check_and_what_is_proved() -> None:
     assert "does not judge this rule" in text
     assert "audit/guide.md#3-what-the-audit-decides" in page("HM-LIQ-002") and "own implementation" in page("HM-LIQ-002")
     assert "The rulebook's own requirement" in page("HM-DET-001")
+    # the check shown is the chapter's function, from its chapter file (not the registry's wrapper around it)
+    assert "(`spec/rules/liquidation.py`)" in text and "def liquidation_execution(view" in text
 
 
 def test_out_of_scope_clauses_are_listed_with_their_reasons() -> None:
