@@ -400,14 +400,15 @@ def stop(oid: str, stop_price: str) -> dict:
     return action
 
 
-def variant(tmp_path: Path, name: str, **choices: tuple) -> str:
-    """A profile file: the seed with ``choices`` (name -> (value, status)) changed; its path."""
-    seed = json.loads((Path(__file__).parent.parent / "spec" / "profiles" / "seed.json").read_text())
-    seed["name"] = name
+def variant(tmp_path: Path, name: str, base: str | None = None, **choices: tuple) -> str:
+    """A profile file: ``base`` (a profile file; default the seed's) with ``choices`` (name -> (value, status))
+    changed; its path."""
+    raw = json.loads(Path(base or Path(__file__).parent.parent / "spec" / "profiles" / "seed.json").read_text())
+    raw["name"] = name
     for choice, (value, status) in choices.items():
-        seed["choices"][choice].update(value=value, status=status)
+        raw["choices"][choice] = {"value": value, "status": status, "source": "a test"}
     path = tmp_path / f"{name}.json"
-    path.write_text(json.dumps(seed))
+    path.write_text(json.dumps(raw))
     return str(path)
 
 

@@ -18,22 +18,12 @@ from typing import Any
 from hedgespec.spec.registry import StepView
 from hedgespec.spec.rulebook import get
 from test_check_strength import run as run_params  # the reference's steps, every check passing on each
+from test_check_strength import variant  # a profile file with some choices changed
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = json.loads((ROOT / "examples" / "cross_offset.json").read_text())
 OFFSET = str(ROOT / "examples" / "profiles" / "offset-hedged-first.json")
 OPENS = [{k: v for k, v in a.items() if k != "t"} for a in EXAMPLE["actions"][4:6]]  # 0.3 LONG, 0.1 SHORT at 60000
-
-
-def profile_file(tmp_path: Path, name: str, **choices: tuple[Any, str]) -> str:
-    """The offset-hedged-first example profile with ``choices`` (name -> (value, status)) changed; its path."""
-    raw = json.loads(Path(OFFSET).read_text())
-    raw["name"] = name
-    for choice, (value, status) in choices.items():
-        raw["choices"][choice] = {"value": value, "status": status, "source": "a test"}
-    path = tmp_path / f"{name}.json"
-    path.write_text(json.dumps(raw))
-    return str(path)
 
 
 def run(profile: str, actions: list[dict[str, Any]] | None = None) -> list[StepView]:
@@ -99,14 +89,14 @@ def test_a_clearance_fee_can_keep_the_pool_breached(tmp_path: Path) -> None:
     """With a clearance rate of 0.5 %: the offset's two fills pay 0.005 x 0.1 x 55400 = 27.7 each, so the
     equity left (68 - 55.4 = 12.6) is below the LONG's 44.32 and it is closed too. The check judges the fee
     where the rate is modelled, and leaves a restored-at-fee-0 pool undecided where it is open."""
-    fee = profile_file(tmp_path, "offset-fee", liquidation_clearance_fee_rate=("0.005", "modelled"))
+    fee = variant(tmp_path, base=OFFSET, name="offset-fee", liquidation_clearance_fee_rate=("0.005", "modelled"))
     views = run(fee)
     assert quantities(views[7]) == ("0", "0")
     view = views[7]
     restored = copy.deepcopy(view.after)
     restored["accounts"]["alice"]["positions"]["BTCUSDT"]["LONG"]["quantity"] = "0.2"
     assert violations(StepView(view.params, view.before, view.action, view.outcome, restored))
-    open_fee = profile_file(tmp_path, "offset-open-fee", liquidation_clearance_fee_rate=(None, "unconfirmed"))
+    open_fee = variant(tmp_path, base=OFFSET, name="offset-open-fee", liquidation_clearance_fee_rate=(None, "unconfirmed"))
     params = {**view.params, "profile": open_fee}
     for after in (view.after, restored):
         assert violations(StepView(params, view.before, view.action, view.outcome, after)) == []
@@ -129,7 +119,7 @@ def test_the_check_flags_each_wrong_extent() -> None:
 
 def test_the_check_does_not_decide_what_an_open_scope_leaves_open(tmp_path: Path) -> None:
     """Where the scope is open, either extent passes."""
-    open_scope = profile_file(tmp_path, "offset-open", cross_liquidation_scope=(None, "unconfirmed"))
+    open_scope = variant(tmp_path, base=OFFSET, name="offset-open", cross_liquidation_scope=(None, "unconfirmed"))
     offset_view, seed_view = run(OFFSET)[7], run("seed")[7]
     for view in (offset_view, seed_view):
         params = {**view.params, "profile": open_scope}
@@ -146,9 +136,9 @@ def test_random_walks_offset_and_close_pools_under_every_variant(tmp_path: Path)
     import random
 
     variants = {"offset": OFFSET,
-                "fee": profile_file(tmp_path, "w-fee", liquidation_clearance_fee_rate=("0.0005", "modelled")),
-                "at-or-below": profile_file(tmp_path, "w-trigger", liquidation_trigger=("at_or_below", "modelled")),
-                "larger-leg": profile_file(tmp_path, "w-larger", hedged_maintenance=("larger_leg", "modelled"))}
+                "fee": variant(tmp_path, base=OFFSET, name="w-fee", liquidation_clearance_fee_rate=("0.0005", "modelled")),
+                "at-or-below": variant(tmp_path, base=OFFSET, name="w-trigger", liquidation_trigger=("at_or_below", "modelled")),
+                "larger-leg": variant(tmp_path, base=OFFSET, name="w-larger", hedged_maintenance=("larger_leg", "modelled"))}
     for name, profile in variants.items():
         rng = random.Random(name)
         restored = closed_in_step = closed_later = 0
@@ -218,7 +208,7 @@ def test_a_clearance_fee_of_more_than_28_digits_is_judged_exactly(tmp_path: Path
             "brackets": [{"notional_floor": "0", "notional_cap": "0", "maintenance_rate": "0.02",
                           "maintenance_amount": "0", "max_leverage": "25"}]}
     rate, shared, breach = Decimal("0.01234567"), Decimal("20.19707539"), Decimal("50000.12345677")
-    profile = profile_file(tmp_path, "fine-fee", liquidation_clearance_fee_rate=(str(rate), "modelled"))
+    profile = variant(tmp_path, base=OFFSET, name="fine-fee", liquidation_clearance_fee_rate=(str(rate), "modelled"))
 
     def views(wallet: Decimal) -> list[StepView]:
         p = cross_params(profile, str(wallet), [fine], {"FINEUSDT": "58600"})

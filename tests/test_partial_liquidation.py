@@ -25,21 +25,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from proof_helpers import contract_of
 from test_check_strength import run as run_params  # the reference's steps, every check passing on each
+from test_check_strength import variant  # a profile file with some choices changed
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = json.loads((ROOT / "examples" / "partial_liquidation.json").read_text())
 PARTIAL = str(ROOT / "examples" / "profiles" / "partial-by-bracket.json")
-
-
-def profile_file(tmp_path: Path, name: str, **choices: tuple[str, str]) -> str:
-    """The partial-by-bracket example profile with ``choices`` (name -> (value, status)) changed; its path."""
-    raw = json.loads(Path(PARTIAL).read_text())
-    raw["name"] = name
-    for choice, (value, status) in choices.items():
-        raw["choices"][choice] = {"value": value, "status": status, "source": "a test"}
-    path = tmp_path / f"{name}.json"
-    path.write_text(json.dumps(raw))
-    return str(path)
 
 
 def run(profile: str, actions: list[dict[str, Any]] | None = None) -> list[StepView]:
@@ -106,7 +96,7 @@ def test_the_seed_closes_the_same_leg_in_full():
 
 def test_a_reduction_is_at_the_mark_under_the_bankruptcy_basis_and_the_full_close_is_not(tmp_path):
     """The reduction is a market close at the breaching mark; a close in full uses the basis (HM-LIQ-004)."""
-    path = profile_file(tmp_path, "partial-bankruptcy", liquidation_price_basis=("bankruptcy", "modelled"))
+    path = variant(tmp_path, base=PARTIAL, name="partial-bankruptcy", liquidation_price_basis=("bankruptcy", "modelled"))
     views = run(path)
     reduced = next(v for v in views if v.action.get("price") == "57200")
     assert [(f["quantity"], f["price"]) for f in fills(reduced)] == [("1.126", "57200")]
@@ -123,10 +113,10 @@ def test_a_reduction_is_at_the_mark_under_the_bankruptcy_basis_and_the_full_clos
 def test_a_clearance_fee_on_the_reduced_part_can_make_a_lower_bracket_too_little(tmp_path):
     """With a clearance rate of 0.0035, reducing to 0.874 costs 1.126 x 57200 x 0.0035 = 225.4252, and
     400 - 225.4252 = 174.5748 < 199.9712: no lower bracket is enough and the leg is closed in full."""
-    path = profile_file(tmp_path, "partial-fee", liquidation_clearance_fee_rate=("0.0035", "modelled"))
+    path = variant(tmp_path, base=PARTIAL, name="partial-fee", liquidation_clearance_fee_rate=("0.0035", "modelled"))
     reduced = next(v for v in run(path, EXAMPLE["actions"][:5]) if v.action.get("price") == "57200")
     assert [f["quantity"] for f in fills(reduced)] == ["2"]
-    cheaper = profile_file(tmp_path, "partial-small-fee", liquidation_clearance_fee_rate=("0.003", "modelled"))
+    cheaper = variant(tmp_path, base=PARTIAL, name="partial-small-fee", liquidation_clearance_fee_rate=("0.003", "modelled"))
     reduced = next(v for v in run(cheaper, EXAMPLE["actions"][:5]) if v.action.get("price") == "57200")
     assert [f["quantity"] for f in fills(reduced)] == ["1.126"]  # 400 - 193.2216 = 206.7784 >= 199.9712
 
@@ -140,7 +130,7 @@ def test_the_size_is_undecided_where_what_it_depends_on_is_not_modelled(tmp_path
     assert any("closed 1.2 of 2" in v for v in violations(deeper))
     for name, choices in {"extent-open": {"liquidation_extent": ("partial_by_bracket", "documented")},
                           "rate-open": {"liquidation_clearance_fee_rate": (None, "unconfirmed")}}.items():
-        params = {**reduced.params, "profile": profile_file(tmp_path, name, **choices)}
+        params = {**reduced.params, "profile": variant(tmp_path, base=PARTIAL, name=name, **choices)}
         assert violations(StepView(params, deeper.before, deeper.action, outcome, after)) == []
 
 
@@ -217,10 +207,10 @@ def test_random_walks_reduce_and_close_legs_under_every_liquidation_variant(tmp_
     import random
 
     variants = {"partial": PARTIAL,
-                "bankruptcy": profile_file(tmp_path, "w-bankruptcy", liquidation_price_basis=("bankruptcy", "modelled")),
-                "fee": profile_file(tmp_path, "w-fee", liquidation_clearance_fee_rate=("0.0005", "modelled")),
-                "at-or-below": profile_file(tmp_path, "w-trigger", liquidation_trigger=("at_or_below", "modelled")),
-                "wallet": profile_file(tmp_path, "w-wallet", isolated_liquidation_remainder=("wallet", "modelled"))}
+                "bankruptcy": variant(tmp_path, base=PARTIAL, name="w-bankruptcy", liquidation_price_basis=("bankruptcy", "modelled")),
+                "fee": variant(tmp_path, base=PARTIAL, name="w-fee", liquidation_clearance_fee_rate=("0.0005", "modelled")),
+                "at-or-below": variant(tmp_path, base=PARTIAL, name="w-trigger", liquidation_trigger=("at_or_below", "modelled")),
+                "wallet": variant(tmp_path, base=PARTIAL, name="w-wallet", isolated_liquidation_remainder=("wallet", "modelled"))}
     for name, profile in variants.items():
         rng = random.Random(name)
         reduced = closed_after_reduction = 0
@@ -321,7 +311,7 @@ def test_a_leg_a_stop_reduced_earlier_in_the_step_is_judged_as_it_stood_when_liq
     assert any("closed 1.1 of 1.9; a partial liquidation by bracket closes 1.026" in v
                for v in violations(StepView(view.params, view.before, view.action, outcome, view.after)))
     for extent in ("full", "partial_by_bracket"):
-        path = profile_file(tmp_path, f"sl-{extent}", liquidation_price_basis=("bankruptcy", "modelled"),
+        path = variant(tmp_path, base=PARTIAL, name=f"sl-{extent}", liquidation_price_basis=("bankruptcy", "modelled"),
                             liquidation_extent=(extent, "modelled"), liquidation_trigger=("below", "modelled"))
         view = stop_then_liquidation(path)  # run() asserts that every check passes on the reference
         outcome = copy.deepcopy(view.outcome)
@@ -337,8 +327,8 @@ def test_a_leg_a_stop_reduced_earlier_in_the_step_is_judged_as_it_stood_when_liq
 
 def test_a_reduction_at_the_mark_is_accepted_where_the_extent_is_open_and_the_basis_is_bankruptcy(tmp_path):
     """bybit-v5 and okx-v5 leave the extent open: a leg left partly open is not judged on the basis's price."""
-    modelled = profile_file(tmp_path, "b-modelled", liquidation_price_basis=("bankruptcy", "modelled"))
-    opened = profile_file(tmp_path, "b-open", liquidation_price_basis=("bankruptcy", "modelled"),
+    modelled = variant(tmp_path, base=PARTIAL, name="b-modelled", liquidation_price_basis=("bankruptcy", "modelled"))
+    opened = variant(tmp_path, base=PARTIAL, name="b-open", liquidation_price_basis=("bankruptcy", "modelled"),
                           liquidation_extent=("partial_by_bracket", "documented"))
     view = run(modelled, EXAMPLE["actions"][:5])[-1]
     assert [(f["quantity"], f["price"]) for f in fills(view)] == [("1.126", "57200")]
@@ -351,7 +341,7 @@ def test_a_first_bracket_leg_left_open_is_caught_whatever_the_clearance_rate(tmp
     where the profile leaves the clearance rate open (the size at a fee of 0 is the least any fee closes)."""
     actions = [market(1, "L", "BUY", "LONG", "0.5", "60000"), mark(2, "57500"), mark(3, "57100")]
     for name, rate in {"fee-modelled": ("0", "modelled"), "fee-open": (None, "unconfirmed")}.items():
-        path = profile_file(tmp_path, name, liquidation_clearance_fee_rate=rate)
+        path = variant(tmp_path, base=PARTIAL, name=name, liquidation_clearance_fee_rate=rate)
         view = run_params(bracket_params(path), actions)[-1]
         (fill,) = fills(view)
         assert fill["quantity"] == "0.5"
