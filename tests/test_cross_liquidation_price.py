@@ -17,7 +17,7 @@ from hedgespec.model.margin import cross_liquidation_price, maintenance_margin
 from hedgespec.model.positions import unrealized_pnl
 from hedgespec.model.state import Account, Bracket, Config, Leg
 from hedgespec.model.units import RATE_ONE
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 BRACKETS = (Bracket(0, 50_000 * 10**16, 4 * 10**5, 0, 125),
@@ -56,6 +56,7 @@ legs = st.tuples(st.integers(1, 400), st.integers(20_000, 80_000))  # (quantity 
 
 
 @settings(max_examples=300, deadline=None)
+@example(long=(1, 20000), short=None, other=None, other_side=1, other_mark=20000, wallet=200, hedged="both_legs")
 @given(long=st.one_of(st.none(), legs), short=st.one_of(st.none(), legs), other=st.one_of(st.none(), legs),
        other_side=st.sampled_from([1, -1]), other_mark=st.integers(20_000, 80_000),
        wallet=st.integers(0, 2_000_000), hedged=st.sampled_from(["both_legs", "larger_leg"]))
@@ -87,8 +88,9 @@ def test_shared_price_solves_the_pool_and_no_lower_price_does(long, short, other
                                      for b in BRACKETS[1:]})
     at_start = [pool_surplus(account, own, s, constant, hedged) for s in starts]
     if price is None:  # no positive root: one strict sign at every start and on the last, open-ended piece
+        # (the pool may vanish at 0 itself, e.g. a long whose wallet is exactly its cost: 0 is not a positive root)
         far = starts[-1] * 2 + 10**20
-        signs = {v > 0 for v in at_start} | {pool_surplus(account, own, Fraction(far), constant, hedged) > 0}
+        signs = {v > 0 for v in at_start if v != 0} | {pool_surplus(account, own, Fraction(far), constant, hedged) > 0}
         assert len(signs) == 1 and all(v != 0 for v in at_start[1:])
         return
     assert price > 0
