@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import operator
+import typing
 from collections.abc import Callable
 from typing import Any
 
@@ -303,11 +304,11 @@ def well_typed(action: object) -> str:
     cls = type(action)
     checks = _FIELD_TYPES.get(cls)
     if checks is None:
-        hints = {"int": int, "str": str, "bool": bool}
-        fields = dataclasses.fields(cls)  # type: ignore[arg-type]
-        names = tuple(f.name for f in fields)
-        getter = operator.attrgetter(*names)  # every action has ``t`` and at least one more field
-        checks = _FIELD_TYPES[cls] = (getter, tuple(hints[f.type] for f in fields), names)  # type: ignore[index]
+        hints = typing.get_type_hints(cls)  # int, str or bool, whether the annotations are strings or not
+        names = tuple(f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]
+        # every action has ``t`` and at least one more field, so the getter returns a tuple
+        getter: Callable[[Any], tuple[Any, ...]] = operator.attrgetter(*names)
+        checks = _FIELD_TYPES[cls] = (getter, tuple(hints[name] for name in names), names)
     getter, expected, names = checks
     values = getter(action)
     if tuple(map(type, values)) == expected:

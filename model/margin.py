@@ -8,10 +8,14 @@ from __future__ import annotations
 
 from fractions import Fraction
 from operator import attrgetter
+from typing import TYPE_CHECKING
 
 from .positions import HedgePair, unrealized_pnl
 from .state import CROSS, Account, Bracket, Config, Leg, LegSettings
 from .units import RATE_ONE, apply_rate_up, ceil_div
+
+if TYPE_CHECKING:
+    from .ledger import MutableAccount
 
 
 def initial_margin(abs_notional: int, leverage: int) -> int:
@@ -123,7 +127,7 @@ def settings_of(config: Config, account: Account, instrument: str, position_side
     return account.settings.get((instrument, position_side), config.default_settings)
 
 
-def order_margin(account: Account) -> int:
+def order_margin(account: Account | MutableAccount) -> int:
     """What the account's open orders hold: their initial margin and fee reservations."""
     orders = account.orders.values()
     return sum(map(_MARGIN_RESERVED, orders)) + sum(map(_FEE_RESERVED, orders))
@@ -133,7 +137,7 @@ _MARGIN_RESERVED = attrgetter("margin_reserved")
 _FEE_RESERVED = attrgetter("fee_reserved")
 
 
-def available_balance(config: Config, account: Account, mark_prices: dict[str, int]) -> int:
+def available_balance(config: Config, account: Account | MutableAccount, mark_prices: dict[str, int]) -> int:
     """What new orders, withdrawals and margin additions may use (MONEY).
 
     wallet - order reservations - initial margin of cross legs (at cost) + cross unrealized loss.

@@ -245,18 +245,18 @@ def match_resting(work: Work, instrument: str, price: int, quantity: int) -> Non
             if budget <= 0:
                 break
             account = work.current(account_id)
-            order = account.orders.get(order_id)
-            if order is None:  # cancelled by an earlier fill (its leg closed)
+            resting = account.orders.get(order_id)
+            if resting is None:  # cancelled by an earlier fill (its leg closed)
                 continue
-            fill_qty = min(budget, order.quantity)
-            if not order.opening:  # a closing order fills what its leg holds, in the direction that reduces it
-                held = account.leg(instrument, order.position_side).quantity
-                fill_qty = min(fill_qty, abs(held)) if (order.side == BUY) != (held > 0) else 0
+            fill_qty = min(budget, resting.quantity)
+            if not resting.opening:  # a closing order fills what its leg holds, in the direction that reduces it
+                held = account.leg(instrument, resting.position_side).quantity
+                fill_qty = min(fill_qty, abs(held)) if (resting.side == BUY) != (held > 0) else 0
                 if fill_qty == 0:
                     work.cancel(account_id, order_id, "leg_closed")
                     continue
             budget -= fill_qty
-            execute(work, account_id, order, fill_qty, order.price, "MAKER", "order")
+            execute(work, account_id, resting, fill_qty, resting.price, "MAKER", "order")
 
 
 def _stop_fires(order_type: str, direction: int, stop_price: int, price: int) -> bool:
@@ -321,9 +321,9 @@ def trigger_conditionals(work: Work, instrument: str, price: int) -> None:
     touched, accounts = work.touched, work.state.accounts
     waiting = []
     for account_id in work.config.account_ids:
-        for order in (touched.get(account_id) or accounts[account_id]).orders.values():
-            if order.order_type in CONDITIONAL_TYPES and order.instrument == instrument:
-                waiting.append((order.seq, account_id, order.order_id))
+        for candidate in (touched.get(account_id) or accounts[account_id]).orders.values():
+            if candidate.order_type in CONDITIONAL_TYPES and candidate.instrument == instrument:
+                waiting.append((candidate.seq, account_id, candidate.order_id))
     if not waiting:
         return
     waiting.sort()

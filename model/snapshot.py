@@ -59,7 +59,7 @@ def _rows(state: State, config: Config, account: Account, instrument: str) -> di
                     cross_price = (format_fraction(cross_liquidation_price(config, account, instrument,
                                                                            state.mark_prices), "price")
                                    if config.choices["cross_liquidation_price"] == "shared" else None)
-                liquidation = cross_price or None
+                liquidation = cross_price if isinstance(cross_price, str) else None
             else:
                 liquidation = format_fraction(isolated_liquidation_price(leg, inst.brackets), "price")
         rows[side] = {

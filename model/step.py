@@ -11,6 +11,9 @@ The chapters it calls: ``mode`` (switch guard), ``orders`` (admission, matching,
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from . import liquidation, orders, settlement
 from .actions import (
     AdjustMargin,
@@ -354,7 +357,7 @@ def _expire(work: Work, action: Expire) -> Outcome:
     return settlement.expire(work, action)
 
 
-_HANDLERS = {
+_HANDLERS: dict[type, Callable[[Work, Any], Outcome]] = {
     Deposit: _deposit,
     Withdraw: _withdraw,
     SetPositionMode: _set_position_mode,

@@ -195,8 +195,9 @@ def _validate_choice(where: str, name: str, raw: Any) -> Choice:
     if status == "unconfirmed" and value is None:
         pass
     elif spec.kind == "enum":
-        if value not in spec.allowed or type(value) is not type(spec.allowed[0]):
-            raise ProfileError(f"{where}: choices.{name}.value: must be one of {list(spec.allowed)}, got {value!r}")
+        allowed = spec.allowed or ()
+        if value not in allowed or type(value) is not type(allowed[0]):
+            raise ProfileError(f"{where}: choices.{name}.value: must be one of {list(allowed)}, got {value!r}")
     elif spec.kind == "int":
         if type(value) is not int or value < 0:
             raise ProfileError(f"{where}: choices.{name}.value: a non-negative integer is required, got {value!r}")
