@@ -125,10 +125,24 @@ def test_engine_schema_is_in_step_with_the_vector_schema_and_the_decimal_grammar
     vector = V.schema()
     assert engine["$defs"]["outcome"]["properties"]["kind"]["enum"] == \
         vector["$defs"]["step"]["properties"]["expect"]["properties"]["kind"]["enum"]
-    decimal = jsonschema.Draft202012Validator({**engine, "$ref": "#/$defs/decimal"})
-    for text in ["0", "-0.5", "50000", "1" * 20 + "." + "1" * 20, "1" * 21, "1e2", "+1", " 1", "1\n", "1.", ".5",
-                 "１", "0x10", ""]:
-        assert decimal.is_valid(text) == is_decimal_text(text), text
+    for schema in (engine, vector):
+        decimal = jsonschema.Draft202012Validator({"$defs": schema["$defs"], "$ref": "#/$defs/decimal"})
+        for text in ["0", "-0.5", "50000", "1" * 20 + "." + "1" * 20, "1" * 21, "1" * 25, "1e2", "+1", " 1", "1\n",
+                     "1.", ".5", "１", "٣", "0x10", ""]:
+            assert decimal.is_valid(text) == is_decimal_text(text), (schema["$id"], text)
+
+
+def test_an_order_event_with_an_undocumented_cause_is_refused() -> None:
+    """outcomes.md lists the order events' causes; the schema (and so the runner) holds engines to them."""
+    event = {"type": "order", "account": "a", "order_id": "o1", "status": "CANCELLED", "cause": "request",
+             "quantity": "0"}
+    outcome = {"kind": "accepted", "reason": None, "events": [event]}
+    assert shapes.problem(outcome, "outcome", "outcome") is None
+    for cause in ("request", "order", "trigger", "leg_closed", "trimmed", "liquidation", "expiry"):
+        assert shapes._reference("outcome").is_valid({**outcome, "events": [{**event, "cause": cause}]})
+    wrong = {**outcome, "events": [{**event, "cause": "whatever"}]}
+    assert not shapes._fast("outcome")(wrong) and not shapes._reference("outcome").is_valid(wrong)
+    assert "events[0].cause: 'whatever' is not one of" in shapes.problem(wrong, "outcome", "outcome")
 
 
 def test_check_functions_raise_malformed_with_the_path() -> None:
