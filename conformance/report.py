@@ -87,9 +87,11 @@ def verdict_line(report: dict[str, Any]) -> str:
     if dead is not None:
         return f"{line} (the engine could not be started: {dead})"
     d = s["differential"]
+    invalid = s["vectors"].get("invalid", 0)
     because = ([f"failing: {', '.join(s['blocking_rules'])}"] if s["blocking_rules"] else []) + \
         [f"{n} {what}{'s' if n != 1 else ''}" for n, what in ((d["engine_failures"], "engine failure"),
-                                                            (d["unexplained_divergences"], "unexplained divergence"))
+                                                            (d["unexplained_divergences"], "unexplained divergence"),
+                                                            (invalid, "invalid vector"))
          if n and s["verdict"] == "FAIL"]
     if because:
         line += f" ({'; '.join(because)})"
@@ -157,7 +159,9 @@ def to_text(report: dict[str, Any], width: int = 110) -> str:
     out.append("")
     out.append("rules: " + ", ".join(f"{n} {k}" for k, n in s["rules"].items()))
     v = s["vectors"]
-    out.append(f"vectors: {v['total']} ({v['passed']} passed, {v['failed']} failed, {v['unsupported']} unsupported)")
+    invalid = f" ({v['invalid']} invalid)" if v.get("invalid") else ""
+    out.append(f"vectors: {v['total']} ({v['passed']} passed, {v['failed']} failed{invalid}, "
+               f"{v['unsupported']} unsupported)")
     for vec in report["vectors"]:
         if vec["status"] != "passed":
             out.append(f"  {_vector_line(vec)}")  # whole: the point may be at the end

@@ -331,7 +331,7 @@ class Runner:
         else:
             corpus = V.load_corpus(root, None if cfg.vectors is not None else name)
         for path, problem in corpus.errors:
-            self.vector_results.append({"path": path, "id": None, "status": "failed",
+            self.vector_results.append({"path": path, "id": None, "status": "failed", "invalid": True,
                                         "reason": f"invalid vector: {problem}"})
         current = {r.id: r.digest for r in self.rulebook.rules}
         for vec in corpus.vectors:
@@ -839,7 +839,8 @@ def build_report(runner: Runner, config: RunConfig) -> dict[str, Any]:
     engine_failures = [f for f in runner.failures if f["category"] == "engine failure"]
     engine_failures += [{"vector": v["path"], "step": v.get("step"), "engine_failure": v["reason"]}
                         for v in runner.vector_results if v.get("engine_failure")]
-    status = 1 if blocking or unexplained or engine_failures else 0
+    invalid = sum(1 for v in runner.vector_results if v.get("invalid"))  # a file that could not be read as a vector
+    status = 1 if blocking or unexplained or engine_failures or invalid else 0
     must = [row["verdict"] for row in rules_out if row["level"] == "MUST"]
     must_rules = {"total": len(must), "checked": must.count("pass") + must.count("fail"),
                   "unsupported": must.count("unsupported"), "not exercised": must.count("not exercised")}
@@ -867,7 +868,7 @@ def build_report(runner: Runner, config: RunConfig) -> dict[str, Any]:
             "blocking_rules": blocking,
             "rules": counts,
             "must_rules": must_rules,  # how many MUST rules the verdict covers (checked: pass or fail)
-            "vectors": {**vec_counts, "total": len(runner.vector_results)},
+            "vectors": {**vec_counts, "total": len(runner.vector_results), "invalid": invalid},
             "differential": {"cases": runner.cases_run, "steps": runner.steps_run,
                              "cases_ended_at_missing_capability": runner.cases_cut,
                              # without liquidation the generator keeps mark moves and funding rates small
