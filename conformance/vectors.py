@@ -22,7 +22,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from hedgespec.conformance.world import LEG_FIELDS, diff, observable
+from hedgespec.conformance.world import LEG_FIELDS, diff, observable, pattern_problem
 from hedgespec.model import initial_state, snapshot, step
 from hedgespec.model.codec import InputError, action_from_json, outcome_to_json
 from hedgespec.spec import SPEC_VERSION
@@ -239,7 +239,30 @@ def load_vector(path: Path, root: Path) -> Vector:
     except (OSError, UnicodeDecodeError) as exc:
         raise VectorError(f"{rel}: cannot read: {exc}") from None
     validate(data, rel)
+    for i, entry in enumerate(data["steps"]):
+        found = _bad_pattern(entry.get("state"), f"steps[{i}].state")
+        if found is not None:
+            raise VectorError(f"{rel}: {found}")
     return Vector(rel, data)
+
+
+def _bad_pattern(value: Any, path: str) -> str | None:
+    """``"<place>: ..."`` for the first ``{"$pattern": ...}`` under ``value`` that cannot be used
+    (``world.pattern_problem``: not a regular expression, or one whose matching is not bounded), or None."""
+    if isinstance(value, dict):
+        if "$pattern" in value and len(value) == 1:
+            problem = pattern_problem(value["$pattern"])
+            return None if problem is None else f"{path}: $pattern {value['$pattern']!r:.80}: {problem}"
+        for key, sub in value.items():
+            found = _bad_pattern(sub, f"{path}.{key}")
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for i, sub in enumerate(value):
+            found = _bad_pattern(sub, f"{path}[{i}]")
+            if found is not None:
+                return found
+    return None
 
 
 @dataclass

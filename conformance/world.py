@@ -161,23 +161,109 @@ def diff(expected: Any, actual: Any, path: str = "", limit: int = 5) -> list[str
     """Where ``actual`` differs from ``expected`` (both JSON); at most ``limit`` lines.
 
     ``expected`` may hold patterns: ``{"$any": true}`` matches anything present,
-    ``{"$pattern": "regex"}`` a string matching the regex in full.
+    ``{"$pattern": "regex"}`` a string matching the regex in full (``pattern_problem`` bounds the regex, and a
+    value of more than ``PATTERN_VALUE_LIMIT`` characters matches none; either is a difference, never a hang).
     """
     out: list[str] = []
     _diff(expected, actual, path, out, limit)
     return out
 
 
-def _diff(expected: Any, actual: Any, path: str, out: list[str], limit: int) -> None:
+#: the longest value a ``$pattern`` is matched against (a longer one does not match, and the difference says so)
+PATTERN_VALUE_LIMIT = 100
+PATTERN_LIMIT = 200  # characters of a pattern
+#: the most ways a pattern may try to match one value (the product of each quantifier's and alternation's choices)
+PATTERN_COST_LIMIT = 10**7
+
+
+def pattern_problem(pattern: Any) -> str | None:
+    """Why ``pattern`` cannot be a vector's ``{"$pattern": ...}``, or None.
+
+    A pattern is a regular expression (Python's ``re``) matched in full against a value of at most
+    ``PATTERN_VALUE_LIMIT`` characters, restricted so that matching is bounded: no quantifier or
+    alternation inside a group repeated more than once (``(\\d+)+``: nested quantifiers), no back-reference
+    or lookaround, at most ``PATTERN_LIMIT`` characters, and few enough choices (three unbounded quantifiers
+    at most, say; ``-?\\d+(\\.\\d+)?`` is fine).
+    """
+    import re
+    from re import _constants as C  # noqa: N812
+    from re import _parser
+
+    if not isinstance(pattern, str):
+        return f"a string is required, got {type(pattern).__name__}"
+    if len(pattern) > PATTERN_LIMIT:
+        return f"at most {PATTERN_LIMIT} characters, got {len(pattern)}"
+    try:
+        tree = _parser.parse(pattern)
+    except (re.error, RecursionError, OverflowError) as exc:
+        return f"not a valid regular expression ({_short(str(exc))[1:-1]})"
+    repeats = (C.MAX_REPEAT, C.MIN_REPEAT, C.POSSESSIVE_REPEAT)
+    simple = (C.LITERAL, C.NOT_LITERAL, C.IN, C.ANY, C.AT)
+
+    def cost(items: Any, repeated: bool) -> int:
+        total = 1
+        for op, av in items:
+            if op in simple:
+                continue
+            if op in repeats:
+                low, high, sub = av
+                if repeated:
+                    raise ValueError("a quantifier inside a repeated group (nested quantifiers) is not allowed")
+                choices = min(high, PATTERN_VALUE_LIMIT) - min(low, PATTERN_VALUE_LIMIT) + 1
+                total *= choices * cost(sub, high > 1)
+            elif op is C.BRANCH:
+                if repeated:
+                    raise ValueError("an alternation inside a repeated group is not allowed")
+                total *= sum(cost(sub, repeated) for sub in av[1])
+            elif op is C.SUBPATTERN:
+                total *= cost(av[-1], repeated)
+            elif op is C.ATOMIC_GROUP:
+                total *= cost(av, repeated)
+            else:
+                raise ValueError("back-references, lookarounds and conditionals are not allowed")
+            if total > PATTERN_COST_LIMIT:
+                raise ValueError("too many ways to match (more than three unbounded quantifiers, say): "
+                                 "matching could take too long")
+        return total
+
+    try:
+        cost(tree, False)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def _pattern_mismatch(pattern: Any, actual: Any) -> str | None:
+    """Why ``actual`` does not match the vector's pattern (or the pattern cannot be used), or None."""
     import re
 
+    problem = pattern_problem(pattern)
+    if problem is not None:
+        return f"the vector's $pattern {_short(pattern)} cannot be used: {problem}"
+    if not isinstance(actual, str):
+        return f"expected /{_escaped(pattern)}/, got {_short(actual)}"
+    if len(actual) > PATTERN_VALUE_LIMIT:
+        return (f"expected /{_escaped(pattern)}/, got {_short(actual)} ({len(actual)} characters: a pattern matches "
+                f"at most {PATTERN_VALUE_LIMIT})")
+    if re.fullmatch(pattern, actual) is None:
+        return f"expected /{_escaped(pattern)}/, got {_short(actual)}"
+    return None
+
+
+def _escaped(text: str) -> str:
+    """``text`` with its control characters escaped (as ``repr`` does), without the quotes."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def _diff(expected: Any, actual: Any, path: str, out: list[str], limit: int) -> None:
     if len(out) >= limit:
         return
     if isinstance(expected, dict) and "$any" in expected and len(expected) == 1:
         return
     if isinstance(expected, dict) and "$pattern" in expected and len(expected) == 1:
-        if not isinstance(actual, str) or re.fullmatch(expected["$pattern"], actual) is None:
-            out.append(f"{path or '.'}: expected /{expected['$pattern']}/, got {actual!r}")
+        mismatch = _pattern_mismatch(expected["$pattern"], actual)
+        if mismatch is not None:
+            out.append(f"{path or '.'}: {mismatch}")
         return
     if isinstance(expected, dict) and isinstance(actual, dict):
         for key in expected:

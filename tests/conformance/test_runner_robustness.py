@@ -3,6 +3,8 @@ never a silent pass, never a process left behind."""
 
 from __future__ import annotations
 
+import json
+import time
 from pathlib import Path
 
 import pytest
@@ -38,3 +40,50 @@ def test_an_invalid_vector_exits_1_on_the_command_line(tmp_path: Path, monkeypat
     assert cli_main(["conform", "--vectors", "v", "--examples", "0"]) == 1
     out = capsys.readouterr().out
     assert "failed x.json: invalid vector: x.json" in out and out.splitlines()[-1].startswith("verdict: FAIL")
+
+
+# -- 2. a vector's $pattern: checked when loaded, matching bounded ---------------------------------------
+
+def _vector_with_wallet_pattern(vdir: Path, pattern: str) -> None:
+    data = json.loads(SEED_VECTOR.read_text())
+    data["steps"][0]["state"]["accounts"]["alice"]["wallet"] = {"$pattern": pattern}
+    vdir.mkdir(exist_ok=True)
+    (vdir / "x.json").write_text(json.dumps(data))
+
+
+@pytest.mark.parametrize(("pattern", "why"), [
+    ("(", "not a valid regular expression"),
+    ("(([0-9.]+)+)+x", "nested quantifiers"),
+    (r"(a)\1", "back-references"),
+    (r"\d*\d*\d*\d*\d*x", "too many ways to match"),
+])
+def test_an_unusable_pattern_makes_the_vector_invalid_naming_its_place(tmp_path: Path, pattern: str,
+                                                                       why: str) -> None:
+    _vector_with_wallet_pattern(tmp_path / "v", pattern)
+    with pytest.raises(V.VectorError) as err:
+        V.load_vector(tmp_path / "v" / "x.json", tmp_path / "v")
+    assert str(err.value).startswith(f"x.json: steps[0].state.accounts.alice.wallet: $pattern {pattern!r}: ")
+    assert why in str(err.value)
+    started = time.monotonic()
+    report = run(lambda: ReferenceAdapter("seed"), small(examples=0, run_vectors=True, vectors=tmp_path / "v"))
+    assert time.monotonic() - started < 30
+    assert report["vectors"][0]["reason"].startswith("invalid vector: x.json: steps[0].state.accounts.alice.wallet")
+    assert report["summary"]["verdict"] == "FAIL"
+
+
+def test_a_usable_pattern_still_matches(tmp_path: Path) -> None:
+    _vector_with_wallet_pattern(tmp_path / "v", r"98\d\d(\.\d+)?")
+    report = run(lambda: ReferenceAdapter("seed"), small(examples=0, run_vectors=True, vectors=tmp_path / "v"))
+    assert report["vectors"][0]["status"] == "passed", report["vectors"][0]
+
+
+def test_matching_is_bounded_even_for_a_pattern_never_loaded() -> None:
+    """``diff`` on data built in memory: an unusable pattern and a long value are differences, never a crash
+    or a hang."""
+    from hedgespec.conformance.world import diff
+
+    assert "cannot be used: not a valid regular expression" in diff({"w": {"$pattern": "("}}, {"w": "1"})[0]
+    started = time.monotonic()
+    assert "nested quantifiers" in diff({"w": {"$pattern": "(([0-9.]+)+)+x"}}, {"w": "1" * 5000})[0]
+    assert "(5000 characters: a pattern matches at most 100)" in diff({"w": {"$pattern": "1*"}}, {"w": "1" * 5000})[0]
+    assert time.monotonic() - started < 5
