@@ -11,7 +11,7 @@ import argparse
 import contextlib
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 DEFAULT_STEP_TIMEOUT = 10.0  # seconds a request may take (in process and over JSON lines alike)
 
@@ -62,9 +62,23 @@ def wrap_exception(exc: BaseException, op: str) -> EngineFailure:
     if isinstance(exc, _Overdue):  # the alarm went off just as the call returned
         return EngineFailure("timeout", f"{op}: no reply within the step timeout")
     if isinstance(exc, SystemExit):
-        return EngineFailure("died", f"{op}: the engine called sys.exit({exc.code!r})")
-    message = engine_text(str(exc).strip().splitlines()[0]) if str(exc).strip() else ""
+        return EngineFailure("died", f"{op}: the engine called sys.exit({readable(exc.code, repr)})")
+    text = readable(exc, str).strip()
+    message = engine_text(text.splitlines()[0]) if text else ""
     return EngineFailure("raised", f"{op}: {type(exc).__name__}{': ' + message if message else ''}")
+
+
+def readable(value: object, show: Callable[[object], object]) -> str:
+    """``show(value)`` (``str`` or ``repr``) of something an engine supplied, or "" when it cannot be read: a
+    ``__str__`` that raises or returns something other than a string (the failure is then named by the
+    exception's type alone). ``KeyboardInterrupt`` goes through."""
+    try:
+        text = show(value)
+    except KeyboardInterrupt:
+        raise
+    except BaseException:  # noqa: BLE001 - an engine's broken __str__ must not fail the run
+        return ""
+    return str.__str__(text) if isinstance(text, str) else ""
 
 
 class _Overdue(BaseException):

@@ -15,9 +15,11 @@ class EngineSpecError(ValueError):
 
 
 def _one_line(exc: BaseException) -> str:
+    from .failures import readable
+
     if isinstance(exc, SystemExit):
-        return f"SystemExit({exc.code!r})"
-    text = str(exc).strip()
+        return f"SystemExit({readable(exc.code, repr)})"
+    text = readable(exc, str).strip()  # "" when the exception's message cannot be read: its type names it
     return type(exc).__name__ + (f": {text.splitlines()[0]}" if text else "")
 
 

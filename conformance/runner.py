@@ -147,7 +147,7 @@ class Engine:
             self.failures += 1
             raise EngineFailure("malformed", f"apply: the outcome is a {type(outcome).__name__}, not an object")
         try:
-            _check_json_data(outcome, "apply", "outcome")
+            outcome = _plain_json_data(outcome, "apply", "outcome")
             check_outcome(outcome, "apply")
         except EngineFailure:
             self.failures += 1
@@ -160,7 +160,7 @@ class Engine:
             self.failures += 1
             raise EngineFailure("malformed", f"snapshot: a {type(snap).__name__}, not an object")
         try:
-            _check_json_data(snap, "snapshot", "snapshot")
+            snap = _plain_json_data(snap, "snapshot", "snapshot")
             check_snapshot(snap, "snapshot")
         except EngineFailure:
             self.failures += 1
@@ -177,6 +177,21 @@ def _settings_hint(params: dict[str, Any], problems: list[str]) -> str:
     if states and any(".margin_type: " in p or ".leverage: " in p for p in problems[:3]):
         return " (the vector states each leg's starting margin type and leverage in params leg_settings)"
     return ""
+
+
+def _plain_json_data(reply: dict[str, Any], op: str, root: str) -> dict[str, Any]:
+    """``reply`` checked (``_check_json_data``) and copied as plain JSON data (dict, list, str, int, bool, None):
+    what the rules read afterwards is the data, never the engine's own objects. A reply that cannot be inspected
+    (a dict subclass whose ``items`` or ``__eq__`` raises, say) is ``malformed``, naming the exception's type."""
+    try:
+        _check_json_data(reply, op, root)
+        plain: dict[str, Any] = json.loads(json.dumps(reply))
+    except (EngineFailure, KeyboardInterrupt):
+        raise
+    except BaseException as exc:  # noqa: BLE001 - a reply that fails when read fails the step, never the run
+        raise EngineFailure("malformed", f"{op}: the {root} cannot be inspected: reading it raised "
+                                         f"{type(exc).__name__}") from None
+    return plain
 
 
 def _check_json_data(reply: dict[str, Any], op: str, root: str) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conform_helpers import small
@@ -87,3 +88,80 @@ def test_matching_is_bounded_even_for_a_pattern_never_loaded() -> None:
     assert "nested quantifiers" in diff({"w": {"$pattern": "(([0-9.]+)+)+x"}}, {"w": "1" * 5000})[0]
     assert "(5000 characters: a pattern matches at most 100)" in diff({"w": {"$pattern": "1*"}}, {"w": "1" * 5000})[0]
     assert time.monotonic() - started < 5
+
+
+# -- 3. an engine exception or reply that cannot be read ----------------------------------------------
+
+class Unreadable(Exception):
+    def __str__(self) -> str:
+        return self.detail  # type: ignore[attr-defined, no-any-return]  # never set: str() raises
+
+
+class NotText(Exception):
+    def __str__(self) -> Any:
+        return 42
+
+
+class NoAttr(Exception):
+    """One whose ``__str__`` raises an exception that cannot be read either."""
+
+    def __str__(self) -> str:
+        raise Unreadable
+
+
+@pytest.mark.parametrize("error", [Unreadable, NotText, NoAttr])
+def test_an_exception_whose_message_cannot_be_read_is_raised_by_its_type(error: type[Exception]) -> None:
+    class Broken(ReferenceAdapter):
+        def apply(self, action: dict[str, Any]) -> dict[str, Any]:
+            raise error()
+
+    report = run(lambda: Broken("seed"), small(examples=1))
+    failure = report["engine_failures"][0]["engine_failure"]
+    assert failure == {"kind": "raised", "reason": f"apply: {error.__name__}"}
+    assert report["summary"]["verdict"] == "FAIL"
+    R.to_text(report)
+
+
+def test_a_factory_or_name_raising_an_unreadable_exception_is_a_start_failure() -> None:
+    def factory() -> Any:
+        raise Unreadable()
+
+    class BadName(ReferenceAdapter):
+        @property
+        def name(self) -> str:  # type: ignore[override]
+            raise NotText()
+
+    for build, op in ((factory, "start"), (lambda: BadName("seed"), "name and capabilities")):
+        report = run(build, small(examples=1))
+        failure = report["engine_failures"][0]["engine_failure"]
+        assert failure["kind"] == "start" and failure["reason"].endswith(f"{op}: {'Unreadable' if op == 'start' else 'NotText'}")
+        assert R.verdict_line(report).startswith("verdict: FAIL (the engine could not be started")
+
+
+class Hostile(dict):  # type: ignore[type-arg]
+    def __eq__(self, other: object) -> bool:
+        raise Unreadable()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def items(self) -> Any:
+        raise NotText()
+
+
+@pytest.mark.parametrize("op", ["apply", "snapshot"])
+def test_a_reply_that_cannot_be_inspected_is_malformed(op: str) -> None:
+    class Broken(ReferenceAdapter):
+        def apply(self, action: dict[str, Any]) -> dict[str, Any]:
+            outcome = super().apply(action)
+            return Hostile(outcome) if op == "apply" else outcome
+
+        def snapshot(self) -> dict[str, Any]:
+            snap = super().snapshot()
+            return Hostile(snap) if op == "snapshot" else snap
+
+    report = run(lambda: Broken("seed"), small(examples=1))
+    failure = report["engine_failures"][0]["engine_failure"]
+    root = "outcome" if op == "apply" else "snapshot"
+    assert failure["kind"] == "malformed"
+    assert failure["reason"].startswith(f"{op}: the {root} cannot be inspected: reading it raised "), failure
+    R.to_text(report)
