@@ -90,7 +90,8 @@ LONGEST_STEP_TIMEOUT = 10.0**6  # seconds; a longer timeout is this one (the pla
 
 
 def step_timeout_seconds(text: str) -> float:
-    """A ``--timeout`` argument: a positive, finite number of seconds (argparse's error otherwise)."""
+    """A ``--timeout`` argument: a positive number of seconds, finite as a float too (argparse's error otherwise,
+    exit status 2); one beyond ``LONGEST_STEP_TIMEOUT`` is taken as that one where it is used."""
     from decimal import Decimal, InvalidOperation
 
     try:
@@ -99,7 +100,10 @@ def step_timeout_seconds(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
     if not value.is_finite() or value <= 0:
         raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
-    return float(value)  # a timeout, not money
+    seconds = float(value)  # a timeout, not money
+    if seconds == float("inf"):  # 1e309: finite as a decimal, not as a float
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds (at most 10^6 are used), got {text!r}")
+    return seconds
 
 
 @contextlib.contextmanager

@@ -51,7 +51,7 @@ from typing import IO, Any
 
 from hedgespec.jsonio import lone_surrogate_at, lone_surrogate_in, too_long_number
 
-from .failures import DEFAULT_STEP_TIMEOUT, EngineFailure, engine_text, wrap_exception
+from .failures import DEFAULT_STEP_TIMEOUT, LONGEST_STEP_TIMEOUT, EngineFailure, engine_text, wrap_exception
 from .loading import declared_capabilities
 
 PROTOCOL = "hedgespec-engine/1"
@@ -163,8 +163,9 @@ class JsonLinesAdapter:
         self.argv = shlex.split(cmd) if isinstance(cmd, str) else list(cmd)
         if not self.argv:
             raise ValueError("engine command: empty")
-        self.timeout = timeout
-        self.startup_timeout = startup_timeout if startup_timeout is not None else max(timeout, 30.0)
+        self.timeout = min(timeout, LONGEST_STEP_TIMEOUT)  # the platform's timers have a range
+        self.startup_timeout = min(startup_timeout if startup_timeout is not None else max(timeout, 30.0),
+                                   LONGEST_STEP_TIMEOUT)
         self.cwd = cwd
         self.env = env
         self.name = "?"

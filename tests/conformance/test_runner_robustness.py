@@ -4,6 +4,7 @@ never a silent pass, never a process left behind."""
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,10 @@ from hedgespec.conformance import report as R
 from hedgespec.conformance import vectors as V
 from hedgespec.conformance.adapter import ReferenceAdapter
 from hedgespec.conformance.cli import main as cli_main
+from hedgespec.conformance.failures import LONGEST_STEP_TIMEOUT
+from hedgespec.conformance.jsonl import JsonLinesAdapter
 from hedgespec.conformance.runner import run
+from hedgespec.conformance.world import default_params
 
 SEED_VECTOR = V.builtin_root() / "seed" / "scenario" / "adjust-margin.json"
 
@@ -165,3 +169,23 @@ def test_a_reply_that_cannot_be_inspected_is_malformed(op: str) -> None:
     assert failure["kind"] == "malformed"
     assert failure["reason"].startswith(f"{op}: the {root} cannot be inspected: reading it raised "), failure
     R.to_text(report)
+
+
+# -- 4. --timeout: a float that is not finite is refused; a long one is the longest the timers take ----------
+
+SERVE_REFERENCE = [sys.executable, "-m", "hedgespec.conformance.jsonl", "hedgespec.conformance.adapter:ReferenceAdapter",
+                   "seed"]
+
+
+def test_a_timeout_that_overflows_a_float_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main(["conform", "--examples", "1", "--timeout", "1e309"])
+    assert exit_info.value.code == 2
+    assert "--timeout: must be a finite number of seconds" in capsys.readouterr().err
+
+
+def test_a_json_lines_engine_takes_a_very_long_timeout() -> None:
+    with JsonLinesAdapter(SERVE_REFERENCE, timeout=1e10) as adapter:
+        assert adapter.timeout == LONGEST_STEP_TIMEOUT
+        adapter.reset(json.loads(json.dumps(default_params("seed"))))
+        assert adapter.snapshot()["accounts"]
