@@ -730,7 +730,8 @@ class Auditor:
         bad = (self.mode == "HEDGE" and side not in OTHER) or (self.mode == "ONE_WAY" and side in OTHER)
         if bad:
             self._find(R.POSITION_SIDE_MATCHES_MODE,
-                       f"{what} with position side {side} accepted in {self.mode} mode",
+                       f"{what} with position side {side} accepted in {self.mode} mode" if side is not None
+                       else f"{what} without a position side (null) accepted in {self.mode} mode",
                        rec["t"], [where], code=rec.get("code"))
             return False
         self.decided[R.POSITION_SIDE_MATCHES_MODE] += 1
@@ -1044,10 +1045,19 @@ class Auditor:
         if fee is None or rec["liquidity"] is None:
             self._cannot(R.FEES, "fill without fee or maker/taker flag", "the fill's fee and maker/taker flag", where)
             return
-        if self.settle_asset is None or rec["fee_asset"] != self.settle_asset:
-            self._cannot(R.FEES, f"fee paid in {rec['fee_asset']}, not in the settle asset {self.settle_asset}",
-                         f"the {rec['fee_asset']}/{self.settle_asset} conversion rate the venue applied at each fill",
-                         where)
+        settle, fee_asset = self.settle_asset, rec["fee_asset"]
+        if settle is None or fee_asset != settle:
+            paid = "fee without its asset (fee_asset null)" if fee_asset is None else f"fee paid in {fee_asset}"
+            if settle is None:  # the trace names no settle asset: say which part of it is missing
+                missing = "no meta record" if self.meta is None else "its meta record has no settle_asset"
+                self._cannot(R.FEES, f"{paid}; the trace declares no settle asset ({missing})",
+                             "the settle asset (meta.settle_asset, on a meta record as the trace's first line)", where)
+            elif fee_asset is None:
+                self._cannot(R.FEES, f"{paid}, not known to be in the settle asset {settle}",
+                             "the fill's fee asset (fee_asset)", where)
+            else:
+                self._cannot(R.FEES, f"{paid}, not in the settle asset {settle}",
+                             f"the {fee_asset}/{settle} conversion rate the venue applied at each fill", where)
             return
         notional = rec["quantity"] * rec["price"]
         low, high = fee - self.money_tol, fee + self.money_tol  # the rate lies in [low, high] / notional

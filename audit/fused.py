@@ -66,7 +66,7 @@ class FillLine(msgspec.Struct, tag="fill", tag_field="type", forbid_unknown_fiel
     fee_asset: Name
     realized_pnl: str
     liquidity: Literal["MAKER", "TAKER"]
-    order_id: str | None | msgspec.UnsetType = msgspec.UNSET
+    order_id: Name | None | msgspec.UnsetType = msgspec.UNSET  # non-empty, as the reference's nullable(STR)
 
 
 class FundingLine(msgspec.Struct, tag="funding", tag_field="type", forbid_unknown_fields=True, gc=False):

@@ -81,7 +81,7 @@ def _provenance_lines(p: dict[str, Any]) -> list[tuple[str, str]]:
         ("spec", str(p["spec_version"])),
         ("trace format", f"v{p['trace_format']}"),
         ("profile", f"{p['profile']} ({p['profile_digest']})"),
-        ("venue", str(p.get("venue"))),
+        ("venue", "not declared (the trace has no meta record)" if p.get("venue") is None else str(p["venue"])),
         ("trace", f"{p['trace']} sha256:{p['trace_sha256']}"),
     ]
     for item in p.get("inputs", []):

@@ -108,14 +108,25 @@ def entry_precision(text: str) -> str:
     return text
 
 
+def _position_side(d: dict[str, Any]) -> str:
+    """A row's ``positionSide``: ``BOTH`` (one-way mode) only when the field is absent or null; an empty or
+    other value is an error, never read as ``BOTH``."""
+    value = d.get("positionSide")
+    if value is None:
+        return "BOTH"
+    if type(value) is not str or value not in ("LONG", "SHORT", "BOTH"):
+        raise RowError(f"positionSide: expected LONG|SHORT|BOTH, got {value!r:.40}")
+    return value
+
+
 def _fill(b: Builder, row: Row, t_default: int | None = None) -> None:
     d = row.data
     commission = text_decimal(d, "commission")
     assert commission is not None
     side = text_str(d, "side")
-    position_side = text_str(d, "positionSide", required=False) or "BOTH"
-    if side not in ("BUY", "SELL") or position_side not in ("LONG", "SHORT", "BOTH"):
-        raise RowError(f"side/positionSide: expected BUY|SELL and LONG|SHORT|BOTH, got {side!r}/{position_side!r}")
+    position_side = _position_side(d)
+    if side not in ("BUY", "SELL"):
+        raise RowError(f"side: expected BUY|SELL, got {side!r:.40}")
     maker = d.get("maker")
     if not isinstance(maker, bool):
         raise RowError(f"maker: expected true or false, got {maker!r}")
@@ -157,11 +168,9 @@ def _income(b: Builder, row: Row, t_default: int | None = None) -> None:
 def position_row(d: dict[str, Any]) -> tuple[str, str, Decimal, Decimal | None]:
     """(symbol, position side, size magnitude, entry price) of a positionRisk row; checks the sign."""
     symbol = text_str(d, "symbol")
-    side = text_str(d, "positionSide", required=False) or "BOTH"
+    side = _position_side(d)
     amount = text_decimal(d, "positionAmt")
     assert symbol is not None and amount is not None
-    if side not in ("LONG", "SHORT", "BOTH"):
-        raise RowError(f"positionSide: expected LONG|SHORT|BOTH, got {side!r}")
     if (side == "SHORT" and amount > 0) or (side == "LONG" and amount < 0):
         raise RowError(f"positionAmt {amount} has the wrong sign for a {side} row (SHORT rows are negative)")
     entry = text_decimal(d, "entryPrice", required=False)

@@ -78,6 +78,18 @@ def _leg_from_info(info: Any) -> str | None:
 
 
 _Ctx = ContractSizes
+LIQUIDITY = {"maker": "MAKER", "taker": "TAKER"}
+
+
+def _object(d: dict[str, Any], key: str) -> dict[str, Any]:
+    """A nested object of a unified row (``info``, ``fee``): empty when absent or null, an error when not an object."""
+    value = d.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise RowError(f"{key}: expected an object, got {type(value).__name__} {value!r:.40}")
+    return value
+
 
 def _trade(ctx: _Ctx, b: Builder, row: Row) -> None:
     d = row.data
@@ -86,17 +98,24 @@ def _trade(ctx: _Ctx, b: Builder, row: Row) -> None:
     side = text_str(d, "side")
     if side not in ("buy", "sell"):
         raise RowError(f"side: expected buy or sell, got {side!r}")
-    info = d.get("info") if isinstance(d.get("info"), dict) else {}
+    info = _object(d, "info")
     position_side = _leg_from_info(info)
     if position_side is None:
         raise RowError("cannot tell the leg: no positionSide/posSide in info (ccxt's unified trade has none)")
     amount = text_decimal(d, "amount")
-    price = text_decimal(info, "price", required=False) or text_decimal(d, "price")
+    # both prices are read when given (a malformed one is an error, never passed over); the raw info text is kept
+    unified_price = text_decimal(d, "price", required=info.get("price") in (None, ""))
+    price = text_decimal(info, "price", required=False) or unified_price
     assert amount is not None and price is not None
-    fee = d.get("fee") if isinstance(d.get("fee"), dict) else {}
+    fee = _object(d, "fee")
     fee_cost = text_decimal(fee, "cost", required=False)
     pnl = next((text_decimal(info, k) for k in PNL_KEYS if info.get(k) not in (None, "")), None)
-    liquidity = {"maker": "MAKER", "taker": "TAKER"}.get(str(d.get("takerOrMaker")))
+    taker_or_maker = d.get("takerOrMaker")
+    liquidity = None  # absent or null: not known
+    if taker_or_maker is not None:
+        if type(taker_or_maker) is not str or taker_or_maker not in LIQUIDITY:
+            raise RowError(f"takerOrMaker: expected maker or taker, got {taker_or_maker!r:.40}")
+        liquidity = LIQUIDITY[taker_or_maker]
     settle = settle_of(symbol)
     if settle:
         ctx.settle.add(settle)
@@ -114,6 +133,8 @@ def position_row(ctx: _Ctx, d: dict[str, Any], b: Builder) -> tuple[str, str, De
         raise RowError(f"contracts {contracts} is negative (ccxt reports sizes as positive with a side)")
     side = d.get("side")
     hedged = d.get("hedged")
+    if hedged is not None and not isinstance(hedged, bool):
+        raise RowError(f"hedged: expected true or false, got {hedged!r:.40}")
     if contracts and side not in ("long", "short"):
         raise RowError(f"side: expected long or short for an open position, got {side!r}")
     size = text_decimal(d, "contractSize", required=False)
@@ -136,6 +157,9 @@ def _position(ctx: _Ctx, b: Builder, row: Row, t_default: int | None) -> None:
         raise RowError("no timestamp and the file has no snapshot time ({\"time\": ms, \"data\": [...]})")
     t = text_int({"timestamp": t}, "timestamp")
     margin = d.get("marginMode")
+    if margin is not None and margin not in ("isolated", "cross"):
+        b.note("position rows with a marginMode other than isolated or cross: margin type left out",
+               f"{margin!r:.40}")
     b.add("position", t, row, f"{symbol}:{side}:{t}", instrument=symbol, position_side=side, quantity=qty,
           entry_price=entry, mark_price=text_decimal(d, "markPrice", required=False) or None,
           unrealized_pnl=text_decimal(d, "unrealizedPnl", required=False) if qty else None,
@@ -148,9 +172,9 @@ def _funding(ctx: _Ctx, b: Builder, row: Row) -> None:
     t = text_int(d, "timestamp")
     venue_ident = text_id(d, "id", required=False)
     ident = venue_ident or f"{symbol}:{t}:{row.index}"
-    b.add("funding", t, row, f"funding:{ident}", venue_id=venue_ident is not None, instrument=symbol, position_side=_leg_from_info(d.get("info"))
-          if _leg_from_info(d.get("info")) != "BOTH" else None, amount=text_decimal(d, "amount"),
-          asset=text_str(d, "code"))
+    leg = _leg_from_info(_object(d, "info"))
+    b.add("funding", t, row, f"funding:{ident}", venue_id=venue_ident is not None, instrument=symbol,
+          position_side=leg if leg != "BOTH" else None, amount=text_decimal(d, "amount"), asset=text_str(d, "code"))
 
 
 def build(args: Any) -> tuple[Builder, dict[str, Any], dict[str, Any] | None]:
