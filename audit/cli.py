@@ -248,7 +248,7 @@ def run_audit(args: argparse.Namespace) -> int:
     from hedgespec.spec.profiles import ProfileError, load_profile
 
     try:
-        profile = load_profile(args.profile or "seed")
+        profile = load_profile("seed" if args.profile is None else args.profile)
     except ProfileError as exc:
         print(f"hedgespec audit: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -241,7 +241,7 @@ def render_header(scenario: Scenario, profile: Profile) -> list[str]:
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.file)
-    state = scenario_state(scenario, load_profile(args.profile) if args.profile else None)
+    state = scenario_state(scenario, None if args.profile is None else load_profile(args.profile))
     profile = state.config.profile
     out = sys.stdout
     counts = {"accepted": 0, "rejected": 0, "unchanged": 0, "partially_applied": 0}

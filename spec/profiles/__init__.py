@@ -22,12 +22,17 @@ from pathlib import Path
 from typing import Any
 
 from hedgespec.spec.numbers import is_decimal_text
+from hedgespec.spec.reasons import REASON_CLASSES
 
 from hedgespec import jsonio
 
 PROFILE_FORMAT = "1"
 RATE_ATOM = Decimal("0.00000001")  # rates are read in 1e-8 steps (hedgespec.model.units.RATE)
 STATUSES = ("modelled", "documented", "unconfirmed")
+#: a reason code entry's status: stated in the venue's documentation, seen in user reports, or not established
+REASON_CODE_STATUSES = ("documented", "observed", "unconfirmed")
+REASON_CODE_FIELDS = ("code", "message", "status", "source", "note", "observed")
+OBSERVED_FIELDS = ("code", "message", "source")
 
 
 @dataclass(frozen=True)
@@ -211,6 +216,66 @@ def _validate_choice(where: str, name: str, raw: Any) -> Choice:
     return Choice(value=value, status=status, source=source, note=note)
 
 
+def _code_field(at: str, key: str, value: Any, *, code: bool) -> None:
+    """A reason code entry's ``code`` (a non-empty string) or ``message`` (a string), either of them null."""
+    if value is not None and (not isinstance(value, str) or (code and not value.strip())):
+        kind = "a non-empty string" if code else "a string"
+        raise ProfileError(f"{at}.{key}: {kind} or null is required, got {value!r:.60}")
+
+
+def _validate_reason_codes(where: str, raw: Any) -> dict[str, Any]:
+    """The venue's code and message for each reason class it maps: ``{"CLASS": {"code", "message", "status",
+    "source", optional "note", optional "observed": {"code", "message", "source"}}}`` (what the venue
+    comparison publishes). A documented or observed entry has a code; only an unconfirmed one may leave it null."""
+    if not isinstance(raw, dict):
+        raise ProfileError(f"{where}: reason_codes: an object is required")
+    for reason, entry in raw.items():
+        at = f"{where}: reason_codes.{reason:.60}"
+        if reason not in REASON_CLASSES:
+            raise ProfileError(f"{at}: unknown reason class (known: {', '.join(REASON_CLASSES)})")
+        if not isinstance(entry, dict):
+            raise ProfileError(f"{at}: expected an object with code, message, status, source, got "
+                               f"{type(entry).__name__}")
+        for key in entry:
+            if key not in REASON_CODE_FIELDS:
+                raise ProfileError(f"{at}.{key:.60}: unknown field (known: {', '.join(REASON_CODE_FIELDS)})")
+        for key in ("code", "message", "status", "source"):
+            if key not in entry:
+                raise ProfileError(f"{at}: missing field {key!r}")
+        status = entry["status"]
+        if status not in REASON_CODE_STATUSES or type(status) is not str:
+            raise ProfileError(f"{at}.status: must be one of {REASON_CODE_STATUSES}, got {status!r:.60}")
+        source = entry["source"]
+        if not isinstance(source, str) or not source.strip():
+            raise ProfileError(f"{at}.source: a non-empty string is required, got {source!r:.60}")
+        _code_field(at, "code", entry["code"], code=True)
+        _code_field(at, "message", entry["message"], code=False)
+        if entry["code"] is None and status != "unconfirmed":
+            raise ProfileError(f"{at}.code: a {status} entry needs the venue's code (only an unconfirmed one "
+                               "may have null)")
+        if not isinstance(entry.get("note", ""), str):
+            raise ProfileError(f"{at}.note: a string is required, got {entry['note']!r:.60}")
+        if "observed" in entry:
+            observed = entry["observed"]
+            if not isinstance(observed, dict):
+                raise ProfileError(f"{at}.observed: expected an object with code, message, source, got "
+                                   f"{type(observed).__name__}")
+            for key in observed:
+                if key not in OBSERVED_FIELDS:
+                    raise ProfileError(f"{at}.observed.{key:.60}: unknown field (known: {', '.join(OBSERVED_FIELDS)})")
+            for key in OBSERVED_FIELDS:
+                if key not in observed:
+                    raise ProfileError(f"{at}.observed: missing field {key!r}")
+            _code_field(f"{at}.observed", "code", observed["code"], code=True)
+            if observed["code"] is None:
+                raise ProfileError(f"{at}.observed.code: the observed code is required")
+            _code_field(f"{at}.observed", "message", observed["message"], code=False)
+            if not isinstance(observed["source"], str) or not observed["source"].strip():
+                raise ProfileError(f"{at}.observed.source: a non-empty string is required, got "
+                                   f"{observed['source']!r:.60}")
+    return raw
+
+
 def _text(raw: dict[str, Any], key: str, default: str, where: str) -> str:
     value = raw.get(key, default)
     if not isinstance(value, str):
@@ -248,9 +313,7 @@ def parse_profile(raw: Any, where: str) -> Profile:
     for n in merged:
         if n not in CHOICE_BY_NAME:
             raise ProfileError(f"{where}: choices.{n}: unknown choice")
-    reason_codes = raw.get("reason_codes", {})
-    if not isinstance(reason_codes, dict):
-        raise ProfileError(f"{where}: reason_codes: an object is required")
+    reason_codes = _validate_reason_codes(where, raw.get("reason_codes", {}))
     out_of_scope = raw.get("out_of_scope", [])
     if not isinstance(out_of_scope, list) or not all(isinstance(x, str) for x in out_of_scope):
         raise ProfileError(f"{where}: out_of_scope: a list of strings is required")
@@ -291,6 +354,9 @@ def load_profile(name_or_path: str) -> Profile:
     """A built-in profile by name, or a profile file by path. Raises ProfileError naming the place."""
     if name_or_path in _CACHE:
         return _CACHE[name_or_path]
+    if not name_or_path.strip():  # never "no profile given" (the default): a name was given, and it is blank
+        empty = "an empty profile name" if not name_or_path else "a blank profile name (spaces only)"
+        raise ProfileError(f"{empty}: give a built-in profile ({', '.join(builtin_profile_names())}) or a profile file")
     if name_or_path in builtin_profile_names():
         where = f"{name_or_path}.json (built-in profile)"
         raw = _raw_builtin(name_or_path)
