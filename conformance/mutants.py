@@ -633,6 +633,112 @@ def _pool_judged_again(verdict: bool):
     return patch
 
 
+def _resting_fills_other_leg(original):
+    """A resting order filled by a market trade on the opposite leg of its account where its side reduces that
+    leg (a BUY LONG order closing the SHORT): the netting a hedge-mode engine must not do."""
+    def execute(work, account_id, order, quantity, price, liquidity, cause):
+        if liquidity == "MAKER" and order.position_side in ("LONG", "SHORT"):
+            other = "SHORT" if order.position_side == "LONG" else "LONG"
+            held = work.current(account_id).leg(order.instrument, other).quantity
+            if held and (order.side == "BUY") == (held < 0):
+                order = order._replace(position_side=other, opening=False)
+        return original(work, account_id, order, quantity, price, liquidity, cause)
+    return execute
+
+
+def _pnl_unbooked(action, before, outcome, after):
+    """A cross leg's realized PnL never reaches the wallet: the REALIZED_PNL entry is left out, and the wallet
+    (and so the available balance) lacks it, so the ledger still reconciles."""
+    kept = []
+    for e in outcome["events"]:
+        if e["type"] == "ledger" and e["kind"] == "REALIZED_PNL" and e["bucket"] == "wallet":
+            acc = after["accounts"][e["account"]]
+            for field in ("wallet", "available_balance"):
+                acc[field] = _s(_d(acc[field]) - _d(e["amount"]))
+            continue
+        kept.append(e)
+    outcome["events"] = kept
+
+
+def _triggered_not_filled(original):
+    """A fired conditional order is reported TRIGGERED and removed, but never fills its leg."""
+    def execute(work, account_id, order, quantity, price, liquidity, cause):
+        if cause == "trigger":
+            work.account(account_id).pop_order(order.order_id)
+            return None
+        return original(work, account_id, order, quantity, price, liquidity, cause)
+    return execute
+
+
+def _resting_overfilled(original):
+    """A resting order traded through fills twice its remaining quantity (the trade has enough for it)."""
+    def execute(work, account_id, order, quantity, price, liquidity, cause):
+        if liquidity == "MAKER":
+            quantity = 2 * order.quantity
+        return original(work, account_id, order, quantity, price, liquidity, cause)
+    return execute
+
+
+def _second_stop_skipped(original):
+    """Of the stops of one leg whose trigger holds at one price, only the first fires; the leg stays open."""
+    fired: set[tuple[str, str]] = set()  # the patch is made afresh for every step
+
+    def stop_triggered(order, direction, price):
+        if not original(order, direction, price):
+            return False
+        if (order.instrument, order.position_side) in fired:
+            return False
+        fired.add((order.instrument, order.position_side))
+        return True
+    return stop_triggered
+
+
+def _mixed_cost_drift(original):
+    """A reducing fill releases five money units more cost basis than its share (the realized PnL it reports
+    is still right): a leg opened and reduced in one step ends with the wrong entry price."""
+    def reduce_leg(leg, signed_quantity, price, fee):
+        new_leg, realized, released = original(leg, signed_quantity, price, fee)
+        if new_leg.quantity:
+            new_leg = new_leg._replace(cost_basis=new_leg.cost_basis - (5 * 10**8 if leg.quantity > 0 else -5 * 10**8))
+        return new_leg, realized, released
+    return reduce_leg
+
+
+def _crossing_limit_as_maker(original):
+    """A limit order that crosses the last trade on arrival is filled as maker, at the maker fee."""
+    def execute(work, account_id, order, quantity, price, liquidity, cause):
+        if liquidity == "TAKER" and order.order_type == "LIMIT":
+            liquidity = "MAKER"
+        return original(work, account_id, order, quantity, price, liquidity, cause)
+    return execute
+
+
+def _funding_all_from_margin(original):
+    """An isolated leg's funding payment is taken wholly from its margin, though the profile takes it from the
+    wallet first (wallet_then_margin)."""
+    def funding_buckets(work, account_id, symbol, side, amount, isolated, source):
+        if isolated and amount < 0 and source == "wallet_then_margin":
+            return [("isolated_margin", amount)]
+        return original(work, account_id, symbol, side, amount, isolated, source)
+    return funding_buckets
+
+
+def _funding_other_instrument(action, before, outcome, after):
+    """A funding event also charges the account's open legs of another instrument."""
+    if action.get("kind") != "funding" or outcome["kind"] != "accepted":
+        return
+    for account, acc in before["accounts"].items():
+        for symbol, sides in acc["positions"].items():
+            for side, leg in sides.items():
+                if symbol != action["instrument"] and _d(leg["quantity"]) != 0:
+                    outcome["events"] += [
+                        {"type": "funding", "account": account, "instrument": symbol, "position_side": side,
+                         "quantity": leg["quantity"], "mark_price": before["mark_prices"].get(symbol, "1"),
+                         "rate": action["rate"], "amount": "-0.5"},
+                        {"type": "ledger", "account": account, "instrument": symbol, "position_side": side,
+                         "kind": "FUNDING", "bucket": "wallet", "amount": "-0.5"}]
+
+
 def _no_op(action, before, outcome, after):
     return None
 
@@ -784,6 +890,24 @@ DIRECTED_MUTANTS: list[Mutant] = [
            patches=(("hedgespec.model.liquidation", "cross_pool", _pool_judged_again(True)),)),
     Mutant("offset-then-stop", "HM-LIQ-005", "after offsetting its hedged legs, a pool still breached keeps the "
            "legs left", _no_op, patches=(("hedgespec.model.liquidation", "cross_pool", _pool_judged_again(False)),)),
+    Mutant("resting-fills-other-leg", "HM-ORD-002", "a resting order traded through fills on the opposite leg, "
+           "reducing it", _no_op, patches=(("hedgespec.model.orders", "execute", _resting_fills_other_leg),)),
+    Mutant("pnl-unbooked", "HM-MARG-003", "a cross leg's realized PnL is never booked to the wallet", _pnl_unbooked),
+    Mutant("triggered-not-filled", "HM-STOP-001", "a fired stop is reported triggered but never fills", _no_op,
+           patches=(("hedgespec.model.orders", "execute", _triggered_not_filled),)),
+    Mutant("resting-overfilled", "HM-ORD-006", "a resting order fills twice its quantity", _no_op,
+           patches=(("hedgespec.model.orders", "execute", _resting_overfilled),)),
+    Mutant("second-stop-skipped", "HM-STOP-002", "of two stops of a leg whose trigger holds, only the first fires",
+           _no_op, patches=(("hedgespec.model.orders", "stop_triggered", _second_stop_skipped),)),
+    Mutant("mixed-cost-drift", "HM-POS-001", "a leg opened and reduced in one step ends with a drifted cost basis",
+           _no_op, patches=(("hedgespec.model.ledger", "reduce_leg", _mixed_cost_drift),)),
+    Mutant("crossing-limit-as-maker", "HM-ORD-006", "a limit order crossing on arrival fills as maker", _no_op,
+           patches=(("hedgespec.model.orders", "execute", _crossing_limit_as_maker),)),
+    Mutant("funding-all-from-margin", "HM-FUND-003", "under wallet_then_margin, an isolated leg's funding is taken "
+           "from its margin alone", _no_op, patches=(("hedgespec.model.step", "_funding_buckets",
+                                                      _funding_all_from_margin),)),
+    Mutant("funding-other-instrument", "HM-FUND-001", "a funding event also charges another instrument's legs",
+           _funding_other_instrument),
 ]
 MUTANT_BY_NAME.update((m.name, m) for m in DIRECTED_MUTANTS)
 

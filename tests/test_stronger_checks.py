@@ -68,6 +68,54 @@ GATE_CLOSE_POSITION = (params("gate"), [
     order("l", "BUY", "LONG", "1", "100"),
     order("cm", "SELL", "LONG", "0", "100", close_position=True),
 ])
+# the cases of the checks strengthened after a review of check strength: each broken engine passed every
+# step check before (HM-ORD-002, HM-MARG-003, HM-STOP-001/002, HM-ORD-006, HM-POS-001, HM-FUND-001/003)
+RESTING_ON_OTHER_LEG = (params("seed"), [
+    order("s", "SELL", "SHORT", "1", "100"),
+    order("o", "BUY", "LONG", "1", "90", order_type="LIMIT"),
+    {"kind": "market_trade", "instrument": "BTCUSDT", "price": "90", "quantity": "1"},
+])
+CROSS_CLOSE_IN_PROFIT = (params("seed"), [
+    {"kind": "set_margin_type", "account": "A", "instrument": "BTCUSDT", "position_side": "LONG",
+     "margin_type": "CROSS"},
+    order("l", "BUY", "LONG", "1", "100"), mark("110"), order("c", "SELL", "LONG", "0.5", "110"),
+])
+STOP_FIRES = (params("seed"), [
+    order("l", "BUY", "LONG", "1", "100"),
+    order("s1", "SELL", "LONG", "1", order_type="STOP_MARKET", stop_price="99"),
+    mark("98.9"),
+])
+TRADE_LARGER_THAN_ORDER = (params("seed"), [
+    order("o", "BUY", "LONG", "0.5", "100", order_type="LIMIT"),
+    {"kind": "market_trade", "instrument": "BTCUSDT", "price": "100", "quantity": "2"},
+])
+TWO_STOPS_FIRE = (params("seed"), [
+    order("l", "BUY", "LONG", "2", "100"),
+    order("s1", "SELL", "LONG", "1", order_type="STOP_MARKET", stop_price="99"),
+    order("s2", "SELL", "LONG", "1", order_type="STOP_MARKET", stop_price="99"),
+    mark("98.9"),
+])
+OPEN_AND_REDUCE_IN_ONE_STEP = (params("seed"), [
+    order("l", "BUY", "LONG", "1", "100"),
+    order("b", "BUY", "LONG", "1", "100", order_type="LIMIT"),
+    order("s", "SELL", "LONG", "1", "99", order_type="LIMIT"),
+    {"kind": "market_trade", "instrument": "BTCUSDT", "price": "99.5", "quantity": "1"},
+])
+LIMIT_CROSSES_ON_ARRIVAL = (params("seed"), [
+    {"kind": "market_trade", "instrument": "BTCUSDT", "price": "100", "quantity": "1"},
+    order("o", "BUY", "LONG", "1", "101", order_type="LIMIT"),
+])
+BYBIT_ISOLATED_FUNDING = (params("bybit-v5", wallet="10000"), [
+    {"kind": "set_margin_type", "account": "A", "instrument": "BTCUSDT", "position_side": "LONG",
+     "margin_type": "ISOLATED"},
+    order("l", "BUY", "LONG", "1", "100"),
+    {"kind": "funding", "instrument": "BTCUSDT", "rate": "0.01"},
+])
+FUNDING_WITH_TWO_INSTRUMENTS = (params("seed"), [
+    order("b", "BUY", "LONG", "1", "100"),
+    order("e", "BUY", "LONG", "1", "50", instrument="ETHUSDT_Q"),
+    {"kind": "funding", "instrument": "BTCUSDT", "rate": "0.01"},
+])
 
 CASES = [
     ("remainder-to-wallet", "HM-LIQ-004", LIQUIDATION_WITH_REMAINDER),
@@ -84,6 +132,15 @@ CASES = [
     ("offset-half", "HM-LIQ-005", OFFSET_RESTORES),
     ("offset-closes-all", "HM-LIQ-005", OFFSET_RESTORES),
     ("offset-then-stop", "HM-LIQ-005", OFFSET_NOT_ENOUGH),
+    ("resting-fills-other-leg", "HM-ORD-002", RESTING_ON_OTHER_LEG),
+    ("pnl-unbooked", "HM-MARG-003", CROSS_CLOSE_IN_PROFIT),
+    ("triggered-not-filled", "HM-STOP-001", STOP_FIRES),
+    ("resting-overfilled", "HM-ORD-006", TRADE_LARGER_THAN_ORDER),
+    ("second-stop-skipped", "HM-STOP-002", TWO_STOPS_FIRE),
+    ("mixed-cost-drift", "HM-POS-001", OPEN_AND_REDUCE_IN_ONE_STEP),
+    ("crossing-limit-as-maker", "HM-ORD-006", LIMIT_CROSSES_ON_ARRIVAL),
+    ("funding-all-from-margin", "HM-FUND-003", BYBIT_ISOLATED_FUNDING),
+    ("funding-other-instrument", "HM-FUND-001", FUNDING_WITH_TWO_INSTRUMENTS),
 ]
 
 

@@ -31,6 +31,14 @@ def funding_per_leg(view: StepView) -> Iterator[Violation]:
         return
     symbol = view.action["instrument"]
     rate, mark = D(view.action["rate"]), D(view.before["mark_prices"][symbol])
+    for payment in events(view.outcome, "funding"):
+        if payment["instrument"] != symbol:
+            yield Violation("HM-FUND-001", f"{payment['account']} {payment['instrument']} {payment['position_side']}: "
+                                           f"charged funding at a funding event of {symbol}")
+    for entry in events(view.outcome, "ledger"):
+        if entry["kind"] == "FUNDING" and entry["instrument"] != symbol:
+            yield Violation("HM-FUND-001", f"{entry['account']} {entry['instrument']}: a FUNDING entry at a funding "
+                                           f"event of {symbol}")
     paid = {(p["account"], p["position_side"]): p for p in events(view.outcome, "funding")
             if p["instrument"] == symbol}
     for account, sym, side, r in rows(view.before):
@@ -75,21 +83,21 @@ def funding_entries(view: StepView) -> Iterator[Violation]:
         yield from _either_form(view)
         return
     per_leg = report == "per_leg"
-    booked: dict[tuple[str, str], Decimal] = {}
+    booked: dict[tuple[str, str, str], Decimal] = {}
     for entry in events(view.outcome, "ledger"):
         if entry["kind"] == "FUNDING":
-            key = (entry["account"], entry["position_side"] or "")
+            key = (entry["account"], entry["instrument"] or "", entry["position_side"] or "")
             booked[key] = booked.get(key, Decimal(0)) + D(entry["amount"])
-    totals: dict[str, Decimal] = {}
+    totals: dict[tuple[str, str], Decimal] = {}
     for payment in events(view.outcome, "funding"):
-        key = (payment["account"], payment["position_side"])
-        totals[payment["account"]] = totals.get(payment["account"], Decimal(0)) + D(payment["amount"])
+        key = (payment["account"], payment["instrument"], payment["position_side"])
+        totals[key[:2]] = totals.get(key[:2], Decimal(0)) + D(payment["amount"])
         if per_leg and booked.get(key, Decimal(0)) != D(payment["amount"]):
-            yield Violation("HM-FUND-002", f"{key[0]} {key[1]}: funding {payment['amount']} booked as "
+            yield Violation("HM-FUND-002", f"{key[0]} {key[2]}: funding {payment['amount']} booked as "
                                            f"{booked.get(key, Decimal(0))}")
-    for account, total in totals.items():
-        if sum((v for (a, _), v in booked.items() if a == account), Decimal(0)) != total:
-            yield Violation("HM-FUND-002", f"{account}: funding entries do not add up to the legs' amounts")
+    for (account, symbol), total in totals.items():
+        if sum((v for (a, i, _), v in booked.items() if (a, i) == (account, symbol)), Decimal(0)) != total:
+            yield Violation("HM-FUND-002", f"{account} {symbol}: funding entries do not add up to the legs' amounts")
 
 
 def _either_form(view: StepView) -> Iterator[Violation]:
@@ -163,3 +171,29 @@ def funding_source(view: StepView) -> Iterator[Violation]:
         if not (min(amount, Decimal(0)) <= taken <= max(amount, Decimal(0))):
             yield Violation("HM-FUND-003", f"{' '.join(key)}: isolated margin took {taken.normalize():f} of funding, "
                                            f"the leg's own amount is {amount.normalize():f}")
+    if source == "wallet_then_margin":
+        yield from _wallet_then_margin(view, own, margin)
+
+
+def _wallet_then_margin(view: StepView, own: dict[tuple[str, str, str], Decimal],
+                        margin: dict[tuple[str, str, str], Decimal]) -> Iterator[Violation]:
+    """HM-FUND-003 under ``funding_source: wallet_then_margin``: an isolated leg that pays takes from its margin
+    only what the available balance cannot cover, one that receives takes nothing into it. The available
+    balance is the account's before the step, or that plus what its other legs received first in the step (an
+    engine books the receipts before or after the payment)."""
+    for (account, symbol, side), amount in own.items():
+        r = view.before["accounts"].get(account, {}).get("positions", {}).get(symbol, {}).get(side)
+        if r is None or r["margin_type"] != "ISOLATED":  # a leg not in the snapshot: HM-FUND-001
+            continue
+        taken = margin.get((account, symbol, side), Decimal(0))
+        if amount >= 0:
+            expected = {Decimal(0)}
+        else:
+            available = D(view.before["accounts"][account]["available_balance"])
+            received = sum((a for (acc, _, s), a in own.items() if acc == account and s != side and a > 0),
+                           Decimal(0))
+            expected = {-max(Decimal(0), -amount - max(Decimal(0), base)) for base in (available, available + received)}
+        if taken not in expected:
+            wanted = " or ".join(sorted(f"{e.normalize():f}" for e in expected))
+            yield Violation("HM-FUND-003", f"{account} {symbol} {side}: isolated margin took {taken.normalize():f} "
+                                           f"of funding {amount.normalize():f}; the wallet first: {wanted}")

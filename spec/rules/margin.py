@@ -132,12 +132,31 @@ def margin_change_one_leg(view: StepView) -> Iterator[Violation]:
     observes=("snapshot", "events"), requires=("isolated-margin",), profile_choices=("pnl_destination",),
 )
 def partial_close_releases(view: StepView) -> Iterator[Violation]:
-    """Implements HM-MARG-003 (fill by fill, for steps whose fills on an isolated leg all reduce it)."""
-    if view.action.get("kind") not in ("place_order", "market_trade", "mark_price"):
-        return
+    """Implements HM-MARG-003.
+
+    Every leg's realized PnL is booked: its ``REALIZED_PNL`` entries sum to its fills' ``realized_pnl``, a
+    cross leg's in the wallet. Fill by fill, for steps whose fills on an isolated leg all reduce it by an
+    order: the margin left, and under ``pnl_destination: wallet`` what the wallet receives (each fill's
+    released margin + PnL, where not negative; the insurance fund covers the rest).
+    """
     by_leg: dict[tuple[str, str, str], list[dict]] = {}
     for fill in events(view.outcome, "fill"):
         by_leg.setdefault((fill["account"], fill["instrument"], fill["position_side"]), []).append(fill)
+    entries = events(view.outcome, "ledger")
+    for (account, symbol, side), fills in by_leg.items():
+        of_leg = [e for e in entries if (e["account"], e["instrument"], e["position_side"]) == (account, symbol, side)]
+        booked = [e for e in of_leg if e["kind"] == "REALIZED_PNL"]
+        realized = sum((D(f["realized_pnl"]) for f in fills), Decimal(0))
+        if sum((D(e["amount"]) for e in booked), Decimal(0)) != realized:
+            yield Violation("HM-MARG-003", f"{account} {symbol} {side}: fills realized {realized}, REALIZED_PNL "
+                                           f"entries book {sum((D(e['amount']) for e in booked), Decimal(0))}")
+        before = row(view.before, account, symbol, side)
+        if before is not None and before["margin_type"] == "CROSS" and any(e["bucket"] != "wallet" for e in booked):
+            yield Violation("HM-MARG-003", f"{account} {symbol} {side}: a cross leg's realized PnL booked outside "
+                                           "the wallet")
+    if view.action.get("kind") not in ("place_order", "market_trade", "mark_price"):
+        return
+    to_wallet = modelled_choice(view.params, "pnl_destination") == "wallet"
     for (account, symbol, side), fills in by_leg.items():
         before, after = row(view.before, account, symbol, side), row(view.after, account, symbol, side)
         if before is None or after is None or side not in ("LONG", "SHORT") or before["margin_type"] != "ISOLATED":
@@ -145,17 +164,27 @@ def partial_close_releases(view: StepView) -> Iterator[Violation]:
         if any((side == "LONG") == (f["side"] == "BUY") or f["cause"] not in ("order", "trigger") for f in fills):
             continue
         quantity, margin = abs(D(before["quantity"])), D(before["isolated_margin"])
+        proceeds = Decimal(0)
         for fill in fills:  # fill by fill: each releases its share of what the leg still holds
             closed = D(fill["quantity"])
             if closed > quantity:
                 break  # beyond the leg: HM-ORD-003
-            margin -= margin if closed == quantity else money_toward_zero(CTX.divide(mul(margin, closed), quantity))
+            released = margin if closed == quantity else money_toward_zero(CTX.divide(mul(margin, closed), quantity))
+            margin -= released
             quantity -= closed
+            proceeds += max(Decimal(0), released + D(fill["realized_pnl"]))
         else:
             if D(after["isolated_margin"]) != margin:
                 yield Violation("HM-MARG-003", f"{account} {symbol} {side}: margin {after['isolated_margin']} after "
                                                f"closing {', '.join(f['quantity'] for f in fills)} of "
                                                f"{abs(D(before['quantity']))}, expected {margin}")
+            received = sum((D(e["amount"]) for e in entries if e["bucket"] == "wallet" and e["kind"] != "FEE"
+                            and (e["account"], e["instrument"], e["position_side"]) == (account, symbol, side)),
+                           Decimal(0))
+            if to_wallet and received != proceeds:
+                yield Violation("HM-MARG-003", f"{account} {symbol} {side}: the wallet received {received} from "
+                                               f"closing {', '.join(f['quantity'] for f in fills)}, expected the "
+                                               f"released margin + PnL, {proceeds}")
 
 
 @rule(

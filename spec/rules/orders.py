@@ -102,9 +102,23 @@ def fill_moves_own_leg(view: StepView) -> Iterator[Violation]:
         key = (fill["account"], fill["instrument"], fill["position_side"])
         signed = D(fill["quantity"]) if fill["side"] == "BUY" else -D(fill["quantity"])
         moved[key] = moved.get(key, Decimal(0)) + signed
-        if _place(view) and fill["order_id"] == view.action["order_id"] and view.action.get("position_side") in (
-                "LONG", "SHORT") and fill["position_side"] != view.action["position_side"]:
-            yield Violation("HM-ORD-002", f"order on {view.action['position_side']} filled on {fill['position_side']}")
+        if _place(view) and (fill["account"], fill["order_id"]) == (view.action["account"], view.action["order_id"]):
+            if view.action.get("position_side") in ("LONG", "SHORT") and \
+                    fill["position_side"] != view.action["position_side"]:
+                yield Violation("HM-ORD-002",
+                                f"order on {view.action['position_side']} filled on {fill['position_side']}")
+            if fill["side"] != view.action["side"]:
+                yield Violation("HM-ORD-002", f"{view.action['side']} order filled as {fill['side']}")
+            continue
+        if fill["cause"] not in ("order", "trigger"):
+            continue
+        order = open_orders(view.before, fill["account"]).get(fill["order_id"])
+        if order is None:
+            yield Violation("HM-ORD-002", f"{fill['account']}: fill of {fill['order_id']!r}, which is neither "
+                                          "placed by this step nor open before it")
+        elif (fill["side"], fill["position_side"]) != (order["side"], order["position_side"]):
+            yield Violation("HM-ORD-002", f"{fill['account']} order {fill['order_id']} ({order['side']} "
+                                          f"{order['position_side']}) filled as {fill['side']} {fill['position_side']}")
     for account, symbol, side, before in rows(view.before):
         after = row(view.after, account, symbol, side)
         if after is None:
@@ -350,7 +364,9 @@ def malformed_orders(view: StepView) -> Iterator[Violation]:
               "arrival). A market trade fills the resting limit orders it trades through, best price first, then "
               "time, on each side up to the trade's quantity: no order fills while one at a better price on its "
               "side still has quantity it could take (a hedge closing order at most its leg; a one-way "
-              "reduce-only order the position only when it opposes it, otherwise nothing).",
+              "reduce-only order the position only when it opposes it, otherwise nothing). No order fills more "
+              "than it has left, a resting order partly filled keeps the rest open (unless trimmed to its leg), and "
+              "an accepted market order that may open or increase its leg fills its whole quantity.",
     rationale="The model has no book of other participants; these are the observable matching rules the "
               "rulebook fixes so that fills, fees and PnL are comparable across engines.",
     sources=["B-TRADES", "B-FEES"],
@@ -365,14 +381,23 @@ def fill_prices(view: StepView) -> Iterator[Violation]:
     """
     action = view.action
     if _place(view) and action.get("order_type") in ("MARKET", "LIMIT"):
-        for fill in events(view.outcome, "fill"):
-            if fill["order_id"] == action["order_id"] and D(fill["price"]) != D(action["price"]):
-                yield Violation("HM-ORD-006", f"{action['order_type']} order filled at {fill['price']}, "
-                                              f"not at {action['price']}")
+        own = [f for f in events(view.outcome, "fill")
+               if (f["account"], f["order_id"]) == (action["account"], action["order_id"])]
+        for fill in own:
+            if D(fill["price"]) != D(action["price"]) or fill["liquidity"] != "TAKER":
+                yield Violation("HM-ORD-006", f"{action['order_type']} order filled at {fill['price']} "
+                                              f"{fill['liquidity']}, not at {action['price']} as taker")
+        total = sum((D(f["quantity"]) for f in own), Decimal(0))
+        if own and not action.get("close_position") and total > D(action["quantity"]):
+            yield Violation("HM-ORD-006", f"an order of {action['quantity']} filled {total}")
+        if action["order_type"] == "MARKET" and view.outcome["kind"] == "accepted" and _opening(action) \
+                and total != D(action["quantity"]):
+            yield Violation("HM-ORD-006", f"an accepted opening market order of {action['quantity']} filled {total}")
     if action.get("kind") != "market_trade" or view.outcome["kind"] != "accepted":
         return
     price, quantity = D(action["price"]), D(action["quantity"])
     filled = {"BUY": Decimal(0), "SELL": Decimal(0)}
+    by_order: dict[tuple[str, str], Decimal] = {}
     for fill in events(view.outcome, "fill"):
         if fill["cause"] != "order":
             continue
@@ -384,6 +409,18 @@ def fill_prices(view: StepView) -> Iterator[Violation]:
             yield Violation("HM-ORD-006", f"resting order {fill['order_id']} filled at {fill['price']} "
                                           f"{fill['liquidity']}, not at its limit {order['price']} as maker")
         filled[fill["side"]] += D(fill["quantity"])
+        key = (fill["account"], fill["order_id"])
+        by_order[key] = by_order.get(key, Decimal(0)) + D(fill["quantity"])
+    trimmed = {(e["account"], e["order_id"]) for e in events(view.outcome, "order") if e["status"] == "TRIMMED"}
+    for (account, oid), total in by_order.items():
+        resting = open_orders(view.before, account)[oid]
+        left = open_orders(view.after, account).get(oid)
+        if total > D(resting["quantity"]):
+            yield Violation("HM-ORD-006", f"resting order {oid} of {resting['quantity']} filled {total}")
+        elif left is not None and (account, oid) not in trimmed and \
+                D(left["quantity"]) != D(resting["quantity"]) - total:
+            yield Violation("HM-ORD-006", f"resting order {oid} of {resting['quantity']} filled {total} and "
+                                          f"left {left['quantity']} open")
     for side, total in filled.items():
         if total > quantity:
             yield Violation("HM-ORD-006", f"{side} fills {total} exceed the trade quantity {quantity}")
@@ -397,6 +434,14 @@ def fill_prices(view: StepView) -> Iterator[Violation]:
                     _capacity(order, _leg_quantity(snap, account, order)) != 0 for snap in (view.before, view.after)):
                 yield Violation("HM-ORD-006", f"{oid} was traded through at {price} but not filled")
     yield from _price_priority(view, price)
+
+
+def _opening(action: dict) -> bool:
+    """An order that may open or increase its leg: BUY LONG or SELL SHORT in hedge mode; in one-way mode one
+    without reduce_only or close_position."""
+    if action.get("position_side") in ("LONG", "SHORT"):
+        return (action["position_side"] == "LONG") == (action["side"] == "BUY")
+    return not (action.get("reduce_only") or action.get("close_position"))
 
 
 def _leg_quantity(snapshot: dict, account: str, order: dict) -> Decimal:

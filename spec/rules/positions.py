@@ -153,6 +153,13 @@ def own_cost_basis(view: StepView) -> Iterator[Violation]:
                                               f"({before['entry_price']} -> {after['entry_price']}): cost basis "
                                               f"{after['cost_basis']} is not {expected} (before x {q1} / {q0}) "
                                               f"within {len(fills)} money atom(s), one per reducing fill")
+        elif any(not _is_opening(f) for f in fills) and any(_is_opening(f) for f in fills):
+            cost, reducing = _replay(before, fills)[1], sum(not _is_opening(f) for f in fills)
+            if cost is not None and abs(D(after["cost_basis"]) - cost) > mul(MONEY_ATOM, reducing):
+                yield Violation("HM-POS-001", f"{account} {symbol} {side}: cost basis {after['cost_basis']} after "
+                                              f"opening and reducing fills, replayed {cost} (within {reducing} "
+                                              "money atom(s), one per reducing fill)")
+
 
 
 @rule(
@@ -196,7 +203,21 @@ def _realized_slack(closed: Decimal) -> Decimal:
 def _replay_realized(account: str, symbol: str, side: str, before: dict, fills: list[dict]) -> Iterator[Violation]:
     """Replay the leg fill by fill from the snapshot before: each reducing fill releases the cost basis in
     proportion (toward zero) and realizes quantity x price less the cost it releases."""
+    for fill, released in _replay(before, fills)[0]:
+        closed = -D(fill["quantity"]) if fill["side"] == "BUY" else D(fill["quantity"])
+        expected = mul(closed, D(fill["price"])) - released
+        if abs(D(fill["realized_pnl"]) - expected) > _realized_slack(closed):
+            yield Violation("HM-POS-002", f"{account} {symbol} {side}: fill of {fill['quantity']} at {fill['price']} "
+                                          f"realized {fill['realized_pnl']}, (exit - entry) x qty gives {expected}")
+
+
+def _replay(before: dict, fills: list[dict]) -> tuple[list[tuple[dict, Decimal]], Decimal | None]:
+    """The leg replayed from the snapshot before through ``fills`` in event order: an opening fill adds quantity
+    x price to the cost basis, a reducing one releases it in proportion (toward zero; all of it when the leg
+    closes). Returns each reducing fill with the cost it released, and the cost basis after all of them (None,
+    with the fills before it, at a fill beyond the leg: HM-ORD-003)."""
     quantity, cost = D(before["quantity"]), D(before["cost_basis"])
+    reduced: list[tuple[dict, Decimal]] = []
     for fill in fills:
         signed = D(fill["quantity"]) if fill["side"] == "BUY" else -D(fill["quantity"])
         if _is_opening(fill):
@@ -204,14 +225,11 @@ def _replay_realized(account: str, symbol: str, side: str, before: dict, fills: 
             continue
         closed = -signed
         if quantity == 0 or abs(closed) > abs(quantity):
-            return  # a fill beyond the leg: HM-ORD-003
+            return reduced, None
         released = cost if closed == quantity else money_toward_zero(CTX.divide(mul(cost, closed), quantity))
-        expected = mul(closed, D(fill["price"])) - released
-        if abs(D(fill["realized_pnl"]) - expected) > _realized_slack(closed):
-            yield Violation("HM-POS-002", f"{account} {symbol} {side}: fill of {fill['quantity']} at {fill['price']} "
-                                          f"realized {fill['realized_pnl']}, (exit - entry) x qty gives {expected}")
+        reduced.append((fill, released))
         quantity, cost = quantity - closed, cost - released
-
+    return reduced, cost
 
 @rule(
     "HM-POS-003", level="MUST", kind="state-invariant", title="Entry price and unrealized PnL per leg",

@@ -65,8 +65,11 @@ def _triggered(view: StepView) -> dict[tuple[str, str], dict]:
     observes=("snapshot", "events"), requires=("conditional-orders",),
 )
 def trigger_reduces_own_leg(view: StepView) -> Iterator[Violation]:
-    """Implements HM-STOP-001."""
+    """Implements HM-STOP-001: every trigger fill is a fired order's, on its leg; every fired order fills."""
     triggered = _triggered(view)
+    filled = {(f["account"], f["order_id"]) for f in events(view.outcome, "fill") if f["cause"] == "trigger"}
+    for account, order_id in triggered.keys() - filled:
+        yield Violation("HM-STOP-001", f"{account} {order_id} fired (TRIGGERED) but did not fill")
     for fill in events(view.outcome, "fill"):
         if fill["cause"] != "trigger":
             continue
@@ -106,8 +109,6 @@ def _stop_iff_trigger(view: StepView, source: str) -> Iterator[Violation]:
             yield Violation("HM-STOP-002", f"{key[1]} fired on a step that moves no trigger price")
     if price is None:
         return
-    fired_legs = {(a, view.before["accounts"][a]["open_orders"][o]["position_side"]) for a, o in triggered
-                  if o in view.before["accounts"][a]["open_orders"]}
     for account, acc in view.before["accounts"].items():
         for oid, order in acc["open_orders"].items():
             if order["instrument"] != view.action["instrument"] or order["order_type"] not in (
@@ -119,7 +120,7 @@ def _stop_iff_trigger(view: StepView, source: str) -> Iterator[Violation]:
             if did and not fires:
                 yield Violation("HM-STOP-002", f"{oid} fired at {price} though its trigger {order['stop_price']} "
                                                f"does not hold for its leg")
-            if fires and not did and (account, order["position_side"]) not in fired_legs:
+            if fires and not did and not _leg_closed_in_step(view, account, order, oid):  # closed by another fill
                 yield Violation("HM-STOP-002", f"{oid} did not fire at {price} (stop {order['stop_price']})")
 
 
@@ -163,12 +164,14 @@ def _active_at_placement(view: StepView, account: str, oid: str, order: dict, so
     return price if activation == 0 or direction * (price - activation) >= 0 else None
 
 
-def _leg_closed_in_step(view: StepView, account: str, order: dict) -> bool:
-    """The order's leg was closed by a fill of this step (an earlier trigger, a resting close)."""
+def _leg_closed_in_step(view: StepView, account: str, order: dict, order_id: str = "") -> bool:
+    """The order's leg was closed by a fill of this step (an earlier trigger, a resting close), not one of
+    order ``order_id``'s own."""
     leg = (account, order["instrument"], order["position_side"])
     after = row(view.after, *leg)
     return (after is None or D(after["quantity"]) == 0) and any(
-        (f["account"], f["instrument"], f["position_side"]) == leg for f in events(view.outcome, "fill"))
+        (f["account"], f["instrument"], f["position_side"]) == leg and f["order_id"] != order_id
+        for f in events(view.outcome, "fill"))
 
 
 def _extreme_consistent(view: StepView, source: str) -> Iterator[Violation]:
