@@ -43,13 +43,14 @@ import json
 import os
 import queue
 import shlex
+import signal
 import subprocess
 import sys
 import threading
 from collections.abc import Sequence
 from typing import IO, Any
 
-from hedgespec.jsonio import lone_surrogate_at, lone_surrogate_in, too_long_number
+from hedgespec.jsonio import lone_surrogate_at, lone_surrogate_in, too_long_number, unique_keys
 
 from .failures import DEFAULT_STEP_TIMEOUT, LONGEST_STEP_TIMEOUT, EngineFailure, engine_text, wrap_exception
 from .loading import declared_capabilities
@@ -68,6 +69,15 @@ class _Fraction:
 
     def __init__(self, text: str) -> None:
         self.text = text
+
+
+class NotUTF8:
+    """A line of the engine's stdout whose bytes are not UTF-8 (the protocol is UTF-8: never decoded leniently)."""
+
+    __slots__ = ("byte", "offset")
+
+    def __init__(self, byte: int, offset: int) -> None:
+        self.byte, self.offset = byte, offset
 
 
 class NumberError(ValueError):
@@ -97,8 +107,8 @@ def _first_fraction(obj: Any, path: str, key: str | None = None) -> NumberError 
 
 def decode_line(line: str) -> Any:
     """One protocol line -> JSON data; a fractional JSON number is refused (``NumberError``, a ValueError,
-    naming its place)."""
-    data = json.loads(line, parse_float=_Fraction, parse_constant=_Fraction)
+    naming its place), and so is a key given twice in one object (``jsonio.JSONInputError``, naming the key)."""
+    data = json.loads(line, parse_float=_Fraction, parse_constant=_Fraction, object_pairs_hook=unique_keys)
     found = _first_fraction(data, "")
     if found:
         raise found
@@ -171,8 +181,8 @@ class JsonLinesAdapter:
         self.name = "?"
         self.capabilities: frozenset[str] = frozenset()
         self.restarts = 0
-        self._proc: subprocess.Popen[str] | None = None
-        self._lines: queue.Queue[str | None] = queue.Queue()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._lines: queue.Queue[str | NotUTF8 | None] = queue.Queue()
         self._stderr: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
         self._next_id = 0
         self._start()
@@ -185,10 +195,11 @@ class JsonLinesAdapter:
         self._stderr = collections.deque(maxlen=STDERR_TAIL_LINES)
         self._next_id = 0
         try:
+            # bytes, decoded line by line: a reply that is not UTF-8 is malformed, never replaced; in a session of
+            # its own, so that stopping the engine stops what it started too (a wrapper's child)
             self._proc = subprocess.Popen(
                 self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                text=True, encoding="utf-8", errors="replace", bufsize=1, cwd=self.cwd,
-                env=self.env if self.env is not None else os.environ.copy(),
+                cwd=self.cwd, env=self.env if self.env is not None else os.environ.copy(), start_new_session=True,
             )
         except OSError as exc:
             raise EngineFailure("handshake", f"cannot start {self.argv[0]!r}: {exc.strerror or exc}") from None
@@ -204,7 +215,11 @@ class JsonLinesAdapter:
             got = result.get("protocol") if isinstance(result, dict) else result
             self._stop()
             raise EngineFailure("handshake", f"engine speaks {_short_repr(got)}, hedgespec speaks {PROTOCOL!r}")
-        caps = result.get("capabilities", [])
+        if "capabilities" not in result:  # as an in-process adapter without them: never taken as none
+            self._stop()
+            raise EngineFailure("handshake", "hello result has no capabilities: a list of capability names is "
+                                             "required ([] for none)")
+        caps = result["capabilities"]
         name = result.get("name")
         if not isinstance(name, str) or not isinstance(caps, list) or not all(isinstance(c, str) for c in caps):
             self._stop()
@@ -217,24 +232,28 @@ class JsonLinesAdapter:
         self.name = name
 
     @staticmethod
-    def _pump(stream: IO[str], lines: queue.Queue[str | None]) -> None:
+    def _pump(stream: IO[bytes], lines: queue.Queue[str | NotUTF8 | None]) -> None:
         try:
-            for line in stream:
-                lines.put(line)
+            for raw in stream:
+                try:
+                    lines.put(raw.decode("utf-8"))
+                except UnicodeDecodeError as exc:
+                    lines.put(NotUTF8(raw[exc.start], exc.start))
         except (OSError, ValueError):
             pass
         lines.put(None)
 
     @staticmethod
-    def _pump_stderr(stream: IO[str], tail: collections.deque[str]) -> None:
+    def _pump_stderr(stream: IO[bytes], tail: collections.deque[str]) -> None:
         try:
-            for line in stream:
-                tail.append(line.rstrip("\n"))
+            for raw in stream:  # the engine's log: quoted, never parsed; bytes that are not UTF-8 shown as U+FFFD
+                tail.append(raw.decode("utf-8", "replace").rstrip("\n"))
         except (OSError, ValueError):
             pass
 
     def _stop(self) -> None:
-        """Kill the process. Its stdout and stderr are left to the reader threads, which see end of file."""
+        """Kill the process and every process of its session (what a wrapper such as ``sh -c`` started). Its
+        stdout and stderr are left to the reader threads, which see end of file."""
         proc, self._proc = self._proc, None
         if proc is None:
             return
@@ -243,8 +262,7 @@ class JsonLinesAdapter:
                 proc.stdin.close()
         except OSError:
             pass
-        if proc.poll() is None:
-            proc.kill()
+        _kill_group(proc)
         try:
             proc.wait(timeout=5)
         except subprocess.TimeoutExpired:  # pragma: no cover - kill does not fail on POSIX
@@ -268,7 +286,7 @@ class JsonLinesAdapter:
         self._next_id += 1
         op = payload["op"]
         try:
-            proc.stdin.write(encode_line({"id": request_id, **payload}))
+            proc.stdin.write(encode_line({"id": request_id, **payload}).encode("utf-8"))
             proc.stdin.flush()
         except (OSError, ValueError):
             code = proc.poll()
@@ -277,6 +295,9 @@ class JsonLinesAdapter:
             line = self._lines.get(timeout=timeout)
         except queue.Empty:
             raise self._fail("timeout", f"{op}: no reply within {timeout:g} s") from None
+        if isinstance(line, NotUTF8):
+            raise self._fail("malformed", f"{op}: the reply is not UTF-8 (byte 0x{line.byte:02x} at offset "
+                                          f"{line.offset} of the line); the protocol is UTF-8")
         if line is None:
             try:
                 code = proc.wait(timeout=2)
@@ -365,11 +386,21 @@ class JsonLinesAdapter:
 
     def __del__(self) -> None:  # pragma: no cover - best effort at garbage collection
         proc = getattr(self, "_proc", None)
-        if proc is not None and proc.poll() is None:
-            try:
-                proc.kill()
-            except OSError:
-                pass
+        if proc is not None:
+            _kill_group(proc)
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL to the engine's process group (its own: ``start_new_session``), then to the process itself."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # its children too, even when the process itself has exited
+    except OSError:
+        pass
+    if proc.poll() is None:
+        try:
+            proc.kill()
+        except OSError:
+            pass
 
 
 # -- the engine side: serve an in-process adapter ------------------------------------------------

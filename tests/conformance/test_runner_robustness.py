@@ -4,6 +4,7 @@ never a silent pass, never a process left behind."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -15,7 +16,7 @@ from hedgespec.conformance import report as R
 from hedgespec.conformance import vectors as V
 from hedgespec.conformance.adapter import ReferenceAdapter
 from hedgespec.conformance.cli import main as cli_main
-from hedgespec.conformance.failures import LONGEST_STEP_TIMEOUT
+from hedgespec.conformance.failures import LONGEST_STEP_TIMEOUT, EngineFailure
 from hedgespec.conformance.jsonl import JsonLinesAdapter
 from hedgespec.conformance.runner import run
 from hedgespec.conformance.world import default_params
@@ -189,3 +190,98 @@ def test_a_json_lines_engine_takes_a_very_long_timeout() -> None:
         assert adapter.timeout == LONGEST_STEP_TIMEOUT
         adapter.reset(json.loads(json.dumps(default_params("seed"))))
         assert adapter.snapshot()["accounts"]
+
+
+# -- 5-8. JSON-lines replies: repeated keys, bytes that are not UTF-8, a hello without capabilities, a wrapper ----
+
+HELLO = (b'{"id":{id},"ok":true,"result":{"protocol":"hedgespec-engine/1","name":"scripted",'
+         b'"capabilities":["hedge-mode"]}}')
+ENGINE = '''
+import json, os, sys, time
+HELLO, APPLY, HANG, PIDFILE = {hello!r}, {apply!r}, {hang!r}, {pidfile!r}
+if PIDFILE:
+    with open(PIDFILE, "w") as f:
+        f.write(str(os.getpid()))
+out = sys.stdout.buffer
+for line in sys.stdin.buffer:
+    request = json.loads(line)
+    rid, op = request["id"], request["op"]
+    if op == "reset" and HANG:
+        time.sleep(3600)
+    raw = {{"hello": HELLO, "apply": APPLY}}.get(op, b'{{"id":{{id}},"ok":true,"result":null}}')
+    out.write(raw.replace(b"{{id}}", str(rid).encode()) + b"\\n")
+    out.flush()
+    if op == "close":
+        break
+'''
+
+
+def scripted_engine(tmp_path: Path, hello: bytes = HELLO, apply: bytes = b"", hang: bool = False,
+                    pidfile: str = "") -> list[str]:
+    script = tmp_path / "engine.py"
+    script.write_text(ENGINE.format(hello=hello, apply=apply, hang=hang, pidfile=pidfile))
+    return [sys.executable, str(script)]
+
+
+def test_a_repeated_key_in_a_reply_is_malformed_naming_it(tmp_path: Path) -> None:
+    apply = b'{"id":{id},"ok":true,"result":{"kind":"bogus","kind":"accepted","reason":null,"events":[]}}'
+    with JsonLinesAdapter(scripted_engine(tmp_path, apply=apply), timeout=5.0) as adapter:
+        adapter.reset({})
+        with pytest.raises(EngineFailure) as err:
+            adapter.apply({})
+    assert err.value.kind == "malformed" and "key 'kind' appears twice in one object" in err.value.reason
+
+
+def test_a_repeated_key_in_the_hello_fails_the_handshake_naming_it(tmp_path: Path) -> None:
+    hello = HELLO.replace(b'"name":"scripted"', b'"name":"a","name":"scripted"')
+    with pytest.raises(EngineFailure) as err:
+        JsonLinesAdapter(scripted_engine(tmp_path, hello=hello), timeout=5.0)
+    assert err.value.kind == "handshake" and "key 'name' appears twice in one object" in err.value.reason
+
+
+def test_a_reply_that_is_not_utf8_is_malformed(tmp_path: Path) -> None:
+    apply = b'{"id":{id},"ok":true,"result":{"kind":"accepted","reason":null,"message":"\xff","events":[]}}'
+    with JsonLinesAdapter(scripted_engine(tmp_path, apply=apply), timeout=5.0) as adapter:
+        adapter.reset({})
+        with pytest.raises(EngineFailure) as err:
+            adapter.apply({})
+    assert err.value.kind == "malformed" and "not UTF-8 (byte 0xff" in err.value.reason
+    with pytest.raises(EngineFailure) as err:
+        JsonLinesAdapter(scripted_engine(tmp_path, hello=HELLO.replace(b"scripted", b"scr\xe9pted")), timeout=5.0)
+    assert err.value.kind == "handshake" and "not UTF-8 (byte 0xe9" in err.value.reason
+
+
+def test_a_hello_without_capabilities_fails_the_handshake(tmp_path: Path) -> None:
+    hello = HELLO.replace(b',"capabilities":["hedge-mode"]', b"")
+    with pytest.raises(EngineFailure) as err:
+        JsonLinesAdapter(scripted_engine(tmp_path, hello=hello), timeout=5.0)
+    assert err.value.kind == "handshake" and "no capabilities" in err.value.reason
+    report = run(lambda: JsonLinesAdapter(scripted_engine(tmp_path, hello=hello), timeout=5.0), small(examples=1))
+    assert report["engine_failures"][0]["engine_failure"]["kind"] == "start"
+
+
+def _alive(pid: int) -> bool:
+    """Whether the process runs (a zombie, killed and not reaped yet, does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
+@pytest.mark.skipif(not hasattr(os, "killpg"), reason="process groups are POSIX")
+def test_a_hung_engine_behind_a_wrapper_is_killed_with_it(tmp_path: Path) -> None:
+    pidfile = tmp_path / "engine.pid"
+    inner = " ".join(scripted_engine(tmp_path, hang=True, pidfile=str(pidfile)))
+    cmd = ["sh", "-c", f"{inner}; true"]  # the engine is the wrapper's child, not hedgespec's
+    report = run(lambda: JsonLinesAdapter(cmd, timeout=1.0), small(examples=1, max_engine_failures=1))
+    assert report["engine_failures"][0]["engine_failure"]["kind"] == "timeout"
+    pid = int(pidfile.read_text())
+    deadline = time.monotonic() + 10
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(pid), "the engine the wrapper started still runs"
