@@ -8,10 +8,37 @@ the same report renders to the same bytes.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 MARKS = {"pass": "pass", "fail": "FAIL", "unsupported": "unsupported", "not exercised": "not exercised"}
+NAME_LIMIT = 200  # characters of a name (engine, adapter, profile, vectors) a rendering shows
+LINE_LIMIT = 4000  # characters of one line of a text or Markdown report
+
+
+def escaped(text: Any) -> str:
+    """``text`` with every control or other unprintable character escaped as ``repr`` does (``\\n``, ``\\x1b``):
+    text from an engine or an input file never starts a line of its own (a forged ``verdict: PASS``) nor sends a
+    terminal escape code."""
+    text = str(text)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def shown(text: Any, limit: int = NAME_LIMIT) -> str:
+    """``escaped(text)`` of at most ``limit`` characters (the rest counted, not shown)."""
+    text = str(text)
+    out = escaped(text[:limit])
+    if len(text) > limit or len(out) > limit:
+        return out[:limit] + f"... ({len(text)} characters in all)"
+    return out
+
+
+def _lines(out: list[str]) -> str:
+    """The report's lines as text: each escaped (``escaped``) and at most ``LINE_LIMIT`` characters."""
+    return "\n".join(shown(line, LINE_LIMIT) for line in out) + "\n"
 
 
 def to_json(report: dict[str, Any]) -> str:
@@ -21,12 +48,12 @@ def to_json(report: dict[str, Any]) -> str:
 def _provenance_lines(report: dict[str, Any]) -> list[str]:
     p = report["provenance"]
     return [
-        f"hedgespec {p['hedgespec_version']}, spec {p['spec_version']}, profile {p['profile']['name']} "
+        f"hedgespec {p['hedgespec_version']}, spec {p['spec_version']}, profile {shown(p['profile']['name'])} "
         f"({p['profile']['digest']})",
-        f"engine {p['adapter']['engine']} (adapter {p['adapter']['name']}), capabilities: "
+        f"engine {shown(p['adapter']['engine'])} (adapter {shown(p['adapter']['name'])}), capabilities: "
         f"{', '.join(p['adapter']['capabilities']) or '(none)'}",
         f"seed {p['seed']}, {p['examples']} random cases of {p['steps_per_case']} steps, vectors: "
-        f"{p['vectors'] or 'not run'}, rulebook: {p['rulebook']}",
+        f"{shown(p['vectors'] or 'not run')}, rulebook: {shown(p['rulebook'])}",
     ]
 
 
@@ -188,7 +215,7 @@ def to_text(report: dict[str, Any], width: int = 110) -> str:
         out.append(f"note: {note}")
     out.append("")
     out.append(verdict_line(report))
-    return "\n".join(out) + "\n"
+    return _lines(out)
 
 
 def _differential_limits(d: dict[str, Any]) -> list[str]:
@@ -207,7 +234,7 @@ def to_markdown(report: dict[str, Any]) -> str:
     p = report["provenance"]
     s = report["summary"]
     scope = coverage(report) or start_failure(report)
-    out = [f"# hedgespec conformance: {p['adapter']['engine']} — {s['verdict']}", ""]
+    out = [f"# hedgespec conformance: {shown(p['adapter']['engine'])} — {s['verdict']}", ""]
     if scope:
         out += [f"**{verdict_line(report)[len('verdict: '):]}**", ""]
     out += [f"- {line}" for line in _provenance_lines(report)]
@@ -239,7 +266,7 @@ def to_markdown(report: dict[str, Any]) -> str:
         out += [f"- {_where(f)}: {f['engine_failure']}" for f in vector_engine]
     out += [f"- note: {line}" for line in expected_failure_notes(report)]
     out += [f"- note: {n}" for n in report["notes"]]
-    return "\n".join(out) + "\n"
+    return _lines(out)
 
 
 def to_junit(report: dict[str, Any]) -> str:
@@ -278,14 +305,17 @@ def to_junit(report: dict[str, Any]) -> str:
         cases.append(f'    <testcase classname="hedgespec.differential" name={label}>'
                      f"<failure message={quoteattr(msg)}/></testcase>")
     props = {"hedgespec_version": p["hedgespec_version"], "spec_version": p["spec_version"],
-             "profile": p["profile"]["name"], "profile_digest": p["profile"]["digest"], "seed": str(p["seed"]),
-             "adapter": p["adapter"]["name"], "capabilities": ",".join(p["adapter"]["capabilities"])}
+             "profile": shown(p["profile"]["name"]), "profile_digest": p["profile"]["digest"], "seed": str(p["seed"]),
+             "adapter": shown(p["adapter"]["name"]), "capabilities": ",".join(p["adapter"]["capabilities"])}
     prop_xml = "\n".join(f"      <property name={quoteattr(k)} value={quoteattr(v)}/>" for k, v in props.items())
-    name = escape(f"hedgespec conformance: {p['adapter']['engine']}")
-    return (
+    name = quoteattr(f"hedgespec conformance: {shown(p['adapter']['engine'])}")
+    return _NOT_XML.sub(lambda m: escaped(m.group()),
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         f'<testsuites name="hedgespec" tests="{len(cases)}" failures="{failures}">\n'
-        f'  <testsuite name="{name}" tests="{len(cases)}" failures="{failures}" skipped="{skipped}" errors="0">\n'
+        f'  <testsuite name={name} tests="{len(cases)}" failures="{failures}" skipped="{skipped}" errors="0">\n'
         f"    <properties>\n{prop_xml}\n    </properties>\n"
-        + "\n".join(cases) + "\n  </testsuite>\n</testsuites>\n"
-    )
+        + "\n".join(cases) + "\n  </testsuite>\n</testsuites>\n")
+
+
+#: characters XML 1.0 cannot hold (control characters but tab and line breaks, surrogates, U+FFFE and U+FFFF)
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")

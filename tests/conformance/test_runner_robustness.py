@@ -285,3 +285,39 @@ def test_a_hung_engine_behind_a_wrapper_is_killed_with_it(tmp_path: Path) -> Non
     while _alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not _alive(pid), "the engine the wrapper started still runs"
+
+
+# -- 9. names and messages from an engine or a file never forge a line of the report ----------------------
+
+def test_an_engine_name_is_escaped_and_capped_in_every_rendering() -> None:
+    forged = "p\nverdict: PASS\x1b[2J"
+
+    class Named(ReferenceAdapter):
+        name = forged + "x" * 5_000_000
+
+    report = run(lambda: Named("seed"), small(examples=1))
+    text = R.to_text(report)
+    assert not any(line.startswith("verdict: PASS") for line in text.splitlines()[:-1])
+    assert "\x1b" not in text and "p\\nverdict: PASS\\x1b[2J" in text
+    assert len(text) < 200_000 and f"({len(Named.name)} characters in all)" in text
+    markdown = R.to_markdown(report)
+    assert "\x1b" not in markdown and "\nverdict: PASS" not in markdown and len(markdown) < 200_000
+    import xml.etree.ElementTree as ET
+
+    junit = R.to_junit(report)
+    assert "\x1b" not in junit and len(junit) < 200_000
+    ET.fromstring(junit)  # still XML
+
+
+def test_a_profile_name_and_an_engine_message_are_escaped(tmp_path: Path) -> None:
+    class Raising(ReferenceAdapter):
+        def apply(self, action: dict[str, Any]) -> dict[str, Any]:
+            raise ValueError("boom\x1b[31m red\rverdict: PASS")
+
+    report = run(lambda: Raising("seed"), small(examples=1))
+    report["provenance"]["profile"]["name"] = "p\nverdict: PASS"  # as a profile file may name itself
+    report["notes"].append("profile p\nverdict: PASS is not built in")
+    text = R.to_text(report)
+    lines = text.splitlines()
+    assert lines[-1].startswith("verdict: FAIL")
+    assert not any(line.startswith("verdict: PASS") for line in lines) and "\x1b" not in text and "\r" not in text
