@@ -89,6 +89,14 @@ _OPTIONAL_DEFAULTS: dict[str, Any] = {
     "position_side": "", "price": 0, "stop_price": 0, "activation_price": 0, "callback_rate": 0,
     "reduce_only": False, "close_position": False, "scope": "*",
 }
+"""The fields an action's JSON form may leave out, and the value each is then read as. Only the reading:
+whether the step takes the value is another matter. A price left out reads as 0, which the step refuses
+wherever a price is needed (a MARKET or LIMIT order, a mark price, a market trade: INVALID_ARGUMENT,
+``price: must be positive``) and takes as "no price" where none is (a conditional order); ``stop_price``
+and ``callback_rate`` likewise, for the order types that need them, and ``position_side`` in hedge mode
+(POSITION_SIDE_MISMATCH). The action table of docs/formats/actions.md says which field each action kind
+and order type needs (``STEP_NEEDS`` in docs/hsdocs/directives.py, held to the model by
+tests/docs/test_action_fields.py)."""
 
 
 def action_from_json(obj: Any, where: str) -> A.Action:

@@ -81,6 +81,38 @@ FIELD_VALUES = {
 }
 """The values a string field of an action may take."""
 
+_POSITION_SIDE_NEED = "required in hedge mode (left out: `POSITION_SIDE_MISMATCH`); optional in one-way mode"
+_ZERO = '`"0"`'
+STEP_NEEDS: dict[tuple[str, str], str] = {
+    ("set_margin_type", "position_side"): _POSITION_SIDE_NEED,
+    ("set_leverage", "position_side"): _POSITION_SIDE_NEED,
+    ("adjust_margin", "position_side"): _POSITION_SIDE_NEED,
+    ("place_order", "position_side"): _POSITION_SIDE_NEED,
+    ("place_order", "price"): "required for `MARKET` and `LIMIT` (a positive multiple of the tick); conditional "
+                              f"types: left out (or {_ZERO})",
+    ("place_order", "stop_price"): "required for `STOP_MARKET` and `TAKE_PROFIT_MARKET` (a positive multiple of the "
+                                   "tick); other types: left out (not read if given)",
+    ("place_order", "activation_price"): f"optional for `TRAILING_STOP_MARKET` (left out or {_ZERO}: the trail "
+                                         f"starts at once); other types: left out (or {_ZERO})",
+    ("place_order", "callback_rate"): "required for `TRAILING_STOP_MARKET` (between 0 and 1, both excluded); other "
+                                      f"types: left out (or {_ZERO})",
+    ("market_trade", "price"): "required (any positive price, on the tick or not)",
+    ("mark_price", "price"): "required (any positive price, on the tick or not)",
+}
+"""The Required column where the step needs more than the codec: a field the JSON may leave out
+(``_OPTIONAL_DEFAULTS``) whose default (0, empty) the step refuses for some action kinds or order types,
+or a value the step refuses when given. tests/docs/test_action_fields.py checks each claim against the model."""
+
+
+def _required(kind: str, field: str) -> str:
+    """The Required column of one field: what the step needs, else whether the codec needs it (and its default)."""
+    if (kind, field) in STEP_NEEDS:
+        return STEP_NEEDS[(kind, field)]
+    if field not in _OPTIONAL_DEFAULTS:
+        return "required"
+    default = _OPTIONAL_DEFAULTS[field]
+    return "optional (default `false`)" if default is False else f'optional (default `"{default}"`)'
+
 
 def action_fields() -> str:
     """Every action kind with its fields, from the model's action classes and the codec's units."""
@@ -102,8 +134,7 @@ def action_fields() -> str:
                 kind_text = "boolean"
             else:
                 kind_text = "string"
-            required = "optional" if f.name in _OPTIONAL_DEFAULTS else "required"
-            out.append(f"| `{f.name}` | {kind_text} | {required} | {FIELD_VALUES.get(f.name, '')} |")
+            out.append(f"| `{f.name}` | {kind_text} | {_required(kind, f.name)} | {FIELD_VALUES.get(f.name, '')} |")
         out.append("")
     return "\n".join(out)
 
