@@ -57,12 +57,18 @@ REASON_MEANINGS: dict[str, str] = {
         "`withdraw`, or `adjust_margin` adding margin, for more than the available balance.",
     "INVALID_ARGUMENT":
         "A malformed action ([HM-ORD-005][]): a field of the wrong type; an unknown account, instrument or enum "
-        "value; a logical time before the last one; a quantity that is not a positive multiple of the lot size; "
-        "a price or stop price that is not a positive multiple of the tick; a field the order type does not "
-        "take (a price on a conditional order, a callback rate on a stop); a conditional order that would "
-        "trigger at once; a conditional order that would open a leg; leverage outside 1 to the instrument's "
-        "maximum; a margin adjustment of zero or on a leg that is not an open isolated leg; the expiry of a "
-        "perpetual.",
+        "value; a logical time before the state's (the `t` of the last action not rejected); a deposit or "
+        "withdrawal amount that is not positive; an order's or a market trade's quantity that is not a positive "
+        "multiple of the lot size (a close-position order: a quantity other than 0, or `reduce_only`); an "
+        "order's price (market and limit orders) or stop price (stop-market and take-profit-market orders) that "
+        "is missing or not a positive multiple of the tick; a mark or trade price that is missing or not "
+        "positive, or a settlement price that is not positive (none of these need be on the tick); a trailing "
+        "stop's callback rate not between 0 and 1; a field the order type does not take (a price on a "
+        "conditional order, a callback rate or activation price on any order but a trailing stop; "
+        "`close_position` on a market or limit order under a profile whose `close_position_orders` is "
+        "`conditional_only`); a conditional order that would trigger at once; a conditional order that would "
+        "open a leg; leverage outside 1 to the instrument's maximum; a margin adjustment of zero or on a leg "
+        "that is not an open isolated leg; the expiry of a perpetual.",
     "UNKNOWN_ORDER":
         "`cancel_order` of an order id that is not open.",
     "DUPLICATE_ORDER_ID":
