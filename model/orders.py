@@ -77,7 +77,8 @@ def place(work: Work, action: PlaceOrder) -> Outcome:
     conditional = order_type in CONDITIONAL_TYPES
     if close_position:
         if not conditional and choices["close_position_orders"] == "conditional_only":
-            return rejected("INVALID_ARGUMENT", "close_position: only stop and take-profit orders may carry it")
+            return rejected("INVALID_ARGUMENT", "close_position: only stop-market, take-profit-market and "
+                                                "trailing-stop-market orders may carry it")
         if quantity != 0 or reduce_only:
             return rejected("INVALID_ARGUMENT", "close_position: takes no quantity and no reduce_only")
     elif quantity <= 0 or quantity % inst.lot_size:
