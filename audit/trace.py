@@ -354,14 +354,13 @@ def validate(raw: Any) -> dict[str, Any]:
             raise RecordError("wrong type", f"{kind}: t: expected an integer from 0 to 2**63-1, got {t!r:.40}")
     else:
         out["t"] = t
-    src = raw.get("src")
-    if src is None:
+    if "src" not in raw:  # only meta may leave it out; a src given (even null) is checked like any other
         if kind != "meta":
             raise RecordError("missing field", f"{kind}: missing field 'src'")
         out["src"] = None
     else:
         try:
-            out["src"] = _SRC_CONVERT(src)
+            out["src"] = _SRC_CONVERT(raw["src"])
         except RecordError as exc:
             raise RecordError(exc.reason, f"{kind}: src: {exc}") from None
     for key, convert, required in fields:
