@@ -223,39 +223,45 @@ def scripted_engine(tmp_path: Path, hello: bytes = HELLO, apply: bytes = b"", ha
     return [sys.executable, str(script)]
 
 
-def test_a_repeated_key_in_a_reply_is_malformed_naming_it(tmp_path: Path) -> None:
-    apply = b'{"id":{id},"ok":true,"result":{"kind":"bogus","kind":"accepted","reason":null,"events":[]}}'
+def apply_failure(tmp_path: Path, apply: bytes) -> EngineFailure:
+    """The failure of the first apply to an engine that replies ``apply`` (after a reset)."""
     with JsonLinesAdapter(scripted_engine(tmp_path, apply=apply), timeout=5.0) as adapter:
         adapter.reset({})
         with pytest.raises(EngineFailure) as err:
             adapter.apply({})
-    assert err.value.kind == "malformed" and "key 'kind' appears twice in one object" in err.value.reason
+    return err.value
+
+
+def handshake_failure(tmp_path: Path, hello: bytes) -> EngineFailure:
+    """The failure of starting an engine that greets with ``hello``."""
+    with pytest.raises(EngineFailure) as err:
+        JsonLinesAdapter(scripted_engine(tmp_path, hello=hello), timeout=5.0)
+    return err.value
+
+
+def test_a_repeated_key_in_a_reply_is_malformed_naming_it(tmp_path: Path) -> None:
+    apply = b'{"id":{id},"ok":true,"result":{"kind":"bogus","kind":"accepted","reason":null,"events":[]}}'
+    failure = apply_failure(tmp_path, apply)
+    assert failure.kind == "malformed" and "key 'kind' appears twice in one object" in failure.reason
 
 
 def test_a_repeated_key_in_the_hello_fails_the_handshake_naming_it(tmp_path: Path) -> None:
-    hello = HELLO.replace(b'"name":"scripted"', b'"name":"a","name":"scripted"')
-    with pytest.raises(EngineFailure) as err:
-        JsonLinesAdapter(scripted_engine(tmp_path, hello=hello), timeout=5.0)
-    assert err.value.kind == "handshake" and "key 'name' appears twice in one object" in err.value.reason
+    failure = handshake_failure(tmp_path, HELLO.replace(b'"name":"scripted"', b'"name":"a","name":"scripted"'))
+    assert failure.kind == "handshake" and "key 'name' appears twice in one object" in failure.reason
 
 
 def test_a_reply_that_is_not_utf8_is_malformed(tmp_path: Path) -> None:
     apply = b'{"id":{id},"ok":true,"result":{"kind":"accepted","reason":null,"message":"\xff","events":[]}}'
-    with JsonLinesAdapter(scripted_engine(tmp_path, apply=apply), timeout=5.0) as adapter:
-        adapter.reset({})
-        with pytest.raises(EngineFailure) as err:
-            adapter.apply({})
-    assert err.value.kind == "malformed" and "not UTF-8 (byte 0xff" in err.value.reason
-    with pytest.raises(EngineFailure) as err:
-        JsonLinesAdapter(scripted_engine(tmp_path, hello=HELLO.replace(b"scripted", b"scr\xe9pted")), timeout=5.0)
-    assert err.value.kind == "handshake" and "not UTF-8 (byte 0xe9" in err.value.reason
+    failure = apply_failure(tmp_path, apply)
+    assert failure.kind == "malformed" and "not UTF-8 (byte 0xff" in failure.reason
+    failure = handshake_failure(tmp_path, HELLO.replace(b"scripted", b"scr\xe9pted"))
+    assert failure.kind == "handshake" and "not UTF-8 (byte 0xe9" in failure.reason
 
 
 def test_a_hello_without_capabilities_fails_the_handshake(tmp_path: Path) -> None:
     hello = HELLO.replace(b',"capabilities":["hedge-mode"]', b"")
-    with pytest.raises(EngineFailure) as err:
-        JsonLinesAdapter(scripted_engine(tmp_path, hello=hello), timeout=5.0)
-    assert err.value.kind == "handshake" and "no capabilities" in err.value.reason
+    failure = handshake_failure(tmp_path, hello)
+    assert failure.kind == "handshake" and "no capabilities" in failure.reason
     report = run(lambda: JsonLinesAdapter(scripted_engine(tmp_path, hello=hello), timeout=5.0), small(examples=1))
     assert report["engine_failures"][0]["engine_failure"]["kind"] == "start"
 
