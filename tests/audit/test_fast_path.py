@@ -77,8 +77,9 @@ _EDITS: list[tuple[str, str, object]] = [
     ("instrument", kind, "A\x00B") for kind in ("fill", "funding", "position", "funding_rate")]
 
 
-def _edited(lines: list[bytes], kind: str, field: str, value: object, nth: int) -> list[bytes]:
-    """``lines`` with the ``nth`` record of ``kind`` changed: ``field`` set to ``value`` (or removed)."""
+def edited(lines: list[bytes], kind: str, field: str, value: object, nth: int) -> list[bytes]:
+    """``lines`` with the ``nth`` record of ``kind`` changed: ``field`` set to ``value``, or removed for
+    ``"(missing)"``; a field ``"src.NAME"`` is ``NAME`` in the record's ``src``."""
     out, seen = [], 0
     for line in lines:
         record = json.loads(line)
@@ -87,6 +88,8 @@ def _edited(lines: list[bytes], kind: str, field: str, value: object, nth: int) 
             if seen == nth:
                 if value == "(missing)":
                     record.pop(field, None)
+                elif field.startswith("src."):
+                    record["src"][field[4:]] = value
                 else:
                     record[field] = value
                 line = (json.dumps(record, separators=(",", ":")) + "\n").encode()
@@ -94,7 +97,7 @@ def _edited(lines: list[bytes], kind: str, field: str, value: object, nth: int) 
     return out
 
 
-def _fast_report(lines: list[bytes]) -> dict[str, Any]:
+def fast_report(lines: list[bytes]) -> dict[str, Any]:
     """The fast path's report on ``lines``, after checking that the reference path gives the same."""
     profile = load_profile("seed")
     fast = as_json(audit_stream(io.BytesIO(b"".join(lines)), profile, trace_name="t"))
@@ -108,15 +111,15 @@ def _fast_report(lines: list[bytes]) -> dict[str, Any]:
 @pytest.mark.parametrize(("field", "kind", "value"), _EDITS)
 def test_every_fused_path_defers_to_the_reference_on_any_doubt(field: str, kind: str, value: object) -> None:
     lines, _ = synth_lines(600, seed=21, other_share=0.5)
-    lines = _edited(lines, kind, field, value, nth=7)
-    _fast_report(lines)
+    lines = edited(lines, kind, field, value, nth=7)
+    fast_report(lines)
 
 
 def test_fills_before_any_mode_is_known_count_as_the_reference_counts_them() -> None:
     """Without an opening record the mode stays unknown: fills on legs a snapshot confirmed still take the fused path."""
     lines, _ = synth_lines(1500, seed=23, other_share=0.3)
     lines = [line for line in lines if b'"type":"opening"' not in line.replace(b" ", b"")]
-    fast = _fast_report(lines)
+    fast = fast_report(lines)
     assert "HM-ORD-001" not in fast["decided_by_rule"] and fast["decided_by_rule"]["HM-FEE-001"] > 100
 
 
@@ -153,7 +156,7 @@ def test_the_fused_decoder_reads_a_line_as_the_reference_parser_does(kind: str, 
     if old not in lines[nth]:
         pytest.skip(f"no {old!r} in a {kind} line")
     lines[nth] = lines[nth].replace(old, new, 1)
-    _fast_report(lines)
+    fast_report(lines)
 
 
 def test_the_fused_paths_take_the_plain_records() -> None:
@@ -216,7 +219,7 @@ def test_a_repeated_key_rejects_the_record_on_every_path(kind: str, where: str, 
     for nth_key, number in enumerate(numbers[:16]):
         lines[number], key = _repeat(lines[number], lines[numbers[nth_key + 16]], where, nth_key, variant)
         edited[number + 1] = key
-    report = _fast_report(lines)
+    report = fast_report(lines)
     assert report["summary"]["rejected_by_reason"] == {"repeated key": len(edited)}
     assert report["summary"]["reconciles"]
     listed = {r["line"]: r["message"] for r in report["rejected"]}
@@ -240,7 +243,7 @@ def test_escaped_quotes_and_spaces_are_not_repeated_keys(kind: str) -> None:
         else:
             line = line.replace(b'"file":"', b'"file":"\\u0022', 1)
         lines[number] = line
-    report = _fast_report(lines)
+    report = fast_report(lines)
     assert report["summary"]["records_rejected"] == 0 and report["summary"]["reconciles"]
 
 

@@ -3,7 +3,6 @@ report malformed fields instead of dropping or defaulting them; an audit message
 
 from __future__ import annotations
 
-import io
 import json
 import re
 from pathlib import Path
@@ -11,10 +10,11 @@ from typing import Any
 
 import pytest
 from audit_helpers import FIXTURES, both_paths, lines_of, meta, opening, rec, run, synth_lines
-from hedgespec.audit.engine import audit_lines, audit_stream
-from hedgespec.audit.report import as_json, render_text
+from hedgespec.audit.engine import audit_lines
+from hedgespec.audit.report import render_text
 from hedgespec.audit.trace import RECORD_TYPES
 from hedgespec.spec.profiles import load_profile
+from test_fast_path import edited, fast_report  # the late edits, and both paths checked equal
 
 B = FIXTURES / "binance"
 C = FIXTURES / "ccxt"
@@ -54,34 +54,6 @@ def test_an_empty_order_id_is_rejected_by_the_fused_path_as_by_the_reference(tmp
     both_paths(lines)  # the fused and the reference paths give the same report
 
 
-def _edited(lines: list[bytes], kind: str, field: str, value: object, nth: int) -> list[bytes]:
-    out, seen = [], 0
-    for line in lines:
-        record = json.loads(line)
-        if record.get("type") == kind:
-            seen += 1
-            if seen == nth:
-                if value == "(missing)":
-                    record.pop(field, None)
-                elif field.startswith("src."):
-                    record["src"][field[4:]] = value
-                else:
-                    record[field] = value
-                line = (json.dumps(record, separators=(",", ":")) + "\n").encode()
-        out.append(line)
-    return out
-
-
-def _fast_equals_reference(lines: list[bytes]) -> dict[str, Any]:
-    profile = load_profile("seed")
-    fast = as_json(audit_stream(io.BytesIO(b"".join(lines)), profile, trace_name="t"))
-    reference = as_json(audit_lines([line.rstrip(b"\n") for line in lines], profile, trace_name="t", hot=False))
-    for report in (fast, reference):
-        del report["provenance"]["trace_sha256"]
-    assert fast == reference
-    return fast
-
-
 _FUSED_KINDS = ("fill", "funding", "position", "funding_rate", "balance")
 # every field of every fused kind (and its src), set to values a string field of the reference may refuse; the
 # record edited is late in the trace, where the fused paths take it (the differential test in test_fast_path.py
@@ -94,7 +66,7 @@ _LATE_EDITS = [(kind, field, value) for kind in _FUSED_KINDS for field in (*RECO
 def test_a_late_record_of_each_fused_kind_is_read_as_the_reference_reads_it(kind: str, field: str,
                                                                              value: object) -> None:
     lines, _ = synth_lines(600, seed=21, other_share=0.5)
-    _fast_equals_reference(_edited(lines, kind, field, value, nth=30))
+    fast_report(edited(lines, kind, field, value, nth=30))
 
 
 def test_the_late_edits_reach_the_fused_paths(monkeypatch: pytest.MonkeyPatch) -> None:
