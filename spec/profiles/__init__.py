@@ -223,6 +223,25 @@ def _code_field(at: str, key: str, value: Any, *, code: bool) -> None:
         raise ProfileError(f"{at}.{key}: {kind} or null is required, got {value!r:.60}")
 
 
+def _fields_object(at: str, value: Any, known: tuple[str, ...], required: tuple[str, ...]) -> dict[str, Any]:
+    """``value``, an object with only ``known`` fields and each of ``required``; else the error naming ``at``."""
+    if not isinstance(value, dict):
+        raise ProfileError(f"{at}: expected an object with {', '.join(required)}, got {type(value).__name__}")
+    for key in value:
+        if key not in known:
+            raise ProfileError(f"{at}.{key:.60}: unknown field (known: {', '.join(known)})")
+    for key in required:
+        if key not in value:
+            raise ProfileError(f"{at}: missing field {key!r}")
+    return value
+
+
+def _source_field(at: str, value: Any) -> None:
+    """A reason code entry's (or its observation's) ``source``: a non-empty string."""
+    if not isinstance(value, str) or not value.strip():
+        raise ProfileError(f"{at}.source: a non-empty string is required, got {value!r:.60}")
+
+
 def _validate_reason_codes(where: str, raw: Any) -> dict[str, Any]:
     """The venue's code and message for each reason class it maps: ``{"CLASS": {"code", "message", "status",
     "source", optional "note", optional "observed": {"code", "message", "source"}}}`` (what the venue
@@ -233,21 +252,11 @@ def _validate_reason_codes(where: str, raw: Any) -> dict[str, Any]:
         at = f"{where}: reason_codes.{reason:.60}"
         if reason not in REASON_CLASSES:
             raise ProfileError(f"{at}: unknown reason class (known: {', '.join(REASON_CLASSES)})")
-        if not isinstance(entry, dict):
-            raise ProfileError(f"{at}: expected an object with code, message, status, source, got "
-                               f"{type(entry).__name__}")
-        for key in entry:
-            if key not in REASON_CODE_FIELDS:
-                raise ProfileError(f"{at}.{key:.60}: unknown field (known: {', '.join(REASON_CODE_FIELDS)})")
-        for key in ("code", "message", "status", "source"):
-            if key not in entry:
-                raise ProfileError(f"{at}: missing field {key!r}")
+        _fields_object(at, entry, REASON_CODE_FIELDS, ("code", "message", "status", "source"))
         status = entry["status"]
         if status not in REASON_CODE_STATUSES or type(status) is not str:
             raise ProfileError(f"{at}.status: must be one of {REASON_CODE_STATUSES}, got {status!r:.60}")
-        source = entry["source"]
-        if not isinstance(source, str) or not source.strip():
-            raise ProfileError(f"{at}.source: a non-empty string is required, got {source!r:.60}")
+        _source_field(at, entry["source"])
         _code_field(at, "code", entry["code"], code=True)
         _code_field(at, "message", entry["message"], code=False)
         if entry["code"] is None and status != "unconfirmed":
@@ -256,23 +265,12 @@ def _validate_reason_codes(where: str, raw: Any) -> dict[str, Any]:
         if not isinstance(entry.get("note", ""), str):
             raise ProfileError(f"{at}.note: a string is required, got {entry['note']!r:.60}")
         if "observed" in entry:
-            observed = entry["observed"]
-            if not isinstance(observed, dict):
-                raise ProfileError(f"{at}.observed: expected an object with code, message, source, got "
-                                   f"{type(observed).__name__}")
-            for key in observed:
-                if key not in OBSERVED_FIELDS:
-                    raise ProfileError(f"{at}.observed.{key:.60}: unknown field (known: {', '.join(OBSERVED_FIELDS)})")
-            for key in OBSERVED_FIELDS:
-                if key not in observed:
-                    raise ProfileError(f"{at}.observed: missing field {key!r}")
+            observed = _fields_object(f"{at}.observed", entry["observed"], OBSERVED_FIELDS, OBSERVED_FIELDS)
             _code_field(f"{at}.observed", "code", observed["code"], code=True)
             if observed["code"] is None:
                 raise ProfileError(f"{at}.observed.code: the observed code is required")
             _code_field(f"{at}.observed", "message", observed["message"], code=False)
-            if not isinstance(observed["source"], str) or not observed["source"].strip():
-                raise ProfileError(f"{at}.observed.source: a non-empty string is required, got "
-                                   f"{observed['source']!r:.60}")
+            _source_field(f"{at}.observed", observed["source"])
     return raw
 
 
