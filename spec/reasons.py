@@ -43,7 +43,7 @@ REASON_MEANINGS: dict[str, str] = {
         "`place_order` of a closing order (hedge: SELL+LONG, BUY+SHORT; one-way: reduce-only or close-position) "
         "on a flat leg; or asking for more than the leg has left to close (its size, less its resting closing "
         "limit orders for a limit order) under `oversized_close: reject`; or a reduce-only or close-position "
-        "order that would increase its leg; or a one-way reduce-only order without an opposite position "
+        "order that would increase its leg; or a one-way reduce-only, close-position or conditional order without an opposite position "
         "([HM-ORD-003][], [HM-ORD-004][]).",
     "REDUCE_ONLY_FORBIDDEN":
         "`place_order` with `reduce_only` in hedge mode, under a profile whose `reduce_only_in_hedge` is "
