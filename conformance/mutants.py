@@ -739,6 +739,77 @@ def _funding_other_instrument(action, before, outcome, after):
                          "kind": "FUNDING", "bucket": "wallet", "amount": "-0.5"}]
 
 
+# -- begin: mutants of the review of check strength (tests/test_check_strength_review.py) --
+
+def _rejection_advances_time(action, before, outcome, after):
+    """A rejected action still moves the snapshot's time to its t (the state's time is the last action taken)."""
+    if outcome["kind"] == "rejected" and isinstance(action.get("t"), int) and action["t"] > before.get("time", 0):
+        after["time"] = action["t"]
+
+
+def _partial_switch_skips_idle(action, before, outcome, after):
+    """A coin-level switch that a busy instrument makes partial switches nothing: the idle instruments keep their
+    old mode and rows, though the outcome says partially applied."""
+    if action["kind"] == "set_position_mode" and outcome["kind"] == "partially_applied":
+        for part in ("position_mode", "positions"):
+            after["accounts"][action["account"]][part] = copy.deepcopy(before["accounts"][action["account"]][part])
+        outcome["events"] = [e for e in outcome["events"] if e["type"] != "mode"]
+
+
+def _flat_rows_omitted(action, before, outcome, after):
+    """Instruments whose rows are all flat are left out of an account's positions (a compact report)."""
+    for acc in after["accounts"].values():
+        for symbol in [s for s, sides in acc["positions"].items() if all(_d(r["quantity"]) == 0 for r in sides.values())]:
+            del acc["positions"][symbol]
+
+
+def _one_way_fill_unreported(action, before, outcome, after):
+    """One-way fills move the net position but are not reported as fills."""
+    outcome["events"] = [e for e in outcome["events"] if not (e["type"] == "fill" and e["position_side"] == "BOTH")]
+
+
+def _trigger_beyond_leg(original):
+    """A fired one-way conditional order fills its whole quantity, though the net position it reduces has shrunk
+    below it since it was placed: the position flips."""
+    def execute(work, account_id, order, quantity, price, liquidity, cause):
+        placed = work.account(account_id).orders.get(order.order_id)
+        if cause == "trigger" and order.position_side == "BOTH" and placed is not None and placed.quantity > quantity:
+            quantity = placed.quantity
+            order = order.with_remaining(quantity, 0, 0)
+        return original(work, account_id, order, quantity, price, liquidity, cause)
+    return execute
+
+
+def _mark_lags(original):
+    """A mark price triggers and liquidates at the new price, but the engine keeps reporting the previous mark,
+    and its unrealized PnL (and maintenance margin) at that stale mark."""
+    def handlers():
+        def mark_price(work, action):
+            old = work.mark_prices.get(action.instrument)
+            outcome = handler(work, action)
+            if old is not None and outcome.kind == "accepted":
+                work.mark_prices[action.instrument] = old
+            return outcome
+        kind = next(k for k in original if k.__name__ == "MarkPrice")
+        handler = original[kind]
+        return {**original, kind: mark_price}
+    return handlers()
+
+
+def _never_cancels_on_close(action, before, outcome, after):
+    """Closing orders are not cancelled when their leg closes (no cancellation reported, the orders stay open);
+    a leg that ends the step flat shows it, one closed and reopened in the step does not."""
+    for e in [e for e in outcome["events"] if e["type"] == "order" and e["status"] == "CANCELLED"
+              and e["cause"] == "leg_closed"]:
+        order = before["accounts"][e["account"]]["open_orders"].get(e["order_id"])
+        if order is not None:
+            outcome["events"].remove(e)
+            after["accounts"][e["account"]]["open_orders"][e["order_id"]] = order
+
+
+# -- end: mutants of the review of check strength --
+
+
 def _no_op(action, before, outcome, after):
     return None
 
@@ -910,6 +981,27 @@ DIRECTED_MUTANTS: list[Mutant] = [
            _funding_other_instrument),
 ]
 MUTANT_BY_NAME.update((m.name, m) for m in DIRECTED_MUTANTS)
+
+# Directed mutants of a later review of check strength, each on its own directed scenario in
+# tests/test_check_strength_review.py: every one passed its rule's check before the check was strengthened.
+REVIEWED_MUTANTS: list[Mutant] = [
+    Mutant("rejection-advances-time", "HM-ATOM-001", "a rejected action moves the snapshot's time to its t",
+           _rejection_advances_time),
+    Mutant("partial-switch-skips-idle", "HM-MODE-005", "a partially applied coin-level switch leaves the idle "
+           "instruments in their old mode too", _partial_switch_skips_idle),
+    Mutant("flat-rows-omitted", "HM-MODE-008", "an instrument whose rows are all flat has no position rows",
+           _flat_rows_omitted),
+    Mutant("one-way-fill-unreported", "HM-NET-002", "one-way fills move the net position without a fill event",
+           _one_way_fill_unreported),
+    Mutant("trigger-beyond-leg", "HM-ORD-003", "a fired one-way conditional order fills its whole quantity beyond "
+           "the net position, flipping it", _no_op, patches=(("hedgespec.model.orders", "execute",
+                                                              _trigger_beyond_leg),)),
+    Mutant("mark-lags", "HM-POS-003", "the snapshot keeps the previous mark price, and unrealized PnL at it",
+           _no_op, patches=(("hedgespec.model.step", "_HANDLERS", _mark_lags),)),
+    Mutant("never-cancels-on-close", "HM-STOP-004", "closing orders are not cancelled when their leg closes "
+           "(hidden where the same step reopens the leg)", _never_cancels_on_close),
+]
+MUTANT_BY_NAME.update((m.name, m) for m in REVIEWED_MUTANTS)
 
 
 class MutantAdapter:

@@ -25,7 +25,8 @@ ACCOUNT_ACTIONS = frozenset({"deposit", "withdraw", "set_position_mode", "set_ma
     observes=("snapshot", "outcome"),
 )
 def rejection_is_atomic(view: StepView) -> Iterator[Violation]:
-    """Implements HM-ATOM-001."""
+    """Implements HM-ATOM-001. The snapshot's time is part of the state: it is the ``t`` of the last action
+    not rejected (docs/formats/actions.md), so a rejection leaves it too."""
     if view.outcome["kind"] != "rejected":
         return
     if view.outcome.get("reason") not in REASONS:
@@ -34,6 +35,9 @@ def rejection_is_atomic(view: StepView) -> Iterator[Violation]:
         yield Violation("HM-ATOM-001", "a rejected action produced events")
     if without_time(view.before) != without_time(view.after):
         yield Violation("HM-ATOM-001", f"rejected ({view.outcome.get('reason')}) but the state changed")
+    if view.before.get("time") != view.after.get("time"):
+        yield Violation("HM-ATOM-001", f"rejected ({view.outcome.get('reason')}) but the time moved from "
+                                       f"{view.before.get('time')} to {view.after.get('time')}")
 
 
 @rule(

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..observe import (
+    D,
+    instruments,
     mode_in_force,
     modelled_choice,
     open_orders,
@@ -258,6 +260,10 @@ def switch_scope(view: StepView) -> Iterator[Violation]:
     unswitched = [s for s in symbols if mode_in_force(view.after, view.params, account, s) not in (None, wanted)]
     if view.outcome["kind"] == "accepted" and unswitched:
         yield Violation("HM-MODE-005", f"accepted switch left {sorted(unswitched)} unswitched")
+    idle = [s for s in unswitched if not any(_busy(view, account, s))]
+    if view.outcome["kind"] == "partially_applied" and idle:  # a partial switch leaves only the busy ones
+        yield Violation("HM-MODE-005", f"partially applied switch left {sorted(idle)} unswitched, with no position "
+                                       f"and no open order")
     for acc_id, acc in view.before["accounts"].items():
         after = view.after["accounts"][acc_id]
         for key in ("wallet", "open_orders"):
@@ -305,6 +311,9 @@ def rows_follow_mode(view: StepView) -> Iterator[Violation]:
     unknown: dict[tuple[str, str], dict[str, str]] = {}  # (account, mode scope) -> instrument -> mode of its rows
     per_scope = modelled_choice(view.params, "mode_scope") is not None
     for account, acc in view.after["accounts"].items():
+        missing = sorted(set(instruments(view.params)) - set(acc["positions"]))
+        if missing:  # every instrument has its rows, flat or open, expired included
+            yield Violation("HM-MODE-008", f"{account}: no position rows for {', '.join(missing)}")
         for symbol, sides in acc["positions"].items():
             mode = mode_in_force(view.after, view.params, account, symbol)
             if mode is None:
@@ -324,7 +333,7 @@ def rows_follow_mode(view: StepView) -> Iterator[Violation]:
                                            f"follow different modes: {listed}")
     for account, symbol, side, r in rows(view.after):
         qty = r["quantity"]
-        if (side == "LONG" and qty.startswith("-")) or (side == "SHORT" and qty != "0" and not qty.startswith("-")):
+        if (side == "LONG" and D(qty) < 0) or (side == "SHORT" and D(qty) > 0):
             yield Violation("HM-MODE-008", f"{account} {symbol} {side}: quantity {qty} has the wrong sign")
 
 

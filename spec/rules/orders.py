@@ -20,6 +20,7 @@ from ..observe import (
     rows,
 )
 from ..registry import StepView, Violation, declare, rule
+from .positions import _replay
 
 declare(
     "HM-ORD-007", level="MAY", title="What a reduce-only flag means in hedge mode",
@@ -139,26 +140,61 @@ def fill_moves_own_leg(view: StepView) -> Iterator[Violation]:
     observes=("snapshot", "events"), requires=("hedge-mode",),
 )
 def reducing_never_flips(view: StepView) -> Iterator[Violation]:
-    """Implements HM-ORD-003."""
+    """Implements HM-ORD-003. Each leg with fills is replayed from the snapshot before through the step's fills
+    in event order (``positions._replay``): a reducing fill of a hedge leg never takes more than the leg holds at
+    that fill, whatever other fills of the leg the step has before or after it (a leg crossed and brought back by
+    a later fill ends on the right side); a reduce-only fill of a one-way position never takes more than it holds
+    at that fill, whatever action brought the fill (the order placed, a resting order traded through, a
+    conditional order fired)."""
+    by_leg: dict[tuple[str, str, str], list[dict]] = {}
     for fill in events(view.outcome, "fill"):
-        side = fill["position_side"]
-        if side not in ("LONG", "SHORT"):
-            continue
-        before = row(view.before, fill["account"], fill["instrument"], side)
-        after = row(view.after, fill["account"], fill["instrument"], side)
+        by_leg.setdefault((fill["account"], fill["instrument"], fill["position_side"]), []).append(fill)
+    for (account, symbol, side), fills in by_leg.items():
+        before, after = row(view.before, account, symbol, side), row(view.after, account, symbol, side)
         if before is None or after is None:
             continue
+        if side == "BOTH":
+            yield from _reduce_only_within(view, account, symbol, D(before["quantity"]), fills)
+            continue
+        if side not in ("LONG", "SHORT"):
+            continue
         if (side == "LONG" and D(after["quantity"]) < 0) or (side == "SHORT" and D(after["quantity"]) > 0):
-            yield Violation("HM-ORD-003", f"{fill['account']} {fill['instrument']} {side} flipped to {after['quantity']}")
-        reducing = (side == "LONG") == (fill["side"] == "SELL")
-        if reducing and D(fill["quantity"]) > abs(D(before["quantity"])) and not any(
-                f["position_side"] == side and f is not fill for f in events(view.outcome, "fill")):
-            yield Violation("HM-ORD-003", f"reducing fill of {fill['quantity']} on a leg of {before['quantity']}")
+            yield Violation("HM-ORD-003", f"{account} {symbol} {side} flipped to {after['quantity']}")
+        if _replay(before, fills)[1] is None:
+            taken = ", ".join(f"{f['side']} {f['quantity']}" for f in fills)
+            yield Violation("HM-ORD-003", f"{account} {symbol} {side}: a reducing fill takes more than the leg holds "
+                                          f"(the leg of {before['quantity']} replayed through the fills {taken})")
     if _place(view) and view.action.get("reduce_only") and view.action.get("position_side", "") in ("", "BOTH"):
         b = row(view.before, view.action["account"], view.action["instrument"], "BOTH")
         a = row(view.after, view.action["account"], view.action["instrument"], "BOTH")
         if a and b and D(a["quantity"]) * D(b["quantity"]) < 0:
             yield Violation("HM-ORD-003", "a reduce-only order flipped the one-way position")
+
+
+def _order_of(view: StepView, fill: dict) -> dict | None:
+    """The order an order or trigger fill belongs to: the one the step places, or one open before the step."""
+    action = view.action
+    if fill["cause"] not in ("order", "trigger"):
+        return None
+    if _place(view) and (fill["account"], fill["order_id"]) == (action["account"], action.get("order_id")):
+        return action
+    return view.before["accounts"].get(fill["account"], {}).get("open_orders", {}).get(fill["order_id"])
+
+
+def _reduce_only_within(view: StepView, account: str, symbol: str, held: Decimal,
+                        fills: list[dict]) -> Iterator[Violation]:
+    """HM-ORD-003 in one-way mode: the net position replayed through the step's fills; a fill of a reduce-only
+    order (the flag, close_position, or a conditional order, which closes in one-way mode) takes at most what
+    the position holds at that fill, in the direction that reduces it."""
+    for fill in fills:
+        signed = D(fill["quantity"]) if fill["side"] == "BUY" else -D(fill["quantity"])
+        order = _order_of(view, fill)
+        reduce_only = order is not None and bool(order.get("reduce_only") or order.get("close_position")
+                                                  or order.get("order_type") not in ("MARKET", "LIMIT"))
+        if reduce_only and (held == 0 or (held > 0) == (signed > 0) or abs(signed) > abs(held)):
+            yield Violation("HM-ORD-003", f"{account} {symbol}: reduce-only fill {fill['side']} {fill['quantity']} "
+                                          f"of {fill['order_id']} on a net position of {held}")
+        held += signed
 
 
 _CONDITIONAL = ("STOP_MARKET", "TAKE_PROFIT_MARKET", "TRAILING_STOP_MARKET")

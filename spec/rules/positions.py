@@ -88,15 +88,22 @@ def legs_never_offset(view: StepView) -> Iterator[Violation]:
 )
 def one_way_nets(view: StepView) -> Iterator[Violation]:
     """Implements HM-NET-002. Where the mode is unknown (HM-MODE-001: not reported, the profile's default not
-    modelled), a BOTH fill is not judged out of place, but a net row that does not net is wrong in either mode."""
+    modelled), a BOTH fill is not judged out of place, but a net row that does not net is wrong in either mode.
+    Every net row present before and after the step is judged, with or without fills: one that moves with no
+    fill moves by something other than its signed fills."""
     moved: dict[tuple[str, str], Decimal] = {}
     for fill in events(view.outcome, "fill"):
         if fill["position_side"] == "BOTH":
             key = (fill["account"], fill["instrument"])
             signed = D(fill["quantity"]) if fill["side"] == "BUY" else -D(fill["quantity"])
             moved[key] = moved.get(key, Decimal(0)) + signed
+    filled = set(moved)
+    for account, symbol, side, _ in rows(view.before):
+        if side == "BOTH":
+            moved.setdefault((account, symbol), Decimal(0))
     for (account, symbol), delta in moved.items():
-        if mode_in_force(view.before, view.params, account, symbol) not in ("ONE_WAY", None):
+        if (account, symbol) in filled and mode_in_force(view.before, view.params, account, symbol) not in (
+                "ONE_WAY", None):
             yield Violation("HM-NET-002", f"{account} {symbol}: a BOTH fill in hedge mode")
             continue
         before, after = row(view.before, account, symbol, "BOTH"), row(view.after, account, symbol, "BOTH")
@@ -243,8 +250,15 @@ def _replay(before: dict, fills: list[dict]) -> tuple[list[tuple[dict, Decimal]]
     observes=("snapshot",),
 )
 def derived_leg_fields(view: StepView) -> Iterator[Violation]:
-    """Implements HM-POS-003."""
+    """Implements HM-POS-003. The mark is the snapshot's; after an accepted mark price it is the price the step
+    set, so an engine that drops or lags the mark feed cannot report its unrealized PnL at a mark of its own."""
     marks = view.after.get("mark_prices", {})
+    action = view.action
+    if action.get("kind") == "mark_price" and view.outcome["kind"] == "accepted":
+        reported = marks.get(action.get("instrument"))
+        if reported is None or D(reported) != D(action["price"]):
+            yield Violation("HM-POS-003", f"{action.get('instrument')}: mark price {reported} after the step set it to "
+                                          f"{action['price']}: unrealized PnL is not at the mark")
     for account, symbol, side, r in rows(view.after):
         qty = D(r["quantity"])
         if qty != 0:

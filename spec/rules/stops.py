@@ -275,8 +275,17 @@ def closed_leg_no_orders(view: StepView) -> Iterator[Violation]:
 
     Where the profile keeps closing orders, or does not model ``orders_on_leg_close``, a flat leg may
     keep its conditional closing orders; a closing limit order on a flat hedge leg is wrong either way.
+
+    A hedge leg closed and reopened within one step is flat in no snapshot: under ``cancel`` the closing orders
+    it had before the step are gone after it all the same (the leg replayed through the step's fills).
     """
     cancel = modelled_choice(view.params, "orders_on_leg_close") == "cancel"
+    for account, symbol, side in _closed_and_reopened(view) if cancel else ():
+        for oid, order in view.before["accounts"][account]["open_orders"].items():
+            if order["instrument"] == symbol and order["position_side"] == side and is_closing(order) \
+                    and oid in view.after["accounts"][account]["open_orders"]:
+                yield Violation("HM-STOP-004", f"{account} {symbol} {side} closed in this step (and reopened) but "
+                                               f"its closing order {oid} still waits")
     for account, symbol, side, r in rows(view.after):
         if D(r["quantity"]) != 0:
             continue
@@ -288,6 +297,22 @@ def closed_leg_no_orders(view: StepView) -> Iterator[Violation]:
             elif side in ("LONG", "SHORT") and order["order_type"] == "LIMIT":
                 yield Violation("HM-STOP-004", f"{account} {symbol} {side} is flat but its closing limit order {oid} "
                                                f"still rests (closing limit orders never exceed the leg)")
+
+
+def _closed_and_reopened(view: StepView) -> list[tuple[str, str, str]]:
+    """Hedge legs open after the step that some fill of the step brought to zero (HM-STOP-004)."""
+    held: dict[tuple[str, str, str], Decimal] = {}
+    closed = set()
+    for fill in events(view.outcome, "fill"):
+        leg = (fill["account"], fill["instrument"], fill["position_side"])
+        was = row(view.before, *leg)
+        if leg[2] not in ("LONG", "SHORT") or was is None:
+            continue
+        quantity = held.get(leg, D(was["quantity"]))
+        held[leg] = quantity + (D(fill["quantity"]) if fill["side"] == "BUY" else -D(fill["quantity"]))
+        if quantity != 0 and held[leg] == 0:
+            closed.add(leg)
+    return [leg for leg in sorted(closed) if (after := row(view.after, *leg)) and D(after["quantity"]) != 0]
 
 
 @rule(

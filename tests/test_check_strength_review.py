@@ -1,0 +1,122 @@
+"""Broken engines a review of check strength found passing their rule's check, each on a directed scenario:
+the reference passes every check, the mutant trips its rule (HM-ATOM-001, HM-MODE-005, HM-MODE-008, HM-NET-002,
+HM-ORD-003, HM-POS-003, HM-STOP-004). Each check missed its mutant before it was strengthened."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hedgespec.conformance.adapter import ReferenceAdapter
+from hedgespec.conformance.mutants import MUTANT_BY_NAME, REVIEWED_MUTANTS
+from hedgespec.spec.registry import StepView
+from hedgespec.spec.rulebook import run_step_checks
+from scenarios import params
+
+
+def steps(adapter: Any, p: dict[str, Any], actions: list[dict[str, Any]]) -> list[StepView]:
+    adapter.reset(p)
+    before, views = adapter.snapshot(), []
+    for t, action in enumerate(actions, 1):
+        action = {**action, "t": t}
+        outcome = adapter.apply(action)
+        after = adapter.snapshot()
+        views.append(StepView(p, before, action, outcome, after))
+        before = after
+    return views
+
+
+def violations(adapter: Any, p: dict[str, Any], actions: list[dict[str, Any]]) -> list[str]:
+    return [str(v) for view in steps(adapter, p, actions) for v in run_step_checks(view)]
+
+
+def order(oid: str, side: str, leg: str, qty: str, price: str = "", **kw: Any) -> dict[str, Any]:
+    action = {"kind": "place_order", "account": "A", "order_id": oid, "instrument": "BTCUSDT", "side": side,
+              "position_side": leg, "order_type": kw.pop("order_type", "MARKET"), "quantity": qty, **kw}
+    return {**action, "price": price} if price else action
+
+
+def mark(price: str) -> dict[str, Any]:
+    return {"kind": "mark_price", "instrument": "BTCUSDT", "price": price}
+
+
+REJECTED_CLOSE = (params("seed"), [order("l", "BUY", "LONG", "1", "100"), order("c", "SELL", "LONG", "5", "100")])
+COIN_LEVEL_SWITCH = (params("bybit-v5"), [  # BTCUSDT has a position, ETHUSDT_Q is idle: a partial switch
+    order("l", "BUY", "LONG", "1", "100"),
+    {"kind": "set_position_mode", "account": "A", "scope": "USDT", "mode": "ONE_WAY"},
+])
+ONE_INSTRUMENT_OPEN = (params("seed"), [order("l", "BUY", "LONG", "1", "100")])
+ONE_WAY_FILL = (params("seed", hedge=False), [order("n", "BUY", "", "1", "100")])
+ONE_WAY_STOP_AFTER_NETTING = (params("seed", hedge=False), [  # the stop of 1 fires on a net position of 0.5
+    order("n", "BUY", "", "1", "100"),
+    order("st", "SELL", "", "1", order_type="STOP_MARKET", stop_price="99"),
+    order("r", "SELL", "", "0.5", "100"),
+    mark("98.9"),
+])
+MARK_MOVES = (params("seed"), [order("l", "BUY", "LONG", "1", "100"), mark("101")])
+CLOSED_AND_REOPENED = (params("seed"), [  # one trade closes the short (its stop is cancelled) and reopens it
+    order("s", "SELL", "SHORT", "1", "100"),
+    order("st", "BUY", "SHORT", "1", order_type="STOP_MARKET", stop_price="120"),
+    order("c", "BUY", "SHORT", "1", "101", order_type="LIMIT"),
+    order("r", "SELL", "SHORT", "1", "99", order_type="LIMIT"),
+    {"kind": "market_trade", "instrument": "BTCUSDT", "price": "100", "quantity": "2"},
+])
+
+CASES = [
+    ("rejection-advances-time", "HM-ATOM-001", REJECTED_CLOSE),
+    ("partial-switch-skips-idle", "HM-MODE-005", COIN_LEVEL_SWITCH),
+    ("flat-rows-omitted", "HM-MODE-008", ONE_INSTRUMENT_OPEN),
+    ("one-way-fill-unreported", "HM-NET-002", ONE_WAY_FILL),
+    ("trigger-beyond-leg", "HM-ORD-003", ONE_WAY_STOP_AFTER_NETTING),
+    ("mark-lags", "HM-POS-003", MARK_MOVES),
+    ("never-cancels-on-close", "HM-STOP-004", CLOSED_AND_REOPENED),
+    # an older mutant (HM-ORD-006's) that also broke HM-ORD-003 unseen: the short crossed to +1 and came back
+    ("resting-overfilled", "HM-ORD-003", CLOSED_AND_REOPENED),
+]
+
+
+@pytest.mark.parametrize(("name", "rule_id", "case"), CASES, ids=[f"{c[0]}-{c[1]}" for c in CASES])
+def test_reference_passes_and_mutant_is_caught(name: str, rule_id: str, case: tuple) -> None:
+    p, actions = case
+    assert violations(ReferenceAdapter(p["profile"]), p, actions) == []
+    found = violations(MUTANT_BY_NAME[name].adapter(p["profile"]), p, actions)
+    assert any(v.startswith(rule_id + ":") for v in found), found
+
+
+def test_reviewed_mutants_are_shown_here() -> None:
+    assert {m.name for m in REVIEWED_MUTANTS} <= {c[0] for c in CASES}
+    assert all(any(c[:2] == (m.name, m.rule_id) for c in CASES) for m in REVIEWED_MUTANTS)
+
+
+def test_the_cases_reach_what_they_test() -> None:
+    """The close is rejected; the switch is partial; the one-way stop fires after the position shrank below it;
+    the short is flat at no snapshot though the trade closed it and cancelled its stop."""
+    def outcomes(case: tuple) -> list[dict[str, Any]]:
+        p, actions = case
+        return [view.outcome for view in steps(ReferenceAdapter(p["profile"]), p, actions)]
+
+    assert outcomes(REJECTED_CLOSE)[-1]["reason"] == "REDUCE_EXCEEDS_LEG"
+    assert outcomes(COIN_LEVEL_SWITCH)[-1]["kind"] == "partially_applied"
+    fired = outcomes(ONE_WAY_STOP_AFTER_NETTING)[-1]["events"]
+    assert [(e["order_id"], e["quantity"]) for e in fired if e["type"] == "fill"] == [("st", "0.5")]
+    p, actions = CLOSED_AND_REOPENED
+    last = steps(ReferenceAdapter(p["profile"]), p, actions)[-1]
+    assert {"order_id": "st", "status": "CANCELLED", "cause": "leg_closed"}.items() <= next(
+        e for e in last.outcome["events"] if e.get("order_id") == "st").items()
+    assert last.before["accounts"]["A"]["positions"]["BTCUSDT"]["SHORT"]["quantity"] == "-1"
+    assert last.after["accounts"]["A"]["positions"]["BTCUSDT"]["SHORT"]["quantity"] == "-1"
+
+
+def test_a_reducing_fill_beyond_the_leg_is_caught_whatever_else_the_leg_does() -> None:
+    """HM-ORD-003 replays the leg: a reducing fill larger than what the leg holds is caught though a later fill of
+    the step brings the leg back, and a one-way reduce-only fill is judged whatever action brought it."""
+    from hedgespec.spec.rulebook import get
+
+    p, actions = CLOSED_AND_REOPENED
+    view = steps(ReferenceAdapter("seed"), p, actions)[-1]
+    fills = [e for e in view.outcome["events"] if e["type"] == "fill"]
+    assert [(f["side"], f["quantity"]) for f in fills] == [("BUY", "1"), ("SELL", "1")]
+    fills[0]["quantity"] = "1.5"  # -1 + 1.5 crosses to +0.5, and the opening fill, made 0.5, brings it to 0
+    fills[1]["quantity"] = "0.5"
+    found = [str(v) for v in get("HM-ORD-003").check(view)]
+    assert found and all(v.startswith("HM-ORD-003:") for v in found), found
