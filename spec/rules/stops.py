@@ -268,7 +268,7 @@ def _trailing_direction(view: StepView, source: str) -> Iterator[Violation]:
     rationale="Bybit cancels position-attached TP/SL when the position closes; a stale stop on a flat leg would "
               "open the opposite leg in a netting engine.",
     sources=["S-Q3", "Y-TS"],
-    observes=("snapshot",), requires=("conditional-orders",), profile_choices=("orders_on_leg_close",),
+    observes=("snapshot", "events"), requires=("conditional-orders",), profile_choices=("orders_on_leg_close",),
 )
 def closed_leg_no_orders(view: StepView) -> Iterator[Violation]:
     """Implements HM-STOP-004.
