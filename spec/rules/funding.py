@@ -75,7 +75,9 @@ def funding_per_leg(view: StepView) -> Iterator[Violation]:
 )
 def funding_entries(view: StepView) -> Iterator[Violation]:
     """Implements HM-FUND-002 (entry by entry where the profile models per_leg; totals where it models
-    per_instrument; where it does not model the report, one of the two forms per account and instrument)."""
+    per_instrument; where it does not model the report, one of the two forms per account and instrument).
+    Entries are judged on every leg (or account and instrument) they name, not only those paid: a FUNDING
+    entry of a leg with no funding payment books funding no leg owes."""
     if not _funding_step(view):
         return
     report = modelled_choice(view.params, "funding_report")
@@ -88,14 +90,20 @@ def funding_entries(view: StepView) -> Iterator[Violation]:
         if entry["kind"] == "FUNDING":
             key = (entry["account"], entry["instrument"] or "", entry["position_side"] or "")
             booked[key] = booked.get(key, Decimal(0)) + D(entry["amount"])
-    totals: dict[tuple[str, str], Decimal] = {}
+    paid: dict[tuple[str, str, str], Decimal] = {}
     for payment in events(view.outcome, "funding"):
         key = (payment["account"], payment["instrument"], payment["position_side"])
-        totals[key[:2]] = totals.get(key[:2], Decimal(0)) + D(payment["amount"])
-        if per_leg and booked.get(key, Decimal(0)) != D(payment["amount"]):
-            yield Violation("HM-FUND-002", f"{key[0]} {key[2]}: funding {payment['amount']} booked as "
-                                           f"{booked.get(key, Decimal(0))}")
-    for (account, symbol), total in totals.items():
+        paid[key] = paid.get(key, Decimal(0)) + D(payment["amount"])
+    # every leg and every account and instrument that either side names: an entry booked for a leg with no
+    # payment (a leg closed since, say) is funding no leg owes
+    if per_leg:
+        for key in sorted(set(paid) | set(booked)):
+            if booked.get(key, Decimal(0)) != paid.get(key, Decimal(0)):
+                yield Violation("HM-FUND-002", f"{key[0]} {key[1]} {key[2] or 'no side'}: funding "
+                                               f"{paid.get(key, Decimal(0)).normalize():f} booked as "
+                                               f"{booked.get(key, Decimal(0)).normalize():f}")
+    for account, symbol in sorted({key[:2] for key in (*paid, *booked)}):
+        total = sum((v for (a, i, _), v in paid.items() if (a, i) == (account, symbol)), Decimal(0))
         if sum((v for (a, i, _), v in booked.items() if (a, i) == (account, symbol)), Decimal(0)) != total:
             yield Violation("HM-FUND-002", f"{account} {symbol}: funding entries do not add up to the legs' amounts")
 

@@ -39,35 +39,67 @@ def _liquidations(view: StepView) -> list[dict]:
     applies_to=("mark_price", "funding"), observes=("snapshot", "events"), requires=("liquidation", "isolated-margin"),
 )
 def isolated_only_breached_leg(view: StepView) -> Iterator[Violation]:
-    """Implements HM-LIQ-001."""
-    liquidated = {(e["account"], e.get("instrument") or "", e["position_side"]) for e in _liquidations(view)}
+    """Implements HM-LIQ-001. The other leg, liquidated too, must itself be breached as it stood at its own
+    liquidation (with the step's earlier fills and margin entries of it, funding's included; judged as HM-LIQ-002
+    judges it); not liquidated, it changes only as its own events move it: with no fill of its own, its funding
+    total by its funding payments and its isolated margin by its FUNDING entries, nothing else; with a fill of
+    its own (a stop of it fired first), its margin type and leverage stay."""
+    liquidated = {(e["account"], e.get("instrument") or "", e["position_side"]): e for e in _liquidations(view)}
     for account, symbol, side in liquidated:
         if side not in ("LONG", "SHORT"):
             continue
-        other = "SHORT" if side == "LONG" else "LONG"
-        if (account, symbol, other) in liquidated:
-            if view.action.get("kind") == "mark_price" and not _breached_at_mark(view, account, symbol, other):
-                yield Violation("HM-LIQ-001", f"{account} {symbol}: liquidating {side} also liquidated {other}, "
+        other = (account, symbol, "SHORT" if side == "LONG" else "LONG")
+        if other in liquidated:
+            if _breached_when_liquidated(view, other, liquidated[other]) is False:
+                yield Violation("HM-LIQ-001", f"{account} {symbol}: liquidating {side} also liquidated {other[2]}, "
                                               f"which was not breached")
             continue
-        before, after = row(view.before, account, symbol, other), row(view.after, account, symbol, other)
-        touched = any(e.get("position_side") == other and e.get("instrument") == symbol
-                      and e.get("account") == account and e["type"] in ("fill", "funding")
-                      for e in view.outcome["events"])
-        if before and after and not touched and any(before[f] != after[f] for f in EXACT_FIELDS):
-            yield Violation("HM-LIQ-001", f"{account} {symbol}: liquidating {side} changed {other}")
+        if _has_fill(view, other):
+            moved = [f for f in ("margin_type", "leverage") if _field_moved(view, other, f)]
+        else:
+            moved = moved_beyond_funding(view, other)
+        if moved:
+            yield Violation("HM-LIQ-001", f"{account} {symbol}: liquidating {side} changed {other[2]}'s "
+                                          f"{', '.join(moved)}")
 
 
-def _breached_at_mark(view: StepView, account: str, symbol: str, side: str) -> bool:
-    """Whether a leg, as it was before the step, is breached at the step's mark price."""
-    r = row(view.before, account, symbol, side)
-    if r is None or D(r["quantity"]) == 0:
-        return False
-    qty, mark = D(r["quantity"]), D(view.action["price"])
-    balance = D(r["isolated_margin"]) + mul(qty, mark) - D(r["cost_basis"])
-    inst = instruments(view.params)[symbol]
-    trigger = modelled_choice(view.params, "liquidation_trigger") or "at_or_below"  # unknown: equality may breach
-    return is_breached(balance, maintenance(inst, qty, mark), trigger)
+def _breached_when_liquidated(view: StepView, leg: tuple[str, str, str], liquidation: dict) -> bool | None:
+    """Whether an isolated leg was breached as it stood at its liquidation event, at the step's mark (HM-LIQ-002's
+    judgement); None where that is not decided (equality under a trigger not modelled, or a leg not rebuilt)."""
+    at = _step_mark(view)
+    judged = None if at is None else leg_as_judged(view, leg, liquidation)
+    if judged is None:
+        return None
+    qty, cost_basis, margin = judged
+    mark = at[1]
+    return _breach_decision(margin + mul(qty, mark) - cost_basis, maintenance(instruments(view.params)[leg[1]], qty, mark),
+                            modelled_choice(view.params, "liquidation_trigger"))
+
+
+def _has_fill(view: StepView, leg: tuple[str, str, str]) -> bool:
+    return any((f["account"], f["instrument"], f["position_side"]) == leg for f in events(view.outcome, "fill"))
+
+
+def _field_moved(view: StepView, leg: tuple[str, str, str], field: str) -> bool:
+    before, after = row(view.before, *leg), row(view.after, *leg)
+    return before is not None and after is not None and before[field] != after[field]
+
+
+def moved_beyond_funding(view: StepView, leg: tuple[str, str, str]) -> list[str]:
+    """The fields of ``leg`` (of EXACT_FIELDS) the step moved beyond what the leg's own funding moves: its funding
+    total may grow by its funding payments and its isolated margin by its FUNDING ledger entries, every other
+    field stays. For a leg with no fill and no liquidation of its own (HM-LIQ-001, HM-LIQ-003, HM-LIQ-006); none
+    where the leg has no row before or after the step."""
+    before, after = row(view.before, *leg), row(view.after, *leg)
+    if before is None or after is None:
+        return []
+    paid = sum((D(f["amount"]) for f in events(view.outcome, "funding")
+                if (f["account"], f["instrument"], f["position_side"]) == leg), Decimal(0))
+    booked = sum((D(e["amount"]) for e in events(view.outcome, "ledger") if e["kind"] == "FUNDING"
+                  and e["bucket"] == "isolated_margin" and (e["account"], e.get("instrument"), e.get("position_side")) == leg),
+                 Decimal(0))
+    moves = {"funding": paid, "isolated_margin": booked}
+    return [f for f in EXACT_FIELDS if (D(after[f]) - D(before[f]) != moves[f] if f in moves else before[f] != after[f])]
 
 
 def _breach_decision(balance: Decimal, maintenance_margin: Decimal, trigger: str | None) -> bool | None:
@@ -280,18 +312,17 @@ def loss_stays_on_leg(view: StepView) -> Iterator[Violation]:
 
 
 def _other_leg_untouched(view: StepView, other: tuple[str, str, str]) -> Iterator[Violation]:
-    """The other leg, without fills of its own this step, moves its margin by at most its own funding."""
+    """The other leg, without fills of its own this step, moves its margin by its own FUNDING entries only (which
+    HM-FUND-003 bounds by its own funding): nothing of it is taken, even what its funding brought in."""
     before, after = row(view.before, *other), row(view.after, *other)
     if before is None or after is None or before["margin_type"] != "ISOLATED" or any(
             (e["type"] in ("fill", "liquidation")) and (e["account"], e["instrument"], e["position_side"]) == other
             for e in view.outcome.get("events", [])):
         return
-    funding = sum((D(f["amount"]) for f in events(view.outcome, "funding")
-                   if (f["account"], f["instrument"], f["position_side"]) == other), Decimal(0))
-    delta = D(after["isolated_margin"]) - D(before["isolated_margin"])
-    if not min(funding, Decimal(0)) <= delta <= max(funding, Decimal(0)):
-        yield Violation("HM-LIQ-003", f"{' '.join(other)}: margin moved {delta} while the other leg was liquidated "
-                                      f"(its own funding: {funding})")
+    if "isolated_margin" in moved_beyond_funding(view, other):
+        delta = D(after["isolated_margin"]) - D(before["isolated_margin"])
+        yield Violation("HM-LIQ-003", f"{' '.join(other)}: margin moved {delta.normalize():f} while the other leg was "
+                                      f"liquidated, beyond its own funding entries")
 
 
 PRICE_ATOM = Decimal("1e-8")
@@ -654,7 +685,9 @@ def _restored_after_offset(view: StepView, equity: Decimal, legs: dict, offset: 
     requires=("liquidation", "cross-margin", "isolated-margin"),
 )
 def pools_walled_off(view: StepView) -> Iterator[Violation]:
-    """Implements HM-LIQ-006."""
+    """Implements HM-LIQ-006. A leg of the other kind with no fill and no liquidation of its own changes only as
+    its own funding moves it (``moved_beyond_funding``): its ledger entries of other kinds (a transfer out of its
+    isolated margin into the pool, say) do not excuse a change."""
     liquidated = {(e["account"], e.get("instrument") or "", e["position_side"]) for e in _liquidations(view)}
     for fill in events(view.outcome, "fill"):
         leg = (fill["account"], fill["instrument"], fill["position_side"])
@@ -669,13 +702,13 @@ def pools_walled_off(view: StepView) -> Iterator[Violation]:
     for account, cross_event in kinds:
         for symbol, sides in view.before["accounts"][account]["positions"].items():
             for side, before in sides.items():
-                if (before["margin_type"] == "CROSS") == cross_event:
-                    continue
-                after = row(view.after, account, symbol, side)
-                own = any(e.get("account") == account and e.get("instrument") == symbol
-                          and e.get("position_side") == side for e in view.outcome["events"])
-                if after and not own and any(before[f] != after[f] for f in EXACT_FIELDS):
-                    yield Violation("HM-LIQ-006", f"{account} {symbol} {side} ({before['margin_type']}) changed by a "
+                leg = (account, symbol, side)
+                if (before["margin_type"] == "CROSS") == cross_event or leg in liquidated or _has_fill(view, leg):
+                    continue  # a leg of the liquidated kind, or one its own liquidation or fill moves
+                moved = moved_beyond_funding(view, leg)
+                if moved:
+                    yield Violation("HM-LIQ-006", f"{account} {symbol} {side} ({before['margin_type']}): "
+                                                  f"{', '.join(moved)} changed by a "
                                                   f"{'cross' if cross_event else 'isolated'} liquidation")
 
 
@@ -807,6 +840,7 @@ def triggers_before_liquidation(view: StepView) -> Iterator[Violation]:
         return
     mark_triggers = modelled_choice(view.params, "trigger_price_source") == "mark"
     seen_liquidation: set[tuple[str, str]] = set()
+    flagged: set[tuple[str, str]] = set()
     for event in view.outcome.get("events", []):
         if event["type"] == "liquidation":
             seen_liquidation.add((event["account"], event.get("instrument") or ""))
@@ -818,9 +852,40 @@ def triggers_before_liquidation(view: StepView) -> Iterator[Violation]:
                 event["cause"] == "liquidation":
             order = view.before["accounts"][event["account"]]["open_orders"].get(event["order_id"])
             if order and order["order_type"] in ("STOP_MARKET", "TAKE_PROFIT_MARKET") and _fires(order, view):
+                flagged.add((event["account"], event["order_id"]))
                 yield Violation("HM-LIQ-008", f"stop {event['order_id']} cancelled by liquidation though the "
                                               f"mark {view.action['price']} reached its stop price "
                                               f"{order['stop_price']}")
+    if mark_triggers:
+        yield from _reached_stops_not_fired(view, {account for account, _ in seen_liquidation}, flagged)
+
+
+def _reached_stops_not_fired(view: StepView, liquidated: set[str], flagged: set[tuple[str, str]]
+                             ) -> Iterator[Violation]:
+    """HM-LIQ-008 where the mark triggers stops: in an account liquidated in the step, a stop or take-profit of
+    the marked instrument that the mark reached, on a leg open in its direction before the step, fired, however
+    the engine reports its end (cancelled for the liquidation, for the closed leg, or dropped without an event);
+    unless fills other than a liquidation's closed its whole leg first (another stop of the leg that fired)."""
+    evs = view.outcome.get("events", [])
+    triggered = {(e["account"], e["order_id"]) for e in events(view.outcome, "order") if e["status"] == "TRIGGERED"}
+    for account in sorted(liquidated):
+        for oid, order in view.before["accounts"].get(account, {}).get("open_orders", {}).items():
+            if (account, oid) in triggered | flagged or order["order_type"] not in ("STOP_MARKET", "TAKE_PROFIT_MARKET") \
+                    or not _fires(order, view):
+                continue
+            leg = (account, order["instrument"], order["position_side"])
+            held = row(view.before, *leg)
+            if held is None or (D(held["quantity"]) > 0) != (order["side"] == "SELL") or D(held["quantity"]) == 0:
+                continue  # no position for it to close: it fires nothing
+            first_liquidation = next((i for i, e in enumerate(evs) if e["type"] == "liquidation"
+                                      and e["account"] == account), len(evs))
+            closed_first = sum((D(e["quantity"]) for e in evs[:first_liquidation] if e["type"] == "fill"
+                                and e["cause"] != "liquidation" and e["order_id"] != oid
+                                and (e["account"], e["instrument"], e["position_side"]) == leg), Decimal(0))
+            if closed_first >= abs(D(held["quantity"])):
+                continue  # its leg closed by an earlier stop: HM-STOP-002 judges it
+            yield Violation("HM-LIQ-008", f"stop {oid} did not fire though the mark {view.action['price']} reached "
+                                          f"its stop price {order['stop_price']}, and {account} was liquidated")
 
 
 def _fires(order: dict, view: StepView) -> bool:

@@ -277,9 +277,13 @@ def margin_type_busy_leg(view: StepView) -> Iterator[Violation]:
     if reason == "MARGIN_TYPE_WITH_OPEN_ORDERS" and not ordered_any:
         yield Violation("HM-MARG-005", f"MARGIN_TYPE_WITH_OPEN_ORDERS for {symbol} {side}, which has no open order")
     changes = any(r["margin_type"] != action.get("margin_type") for _, r in covered)
-    if kind == "rejected" and changes and (held or ordered) and action.get("margin_type") in ("ISOLATED", "CROSS") \
+    busy = changes and (held or ordered) and action.get("margin_type") in ("ISOLATED", "CROSS")
+    if kind == "rejected" and busy \
             and reason not in ("MARGIN_TYPE_WITH_POSITION", "MARGIN_TYPE_WITH_OPEN_ORDERS", "POSITION_SIDE_MISMATCH"):
         yield Violation("HM-MARG-005", f"busy leg {symbol} {side} refused with {reason}")
+    if kind not in ("rejected", "accepted") and busy:  # "unchanged": a change asked for, neither made nor refused
+        yield Violation("HM-MARG-005", f"a change of busy leg {symbol} {side} to {action['margin_type']} answered "
+                                       f"{kind}, not refused")
 
 
 def _covered(view: StepView, symbol: str, side: str, scope: str) -> list[tuple[str, str]]:
@@ -302,9 +306,18 @@ def _covered(view: StepView, symbol: str, side: str, scope: str) -> list[tuple[s
     observes=("snapshot", "params"),
 )
 def maintenance_from_brackets(view: StepView) -> Iterator[Violation]:
-    """Implements HM-MARG-006."""
-    marks = view.after.get("mark_prices", {})
+    """Implements HM-MARG-006 at the snapshot's marks, except that an accepted mark-price step sets its
+    instrument's mark to the action's price: a snapshot that reports another mark there (a stale one, with the
+    legs' maintenance consistent with it) does not make that the mark."""
+    marks = dict(view.after.get("mark_prices", {}))
     insts = instruments(view.params)
+    if view.action.get("kind") == "mark_price" and view.outcome["kind"] == "accepted":
+        symbol, price = view.action["instrument"], view.action["price"]
+        reported_mark = marks.get(symbol)
+        if reported_mark is None or D(reported_mark) != D(price):
+            yield Violation("HM-MARG-006", f"{symbol}: the snapshot reports mark {reported_mark} after a mark price "
+                                           f"of {price}")
+        marks[symbol] = price
     for account, symbol, side, r in rows(view.after):
         reported = r.get("maintenance_margin")
         if symbol not in marks:
