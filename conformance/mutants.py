@@ -807,6 +807,24 @@ def _never_cancels_on_close(action, before, outcome, after):
             after["accounts"][e["account"]]["open_orders"][e["order_id"]] = order
 
 
+def _reduce_only_flag_dropped(original):
+    """The engine reads every order without its reduce-only flag: where the profile forbids the flag in hedge
+    mode, a flagged closing order is taken as a plain one."""
+    def order_fields(action):
+        return (*original(action)[:11], False, action.close_position)
+    return order_fields
+
+
+def _reduce_only_refused(action, before, outcome, after):
+    """Every reduce-only order is refused with REDUCE_ONLY_FORBIDDEN, in one-way mode too and whatever the profile
+    says of the flag in hedge mode."""
+    if action.get("kind") == "place_order" and action.get("reduce_only") is True and outcome["kind"] == "accepted":
+        outcome.update(kind="rejected", reason="REDUCE_ONLY_FORBIDDEN", message="reduce_only is not accepted",
+                       events=[])
+        after.clear()
+        after.update(copy.deepcopy(before))
+
+
 # -- end: mutants of the review of check strength --
 
 
@@ -1000,6 +1018,11 @@ REVIEWED_MUTANTS: list[Mutant] = [
            _no_op, patches=(("hedgespec.model.step", "_HANDLERS", _mark_lags),)),
     Mutant("never-cancels-on-close", "HM-STOP-004", "closing orders are not cancelled when their leg closes "
            "(hidden where the same step reopens the leg)", _never_cancels_on_close),
+    Mutant("reduce-only-flag-dropped", "HM-ORD-009", "the reduce-only flag is ignored in hedge mode where the "
+           "profile forbids it: the order is taken as a plain closing order", _no_op,
+           patches=(("hedgespec.model.orders", "_ORDER_FIELDS", _reduce_only_flag_dropped),)),
+    Mutant("reduce-only-refused", "HM-ORD-009", "every reduce-only order is refused with REDUCE_ONLY_FORBIDDEN, "
+           "in one-way mode too and where the profile accepts the flag in hedge mode", _reduce_only_refused),
 ]
 MUTANT_BY_NAME.update((m.name, m) for m in REVIEWED_MUTANTS)
 

@@ -150,7 +150,8 @@ def _ord_008(p: Profile) -> Case:
                       order(2, "o1", "BUY", "LONG", "0.4"), order(3, "o2", "BUY", "LONG", "0.3")]
 
 
-@scenario("reduce-only-in-hedge", "A closing order with reduce-only in hedge mode", "HM-ORD-007")
+@scenario("reduce-only-in-hedge", "A closing order with reduce-only in hedge mode", "HM-ORD-007",
+          "HM-ORD-009")
 def _ord_007(p: Profile) -> Case:
     return hedge(p), [order(1, "o1", "BUY", "LONG", "0.02"),
                       order(2, "o2", "SELL", "LONG", "0.01", reduce_only=True)]

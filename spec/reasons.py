@@ -47,7 +47,7 @@ REASON_MEANINGS: dict[str, str] = {
         "([HM-ORD-003][], [HM-ORD-004][]).",
     "REDUCE_ONLY_FORBIDDEN":
         "`place_order` with `reduce_only` in hedge mode, under a profile whose `reduce_only_in_hedge` is "
-        "`forbidden` ([HM-ORD-007][]).",
+        "`forbidden` ([HM-ORD-007][], [HM-ORD-009][]).",
     "INSUFFICIENT_MARGIN":
         "`place_order`: the order's initial margin (opening orders: notional / leverage, rounded up) plus its fee "
         "reservation (quantity x price x the higher of the maker and taker rates, rounded up) exceeds the "

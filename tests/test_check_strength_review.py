@@ -62,6 +62,8 @@ CLOSED_AND_REOPENED = (params("seed"), [  # one trade closes the short (its stop
     {"kind": "market_trade", "instrument": "BTCUSDT", "price": "100", "quantity": "2"},
 ])
 
+REDUCE_ONLY_CLOSE = [order("l", "BUY", "LONG", "1", "100"), order("c", "SELL", "LONG", "1", "100", reduce_only=True)]
+
 CASES = [
     ("rejection-advances-time", "HM-ATOM-001", REJECTED_CLOSE),
     ("partial-switch-skips-idle", "HM-MODE-005", COIN_LEVEL_SWITCH),
@@ -72,6 +74,10 @@ CASES = [
     ("never-cancels-on-close", "HM-STOP-004", CLOSED_AND_REOPENED),
     # an older mutant (HM-ORD-006's) that also broke HM-ORD-003 unseen: the short crossed to +1 and came back
     ("resting-overfilled", "HM-ORD-003", CLOSED_AND_REOPENED),
+    # HM-ORD-009 (rulebook 1.1.0): the flag as the profile says, both ways
+    ("reduce-only-flag-dropped", "HM-ORD-009", (params("binance-usdm"), REDUCE_ONLY_CLOSE)),
+    ("reduce-only-refused", "HM-ORD-009", (params("bybit-v5"), REDUCE_ONLY_CLOSE)),
+    ("reduce-only-refused", "HM-ORD-009", (params("gate"), REDUCE_ONLY_CLOSE)),
 ]
 
 
@@ -120,3 +126,18 @@ def test_a_reducing_fill_beyond_the_leg_is_caught_whatever_else_the_leg_does() -
     fills[1]["quantity"] = "0.5"
     found = [str(v) for v in get("HM-ORD-003").check(view)]
     assert found and all(v.startswith("HM-ORD-003:") for v in found), found
+
+
+def test_the_reduce_only_flag_is_judged_only_where_the_profile_decides_it() -> None:
+    """HM-ORD-009: the reference refuses the flag under binance-usdm and takes it under bybit-v5; under the seed
+    (the flag implied by construction) and okx-v5 neither answer is a violation of HM-ORD-009."""
+    def last(adapter: Any, p: dict[str, Any]) -> dict[str, Any]:
+        return steps(adapter, p, REDUCE_ONLY_CLOSE)[-1].outcome
+
+    assert last(ReferenceAdapter("binance-usdm"), params("binance-usdm"))["reason"] == "REDUCE_ONLY_FORBIDDEN"
+    assert last(ReferenceAdapter("bybit-v5"), params("bybit-v5"))["kind"] == "accepted"
+    for profile in ("seed", "okx-v5"):
+        p = params(profile)
+        for name in ("reduce-only-flag-dropped", "reduce-only-refused"):
+            found = violations(MUTANT_BY_NAME[name].adapter(profile), p, REDUCE_ONLY_CLOSE)
+            assert not any(v.startswith("HM-ORD-009:") for v in found), (profile, name, found)

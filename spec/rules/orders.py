@@ -87,6 +87,51 @@ def position_side_matches_mode(view: StepView) -> Iterator[Violation]:
 
 
 @rule(
+    "HM-ORD-009", level="MUST", kind="rejection", since="1.1.0",
+    title="The reduce-only flag in hedge mode is treated as the profile says",
+    statement="Where the profile forbids the explicit reduce-only flag in hedge mode (Binance), an order that names "
+              "a leg (LONG or SHORT) in hedge mode and carries the flag MUST be refused with REDUCE_ONLY_FORBIDDEN, "
+              "or with a reason the format reference checks first: DUPLICATE_ORDER_ID while the order id is in use "
+              "by an open order of the account, INSTRUMENT_EXPIRED on an expired instrument, or INVALID_ARGUMENT. "
+              "REDUCE_ONLY_FORBIDDEN is given for no other order: never without the flag, never in one-way mode, and "
+              "never where the profile accepts the flag (Bybit, Gate). Where the profile takes the flag as implied "
+              "by construction (OKX) or does not model the choice, an order carrying it may be refused with "
+              "REDUCE_ONLY_FORBIDDEN or not.",
+    rationale="HM-ORD-007 makes the flag a profile choice; this rule holds an engine to the choice its profile "
+              "makes. Binance refuses reduceOnly in hedge mode (documented -4062, returned as -1106); Bybit and Gate "
+              "accept it on a closing order. An engine that takes what its venue refuses, or refuses what it takes, "
+              "sends a client's closing orders down a path the venue never follows.",
+    sources=["B-ORDER", "GH-NT4231", "Y-ORDER", "G-ORDER"],
+    applies_to=("place_order",), observes=("snapshot", "outcome"), requires=("hedge-mode",),
+    profile_choices=("reduce_only_in_hedge",),
+)
+def reduce_only_flag_as_profile_says(view: StepView) -> Iterator[Violation]:
+    """Implements HM-ORD-009. Where the mode is unknown (HM-MODE-001), only "never without the flag" is judged."""
+    if not _place(view):
+        return
+    flagged = view.action.get("reduce_only") is True
+    refused = view.outcome.get("reason") == "REDUCE_ONLY_FORBIDDEN"
+    if refused and not flagged:
+        yield Violation("HM-ORD-009", "REDUCE_ONLY_FORBIDDEN for an order without the reduce-only flag")
+    mode = mode_in_force(view.before, view.params, view.action["account"], view.action["instrument"])
+    if mode is None or not flagged:
+        return
+    choice = modelled_choice(view.params, "reduce_only_in_hedge")
+    if refused and (mode != "HEDGE" or choice == "accepted"):
+        yield Violation("HM-ORD-009", f"REDUCE_ONLY_FORBIDDEN in {mode} mode under reduce_only_in_hedge "
+                                      f"{choice or 'not modelled'}")
+    if mode != "HEDGE" or choice != "forbidden" or view.action.get("position_side") not in ("LONG", "SHORT"):
+        return
+    allowed = _side_reasons(view) - {"POSITION_SIDE_MISMATCH"} | {"REDUCE_ONLY_FORBIDDEN"}
+    if view.outcome["kind"] != "rejected":
+        yield Violation("HM-ORD-009", f"reduce-only order on {view.action['position_side']} {view.outcome['kind']} "
+                                      "in hedge mode, where the profile forbids the flag")
+    elif view.outcome.get("reason") not in allowed:
+        yield Violation("HM-ORD-009", f"reduce-only order in hedge mode refused with {view.outcome.get('reason')}, "
+                                      "not REDUCE_ONLY_FORBIDDEN")
+
+
+@rule(
     "HM-ORD-002", level="MUST", kind="transition", title="A fill moves only its own leg, in its direction",
     statement="The effect of a fill is fixed by (side, position side): BUY+LONG increases the long, SELL+LONG "
               "reduces it, SELL+SHORT increases the short, BUY+SHORT reduces it. A fill of an order is on the "
