@@ -825,6 +825,24 @@ def _reduce_only_refused(action, before, outcome, after):
         after.update(copy.deepcopy(before))
 
 
+def _margin_on_new_row(action, before, outcome, after):
+    """A mode switch brings rows that hold isolated margin no entry put there (1 on each new row)."""
+    if action.get("kind") != "set_position_mode" or outcome["kind"] == "rejected":
+        return
+    for account, acc in after["accounts"].items():
+        for symbol, sides in acc["positions"].items():
+            for side, r in sides.items():
+                if side not in before["accounts"][account]["positions"].get(symbol, {}):
+                    r["isolated_margin"] = _s(_d(r["isolated_margin"]) + 1)
+
+
+def _fee_to_unknown_account(action, before, outcome, after):
+    """A fill's fee is booked to an account the engine does not have ("house")."""
+    for e in list(outcome["events"]):
+        if e["type"] == "ledger" and e["kind"] == "FEE":
+            outcome["events"].append({**e, "account": "house", "amount": _s(-_d(e["amount"]))})
+
+
 # -- end: mutants of the review of check strength --
 
 
@@ -1021,6 +1039,10 @@ REVIEWED_MUTANTS: list[Mutant] = [
     Mutant("reduce-only-flag-dropped", "HM-ORD-009", "the reduce-only flag is ignored in hedge mode where the "
            "profile forbids it: the order is taken as a plain closing order", _no_op,
            patches=(("hedgespec.model.orders", "_ORDER_FIELDS", _reduce_only_flag_dropped),)),
+    Mutant("margin-on-new-row", "HM-LEDG-001", "a mode switch brings rows holding isolated margin no entry put "
+           "there", _margin_on_new_row),
+    Mutant("fee-to-unknown-account", "HM-LEDG-001", "a fee is also booked to an account that does not exist",
+           _fee_to_unknown_account),
     Mutant("reduce-only-refused", "HM-ORD-009", "every reduce-only order is refused with REDUCE_ONLY_FORBIDDEN, "
            "in one-way mode too and where the profile accepts the flag in hedge mode", _reduce_only_refused),
 ]

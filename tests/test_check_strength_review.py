@@ -1,6 +1,7 @@
 """Broken engines a review of check strength found passing their rule's check, each on a directed scenario:
 the reference passes every check, the mutant trips its rule (HM-ATOM-001, HM-MODE-005, HM-MODE-008, HM-NET-002,
-HM-ORD-003, HM-POS-003, HM-STOP-004). Each check missed its mutant before it was strengthened."""
+HM-ORD-003, HM-POS-003, HM-STOP-004, HM-LEDG-001). Each check missed its mutant before it was strengthened. And
+HM-ORD-009 (rulebook 1.1.0), the reduce-only flag in hedge mode as the profile says, which no check judged before."""
 
 from __future__ import annotations
 
@@ -62,6 +63,9 @@ CLOSED_AND_REOPENED = (params("seed"), [  # one trade closes the short (its stop
     {"kind": "market_trade", "instrument": "BTCUSDT", "price": "100", "quantity": "2"},
 ])
 
+SWITCH_TO_ONE_WAY = (params("seed"), [  # flat: the switch is accepted and the LONG and SHORT rows become BOTH rows
+    {"kind": "set_position_mode", "account": "A", "scope": "*", "mode": "ONE_WAY"},
+])
 REDUCE_ONLY_CLOSE = [order("l", "BUY", "LONG", "1", "100"), order("c", "SELL", "LONG", "1", "100", reduce_only=True)]
 
 CASES = [
@@ -74,6 +78,8 @@ CASES = [
     ("never-cancels-on-close", "HM-STOP-004", CLOSED_AND_REOPENED),
     # an older mutant (HM-ORD-006's) that also broke HM-ORD-003 unseen: the short crossed to +1 and came back
     ("resting-overfilled", "HM-ORD-003", CLOSED_AND_REOPENED),
+    ("margin-on-new-row", "HM-LEDG-001", SWITCH_TO_ONE_WAY),
+    ("fee-to-unknown-account", "HM-LEDG-001", ONE_INSTRUMENT_OPEN),
     # HM-ORD-009 (rulebook 1.1.0): the flag as the profile says, both ways
     ("reduce-only-flag-dropped", "HM-ORD-009", (params("binance-usdm"), REDUCE_ONLY_CLOSE)),
     ("reduce-only-refused", "HM-ORD-009", (params("bybit-v5"), REDUCE_ONLY_CLOSE)),

@@ -83,15 +83,17 @@ def ledger_reconciles(view: StepView) -> Iterator[Violation]:
             insurance += amount
         else:
             yield Violation("HM-LEDG-001", f"ledger entry to unknown bucket {entry['bucket']!r}")
+    for account in sorted(set(wallet) - set(view.before["accounts"])):
+        yield Violation("HM-LEDG-001", f"ledger entries for {account!r}, an account the snapshot does not have")
     for account, acc in view.before["accounts"].items():
         delta = D(view.after["accounts"][account]["wallet"]) - D(acc["wallet"])
         if delta != wallet.get(account, Decimal(0)):
             yield Violation("HM-LEDG-001", f"{account}: wallet moved {delta}, ledger says {wallet.get(account, 0)}")
-    for account, symbol, side, before in rows(view.before):
-        after = view.after["accounts"][account]["positions"].get(symbol, {}).get(side)
-        if after is None:
-            continue
-        delta = D(after["isolated_margin"]) - D(before["isolated_margin"])
+    # A row absent before or after the step (a mode switch changes the rows) holds no isolated margin there.
+    held = {(a, sym, side): D(r["isolated_margin"]) for a, sym, side, r in rows(view.before)}
+    now = {(a, sym, side): D(r["isolated_margin"]) for a, sym, side, r in rows(view.after)}
+    for account, symbol, side in sorted(set(held) | set(now) | set(margin)):
+        delta = now.get((account, symbol, side), Decimal(0)) - held.get((account, symbol, side), Decimal(0))
         if delta != margin.get((account, symbol, side), Decimal(0)):
             yield Violation("HM-LEDG-001", f"{account} {symbol} {side}: isolated margin moved {delta}, ledger says "
                                            f"{margin.get((account, symbol, side), 0)}")
