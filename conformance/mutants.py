@@ -843,6 +843,99 @@ def _fee_to_unknown_account(action, before, outcome, after):
             outcome["events"].append({**e, "account": "house", "amount": _s(-_d(e["amount"]))})
 
 
+# Risk chapters (funding, liquidation, margin), shown in tests/test_check_strength_risk.py.
+
+def _funding_on_closed_leg(action, before, outcome, after):
+    """The engine's events pay the open legs only, but its ledger charges a cross leg closed since (its last size,
+    1) from the wallet."""
+    if action["kind"] != "funding" or outcome["kind"] != "accepted":
+        return
+    symbol = action["instrument"]
+    paid = {(e["account"], e["position_side"]) for e in outcome["events"] if e["type"] == "funding"}
+    for name, acc in before["accounts"].items():
+        for side, r in acc["positions"].get(symbol, {}).items():
+            if r["quantity"] == "0" and r["fees_paid"] != "0" and r["margin_type"] == "CROSS" and (name, side) not in paid:
+                amount = -_d(before["mark_prices"][symbol]) * _d(action["rate"])
+                outcome["events"].append({"type": "ledger", "account": name, "instrument": symbol, "position_side": side,
+                                          "kind": "FUNDING", "bucket": "wallet", "amount": _s(amount)})
+                moved = after["accounts"][name]
+                moved["wallet"] = _s(_d(moved["wallet"]) + amount)
+                moved["available_balance"] = _s(_d(moved["available_balance"]) + amount)
+
+
+def _sweep_other_receipt(original):
+    """Liquidating an isolated leg also sweeps what the other leg received in funding into the insurance fund
+    (booked as that leg's INSURANCE_INFLOW, a transfer that sums to zero)."""
+    def liquidate_isolated(work, account_id, instrument, side, leg, mark_price, maintenance_margin):
+        from hedgespec.model.events import FundingPayment
+
+        original(work, account_id, instrument, side, leg, mark_price, maintenance_margin)
+        other = "SHORT" if side == "LONG" else "LONG"
+        received = sum(e.amount for e in work.events if isinstance(e, FundingPayment) and e.amount > 0
+                       and (e.account, e.instrument, e.position_side) == (account_id, instrument, other))
+        if received:
+            work.transfer(account_id, instrument, other, "INSURANCE_INFLOW", "isolated_margin", "insurance_fund",
+                          received)
+    return liquidate_isolated
+
+
+def _pool_draws_isolated(original):
+    """After a cross pool's liquidation, a thirtieth of each open isolated leg's margin is moved to the wallet
+    (booked as that leg's MARGIN_RELEASE, a transfer that sums to zero)."""
+    def evaluate_cross(work, account_id):
+        from hedgespec.model.events import Liquidation
+        from hedgespec.model.margin import settings_of
+
+        start = len(work.events)
+        original(work, account_id)
+        if not any(isinstance(e, Liquidation) and e.position_side == "CROSS" for e in work.events[start:]):
+            return
+        account = work.current(account_id)
+        for (symbol, side), leg in sorted(account.legs.items()):
+            if leg.quantity and settings_of(work.config, account, symbol, side).margin_type == "ISOLATED":
+                work.transfer(account_id, symbol, side, "MARGIN_RELEASE", "isolated_margin", "wallet",
+                              leg.isolated_margin // 30)
+    return evaluate_cross
+
+
+def _liquidation_before_stops(original):
+    """The mark-price handler evaluates liquidation, then the conditional orders."""
+    import importlib
+
+    from hedgespec.model import liquidation, orders
+    from hedgespec.model.actions import MarkPrice
+
+    step = importlib.import_module("hedgespec.model.step")
+
+    def mark_price(work, action):
+        problem = orders.check_price(work, action.instrument, action.price, "price", tick=False)
+        if problem:
+            return problem
+        work.copy_prices()
+        work.mark_prices[action.instrument] = action.price
+        liquidation.evaluate(work, action.instrument)
+        orders.trigger_conditionals(work, action.instrument, action.price)
+        return step._accepted()
+    return {**original, MarkPrice: mark_price}
+
+
+def _cancelled_as_leg_closed(action, before, outcome, after):
+    for e in outcome["events"]:
+        if e["type"] == "order" and e["status"] == "CANCELLED" and e["cause"] == "liquidation":
+            e["cause"] = "leg_closed"
+
+
+def _cancel_unreported(action, before, outcome, after):
+    outcome["events"] = [e for e in outcome["events"] if not (
+        e["type"] == "order" and e["status"] == "CANCELLED" and e["cause"] == "liquidation")]
+
+
+def _busy_leg_unchanged(action, before, outcome, after):
+    if outcome["kind"] == "rejected" and outcome["reason"] in ("MARGIN_TYPE_WITH_POSITION",
+                                                               "MARGIN_TYPE_WITH_OPEN_ORDERS"):
+        outcome.update(kind="unchanged", reason=None, message="")
+
+
 # -- end: mutants of the review of check strength --
 
 
@@ -1047,6 +1140,25 @@ REVIEWED_MUTANTS: list[Mutant] = [
            "in one-way mode too and where the profile accepts the flag in hedge mode", _reduce_only_refused),
 ]
 MUTANT_BY_NAME.update((m.name, m) for m in REVIEWED_MUTANTS)
+
+# Directed mutants of the same review in the risk chapters, shown in tests/test_check_strength_risk.py.
+_LIQUIDATION_BEFORE_STOPS = (("hedgespec.model.step", "_HANDLERS", _liquidation_before_stops),)
+REVIEWED_RISK_MUTANTS: list[Mutant] = [
+    Mutant("funding-on-closed-leg", "HM-FUND-002", "funding booked for a leg closed since, with no payment",
+           _funding_on_closed_leg),
+    Mutant("sweep-other-receipt", "HM-LIQ-001", "liquidating one leg at a funding step sweeps the other leg's "
+           "funding receipt into the insurance fund", _no_op,
+           patches=(("hedgespec.model.liquidation", "liquidate_isolated", _sweep_other_receipt),)),
+    Mutant("pool-draws-isolated", "HM-LIQ-006", "a cross-pool liquidation moves isolated margin to the wallet",
+           _no_op, patches=(("hedgespec.model.liquidation", "_evaluate_cross", _pool_draws_isolated),)),
+    Mutant("liquidation-first-leg-closed", "HM-LIQ-008", "liquidation before the stops; the stop it ends is "
+           "reported cancelled because its leg closed", _cancelled_as_leg_closed, patches=_LIQUIDATION_BEFORE_STOPS),
+    Mutant("liquidation-first-silent", "HM-LIQ-008", "liquidation before the stops; the stop it ends vanishes "
+           "without an event", _cancel_unreported, patches=_LIQUIDATION_BEFORE_STOPS),
+    Mutant("busy-leg-unchanged", "HM-MARG-005", "a busy leg's margin-type change is answered unchanged, not "
+           "refused", _busy_leg_unchanged),
+]
+MUTANT_BY_NAME.update((m.name, m) for m in REVIEWED_RISK_MUTANTS)
 
 
 class MutantAdapter:

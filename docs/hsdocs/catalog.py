@@ -256,7 +256,8 @@ def mutants_catching() -> dict[str, list[MutantRef]]:
 
     Every mutant of ``MUTANTS`` is asserted to fail its rule in ``tests/conformance/test_mutants.py``;
     the directed ones, which only a directed scenario reaches, in ``tests/test_stronger_checks.py``
-    and (those of the latest review of check strength) ``tests/test_check_strength_review.py``.
+    and (those of the latest review of check strength) ``tests/test_check_strength_review.py`` and
+    ``tests/test_check_strength_risk.py``.
     """
     try:
         library = importlib.import_module("hedgespec.conformance.mutants")
@@ -267,7 +268,8 @@ def mutants_catching() -> dict[str, list[MutantRef]]:
     out: dict[str, list[MutantRef]] = {}
     for group, shown_by in ((library.MUTANTS, "tests/conformance/test_mutants.py"),
                             (getattr(library, "DIRECTED_MUTANTS", []), "tests/test_stronger_checks.py"),
-                            (getattr(library, "REVIEWED_MUTANTS", []), "tests/test_check_strength_review.py")):
+                            (getattr(library, "REVIEWED_MUTANTS", []), "tests/test_check_strength_review.py"),
+                            (getattr(library, "REVIEWED_RISK_MUTANTS", []), "tests/test_check_strength_risk.py")):
         for mutant in group:
             out.setdefault(mutant.rule_id, []).append(MutantRef(mutant.name, mutant.description, shown_by))
     return out
