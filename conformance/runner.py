@@ -683,7 +683,8 @@ class Runner:
     # -- run-level rules (determinism) ---------------------------------------------------------
 
     def run_level_rules(self) -> None:
-        """Rules of kind ``run`` (HM-DET-001): the first random case played twice gives the same trace."""
+        """Rules of kind ``run`` (HM-DET-001): the first random case, at its full length, played twice gives the same
+        trace."""
         run_rules = [r for r in self.rulebook.rules if (r.kind == "run" or r.id in RUN_RULES)
                      and set(r.requires) <= self.engine.capabilities]
         if not run_rules or self.engine.failures >= self.config.max_engine_failures:
@@ -694,7 +695,7 @@ class Runner:
         ch = RandomChooser(self.case_seed(0))
         state = initial_state(params, self.profile)
         actions = []
-        for _ in range(min(self.config.steps, 20)):
+        for _ in range(self.config.steps):
             action = filt.propose(ch, snapshot(state))
             actions.append(action)
             _, state = V.model_step(state, action)
