@@ -244,7 +244,7 @@ class Generator:
                 # away from the market: rests until a trade comes through
                 away = -1 if opening_long else 1
                 action["price"] = self._price(mark + away * mark * ch.choice((50, 200)) // 10_000)
-            if closing and ch.integer(0, 3) == 0 and side == "BOTH":
+            if closing and ch.integer(0, 3) == 0:  # one-way: reduce-only; hedge mode: the flag (HM-ORD-009)
                 action["reduce_only"] = True
         else:
             # closing a long: a stop sits below, a take-profit above (and the other way for a short)
