@@ -1,10 +1,15 @@
-"""Shared run parameters and a seeded random action generator for the model's own tests."""
+"""Shared run parameters, a seeded random action generator and step replay helpers for the model's own
+tests."""
 
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hedgespec.spec.registry import StepView
 
 BTC = {
     "symbol": "BTCUSDT", "settle_asset": "USDT", "kind": "PERPETUAL", "tick_size": "0.1", "lot_size": "0.001",
@@ -184,3 +189,70 @@ class CheckedRun:
     def place(self, oid: str, symbol: str, side: str, leg: str, qty: str, price: str, **kw: Any) -> dict[str, Any]:
         return self.do("place_order", account="A", order_id=oid, instrument=symbol, side=side, position_side=leg,
                        order_type=kw.pop("order_type", "MARKET"), quantity=qty, price=price, **kw)
+
+
+# Replaying actions on an adapter ----------------------------------------------------------------------------
+
+Case = tuple[dict[str, Any], list[dict[str, Any]]]  # (params, actions)
+
+
+def iter_step_views(adapter: Any, p: dict[str, Any], actions: list[dict[str, Any]], *,
+                    keep_t: bool = False) -> Iterator[StepView]:
+    """Reset ``adapter`` to ``p`` and yield each step of ``actions`` as it is played, t numbered from 1
+    (``keep_t``: an action's own t, where it has one, wins over its place)."""
+    from hedgespec.spec.registry import StepView
+
+    adapter.reset(p)
+    before = adapter.snapshot()
+    for t, raw in enumerate(actions, 1):
+        action = {"t": t, **raw} if keep_t else {**raw, "t": t}
+        outcome = adapter.apply(action)
+        after = adapter.snapshot()
+        yield StepView(p, before, action, outcome, after)
+        before = after
+
+
+def step_views(adapter: Any, p: dict[str, Any], actions: list[dict[str, Any]]) -> list[StepView]:
+    """Every step of ``actions`` (t numbered from 1) on ``adapter`` reset to ``p``."""
+    return list(iter_step_views(adapter, p, actions))
+
+
+def reference_steps(p: dict[str, Any], actions: list[dict[str, Any]]) -> list[StepView]:
+    """Every step of ``actions`` (t numbered from 1) on the reference under ``p``'s profile."""
+    from hedgespec.conformance.adapter import ReferenceAdapter
+
+    return step_views(ReferenceAdapter(p["profile"]), p, actions)
+
+
+def step_violations(adapter: Any, p: dict[str, Any], actions: list[dict[str, Any]]) -> list[str]:
+    """Every step check's findings over ``actions`` (t numbered from 1) on ``adapter`` reset to ``p``."""
+    from hedgespec.spec.rulebook import run_step_checks
+
+    return [str(v) for view in iter_step_views(adapter, p, actions) for v in run_step_checks(view)]
+
+
+def checked_steps(p: dict[str, Any], actions: list[dict[str, Any]], *,
+                  keep_t: bool = False) -> list[StepView]:
+    """The reference's steps of ``actions`` under ``p`` (its profile a name or a file), asserting that every
+    step check passes on each as it is played (t numbered from 1; ``keep_t`` as in ``iter_step_views``)."""
+    from hedgespec.conformance.adapter import ReferenceAdapter
+    from hedgespec.spec.rulebook import run_step_checks
+
+    views = []
+    for view in iter_step_views(ReferenceAdapter(p["profile"]), p, actions, keep_t=keep_t):
+        found = [str(v) for v in run_step_checks(view)]
+        assert found == [], found
+        views.append(view)
+    return views
+
+
+def assert_mutant_caught(name: str, rule_id: str, case: Case) -> None:
+    """On ``case`` (params, actions) the reference passes every step check under the case's profile, and the
+    library's mutant ``name``, adapted to the same profile, trips ``rule_id``."""
+    from hedgespec.conformance.adapter import ReferenceAdapter
+    from hedgespec.conformance.mutants import MUTANT_BY_NAME
+
+    p, actions = case
+    assert step_violations(ReferenceAdapter(p["profile"]), p, actions) == []
+    found = step_violations(MUTANT_BY_NAME[name].adapter(p["profile"]), p, actions)
+    assert any(v.startswith(rule_id + ":") for v in found), found

@@ -14,30 +14,14 @@ from pathlib import Path
 import pytest
 from hedgespec.conformance.adapter import ReferenceAdapter
 from hedgespec.spec.registry import StepView
-from hedgespec.spec.rulebook import get, run_step_checks
-from scenarios import params
-
-
-def run(p: dict, actions: list[dict]) -> list[StepView]:
-    """The reference's steps of ``actions`` under ``p`` (its profile a name or a file; t numbered from 1),
-    every check passing on each."""
-    adapter = ReferenceAdapter(p["profile"])
-    adapter.reset(p)
-    before, views = adapter.snapshot(), []
-    for t, raw in enumerate(actions, 1):
-        action = {"t": t, **raw}
-        outcome = adapter.apply(action)
-        after = adapter.snapshot()
-        view = StepView(p, before, action, outcome, after)
-        assert run_step_checks(view) == [], [str(v) for v in run_step_checks(view)]
-        views.append(view)
-        before = after
-    return views
+from hedgespec.spec.rulebook import get
+from scenarios import checked_steps, params, step_views
 
 
 def steps(profile: str, actions: list[dict], wallet: str = "1000", hedge: bool = True) -> list[StepView]:
-    """The reference's steps of ``actions`` on the test parameters under a built-in profile."""
-    return run(params(profile, wallet=wallet, hedge=hedge), actions)
+    """The reference's steps of ``actions`` on the test parameters under a built-in profile, every check
+    passing on each."""
+    return checked_steps(params(profile, wallet=wallet, hedge=hedge), actions)
 
 
 def order(oid: str, side: str, leg: str, qty: str, price: str = "100", order_type: str = "MARKET", **kw) -> dict:
@@ -145,31 +129,9 @@ def test_market_trade_fills_the_best_price_first():
            trade("98", "1")]
     view = steps("seed", run)[2]
     assert [e["order_id"] for e in view.outcome["events"] if e["type"] == "fill"] == ["l100"]
-    adapter, p = MUTANT_BY_NAME["worst-price-first"].adapter("seed"), params("seed")
-    adapter.reset(p)
-    before = adapter.snapshot()
-    for t, raw in enumerate(run, 1):
-        action = {"t": t, **raw}
-        outcome = adapter.apply(action)
-        after = adapter.snapshot()
-        found = ids(StepView(p, before, action, outcome, after), "HM-ORD-006")
-        before = after
+    broken = step_views(MUTANT_BY_NAME["worst-price-first"].adapter("seed"), params("seed"), run)
+    found = ids(broken[-1], "HM-ORD-006")
     assert found and set(found) == {"HM-ORD-006"}
-
-
-def _mutant_steps(name: str, run: list[dict]) -> list[StepView]:
-    from hedgespec.conformance.mutants import MUTANT_BY_NAME
-
-    adapter, p = MUTANT_BY_NAME[name].adapter("seed"), params("seed")
-    adapter.reset(p)
-    before, views = adapter.snapshot(), []
-    for t, raw in enumerate(run, 1):
-        action = {"t": t, **raw}
-        outcome = adapter.apply(action)
-        after = adapter.snapshot()
-        views.append(StepView(p, before, action, outcome, after))
-        before = after
-    return views
 
 
 def _without_arrival(view: StepView, arrival: str | None) -> StepView:
@@ -195,7 +157,9 @@ def test_market_trade_fills_one_price_in_arrival_order():
     arrivals = {oid: o["arrival"] for oid, o in view.before["accounts"]["A"]["open_orders"].items()}
     assert int(arrivals["first"]) < int(arrivals["second"])
     assert [e["order_id"] for e in view.outcome["events"] if e["type"] == "fill"] == ["first"]
-    broken = _mutant_steps("newest-first", run)[2]
+    from hedgespec.conformance.mutants import MUTANT_BY_NAME
+
+    broken = step_views(MUTANT_BY_NAME["newest-first"].adapter("seed"), params("seed"), run)[2]
     assert [e["order_id"] for e in broken.outcome["events"] if e["type"] == "fill"] == ["second"]
     found = [v for v in get("HM-ORD-006").check(broken)]
     assert [v.rule_id for v in found] == ["HM-ORD-006"]
@@ -418,7 +382,8 @@ def under(view: StepView, profile: str) -> StepView:
 
 def liquidation_step(profile: str = "seed", extra: list[dict] | None = None) -> StepView:
     p = {**LIQ_EXAMPLE["params"], "profile": profile}
-    views = run(p, [*LIQ_EXAMPLE["actions"][:2], *(extra or []), *LIQ_EXAMPLE["actions"][2:]])
+    actions = [*LIQ_EXAMPLE["actions"][:2], *(extra or []), *LIQ_EXAMPLE["actions"][2:]]
+    views = checked_steps(p, actions, keep_t=True)  # the example's actions keep their own t
     return next(v for v in views if any(e["type"] == "liquidation" for e in v.outcome["events"]))
 
 
@@ -477,7 +442,7 @@ def test_liquidation_trigger_equality_undecided_where_not_modelled():
 def test_funding_that_breaches_an_isolated_leg_must_liquidate_it():
     actions = [*LIQ_EXAMPLE["actions"][:2], {"kind": "mark_price", "instrument": "BTCUSDT", "price": "57300"},
                {"kind": "funding", "instrument": "BTCUSDT", "rate": "0.002"}]
-    view = run(LIQ_EXAMPLE["params"], actions)[-1]
+    view = checked_steps(LIQ_EXAMPLE["params"], actions)[-1]
     assert any(e["type"] == "liquidation" for e in view.outcome["events"])
     outcome = {**view.outcome, "events": [e for e in view.outcome["events"] if e["type"] == "funding"
                                           or (e["type"] == "ledger" and e["kind"] == "FUNDING")]}
@@ -491,7 +456,7 @@ def test_funding_that_breaches_the_cross_pool_must_liquidate_it():
                 "margin_type": "CROSS"}, LIQ_EXAMPLE["actions"][0],
                {"kind": "mark_price", "instrument": "BTCUSDT", "price": "56300"},
                {"kind": "funding", "instrument": "BTCUSDT", "rate": "0.002"}]
-    view = run(p, actions)[-1]
+    view = checked_steps(p, actions, keep_t=True)[-1]
     assert any(e["type"] == "liquidation" and e["position_side"] == "CROSS" for e in view.outcome["events"])
     outcome = {**view.outcome, "events": [e for e in view.outcome["events"] if not (
         e["type"] == "liquidation" and e["position_side"] == "CROSS")]}
@@ -590,7 +555,7 @@ def test_margin_change_keeps_other_isolated_liquidation_prices():
 def test_account_wide_margin_type_covers_every_leg_and_its_checks_hold(tmp_path):
     """``margin_type_scope: account`` (Bybit's unified account): one request sets every leg of every instrument,
     and is refused while any of them holds a position (HM-MARG-005); the checks pass on the model's steps
-    (``run`` asserts it), and HM-MARG-001 catches a step that changed one instrument only."""
+    (``checked_steps`` asserts it), and HM-MARG-001 catches a step that changed one instrument only."""
     from hedgespec.conformance.world import DATED, PERP, default_params
 
     profile = variant(tmp_path, "account-scope", margin_type_scope=("account", "modelled"))
@@ -599,7 +564,7 @@ def test_account_wide_margin_type_covers_every_leg_and_its_checks_hold(tmp_path)
               "margin_type": "CROSS"}
     dated_long = {"kind": "place_order", "account": "alice", "order_id": "d1", "instrument": DATED, "side": "BUY",
                   "position_side": "LONG", "order_type": "MARKET", "quantity": "0.01", "price": "30000"}
-    views = run(p, [change, dated_long, {**change, "margin_type": "ISOLATED"}])
+    views = checked_steps(p, [change, dated_long, {**change, "margin_type": "ISOLATED"}])
     legs = views[0].after["accounts"]["alice"]["positions"]
     assert {legs[s][side]["margin_type"] for s in (PERP, DATED) for side in ("LONG", "SHORT", "BOTH")
             if side in legs[s]} == {"CROSS"}
@@ -620,8 +585,9 @@ def test_account_wide_margin_type_covers_every_leg_and_its_checks_hold(tmp_path)
 def test_larger_leg_maintenance_decides_the_hedged_pool_and_its_price(tmp_path):
     """HM-MARG-007 under ``hedged_maintenance: larger_leg`` (now simulated): the hedged-maintenance scenario's pair
     (0.25 long and short, cross, 50x, wallet 310) at 160000 has equity 302.5 and maintenance 320 on both legs, 160
-    on the larger only: the seed liquidates the pool, larger_leg does not. The checks pass on both runs (``run``
-    asserts it); HM-LIQ-005 and HM-LIQ-007 judge each run by its own profile and catch the other's answer."""
+    on the larger only: the seed liquidates the pool, larger_leg does not. The checks pass on both runs
+    (``checked_steps`` asserts it); HM-LIQ-005 and HM-LIQ-007 judge each run by its own profile and catch the
+    other's answer."""
     from hedgespec.conformance.scenarios import SCENARIOS
     from hedgespec.spec.profiles import load_profile
 
@@ -629,8 +595,8 @@ def test_larger_leg_maintenance_decides_the_hedged_pool_and_its_price(tmp_path):
     sc = next(s for s in SCENARIOS if s.name == "hedged-maintenance")
     params, actions = sc.build(load_profile("seed"))
     steps = [{k: v for k, v in a.items() if k != "t"} for a in actions]
-    seed_views = run({**params, "profile": "seed"}, steps)
-    larger_views = run({**params, "profile": larger}, steps)
+    seed_views = checked_steps({**params, "profile": "seed"}, steps)
+    larger_views = checked_steps({**params, "profile": larger}, steps)
     liquidated = [any(e["type"] == "liquidation" for e in v.outcome["events"]) for v in (seed_views[-1], larger_views[-1])]
     assert liquidated == [True, False]
     before_mark = larger_views[-2].after["accounts"]["alice"]["positions"]["BTCUSDT"]
@@ -659,14 +625,14 @@ def test_account_scope_is_judged_in_one_way_mode_and_an_open_scope_only_as_a_who
     p = {**default_params("seed", mode="ONE_WAY", accounts=("alice",)), "profile": profile}
     change = {"kind": "set_margin_type", "account": "alice", "instrument": PERP, "position_side": "BOTH",
               "margin_type": "CROSS"}
-    [view] = run(p, [change])
+    [view] = checked_steps(p, [change])
     own_only = copy.deepcopy(view.after)
     for row_ in own_only["accounts"]["alice"]["positions"][DATED].values():
         row_["margin_type"] = "ISOLATED"
     assert "account-wide margin_type" in " ".join(str(v) for v in get("HM-MARG-001").check(edited(view, after=own_only)))
 
     hedge = {**default_params("seed", accounts=("alice",)), "profile": profile}
-    [whole] = run(hedge, [{**change, "position_side": "LONG"}])
+    [whole] = checked_steps(hedge, [{**change, "position_side": "LONG"}])
     assert ids(under(whole, "bybit-v5"), "HM-MARG-004") == []  # open scope: the account's answer
     partial = copy.deepcopy(whole.after)
     partial["accounts"]["alice"]["positions"][PERP]["SHORT"]["margin_type"] = "ISOLATED"  # a subset changed

@@ -10,25 +10,7 @@ from typing import Any
 import pytest
 from hedgespec.conformance.adapter import ReferenceAdapter
 from hedgespec.conformance.mutants import MUTANT_BY_NAME, REVIEWED_MUTANTS
-from hedgespec.spec.registry import StepView
-from hedgespec.spec.rulebook import run_step_checks
-from scenarios import params
-
-
-def steps(adapter: Any, p: dict[str, Any], actions: list[dict[str, Any]]) -> list[StepView]:
-    adapter.reset(p)
-    before, views = adapter.snapshot(), []
-    for t, action in enumerate(actions, 1):
-        action = {**action, "t": t}
-        outcome = adapter.apply(action)
-        after = adapter.snapshot()
-        views.append(StepView(p, before, action, outcome, after))
-        before = after
-    return views
-
-
-def violations(adapter: Any, p: dict[str, Any], actions: list[dict[str, Any]]) -> list[str]:
-    return [str(v) for view in steps(adapter, p, actions) for v in run_step_checks(view)]
+from scenarios import assert_mutant_caught, params, reference_steps, step_views, step_violations
 
 
 def order(oid: str, side: str, leg: str, qty: str, price: str = "", **kw: Any) -> dict[str, Any]:
@@ -89,10 +71,7 @@ CASES = [
 
 @pytest.mark.parametrize(("name", "rule_id", "case"), CASES, ids=[f"{c[0]}-{c[1]}" for c in CASES])
 def test_reference_passes_and_mutant_is_caught(name: str, rule_id: str, case: tuple) -> None:
-    p, actions = case
-    assert violations(ReferenceAdapter(p["profile"]), p, actions) == []
-    found = violations(MUTANT_BY_NAME[name].adapter(p["profile"]), p, actions)
-    assert any(v.startswith(rule_id + ":") for v in found), found
+    assert_mutant_caught(name, rule_id, case)
 
 
 def test_reviewed_mutants_are_shown_here() -> None:
@@ -104,15 +83,13 @@ def test_the_cases_reach_what_they_test() -> None:
     """The close is rejected; the switch is partial; the one-way stop fires after the position shrank below it;
     the short is flat at no snapshot though the trade closed it and cancelled its stop."""
     def outcomes(case: tuple) -> list[dict[str, Any]]:
-        p, actions = case
-        return [view.outcome for view in steps(ReferenceAdapter(p["profile"]), p, actions)]
+        return [view.outcome for view in reference_steps(*case)]
 
     assert outcomes(REJECTED_CLOSE)[-1]["reason"] == "REDUCE_EXCEEDS_LEG"
     assert outcomes(COIN_LEVEL_SWITCH)[-1]["kind"] == "partially_applied"
     fired = outcomes(ONE_WAY_STOP_AFTER_NETTING)[-1]["events"]
     assert [(e["order_id"], e["quantity"]) for e in fired if e["type"] == "fill"] == [("st", "0.5")]
-    p, actions = CLOSED_AND_REOPENED
-    last = steps(ReferenceAdapter(p["profile"]), p, actions)[-1]
+    last = reference_steps(*CLOSED_AND_REOPENED)[-1]
     assert {"order_id": "st", "status": "CANCELLED", "cause": "leg_closed"}.items() <= next(
         e for e in last.outcome["events"] if e.get("order_id") == "st").items()
     assert last.before["accounts"]["A"]["positions"]["BTCUSDT"]["SHORT"]["quantity"] == "-1"
@@ -125,7 +102,7 @@ def test_a_reducing_fill_beyond_the_leg_is_caught_whatever_else_the_leg_does() -
     from hedgespec.spec.rulebook import get
 
     p, actions = CLOSED_AND_REOPENED
-    view = steps(ReferenceAdapter("seed"), p, actions)[-1]
+    view = step_views(ReferenceAdapter("seed"), p, actions)[-1]
     fills = [e for e in view.outcome["events"] if e["type"] == "fill"]
     assert [(f["side"], f["quantity"]) for f in fills] == [("BUY", "1"), ("SELL", "1")]
     fills[0]["quantity"] = "1.5"  # -1 + 1.5 crosses to +0.5, and the opening fill, made 0.5, brings it to 0
@@ -138,12 +115,12 @@ def test_the_reduce_only_flag_is_judged_only_where_the_profile_decides_it() -> N
     """HM-ORD-009: the reference refuses the flag under binance-usdm and takes it under bybit-v5; under the seed
     (the flag implied by construction) and okx-v5 neither answer is a violation of HM-ORD-009."""
     def last(adapter: Any, p: dict[str, Any]) -> dict[str, Any]:
-        return steps(adapter, p, REDUCE_ONLY_CLOSE)[-1].outcome
+        return step_views(adapter, p, REDUCE_ONLY_CLOSE)[-1].outcome
 
     assert last(ReferenceAdapter("binance-usdm"), params("binance-usdm"))["reason"] == "REDUCE_ONLY_FORBIDDEN"
     assert last(ReferenceAdapter("bybit-v5"), params("bybit-v5"))["kind"] == "accepted"
     for profile in ("seed", "okx-v5"):
         p = params(profile)
         for name in ("reduce-only-flag-dropped", "reduce-only-refused"):
-            found = violations(MUTANT_BY_NAME[name].adapter(profile), p, REDUCE_ONLY_CLOSE)
+            found = step_violations(MUTANT_BY_NAME[name].adapter(profile), p, REDUCE_ONLY_CLOSE)
             assert not any(v.startswith("HM-ORD-009:") for v in found), (profile, name, found)

@@ -13,26 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hedgespec.conformance.adapter import ReferenceAdapter
-from hedgespec.conformance.mutants import MUTANT_BY_NAME, REVIEWED_RISK_MUTANTS
+from hedgespec.conformance.mutants import REVIEWED_RISK_MUTANTS
 from hedgespec.spec.registry import StepView
-from hedgespec.spec.rulebook import run_step_checks
-from scenarios import params
+from scenarios import assert_mutant_caught, params, reference_steps
 
 LIQ = json.loads((Path(__file__).parent.parent / "examples" / "isolated_liquidation.json").read_text())
-
-
-def violations(adapter: Any, p: dict[str, Any], actions: list[dict[str, Any]]) -> list[str]:
-    """Every step check's findings over ``actions`` (t numbered from 1) on ``adapter`` reset to ``p``."""
-    adapter.reset(p)
-    before, found = adapter.snapshot(), []
-    for t, action in enumerate(actions, 1):
-        action = {**action, "t": t}
-        outcome = adapter.apply(action)
-        after = adapter.snapshot()
-        found.extend(str(v) for v in run_step_checks(StepView(p, before, action, outcome, after)))
-        before = after
-    return found
 
 
 def order(oid: str, side: str, leg: str, qty: str, price: str = "100", account: str = "A", **kw: Any) -> dict:
@@ -122,10 +107,7 @@ CASES = [
 @pytest.mark.parametrize(("name", "rule_id", "case"), CASES,
                          ids=[f"{c[0]}-{c[1]}-{c[2][0]['profile']}-{i}" for i, c in enumerate(CASES)])
 def test_reference_passes_and_mutant_is_caught(name: str, rule_id: str, case: tuple) -> None:
-    p, actions = case
-    assert violations(ReferenceAdapter(p["profile"]), p, actions) == []
-    found = violations(MUTANT_BY_NAME[name].adapter(p["profile"]), p, actions)
-    assert any(v.startswith(rule_id + ":") for v in found), found
+    assert_mutant_caught(name, rule_id, case)
 
 
 def test_reviewed_risk_mutants_are_shown_here() -> None:
@@ -136,9 +118,7 @@ def test_the_cases_reach_what_they_test() -> None:
     """The funding step liquidates the LONG only; the pool's liquidation leaves the isolated SHORT open; the stop
     fires before the liquidation; the busy-leg requests are refused by the reference."""
     def outcomes(p: dict[str, Any], actions: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        adapter = ReferenceAdapter(p["profile"])
-        adapter.reset(p)
-        return [adapter.apply({**a, "t": t}) for t, a in enumerate(actions, 1)]
+        return [view.outcome for view in reference_steps(p, actions)]
 
     liquidated = [(e["position_side"]) for e in outcomes(*FUNDING_LIQUIDATES_LONG)[-1]["events"]
                   if e["type"] == "liquidation"]
@@ -156,16 +136,9 @@ def test_other_leg_may_move_by_its_own_funding_only() -> None:
     SHORT takes its funding receipt into its margin and funding total; one more atom of margin is caught."""
     from hedgespec.spec.rulebook import get
 
-    adapter = ReferenceAdapter("seed")
-    p, actions = FUNDING_LIQUIDATES_LONG
-    adapter.reset(p)
-    for t, a in enumerate(actions[:-1], 1):
-        adapter.apply({**a, "t": t})
-    before = adapter.snapshot()
-    action = {**actions[-1], "t": len(actions)}
-    outcome = adapter.apply(action)
-    after = copy.deepcopy(adapter.snapshot())
-    view = StepView(p, before, action, outcome, after)
+    last = reference_steps(*FUNDING_LIQUIDATES_LONG)[-1]  # LIQ's params are under the seed
+    after = copy.deepcopy(last.after)
+    view = StepView(last.params, last.before, last.action, last.outcome, after)
     assert [str(v) for v in get("HM-LIQ-001").check(view)] == []
     short = after["accounts"]["alice"]["positions"]["BTCUSDT"]["SHORT"]
     assert short["funding"] != "0"

@@ -10,27 +10,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from hedgespec.conformance.adapter import ReferenceAdapter
 from hedgespec.spec.registry import StepView
 from hedgespec.spec.rulebook import get, run_step_checks
-from scenarios import directed_actions, params
+from scenarios import checked_steps, directed_actions, params
 
 FEE = Decimal("0.4765")  # 0.5 % of the liquidated notional 95.3
-
-
-def run(p: dict[str, Any], actions: list[dict[str, Any]]) -> StepView:
-    """The last step's view, the reference passing every check on the way."""
-    adapter = ReferenceAdapter(p["profile"])
-    adapter.reset(p)
-    before = adapter.snapshot()
-    for t, action in enumerate(actions, 1):
-        action = {**action, "t": t}
-        outcome = adapter.apply(action)
-        after = adapter.snapshot()
-        view = StepView(p, before, action, outcome, after)
-        assert [str(v) for v in run_step_checks(view)] == []
-        before = after
-    return view
 
 
 def order(oid: str, side: str, leg: str) -> dict[str, Any]:
@@ -48,9 +32,9 @@ def found(view: StepView) -> list[str]:
 
 def binance_liquidation() -> StepView:
     """binance-usdm (clearance rate unconfirmed): the long's margin of 5 less its loss of 4.7 leaves 0.3."""
-    return run(params("binance-usdm", wallet="100000"),
-               [order("l", "BUY", "LONG"), order("s", "SELL", "SHORT"),
-                {"kind": "mark_price", "instrument": "BTCUSDT", "price": "95.3"}])
+    return checked_steps(params("binance-usdm", wallet="100000"),
+                         [order("l", "BUY", "LONG"), order("s", "SELL", "SHORT"),
+                          {"kind": "mark_price", "instrument": "BTCUSDT", "price": "95.3"}])[-1]
 
 
 def with_clearance(view: StepView, debit_bucket: str = "isolated_margin",
@@ -94,7 +78,7 @@ def cross_liquidation(tmp_path: Path) -> StepView:
     path = tmp_path / "clearance.json"
     path.write_text(json.dumps(raw))
     p = {**params("seed"), "profile": str(path)}
-    return run(p, [{k: v for k, v in a.items() if k != "t"} for a in directed_actions()[0]])
+    return checked_steps(p, [{k: v for k, v in a.items() if k != "t"} for a in directed_actions()[0]])[-1]
 
 
 def pool_level(view: StepView, change: Decimal = Decimal(0)) -> StepView:

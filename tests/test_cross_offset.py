@@ -17,7 +17,7 @@ from typing import Any
 
 from hedgespec.spec.registry import StepView
 from hedgespec.spec.rulebook import get
-from test_check_strength import run as run_params  # the reference's steps, every check passing on each
+from scenarios import checked_steps  # the reference's steps, every check passing on each
 from test_check_strength import variant  # a profile file with some choices changed
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,7 +28,7 @@ OPENS = [{k: v for k, v in a.items() if k != "t"} for a in EXAMPLE["actions"][4:
 
 def run(profile: str, actions: list[dict[str, Any]] | None = None) -> list[StepView]:
     """The example's steps (or ``actions`` on its parameters) under ``profile``."""
-    return run_params({**EXAMPLE["params"], "profile": profile}, actions or EXAMPLE["actions"])
+    return checked_steps({**EXAMPLE["params"], "profile": profile}, actions or EXAMPLE["actions"])
 
 
 def quantities(view: StepView) -> tuple[str, str]:
@@ -154,7 +154,7 @@ def test_random_walks_offset_and_close_pools_under_every_variant(tmp_path: Path)
             for _ in range(57):
                 mark += direction * (rng.randint(0, 400) - 100)
                 actions.append({"kind": "mark_price", "instrument": "BTCUSDT", "price": str(mark)})
-            views = run_params(p, actions)
+            views = checked_steps(p, actions)
             offset_left_open = False
             for view in views:
                 if not any(e["type"] == "liquidation" for e in view.outcome["events"]):
@@ -212,16 +212,16 @@ def test_a_clearance_fee_of_more_than_28_digits_is_judged_exactly(tmp_path: Path
 
     def views(wallet: Decimal) -> list[StepView]:
         p = cross_params(profile, str(wallet), [fine], {"FINEUSDT": "58600"})
-        return run_params(p, [market("l", "BUY", "LONG", str(shared + 10), "58600", "FINEUSDT"),
-                              market("s", "SELL", "SHORT", str(shared), "58600", "FINEUSDT"),
-                              mark(str(breach), "FINEUSDT")])
+        return checked_steps(p, [market("l", "BUY", "LONG", str(shared + 10), "58600", "FINEUSDT"),
+                                 market("s", "SELL", "SHORT", str(shared), "58600", "FINEUSDT"),
+                                 mark(str(breach), "FINEUSDT")])
 
     fee = 2 * money_up(mul(shared, breach, rate))
     assert len(str(mul(shared, breach, rate)).replace(".", "")) > 28
     first = views(Decimal(120000))[2]
     equity = Decimal(next(e for e in first.outcome["events"] if e["type"] == "liquidation")["margin_balance"])
     wallet = Decimal(120000) + maintenance(fine, Decimal(10), breach) + fee - equity
-    # run_params asserts that every check passes on every step: at the boundary the pool is restored, one
+    # checked_steps asserts that every check passes on every step: at the boundary the pool is restored, one
     # money atom below it (where a fee rounded at 28 digits, one atom low, still saw it restored) it is not
     assert quantities_of(views(wallet)[2], "FINEUSDT") == ("10", "0")
     assert quantities_of(views(wallet - Decimal("1e-16"))[2], "FINEUSDT") == ("0", "0")
@@ -248,8 +248,8 @@ def test_an_instrument_without_a_mark_counts_at_its_entry_rounded_down() -> None
     from hedgespec.spec.observe import maintenance
 
     def breach(wallet: Decimal) -> StepView:
-        return run_params(cross_params(OFFSET, str(wallet), [btc, eth], {"BTCUSDT": "60000"}, leverage="50"),
-                          actions)[6]  # every check passes on every step
+        p = cross_params(OFFSET, str(wallet), [btc, eth], {"BTCUSDT": "60000"}, leverage="50")
+        return checked_steps(p, actions)[6]  # every check passes on every step
 
     first = breach(Decimal(1000))
     equity = Decimal(next(e for e in first.outcome["events"] if e["type"] == "liquidation")["margin_balance"])
@@ -283,7 +283,7 @@ def test_a_pool_liquidation_that_closes_an_isolated_leg_by_a_fill_is_flagged() -
     p = copy.deepcopy({**EXAMPLE["params"], "profile": OFFSET})
     p["accounts"]["alice"]["leg_settings"] = {"BTCUSDT": {"LONG": {"margin_type": "CROSS", "leverage": "100"},
                                                           "SHORT": {"margin_type": "ISOLATED", "leverage": "100"}}}
-    view = run_params(p, [*OPENS, mark("58000"), mark("57000")])[3]
+    view = checked_steps(p, [*OPENS, mark("58000"), mark("57000")])[3]
     assert [e["position_side"] for e in view.outcome["events"] if e["type"] == "liquidation"] == ["CROSS"]
     outcome, after = copy.deepcopy(view.outcome), copy.deepcopy(view.after)
     outcome["events"].append({"type": "fill", "account": "alice", "order_id": "", "instrument": "BTCUSDT",
@@ -300,5 +300,6 @@ def test_a_shared_price_whose_notional_passes_the_last_cap_is_null_not_a_crash()
     p = copy.deepcopy({**EXAMPLE["params"], "profile": OFFSET})
     p["accounts"]["alice"]["leg_settings"] = {"BTCUSDT": {side: {"margin_type": "CROSS", "leverage": "100"}
                                                           for side in ("LONG", "SHORT")}}
-    views = run_params(p, [market("l", "BUY", "LONG", "0.036", "60000"), market("s", "SELL", "SHORT", "0.018", "60000")])
+    views = checked_steps(p, [market("l", "BUY", "LONG", "0.036", "60000"),
+                              market("s", "SELL", "SHORT", "0.018", "60000")])
     assert [str(v) for v in get("HM-LIQ-007").check(views[-1])] == []

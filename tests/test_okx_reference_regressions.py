@@ -14,11 +14,11 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from hedgespec.conformance.adapter import ReferenceAdapter
 from hedgespec.spec.registry import StepView
 from hedgespec.spec.rulebook import run_step_checks
 from hedgespec.spec.rules.liquidation import triggers_before_liquidation
 from hedgespec.spec.rules.positions import own_cost_basis
+from scenarios import reference_steps
 
 
 def _instrument(symbol: str, kind: str) -> dict[str, Any]:
@@ -38,19 +38,6 @@ def okx_params() -> dict[str, Any]:
             "accounts": {"alice": dict(hedge), "bob": dict(hedge)}, "insurance_fund": "1000",
             "mark_prices": {"BTCUSDT": "30000", "BTCUSDT-0327": "30000"},
             "last_prices": {"BTCUSDT": "30000", "BTCUSDT-0327": "30000"}}
-
-
-def replay(p: dict[str, Any], actions: list[dict[str, Any]]) -> list[StepView]:
-    adapter = ReferenceAdapter(p["profile"])
-    adapter.reset(p)
-    before, views = adapter.snapshot(), []
-    for t, action in enumerate(actions, 1):
-        action = {**action, "t": t}
-        outcome = adapter.apply(action)
-        after = adapter.snapshot()
-        views.append(StepView(p, before, action, outcome, after))
-        before = after
-    return views
 
 
 def order(account: str, oid: str, symbol: str, side: str, leg: str, order_type: str, qty: str,
@@ -99,7 +86,7 @@ STOP_ON_OTHER_INSTRUMENT = [
 
 
 def test_two_reducing_fills_in_one_step_pass_hm_pos_001() -> None:
-    views = replay(okx_params(), TWO_TAKE_PROFITS)
+    views = reference_steps(okx_params(), TWO_TAKE_PROFITS)
     last = views[-1]
     reducing = [e for e in last.outcome["events"] if e["type"] == "fill" and e["account"] == "bob"]
     assert [e["quantity"] for e in reducing] == ["0.005", "0.106"]  # two reductions of one leg
@@ -110,7 +97,7 @@ def test_two_reducing_fills_in_one_step_pass_hm_pos_001() -> None:
 
 
 def test_hm_pos_001_still_catches_drift_beyond_one_atom_per_fill() -> None:
-    last = replay(okx_params(), TWO_TAKE_PROFITS)[-1]
+    last = reference_steps(okx_params(), TWO_TAKE_PROFITS)[-1]
     assert list(own_cost_basis(last)) == []
     tampered = copy.deepcopy(last.after)
     tampered["accounts"]["bob"]["positions"]["BTCUSDT"]["LONG"]["cost_basis"] = "1251.8851219512195125"
@@ -119,7 +106,7 @@ def test_hm_pos_001_still_catches_drift_beyond_one_atom_per_fill() -> None:
 
 
 def test_stop_of_another_instrument_cancelled_by_liquidation_passes_hm_liq_008() -> None:
-    views = replay(okx_params(), STOP_ON_OTHER_INSTRUMENT)
+    views = reference_steps(okx_params(), STOP_ON_OTHER_INSTRUMENT)
     last = views[-1]
     assert any(e["type"] == "liquidation" for e in last.outcome["events"])
     assert any(e["type"] == "order" and e["order_id"] == "o23" and e["status"] == "CANCELLED"
@@ -131,7 +118,7 @@ def test_stop_of_another_instrument_cancelled_by_liquidation_passes_hm_liq_008()
 
 
 def test_hm_liq_008_still_catches_a_fired_stop_cancelled_where_mark_triggers() -> None:
-    last = replay(okx_params(), STOP_ON_OTHER_INSTRUMENT)[-1]
+    last = reference_steps(okx_params(), STOP_ON_OTHER_INSTRUMENT)[-1]
     before = copy.deepcopy(last.before)
     before["accounts"]["alice"]["open_orders"]["o23"]["instrument"] = "BTCUSDT"  # a stop the mark reaches
     seed = StepView({**last.params, "profile": "seed"}, before, last.action, last.outcome, last.after)

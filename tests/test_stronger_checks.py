@@ -12,25 +12,18 @@ from typing import Any
 
 import pytest
 from hedgespec.conformance.adapter import ReferenceAdapter
-from hedgespec.conformance.mutants import DIRECTED_MUTANTS, MUTANT_BY_NAME
+from hedgespec.conformance.mutants import DIRECTED_MUTANTS
 from hedgespec.spec.registry import StepView
-from hedgespec.spec.rulebook import run_step_checks
-from scenarios import directed_actions, params
+from scenarios import (
+    assert_mutant_caught,
+    directed_actions,
+    params,
+    reference_steps,
+    step_views,
+    step_violations,
+)
 
 EXAMPLE = json.loads((Path(__file__).parent.parent / "examples" / "isolated_liquidation.json").read_text())
-
-
-def violations(adapter: Any, p: dict[str, Any], actions: list[dict[str, Any]]) -> list[str]:
-    adapter.reset(p)
-    before = adapter.snapshot()
-    found = []
-    for t, action in enumerate(actions, 1):
-        action = {**action, "t": t}
-        outcome = adapter.apply(action)
-        after = adapter.snapshot()
-        found.extend(str(v) for v in run_step_checks(StepView(p, before, action, outcome, after)))
-        before = after
-    return found
 
 
 def order(oid: str, side: str, leg: str, qty: str, price: str = "", **kw: Any) -> dict[str, Any]:
@@ -146,10 +139,7 @@ CASES = [
 
 @pytest.mark.parametrize(("name", "rule_id", "case"), CASES, ids=[c[0] for c in CASES])
 def test_reference_passes_and_mutant_is_caught(name: str, rule_id: str, case: tuple) -> None:
-    p, actions = case
-    assert violations(ReferenceAdapter(p["profile"]), p, actions) == []
-    found = violations(MUTANT_BY_NAME[name].adapter(p["profile"]), p, actions)
-    assert any(v.startswith(rule_id + ":") for v in found), found
+    assert_mutant_caught(name, rule_id, case)
 
 
 def test_directed_mutants_are_in_the_library() -> None:
@@ -159,9 +149,7 @@ def test_directed_mutants_are_in_the_library() -> None:
 def test_the_cases_reach_what_they_test() -> None:
     """The liquidation cases leave a remainder and a shortfall; the trailing stop fires; expiry is listed."""
     def outcomes(p: dict[str, Any], actions: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        adapter = ReferenceAdapter(p["profile"])
-        adapter.reset(p)
-        return [adapter.apply({**a, "t": t}) for t, a in enumerate(actions, 1)]
+        return [view.outcome for view in reference_steps(p, actions)]
 
     kinds = {e.get("kind") for o in outcomes(*LIQUIDATION_WITH_REMAINDER) for e in o["events"]}
     assert "INSURANCE_INFLOW" in kinds
@@ -179,18 +167,13 @@ def test_gate_close_position_limit_takes_what_the_leg_has_left() -> None:
                order("c1", "SELL", "LONG", "0.2", "120", order_type="LIMIT"),
                order("cl", "SELL", "LONG", "0", "110", order_type="LIMIT", close_position=True)]
     adapter = ReferenceAdapter("gate")
-    assert violations(adapter, p, actions) == []
+    assert step_violations(adapter, p, actions) == []
     assert adapter.snapshot()["accounts"]["A"]["open_orders"]["cl"]["quantity"] == "0.8"
 
     from hedgespec.spec.rulebook import get
-    adapter = ReferenceAdapter("gate")
-    adapter.reset(p)
-    for t, a in enumerate(actions[:2], 1):
-        adapter.apply({**a, "t": t})
-    before = adapter.snapshot()
-    action = {**actions[2], "t": 3}
-    outcome = adapter.apply(action)
-    after = json.loads(json.dumps(adapter.snapshot()))
+    last = step_views(ReferenceAdapter("gate"), p, actions)[-1]
+    after = json.loads(json.dumps(last.after))
     after["accounts"]["A"]["open_orders"]["cl"]["quantity"] = "1"  # took the whole leg, ignoring c1
-    found = [str(v) for v in get("HM-STOP-005").check(StepView(p, before, action, outcome, after))]
+    tampered = StepView(p, last.before, last.action, last.outcome, after)
+    found = [str(v) for v in get("HM-STOP-005").check(tampered)]
     assert found and all(v.startswith("HM-STOP-005:") for v in found)
