@@ -26,7 +26,8 @@ def _funding_step(view: StepView) -> bool:
     applies_to=("funding",), observes=("snapshot", "events"), requires=("funding",),
 )
 def funding_per_leg(view: StepView) -> Iterator[Violation]:
-    """Implements HM-FUND-001."""
+    """Implements HM-FUND-001: one payment per open leg of the instrument, of its own amount (a leg paid twice
+    at one event is not paid its own amount), none for flat legs or other instruments."""
     if not _funding_step(view):
         return
     symbol = view.action["instrument"]
@@ -39,8 +40,14 @@ def funding_per_leg(view: StepView) -> Iterator[Violation]:
         if entry["kind"] == "FUNDING" and entry["instrument"] != symbol:
             yield Violation("HM-FUND-001", f"{entry['account']} {entry['instrument']}: a FUNDING entry at a funding "
                                            f"event of {symbol}")
-    paid = {(p["account"], p["position_side"]): p for p in events(view.outcome, "funding")
-            if p["instrument"] == symbol}
+    paid: dict[tuple[str, str], dict] = {}
+    for payment in events(view.outcome, "funding"):
+        if payment["instrument"] != symbol:
+            continue
+        if (payment["account"], payment["position_side"]) in paid:  # its own amount, once: not charged twice
+            yield Violation("HM-FUND-001", f"{payment['account']} {symbol} {payment['position_side']}: more than one "
+                                           f"funding payment at one funding event")
+        paid[(payment["account"], payment["position_side"])] = payment
     for account, sym, side, r in rows(view.before):
         if sym != symbol:
             continue

@@ -159,7 +159,8 @@ def _step_mark(view: StepView) -> tuple[str, Decimal] | None:
     profile_choices=("liquidation_trigger",),
 )
 def liquidation_iff_breached(view: StepView) -> Iterator[Violation]:
-    """Implements HM-LIQ-002."""
+    """Implements HM-LIQ-002: the instrument's isolated legs at the step's mark; a leg of another instrument the
+    step liquidates, at its own mark."""
     at = _step_mark(view)
     if at is None:
         return
@@ -184,6 +185,27 @@ def liquidation_iff_breached(view: StepView) -> Iterator[Violation]:
         if breached is False and event is not None:
             yield Violation("HM-LIQ-002", f"{account} {symbol} {side}: liquidated with balance {balance} "
                                           f"above maintenance")
+    yield from _other_instruments_liquidated(view, symbol, trigger)
+
+
+def _other_instruments_liquidated(view: StepView, symbol: str, trigger: str | None) -> Iterator[Violation]:
+    """HM-LIQ-002 for an isolated leg of another instrument liquidated at this step: its own mark did not move, so
+    it MUST NOT be liquidated unless it is breached at that mark (not at the marked instrument's price)."""
+    marks = view.before.get("mark_prices", {})
+    for event in _liquidations(view):
+        leg = (event["account"], event.get("instrument") or "", event["position_side"])
+        before = row(view.before, *leg)
+        if leg[1] in ("", symbol) or before is None or before["margin_type"] != "ISOLATED" or leg[1] not in marks:
+            continue
+        judged = leg_as_judged(view, leg, event)
+        if judged is None:
+            continue
+        qty, cost_basis, margin = judged
+        own_mark = D(marks[leg[1]])
+        balance = margin + mul(qty, own_mark) - cost_basis
+        if _breach_decision(balance, maintenance(instruments(view.params)[leg[1]], qty, own_mark), trigger) is False:
+            yield Violation("HM-LIQ-002", f"{' '.join(leg)}: liquidated at a step of {symbol} with balance {balance} "
+                                          f"above maintenance at its own mark {own_mark.normalize():f}")
 
 
 UNDECIDED = object()  # _judged_at: the leg cannot be judged from the step's events
@@ -388,11 +410,15 @@ def liquidation_execution(view: StepView) -> Iterator[Violation]:
     extent = modelled_choice(view.params, "liquidation_extent")
     scope = modelled_choice(view.params, "liquidation_cancels_orders") or "leg"  # the leg's own: every scope
     evs = view.outcome.get("events", [])
+    step_mark = _step_mark(view)
     for event in _liquidations(view):
         account, symbol, side = event["account"], event["instrument"], event["position_side"]
         if side not in ("LONG", "SHORT", "BOTH"):
             continue
         leg = (account, symbol, side)
+        # the breaching mark is the step's (the action's price, or the mark a funding step is at), whatever mark
+        # the event reports; a leg of another instrument is HM-LIQ-002's to judge, at the event's
+        mark = step_mark[1] if step_mark is not None and step_mark[0] == symbol else D(event["mark_price"])
         after = row(view.after, *leg)
         left_open = after is not None and D(after["quantity"]) != 0
         if extent == "full" and left_open:
@@ -402,13 +428,13 @@ def liquidation_execution(view: StepView) -> Iterator[Violation]:
                  and (f["account"], f["instrument"], f["position_side"]) == leg]
         liquidated = leg_as_judged(view, leg, event)
         if extent == "partial_by_bracket" and fills:
-            yield from _partial_extent(view, leg, liquidated, D(event["mark_price"]), fills, segment, left_open)
+            yield from _partial_extent(view, leg, liquidated, mark, fills, segment, left_open)
         expected, basis_named = None, basis
         if left_open and extent != "full":
             if extent == "partial_by_bracket":  # a reduction is a market close at the mark
-                expected, basis_named = D(event["mark_price"]), "mark"
+                expected, basis_named = mark, "mark"
         elif basis == "mark":
-            expected = D(event["mark_price"])
+            expected = mark
         elif basis == "bankruptcy" and liquidated is not None:
             expected = bankruptcy_price(*liquidated)
         for fill in fills:

@@ -136,8 +136,9 @@ def partial_close_releases(view: StepView) -> Iterator[Violation]:
 
     Every leg's realized PnL is booked: its ``REALIZED_PNL`` entries sum to its fills' ``realized_pnl``, a
     cross leg's in the wallet. Fill by fill, for steps whose fills on an isolated leg all reduce it by an
-    order: the margin left, and under ``pnl_destination: wallet`` what the wallet receives (each fill's
-    released margin + PnL, where not negative; the insurance fund covers the rest).
+    order: the margin left, what the insurance fund covers (under every profile: each fill's loss beyond its
+    released margin, nothing where released margin + PnL is not negative), and under ``pnl_destination:
+    wallet`` what the wallet receives (each fill's released margin + PnL, where not negative).
     """
     by_leg: dict[tuple[str, str, str], list[dict]] = {}
     for fill in events(view.outcome, "fill"):
@@ -164,7 +165,7 @@ def partial_close_releases(view: StepView) -> Iterator[Violation]:
         if any((side == "LONG") == (f["side"] == "BUY") or f["cause"] not in ("order", "trigger") for f in fills):
             continue
         quantity, margin = abs(D(before["quantity"])), D(before["isolated_margin"])
-        proceeds = Decimal(0)
+        proceeds = shortfall = Decimal(0)
         for fill in fills:  # fill by fill: each releases its share of what the leg still holds
             closed = D(fill["quantity"])
             if closed > quantity:
@@ -173,7 +174,15 @@ def partial_close_releases(view: StepView) -> Iterator[Violation]:
             margin -= released
             quantity -= closed
             proceeds += max(Decimal(0), released + D(fill["realized_pnl"]))
+            shortfall += max(Decimal(0), -(released + D(fill["realized_pnl"])))
         else:
+            covered = -sum((D(e["amount"]) for e in entries if e["bucket"] == "insurance_fund"
+                            and (e["account"], e["instrument"], e["position_side"]) == (account, symbol, side)),
+                           Decimal(0))
+            if covered != shortfall:  # under every profile: the loss beyond the released margin is the fund's
+                yield Violation("HM-MARG-003", f"{account} {symbol} {side}: the insurance fund covered "
+                                               f"{covered.normalize():f} of a loss {shortfall.normalize():f} beyond "
+                                               f"the released margin")
             if D(after["isolated_margin"]) != margin:
                 yield Violation("HM-MARG-003", f"{account} {symbol} {side}: margin {after['isolated_margin']} after "
                                                f"closing {', '.join(f['quantity'] for f in fills)} of "

@@ -96,7 +96,8 @@ def trigger_reduces_own_leg(view: StepView) -> Iterator[Violation]:
     profile_choices=("trigger_price_source",),
 )
 def stop_iff_trigger(view: StepView) -> Iterator[Violation]:
-    """Implements HM-STOP-002."""
+    """Implements HM-STOP-002: a stop or take-profit fires only on a step that moves its own instrument's trigger
+    price, and then if and only if its leg's trigger holds."""
     yield from _under_some_source(view, _stop_iff_trigger)
 
 
@@ -107,6 +108,9 @@ def _stop_iff_trigger(view: StepView, source: str) -> Iterator[Violation]:
         order = view.before["accounts"][key[0]]["open_orders"].get(key[1])
         if price is None or order is None:
             yield Violation("HM-STOP-002", f"{key[1]} fired on a step that moves no trigger price")
+        elif order["instrument"] != view.action["instrument"] and order["order_type"] != TRAILING:
+            yield Violation("HM-STOP-002", f"{key[1]} of {order['instrument']} fired on a trigger price of "
+                                           f"{view.action['instrument']}")
     if price is None:
         return
     for account, acc in view.before["accounts"].items():
@@ -240,6 +244,10 @@ def _trailing_direction(view: StepView, source: str) -> Iterator[Violation]:
     triggered = _triggered(view)
     for account, acc in view.before["accounts"].items():
         for oid, order in acc["open_orders"].items():
+            if order["order_type"] == TRAILING and order["instrument"] != view.action["instrument"] \
+                    and (account, oid) in triggered:  # it tracks its own instrument's trigger price only
+                yield Violation("HM-STOP-003", f"trailing {oid} of {order['instrument']} fired on a trigger price of "
+                                               f"{view.action['instrument']}")
             if order["instrument"] != view.action["instrument"] or order["order_type"] != TRAILING:
                 continue
             direction = _direction(view, account, order)
@@ -342,11 +350,16 @@ def close_position_whole_leg(view: StepView) -> Iterator[Violation]:
 
 
 def _ordinary_close_position(view: StepView) -> Iterator[Violation]:
+    """HM-STOP-005 for a market or limit order carrying close_position: accepted, it takes what the leg has (left)
+    to close; refused as exceeding the leg (REDUCE_EXCEEDS_LEG) on a hedge leg it closes, only when nothing is
+    (left) to close. Refusals for other reasons (a malformed order, margin for the fee) are other rules'."""
     action = view.action
-    if action.get("kind") != "place_order" or not action.get("close_position") or view.outcome["kind"] != "accepted" \
-            or action.get("order_type") not in ("MARKET", "LIMIT"):
+    if action.get("kind") != "place_order" or not action.get("close_position") \
+            or action.get("order_type") not in ("MARKET", "LIMIT") or view.outcome["kind"] not in ("accepted", "rejected"):
         return
     account, symbol, oid = action["account"], action["instrument"], action["order_id"]
+    if account not in view.before["accounts"]:
+        return
     side = action.get("position_side") if action.get("position_side") in ("LONG", "SHORT") else "BOTH"
     leg = row(view.before, account, symbol, side)
     size = abs(D(leg["quantity"])) if leg else Decimal(0)
@@ -354,6 +367,13 @@ def _ordinary_close_position(view: StepView) -> Iterator[Violation]:
                    if o["instrument"] == symbol and o["position_side"] == side and o["order_type"] == "LIMIT"
                    and is_closing(o)), Decimal(0))
     left = size - resting if action["order_type"] == "LIMIT" else size
+    if view.outcome["kind"] == "rejected":
+        closes = side != "BOTH" and leg is not None and (D(leg["quantity"]) > 0) == (action.get("side") == "SELL")
+        if view.outcome.get("reason") == "REDUCE_EXCEEDS_LEG" and closes and left > 0:
+            yield Violation("HM-STOP-005", f"close-position {action['order_type'].lower()} {oid} refused with "
+                                           f"REDUCE_EXCEEDS_LEG though its {side} leg has {left.normalize():f} "
+                                           f"{'left ' if action['order_type'] == 'LIMIT' else ''}to close")
+        return
     if left <= 0:
         yield Violation("HM-STOP-005", f"close-position {oid} accepted with nothing "
                                        f"{'left to close' if size else 'to close'} on {symbol} {side}")
