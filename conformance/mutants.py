@@ -936,6 +936,120 @@ def _busy_leg_unchanged(action, before, outcome, after):
         outcome.update(kind="unchanged", reason=None, message="")
 
 
+# Third round (orders, positions, mode and fees), shown in tests/test_check_strength_review.py.
+
+def _busy_switch_unchanged(reason: str) -> Transform:
+    """A switch a position (or an open order) blocks is answered 'unchanged' rather than refused: nothing changes,
+    but the client is told there was nothing to do."""
+    def transform(action, before, outcome, after):
+        if outcome["kind"] == "rejected" and outcome["reason"] == reason:
+            outcome.update(kind="unchanged", reason=None, message="")
+    return transform
+
+
+def _same_mode_reports_switch(action, before, outcome, after):
+    """A request for the mode in force changes nothing but still reports a mode event, as if it had switched."""
+    if action["kind"] == "set_position_mode" and outcome["kind"] == "unchanged":
+        outcome["events"] = [{"type": "mode", "account": action["account"], "scope": action.get("scope", "*"),
+                              "mode": action["mode"]}]
+
+
+def _never_trims_on_shrink(action, before, outcome, after):
+    """Resting closing limit orders are trimmed when a new closing order is placed, but not when a fill of another
+    step (a stop fired, a trade through) shrinks their leg: they keep their size and their fee reservation."""
+    if action["kind"] == "place_order":
+        return
+    for e in [e for e in outcome["events"] if e["type"] == "order" and e["cause"] == "trimmed"]:
+        order = before["accounts"][e["account"]]["open_orders"].get(e["order_id"])
+        if order is not None:
+            outcome["events"].remove(e)
+            acc, was = after["accounts"][e["account"]], before["accounts"][e["account"]]
+            acc["open_orders"][e["order_id"]] = order
+            kept = _d(was["order_margin"]) - _d(acc["order_margin"])
+            acc["order_margin"] = _s(_d(acc["order_margin"]) + kept)
+            acc["available_balance"] = _s(_d(acc["available_balance"]) - kept)
+
+
+def _market_close_cut_to_room(original):
+    """An oversized closing market order is cut, where the profile trims, to what the leg has left beside its
+    resting closing limit orders (as a limit order would be), not to the leg's size."""
+    def execute(work, account_id, order, quantity, price, liquidity, cause):
+        if cause == "order" and liquidity == "TAKER" and order.order_type == "MARKET" and not order.opening:
+            account = work.account(account_id)
+            resting = sum(o.quantity for o in account.orders.values() if o.instrument == order.instrument
+                          and o.position_side == order.position_side and not o.opening and o.order_type == "LIMIT")
+            room = abs(account.leg(order.instrument, order.position_side).quantity) - resting
+            if 0 < room < quantity:
+                quantity = room
+                order = order.with_remaining(room, order.margin_reserved, order.fee_reserved)
+        return original(work, account_id, order, quantity, price, liquidity, cause)
+    return execute
+
+
+def _limit_fills_on_arrival(original):
+    """Every limit order fills on arrival at its limit price as taker, whether or not it crosses the last trade."""
+    def handlers():
+        from hedgespec.model import orders
+
+        kind = next(k for k in original if k.__name__ == "PlaceOrder")
+        handler = original[kind]
+
+        def place(work, action):
+            outcome = handler(work, action)
+            resting = work.current(action.account).orders.get(action.order_id)
+            if outcome.kind == "accepted" and action.order_type == "LIMIT" and resting is not None:
+                orders.execute(work, action.account, resting, resting.quantity, resting.price, "TAKER", "order")
+            return outcome
+        return {**original, kind: place}
+    return handlers()
+
+
+def _funding_into_realized(action, before, outcome, after):
+    """A leg's funding payments are also added to its realized PnL (a cumulative 'realized' that counts funding)."""
+    for e in outcome["events"]:
+        if e["type"] == "funding":
+            r = after["accounts"][e["account"]]["positions"][e["instrument"]][e["position_side"]]
+            r["realized_pnl"] = _s(_d(r["realized_pnl"]) + _d(e["amount"]))
+
+
+def _fee_discount_in_ledger(action, before, outcome, after):
+    """A fill on a hedged instrument (the other leg open) reports its full fee, but the wallet is charged half of
+    it: the FEE entry and the wallet agree with each other, not with the fill."""
+    for fill in _fills(outcome):
+        sides = before["accounts"][fill["account"]]["positions"][fill["instrument"]]
+        other = {"LONG": "SHORT", "SHORT": "LONG"}.get(fill["position_side"])
+        if not other or _d(sides[other]["quantity"]) == 0:
+            continue
+        for e in outcome["events"]:
+            if e["type"] == "ledger" and e["kind"] == "FEE" and e["bucket"] == "wallet" and (
+                    e["account"], e["instrument"], e["position_side"]) == (
+                    fill["account"], fill["instrument"], fill["position_side"]):
+                half = _d(e["amount"]) / 2
+                e["amount"] = _s(half)
+                acc = after["accounts"][fill["account"]]
+                acc["wallet"] = _s(_d(acc["wallet"]) - half)
+                acc["available_balance"] = _s(_d(acc["available_balance"]) - half)
+
+
+def _release_to_other_leg(original):
+    """The margin a reducing fill releases from an isolated leg moves on to the other leg's isolated margin, when
+    that leg is open and isolated (booked as that leg's MARGIN_ALLOCATE from the wallet, a balanced transfer)."""
+    def execute(work, account_id, order, quantity, price, liquidity, cause):
+        from hedgespec.model.margin import settings_of
+
+        other = {"LONG": "SHORT", "SHORT": "LONG"}.get(order.position_side)
+        held = work.current(account_id).leg(order.instrument, order.position_side).isolated_margin if other else 0
+        original(work, account_id, order, quantity, price, liquidity, cause)
+        if not other or order.opening:
+            return
+        account = work.current(account_id)
+        released = held - account.leg(order.instrument, order.position_side).isolated_margin
+        if released > 0 and account.leg(order.instrument, other).quantity and settings_of(
+                work.config, account, order.instrument, other).margin_type == "ISOLATED":
+            work.transfer(account_id, order.instrument, other, "MARGIN_ALLOCATE", "wallet", "isolated_margin", released)
+    return execute
+
+
 # -- end: mutants of the review of check strength --
 
 
@@ -1138,6 +1252,25 @@ REVIEWED_MUTANTS: list[Mutant] = [
            _fee_to_unknown_account),
     Mutant("reduce-only-refused", "HM-ORD-009", "every reduce-only order is refused with REDUCE_ONLY_FORBIDDEN, "
            "in one-way mode too and where the profile accepts the flag in hedge mode", _reduce_only_refused),
+    Mutant("switch-with-positions-unchanged", "HM-MODE-002", "a switch an open position blocks is answered "
+           "unchanged, not refused", _busy_switch_unchanged("MODE_SWITCH_WITH_POSITIONS")),
+    Mutant("switch-with-orders-unchanged", "HM-MODE-003", "a switch an open order blocks is answered unchanged, "
+           "not refused", _busy_switch_unchanged("MODE_SWITCH_WITH_OPEN_ORDERS")),
+    Mutant("same-mode-reports-switch", "HM-MODE-004", "a request for the mode in force is answered unchanged with a "
+           "mode event", _same_mode_reports_switch),
+    Mutant("never-trims-on-shrink", "HM-ORD-004", "resting closing limit orders are not trimmed when a fired stop "
+           "shrinks their leg", _never_trims_on_shrink),
+    Mutant("market-close-cut-to-room", "HM-ORD-004", "where the profile trims, an oversized closing market order is "
+           "cut to the leg less its resting closing limit orders", _no_op,
+           patches=(("hedgespec.model.orders", "execute", _market_close_cut_to_room),)),
+    Mutant("limit-fills-on-arrival", "HM-ORD-006", "a limit order fills on arrival though it does not cross the last "
+           "trade", _no_op, patches=(("hedgespec.model.step", "_HANDLERS", _limit_fills_on_arrival),)),
+    Mutant("funding-into-realized", "HM-POS-002", "funding payments are added to the leg's realized PnL",
+           _funding_into_realized),
+    Mutant("fee-discount-in-ledger", "HM-FEE-001", "a hedged fill reports its full fee, but the FEE entry charges "
+           "the wallet half", _fee_discount_in_ledger),
+    Mutant("release-to-other-leg", "HM-NET-001", "margin released by reducing an isolated leg moves to the other "
+           "leg's isolated margin", _no_op, patches=(("hedgespec.model.orders", "execute", _release_to_other_leg),)),
 ]
 MUTANT_BY_NAME.update((m.name, m) for m in REVIEWED_MUTANTS)
 

@@ -1,10 +1,13 @@
 """Broken engines a review of check strength found passing their rule's check, each on a directed scenario:
 the reference passes every check, the mutant trips its rule (HM-ATOM-001, HM-MODE-005, HM-MODE-008, HM-NET-002,
-HM-ORD-003, HM-POS-003, HM-STOP-004, HM-LEDG-001). Each check missed its mutant before it was strengthened. And
+HM-ORD-003, HM-POS-003, HM-STOP-004, HM-LEDG-001; a third round: HM-MODE-002, HM-MODE-003, HM-MODE-004, HM-ORD-004,
+HM-ORD-006, HM-POS-002, HM-FEE-001, HM-NET-001). Each check missed its mutant before it was strengthened. And
 HM-ORD-009 (rulebook 1.1.0), the reduce-only flag in hedge mode as the profile says, which no check judged before."""
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 from typing import Any
 
 import pytest
@@ -50,6 +53,27 @@ SWITCH_TO_ONE_WAY = (params("seed"), [  # flat: the switch is accepted and the L
 ])
 REDUCE_ONLY_CLOSE = [order("l", "BUY", "LONG", "1", "100"), order("c", "SELL", "LONG", "1", "100", reduce_only=True)]
 
+ONE_WAY_REQUEST = {"kind": "set_position_mode", "account": "A", "scope": "*", "mode": "ONE_WAY"}
+SWITCH_WITH_POSITION = (params("seed"), [order("l", "BUY", "LONG", "1", "100"), ONE_WAY_REQUEST])
+SWITCH_WITH_ORDER = (params("seed"), [order("b", "BUY", "LONG", "1", "90", order_type="LIMIT"), ONE_WAY_REQUEST])
+SAME_MODE = (params("seed"), [{"kind": "set_position_mode", "account": "A", "scope": "*", "mode": "HEDGE"}])
+STOP_SHRINKS_LEG = (params("seed"), [  # the stop halves the long: the resting close of 1 is trimmed to 0.5
+    order("l", "BUY", "LONG", "1", "100"),
+    order("c", "SELL", "LONG", "1", "120", order_type="LIMIT"),
+    order("st", "SELL", "LONG", "0.5", order_type="STOP_MARKET", stop_price="99"),
+    mark("98.9"),
+])
+OKX_OVERSIZED_MARKET_CLOSE = (params("okx-v5"), [  # trimmed to the leg (1), not to the leg less the resting 0.4
+    order("l", "BUY", "LONG", "1", "100"),
+    order("c", "SELL", "LONG", "0.4", "120", order_type="LIMIT"),
+    order("m", "SELL", "LONG", "2", "100"),
+])
+LIMIT_WITHOUT_TRADE = (params("seed"), [order("b", "BUY", "LONG", "1", "99", order_type="LIMIT")])
+FUNDED_LEG = (params("seed"), [order("l", "BUY", "LONG", "1", "100"),
+                               {"kind": "funding", "instrument": "BTCUSDT", "rate": "0.0001"}])
+HEDGED_FILL = (params("seed"), [order("l", "BUY", "LONG", "1", "100"), order("s", "SELL", "SHORT", "1", "100")])
+CLOSE_ONE_OF_TWO = (params("seed"), [*HEDGED_FILL[1], order("c", "SELL", "LONG", "0.5", "100")])
+
 CASES = [
     ("rejection-advances-time", "HM-ATOM-001", REJECTED_CLOSE),
     ("partial-switch-skips-idle", "HM-MODE-005", COIN_LEVEL_SWITCH),
@@ -66,6 +90,16 @@ CASES = [
     ("reduce-only-flag-dropped", "HM-ORD-009", (params("binance-usdm"), REDUCE_ONLY_CLOSE)),
     ("reduce-only-refused", "HM-ORD-009", (params("bybit-v5"), REDUCE_ONLY_CLOSE)),
     ("reduce-only-refused", "HM-ORD-009", (params("gate"), REDUCE_ONLY_CLOSE)),
+    # third round: orders, positions, mode and fees
+    ("switch-with-positions-unchanged", "HM-MODE-002", SWITCH_WITH_POSITION),
+    ("switch-with-orders-unchanged", "HM-MODE-003", SWITCH_WITH_ORDER),
+    ("same-mode-reports-switch", "HM-MODE-004", SAME_MODE),
+    ("never-trims-on-shrink", "HM-ORD-004", STOP_SHRINKS_LEG),
+    ("market-close-cut-to-room", "HM-ORD-004", OKX_OVERSIZED_MARKET_CLOSE),
+    ("limit-fills-on-arrival", "HM-ORD-006", LIMIT_WITHOUT_TRADE),
+    ("funding-into-realized", "HM-POS-002", FUNDED_LEG),
+    ("fee-discount-in-ledger", "HM-FEE-001", HEDGED_FILL),
+    ("release-to-other-leg", "HM-NET-001", CLOSE_ONE_OF_TWO),
 ]
 
 
@@ -124,3 +158,47 @@ def test_the_reduce_only_flag_is_judged_only_where_the_profile_decides_it() -> N
         for name in ("reduce-only-flag-dropped", "reduce-only-refused"):
             found = step_violations(MUTANT_BY_NAME[name].adapter(profile), p, REDUCE_ONLY_CLOSE)
             assert not any(v.startswith("HM-ORD-009:") for v in found), (profile, name, found)
+
+
+def test_the_third_round_cases_reach_what_they_test() -> None:
+    """The switches are refused for the position and the order; the fired stop halves the long and trims the resting
+    close; under okx-v5 the oversized market close is accepted and closes the whole leg; the limit order rests (no
+    trade yet); the funding step pays the long; the short opens while the long is open; the partial close of the
+    hedged long releases margin."""
+    def last(case: tuple) -> Any:
+        return reference_steps(*case)[-1]
+
+    assert last(SWITCH_WITH_POSITION).outcome["reason"] == "MODE_SWITCH_WITH_POSITIONS"
+    assert last(SWITCH_WITH_ORDER).outcome["reason"] == "MODE_SWITCH_WITH_OPEN_ORDERS"
+    assert last(SAME_MODE).outcome == {**last(SAME_MODE).outcome, "kind": "unchanged", "events": []}
+    shrunk = last(STOP_SHRINKS_LEG)
+    assert sorted((e["order_id"], e["status"], e["quantity"]) for e in shrunk.outcome["events"]
+                  if e["type"] == "order") == [("c", "TRIMMED", "0.5"), ("st", "FILLED", "0"), ("st", "TRIGGERED", "0.5")]
+    closed = last(OKX_OVERSIZED_MARKET_CLOSE)
+    assert closed.outcome["kind"] == "accepted"
+    assert [(e["order_id"], e["quantity"]) for e in closed.outcome["events"] if e["type"] == "fill"] == [("m", "1")]
+    rested = last(LIMIT_WITHOUT_TRADE)
+    assert rested.before["last_prices"] == {} and "b" in rested.after["accounts"]["A"]["open_orders"]
+    assert [e["position_side"] for e in last(FUNDED_LEG).outcome["events"] if e["type"] == "funding"] == ["LONG"]
+    assert last(HEDGED_FILL).before["accounts"]["A"]["positions"]["BTCUSDT"]["LONG"]["quantity"] == "1"
+    released = [e for e in last(CLOSE_ONE_OF_TWO).outcome["events"] if e["type"] == "ledger"
+                and e["kind"] == "MARGIN_RELEASE"]
+    assert {e["position_side"] for e in released} == {"LONG"}
+
+
+def test_a_crossing_limit_order_does_not_rest_unfilled() -> None:
+    """HM-ORD-006 both ways: after a trade at 100, a limit buy at 101 crosses it and fills on arrival as taker; an
+    engine whose snapshot shows it resting untouched is caught."""
+    from hedgespec.spec.rulebook import get
+
+    p = params("seed")
+    actions = [{"kind": "market_trade", "instrument": "BTCUSDT", "price": "100", "quantity": "1"},
+               order("b", "BUY", "LONG", "1", "101", order_type="LIMIT")]
+    view = reference_steps(p, actions)[-1]
+    assert [(e["order_id"], e["liquidity"]) for e in view.outcome["events"] if e["type"] == "fill"] == [("b", "TAKER")]
+    resting = reference_steps(p, [actions[1]])[-1]  # the same order resting where no trade has happened
+    after = copy.deepcopy(view.before)
+    after["accounts"]["A"]["open_orders"]["b"] = resting.after["accounts"]["A"]["open_orders"]["b"]
+    view = dataclasses.replace(view, outcome=resting.outcome, after=after)
+    found = [str(v) for v in get("HM-ORD-006").check(view)]
+    assert any("rests unfilled" in v for v in found), found

@@ -47,6 +47,27 @@ def fee_per_fill(view: StepView) -> Iterator[Violation]:
                                           f"{fill['fee']} on {fill['quantity']} @ {fill['price']} "
                                           f"({fill['liquidity']}), expected {expected}")
     yield from _clearance_fees(view)
+    yield from _fees_booked(view)
+
+
+def _fees_booked(view: StepView) -> Iterator[Violation]:
+    """What a leg pays is what its fills say: the step's FEE ledger entries of each leg (whatever bucket they draw
+    on) take exactly the fees of its fills, so an engine cannot report the full fee on the fill and book a hedge
+    discount to the wallet."""
+    fees: dict[tuple, Decimal] = {}
+    booked: dict[tuple, Decimal] = {}
+    for fill in events(view.outcome, "fill"):
+        leg = (fill["account"], fill["instrument"], fill["position_side"])
+        fees[leg] = fees.get(leg, Decimal(0)) + D(fill["fee"])
+    for entry in events(view.outcome, "ledger"):
+        if entry["kind"] == "FEE":
+            leg = (entry["account"], entry.get("instrument"), entry.get("position_side"))
+            booked[leg] = booked.get(leg, Decimal(0)) - D(entry["amount"])
+    for leg in fees.keys() | booked.keys():
+        if fees.get(leg, Decimal(0)) != booked.get(leg, Decimal(0)):
+            yield Violation("HM-FEE-001", f"{' '.join(str(x) for x in leg)}: fills charge "
+                                          f"{fees.get(leg, Decimal(0)).normalize():f} in fees, FEE entries take "
+                                          f"{booked.get(leg, Decimal(0)).normalize():f}")
 
 
 def _settlement_fee_bounds(fill: dict) -> Iterator[Violation]:

@@ -73,7 +73,7 @@ def _switched(view: StepView, account: str, symbol: str) -> bool | None:
 
 def _busy(view: StepView, account: str, symbol: str) -> tuple[bool, bool]:
     positions = view.before["accounts"][account]["positions"].get(symbol, {})
-    has_position = any(r["quantity"] != "0" for r in positions.values())
+    has_position = any(D(r["quantity"]) != 0 for r in positions.values())
     has_order = any(o["instrument"] == symbol for o in open_orders(view.before, account).values())
     return has_position, has_order
 
@@ -127,7 +127,9 @@ def _guard_check(view: StepView, rule_id: str, blocker: int, reason: str) -> Ite
     """HM-MODE-002 (blocker 0) or HM-MODE-003 (blocker 1). Where the profile does not model whether the blocker
     blocks a switch, only the reason is judged: it is never given without its condition. An instrument of unknown
     mode (HM-MODE-001) may or may not differ from the request: it neither requires a refusal nor leaves the reason
-    groundless."""
+    groundless. A switch the blocker forbids is refused: neither accepted nor answered 'unchanged' (a change asked
+    for, neither made nor refused), and partially applied only where the profile applies coin-level requests
+    partially."""
     key = "mode_switch_blocked_by_positions" if blocker == 0 else "mode_switch_blocked_by_orders"
     blocks = modelled_choice(view.params, key)
     if not _valid_switch(view) or blocks is False:
@@ -149,6 +151,10 @@ def _guard_check(view: StepView, rule_id: str, blocker: int, reason: str) -> Ite
     partial = modelled_choice(view.params, "mode_switch_coin_level_partial") and view.action.get("scope") not in busy
     if view.outcome["kind"] == "accepted":
         yield Violation(rule_id, f"switch accepted while {', '.join(busy)} had "
+                                 f"{'positions' if blocker == 0 else 'open orders'}")
+    elif view.outcome["kind"] not in ("rejected", "partially_applied") or (
+            view.outcome["kind"] == "partially_applied" and not partial):  # "unchanged": neither made nor refused
+        yield Violation(rule_id, f"switch answered {view.outcome['kind']}, not refused, while {', '.join(busy)} had "
                                  f"{'positions' if blocker == 0 else 'open orders'}")
     elif view.outcome["kind"] == "rejected" and not partial:
         other = "MODE_SWITCH_WITH_OPEN_ORDERS" if blocker == 0 else "MODE_SWITCH_WITH_POSITIONS"
@@ -237,6 +243,10 @@ def same_mode_request(view: StepView) -> Iterator[Violation]:
                                        f"not MODE_IN_FORCE")
     if without_time(view.after) != without_time(view.before):
         yield Violation("HM-MODE-004", "request for the mode in force changed the state")
+    if view.outcome.get("events"):  # 'unchanged' has no events (docs/formats/outcomes.md); a rejection neither
+        kinds = sorted({str(e.get("type")) for e in view.outcome["events"]})
+        yield Violation("HM-MODE-004", f"request for the mode in force answered {view.outcome['kind']} with events "
+                                       f"({', '.join(kinds)}): it reports a change")
 
 
 @rule(
@@ -273,7 +283,7 @@ def switch_scope(view: StepView) -> Iterator[Violation]:
             switched = _switched(view, acc_id, symbol)
             outside = not (acc_id == account and symbol in symbols)
             rows_changed = acc["positions"][symbol] != after["positions"][symbol]
-            is_open = any(r["quantity"] != "0" for r in after["positions"][symbol].values())
+            is_open = any(D(r["quantity"]) != 0 for r in after["positions"][symbol].values())
             if switched is None:  # a mode unknown: rows that changed outside the scope, or that hold a position,
                 if rows_changed and (outside or is_open):  # are wrong whether the mode switched or not
                     yield Violation("HM-MODE-005", f"{acc_id} {symbol}: position rows changed by a mode switch "

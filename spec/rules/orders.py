@@ -306,7 +306,10 @@ def closing_within_leg(view: StepView) -> Iterator[Violation]:
     engine did: refused, its reason must be one a refusal may give; accepted, the trim must be right.
     Time priority among resting orders at one price is not observable (snapshots list open orders
     by ID), so a trim is checked order by order for the new order and per price level for the rest.
+    After every step, whatever its action (a stop fired, a trade through a resting order, a
+    liquidation), no hedge leg's resting closing limit orders exceed it.
     """
+    yield from _closing_limits_within_legs(view)
     if not _place(view) or view.action.get("position_side") not in ("LONG", "SHORT"):
         return
     action = view.action
@@ -348,7 +351,7 @@ def closing_within_leg(view: StepView) -> Iterator[Violation]:
                                       f"({room} left{', trimmed' if cut else ''})")
     events_ = outcome.get("events", [])
     own_fills = [e for e in events_ if e.get("type") == "fill" and e.get("order_id") == action["order_id"]]
-    if accepted and order_type == "MARKET" and not over:
+    if accepted and order_type == "MARKET" and not (over and not cut):  # fits, or cut to the leg's size
         expected = leg if close_position else min(quantity, leg)
         filled = sum((D(f["quantity"]) for f in own_fills), Decimal(0))
         if filled != expected:
@@ -356,11 +359,18 @@ def closing_within_leg(view: StepView) -> Iterator[Violation]:
                                           f"on a leg of {leg}, expected {expected}")
     if accepted and order_type == "LIMIT" and not (over and not cut):
         yield from _check_trim(view, before_limits, leg, room if close_position else quantity, trim)
-    after_leg = abs(D(row(view.after, account, symbol, side)["quantity"]))
-    after_resting = sum((D(o["quantity"]) for o in _closing_limits(view.after, account, symbol, side).values()),
-                        Decimal(0))
-    if after_resting > after_leg:
-        yield Violation("HM-ORD-004", f"resting closing orders {after_resting} exceed the leg {after_leg}")
+
+
+def _closing_limits_within_legs(view: StepView) -> Iterator[Violation]:
+    """HM-ORD-004 after every step: the resting closing limit orders of each hedge leg total at most the leg."""
+    for account, symbol, side, leg in rows(view.after):
+        if side not in ("LONG", "SHORT"):
+            continue
+        resting = sum((D(o["quantity"]) for o in _closing_limits(view.after, account, symbol, side).values()),
+                      Decimal(0))
+        if resting > abs(D(leg["quantity"])):
+            yield Violation("HM-ORD-004", f"{account} {symbol} {side}: resting closing limit orders {resting} exceed "
+                                          f"the leg {abs(D(leg['quantity']))} after the step")
 
 
 def _check_trim(view: StepView, before_limits: dict[str, dict], leg: Decimal, quantity: Decimal,
@@ -474,6 +484,8 @@ def fill_prices(view: StepView) -> Iterator[Violation]:
         if action["order_type"] == "MARKET" and view.outcome["kind"] == "accepted" and _opening(action) \
                 and total != D(action["quantity"]):
             yield Violation("HM-ORD-006", f"an accepted opening market order of {action['quantity']} filled {total}")
+        if action["order_type"] == "LIMIT" and view.outcome["kind"] == "accepted":
+            yield from _limit_on_arrival(view, bool(own))
     if action.get("kind") != "market_trade" or view.outcome["kind"] != "accepted":
         return
     price, quantity = D(action["price"]), D(action["quantity"])
@@ -515,6 +527,27 @@ def fill_prices(view: StepView) -> Iterator[Violation]:
                     _capacity(order, _leg_quantity(snap, account, order)) != 0 for snap in (view.before, view.after)):
                 yield Violation("HM-ORD-006", f"{oid} was traded through at {price} but not filled")
     yield from _price_priority(view, price)
+
+
+def _limit_on_arrival(view: StepView, filled: bool) -> Iterator[Violation]:
+    """HM-ORD-006 for a limit order the step places: it fills on arrival (as taker) only when it crosses the last
+    trade of its instrument in the snapshot before (a buy at or above it, a sell at or below it), and one that
+    crosses does not rest untouched. Without a last trade nothing crosses: the order rests."""
+    action = view.action
+    last = view.before.get("last_prices", {}).get(action["instrument"])
+    try:
+        price = D(action["price"])
+        crosses = last is not None and (price >= D(last) if action["side"] == "BUY" else price <= D(last))
+    except (InvalidOperation, KeyError, TypeError):
+        return
+    trade = f"the last trade {last}" if last is not None else "no trade yet"
+    if filled and not crosses:
+        yield Violation("HM-ORD-006", f"limit {action['side']} at {action['price']} filled on arrival, with {trade}: "
+                                      "it does not cross, so it rests")
+    resting = open_orders(view.after, action["account"]).get(action["order_id"])
+    if crosses and not filled and resting is not None and D(resting["quantity"]) == D(action.get("quantity") or 0):
+        yield Violation("HM-ORD-006", f"limit {action['side']} at {action['price']} crosses {trade} on arrival "
+                                      "but rests unfilled")
 
 
 def _opening(action: dict) -> bool:

@@ -47,10 +47,13 @@ def legs_never_offset(view: StepView) -> Iterator[Violation]:
 
     Each field of a hedge leg may change only through an event of that very leg that moves it:
     quantity, cost basis, realized PnL and fees through a fill on the leg; isolated margin through a
-    ledger entry to the leg's isolated margin; funding through a funding payment of the leg; margin
-    type and leverage through a settings request for the leg's instrument.
+    ledger entry to the leg's isolated margin, in a step that acts on the leg (a fill, a funding
+    payment or a liquidation of the leg, or a margin adjustment of the leg itself), so that closing
+    or funding one leg cannot move money into or out of the other's margin, however the transfer is
+    booked; funding through a funding payment of the leg; margin type and leverage through a
+    settings request for the leg's instrument.
     """
-    fills, margin_entries, payments = set(), set(), set()
+    fills, margin_entries, payments, acted = set(), set(), set(), set()
     for event in view.outcome.get("events", []):
         key = (event.get("account"), event.get("instrument"), event.get("position_side"))
         if event.get("type") == "fill":
@@ -59,8 +62,14 @@ def legs_never_offset(view: StepView) -> Iterator[Violation]:
             margin_entries.add(key)
         elif event.get("type") == "funding":
             payments.add(key)
+        elif event.get("type") == "liquidation":
+            acted.add(key)
+    action = view.action
+    if action.get("kind") == "adjust_margin" and view.outcome.get("kind") == "accepted":
+        acted.add((action.get("account"), action.get("instrument"), action.get("position_side")))
+    acted |= fills | payments
     causes = {"quantity": fills, "cost_basis": fills, "realized_pnl": fills, "fees_paid": fills,
-              "isolated_margin": margin_entries, "funding": payments}
+              "isolated_margin": margin_entries & acted, "funding": payments}
     for account, symbol, side, before in rows(view.before):
         if side not in ("LONG", "SHORT"):
             continue
@@ -72,10 +81,15 @@ def legs_never_offset(view: StepView) -> Iterator[Violation]:
             if before.get(field) == after.get(field):
                 continue
             explained = key in causes[field] if field in causes else _acts_on(view, account, symbol, side)
+            if field == "isolated_margin" and not explained and key in margin_entries:
+                # a settings request for the leg may re-margin it (through its own entries)
+                explained = view.outcome.get("kind") == "accepted" and setting_covers(
+                    view.params, view.action, account, symbol, view.after)
             if not explained:
                 yield Violation("HM-NET-001", f"{account} {symbol} {side}: {field} changed "
                                               f"({before.get(field)} -> {after.get(field)}) with no event of "
-                                              f"this leg that moves it")
+                                              f"this leg that moves it"
+                                              + (" in a step acting on it" if field == "isolated_margin" else ""))
 
 
 @rule(
@@ -183,12 +197,14 @@ def own_cost_basis(view: StepView) -> Iterator[Violation]:
     observes=("snapshot", "events"), requires=("hedge-mode",),
 )
 def realized_only_on_reduction(view: StepView) -> Iterator[Violation]:
-    """Implements HM-POS-002."""
-    for (account, symbol, side), fills in _fills_by_leg(view).items():
+    """Implements HM-POS-002. Every hedge leg is judged, with or without fills: a leg without fills in the step
+    realizes nothing (funding, fees or a margin change never reach its realized PnL)."""
+    by_leg = _fills_by_leg(view)
+    for account, symbol, side, before in rows(view.before):
         if side not in ("LONG", "SHORT"):
             continue
-        before, after = row(view.before, account, symbol, side), row(view.after, account, symbol, side)
-        if before is None or after is None:
+        after, fills = row(view.after, account, symbol, side), by_leg.get((account, symbol, side), [])
+        if after is None:
             continue
         total = sum((D(f["realized_pnl"]) for f in fills), Decimal(0))
         if D(after["realized_pnl"]) - D(before["realized_pnl"]) != total:
