@@ -24,8 +24,13 @@ from hedgespec.spec.rules.liquidation import partial_reduction
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from proof_helpers import contract_of
-from test_check_strength import run as run_params  # the reference's steps, every check passing on each
+from scenarios import checked_steps
 from test_check_strength import variant  # a profile file with some choices changed
+
+
+def run_params(p: dict[str, Any], actions: list[dict[str, Any]]) -> list[StepView]:
+    """The reference's steps (an action's own t kept), every step check passing on each."""
+    return checked_steps(p, actions, keep_t=True)
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = json.loads((ROOT / "examples" / "partial_liquidation.json").read_text())

@@ -11,14 +11,20 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hedgespec.spec.observe import instruments, scope_key
 from hedgespec.spec.profiles import builtin_profile_names, load_profile
 from hedgespec.spec.registry import StepView
 from hedgespec.spec.rulebook import get, run_step_checks
-from scenarios import params
-from test_check_strength import edited, ids, order, run, steps, under, variant
+from scenarios import checked_steps, params
+from test_check_strength import edited, ids, order, steps, under, variant
+
+
+def run(p: dict[str, Any], actions: list[dict[str, Any]]) -> list[StepView]:
+    """The reference's steps (an action's own t kept), every step check passing on each."""
+    return checked_steps(p, actions, keep_t=True)
 
 ACCEPTED = {"kind": "accepted", "reason": None, "message": "", "events": []}
 
