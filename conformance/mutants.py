@@ -1050,6 +1050,83 @@ def _release_to_other_leg(original):
     return execute
 
 
+def _funding_twice(original: dict) -> dict:
+    """HM-FUND-001: a funding event processed twice (no idempotency): every open leg pays or receives its amount
+    twice, reported as two payments and two entries, each of the right amount."""
+    from hedgespec.model.actions import Funding
+
+    table = dict(original)
+    once = table[Funding]
+
+    def twice(work: Any, action: Any) -> Any:
+        once(work, action)
+        return once(work, action)
+
+    table[Funding] = twice
+    return table
+
+
+def _triggers_every_instrument(original: Any) -> Any:
+    """HM-STOP-002, HM-STOP-003: the conditional orders of every instrument are held against the price that moved."""
+    def trigger_conditionals(work: Any, instrument: str, price: int) -> None:
+        original(work, instrument, price)
+        for other in work.config.instruments:
+            if other != instrument:
+                original(work, other, price)
+    return trigger_conditionals
+
+
+def _liquidated_at_previous_mark(original: Any) -> Any:
+    """HM-LIQ-004: the breach is found at the new mark, but the leg is closed at (and its liquidation event reports)
+    the mark before the step."""
+    def liquidate_isolated(work: Any, account_id: str, instrument: str, side: str, leg: Any, mark: int,
+                           maintenance: int) -> None:
+        original(work, account_id, instrument, side, leg, work.state.mark_prices.get(instrument, mark), maintenance)
+    return liquidate_isolated
+
+
+def _other_instruments_at_this_mark(original: Any) -> Any:
+    """HM-LIQ-002: after the marked instrument, every other instrument's legs are judged too, at the marked
+    instrument's price (a symbol mix-up), and liquidated there."""
+    def evaluate(work: Any, instrument: str) -> None:
+        original(work, instrument)
+        for other in work.config.instruments:
+            if other == instrument or other not in work.mark_prices:
+                continue
+            saved = work.mark_prices[other]
+            work.mark_prices[other] = work.mark_prices[instrument]
+            try:
+                original(work, other)
+            finally:
+                work.mark_prices[other] = saved
+    return evaluate
+
+
+def _excess_loss_from_wallet(action: dict, before: dict, outcome: dict, after: dict) -> None:
+    """HM-MARG-003: the loss of a reducing fill beyond the margin it releases is taken from the wallet, not the
+    insurance fund (the entry is booked to the wallet; the snapshot moves the wallet instead of the fund)."""
+    for entry in outcome.get("events", []):
+        if entry["type"] == "ledger" and entry["kind"] == "INSURANCE_COVER" and entry["bucket"] == "insurance_fund":
+            entry["bucket"] = "wallet"
+            _move_money(after, entry["account"], Decimal(entry["amount"]), fund=-Decimal(entry["amount"]))
+
+
+def _close_position_refused_when_covered(action: dict, before: dict, outcome: dict, after: dict) -> None:
+    """HM-STOP-005: a close-position market order is refused as exceeding the leg when the leg's resting closing
+    limit orders already cover it (the limit order's rule applied to a market order); nothing changes."""
+    if action.get("kind") != "place_order" or not action.get("close_position") or action.get("order_type") != "MARKET" \
+            or outcome["kind"] != "accepted":
+        return
+    leg = before["accounts"][action["account"]]["positions"][action["instrument"]][action["position_side"]]
+    resting = sum((Decimal(o["quantity"]) for o in before["accounts"][action["account"]]["open_orders"].values()
+                   if o["instrument"] == action["instrument"] and o["position_side"] == action["position_side"]
+                   and o["order_type"] == "LIMIT" and o["side"] == action["side"]), Decimal(0))
+    if resting >= abs(Decimal(leg["quantity"])):
+        outcome.update(kind="rejected", reason="REDUCE_EXCEEDS_LEG", message="resting orders cover the leg", events=[])
+        after.clear()
+        after.update(copy.deepcopy(before))
+
+
 # -- end: mutants of the review of check strength --
 
 
@@ -1290,6 +1367,22 @@ REVIEWED_RISK_MUTANTS: list[Mutant] = [
            "without an event", _cancel_unreported, patches=_LIQUIDATION_BEFORE_STOPS),
     Mutant("busy-leg-unchanged", "HM-MARG-005", "a busy leg's margin-type change is answered unchanged, not "
            "refused", _busy_leg_unchanged),
+    Mutant("funding-charged-twice", "HM-FUND-001", "a funding event is processed twice: every leg pays or receives "
+           "its amount twice, each payment of the right amount", _no_op,
+           patches=(("hedgespec.model.step", "_HANDLERS", _funding_twice),)),
+    Mutant("triggers-every-instrument", "HM-STOP-002", "a price move of one instrument fires the stops and trailing "
+           "stops of every instrument", _no_op,
+           patches=(("hedgespec.model.orders", "trigger_conditionals", _triggers_every_instrument),)),
+    Mutant("liquidated-at-previous-mark", "HM-LIQ-004", "a leg breached at the new mark is closed at the previous "
+           "mark, which its liquidation event reports", _no_op,
+           patches=(("hedgespec.model.liquidation", "liquidate_isolated", _liquidated_at_previous_mark),)),
+    Mutant("other-instruments-at-this-mark", "HM-LIQ-002", "a mark of one instrument liquidates the isolated legs of "
+           "another judged at that price", _no_op,
+           patches=(("hedgespec.model.liquidation", "evaluate", _other_instruments_at_this_mark),)),
+    Mutant("excess-loss-from-wallet", "HM-MARG-003", "a reducing fill's loss beyond the margin it releases is taken "
+           "from the wallet, not the insurance fund", _excess_loss_from_wallet),
+    Mutant("close-position-refused-when-covered", "HM-STOP-005", "a close-position market order is refused with "
+           "REDUCE_EXCEEDS_LEG when resting closing limit orders cover the leg", _close_position_refused_when_covered),
 ]
 MUTANT_BY_NAME.update((m.name, m) for m in REVIEWED_RISK_MUTANTS)
 
