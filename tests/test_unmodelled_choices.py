@@ -10,6 +10,7 @@ would report them (tests/test_check_strength.py's helpers).
 from __future__ import annotations
 
 import copy
+from decimal import Decimal
 from pathlib import Path
 
 from hedgespec.spec.registry import StepView
@@ -261,6 +262,16 @@ def test_marg_005_cover_of_a_margin_type_request_undecided_where_not_modelled():
 
 # HM-FEE-001: settlement_fee_rate (unconfirmed in every venue profile) -------------------------------------
 
+def _with_settlement_fee(view: StepView, fill: dict, edited_fill: dict) -> StepView:
+    """``view`` with its settlement ``fill`` replaced by ``edited_fill``, whose fee is booked as the leg's FEE
+    entry (the fills' fees and the FEE entries agree, HM-FEE-001), so that only the fee's amount is judged."""
+    charged = {"type": "ledger", "account": fill["account"], "instrument": fill["instrument"],
+               "position_side": fill["position_side"], "kind": "FEE", "bucket": "wallet",
+               "amount": str(-Decimal(edited_fill["fee"]))}
+    events = [edited_fill if e is fill else e for e in view.outcome["events"]]
+    return _with_events(view, events + ([charged] if Decimal(edited_fill["fee"]) else []))
+
+
 def test_fee_001_settlement_fee_bounded_where_the_rate_is_not_modelled():
     """HM-FEE-001: the seed (no settlement fee) catches a charged one; binance-usdm (rate not modelled) takes any
     fee from zero to the settled notional, and catches a negative fee or one beyond the notional."""
@@ -270,7 +281,7 @@ def test_fee_001_settlement_fee_bounded_where_the_rate_is_not_modelled():
     assert fill["cause"] == "settlement" and fill["fee"] == "0"
 
     def fee(amount: str) -> StepView:
-        return _with_events(view, [{**e, "fee": amount} if e is fill else e for e in view.outcome["events"]])
+        return _with_settlement_fee(view, fill, {**fill, "fee": amount})
 
     assert "HM-FEE-001" in ids(fee("0.03"), "HM-FEE-001")
     for allowed in ("0", "0.03", "51"):
@@ -366,8 +377,7 @@ def test_fee_001_settlement_fee_may_equal_a_one_atom_notional():
     fill = next(e for e in view.outcome["events"] if e["type"] == "fill")
 
     def tiny(fee: str) -> StepView:
-        edited_fill = {**fill, "quantity": "0.00000001", "price": "0.00000001", "fee": fee}
-        return _with_events(view, [edited_fill if e is fill else e for e in view.outcome["events"]])
+        return _with_settlement_fee(view, fill, {**fill, "quantity": "0.00000001", "price": "0.00000001", "fee": fee})
 
     assert ids(under(tiny("0.0000000000000001"), "binance-usdm"), "HM-FEE-001") == []
     assert "HM-FEE-001" in ids(under(tiny("0.0000000000000002"), "binance-usdm"), "HM-FEE-001")
