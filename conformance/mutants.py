@@ -1127,6 +1127,13 @@ def _close_position_refused_when_covered(action: dict, before: dict, outcome: di
         after.update(copy.deepcopy(before))
 
 
+def _trigger_fill_as_maker(original):
+    """A fired conditional order fills as maker (and pays the maker fee), as a resting limit order would."""
+    def execute(work, account_id, order, quantity, price, liquidity, cause):
+        return original(work, account_id, order, quantity, price, "MAKER" if cause == "trigger" else liquidity, cause)
+    return execute
+
+
 # -- end: mutants of the review of check strength --
 
 
@@ -1320,6 +1327,8 @@ REVIEWED_MUTANTS: list[Mutant] = [
            _no_op, patches=(("hedgespec.model.step", "_HANDLERS", _mark_lags),)),
     Mutant("never-cancels-on-close", "HM-STOP-004", "closing orders are not cancelled when their leg closes "
            "(hidden where the same step reopens the leg)", _never_cancels_on_close),
+    Mutant("trigger-fill-as-maker", "HM-STOP-001", "a fired stop fills as maker and pays the maker fee", _no_op,
+           patches=(("hedgespec.model.orders", "execute", _trigger_fill_as_maker),)),
     Mutant("reduce-only-flag-dropped", "HM-ORD-009", "the reduce-only flag is ignored in hedge mode where the "
            "profile forbids it: the order is taken as a plain closing order", _no_op,
            patches=(("hedgespec.model.orders", "_ORDER_FIELDS", _reduce_only_flag_dropped),)),

@@ -51,6 +51,8 @@ CLOSED_AND_REOPENED = (params("seed"), [  # one trade closes the short (its stop
 SWITCH_TO_ONE_WAY = (params("seed"), [  # flat: the switch is accepted and the LONG and SHORT rows become BOTH rows
     {"kind": "set_position_mode", "account": "A", "scope": "*", "mode": "ONE_WAY"},
 ])
+STOP_FIRES = (params("seed"), [order("l", "BUY", "LONG", "1", "100"),
+                              order("st", "SELL", "LONG", "1", order_type="STOP_MARKET", stop_price="99"), mark("98.9")])
 REDUCE_ONLY_CLOSE = [order("l", "BUY", "LONG", "1", "100"), order("c", "SELL", "LONG", "1", "100", reduce_only=True)]
 
 ONE_WAY_REQUEST = {"kind": "set_position_mode", "account": "A", "scope": "*", "mode": "ONE_WAY"}
@@ -86,6 +88,7 @@ CASES = [
     ("resting-overfilled", "HM-ORD-003", CLOSED_AND_REOPENED),
     ("margin-on-new-row", "HM-LEDG-001", SWITCH_TO_ONE_WAY),
     ("fee-to-unknown-account", "HM-LEDG-001", ONE_INSTRUMENT_OPEN),
+    ("trigger-fill-as-maker", "HM-STOP-001", STOP_FIRES),  # rulebook 1.1.0: a fired stop fills as taker
     # HM-ORD-009 (rulebook 1.1.0): the flag as the profile says, both ways
     ("reduce-only-flag-dropped", "HM-ORD-009", (params("binance-usdm"), REDUCE_ONLY_CLOSE)),
     ("reduce-only-refused", "HM-ORD-009", (params("bybit-v5"), REDUCE_ONLY_CLOSE)),

@@ -59,13 +59,17 @@ def _triggered(view: StepView) -> dict[tuple[str, str], dict]:
 @rule(
     "HM-STOP-001", level="MUST", kind="transition", title="A triggered order reduces only its own leg",
     statement="A conditional order is bound to one leg: when it fires, it fills on that leg only, reducing it, "
-              "never the other leg of the instrument.",
-    rationale="A stop on the long never acts on the short.",
+              "never the other leg of the instrument. It fills as taker, at the trigger price that fired it (the "
+              "price of the mark-price or market-trade step).",
+    rationale="A stop on the long never acts on the short. A fired stop is a market order: it takes liquidity, "
+              "and with no book of other participants its observable fill is at the price that fired it, as a "
+              "market order's is at the price given with it (HM-ORD-006).",
     sources=["S-Q3", "B-ORDER", "Y-TS"],
     observes=("snapshot", "events"), requires=("conditional-orders",),
 )
 def trigger_reduces_own_leg(view: StepView) -> Iterator[Violation]:
-    """Implements HM-STOP-001: every trigger fill is a fired order's, on its leg; every fired order fills."""
+    """Implements HM-STOP-001: every trigger fill is a fired order's, on its leg, as taker at the step's price;
+    every fired order fills."""
     triggered = _triggered(view)
     filled = {(f["account"], f["order_id"]) for f in events(view.outcome, "fill") if f["cause"] == "trigger"}
     for account, order_id in triggered.keys() - filled:
@@ -80,6 +84,11 @@ def trigger_reduces_own_leg(view: StepView) -> Iterator[Violation]:
         if fill["position_side"] != order["position_side"] or fill["side"] != order["side"]:
             yield Violation("HM-STOP-001", f"{fill['order_id']} for {order['position_side']} filled on "
                                            f"{fill['position_side']}")
+        if fill["liquidity"] != "TAKER":
+            yield Violation("HM-STOP-001", f"{fill['order_id']} fired and filled as {fill['liquidity']}, not taker")
+        if view.action.get("kind") in ("mark_price", "market_trade") and D(fill["price"]) != D(view.action["price"]):
+            yield Violation("HM-STOP-001", f"{fill['order_id']} fired at {view.action['price']} but filled at "
+                                           f"{fill['price']}")
 
 
 @rule(
