@@ -190,6 +190,17 @@ def is_breached(balance: Decimal, maintenance_margin: Decimal, trigger: str) -> 
     return balance < maintenance_margin or (trigger == "at_or_below" and balance == maintenance_margin)
 
 
+def stale_mark(action: dict[str, Any], outcome: dict[str, Any],
+               snapshot: dict[str, Any]) -> tuple[str, Any, str] | None:
+    """After an accepted mark price: (instrument, the mark ``snapshot`` reports for it, the price the step set)
+    where the two differ or the mark is missing (HM-POS-003, HM-MARG-006); None otherwise."""
+    if action.get("kind") != "mark_price" or outcome["kind"] != "accepted":
+        return None
+    symbol, price = action["instrument"], action["price"]
+    reported = snapshot.get("mark_prices", {}).get(symbol)
+    return None if reported is not None and D(reported) == D(price) else (symbol, reported, price)
+
+
 def open_orders(snapshot: dict[str, Any], account: str) -> dict[str, dict[str, Any]]:
     return snapshot["accounts"][account]["open_orders"]
 

@@ -20,6 +20,7 @@ from ..observe import (
     row,
     rows,
     setting_covers,
+    stale_mark,
 )
 from ..registry import StepView, Violation, declare, rule
 
@@ -320,13 +321,11 @@ def maintenance_from_brackets(view: StepView) -> Iterator[Violation]:
     legs' maintenance consistent with it) does not make that the mark."""
     marks = dict(view.after.get("mark_prices", {}))
     insts = instruments(view.params)
-    if view.action.get("kind") == "mark_price" and view.outcome["kind"] == "accepted":
-        symbol, price = view.action["instrument"], view.action["price"]
-        reported_mark = marks.get(symbol)
-        if reported_mark is None or D(reported_mark) != D(price):
-            yield Violation("HM-MARG-006", f"{symbol}: the snapshot reports mark {reported_mark} after a mark price "
-                                           f"of {price}")
-        marks[symbol] = price
+    stale = stale_mark(view.action, view.outcome, view.after)
+    if stale:
+        yield Violation("HM-MARG-006", f"{stale[0]}: the snapshot reports mark {stale[1]} after a mark price "
+                                       f"of {stale[2]}")
+        marks[stale[0]] = stale[2]
     for account, symbol, side, r in rows(view.after):
         reported = r.get("maintenance_margin")
         if symbol not in marks:

@@ -20,6 +20,7 @@ from ..observe import (
     row,
     rows,
     setting_covers,
+    stale_mark,
 )
 from ..registry import StepView, Violation, rule
 
@@ -269,12 +270,10 @@ def derived_leg_fields(view: StepView) -> Iterator[Violation]:
     """Implements HM-POS-003. The mark is the snapshot's; after an accepted mark price it is the price the step
     set, so an engine that drops or lags the mark feed cannot report its unrealized PnL at a mark of its own."""
     marks = view.after.get("mark_prices", {})
-    action = view.action
-    if action.get("kind") == "mark_price" and view.outcome["kind"] == "accepted":
-        reported = marks.get(action.get("instrument"))
-        if reported is None or D(reported) != D(action["price"]):
-            yield Violation("HM-POS-003", f"{action.get('instrument')}: mark price {reported} after the step set it to "
-                                          f"{action['price']}: unrealized PnL is not at the mark")
+    stale = stale_mark(view.action, view.outcome, view.after)
+    if stale:
+        yield Violation("HM-POS-003", f"{stale[0]}: mark price {stale[1]} after the step set it to {stale[2]}: "
+                                      "unrealized PnL is not at the mark")
     for account, symbol, side, r in rows(view.after):
         qty = D(r["quantity"])
         if qty != 0:
