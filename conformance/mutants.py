@@ -947,6 +947,31 @@ def _busy_switch_unchanged(reason: str) -> Transform:
     return transform
 
 
+def _refused_as_invalid_argument(reason: str) -> Transform:
+    """A refusal for ``reason`` is given as INVALID_ARGUMENT instead: the order is refused, but the client is told
+    it was malformed, though it is well-formed."""
+    def transform(action, before, outcome, after):
+        if outcome["kind"] == "rejected" and outcome["reason"] == reason:
+            outcome["reason"] = "INVALID_ARGUMENT"
+    return transform
+
+
+def _close_charged_as_open(action, before, outcome, after):
+    """A closing order is charged initial margin as if it opened the other way: refused with INSUFFICIENT_MARGIN
+    when the available balance does not cover its notional / leverage."""
+    closing = {("SELL", "LONG"), ("BUY", "SHORT")}
+    if (action.get("kind") != "place_order" or outcome["kind"] != "accepted"
+            or (action.get("side"), action.get("position_side")) not in closing
+            or action.get("order_type") not in ("MARKET", "LIMIT") or action.get("close_position")):
+        return
+    acc = before["accounts"][action["account"]]
+    leverage = _d(acc["positions"][action["instrument"]][action["position_side"]]["leverage"])
+    if _d(acc["available_balance"]) < _d(action["quantity"]) * _d(action["price"]) / leverage:
+        outcome.update(kind="rejected", reason="INSUFFICIENT_MARGIN", message="insufficient margin", events=[])
+        after.clear()
+        after.update(copy.deepcopy(before))
+
+
 def _same_mode_reports_switch(action, before, outcome, after):
     """A request for the mode in force changes nothing but still reports a mode event, as if it had switched."""
     if action["kind"] == "set_position_mode" and outcome["kind"] == "unchanged":
@@ -1355,6 +1380,18 @@ REVIEWED_MUTANTS: list[Mutant] = [
            _funding_into_realized),
     Mutant("fee-discount-in-ledger", "HM-FEE-001", "a hedged fill reports its full fee, but the FEE entry charges "
            "the wallet half", _fee_discount_in_ledger),
+    Mutant("side-mismatch-as-invalid-argument", "HM-ORD-001", "a well-formed order whose position side does not "
+           "match the mode is refused with INVALID_ARGUMENT", _refused_as_invalid_argument("POSITION_SIDE_MISMATCH")),
+    Mutant("expired-as-invalid-argument", "HM-SETL-002", "a well-formed order on an expired contract is refused "
+           "with INVALID_ARGUMENT", _refused_as_invalid_argument("INSTRUMENT_EXPIRED")),
+    Mutant("reduce-only-as-invalid-argument", "HM-ORD-009", "a well-formed reduce-only order in hedge mode, where "
+           "the profile forbids the flag, is refused with INVALID_ARGUMENT",
+           _refused_as_invalid_argument("REDUCE_ONLY_FORBIDDEN")),
+    Mutant("oversized-close-as-invalid-argument", "HM-ORD-004", "a well-formed closing order beyond its leg is "
+           "refused with INVALID_ARGUMENT", _refused_as_invalid_argument("REDUCE_EXCEEDS_LEG")),
+    Mutant("close-charged-as-open", "HM-ORD-008", "a closing order is charged initial margin as if it opened: "
+           "refused with INSUFFICIENT_MARGIN when the available balance does not cover notional / leverage",
+           _close_charged_as_open),
     Mutant("release-to-other-leg", "HM-NET-001", "margin released by reducing an isolated leg moves to the other "
            "leg's isolated margin", _no_op, patches=(("hedgespec.model.orders", "execute", _release_to_other_leg),)),
 ]

@@ -12,6 +12,7 @@ from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, C
 from functools import lru_cache
 from typing import Any
 
+from hedgespec.spec.numbers import is_decimal_text
 from hedgespec.spec.profiles import Profile, load_profile
 
 CTX = Context(prec=90)
@@ -212,3 +213,98 @@ def is_closing(order: dict[str, Any]) -> bool:
     if order["position_side"] == "SHORT":
         return order["side"] == "BUY"
     return bool(order["reduce_only"] or order["close_position"] or order["order_type"] not in ("MARKET", "LIMIT"))
+
+
+ORDER_TYPES = ("MARKET", "LIMIT", "STOP_MARKET", "TAKE_PROFIT_MARKET", "TRAILING_STOP_MARKET")
+_ORDER_FIELDS = frozenset({"kind", "t", "account", "order_id", "instrument", "side", "position_side", "order_type",
+                           "quantity", "price", "stop_price", "activation_price", "callback_rate", "reduce_only",
+                           "close_position"})
+_ORDER_DECIMALS = {"quantity": 8, "price": 8, "stop_price": 8, "activation_price": 8, "callback_rate": 8}
+"""The decimals each numeric field of an order holds (docs/units.md: quantities, prices and rates in atoms of
+1e-8); a value with more is malformed."""
+
+
+def off_grid(text: object, step: str) -> bool:
+    """Whether ``text`` is not a positive multiple of ``step`` (or not a number at all)."""
+    if not is_decimal_text(text):
+        return True
+    value = D(text)
+    return value <= 0 or value % D(step) != 0
+
+
+def _number(action: dict[str, Any], name: str) -> Decimal | None:
+    """An order's numeric field (absent: 0); None where it is not a decimal string the format takes."""
+    text = action.get(name, "0")
+    if not is_decimal_text(text) or len(text.partition(".")[2].rstrip("0")) > _ORDER_DECIMALS[name]:
+        return None
+    return D(text)
+
+
+def order_format_problems(snapshot: dict[str, Any], params: dict[str, Any], action: dict[str, Any]) -> list[str]:
+    """The ways a ``place_order`` is malformed that the format reference checks before the expiry and the
+    position side (docs/formats/outcomes.md, "Which reason when several apply"): what may be refused with
+    INVALID_ARGUMENT ahead of INSTRUMENT_EXPIRED, POSITION_SIDE_MISMATCH and REDUCE_ONLY_FORBIDDEN (HM-ORD-001,
+    HM-ORD-009, HM-SETL-002). Read from the action's JSON form alone; where a choice is not modelled by the
+    profile, the order counts as malformed if either value would make it so, so that a problem listed here may
+    not be one, but an order with none is well-formed."""
+    problems = [f"{name}: not a field of place_order" for name in sorted(set(action) - _ORDER_FIELDS)]
+    t, time = action.get("t"), snapshot.get("time")
+    if not isinstance(t, int) or isinstance(t, bool) or (isinstance(time, int) and t < time):
+        problems.append(f"t: {t!r} is not a logical time at or after the state's {time!r}")
+    if action.get("account") not in snapshot["accounts"]:
+        problems.append(f"account: unknown {action.get('account')!r}")
+    inst = instruments(params).get(action.get("instrument"))
+    if inst is None:
+        problems.append(f"instrument: unknown {action.get('instrument')!r}")
+    order_id = action.get("order_id")
+    if not isinstance(order_id, str) or not order_id:
+        problems.append(f"order_id: {order_id!r} is not a non-empty string")
+    if action.get("side") not in ("BUY", "SELL"):
+        problems.append(f"side: {action.get('side')!r}")
+    order_type = action.get("order_type")
+    if order_type not in ORDER_TYPES:
+        problems.append(f"order_type: {order_type!r}")
+    if action.get("position_side", "") not in ("", "BOTH", *HEDGE_SIDES):
+        problems.append(f"position_side: {action.get('position_side')!r}")
+    flags = {name: action.get(name, False) for name in ("reduce_only", "close_position")}
+    problems += [f"{name}: {value!r} is not a boolean" for name, value in flags.items() if not isinstance(value, bool)]
+    numbers = {name: _number(action, name) for name in _ORDER_DECIMALS}
+    problems += [f"{name}: {action[name]!r} is not a decimal string of its unit"
+                 for name, value in numbers.items() if value is None]
+    conditional = order_type in ORDER_TYPES[2:]
+    if flags["close_position"] is True:
+        if not conditional and modelled_choice(params, "close_position_orders") != "any":
+            problems.append("close_position: on a market or limit order")
+        if numbers["quantity"] != 0 or flags["reduce_only"] is True:
+            problems.append("close_position: with a quantity or reduce_only")
+    elif inst is not None and off_grid(action.get("quantity"), inst["lot_size"]):
+        problems.append(f"quantity: {action.get('quantity')!r} is not a positive multiple of the lot size")
+    if inst is not None and order_type in ("MARKET", "LIMIT") and off_grid(action.get("price"), inst["tick_size"]):
+        problems.append(f"price: {action.get('price')!r} is not a positive multiple of the tick")
+    if conditional and numbers["price"] != 0:
+        problems.append("price: on a conditional order")
+    if (inst is not None and order_type in ("STOP_MARKET", "TAKE_PROFIT_MARKET")
+            and off_grid(action.get("stop_price"), inst["tick_size"])):
+        problems.append(f"stop_price: {action.get('stop_price')!r} is not a positive multiple of the tick")
+    rate, activation = numbers["callback_rate"], numbers["activation_price"]
+    if order_type == "TRAILING_STOP_MARKET":
+        if rate is not None and not 0 < rate < 1:
+            problems.append(f"callback_rate: {action.get('callback_rate')!r} is not between 0 and 1")
+        if activation is not None and activation < 0:
+            problems.append("activation_price: negative")
+    elif rate or activation:
+        problems.append("activation_price/callback_rate: on an order that is not a trailing stop")
+    return problems
+
+
+def refusals_checked_first(snapshot: dict[str, Any], params: dict[str, Any], action: dict[str, Any]) -> set[str]:
+    """The reasons the format reference checks before an order's expiry, position side and closing direction,
+    where they apply to ``action`` (a ``place_order``): INVALID_ARGUMENT on a malformed order
+    (``order_format_problems``), DUPLICATE_ORDER_ID while its id is in use by an open order of the account, and
+    INSTRUMENT_EXPIRED on an expired instrument (HM-ORD-001, HM-ORD-004, HM-ORD-009, HM-SETL-002)."""
+    refusals = {"INVALID_ARGUMENT"} if order_format_problems(snapshot, params, action) else set()
+    if action.get("order_id") in snapshot["accounts"].get(action.get("account"), {}).get("open_orders", {}):
+        refusals.add("DUPLICATE_ORDER_ID")
+    if action.get("instrument") in snapshot.get("expired", []):
+        refusals.add("INSTRUMENT_EXPIRED")
+    return refusals

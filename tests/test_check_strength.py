@@ -513,7 +513,12 @@ def test_position_side_mismatch_reason_is_checked():
     assert view.outcome["reason"] == "POSITION_SIDE_MISMATCH"
     wrong = {**view.outcome, "reason": "INSUFFICIENT_MARGIN"}
     assert "HM-ORD-001" in ids(edited(view, outcome=wrong), "HM-ORD-001")
-    assert ids(edited(view, outcome={**view.outcome, "reason": "INVALID_ARGUMENT"}), "HM-ORD-001") == []
+    # rulebook 1.2.0: INVALID_ARGUMENT stands in only on a malformed order (here: a quantity off the lot)
+    invalid = {**view.outcome, "reason": "INVALID_ARGUMENT"}
+    assert "HM-ORD-001" in ids(edited(view, outcome=invalid), "HM-ORD-001")
+    malformed = steps("seed", [order("o1", "BUY", "BOTH", "0.0005")])[0]
+    assert malformed.outcome["reason"] == "INVALID_ARGUMENT"
+    assert ids(malformed, "HM-ORD-001") == []
 
 
 def test_expired_instrument_duplicate_reason_only_for_an_id_in_use():

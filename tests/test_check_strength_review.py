@@ -75,6 +75,15 @@ FUNDED_LEG = (params("seed"), [order("l", "BUY", "LONG", "1", "100"),
                                {"kind": "funding", "instrument": "BTCUSDT", "rate": "0.0001"}])
 HEDGED_FILL = (params("seed"), [order("l", "BUY", "LONG", "1", "100"), order("s", "SELL", "SHORT", "1", "100")])
 CLOSE_ONE_OF_TWO = (params("seed"), [*HEDGED_FILL[1], order("c", "SELL", "LONG", "0.5", "100")])
+MISSING_SIDE = (params("seed"), [order("x", "BUY", "", "1", "100")])
+ORDER_AFTER_EXPIRY = (params("seed"), [
+    {"kind": "expire", "instrument": "ETHUSDT_Q", "settlement_price": "51"},
+    {**order("e", "BUY", "LONG", "1", "51"), "instrument": "ETHUSDT_Q"},
+])
+CLOSE_ON_A_THIN_WALLET = (params("seed", wallet="5"), [  # 4 of the 5 go to the long's margin; its close needs none
+    order("l", "BUY", "LONG", "0.8", "100"),
+    order("c", "SELL", "LONG", "0.8", "100"),
+])
 
 CASES = [
     ("rejection-advances-time", "HM-ATOM-001", REJECTED_CLOSE),
@@ -103,6 +112,14 @@ CASES = [
     ("funding-into-realized", "HM-POS-002", FUNDED_LEG),
     ("fee-discount-in-ledger", "HM-FEE-001", HEDGED_FILL),
     ("release-to-other-leg", "HM-NET-001", CLOSE_ONE_OF_TWO),
+    # rulebook 1.2.0: INVALID_ARGUMENT only where the order is malformed
+    ("side-mismatch-as-invalid-argument", "HM-ORD-001", MISSING_SIDE),
+    ("side-mismatch-as-invalid-argument", "HM-ORD-001", (params("seed", hedge=False), [order("x", "BUY", "LONG", "1",
+                                                                                             "100")])),
+    ("expired-as-invalid-argument", "HM-SETL-002", ORDER_AFTER_EXPIRY),
+    ("reduce-only-as-invalid-argument", "HM-ORD-009", (params("binance-usdm"), REDUCE_ONLY_CLOSE)),
+    ("close-charged-as-open", "HM-ORD-008", CLOSE_ON_A_THIN_WALLET),
+    ("oversized-close-as-invalid-argument", "HM-ORD-004", REJECTED_CLOSE),
 ]
 
 

@@ -15,7 +15,9 @@ from ..observe import (
     modelled_choice,
     money_up,
     mul,
+    off_grid,
     open_orders,
+    refusals_checked_first,
     row,
     rows,
 )
@@ -41,27 +43,17 @@ def _place(view: StepView) -> bool:
         and view.action.get("instrument") in instruments(view.params)
 
 
-def _side_reasons(view: StepView) -> set[str]:
-    """The reasons an order whose position side does not match the mode may be refused with: its own, or one
-    the format reference checks first (docs/formats/outcomes.md, "Which reason when several apply")."""
-    action = view.action
-    allowed = {"POSITION_SIDE_MISMATCH", "INVALID_ARGUMENT"}
-    if action.get("order_id") in open_orders(view.before, action["account"]):
-        allowed.add("DUPLICATE_ORDER_ID")
-    if action["instrument"] in view.before.get("expired", []):
-        allowed.add("INSTRUMENT_EXPIRED")
-    return allowed
-
-
 @rule(
     "HM-ORD-001", level="MUST", kind="rejection", title="The position side matches the mode",
     statement="In hedge mode an order MUST name the leg it acts on (LONG or SHORT); without it, or with the "
               "one-way value BOTH, it is refused with POSITION_SIDE_MISMATCH. In one-way mode an order naming "
               "LONG or SHORT is refused the same way. A reason the format reference checks first may be given "
               "instead: DUPLICATE_ORDER_ID while the order id is in use by an open order of the account, "
-              "INSTRUMENT_EXPIRED on an expired instrument, or INVALID_ARGUMENT (which a malformed order gets; "
-              "which orders are malformed is not re-derived here). POSITION_SIDE_MISMATCH is given for no other "
-              "order.",
+              "INSTRUMENT_EXPIRED on an expired instrument, or INVALID_ARGUMENT on an order malformed in a way the "
+              "format reference checks first (an unknown account or instrument, an earlier logical time, a field "
+              "of the wrong type or none of the order's, a value outside its enumeration, or a quantity, price, "
+              "stop price or trailing field the order type does not take as given). POSITION_SIDE_MISMATCH is "
+              "given for no other order.",
     rationale="Binance -4061, Bybit 10001 'position idx not match position mode', OKX 51000.",
     sources=["S-F1", "S-F2", "B-ORDER", "B-DEV5970", "Y-ORDER", "GH-24848", "O-ORDER"],
     applies_to=("place_order",), observes=("snapshot", "outcome"), requires=("hedge-mode",),
@@ -79,7 +71,8 @@ def position_side_matches_mode(view: StepView) -> Iterator[Violation]:
     reason = view.outcome.get("reason")
     if mismatch and view.outcome["kind"] != "rejected":
         yield Violation("HM-ORD-001", f"order with position_side {side or 'missing'} accepted in {mode} mode")
-    elif mismatch and reason not in _side_reasons(view):
+    elif mismatch and reason not in refusals_checked_first(view.before, view.params, view.action) | {
+            "POSITION_SIDE_MISMATCH"}:
         yield Violation("HM-ORD-001", f"order with position_side {side or 'missing'} in {mode} mode refused with "
                                       f"{reason}, not POSITION_SIDE_MISMATCH")
     if not mismatch and view.outcome.get("reason") == "POSITION_SIDE_MISMATCH":
@@ -92,7 +85,8 @@ def position_side_matches_mode(view: StepView) -> Iterator[Violation]:
     statement="Where the profile forbids the explicit reduce-only flag in hedge mode (Binance), an order that names "
               "a leg (LONG or SHORT) in hedge mode and carries the flag MUST be refused with REDUCE_ONLY_FORBIDDEN, "
               "or with a reason the format reference checks first: DUPLICATE_ORDER_ID while the order id is in use "
-              "by an open order of the account, INSTRUMENT_EXPIRED on an expired instrument, or INVALID_ARGUMENT. "
+              "by an open order of the account, INSTRUMENT_EXPIRED on an expired instrument, or INVALID_ARGUMENT on an "
+              "order malformed in a way the format reference checks first (as HM-ORD-001 lists). "
               "REDUCE_ONLY_FORBIDDEN is given for no other order: never without the flag, never in one-way mode, and "
               "never where the profile accepts the flag (Bybit, Gate). Where the profile takes the flag as implied "
               "by construction (OKX) or does not model the choice, an order carrying it may be refused with "
@@ -122,7 +116,7 @@ def reduce_only_flag_as_profile_says(view: StepView) -> Iterator[Violation]:
                                       f"{choice or 'not modelled'}")
     if mode != "HEDGE" or choice != "forbidden" or view.action.get("position_side") not in ("LONG", "SHORT"):
         return
-    allowed = _side_reasons(view) - {"POSITION_SIDE_MISMATCH"} | {"REDUCE_ONLY_FORBIDDEN"}
+    allowed = refusals_checked_first(view.before, view.params, view.action) | {"REDUCE_ONLY_FORBIDDEN"}
     if view.outcome["kind"] != "rejected":
         yield Violation("HM-ORD-009", f"reduce-only order on {view.action['position_side']} {view.outcome['kind']} "
                                       "in hedge mode, where the profile forbids the flag")
@@ -243,8 +237,6 @@ def _reduce_only_within(view: StepView, account: str, symbol: str, held: Decimal
 
 
 _CONDITIONAL = ("STOP_MARKET", "TAKE_PROFIT_MARKET", "TRAILING_STOP_MARKET")
-_REFUSED_FIRST = ("REDUCE_EXCEEDS_LEG", "INVALID_ARGUMENT", "INSUFFICIENT_MARGIN", "DUPLICATE_ORDER_ID",
-                  "INSTRUMENT_EXPIRED", "REDUCE_ONLY_FORBIDDEN")
 
 
 def _closing_limits(snapshot: dict, account: str, symbol: str, side: str) -> dict[str, dict]:
@@ -283,7 +275,9 @@ def _by_level(quantities: dict[str, Decimal], prices: dict[str, Decimal], skip: 
               "leg's size less the closing limit orders already resting on it), and a closing market or "
               "conditional order must fit the leg's size. One that does not fit is refused with "
               "REDUCE_EXCEEDS_LEG or, where the profile trims, accepted (either, where the profile does not model "
-              "oversized_close): a market or conditional order cut to the "
+              "oversized_close); a refusal may instead give a reason the format reference checks first, where it "
+              "applies (as HM-ORD-001 lists, or REDUCE_ONLY_FORBIDDEN on an order carrying the flag). Accepted, it "
+              "is a market or conditional order cut to the "
               "leg's size when it executes, a limit order with the leg's resting closing limit orders then "
               "trimmed, least favourable price first "
               "(the lowest-priced sell, the highest-priced buy; the newest first on a tie), until they fit the "
@@ -341,7 +335,10 @@ def closing_within_leg(view: StepView) -> Iterator[Violation]:
         cut = over and trim
     no_mark = reason == "NO_MARK_PRICE" and symbol not in view.before.get("mark_prices", {})
     if over and not cut:
-        if not accepted and reason not in _REFUSED_FIRST and not no_mark:
+        refusals = refusals_checked_first(view.before, view.params, action) | {"REDUCE_EXCEEDS_LEG"}
+        if action.get("reduce_only") is True:
+            refusals.add("REDUCE_ONLY_FORBIDDEN")  # whether the flag is forbidden: HM-ORD-009
+        if not accepted and reason not in refusals and not no_mark:
             yield Violation("HM-ORD-004", f"closing {order_type} order beyond its leg refused with {reason}")
         elif accepted:
             yield Violation("HM-ORD-004", f"closing {order_type} order of {quantity} accepted with {room} left "
@@ -403,14 +400,6 @@ def _check_trim(view: StepView, before_limits: dict[str, dict], leg: Decimal, qu
                                       f"{ {o: str(expected[o]) for o in wrong} } (least favourable price first)")
 
 
-def _off_grid(text: object, step: str) -> bool:
-    try:
-        value = D(text)
-        return value <= 0 or value % D(step) != 0
-    except (InvalidOperation, TypeError):
-        return True
-
-
 @rule(
     "HM-ORD-005", level="MUST", kind="rejection", title="Malformed orders are refused, never half-applied",
     statement="An order whose quantity is zero, negative, not a number or not a multiple of the lot size, or whose "
@@ -434,11 +423,11 @@ def malformed_orders(view: StepView) -> Iterator[Violation]:
     inst = insts.get(action.get("instrument"))
     if inst is None:
         problems.append("unknown instrument")
-    elif not action.get("close_position") and _off_grid(action.get("quantity"), inst["lot_size"]):
+    elif not action.get("close_position") and off_grid(action.get("quantity"), inst["lot_size"]):
         problems.append(f"quantity {action.get('quantity')!r} off the lot grid")
-    elif action.get("order_type") in ("MARKET", "LIMIT") and _off_grid(action.get("price"), inst["tick_size"]):
+    elif action.get("order_type") in ("MARKET", "LIMIT") and off_grid(action.get("price"), inst["tick_size"]):
         problems.append(f"price {action.get('price')!r} off the tick grid")
-    elif action.get("order_type") in ("STOP_MARKET", "TAKE_PROFIT_MARKET") and _off_grid(action.get("stop_price"),
+    elif action.get("order_type") in ("STOP_MARKET", "TAKE_PROFIT_MARKET") and off_grid(action.get("stop_price"),
                                                                                           inst["tick_size"]):
         problems.append(f"stop price {action.get('stop_price')!r} off the tick grid")
     in_use = action.get("order_id") in view.before["accounts"].get(action.get("account"), {}).get("open_orders", {})
@@ -693,7 +682,9 @@ _ROUNDING_SLACK = Decimal("1e-14")  # per order: proportional releases round tow
     "HM-ORD-008", level="MUST", kind="rejection", title="Initial margin is reserved when an order opens",
     statement="An order that opens or increases a hedge leg MUST be refused with INSUFFICIENT_MARGIN if and only "
               "if the available balance is below its initial margin (notional / leverage, rounded up) plus its "
-              "fee at the higher of the maker and taker rates. A limit order that rests adds exactly that "
+              "fee at the higher of the maker and taker rates. A market or limit order that closes or reduces a "
+              "hedge leg is never refused with INSUFFICIENT_MARGIN while that fee on its whole quantity fits in the "
+              "available balance: it needs no initial margin. A limit order that rests adds exactly that "
               "reservation to the order margin (a closing one: "
               "its fee only), and a resting order keeps at least its remaining quantity's share of what was reserved "
               "when it was placed (or of that reservation re-priced at a new leverage of its leg). Every "
@@ -711,8 +702,9 @@ def initial_margin_reserved(view: StepView) -> Iterator[Violation]:
 
     On every snapshot after a step: the reported available balance against the documented
     formula, and the order margin against the least its open orders hold. On placements: the
-    decision against the recomputed available balance of the snapshot before, and the exact
-    reservation of a limit order that rests without a fill.
+    decision against the recomputed available balance of the snapshot before (an opening order's
+    both ways; a closing order's refusal only), and the exact reservation of a limit order that
+    rests without a fill.
     """
     for account, acc in view.after["accounts"].items():
         expected = available_balance(view.after, account)
@@ -753,9 +745,12 @@ def initial_margin_reserved(view: StepView) -> Iterator[Violation]:
         if moved != reserved:
             yield Violation("HM-ORD-008", f"resting limit order moved the order margin by {moved}, its reservation "
                                           f"is {reserved}")
-    if not opening:
-        return
     available = available_balance(view.before, action["account"])
+    if not opening:
+        if reason == "INSUFFICIENT_MARGIN" and not action.get("close_position") and fee <= available:
+            yield Violation("HM-ORD-008", f"closing order refused with INSUFFICIENT_MARGIN: {available} available, "
+                                          f"its fee is {fee} and it needs no initial margin")
+        return
     needed = margin + fee
     if view.outcome["kind"] == "accepted" and needed > available:
         yield Violation("HM-ORD-008", f"accepted with {available} available, {needed} needed")

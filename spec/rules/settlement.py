@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..observe import D, events, mul, row, rows
+from ..observe import D, events, mul, refusals_checked_first, row, rows
 from ..registry import StepView, Violation, rule
 
 
@@ -54,8 +54,8 @@ def per_leg_settlement(view: StepView) -> Iterator[Violation]:
     "HM-SETL-002", level="MUST", kind="rejection", title="An expired contract takes no orders",
     statement="Orders on an expired contract MUST be refused with INSTRUMENT_EXPIRED, or with a reason the format "
               "reference checks first: DUPLICATE_ORDER_ID while the order id is in use by an open order of the "
-              "account, or INVALID_ARGUMENT (which a malformed order gets; which orders are malformed is not "
-              "re-derived here).",
+              "account, or INVALID_ARGUMENT on an order malformed in a way the format reference checks first (as "
+              "HM-ORD-001 lists).",
     rationale="After settlement there is no leg to open or close.",
     sources=["S-M5"],
     applies_to=("place_order",), observes=("snapshot", "outcome"), requires=("expiry",),
@@ -65,15 +65,8 @@ def expired_refuses_orders(view: StepView) -> Iterator[Violation]:
     if view.action.get("kind") == "place_order" and view.action.get("instrument") in view.before.get("expired", []):
         if view.outcome["kind"] != "rejected":
             yield Violation("HM-SETL-002", f"order on expired {view.action['instrument']} accepted")
-        elif view.outcome.get("reason") not in _expired_reasons(view):
+        elif view.outcome.get("reason") not in refusals_checked_first(view.before, view.params, view.action):
             yield Violation("HM-SETL-002", f"order on expired {view.action['instrument']} refused with "
                                            f"{view.outcome.get('reason')}, not INSTRUMENT_EXPIRED")
 
 
-def _expired_reasons(view: StepView) -> set[str]:
-    """INSTRUMENT_EXPIRED, and the reasons the format reference checks before it that apply to the order."""
-    action = view.action
-    allowed = {"INSTRUMENT_EXPIRED", "INVALID_ARGUMENT"}
-    if action.get("order_id") in view.before["accounts"].get(action.get("account"), {}).get("open_orders", {}):
-        allowed.add("DUPLICATE_ORDER_ID")
-    return allowed
