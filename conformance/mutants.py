@@ -956,6 +956,47 @@ def _refused_as_invalid_argument(reason: str) -> Transform:
     return transform
 
 
+def _switch_brings_default_settings(original):
+    """A mode switch brings its rows (BOTH for LONG and SHORT, or back) as fresh records at the profile's default
+    margin type and leverage, not at the setting in force: under an instrument-scoped setting (Binance) they lose
+    the instrument's margin type and leverage. The engine keeps them so: later steps show the defaults too."""
+    from hedgespec.model.mode import mode_of, sides_for
+
+    kind = next(k for k in original if k.__name__ == "SetPositionMode")
+    handler = original[kind]
+
+    def set_position_mode(work, action):
+        config = work.config
+        modes = {symbol: mode_of(config, work.current(action.account), symbol) for symbol in config.instruments}
+        outcome = handler(work, action)
+        for symbol, mode in modes.items():
+            now = mode_of(config, work.current(action.account), symbol)
+            if now != mode:
+                for side in sides_for(now):
+                    work.set_settings(action.account, symbol, side, config.default_settings)
+        return outcome
+    return {**original, kind: set_position_mode}
+
+
+def _adjust_margin_shares_settings(original):
+    """A margin adjustment saves the adjusted leg's settings for its whole instrument: the other leg takes its
+    margin type and leverage (a settings record keyed by the instrument, not the position side)."""
+    from hedgespec.model.margin import settings_of
+
+    kind = next(k for k in original if k.__name__ == "AdjustMargin")
+    handler = original[kind]
+
+    def adjust_margin(work, action):
+        outcome = handler(work, action)
+        other = {"LONG": "SHORT", "SHORT": "LONG"}.get(action.position_side)
+        if outcome.kind == "accepted" and other:
+            account = work.current(action.account)
+            work.set_settings(action.account, action.instrument, other,
+                              settings_of(work.config, account, action.instrument, action.position_side))
+        return outcome
+    return {**original, kind: adjust_margin}
+
+
 def _close_charged_as_open(action, before, outcome, after):
     """A closing order is charged initial margin as if it opened the other way: refused with INSUFFICIENT_MARGIN
     when the available balance does not cover its notional / leverage."""
@@ -970,6 +1011,18 @@ def _close_charged_as_open(action, before, outcome, after):
         outcome.update(kind="rejected", reason="INSUFFICIENT_MARGIN", message="insufficient margin", events=[])
         after.clear()
         after.update(copy.deepcopy(before))
+
+
+def _cancel_keeps_reservation(action, before, outcome, after):
+    """A cancelled order's reservation stays in the order margin (and out of the available balance) while the
+    account has other open orders; the last one's cancel releases everything."""
+    if action.get("kind") != "cancel_order" or outcome["kind"] != "accepted":
+        return
+    acc = after["accounts"][action["account"]]
+    kept = _d(before["accounts"][action["account"]]["order_margin"]) - _d(acc["order_margin"])
+    if acc["open_orders"] and kept > 0:
+        acc["order_margin"] = _s(_d(acc["order_margin"]) + kept)
+        acc["available_balance"] = _s(_d(acc["available_balance"]) - kept)
 
 
 def _same_mode_reports_switch(action, before, outcome, after):
@@ -1392,10 +1445,53 @@ REVIEWED_MUTANTS: list[Mutant] = [
     Mutant("close-charged-as-open", "HM-ORD-008", "a closing order is charged initial margin as if it opened: "
            "refused with INSUFFICIENT_MARGIN when the available balance does not cover notional / leverage",
            _close_charged_as_open),
+    Mutant("cancel-keeps-reservation", "HM-ORD-008", "a cancelled order's reservation stays in the order margin "
+           "while the account has other open orders", _cancel_keeps_reservation),
     Mutant("release-to-other-leg", "HM-NET-001", "margin released by reducing an isolated leg moves to the other "
            "leg's isolated margin", _no_op, patches=(("hedgespec.model.orders", "execute", _release_to_other_leg),)),
+    Mutant("switch-brings-default-settings", "HM-MARG-001", "a mode switch brings its rows at the profile's default "
+           "margin type and leverage, not the instrument's setting", _no_op,
+           patches=(("hedgespec.model.step", "_HANDLERS", _switch_brings_default_settings),)),
+    Mutant("adjust-margin-shares-settings", "HM-NET-001", "a margin adjustment gives the other leg the adjusted "
+           "leg's margin type and leverage", _no_op,
+           patches=(("hedgespec.model.step", "_HANDLERS", _adjust_margin_shares_settings),)),
 ]
 MUTANT_BY_NAME.update((m.name, m) for m in REVIEWED_MUTANTS)
+
+def _liquidation_borrows(lender: str) -> Transform:
+    """HM-LIQ-003: an engine that first covers a liquidated isolated leg's loss from ``lender`` and gives it back
+    once the liquidation fill is booked, as MARGIN_TRANSFER entries that sum to zero over the step (every snapshot
+    is the reference's): ``other_leg``, the other leg's isolated margin; ``wallet``, the wallet, booked to no leg;
+    ``cross_leg_wallet``, the wallet, booked to the other leg where that leg is a cross leg (its margin)."""
+    def transform(action, before, outcome, after):
+        evs = outcome.get("events", [])
+        for event in [e for e in evs if e["type"] == "liquidation" and e["position_side"] in ("LONG", "SHORT")]:
+            account, symbol, side = event["account"], event["instrument"], event["position_side"]
+            fill = next((f for f in evs[evs.index(event):] if f["type"] == "fill" and f["cause"] == "liquidation"
+                         and (f["account"], f["instrument"], f["position_side"]) == (account, symbol, side)), None)
+            other = "SHORT" if side == "LONG" else "LONG"
+            held = before["accounts"][account]["positions"].get(symbol, {}).get(other)
+            if fill is None or held is None:
+                continue
+            loss = -_d(fill["realized_pnl"])
+            if lender == "other_leg":
+                tag, bucket, amount = (symbol, other), "isolated_margin", min(loss, _d(held["isolated_margin"]))
+            elif lender == "wallet":
+                tag, bucket, amount = (None, None), "wallet", loss
+            else:
+                tag, bucket, amount = (symbol, other), "wallet", loss if held["margin_type"] == "CROSS" else Decimal(0)
+            if amount <= 0:
+                continue
+
+            def entry(leg, where, value, account=account):
+                return {"type": "ledger", "account": account, "instrument": leg[0], "position_side": leg[1],
+                        "kind": "MARGIN_TRANSFER", "bucket": where, "amount": _s(value)}
+            start = evs.index(event) + 1
+            evs[start:start] = [entry(tag, bucket, -amount), entry((symbol, side), "isolated_margin", amount)]
+            end = evs.index(fill) + 1
+            evs[end:end] = [entry((symbol, side), "isolated_margin", -amount), entry(tag, bucket, amount)]
+    return transform
+
 
 # Directed mutants of the same review in the risk chapters, shown in tests/test_check_strength_risk.py.
 _LIQUIDATION_BEFORE_STOPS = (("hedgespec.model.step", "_HANDLERS", _liquidation_before_stops),)
@@ -1429,6 +1525,15 @@ REVIEWED_RISK_MUTANTS: list[Mutant] = [
            "from the wallet, not the insurance fund", _excess_loss_from_wallet),
     Mutant("close-position-refused-when-covered", "HM-STOP-005", "a close-position market order is refused with "
            "REDUCE_EXCEEDS_LEG when resting closing limit orders cover the leg", _close_position_refused_when_covered),
+    Mutant("liquidation-borrows-other-leg", "HM-LIQ-003", "a liquidated isolated leg's loss is first taken from the "
+           "other leg's isolated margin and given back once the liquidation fill is booked (entries that net to zero)",
+           _liquidation_borrows("other_leg")),
+    Mutant("liquidation-borrows-wallet", "HM-LIQ-003", "a liquidated isolated leg's loss is first taken from the "
+           "wallet, booked to no leg, and given back once the liquidation fill is booked (entries that net to zero)",
+           _liquidation_borrows("wallet")),
+    Mutant("liquidation-borrows-cross-leg", "HM-LIQ-003", "a liquidated isolated leg's loss is first taken from the "
+           "wallet, booked to the other leg (a cross leg), and given back once the liquidation fill is booked",
+           _liquidation_borrows("cross_leg_wallet")),
 ]
 MUTANT_BY_NAME.update((m.name, m) for m in REVIEWED_RISK_MUTANTS)
 

@@ -2,7 +2,9 @@
 the reference passes every check, the mutant trips its rule (HM-ATOM-001, HM-MODE-005, HM-MODE-008, HM-NET-002,
 HM-ORD-003, HM-POS-003, HM-STOP-004, HM-LEDG-001; a third round: HM-MODE-002, HM-MODE-003, HM-MODE-004, HM-ORD-004,
 HM-ORD-006, HM-POS-002, HM-FEE-001, HM-NET-001). Each check missed its mutant before it was strengthened. And
-HM-ORD-009 (rulebook 1.1.0), the reduce-only flag in hedge mode as the profile says, which no check judged before."""
+HM-ORD-009 (rulebook 1.1.0), the reduce-only flag in hedge mode as the profile says, which no check judged before.
+A fourth round: HM-MARG-001 (the setting that covers the rows a mode switch brings) and HM-NET-001 (the other leg's
+settings on a margin adjustment)."""
 
 from __future__ import annotations
 
@@ -80,9 +82,29 @@ ORDER_AFTER_EXPIRY = (params("seed"), [
     {"kind": "expire", "instrument": "ETHUSDT_Q", "settlement_price": "51"},
     {**order("e", "BUY", "LONG", "1", "51"), "instrument": "ETHUSDT_Q"},
 ])
+CANCEL_ONE_OF_TWO = (params("seed"), [  # two resting bids; the first is cancelled, the second still rests
+    order("b1", "BUY", "LONG", "1", "90", order_type="LIMIT"),
+    order("b2", "BUY", "LONG", "1", "80", order_type="LIMIT"),
+    {"kind": "cancel_order", "account": "A", "order_id": "b1"},
+])
 CLOSE_ON_A_THIN_WALLET = (params("seed", wallet="5"), [  # 4 of the 5 go to the long's margin; its close needs none
     order("l", "BUY", "LONG", "0.8", "100"),
     order("c", "SELL", "LONG", "0.8", "100"),
+])
+# fourth round: leg settings across a mode switch and a margin adjustment
+LEVERAGE_THEN_SWITCH = (params("binance-usdm"), [  # the instrument's leverage 10 covers BOTH: the switches keep it
+    {"kind": "set_leverage", "account": "A", "instrument": "BTCUSDT", "position_side": "LONG", "leverage": "10"},
+    {"kind": "set_position_mode", "account": "A", "scope": "*", "mode": "ONE_WAY"},
+    {"kind": "set_position_mode", "account": "A", "scope": "*", "mode": "HEDGE"},
+])
+CROSS_THEN_SWITCH = (params("binance-usdm"), [  # the instrument's CROSS covers BOTH: the switch keeps it
+    {"kind": "set_margin_type", "account": "A", "instrument": "BTCUSDT", "position_side": "LONG", "margin_type": "CROSS"},
+    {"kind": "set_position_mode", "account": "A", "scope": "*", "mode": "ONE_WAY"},
+])
+ADJUST_ONE_OF_TWO = (params("seed"), [  # the long at leverage 10, the short at the default 20; margin added to the long
+    {"kind": "set_leverage", "account": "A", "instrument": "BTCUSDT", "position_side": "LONG", "leverage": "10"},
+    *HEDGED_FILL[1],
+    {"kind": "adjust_margin", "account": "A", "instrument": "BTCUSDT", "position_side": "LONG", "amount": "5"},
 ])
 
 CASES = [
@@ -119,7 +141,12 @@ CASES = [
     ("expired-as-invalid-argument", "HM-SETL-002", ORDER_AFTER_EXPIRY),
     ("reduce-only-as-invalid-argument", "HM-ORD-009", (params("binance-usdm"), REDUCE_ONLY_CLOSE)),
     ("close-charged-as-open", "HM-ORD-008", CLOSE_ON_A_THIN_WALLET),
+    ("cancel-keeps-reservation", "HM-ORD-008", CANCEL_ONE_OF_TWO),
     ("oversized-close-as-invalid-argument", "HM-ORD-004", REJECTED_CLOSE),
+    # fourth round: leg settings across a mode switch (instrument scope) and a margin adjustment
+    ("switch-brings-default-settings", "HM-MARG-001", LEVERAGE_THEN_SWITCH),
+    ("switch-brings-default-settings", "HM-MARG-001", CROSS_THEN_SWITCH),
+    ("adjust-margin-shares-settings", "HM-NET-001", ADJUST_ONE_OF_TWO),
 ]
 
 
@@ -222,3 +249,95 @@ def test_a_crossing_limit_order_does_not_rest_unfilled() -> None:
     view = dataclasses.replace(view, outcome=resting.outcome, after=after)
     found = [str(v) for v in get("HM-ORD-006").check(view)]
     assert any("rests unfilled" in v for v in found), found
+
+
+def test_the_fourth_round_cases_reach_what_they_test() -> None:
+    """Under binance-usdm the instrument's leverage (and margin type) set on the long covers the short and the
+    one-way BOTH row: each switch is accepted and brings rows carrying it. The margin adjustment is accepted on the
+    long while both legs are open, isolated, at leverages 10 and 20."""
+    def legs(snapshot: dict[str, Any]) -> dict[str, tuple[str, str]]:
+        return {side: (r["margin_type"], r["leverage"]) for side, r in snapshot["accounts"]["A"]["positions"]
+                ["BTCUSDT"].items()}
+
+    views = reference_steps(*LEVERAGE_THEN_SWITCH)
+    assert [v.outcome["kind"] for v in views] == ["accepted"] * 3
+    assert [legs(v.after) for v in views] == [{"LONG": ("ISOLATED", "10"), "SHORT": ("ISOLATED", "10")},
+                                              {"BOTH": ("ISOLATED", "10")},
+                                              {"LONG": ("ISOLATED", "10"), "SHORT": ("ISOLATED", "10")}]
+    crossed = reference_steps(*CROSS_THEN_SWITCH)[-1]
+    assert crossed.outcome["kind"] == "accepted" and legs(crossed.after) == {"BOTH": ("CROSS", "20")}
+    adjusted = reference_steps(*ADJUST_ONE_OF_TWO)[-1]
+    assert adjusted.outcome["kind"] == "accepted"
+    assert legs(adjusted.before) == {"LONG": ("ISOLATED", "10"), "SHORT": ("ISOLATED", "20")}
+    assert adjusted.before["accounts"]["A"]["positions"]["BTCUSDT"]["SHORT"]["quantity"] == "-1"
+    # the broken engine is caught at the switch that first brings rows at its defaults
+    found = step_violations(MUTANT_BY_NAME["switch-brings-default-settings"].adapter("binance-usdm"),
+                            *LEVERAGE_THEN_SWITCH)
+    assert found == ["HM-MARG-001: A BTCUSDT: leverage 20 after a mode switch, the rows its instrument setting "
+                     "covered carried 10"], found
+
+
+def test_rows_a_switch_brings_carry_the_one_setting_that_covers_them(tmp_path: Any) -> None:
+    """HM-MARG-001 at a mode switch: under binance-usdm's instrument scope the rows of an instrument carry one
+    leverage, the one the rows the switch removed carried; under an account-wide margin-type scope every row of the
+    account carries one margin type. Under the seed's leg scope, legs brought back at leverages 10 and 20 are not
+    judged: each carries its own earlier setting, which one step does not show."""
+    import json
+    from pathlib import Path
+
+    from hedgespec.spec.rulebook import get
+    from scenarios import checked_steps
+
+    def marg_001(view: Any, after: dict[str, Any], profile: str | None = None) -> list[str]:
+        p = {**view.params, "profile": profile} if profile else view.params
+        return [str(v) for v in get("HM-MARG-001").check(dataclasses.replace(view, params=p, after=after))]
+
+    back = reference_steps(*LEVERAGE_THEN_SWITCH)[-1]
+    assert marg_001(back, back.after) == []
+    one_leg = copy.deepcopy(back.after)
+    one_leg["accounts"]["A"]["positions"]["BTCUSDT"]["SHORT"]["leverage"] = "20"
+    assert marg_001(back, one_leg) == ["HM-MARG-001: A BTCUSDT: the rows one leverage covers (instrument scope) "
+                                       "carry 10, 20 after a mode switch"]
+    both = copy.deepcopy(one_leg)
+    both["accounts"]["A"]["positions"]["BTCUSDT"]["LONG"]["leverage"] = "20"
+    assert marg_001(back, both) == ["HM-MARG-001: A BTCUSDT: leverage 20 after a mode switch, the rows its "
+                                    "instrument setting covered carried 10"]
+    assert marg_001(back, one_leg, "seed") == [] and marg_001(back, one_leg, "bybit-v5") == []
+
+    raw = json.loads((Path(__file__).parent.parent / "spec" / "profiles" / "seed.json").read_text())
+    raw["name"] = "account-scope"
+    raw["choices"]["margin_type_scope"] = {"value": "account", "status": "modelled", "source": "a test"}
+    profile = tmp_path / "account-scope.json"
+    profile.write_text(json.dumps(raw))
+    p = {**params("seed"), "profile": str(profile)}
+    switched = checked_steps(p, [CROSS_THEN_SWITCH[1][0], CROSS_THEN_SWITCH[1][1]])[-1]
+    assert {r["margin_type"] for r in switched.after["accounts"]["A"]["positions"]["ETHUSDT_Q"].values()} == {"CROSS"}
+    other = copy.deepcopy(switched.after)
+    other["accounts"]["A"]["positions"]["ETHUSDT_Q"]["BOTH"]["margin_type"] = "ISOLATED"
+    assert marg_001(switched, other) == ["HM-MARG-001: A: the rows one margin_type covers (account scope) carry "
+                                         "CROSS, ISOLATED after a mode switch"]
+
+
+def test_a_margin_adjustment_leaves_the_other_leg_as_it_was() -> None:
+    """HM-NET-001 on a margin adjustment of the long: the short's margin type, leverage and isolated margin are
+    each judged (a margin adjustment is no settings request), and an adjustment made on the short instead, booked
+    as the short's, is caught as well."""
+    from decimal import Decimal
+
+    from hedgespec.spec.rulebook import get
+
+    view = reference_steps(*ADJUST_ONE_OF_TWO)[-1]
+    assert list(get("HM-NET-001").check(view)) == []
+    for field, value in (("margin_type", "CROSS"), ("leverage", "10"), ("isolated_margin", "10")):
+        after = copy.deepcopy(view.after)
+        after["accounts"]["A"]["positions"]["BTCUSDT"]["SHORT"][field] = value
+        found = [str(v) for v in get("HM-NET-001").check(dataclasses.replace(view, after=after))]
+        assert len(found) == 1 and found[0].startswith(f"HM-NET-001: A BTCUSDT SHORT: {field} changed"), found
+    wrong_leg, outcome = copy.deepcopy(view.after), copy.deepcopy(view.outcome)
+    legs, was = wrong_leg["accounts"]["A"]["positions"]["BTCUSDT"], view.before["accounts"]["A"]["positions"]["BTCUSDT"]
+    legs["LONG"]["isolated_margin"] = was["LONG"]["isolated_margin"]
+    legs["SHORT"]["isolated_margin"] = str(Decimal(was["SHORT"]["isolated_margin"]) + Decimal("5"))
+    for event in outcome["events"]:
+        event["position_side"] = "SHORT"
+    found = [str(v) for v in get("HM-NET-001").check(dataclasses.replace(view, outcome=outcome, after=wrong_leg))]
+    assert any("SHORT: isolated_margin changed" in v for v in found), found

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from hedgespec.conformance.mutants import REVIEWED_RISK_MUTANTS
 from hedgespec.spec.registry import StepView
-from scenarios import assert_mutant_caught, params, reference_steps
+from scenarios import assert_mutant_caught, hedge_modes, params, reference_steps
 
 LIQ = json.loads((Path(__file__).parent.parent / "examples" / "isolated_liquidation.json").read_text())
 
@@ -112,7 +112,8 @@ def test_reference_passes_and_mutant_is_caught(name: str, rule_id: str, case: tu
 
 
 def test_reviewed_risk_mutants_are_shown_here() -> None:
-    assert all(any(c[:2] == (m.name, m.rule_id) for c in CASES + THIRD_CASES) for m in REVIEWED_RISK_MUTANTS)
+    assert all(any(c[:2] == (m.name, m.rule_id) for c in CASES + THIRD_CASES + BORROW_CASES)
+               for m in REVIEWED_RISK_MUTANTS)
 
 
 def test_the_cases_reach_what_they_test() -> None:
@@ -189,3 +190,68 @@ THIRD_CASES = [
                          ids=[f"{c[0]}-{c[1]}-{c[2][0]['profile']}" for c in THIRD_CASES])
 def test_reference_passes_and_third_review_mutant_is_caught(name: str, rule_id: str, case: tuple) -> None:
     assert_mutant_caught(name, rule_id, case)
+
+
+# A fourth review (HM-LIQ-003, "at any point of the step"): an engine that covers a liquidated isolated leg's loss
+# from the other leg's margin or from the wallet and gives it back later in the step, in entries that net to zero
+# (every snapshot is the reference's), passed every step check as committed before this review: the check judged
+# the other leg's margin by its net move and the wallet only by the entries booked to the liquidated leg. --------
+
+LIQUIDATED_LONG = (LIQ["params"], [*LIQ["actions"][:2], mark("57200")])  # the LONG liquidated, the SHORT left
+SHORT_CROSS_LIQUIDATED_LONG = (LIQ["params"], [margin_type("alice", "SHORT", "CROSS"), *LIQ["actions"][:2],
+                                               mark("57200")])  # the isolated LONG liquidated beside a cross SHORT
+
+
+def on_profile(profile: str, case: tuple) -> tuple:
+    """``case`` (on LIQ's params) under another profile, the account in hedge mode as that profile scopes it."""
+    p = copy.deepcopy(case[0])
+    modes = hedge_modes(profile)
+    p["profile"], p["accounts"]["alice"]["position_mode"] = profile, {k: modes[k] for k in modes if k != "ETHUSDT_Q"}
+    return p, case[1]
+
+
+BORROW_CASES = [
+    ("liquidation-borrows-other-leg", "HM-LIQ-003", LIQUIDATED_LONG),
+    ("liquidation-borrows-other-leg", "HM-LIQ-003", FUNDING_LIQUIDATES_LONG),  # the SHORT receives funding too
+    ("liquidation-borrows-other-leg", "HM-LIQ-003", on_profile("okx-v5", LIQUIDATED_LONG)),
+    ("liquidation-borrows-wallet", "HM-LIQ-003", LIQUIDATED_LONG),
+    ("liquidation-borrows-wallet", "HM-LIQ-003", on_profile("binance-usdm", FUNDING_LIQUIDATES_LONG)),
+    ("liquidation-borrows-cross-leg", "HM-LIQ-003", SHORT_CROSS_LIQUIDATED_LONG),
+]
+
+
+@pytest.mark.parametrize(("name", "rule_id", "case"), BORROW_CASES,
+                         ids=[f"{c[0]}-{c[1]}-{c[2][0]['profile']}-{i}" for i, c in enumerate(BORROW_CASES)])
+def test_reference_passes_and_borrowing_mutant_is_caught(name: str, rule_id: str, case: tuple) -> None:
+    assert_mutant_caught(name, rule_id, case)
+
+
+@pytest.mark.parametrize(("name", "case"), [c[::2] for c in BORROW_CASES],
+                         ids=[f"{c[0]}-{c[2][0]['profile']}-{i}" for i, c in enumerate(BORROW_CASES)])
+def test_the_borrowing_cases_reach_what_they_test(name: str, case: tuple) -> None:
+    """The last step liquidates the isolated LONG alone, with a loss, the SHORT (isolated, or cross in the cross
+    case) left open; the broken engine borrows and gives back in that step, so its entries there net to the
+    reference's for every bucket and leg, and every snapshot it reports is the reference's: only the order of the
+    ledger entries shows the draw."""
+    from hedgespec.conformance.mutants import MUTANT_BY_NAME
+    from scenarios import step_views
+
+    reference = reference_steps(*case)
+    broken = step_views(MUTANT_BY_NAME[name].adapter(case[0]["profile"]), *case)
+    last = reference[-1].outcome["events"]
+    assert [e["position_side"] for e in last if e["type"] == "liquidation"] == ["LONG"]
+    fill = next(e for e in last if e["type"] == "fill" and e["cause"] == "liquidation")
+    assert Decimal(fill["realized_pnl"]) < 0
+    short = reference[-1].after["accounts"]["alice"]["positions"]["BTCUSDT"]["SHORT"]
+    assert Decimal(short["quantity"]) < 0
+    assert short["margin_type"] == ("CROSS" if name == "liquidation-borrows-cross-leg" else "ISOLATED")
+    assert [v.after for v in broken] == [v.after for v in reference]
+
+    def net(evs: list[dict[str, Any]]) -> dict[tuple, Decimal]:
+        out: dict[tuple, Decimal] = {}
+        for e in evs:
+            if e["type"] == "ledger":
+                key = (e["account"], e["instrument"], e["position_side"], e["bucket"])
+                out[key] = out.get(key, Decimal(0)) + Decimal(e["amount"])
+        return {k: v for k, v in out.items() if v}
+    assert broken[-1].outcome["events"] != last and net(broken[-1].outcome["events"]) == net(last)

@@ -297,7 +297,13 @@ def isolated_liquidations(view: StepView) -> Iterator[tuple[tuple[str, str, str]
               "liquidation charged (its amount is HM-FEE-001's to judge); the wallet may pay "
               "for the leg, over the whole step, no more than the fees of the leg's own other fills and the "
               "funding it paid. A leg a partial liquidation leaves open keeps its margin and has no shortfall "
-              "yet, even where funding has taken its margin below zero while its position is in profit.",
+              "yet, even where funding has taken its margin below zero while its position is in profit. 'At "
+              "any point' is judged entry by entry: every entry that lowers the wallet or the other leg's "
+              "margin counts when it is booked, whatever a later entry of the step gives back. In a step that "
+              "liquidates an isolated leg of an account, the account's entries booked to no leg (other than a "
+              "per-instrument funding row, within what its legs paid) lower its wallet by nothing, and each of "
+              "its other legs with no fill or liquidation of its own lowers the wallet (the other leg of the "
+              "instrument, the wallet and its isolated margin together) by no more than the funding it paid.",
     sources=["S-M4", "B-ZLIQ", "B-LIQ-UM"],
     applies_to=("mark_price", "funding"), observes=("snapshot", "events"), requires=("liquidation", "isolated-margin"),
     profile_choices=("liquidation_clearance_fee_rate",),
@@ -305,6 +311,7 @@ def isolated_liquidations(view: StepView) -> Iterator[tuple[tuple[str, str, str]
 def loss_stays_on_leg(view: StepView) -> Iterator[Violation]:
     """Implements HM-LIQ-003: the shortfall from the insurance fund, nothing from the wallet or the other leg."""
     evs = view.outcome.get("events", [])
+    liquidated: dict[str, set[tuple[str, str, str]]] = {}
     for leg, segment, _fill, remainder, clearance in isolated_liquidations(view):
         account, symbol, side = leg
         drawn = _of_leg(segment, leg, "wallet")
@@ -331,6 +338,50 @@ def loss_stays_on_leg(view: StepView) -> Iterator[Violation]:
             yield Violation("HM-LIQ-003", f"liquidated leg kept margin {after['isolated_margin']}")
         if side in ("LONG", "SHORT"):
             yield from _other_leg_untouched(view, (account, symbol, "SHORT" if side == "LONG" else "LONG"))
+        liquidated.setdefault(account, set()).add(leg)
+    for account, legs in sorted(liquidated.items()):
+        yield from _nothing_borrowed(view, account, legs)
+
+
+def _funding_paid(view: StepView, account: str, tag: tuple[str | None, str | None]) -> Decimal:
+    """What the step's funding payments of ``account`` took (the negative ones, as a positive amount): of the leg
+    ``tag`` (instrument, side), or of every leg of its instrument where the tag names no side."""
+    return -sum((D(f["amount"]) for f in events(view.outcome, "funding") if f["account"] == account
+                 and f["instrument"] == tag[0] and (not tag[1] or f["position_side"] == tag[1]) and D(f["amount"]) < 0),
+                Decimal(0))
+
+
+def _nothing_borrowed(view: StepView, account: str, liquidated: set[tuple[str, str, str]]) -> Iterator[Violation]:
+    """HM-LIQ-003 at every point of the step, entry by entry (what a later entry gives back does not undo a draw):
+    in a step that liquidates isolated legs of ``account``, its wallet entries booked to no leg (no position side)
+    lower the wallet by nothing but FUNDING rows within what its legs of the instrument paid; and each of its
+    other legs with no fill or liquidation of its own (the pool, tagged CROSS, where it is not liquidated) lowers
+    the wallet, and the other leg of a liquidated one its isolated margin too, by no more than the funding it
+    paid. The liquidated legs' own wallet entries are judged by ``loss_stays_on_leg``."""
+    moving = {(e["account"], e.get("instrument") or None, e["position_side"]) for e in view.outcome.get("events", [])
+              if e["type"] == "fill" or (e["type"] == "liquidation" and e["position_side"] != "CROSS")}
+    pool_liquidated = any(e["account"] == account and e["position_side"] == "CROSS" for e in _liquidations(view))
+    others = {(symbol, "SHORT" if side == "LONG" else "LONG") for _, symbol, side in liquidated
+              if side in ("LONG", "SHORT")}
+    drawn: dict[tuple[str | None, str | None, bool], Decimal] = {}
+    for entry in events(view.outcome, "ledger"):
+        tag = (entry.get("instrument") or None, entry.get("position_side") or None)
+        amount = D(entry["amount"])
+        if entry["account"] != account or amount >= 0 or (account, *tag) in liquidated or (account, *tag) in moving \
+                or (tag[1] == "CROSS" and pool_liquidated):
+            continue  # no draw; a liquidated leg's own (judged above); a leg, or the pool, its own events move
+        if entry["bucket"] == "wallet" or (entry["bucket"] == "isolated_margin" and tag in others):
+            key = (*tag, tag[1] is None and entry["kind"] == "FUNDING")
+            drawn[key] = drawn.get(key, Decimal(0)) - amount
+    for (symbol, side, funding_row), amount in sorted(drawn.items(), key=str):
+        allowed = _funding_paid(view, account, (symbol, side)) if side or funding_row else Decimal(0)
+        if amount > allowed:
+            whose = f"{symbol} {side}" if side else f"{symbol} (no side)" if symbol else "no leg"
+            margin = " or its margin" if (symbol, side) in others else ""
+            paid = f" (the funding it paid: {allowed.normalize():f})" if side or funding_row else ""
+            yield Violation("HM-LIQ-003", f"{account}: in a step liquidating an isolated leg, entries booked to "
+                                          f"{whose} lowered the wallet{margin} by {amount.normalize():f}, whatever "
+                                          f"later entries gave back{paid}")
 
 
 def _other_leg_untouched(view: StepView, other: tuple[str, str, str]) -> Iterator[Violation]:

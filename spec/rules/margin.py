@@ -43,20 +43,25 @@ _LEG_SETTINGS = (("margin_type", "set_margin_type"), ("leverage", "set_leverage"
     "HM-MARG-001", level="MUST", kind="transition", title="Margin type and leverage per leg",
     statement="Margin type and leverage are set per leg where the profile's scope is the leg (the seed): setting "
               "one leg leaves the other leg's settings unchanged. Where the scope is the instrument (Binance), "
-              "one setting covers both legs, and both legs always carry the same value; where the margin-type "
-              "scope is the account (Bybit's unified account), one margin type covers every leg of the account. "
-              "Where the profile does not model the scope, setting one leg either leaves the other leg's setting "
-              "unchanged or gives it the same value.",
+              "one setting covers both legs and the one-way BOTH row, and they always carry the same value, so "
+              "the rows a mode switch brings carry the value of the rows it removes; where the margin-type scope "
+              "is the account (Bybit's unified account), one margin type covers every leg of the account, the "
+              "rows a mode switch brings included. Where the profile does not model the scope, setting one leg "
+              "either leaves the other leg's setting unchanged or gives it the same value.",
     rationale="Long and short are separate records with their own leverage and margin type in the seed; "
               "Binance keeps one leverage and margin type per symbol, OKX and Bybit only in isolated hedge mode.",
     sources=["S-P1", "B-LEV", "O-LEV", "Y-LEV", "Y-MM"],
-    applies_to=("set_margin_type", "set_leverage"), observes=("snapshot",), requires=("hedge-mode",),
-    profile_choices=("margin_type_scope", "leverage_scope"),
+    applies_to=("set_margin_type", "set_leverage", "set_position_mode"), observes=("snapshot",),
+    requires=("hedge-mode",), profile_choices=("margin_type_scope", "leverage_scope"),
 )
 def settings_per_leg(view: StepView) -> Iterator[Violation]:
-    """Implements HM-MARG-001 (where the profile does not model the scope, either scope's answer)."""
+    """Implements HM-MARG-001 (where the profile does not model the scope, either scope's answer); at a mode
+    switch, see ``_switch_keeps_settings``."""
     action = view.action
     kind = action.get("kind")
+    if kind == "set_position_mode":
+        yield from _switch_keeps_settings(view)
+        return
     if kind not in ("set_margin_type", "set_leverage") or view.outcome["kind"] != "accepted":
         return
     field = "margin_type" if kind == "set_margin_type" else "leverage"
@@ -83,6 +88,33 @@ def settings_per_leg(view: StepView) -> Iterator[Violation]:
     if scope is None and not (kept or shared):
         yield Violation("HM-MARG-001", f"setting {side} changed {other}'s {field} to {after_other[field]}, neither "
                                        f"kept nor the value set")
+
+
+def _switch_keeps_settings(view: StepView) -> Iterator[Violation]:
+    """HM-MARG-001 at a mode switch, whatever its answer, where the profile models a scope wider than the leg: the
+    rows one setting covers (an instrument's under the instrument scope, an account's for the margin type under
+    the account scope) carry one value after the step, and where they all carried one value before, that value.
+    So the rows a switch brings (LONG and SHORT for BOTH, or back) keep the setting of the rows it removes: an
+    engine that brings them at the profile's defaults, or one leg at another value, is caught here. Under the leg
+    scope, or where the scope is not modelled, a row a switch brings carries its own earlier setting, which one
+    step does not show: not judged."""
+    for field, choice in (("margin_type", "margin_type_scope"), ("leverage", "leverage_scope")):
+        scope = modelled_choice(view.params, choice)
+        if scope not in ("instrument", "account"):
+            continue
+        groups: dict[str, tuple[set, set]] = {}
+        for index, snapshot in enumerate((view.before, view.after)):
+            for account, symbol, _, r in rows(snapshot):
+                value = D(r[field]) if field == "leverage" else r[field]
+                groups.setdefault(account if scope == "account" else f"{account} {symbol}", (set(), set()))[index].add(
+                    value)
+        for group, (was, now) in groups.items():
+            if len(now) > 1:
+                yield Violation("HM-MARG-001", f"{group}: the rows one {field} covers ({scope} scope) carry "
+                                               f"{', '.join(sorted(map(str, now)))} after a mode switch")
+            elif len(was) == 1 and now and now != was:
+                yield Violation("HM-MARG-001", f"{group}: {field} {next(iter(now))} after a mode switch, the rows "
+                                               f"its {scope} setting covered carried {next(iter(was))}")
 
 
 @rule(

@@ -678,6 +678,53 @@ def _reserve_floor(params: dict, snapshot: dict, account: str, order: dict) -> D
 _ROUNDING_SLACK = Decimal("1e-14")  # per order: proportional releases round toward zero, one atom at a time
 
 
+def _order_margin_moves(view: StepView) -> Iterator[Violation]:
+    """HM-ORD-008 on every step but a leverage change (which may re-price what orders hold): each account's order
+    margin rises by no more than the reservation of an order the step placed and left open (at its leg's leverage,
+    rounded up), and falls by at least the least the quantity that left its open orders held (``_reserve_floor`` of
+    what was cancelled, filled, trimmed or expired)."""
+    if view.action.get("kind") == "set_leverage":
+        return
+    for account, acc in view.after["accounts"].items():
+        before = view.before["accounts"].get(account)
+        if before is None:
+            continue
+        released = Decimal(0)
+        for order_id, order in before["open_orders"].items():
+            left = acc["open_orders"].get(order_id)
+            gone = D(order["quantity"]) - (D(left["quantity"]) if left else Decimal(0))
+            if gone > 0:
+                released += _reserve_floor(view.params, view.before, account, {**order, "quantity": str(gone)})
+        added = Decimal(0)
+        for order_id in acc["open_orders"].keys() - before["open_orders"].keys():
+            reservation = _reservation(view.params, view.before, account, acc["open_orders"][order_id])
+            if reservation is None:
+                break
+            added += reservation + _ROUNDING_SLACK
+        else:
+            rise = D(acc["order_margin"]) - D(before["order_margin"])
+            if rise > added - released + _ROUNDING_SLACK * len(before["open_orders"]):
+                yield Violation("HM-ORD-008", f"{account}: order margin moved by {rise}; the orders placed reserve at "
+                                              f"most {added} and the quantity that left open orders held at least "
+                                              f"{released}")
+
+
+def _reservation(params: dict, snapshot: dict, account: str, order: dict) -> Decimal | None:
+    """What a newly placed open order holds at most: the fee of its quantity at the higher rate and, unless it
+    closes a hedge leg, its initial margin at its leg's leverage in ``snapshot`` (both rounded up). None where the
+    leg's row, and so its leverage, is not reported."""
+    if order["order_type"] != "LIMIT":
+        return Decimal(0)
+    inst = instruments(params)[order["instrument"]]
+    leverage = _leverage(snapshot, account, order["instrument"], order["position_side"])
+    if leverage is None:
+        return None
+    notional = mul(D(order["quantity"]), D(order["price"]))
+    margin = Decimal(0) if order["position_side"] in ("LONG", "SHORT") and is_closing(order) else money_up(
+        CTX.divide(notional, leverage))
+    return margin + money_up(mul(notional, max(D(inst["maker_rate"]), D(inst["taker_rate"]))))
+
+
 @rule(
     "HM-ORD-008", level="MUST", kind="rejection", title="Initial margin is reserved when an order opens",
     statement="An order that opens or increases a hedge leg MUST be refused with INSUFFICIENT_MARGIN if and only "
@@ -687,7 +734,10 @@ _ROUNDING_SLACK = Decimal("1e-14")  # per order: proportional releases round tow
               "available balance: it needs no initial margin. A limit order that rests adds exactly that "
               "reservation to the order margin (a closing one: "
               "its fee only), and a resting order keeps at least its remaining quantity's share of what was reserved "
-              "when it was placed (or of that reservation re-priced at a new leverage of its leg). Every "
+              "when it was placed (or of that reservation re-priced at a new leverage of its leg). What an order "
+              "holds is released with the quantity that leaves it: outside a leverage change, the order margin "
+              "rises by no more than the reservations of the orders the step placed, and falls by at least the "
+              "share of every quantity filled, cancelled, trimmed or expired out of the open orders. Every "
               "snapshot reports as available balance the wallet, less the order margin, less the initial margin "
               "of each open cross leg at cost (|cost basis| / leverage, rounded up), plus the unrealized PnL at "
               "the mark of the account's open cross legs, netted across all of them (gains offset losses) and "
@@ -701,7 +751,8 @@ def initial_margin_reserved(view: StepView) -> Iterator[Violation]:
     """Implements HM-ORD-008.
 
     On every snapshot after a step: the reported available balance against the documented
-    formula, and the order margin against the least its open orders hold. On placements: the
+    formula, the order margin against the least its open orders hold, and its move against what
+    the step placed and released (``_order_margin_moves``). On placements: the
     decision against the recomputed available balance of the snapshot before (an opening order's
     both ways; a closing order's refusal only), and the exact reservation of a limit order that
     rests without a fill.
@@ -717,6 +768,7 @@ def initial_margin_reserved(view: StepView) -> Iterator[Violation]:
         if D(acc["order_margin"]) < max(Decimal(0), floor) or (not orders and D(acc["order_margin"]) != 0):
             yield Violation("HM-ORD-008", f"{account}: order margin {acc['order_margin']} with open orders that "
                                           f"hold at least {max(Decimal(0), floor)}")
+    yield from _order_margin_moves(view)
     action = view.action
     if not _place(view) or action.get("order_type") not in ("MARKET", "LIMIT"):
         return

@@ -26,10 +26,10 @@ from ..registry import StepView, Violation, rule
 
 
 def _acts_on(view: StepView, account: str, symbol: str, side: str) -> bool:
-    """A settings request that may change the leg's margin type or leverage (see ``setting_covers``)."""
+    """A settings request that may change the leg's margin type or leverage (see ``setting_covers``). A margin
+    adjustment is none: it moves one leg's isolated margin, never a margin type or leverage, the other leg's
+    least of all."""
     action = view.action
-    if action.get("kind") == "adjust_margin":
-        return action.get("account") == account and action.get("instrument") == symbol
     return view.outcome.get("kind") == "accepted" and setting_covers(view.params, action, account, symbol, view.after)
 
 
