@@ -232,6 +232,16 @@ def off_grid(text: object, step: str) -> bool:
     return value <= 0 or value % D(step) != 0
 
 
+_ORDER_REQUIRED = ("t", "account", "order_id", "instrument", "side", "order_type", "quantity")
+_ORDER_TEXTS = ("account", "order_id", "instrument", "side", "position_side", "order_type")
+
+
+def _text(action: dict[str, Any], name: str) -> str | None:
+    """A field that must be a string, or None where it is absent or is not one (a list cannot be looked up)."""
+    value = action.get(name)
+    return value if isinstance(value, str) else None
+
+
 def _number(action: dict[str, Any], name: str) -> Decimal | None:
     """An order's numeric field (absent: 0); None where it is not a decimal string the format takes."""
     text = action.get(name, "0")
@@ -248,12 +258,15 @@ def order_format_problems(snapshot: dict[str, Any], params: dict[str, Any], acti
     profile, the order counts as malformed if either value would make it so, so that a problem listed here may
     not be one, but an order with none is well-formed."""
     problems = [f"{name}: not a field of place_order" for name in sorted(set(action) - _ORDER_FIELDS)]
+    problems += [f"{name}: missing" for name in _ORDER_REQUIRED if name not in action]
+    problems += [f"{name}: {action[name]!r} is not a string" for name in _ORDER_TEXTS
+                 if name in action and not isinstance(action[name], str)]
     t, time = action.get("t"), snapshot.get("time")
     if not isinstance(t, int) or isinstance(t, bool) or (isinstance(time, int) and t < time):
         problems.append(f"t: {t!r} is not a logical time at or after the state's {time!r}")
-    if action.get("account") not in snapshot["accounts"]:
+    if _text(action, "account") not in snapshot["accounts"]:
         problems.append(f"account: unknown {action.get('account')!r}")
-    inst = instruments(params).get(action.get("instrument"))
+    inst = instruments(params).get(_text(action, "instrument"))
     if inst is None:
         problems.append(f"instrument: unknown {action.get('instrument')!r}")
     order_id = action.get("order_id")
@@ -303,8 +316,9 @@ def refusals_checked_first(snapshot: dict[str, Any], params: dict[str, Any], act
     (``order_format_problems``), DUPLICATE_ORDER_ID while its id is in use by an open order of the account, and
     INSTRUMENT_EXPIRED on an expired instrument (HM-ORD-001, HM-ORD-004, HM-ORD-009, HM-SETL-002)."""
     refusals = {"INVALID_ARGUMENT"} if order_format_problems(snapshot, params, action) else set()
-    if action.get("order_id") in snapshot["accounts"].get(action.get("account"), {}).get("open_orders", {}):
+    account = snapshot["accounts"].get(_text(action, "account") or "", {})
+    if _text(action, "order_id") in account.get("open_orders", {}):
         refusals.add("DUPLICATE_ORDER_ID")
-    if action.get("instrument") in snapshot.get("expired", []):
+    if _text(action, "instrument") in snapshot.get("expired", []):
         refusals.add("INSTRUMENT_EXPIRED")
     return refusals

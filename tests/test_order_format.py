@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hedgespec.conformance.adapter import ReferenceAdapter
-from hedgespec.spec.observe import order_format_problems
+from hedgespec.spec.observe import order_format_problems, refusals_checked_first
+from hedgespec.spec.profiles import builtin_profile_names
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scenarios import iter_step_views, params
+from scenarios import checked_steps, iter_step_views, params
 
 PREFIX = [  # a long of 1 open, a resting limit "rest", ETHUSDT_Q expired; the state's time is 3
     {"t": 1, "kind": "place_order", "account": "A", "order_id": "l", "instrument": "BTCUSDT", "side": "BUY",
@@ -89,3 +91,44 @@ def test_a_well_formed_order_has_no_problem_and_each_broken_field_one() -> None:
     for name, value in broken.items():
         found = order_format_problems(view.after, p, {**good, name: value})
         assert len(found) == 1 and found[0].startswith(name), (name, found)
+
+
+CLOSE_STOP_WITHOUT_QUANTITY = {"kind": "place_order", "account": "A", "order_id": "c", "instrument": "BTCUSDT",
+                               "side": "SELL", "position_side": "LONG", "order_type": "STOP_MARKET",
+                               "stop_price": "80", "close_position": True}
+
+
+def test_a_required_field_left_out_or_a_list_where_a_name_goes_is_a_problem() -> None:
+    """The codec refuses an order without a quantity before anything else, a close-position one included (whose
+    quantity would be 0): such an order may be refused with INVALID_ARGUMENT ahead of the position side, the expiry
+    and the leg (HM-ORD-001, HM-ORD-004, HM-SETL-002). A list where the account, instrument or order id goes is a
+    problem too, read without a crash."""
+    p = params("seed")
+    *_, view = iter_step_views(ReferenceAdapter("seed"), p, PREFIX, keep_t=True)
+    close = {**CLOSE_STOP_WITHOUT_QUANTITY, "t": 4}
+    assert order_format_problems(view.after, p, close) == ["quantity: missing"]
+    assert order_format_problems(view.after, p, {**close, "quantity": "0"}) == []
+    for name in ("account", "instrument", "order_id"):
+        found = order_format_problems(view.after, p, {**close, "quantity": "0", name: [close[name]]})
+        assert any(problem.startswith(name) for problem in found), (name, found)
+        assert refusals_checked_first(view.after, p, {**close, "quantity": "0", name: [close[name]]}) >= {
+            "INVALID_ARGUMENT"}
+
+
+@pytest.mark.parametrize("profile", builtin_profile_names())
+def test_the_reference_refusing_a_close_without_quantity_passes_every_check(profile: str) -> None:
+    """The reference refuses each with INVALID_ARGUMENT (the codec's "quantity: missing"), and every step check
+    passes: a mismatched position side in hedge and in one-way mode, a close on a flat leg, and one on an expired
+    contract."""
+    open_long = {"kind": "place_order", "account": "A", "order_id": "l", "instrument": "BTCUSDT", "side": "BUY",
+                 "position_side": "LONG", "order_type": "MARKET", "quantity": "1", "price": "100"}
+    cases = [
+        (params(profile), [open_long, {**CLOSE_STOP_WITHOUT_QUANTITY, "position_side": "BOTH"}]),
+        (params(profile, hedge=False), [CLOSE_STOP_WITHOUT_QUANTITY]),
+        (params(profile), [CLOSE_STOP_WITHOUT_QUANTITY]),
+        (params(profile), [{"kind": "expire", "instrument": "ETHUSDT_Q", "settlement_price": "50"},
+                           {**CLOSE_STOP_WITHOUT_QUANTITY, "instrument": "ETHUSDT_Q"}]),
+    ]
+    for p, actions in cases:
+        last = checked_steps(p, actions)[-1]
+        assert last.outcome["reason"] == "INVALID_ARGUMENT" and "quantity: missing" in last.outcome["message"]
