@@ -656,6 +656,11 @@ def available_balance(snapshot: dict, account: str) -> Decimal:
     return available + min(Decimal(0), unrealized)
 
 
+def _reserve_rate(inst: dict) -> Decimal:
+    """The rate an order's fee is reserved at: the higher of the instrument's maker and taker rates (HM-ORD-008)."""
+    return max(D(inst["maker_rate"]), D(inst["taker_rate"]))
+
+
 def _reserve_floor(params: dict, snapshot: dict, account: str, order: dict) -> Decimal:
     """The least a resting limit order can hold: the fee of its remaining quantity at the higher rate and,
     when it opens or increases a hedge leg, the initial margin of its remaining quantity at the highest
@@ -667,7 +672,7 @@ def _reserve_floor(params: dict, snapshot: dict, account: str, order: dict) -> D
         return Decimal(0)
     inst = instruments(params)[order["instrument"]]
     notional = mul(D(order["quantity"]), D(order["price"]))
-    floor = mul(notional, max(D(inst["maker_rate"]), D(inst["taker_rate"])))
+    floor = mul(notional, _reserve_rate(inst))
     if order["position_side"] in ("LONG", "SHORT") and not is_closing(order):
         highest = max(D(b["max_leverage"]) for b in inst["brackets"])
         leverage = _leverage(snapshot, account, order["instrument"], order["position_side"])
@@ -722,7 +727,7 @@ def _reservation(params: dict, snapshot: dict, account: str, order: dict) -> Dec
     notional = mul(D(order["quantity"]), D(order["price"]))
     margin = Decimal(0) if order["position_side"] in ("LONG", "SHORT") and is_closing(order) else money_up(
         CTX.divide(notional, leverage))
-    return margin + money_up(mul(notional, max(D(inst["maker_rate"]), D(inst["taker_rate"]))))
+    return margin + money_up(mul(notional, _reserve_rate(inst)))
 
 
 @rule(
@@ -786,7 +791,7 @@ def initial_margin_reserved(view: StepView) -> Iterator[Violation]:
     inst = instruments(view.params)[action["instrument"]]
     opening = (side == "LONG") == (action.get("side") == "BUY")
     margin = money_up(CTX.divide(notional, _leverage(view.before, action["account"], action["instrument"], side)))
-    fee = money_up(mul(notional, max(D(inst["maker_rate"]), D(inst["taker_rate"]))))
+    fee = money_up(mul(notional, _reserve_rate(inst)))
     events_ = view.outcome.get("events", [])
     if action["order_type"] == "LIMIT" and view.outcome["kind"] == "accepted" and not action.get("close_position") \
             and [(e.get("type"), e.get("order_id"), e.get("status")) for e in events_] == [
