@@ -5,7 +5,8 @@ plain ``random.Random(seed)`` (the runner and the committed random vectors, so t
 release never changes them) and ``hedgespec.conformance.machine`` wraps Hypothesis' ``data``.
 
 Actions of every kind are produced, mostly well-formed and sometimes deliberately not (a wrong
-position side for the mode, an unknown order, an oversized close, a size off the lot), with
+position side for the mode, an unknown order, an oversized close, a size off the lot; about one in
+``OFF_FORMAT_ONE_IN`` not of the action format at all, HM-ATOM-002), with
 prices that random-walk and jump so that legs on either side are driven into and through
 liquidation (HM-LIQ-001..008), stops and trailing stops fire (HM-STOP-001..005), and the dated
 contract expires (HM-SETL-001/002). For an engine that does not declare ``liquidation`` the
@@ -21,6 +22,7 @@ from typing import Any, Protocol, TypeVar
 
 from hedgespec.model.codec import format_units, parse_units
 from hedgespec.model.units import PRICE_ONE
+from hedgespec.spec.observe import ACTION_FORMAT, FLAG, OPTIONAL_FIELDS, TEXT
 
 T = TypeVar("T")
 
@@ -33,6 +35,7 @@ LOT_ATOMS = 100_000  # 0.001 in QTY atoms (world.instrument)
 TICK_ATOMS = PRICE_ONE // 2  # 0.5 in PRICE atoms
 PRICE_FLOOR = 1000 * PRICE_ONE
 PRICE_CEILING = 1_000_000 * PRICE_ONE
+OFF_FORMAT_ONE_IN = 60
 
 
 class Chooser(Protocol):
@@ -146,8 +149,8 @@ class Generator:
             kind = weighted_kind(ch)
         if kind == "expire" and not self.dated:
             kind = "mark_price"
-        action = getattr(self, f"_{kind}")(ch, snap, **options)
-        return {"t": self._clock(ch), "kind": kind, **action}
+        action = {"t": self._clock(ch), "kind": kind, **getattr(self, f"_{kind}")(ch, snap, **options)}
+        return off_format(ch, action) if ch.integer(1, OFF_FORMAT_ONE_IN) == 1 else action
 
     def _deposit(self, ch: Chooser, snap: dict[str, Any]) -> dict[str, Any]:
         return {"account": ch.choice(self.accounts), "amount": ch.choice(("100", "1000", "5000", "0.5", "0"))}
@@ -209,11 +212,18 @@ class Generator:
         if closing is None:
             closing = bool(legs) and ch.integer(0, 2) == 0
         closing = closing and bool(legs)
+        stacked = False
         if closing:
-            account, symbol, side, q = ch.choice(legs)
+            resting = {(a, o["instrument"], o["position_side"]) for a, oid in orders
+                       for o in [snap["accounts"][a]["open_orders"][oid]] if o["order_type"] == "LIMIT"}
+            with_close = [leg for leg in legs if leg[:3] in resting]
+            stacked = bool(with_close) and ch.integer(0, 1) == 0  # a second close resting on one leg
+            account, symbol, side, q = ch.choice(with_close if stacked else legs)
             order_side = "SELL" if q > 0 else "BUY"
             size = abs(q)
-            qty_atoms = ch.choice((size, size, max(LOT_ATOMS, size // 2 // LOT_ATOMS * LOT_ATOMS), size + LOT_ATOMS))
+            part = max(LOT_ATOMS, size // 4 // LOT_ATOMS * LOT_ATOMS)
+            qty_atoms = part if stacked else ch.choice((size, size, max(LOT_ATOMS, size // 2 // LOT_ATOMS * LOT_ATOMS),
+                                                        part, size + LOT_ATOMS))
         else:
             account = ch.choice(self.accounts)
             symbol = self._instrument(ch, snap)
@@ -232,15 +242,15 @@ class Generator:
             qty_atoms += 1  # off the lot (HM-ORD-005)
         mark = self._mark(snap, symbol)
         opening_long = order_side == "BUY"
-        order_type = ch.choice(("MARKET", "MARKET", "LIMIT", "LIMIT", "STOP_MARKET", "TAKE_PROFIT_MARKET",
-                                "TRAILING_STOP_MARKET", "TRAILING_STOP_MARKET") if closing else ("MARKET", "MARKET", "LIMIT", "LIMIT",
-                                                                        "LIMIT", "STOP_MARKET"))
+        order_type = "LIMIT" if stacked else ch.choice(
+            ("MARKET", "MARKET", "LIMIT", "LIMIT", "STOP_MARKET", "TAKE_PROFIT_MARKET", "TRAILING_STOP_MARKET",
+             "TRAILING_STOP_MARKET") if closing else ("MARKET", "MARKET", "LIMIT", "LIMIT", "LIMIT", "STOP_MARKET"))
         action: dict[str, Any] = {"account": account, "order_id": order_id, "instrument": symbol,
                                   "side": order_side, "position_side": side, "order_type": order_type,
                                   "quantity": format_units(qty_atoms, "qty")}
         if order_type in ("MARKET", "LIMIT"):
             action["price"] = self._moved(ch, mark, (0, 5, 20, 100))
-            if order_type == "LIMIT" and ch.integer(0, 3) == 0:
+            if order_type == "LIMIT" and (stacked or ch.integer(0, 1 if closing else 3) == 0):
                 # away from the market: rests until a trade comes through
                 away = -1 if opening_long else 1
                 action["price"] = self._price(mark + away * mark * ch.choice((50, 200)) // 10_000)
@@ -272,6 +282,20 @@ class Generator:
         return {"account": account, "order_id": order_id}
 
     def _market_trade(self, ch: Chooser, snap: dict[str, Any]) -> dict[str, Any]:
+        books: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for a in self.accounts:
+            for o in snap["accounts"][a]["open_orders"].values():
+                if o["order_type"] == "LIMIT":
+                    books.setdefault((o["instrument"], o["side"]), []).append(o)
+        deep = sorted(key for key, resting in books.items() if len(resting) > 1)
+        if deep and ch.integer(0, 1) == 0:
+            # through every resting limit of one side at once: several fills of one leg in a step (HM-POS-002,
+            # HM-MARG-003)
+            symbol, side = ch.choice(deep)
+            prices = [parse_units(o["price"], "price") for o in books[symbol, side]]
+            return {"instrument": symbol, "price": self._price(min(prices) if side == "BUY" else max(prices)),
+                    "quantity": format_units(sum(parse_units(o["quantity"], "qty") for o in books[symbol, side]),
+                                             "qty")}
         symbol = self._instrument(ch, snap)
         return {"instrument": symbol, "price": self._moved(ch, self._mark(snap, symbol), (0, 30, 100, 250)),
                 "quantity": format_units(LOT_ATOMS * ch.choice((10, 100, 1000, 5000)), "qty")}
@@ -306,6 +330,30 @@ class Generator:
     def _expire(self, ch: Chooser, snap: dict[str, Any]) -> dict[str, Any]:
         symbol = ch.choice(self.dated)
         return {"instrument": symbol, "settlement_price": self._moved(ch, self._mark(snap, symbol), (0, 50, 300))}
+
+
+def off_format(ch: Chooser, action: dict[str, Any]) -> dict[str, Any]:
+    """``action`` made not of the action format in one way a lenient reader might still take (HM-ATOM-002): a
+    field its kind does not have, a name given as a list, a number given as a JSON number, a flag given as a
+    string, or a required field left out."""
+    fields = ACTION_FORMAT[action["kind"]]
+    given = [name for name in fields if name in action and name != "t"]
+    names = [name for name in given if name in ("account", "instrument", "order_id")]
+    numbers = [name for name in given if fields[name] not in (TEXT, FLAG)]
+    ways = ["unknown field", "left out"] + ["name as list"] * bool(names) + ["number as JSON"] * bool(numbers)
+    way = ch.choice(ways + ["flag as text"] * (action["kind"] == "place_order"))
+    if way == "unknown field":
+        return {**action, "client_tag": "x"}
+    if way == "name as list":
+        name = ch.choice(names)
+        return {**action, name: [action[name]]}
+    if way == "number as JSON":
+        name = ch.choice(numbers)
+        return {**action, name: int(action[name].partition(".")[0])}
+    if way == "flag as text":
+        return {**action, ch.choice(("reduce_only", "close_position")): "true"}
+    left_out = ch.choice([name for name in given if name not in OPTIONAL_FIELDS])
+    return {name: value for name, value in action.items() if name != left_out}
 
 
 def random_steps(params: dict[str, Any], scopes: Sequence[str], seed: int, length: int,

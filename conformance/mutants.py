@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
+from hedgespec.spec.observe import ACTION_FORMAT, FLAG, action_format_problems
+
 from .adapter import ReferenceAdapter
 
 Transform = Callable[[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any]], None]
@@ -477,6 +479,25 @@ def _later_closes_realize_nothing(action, before, outcome, after):
         for fill in fills[1:]:
             row["realized_pnl"] = _s(_d(row["realized_pnl"]) - _d(fill["realized_pnl"]))
             fill["realized_pnl"] = "0"
+
+
+def _lenient_reading(action):
+    """What a lenient parser makes of an action not of the format: fields its kind lacks ignored, a one-element
+    list where a name goes read as its element, a JSON number as its decimal string, a flag given as text as
+    true or false."""
+    fields = ACTION_FORMAT.get(action.get("kind"), {})
+    read = {}
+    for name, value in action.items():
+        if name != "kind" and name not in fields:
+            continue
+        if isinstance(value, list) and len(value) == 1:
+            value = value[0]
+        if isinstance(value, int) and not isinstance(value, bool) and name != "t":
+            value = str(value)
+        if fields.get(name) == FLAG and isinstance(value, str):
+            value = value.lower() == "true"
+        read[name] = value
+    return read
 
 
 def _one_release_per_step(action, before, outcome, after):
@@ -1227,6 +1248,7 @@ class Mutant:
     transform: Transform
     patches: tuple[tuple[str, str, Callable[[Any], Any]], ...] = ()  # (module, attribute, wrong kernel)
     nondeterministic: bool = False
+    reads: Callable[[dict[str, Any]], dict[str, Any]] | None = None  # how the engine reads an action it is sent
 
     def adapter(self, profile: str | None = None) -> MutantAdapter:
         return MutantAdapter(self, profile)
@@ -1248,6 +1270,9 @@ MUTANTS: list[Mutant] = [
     Mutant("oversized-close-accepted", "HM-ORD-004", "a close larger than the leg is accepted",
            _accept_reason("REDUCE_EXCEEDS_LEG")),
     Mutant("malformed-accepted", "HM-ORD-005", "a malformed order is accepted", _accept_reason("INVALID_ARGUMENT")),
+    Mutant("lenient-reader", "HM-ATOM-002", "an action not of the format is read leniently (a field its kind lacks "
+           "ignored, a list read as its element, a JSON number or a flag in text read as meant)", lambda *_: None,
+           reads=_lenient_reading),
     Mutant("market-price-off", "HM-ORD-006", "market orders fill a tick away from their price", _market_price_off),
     Mutant("margin-unchecked", "HM-ORD-008", "orders are accepted without initial margin",
            _accept_reason("INSUFFICIENT_MARGIN")),
@@ -1557,14 +1582,14 @@ class MutantAdapter:
     def apply(self, action: dict[str, Any]) -> dict[str, Any]:
         before = self.reported if self.reported is not None else self.reference.snapshot()
         with _patched(self.mutant.patches):
-            outcome = self.reference.apply(action)
+            outcome = self.reference.apply(self.mutant.reads(action) if self.mutant.reads else action)
         after = self.reference.snapshot()
         if self.mutant.nondeterministic:
             self.runs += 1
             if self.runs % 7 == 0 and after["accounts"]:
                 account = next(iter(after["accounts"].values()))
                 account["wallet"] = _s(_d(account["wallet"]) + Decimal("0.01") * (self.runs % 3))
-        if action.get("kind") is not None:
+        if not action_format_problems(action):  # each mutation is of what the engine does with actions it can read
             self.mutant.transform(action, before, outcome, after)
         self.reported = after
         return outcome

@@ -66,6 +66,11 @@ What cannot be mapped (declared as missing capabilities)
 
 A request that needs one of these, and that the runner still sends, gets an engine error
 starting with ``unsupported:``.
+
+An action that cannot be read at all (not of hedgespec's action format: a field its kind does not
+have, a list where a name goes, a number sent as a JSON number) cannot be translated into a
+nautilus call; the adapter reads each action with the reference's codec first, and answers one it
+cannot read as nautilus answers a value it cannot be given (INVALID_ARGUMENT, the codec's message).
 """
 
 from __future__ import annotations
@@ -74,6 +79,7 @@ from decimal import ROUND_HALF_EVEN, Context, Decimal
 from fractions import Fraction
 from typing import Any
 
+from hedgespec.model.codec import InputError, action_from_json
 from hedgespec.spec.profiles import load_profile
 
 try:  # the optional extra ``nautilus``
@@ -399,6 +405,10 @@ class NautilusAdapter:
         self.venues = {}
 
     def apply(self, action: dict[str, Any]) -> dict[str, Any]:
+        try:
+            action_from_json(action, "action")  # read only: the fields below are taken from the JSON form
+        except InputError as exc:
+            return _rejected("INVALID_ARGUMENT", str(exc))
         kind = action.get("kind")
         handler = getattr(self, f"_{kind}", None) if isinstance(kind, str) else None
         if handler is None:

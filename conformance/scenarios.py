@@ -128,12 +128,32 @@ def _ord_005(p: Profile) -> Case:
                       order(3, "o3", "BUY", "LONG", "0"), order(4, "o4", "BUY", "LONG", "0.01", "0", "LIMIT")]
 
 
+@scenario("action-off-format", "Actions not of the action format are refused", "HM-ATOM-002", "HM-ATOM-001")
+def _atom_002(p: Profile) -> Case:
+    opened = order(1, "o1", "BUY", "LONG", "0.01")
+    return hedge(p), [opened, {**order(2, "o2", "BUY", "LONG", "0.01"), "client_tag": "x"},
+                      {**order(3, "o3", "BUY", "LONG", "0.01"), "account": ["alice"]},
+                      {**order(4, "o4", "SELL", "LONG", "0.01"), "quantity": 1},
+                      {**order(5, "o5", "SELL", "LONG", "0.01"), "reduce_only": "true"},
+                      {"t": 6, "kind": "deposit", "account": "alice", "amount": "10", "client_tag": "x"},
+                      {"t": 7, "kind": "mark_price", "instrument": PERP}]
+
+
 @scenario("limit-matching", "Resting limits fill at their price as maker when a trade goes through",
           "HM-ORD-006")
 def _ord_006(p: Profile) -> Case:
     return hedge(p), [order(1, "b1", "BUY", "LONG", "0.02", "29900", "LIMIT"),
                       order(2, "b2", "BUY", "LONG", "0.02", "29950", "LIMIT"),
                       {"t": 3, "kind": "market_trade", "instrument": PERP, "price": "29900", "quantity": "0.03"}]
+
+
+@scenario("closes-in-one-step", "Two closing fills of one leg in a step each realize PnL and release margin",
+          "HM-POS-002", "HM-MARG-003")
+def _closes_in_one_step(p: Profile) -> Case:
+    return hedge(p), [order(1, "o1", "BUY", "LONG", "0.02"),
+                      order(2, "c1", "SELL", "LONG", "0.005", "30100", "LIMIT"),
+                      order(3, "c2", "SELL", "LONG", "0.005", "30200", "LIMIT"),
+                      {"t": 4, "kind": "market_trade", "instrument": PERP, "price": "30200", "quantity": "0.01"}]
 
 
 @scenario("limit-time-priority", "At one price, resting limits fill in the order they arrived", "HM-ORD-006")

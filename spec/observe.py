@@ -216,12 +216,64 @@ def is_closing(order: dict[str, Any]) -> bool:
 
 
 ORDER_TYPES = ("MARKET", "LIMIT", "STOP_MARKET", "TAKE_PROFIT_MARKET", "TRAILING_STOP_MARKET")
-_ORDER_FIELDS = frozenset({"kind", "t", "account", "order_id", "instrument", "side", "position_side", "order_type",
-                           "quantity", "price", "stop_price", "activation_price", "callback_rate", "reduce_only",
-                           "close_position"})
-_ORDER_DECIMALS = {"quantity": 8, "price": 8, "stop_price": 8, "activation_price": 8, "callback_rate": 8}
-"""The decimals each numeric field of an order holds (docs/units.md: quantities, prices and rates in atoms of
-1e-8); a value with more is malformed."""
+
+TIME, TEXT, FLAG = "time", "text", "flag"
+UNIT_DECIMALS = {"qty": 8, "price": 8, "money": 16, "rate": 8, "int": 0}
+"""The decimals a number of each unit holds (docs/units.md); ``int`` is a whole number (a leverage)."""
+_PLACED_AT = {"t": TIME, "account": TEXT}
+ACTION_FORMAT: dict[str, dict[str, str]] = {
+    "deposit": {**_PLACED_AT, "amount": "money"},
+    "withdraw": {**_PLACED_AT, "amount": "money"},
+    "set_position_mode": {**_PLACED_AT, "mode": TEXT, "scope": TEXT},
+    "set_margin_type": {**_PLACED_AT, "instrument": TEXT, "position_side": TEXT, "margin_type": TEXT},
+    "set_leverage": {**_PLACED_AT, "instrument": TEXT, "position_side": TEXT, "leverage": "int"},
+    "adjust_margin": {**_PLACED_AT, "instrument": TEXT, "position_side": TEXT, "amount": "money"},
+    "place_order": {**_PLACED_AT, "order_id": TEXT, "instrument": TEXT, "side": TEXT, "position_side": TEXT,
+                    "order_type": TEXT, "quantity": "qty", "price": "price", "stop_price": "price",
+                    "activation_price": "price", "callback_rate": "rate", "reduce_only": FLAG,
+                    "close_position": FLAG},
+    "cancel_order": {**_PLACED_AT, "order_id": TEXT},
+    "market_trade": {"t": TIME, "instrument": TEXT, "price": "price", "quantity": "qty"},
+    "mark_price": {"t": TIME, "instrument": TEXT, "price": "price"},
+    "funding": {"t": TIME, "instrument": TEXT, "rate": "rate"},
+    "expire": {"t": TIME, "instrument": TEXT, "settlement_price": "price"},
+}
+"""The action format (docs/formats/actions.md): each kind's fields and the JSON type of each: ``time`` a
+non-negative integer, ``text`` a string, ``flag`` a boolean, a unit a decimal string with at most the unit's
+decimals. tests/test_action_format.py holds it to the format reference's codec."""
+OPTIONAL_FIELDS = frozenset({"position_side", "price", "stop_price", "activation_price", "callback_rate",
+                             "reduce_only", "close_position", "scope"})
+"""The fields an action may leave out (each kind that has them)."""
+
+
+def action_format_problems(action: dict[str, Any]) -> list[str]:
+    """How ``action`` is not of the action format: a kind the format does not define, a field its kind does not
+    have, a required field left out, or a value of the wrong JSON type (HM-ATOM-002). Empty for an action of the
+    format, whatever its values mean (an unknown account, a price off the tick: the rules that judge those)."""
+    fields = ACTION_FORMAT.get(action.get("kind")) if isinstance(action.get("kind"), str) else None
+    if fields is None:
+        return [f"kind: {action.get('kind')!r} is not an action kind"]
+    problems = [f"{name}: not a field of {action['kind']}" for name in sorted(set(action) - {"kind", *fields})]
+    for name, type_ in fields.items():
+        if name not in action:
+            if name not in OPTIONAL_FIELDS:
+                problems.append(f"{name}: missing")
+            continue
+        value = action[name]
+        if type_ == TIME:
+            fits = type(value) is int and value >= 0
+        elif type_ == TEXT:
+            fits = isinstance(value, str)
+        elif type_ == FLAG:
+            fits = isinstance(value, bool)
+        else:
+            fits = is_decimal_text(value) and len(value.partition(".")[2].rstrip("0")) <= UNIT_DECIMALS[type_]
+        if not fits:
+            problems.append(f"{name}: {value!r:.40} is not a {_TYPE_NAMES.get(type_, type_ + ' decimal string')}")
+    return problems
+
+
+_TYPE_NAMES = {TIME: "non-negative integer", TEXT: "string", FLAG: "boolean"}
 
 
 def off_grid(text: object, step: str) -> bool:
@@ -232,22 +284,10 @@ def off_grid(text: object, step: str) -> bool:
     return value <= 0 or value % D(step) != 0
 
 
-_ORDER_REQUIRED = ("t", "account", "order_id", "instrument", "side", "order_type", "quantity")
-_ORDER_TEXTS = ("account", "order_id", "instrument", "side", "position_side", "order_type")
-
-
 def _text(action: dict[str, Any], name: str) -> str | None:
     """A field that must be a string, or None where it is absent or is not one (a list cannot be looked up)."""
     value = action.get(name)
     return value if isinstance(value, str) else None
-
-
-def _number(action: dict[str, Any], name: str) -> Decimal | None:
-    """An order's numeric field (absent: 0); None where it is not a decimal string the format takes."""
-    text = action.get(name, "0")
-    if not is_decimal_text(text) or len(text.partition(".")[2].rstrip("0")) > _ORDER_DECIMALS[name]:
-        return None
-    return D(text)
 
 
 def order_format_problems(snapshot: dict[str, Any], params: dict[str, Any], action: dict[str, Any]) -> list[str]:
@@ -257,46 +297,42 @@ def order_format_problems(snapshot: dict[str, Any], params: dict[str, Any], acti
     HM-ORD-009, HM-SETL-002). Read from the action's JSON form alone; where a choice is not modelled by the
     profile, the order counts as malformed if either value would make it so, so that a problem listed here may
     not be one, but an order with none is well-formed."""
-    problems = [f"{name}: not a field of place_order" for name in sorted(set(action) - _ORDER_FIELDS)]
-    problems += [f"{name}: missing" for name in _ORDER_REQUIRED if name not in action]
-    problems += [f"{name}: {action[name]!r} is not a string" for name in _ORDER_TEXTS
-                 if name in action and not isinstance(action[name], str)]
+    problems = action_format_problems(action)
+    shaped = {problem.partition(":")[0] for problem in problems}  # fields the format already finds wrong
     t, time = action.get("t"), snapshot.get("time")
-    if not isinstance(t, int) or isinstance(t, bool) or (isinstance(time, int) and t < time):
-        problems.append(f"t: {t!r} is not a logical time at or after the state's {time!r}")
-    if _text(action, "account") not in snapshot["accounts"]:
-        problems.append(f"account: unknown {action.get('account')!r}")
-    inst = instruments(params).get(_text(action, "instrument"))
-    if inst is None:
-        problems.append(f"instrument: unknown {action.get('instrument')!r}")
-    order_id = action.get("order_id")
-    if not isinstance(order_id, str) or not order_id:
-        problems.append(f"order_id: {order_id!r} is not a non-empty string")
-    if action.get("side") not in ("BUY", "SELL"):
-        problems.append(f"side: {action.get('side')!r}")
+    if "t" not in shaped and isinstance(time, int) and t < time:
+        problems.append(f"t: {t!r} is before the state's time {time!r}")
+    if "account" not in shaped and action["account"] not in snapshot["accounts"]:
+        problems.append(f"account: unknown {action['account']!r}")
+    inst = None if "instrument" in shaped else instruments(params).get(action["instrument"])
+    if inst is None and "instrument" not in shaped:
+        problems.append(f"instrument: unknown {action['instrument']!r}")
+    if "order_id" not in shaped and not action["order_id"]:
+        problems.append("order_id: empty")
+    if "side" not in shaped and action["side"] not in ("BUY", "SELL"):
+        problems.append(f"side: {action['side']!r}")
     order_type = action.get("order_type")
-    if order_type not in ORDER_TYPES:
+    if "order_type" not in shaped and order_type not in ORDER_TYPES:
         problems.append(f"order_type: {order_type!r}")
-    if action.get("position_side", "") not in ("", "BOTH", *HEDGE_SIDES):
-        problems.append(f"position_side: {action.get('position_side')!r}")
-    flags = {name: action.get(name, False) for name in ("reduce_only", "close_position")}
-    problems += [f"{name}: {value!r} is not a boolean" for name, value in flags.items() if not isinstance(value, bool)]
-    numbers = {name: _number(action, name) for name in _ORDER_DECIMALS}
-    problems += [f"{name}: {action[name]!r} is not a decimal string of its unit"
-                 for name, value in numbers.items() if value is None]
+    if "position_side" not in shaped and action.get("position_side", "") not in ("", "BOTH", *HEDGE_SIDES):
+        problems.append(f"position_side: {action['position_side']!r}")
+    flags = {name: action.get(name, False) is True for name in ("reduce_only", "close_position")}
+    numbers = {name: None if name in shaped else D(action.get(name, "0"))
+               for name in ("quantity", "price", "stop_price", "activation_price", "callback_rate")}
     conditional = order_type in ORDER_TYPES[2:]
-    if flags["close_position"] is True:
+    if flags["close_position"]:
         if not conditional and modelled_choice(params, "close_position_orders") != "any":
             problems.append("close_position: on a market or limit order")
-        if numbers["quantity"] != 0 or flags["reduce_only"] is True:
+        if numbers["quantity"] not in (None, 0) or flags["reduce_only"]:
             problems.append("close_position: with a quantity or reduce_only")
-    elif inst is not None and off_grid(action.get("quantity"), inst["lot_size"]):
+    elif inst is not None and numbers["quantity"] is not None and off_grid(action["quantity"], inst["lot_size"]):
         problems.append(f"quantity: {action.get('quantity')!r} is not a positive multiple of the lot size")
-    if inst is not None and order_type in ("MARKET", "LIMIT") and off_grid(action.get("price"), inst["tick_size"]):
+    if inst is not None and order_type in ("MARKET", "LIMIT") and numbers["price"] is not None \
+            and off_grid(action.get("price"), inst["tick_size"]):
         problems.append(f"price: {action.get('price')!r} is not a positive multiple of the tick")
-    if conditional and numbers["price"] != 0:
+    if conditional and numbers["price"] not in (None, 0):
         problems.append("price: on a conditional order")
-    if (inst is not None and order_type in ("STOP_MARKET", "TAKE_PROFIT_MARKET")
+    if (inst is not None and order_type in ("STOP_MARKET", "TAKE_PROFIT_MARKET") and numbers["stop_price"] is not None
             and off_grid(action.get("stop_price"), inst["tick_size"])):
         problems.append(f"stop_price: {action.get('stop_price')!r} is not a positive multiple of the tick")
     rate, activation = numbers["callback_rate"], numbers["activation_price"]

@@ -158,13 +158,17 @@ class RegistryError(ValueError):
 _RULES: dict[str, Rule] = {}
 
 
-def _exact(check: StepCheck) -> StepCheck:
+def _exact(check: StepCheck, off_format: bool) -> StepCheck:
     """``check`` run under the checks' 90-digit decimal context (``observe.CTX``), so that a plain ``abs``,
-    ``+`` or ``*`` on Decimal values in it is exact too, not rounded to the default 28 digits."""
-    from hedgespec.spec.observe import CTX
+    ``+`` or ``*`` on Decimal values in it is exact too, not rounded to the default 28 digits. Unless
+    ``off_format``, it judges only actions of the action format: an action not of it is judged by HM-ATOM-001
+    and HM-ATOM-002 alone, which hold the engine to refusing it with INVALID_ARGUMENT and changing nothing."""
+    from hedgespec.spec.observe import CTX, action_format_problems
 
     @functools.wraps(check)
     def exact(view: Any) -> Iterator[Violation]:
+        if not off_format and action_format_problems(view.action):
+            return iter(())
         with localcontext(CTX):
             return iter(list(check(view)))
 
@@ -186,8 +190,10 @@ def rule(
     profile_choices: Iterable[str] = (),
     status: str = "active",
     since: str = "1.0.0",
+    off_format: bool = False,
 ) -> Callable[[StepCheck], StepCheck]:
-    """Declare a rule; used as a decorator on its check (``kind="parameter"`` rules use ``declare``)."""
+    """Declare a rule; used as a decorator on its check (``kind="parameter"`` rules use ``declare``).
+    ``off_format``: the check judges actions not of the action format too (the others never see them)."""
 
     def register(check: StepCheck | None) -> StepCheck:
         if not RULE_ID.match(rule_id) or RESERVED_ID.match(rule_id):
@@ -208,7 +214,7 @@ def rule(
             id=rule_id, level=level, kind=kind, title=title, statement=" ".join(statement.split()),
             rationale=" ".join(rationale.split()), sources=srcs, applies_to=tuple(applies_to),
             observes=tuple(observes), requires=tuple(requires), profile_choices=tuple(profile_choices),
-            check=None if check is None else _exact(check), status=status, since=since,
+            check=None if check is None else _exact(check, off_format or kind == "run"), status=status, since=since,
         )
         return check  # type: ignore[return-value]
 

@@ -157,8 +157,12 @@ def directed_actions() -> list[list[dict[str, Any]]]:
         _order(2, "b2", "BUY", "LONG", "1", "99", order_type="LIMIT"),
         {"t": 3, "kind": "market_trade", "instrument": "BTCUSDT", "price": "98", "quantity": "1"},
     ]
+    off_format = [  # an order a lenient reader takes: a field it lacks, a name as a list (HM-ATOM-002)
+        _order(1, "l", "BUY", "LONG", "1", "100"), {**_order(2, "x", "BUY", "LONG", "1", "100"), "client_tag": "x"},
+        {**_order(3, "y", "BUY", "LONG", "1", "100"), "account": ["A"]},
+    ]
     return [cross_pair, stop_and_liquidation, trailing, trailing_activation, two_closes_one_trade,
-            one_price_two_arrivals]
+            one_price_two_arrivals, off_format]
 
 
 class CheckedRun:

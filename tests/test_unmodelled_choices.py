@@ -15,6 +15,7 @@ from pathlib import Path
 
 from hedgespec.spec.registry import StepView
 from hedgespec.spec.rulebook import get
+from scenarios import checked_steps, params
 from test_check_strength import TRIM_RUN, edited, ids, order, steps, stop, under, variant
 
 REFUSED = {"kind": "rejected", "reason": "REDUCE_EXCEEDS_LEG", "message": "", "events": []}
@@ -154,6 +155,23 @@ def test_fund_002_entries_take_one_form_or_the_other_where_the_report_is_not_mod
     no_row = _with_events(cancel, [e for e in cancel.outcome["events"] if e not in _entries(cancel, "FUNDING")])
     assert ids(under(no_row, "binance-usdm"), "HM-FUND-002") == []
     assert "HM-FUND-002" in ids(no_row, "HM-FUND-002")
+
+def test_fund_002_one_row_beside_what_isolated_legs_pay_from_their_own_margin(tmp_path: Path):
+    """HM-FUND-002 (rulebook 1.3.0): under per_instrument, what an isolated leg pays from its own margin is booked
+    to the leg and the rest is the account's one row; where the report is not modelled (bybit-v5) that is the
+    one-row form, not a mix of the two. A row beside a leg's entry in the wallet is still caught."""
+    per_instrument = variant(tmp_path, "per-instrument", funding_report=("per_instrument", "modelled"),
+                             funding_source=("wallet_then_margin", "modelled"))
+    view = checked_steps(params(per_instrument, wallet="60"), [
+        order("l", "BUY", "LONG", "2"), {"kind": "funding", "instrument": "BTCUSDT", "rate": "0.3"}])[-1]
+    entries = _entries(view, "FUNDING")
+    assert sorted((e["position_side"] or "", e["bucket"]) for e in entries) == [
+        ("", "wallet"), ("LONG", "isolated_margin")], entries
+    assert ids(under(view, "bybit-v5"), "HM-FUND-002") == []
+    in_wallet = _with_events(view, [e if e["position_side"] is None else {**e, "bucket": "wallet"}
+                                    for e in view.outcome["events"]])
+    assert "HM-FUND-002" in ids(under(in_wallet, "bybit-v5"), "HM-FUND-002")
+
 
 def test_fund_003_isolated_funding_in_any_source_where_not_modelled():
     """HM-FUND-003: the seed (isolated_margin) catches isolated funding booked to the wallet; binance-usdm (source

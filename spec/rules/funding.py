@@ -72,9 +72,10 @@ def funding_per_leg(view: StepView) -> Iterator[Violation]:
     statement="With equal long and short sizes both legs still pay or receive in full: each leg's funding is "
               "booked as its own ledger entry, even when the two amounts cancel in total (the seed). Where a venue "
               "reports one row per instrument (the profile models it so), that row is the exact sum of the legs' "
-              "amounts. Where the profile does not model the report, the entries of each account and instrument "
+              "amounts, less what an isolated leg pays from or receives into its own margin, which is booked to "
+              "that leg. Where the profile does not model the report, the entries of each account and instrument "
               "take either form: one per leg with that leg's amount, or one row, with no position side, of the "
-              "legs' sum.",
+              "legs' sum less what is booked to isolated legs' own margin.",
     rationale="No venue documents funding netting between legs; Binance's income rows carry no position side, "
               "so a per-instrument report is a reporting profile, not an economic netting.",
     sources=["S-M2", "B-INCOME", "B-WS-ACC"],
@@ -136,8 +137,9 @@ def _either_form(view: StepView) -> Iterator[Violation]:
                 by_side[entry["position_side"]] = by_side.get(entry["position_side"], Decimal(0)) + D(entry["amount"])
         per_leg = all(e["position_side"] for e in booked) and all(
             by_side.get(side, Decimal(0)) == amounts.get(side, Decimal(0)) for side in {*amounts, *by_side})
-        one_row = (len(booked) == 1 and not booked[0]["position_side"] and D(booked[0]["amount"]) == total
-                   ) or (not booked and total == 0)  # a sum of zero may book no row, as under per_instrument
+        sideless = [e for e in booked if not e["position_side"]]  # the one row; the rest, isolated legs' own margin
+        one_row = len(sideless) <= 1 and all(e.get("bucket") == "isolated_margin" for e in booked if e["position_side"]) \
+            and sum((D(e["amount"]) for e in booked), Decimal(0)) == total  # a sum of zero may book no row
         if not (per_leg or one_row):
             listed = ", ".join(f"{e['position_side'] or 'no side'} {e['amount']}" for e in booked) or "none"
             legs_listed = ", ".join(f"{side} {amount.normalize():f}" for side, amount in sorted(amounts.items()))

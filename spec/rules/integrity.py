@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from decimal import Decimal
 
-from ..observe import D, events, rows, without_time
+from ..observe import D, action_format_problems, events, rows, without_time
 from ..reasons import REASON_CLASSES
 from ..registry import RULEBOOK_OWN, StepView, Violation, rule
 
@@ -22,7 +22,7 @@ ACCOUNT_ACTIONS = frozenset({"deposit", "withdraw", "set_position_mode", "set_ma
               "one of the rulebook's reason classes.",
     rationale="Half-applied rejections corrupt legs silently; auditors need the reason class to map venue codes.",
     sources=["B-ERR", "O-ERR", "G-ERR"],
-    observes=("snapshot", "outcome"),
+    observes=("snapshot", "outcome"), off_format=True,
 )
 def rejection_is_atomic(view: StepView) -> Iterator[Violation]:
     """Implements HM-ATOM-001. The snapshot's time is part of the state: it is the ``t`` of the last action
@@ -38,6 +38,29 @@ def rejection_is_atomic(view: StepView) -> Iterator[Violation]:
     if view.before.get("time") != view.after.get("time"):
         yield Violation("HM-ATOM-001", f"rejected ({view.outcome.get('reason')}) but the time moved from "
                                        f"{view.before.get('time')} to {view.after.get('time')}")
+
+
+@rule(
+    "HM-ATOM-002", level="MUST", kind="rejection", title="An action not of the format is refused", since="1.3.0",
+    statement="An action that is not of the action format MUST be refused with INVALID_ARGUMENT: a kind the format "
+              "does not define, a field its kind does not have, a required field left out, or a value of the "
+              "wrong JSON type (a t that is not a non-negative integer, a name or enumerated value that is not a "
+              "string, a number that is not a decimal string with at most its unit's decimals, a flag that is not "
+              "a boolean). The other rules judge only actions of the format.",
+    rationale="An engine that reads what it was not sent (a field it ignores, a number given as a JSON number, "
+              "a list where a name goes) acts on an order its user did not place; venues refuse such requests "
+              "(Binance -1102 for a mandatory parameter empty or malformed, -1104 when not every parameter sent "
+              "was read). Whether each value means something (an unknown account, a price off the tick) is for "
+              "the other rules.",
+    sources=[("B-ERR", "-1102 and -1104: a parameter malformed, missing or not read")],
+    observes=("outcome",), off_format=True,
+)
+def off_format_refused(view: StepView) -> Iterator[Violation]:
+    """Implements HM-ATOM-002 (the action format: ``observe.ACTION_FORMAT``)."""
+    problems = action_format_problems(view.action)
+    if problems and (view.outcome["kind"], view.outcome.get("reason")) != ("rejected", "INVALID_ARGUMENT"):
+        yield Violation("HM-ATOM-002", f"{'; '.join(problems)}: answered {view.outcome['kind']} "
+                                       f"{view.outcome.get('reason') or ''}".rstrip())
 
 
 @rule(

@@ -34,7 +34,7 @@ def test_conform_mutant_fails_and_writes_the_example(tmp_path: Path, capsys: pyt
     module.write_text("from hedgespec.conformance.mutants import MUTANT_BY_NAME\n\n"
                       "def make(profile):\n    return MUTANT_BY_NAME['fee-hedge-discount'].adapter(profile)\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    status = main(["conform", "--engine", "my_engine:make", "--no-vectors", "--steps", "30", "--examples", "4",
+    status = main(["conform", "--engine", "my_engine:make", "--no-vectors", "--steps", "30", "--examples", "8",
                    "--json", "r.json"])
     out = capsys.readouterr().out
     assert status == 1
@@ -46,7 +46,7 @@ def test_conform_mutant_fails_and_writes_the_example(tmp_path: Path, capsys: pyt
     # the expected-failures file turns the known gap into a tracked one
     (tmp_path / "xfail.txt").write_text("# known gaps\nHM-FEE-001 hedge discount until v2\nHM-POS-004\n"
                                         "HM-LEDG-001\nHM-LIQ-003\n")
-    status = main(["conform", "--engine", "my_engine:make", "--no-vectors", "--steps", "30", "--examples", "4",
+    status = main(["conform", "--engine", "my_engine:make", "--no-vectors", "--steps", "30", "--examples", "8",
                    "--expected-failures", "xfail.txt"])
     assert "fail (xfail)" in capsys.readouterr().out
 

@@ -20,6 +20,7 @@ from hedgespec.conformance.failures import EngineFailure
 from hedgespec.conformance.generate import Generator, RandomChooser
 from hedgespec.conformance.jsonl import JsonLinesAdapter
 from hedgespec.conformance.world import default_params
+from hedgespec.spec.observe import action_format_problems
 from hedgespec.spec.registry import CAPABILITIES, StepView
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -108,7 +109,7 @@ def _differential(engine: JsonLinesAdapter, seed: int, mode: str, length: int, c
         action = generator.propose(chooser, before)
         if needs_undeclared(action):
             continue
-        if calm and action["kind"] == "mark_price":
+        if calm and action["kind"] == "mark_price" and not action_format_problems(action):
             mark = before["mark_prices"][action["instrument"]]
             action["price"] = generator._moved(chooser, int(mark.split(".")[0]) * 10**8, (10, 50, 150))
         if action["kind"] == "place_order" and "position_side" not in action:
