@@ -159,8 +159,11 @@ class Generator:
         return {"account": ch.choice(self.accounts), "amount": ch.choice(("50", "500", "3000", "50000"))}
 
     def _set_position_mode(self, ch: Chooser, snap: dict[str, Any]) -> dict[str, Any]:
-        action = {"account": ch.choice(self.accounts), "mode": ch.choice(("HEDGE", "ONE_WAY"))}
-        scope = ch.choice(self.scopes)
+        account, scope = ch.choice(self.accounts), ch.choice(self.scopes)
+        in_force = snap["accounts"][account]["position_mode"].get(scope)
+        other = {"HEDGE": "ONE_WAY", "ONE_WAY": "HEDGE"}.get(in_force or "")
+        # mostly the other mode than the one in force: switches there and back (HM-MODE-009); sometimes the same
+        action = {"account": account, "mode": other if other and ch.integer(0, 3) else ch.choice(("HEDGE", "ONE_WAY"))}
         if scope != "*":
             action["scope"] = scope
         return action

@@ -38,6 +38,7 @@ from hedgespec.conformance.vectors import event_capabilities, model_step
 from hedgespec.conformance.world import RANDOM_WALLET, mode_scopes, params_for
 from hedgespec.model import initial_state, snapshot
 from hedgespec.model.codec import format_units, parse_units
+from hedgespec.spec.observe import rows_shown
 from hedgespec.spec.profiles import load_profile
 from hedgespec.spec.registry import StepView
 from hypothesis import assume, note, settings
@@ -93,6 +94,7 @@ class HedgeModeMachine(RuleBasedStateMachine):
         self.model_snap = snapshot(self.model)
         self._engine_call(lambda: self.engine.reset(self.params), "reset")
         self.before = self._engine_call(self.engine.snapshot, "snapshot")
+        self.shown: dict[tuple[str, str, str], dict[str, Any]] = {}  # rows of the run's snapshots (HM-MODE-009)
 
     @staticmethod
     def _engine_call(fn: Callable[[], T], what: str) -> T:
@@ -112,7 +114,8 @@ class HedgeModeMachine(RuleBasedStateMachine):
         self.model_snap = snapshot(self.model)
         outcome = self._engine_call(lambda: self.engine.apply(action), f"apply {action['kind']}")
         after = self._engine_call(self.engine.snapshot, "snapshot")
-        view = StepView(self.params, self.before, action, outcome, after)
+        self.shown = rows_shown(self.shown, self.before)
+        view = StepView(self.params, self.before, action, outcome, after, self.shown)
         violations, unread = self.book.check_step(view, [r for r in self.rules if applies(r, action)])
         assert not unread, f"engine failure at apply {action['kind']}: {unread[0].failure()}"
         assert not violations, "rule violation: " + "; ".join(str(v) for v in violations)

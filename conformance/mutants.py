@@ -481,6 +481,15 @@ def _later_closes_realize_nothing(action, before, outcome, after):
             fill["realized_pnl"] = "0"
 
 
+def _switch_back_resets_totals(action, before, outcome, after):
+    if action.get("kind") == "set_position_mode" and outcome["kind"] in ("accepted", "partially_applied"):
+        for account, acc in after["accounts"].items():
+            for symbol, sides in acc["positions"].items():
+                for side, row in sides.items():
+                    if side not in before["accounts"][account]["positions"].get(symbol, {}):
+                        row.update(realized_pnl="0", fees_paid="0", funding="0")
+
+
 def _lenient_reading(action):
     """What a lenient parser makes of an action not of the format: fields its kind lacks ignored, a one-element
     list where a name goes read as its element, a JSON number as its decimal string, a flag given as text as
@@ -1271,8 +1280,10 @@ MUTANTS: list[Mutant] = [
            _accept_reason("REDUCE_EXCEEDS_LEG")),
     Mutant("malformed-accepted", "HM-ORD-005", "a malformed order is accepted", _accept_reason("INVALID_ARGUMENT")),
     Mutant("lenient-reader", "HM-ATOM-002", "an action not of the format is read leniently (a field its kind lacks "
-           "ignored, a list read as its element, a JSON number or a flag in text read as meant)", lambda *_: None,
+           "ignored, a list read as its element, a JSON number or a flag in text read as meant)", _no_op,
            reads=_lenient_reading),
+    Mutant("switch-back-resets-totals", "HM-MODE-009", "a row a mode switch brings back starts afresh: realized PnL, "
+           "fees and funding at 0", _switch_back_resets_totals),
     Mutant("market-price-off", "HM-ORD-006", "market orders fill a tick away from their price", _market_price_off),
     Mutant("margin-unchecked", "HM-ORD-008", "orders are accepted without initial margin",
            _accept_reason("INSUFFICIENT_MARGIN")),

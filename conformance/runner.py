@@ -59,6 +59,7 @@ from hedgespec.conformance.world import (
 from hedgespec.model import initial_state, snapshot
 from hedgespec.model.codec import InputError
 from hedgespec.spec import SPEC_VERSION
+from hedgespec.spec.observe import rows_shown
 from hedgespec.spec.profiles import Profile, builtin_profile_names, load_profile
 from hedgespec.spec.registry import Rule, StepView, Violation
 
@@ -308,16 +309,18 @@ class Runner:
 
     # -- one step -----------------------------------------------------------------------------
 
-    def observe(self, params: dict[str, Any], before: dict[str, Any], action: dict[str, Any],
-                count: bool) -> tuple[dict[str, Any], dict[str, Any], list[Violation], EngineFailure | None]:
-        """Apply one action to the engine and run the step checks on what it shows.
+    def observe(self, params: dict[str, Any], before: dict[str, Any], action: dict[str, Any], count: bool,
+                shown: dict[tuple[str, str, str], dict[str, Any]]
+                ) -> tuple[dict[str, Any], dict[str, Any], list[Violation], EngineFailure | None]:
+        """Apply one action to the engine and run the step checks on what it shows; ``shown``: the row each
+        leg last showed in the run's snapshots up to ``before`` (``observe.rows_shown``).
 
         The last member is the engine failure (kind ``malformed``) of a check that could not read
         the engine's replies: a missing row or field, reported as the engine's, never as the rule's.
         """
         outcome = self.engine.apply(action)
         after = self.engine.snapshot()
-        view = StepView(params, before, action, outcome, after)
+        view = StepView(params, before, action, outcome, after, shown)
         exercised = [r for r in self.rules if applies(r, action)]
         if count:
             for r in exercised:
@@ -402,9 +405,11 @@ class Runner:
             self.engine.reset(params)
             before = self.engine.snapshot()
             expected_state: dict[str, Any] = {"accounts": {}}
+            shown: dict[tuple[str, str, str], dict[str, Any]] = {}
             for i, s in enumerate(vec.data["steps"]):
                 expected_state = s.get("state", expected_state)
-                outcome, after, violations, malformed = self.observe(params, before, s["action"], count=True)
+                shown = rows_shown(shown, before)
+                outcome, after, violations, malformed = self.observe(params, before, s["action"], True, shown)
                 for v in violations:
                     self.tally[v.rule_id].violated({**where, "step": i + 1, "message": v.message})
                 if malformed is not None:
@@ -488,6 +493,7 @@ class Runner:
         try:
             self.engine.reset(params)
             before = self.engine.snapshot()
+            shown: dict[tuple[str, str, str], dict[str, Any]] = {}
             for i in range(self.config.steps):
                 action = gen.propose(ch, model_snap)
                 actions.append(action)
@@ -496,7 +502,8 @@ class Runner:
                     self.cases_cut += 1  # the model used a capability the engine lacks: nothing to compare
                     return
                 model_snap = snapshot(state)
-                outcome, after, violations, malformed = self.observe(params, before, action, count=True)
+                shown = rows_shown(shown, before)
+                outcome, after, violations, malformed = self.observe(params, before, action, True, shown)
                 self.steps_run += 1
                 allowed = permitted_reasons(self.rules, StepView(params, before, action, outcome, after),
                                             m_outcome.get("reason"))
@@ -564,11 +571,13 @@ class Runner:
         try:
             self.engine.reset(params)
             before = self.engine.snapshot()
+            shown: dict[tuple[str, str, str], dict[str, Any]] = {}
             for i, action in enumerate(actions):
                 m_outcome, m_snap = expected[i]
                 if V.event_capabilities(m_outcome) - self.engine.capabilities:
                     return Replay(i)
-                outcome, after, violations, malformed = self.observe(params, before, action, count=False)
+                shown = rows_shown(shown, before)
+                outcome, after, violations, malformed = self.observe(params, before, action, False, shown)
                 allowed = permitted_reasons(self.rules, StepView(params, before, action, outcome, after),
                                             m_outcome.get("reason"))
                 finding = StepFinding(violations, compare(m_outcome, m_snap, outcome, after, allowed), malformed)

@@ -100,6 +100,16 @@ def _mode_005(p: Profile) -> Case:
                       order(3, "o2", "SELL", "LONG", "0.01")]
 
 
+@scenario("mode-switch-back", "Rows a switch brings back keep their lifetime totals", "HM-MODE-009")
+def _mode_009(p: Profile) -> Case:
+    switch = {"kind": "set_position_mode", "account": "alice", **_scope(p)}
+    return hedge(p), [order(1, "l", "BUY", "LONG", "0.01"), order(2, "s", "SELL", "SHORT", "0.01"),
+                      order(3, "lc", "SELL", "LONG", "0.01", "30100"), order(4, "sc", "BUY", "SHORT", "0.01", "30100"),
+                      {"t": 5, **switch, "mode": "ONE_WAY"}, order(6, "n", "BUY", "BOTH", "0.01"),
+                      order(7, "nc", "SELL", "BOTH", "0.01", "29900"),
+                      {"t": 8, **switch, "mode": "HEDGE"}, {"t": 9, **switch, "mode": "ONE_WAY"}]
+
+
 # -- orders and netting ----------------------------------------------------------------------------
 
 @scenario("order-side-mismatch", "Hedge mode refuses an order without LONG or SHORT", "HM-ORD-001")

@@ -7,7 +7,7 @@ away from zero, proportional releases toward zero, derived prices half-even to 1
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, Context, Decimal
 from functools import lru_cache
 from typing import Any
@@ -143,6 +143,13 @@ def rows(snapshot: dict[str, Any]) -> Iterator[tuple[str, str, str, dict[str, An
         for symbol, sides in acc["positions"].items():
             for side, row in sides.items():
                 yield account, symbol, side, row
+
+
+def rows_shown(shown: Mapping[tuple[str, str, str], dict[str, Any]] | None,
+               snapshot: dict[str, Any]) -> dict[tuple[str, str, str], dict[str, Any]]:
+    """``shown`` (the row each leg last showed in a run's earlier snapshots) with ``snapshot``'s rows added: what a
+    run's next step gets as ``StepView.shown`` (HM-MODE-009)."""
+    return {**(shown or {}), **{(account, symbol, side): r for account, symbol, side, r in rows(snapshot)}}
 
 
 def row(snapshot: dict[str, Any], account: str, symbol: str, side: str) -> dict[str, Any] | None:

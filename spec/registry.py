@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import localcontext
 from typing import Any
@@ -90,6 +90,10 @@ class StepView:
     action: dict[str, Any]
     outcome: dict[str, Any]
     after: dict[str, Any]
+    shown: Mapping[tuple[str, str, str], dict[str, Any]] | None = None
+    """The row each leg last showed in the run's snapshots up to ``before`` (``observe.rows_shown``), where the
+    caller keeps the run's history (conformance runs, vectors, the model's tests); None where it does not, and
+    what only the history shows (HM-MODE-009) is then not judged."""
 
 
 @dataclass(frozen=True)

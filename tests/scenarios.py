@@ -175,9 +175,11 @@ class CheckedRun:
         self.adapter = ReferenceAdapter(profile)
         self.adapter.reset(self.params)
         self.snap = self.adapter.snapshot()
+        self.shown: dict[tuple[str, str, str], dict[str, Any]] = {}
         self.t = 0
 
     def do(self, kind: str, **fields: Any) -> dict[str, Any]:
+        from hedgespec.spec.observe import rows_shown
         from hedgespec.spec.registry import StepView
         from hedgespec.spec.rulebook import run_step_checks
 
@@ -185,7 +187,8 @@ class CheckedRun:
         action = {"t": self.t, "kind": kind, **fields}
         outcome = self.adapter.apply(action)
         after = self.adapter.snapshot()
-        violations = run_step_checks(StepView(self.params, self.snap, action, outcome, after))
+        self.shown = rows_shown(self.shown, self.snap)
+        violations = run_step_checks(StepView(self.params, self.snap, action, outcome, after, self.shown))
         assert violations == [], [str(v) for v in violations]
         self.snap = after
         return outcome
@@ -204,15 +207,18 @@ def iter_step_views(adapter: Any, p: dict[str, Any], actions: list[dict[str, Any
                     keep_t: bool = False) -> Iterator[StepView]:
     """Reset ``adapter`` to ``p`` and yield each step of ``actions`` as it is played, t numbered from 1
     (``keep_t``: an action's own t, where it has one, wins over its place)."""
+    from hedgespec.spec.observe import rows_shown
     from hedgespec.spec.registry import StepView
 
     adapter.reset(p)
     before = adapter.snapshot()
+    shown: dict[tuple[str, str, str], dict[str, Any]] = {}
     for t, raw in enumerate(actions, 1):
         action = {"t": t, **raw} if keep_t else {**raw, "t": t}
         outcome = adapter.apply(action)
         after = adapter.snapshot()
-        yield StepView(p, before, action, outcome, after)
+        shown = rows_shown(shown, before)
+        yield StepView(p, before, action, outcome, after, shown)
         before = after
 
 

@@ -10,6 +10,7 @@ import collections
 import pytest
 from hedgespec.conformance.adapter import ReferenceAdapter
 from hedgespec.conformance.mutants import MUTANTS, Mutant
+from hedgespec.spec.observe import rows_shown
 from hedgespec.spec.profiles import builtin_profile_names
 from hedgespec.spec.registry import StepView
 from hedgespec.spec.rulebook import get, run_step_checks, step_rules
@@ -21,13 +22,15 @@ def run(adapter, p, actions, rules=None):
     before = adapter.snapshot()
     found = []
     kinds = collections.Counter()
+    shown: dict = {}
     for action in actions:
         outcome = adapter.apply(action)
         after = adapter.snapshot()
+        shown = rows_shown(shown, before)
         for event in outcome["events"]:
             kinds[event["type"] + ":" + event.get("status", event.get("cause", ""))] += 1
         kinds["action:" + action["kind"] + ":" + outcome["kind"]] += 1
-        found.extend(run_step_checks(StepView(p, before, action, outcome, after), rules))
+        found.extend(run_step_checks(StepView(p, before, action, outcome, after, shown), rules))
         before = after
     return found, kinds
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from hedgespec.conformance.adapter import ReferenceAdapter
+from hedgespec.spec.observe import rows_shown
 from hedgespec.spec.profiles import builtin_profile_names
 from hedgespec.spec.registry import StepView
 from hedgespec.spec.rulebook import run_step_checks, step_rules
@@ -144,13 +145,15 @@ class ModelMachine(RuleBasedStateMachine):
                 for symbol in TICK}
         self.adapter.reset(self.params)
         self.snapshot = self.adapter.snapshot()
+        self.shown: dict[tuple[str, str, str], dict[str, Any]] = {}  # the run's rows so far (HM-MODE-009)
 
     def apply(self, action: dict[str, Any]) -> None:
         self.t += 1
         action = {"t": self.t, **action}
         outcome = self.adapter.apply(action)
         after = self.adapter.snapshot()
-        view = StepView(self.params, self.snapshot, action, outcome, after)
+        self.shown = rows_shown(self.shown, self.snapshot)
+        view = StepView(self.params, self.snapshot, action, outcome, after, self.shown)
         violations = run_step_checks(view)
         assert not violations, "\n".join(str(v) for v in violations)
         for r in step_rules():

@@ -10,12 +10,13 @@ from ..observe import (
     mode_in_force,
     modelled_choice,
     open_orders,
+    row,
     rows,
     scope_key,
     symbols_in_scope,
     without_time,
 )
-from ..registry import StepView, Violation, declare, rule
+from ..registry import RULEBOOK_OWN, StepView, Violation, declare, rule
 
 declare(
     "HM-MODE-001", level="MAY", title="The mode is explicit, per scope, with a venue default",
@@ -297,6 +298,38 @@ def switch_scope(view: StepView) -> Iterator[Violation]:
                 yield Violation("HM-MODE-005", f"{acc_id} {symbol}: switched with a position open")
     if view.before.get("insurance_fund") != view.after.get("insurance_fund"):
         yield Violation("HM-MODE-005", "insurance fund changed by a mode switch")
+
+
+LIFETIME_TOTALS = ("realized_pnl", "fees_paid", "funding")
+
+
+@rule(
+    "HM-MODE-009", level="MUST", kind="transition", since="1.3.0",
+    title="A row a switch brings back keeps its lifetime totals",
+    statement="When a mode switch brings back a position row that an earlier switch removed (a leg's LONG or SHORT "
+              "row in hedge mode, or the BOTH row in one-way mode), the row MUST carry the lifetime totals it showed "
+              "when it was removed: realized PnL, fees paid and funding. Nothing moves them while the row is not "
+              "shown, its instrument being flat. Judged where the run's earlier snapshots are at hand (conformance "
+              "runs and vectors).",
+    rationale="The snapshot's realized PnL, fees and funding are the leg's whole history; an engine that starts a "
+              "leg afresh at a switch loses it, and no single step shows the loss. What a row brought back carries "
+              "as its margin type and leverage is not judged: no venue documents it where the setting is per leg.",
+    sources=["S-F5", (RULEBOOK_OWN, "the snapshot's lifetime totals (docs/formats/snapshot.md)")],
+    applies_to=("set_position_mode",), observes=("snapshot",), requires=("mode-switching",),
+)
+def brought_back_rows_keep_totals(view: StepView) -> Iterator[Violation]:
+    """Implements HM-MODE-009 over ``view.shown`` (the rows of the run's earlier snapshots)."""
+    if view.shown is None or view.action.get("kind") != "set_position_mode" or \
+            view.outcome["kind"] not in ("accepted", "partially_applied"):
+        return
+    for account, symbol, side, after in rows(view.after):
+        earlier = view.shown.get((account, symbol, side))
+        if earlier is None or row(view.before, account, symbol, side) is not None:
+            continue  # never shown, or shown before the step: not brought back
+        changed = [f"{name} {earlier[name]} -> {after[name]}" for name in LIFETIME_TOTALS
+                   if D(after[name]) != D(earlier[name])]
+        if changed:
+            yield Violation("HM-MODE-009", f"{account} {symbol} {side} brought back with {', '.join(changed)}")
 
 
 _ROWS = {"HEDGE": {"LONG", "SHORT"}, "ONE_WAY": {"BOTH"}}

@@ -20,7 +20,7 @@ from hedgespec.conformance.failures import EngineFailure
 from hedgespec.conformance.generate import Generator, RandomChooser
 from hedgespec.conformance.jsonl import JsonLinesAdapter
 from hedgespec.conformance.world import default_params
-from hedgespec.spec.observe import action_format_problems
+from hedgespec.spec.observe import action_format_problems, rows_shown
 from hedgespec.spec.registry import CAPABILITIES, StepView
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -105,6 +105,7 @@ def _differential(engine: JsonLinesAdapter, seed: int, mode: str, length: int, c
     assert engine.snapshot() == before
     rules = checkable_rules()
     compared = 0
+    shown: dict = {}
     for _ in range(length):
         action = generator.propose(chooser, before)
         if needs_undeclared(action):
@@ -121,7 +122,8 @@ def _differential(engine: JsonLinesAdapter, seed: int, mode: str, length: int, c
         after = engine.snapshot()
         assert comparable(got) == comparable(expected), f"seed {seed} {mode}: {action}"
         assert after == reference.snapshot(), f"seed {seed} {mode}: {action}"
-        view = StepView(params, before, action, got, after)
+        shown = rows_shown(shown, before)
+        view = StepView(params, before, action, got, after, shown)
         from hedgespec.spec.rulebook import run_step_checks
 
         violations = run_step_checks(view, rules)
