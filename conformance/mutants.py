@@ -1498,7 +1498,8 @@ def _liquidation_borrows(lender: str) -> Transform:
     """HM-LIQ-003: an engine that first covers a liquidated isolated leg's loss from ``lender`` and gives it back
     once the liquidation fill is booked, as MARGIN_TRANSFER entries that sum to zero over the step (every snapshot
     is the reference's): ``other_leg``, the other leg's isolated margin; ``wallet``, the wallet, booked to no leg;
-    ``cross_leg_wallet``, the wallet, booked to the other leg where that leg is a cross leg (its margin)."""
+    ``cross_leg_wallet``, the wallet, booked to the other leg where that leg is a cross leg (its margin);
+    ``other_instrument``, the isolated margin of a leg of another instrument."""
     def transform(action, before, outcome, after):
         evs = outcome.get("events", [])
         for event in [e for e in evs if e["type"] == "liquidation" and e["position_side"] in ("LONG", "SHORT")]:
@@ -1507,10 +1508,15 @@ def _liquidation_borrows(lender: str) -> Transform:
                          and (f["account"], f["instrument"], f["position_side"]) == (account, symbol, side)), None)
             other = "SHORT" if side == "LONG" else "LONG"
             held = before["accounts"][account]["positions"].get(symbol, {}).get(other)
+            if lender == "other_instrument":
+                held, other, symbol = next(((r, s, sym) for sym, sides in before["accounts"][account]["positions"].items()
+                                            for s, r in sides.items() if sym != event["instrument"]
+                                            and r["margin_type"] == "ISOLATED" and _d(r["isolated_margin"]) > 0),
+                                           (None, other, symbol))
             if fill is None or held is None:
                 continue
             loss = -_d(fill["realized_pnl"])
-            if lender == "other_leg":
+            if lender in ("other_leg", "other_instrument"):
                 tag, bucket, amount = (symbol, other), "isolated_margin", min(loss, _d(held["isolated_margin"]))
             elif lender == "wallet":
                 tag, bucket, amount = (None, None), "wallet", loss
@@ -1522,10 +1528,11 @@ def _liquidation_borrows(lender: str) -> Transform:
             def entry(leg, where, value, account=account):
                 return {"type": "ledger", "account": account, "instrument": leg[0], "position_side": leg[1],
                         "kind": "MARGIN_TRANSFER", "bucket": where, "amount": _s(value)}
+            own = (event["instrument"], side)
             start = evs.index(event) + 1
-            evs[start:start] = [entry(tag, bucket, -amount), entry((symbol, side), "isolated_margin", amount)]
+            evs[start:start] = [entry(tag, bucket, -amount), entry(own, "isolated_margin", amount)]
             end = evs.index(fill) + 1
-            evs[end:end] = [entry((symbol, side), "isolated_margin", -amount), entry(tag, bucket, amount)]
+            evs[end:end] = [entry(own, "isolated_margin", -amount), entry(tag, bucket, amount)]
     return transform
 
 
@@ -1570,6 +1577,9 @@ REVIEWED_RISK_MUTANTS: list[Mutant] = [
     Mutant("liquidation-borrows-cross-leg", "HM-LIQ-003", "a liquidated isolated leg's loss is first taken from the "
            "wallet, booked to the other leg (a cross leg), and given back once the liquidation fill is booked",
            _liquidation_borrows("cross_leg_wallet")),
+    Mutant("liquidation-borrows-other-instrument", "HM-LIQ-003", "a liquidated isolated leg's loss is first taken "
+           "from the isolated margin of a leg of another instrument and given back once the liquidation fill is booked",
+           _liquidation_borrows("other_instrument")),
 ]
 MUTANT_BY_NAME.update((m.name, m) for m in REVIEWED_RISK_MUTANTS)
 

@@ -202,6 +202,10 @@ SHORT_CROSS_LIQUIDATED_LONG = (LIQ["params"], [margin_type("alice", "SHORT", "CR
                                                mark("57200")])  # the isolated LONG liquidated beside a cross SHORT
 
 
+ETH_LONG_LIQUIDATED_BTC_LONG = (params("seed"), [ETH_LONG, order("l", "BUY", "LONG", "1"), mark("90")])  # rulebook
+# 1.3.0: a leg of another instrument lends its isolated margin (the ETHUSDT_Q LONG, beside the liquidated BTC LONG)
+
+
 def on_profile(profile: str, case: tuple) -> tuple:
     """``case`` (on LIQ's params) under another profile, the account in hedge mode as that profile scopes it."""
     p = copy.deepcopy(case[0])
@@ -217,6 +221,7 @@ BORROW_CASES = [
     ("liquidation-borrows-wallet", "HM-LIQ-003", LIQUIDATED_LONG),
     ("liquidation-borrows-wallet", "HM-LIQ-003", on_profile("binance-usdm", FUNDING_LIQUIDATES_LONG)),
     ("liquidation-borrows-cross-leg", "HM-LIQ-003", SHORT_CROSS_LIQUIDATED_LONG),
+    ("liquidation-borrows-other-instrument", "HM-LIQ-003", ETH_LONG_LIQUIDATED_BTC_LONG),
 ]
 
 
@@ -230,7 +235,7 @@ def test_reference_passes_and_borrowing_mutant_is_caught(name: str, rule_id: str
                          ids=[f"{c[0]}-{c[2][0]['profile']}-{i}" for i, c in enumerate(BORROW_CASES)])
 def test_the_borrowing_cases_reach_what_they_test(name: str, case: tuple) -> None:
     """The last step liquidates the isolated LONG alone, with a loss, the SHORT (isolated, or cross in the cross
-    case) left open; the broken engine borrows and gives back in that step, so its entries there net to the
+    case) or a leg of another instrument left open; the broken engine borrows and gives back in that step, so its entries there net to the
     reference's for every bucket and leg, and every snapshot it reports is the reference's: only the order of the
     ledger entries shows the draw."""
     from hedgespec.conformance.mutants import MUTANT_BY_NAME
@@ -242,9 +247,10 @@ def test_the_borrowing_cases_reach_what_they_test(name: str, case: tuple) -> Non
     assert [e["position_side"] for e in last if e["type"] == "liquidation"] == ["LONG"]
     fill = next(e for e in last if e["type"] == "fill" and e["cause"] == "liquidation")
     assert Decimal(fill["realized_pnl"]) < 0
-    short = reference[-1].after["accounts"]["alice"]["positions"]["BTCUSDT"]["SHORT"]
-    assert Decimal(short["quantity"]) < 0
-    assert short["margin_type"] == ("CROSS" if name == "liquidation-borrows-cross-leg" else "ISOLATED")
+    symbol, side = ("ETHUSDT_Q", "LONG") if name == "liquidation-borrows-other-instrument" else ("BTCUSDT", "SHORT")
+    lender = reference[-1].after["accounts"][fill["account"]]["positions"][symbol][side]
+    assert Decimal(lender["quantity"]) != 0
+    assert lender["margin_type"] == ("CROSS" if name == "liquidation-borrows-cross-leg" else "ISOLATED")
     assert [v.after for v in broken] == [v.after for v in reference]
 
     def net(evs: list[dict[str, Any]]) -> dict[tuple, Decimal]:

@@ -287,9 +287,10 @@ def isolated_liquidations(view: StepView) -> Iterator[tuple[tuple[str, str, str]
 
 @rule(
     "HM-LIQ-003", level="MUST", kind="accounting", title="A leg's loss never draws on the other leg or the wallet",
-    statement="Liquidating an isolated leg MUST NOT lower the wallet or the other leg's margin, at any point of the "
-              "step: the leg's loss is capped at its own margin and any shortfall (the loss beyond that margin and "
-              "the clearance fee) is taken by the insurance fund.",
+    statement="Liquidating an isolated leg MUST NOT lower the wallet or any other leg's margin (the other leg of "
+              "its instrument, or a leg of another instrument), at any point of the step: the leg's loss is capped "
+              "at its own margin and any shortfall (the loss beyond that margin and the clearance fee) is taken by "
+              "the insurance fund.",
     rationale="Bankruptcy losses are position-specific; the insurance fund covers the shortfall. Decided from the "
               "step's ledger entries (reconciled with the snapshots by HM-LEDG-001): the shortfall is recomputed "
               "from the leg's margin before the step with its entries booked before the liquidation, the "
@@ -356,13 +357,12 @@ def _nothing_borrowed(view: StepView, account: str, liquidated: set[tuple[str, s
     in a step that liquidates isolated legs of ``account``, its wallet entries booked to no leg (no position side)
     lower the wallet by nothing but FUNDING rows within what its legs of the instrument paid; and each of its
     other legs with no fill or liquidation of its own (the pool, tagged CROSS, where it is not liquidated) lowers
-    the wallet, and the other leg of a liquidated one its isolated margin too, by no more than the funding it
-    paid. The liquidated legs' own wallet entries are judged by ``loss_stays_on_leg``."""
+    the wallet, and its isolated margin too (the other leg of a liquidated one, or a leg of another instrument), by
+    no more than the funding it paid. The liquidated legs' own wallet entries are judged by ``loss_stays_on_leg``."""
     moving = {(e["account"], e.get("instrument") or None, e["position_side"]) for e in view.outcome.get("events", [])
               if e["type"] == "fill" or (e["type"] == "liquidation" and e["position_side"] != "CROSS")}
     pool_liquidated = any(e["account"] == account and e["position_side"] == "CROSS" for e in _liquidations(view))
-    others = {(symbol, "SHORT" if side == "LONG" else "LONG") for _, symbol, side in liquidated
-              if side in ("LONG", "SHORT")}
+    margins: set[tuple[str | None, str | None]] = set()  # legs whose isolated margin an entry lowered
     drawn: dict[tuple[str | None, str | None, bool], Decimal] = {}
     for entry in events(view.outcome, "ledger"):
         tag = (entry.get("instrument") or None, entry.get("position_side") or None)
@@ -370,14 +370,16 @@ def _nothing_borrowed(view: StepView, account: str, liquidated: set[tuple[str, s
         if entry["account"] != account or amount >= 0 or (account, *tag) in liquidated or (account, *tag) in moving \
                 or (tag[1] == "CROSS" and pool_liquidated):
             continue  # no draw; a liquidated leg's own (judged above); a leg, or the pool, its own events move
-        if entry["bucket"] == "wallet" or (entry["bucket"] == "isolated_margin" and tag in others):
+        if entry["bucket"] == "wallet" or (entry["bucket"] == "isolated_margin" and tag[1] is not None):
+            if entry["bucket"] == "isolated_margin":
+                margins.add(tag)
             key = (*tag, tag[1] is None and entry["kind"] == "FUNDING")
             drawn[key] = drawn.get(key, Decimal(0)) - amount
     for (symbol, side, funding_row), amount in sorted(drawn.items(), key=str):
         allowed = _funding_paid(view, account, (symbol, side)) if side or funding_row else Decimal(0)
         if amount > allowed:
             whose = f"{symbol} {side}" if side else f"{symbol} (no side)" if symbol else "no leg"
-            margin = " or its margin" if (symbol, side) in others else ""
+            margin = " or its margin" if (symbol, side) in margins else ""
             paid = f" (the funding it paid: {allowed.normalize():f})" if side or funding_row else ""
             yield Violation("HM-LIQ-003", f"{account}: in a step liquidating an isolated leg, entries booked to "
                                           f"{whose} lowered the wallet{margin} by {amount.normalize():f}, whatever "
