@@ -22,7 +22,7 @@ from typing import Any, Protocol, TypeVar
 
 from hedgespec.model.codec import format_units, parse_units
 from hedgespec.model.units import PRICE_ONE
-from hedgespec.spec.observe import ACTION_FORMAT, FLAG, OPTIONAL_FIELDS, TEXT
+from hedgespec.spec.observe import ACTION_FORMAT, OPTIONAL_FIELDS, UNIT_DECIMALS
 
 T = TypeVar("T")
 
@@ -217,8 +217,9 @@ class Generator:
         closing = closing and bool(legs)
         stacked = False
         if closing:
-            resting = {(a, o["instrument"], o["position_side"]) for a, oid in orders
-                       for o in [snap["accounts"][a]["open_orders"][oid]] if o["order_type"] == "LIMIT"}
+            resting = {(a, o["instrument"], o["position_side"]) for a, oid in orders  # closing limits resting
+                       for o in [snap["accounts"][a]["open_orders"][oid]]
+                       if o["order_type"] == "LIMIT" and (o["position_side"] == "LONG") == (o["side"] == "SELL")}
             with_close = [leg for leg in legs if leg[:3] in resting]
             stacked = bool(with_close) and ch.integer(0, 1) == 0  # a second close resting on one leg
             account, symbol, side, q = ch.choice(with_close if stacked else legs)
@@ -257,7 +258,7 @@ class Generator:
                 # away from the market: rests until a trade comes through
                 away = -1 if opening_long else 1
                 action["price"] = self._price(mark + away * mark * ch.choice((50, 200)) // 10_000)
-            if closing and ch.integer(0, 3) == 0:  # one-way: reduce-only; hedge mode: the flag (HM-ORD-009)
+            if closing and not stacked and ch.integer(0, 3) == 0:  # one-way: reduce-only; hedge: the flag (HM-ORD-009)
                 action["reduce_only"] = True
         else:
             # closing a long: a stop sits below, a take-profit above (and the other way for a short)
@@ -338,12 +339,14 @@ class Generator:
 def off_format(ch: Chooser, action: dict[str, Any]) -> dict[str, Any]:
     """``action`` made not of the action format in one way a lenient reader might still take (HM-ATOM-002): a
     field its kind does not have, a name given as a list, a number given as a JSON number, a flag given as a
-    string, or a required field left out."""
+    string, an enumerated value in lower case, or a required field left out."""
     fields = ACTION_FORMAT[action["kind"]]
     given = [name for name in fields if name in action and name != "t"]
     names = [name for name in given if name in ("account", "instrument", "order_id")]
-    numbers = [name for name in given if fields[name] not in (TEXT, FLAG)]
-    ways = ["unknown field", "left out"] + ["name as list"] * bool(names) + ["number as JSON"] * bool(numbers)
+    numbers = [name for name in given if fields[name] in UNIT_DECIMALS]
+    enumerated = [name for name in given if isinstance(fields[name], tuple) and action[name]]
+    ways = ["unknown field", "left out"] + ["name as list"] * bool(names) + ["number as JSON"] * bool(numbers) \
+        + ["lower case"] * bool(enumerated)
     way = ch.choice(ways + ["flag as text"] * (action["kind"] == "place_order"))
     if way == "unknown field":
         return {**action, "client_tag": "x"}
@@ -353,6 +356,9 @@ def off_format(ch: Chooser, action: dict[str, Any]) -> dict[str, Any]:
     if way == "number as JSON":
         name = ch.choice(numbers)
         return {**action, name: int(action[name].partition(".")[0])}
+    if way == "lower case":
+        name = ch.choice(enumerated)
+        return {**action, name: action[name].lower()}
     if way == "flag as text":
         return {**action, ch.choice(("reduce_only", "close_position")): "true"}
     left_out = ch.choice([name for name in given if name not in OPTIONAL_FIELDS])

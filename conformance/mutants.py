@@ -493,7 +493,7 @@ def _switch_back_resets_totals(action, before, outcome, after):
 def _lenient_reading(action):
     """What a lenient parser makes of an action not of the format: fields its kind lacks ignored, a one-element
     list where a name goes read as its element, a JSON number as its decimal string, a flag given as text as
-    true or false."""
+    true or false, an enumerated value in any case as the value."""
     fields = ACTION_FORMAT.get(action.get("kind"), {})
     read = {}
     for name, value in action.items():
@@ -505,6 +505,8 @@ def _lenient_reading(action):
             value = str(value)
         if fields.get(name) == FLAG and isinstance(value, str):
             value = value.lower() == "true"
+        if isinstance(fields.get(name), tuple) and isinstance(value, str):
+            value = value.upper()
         read[name] = value
     return read
 
@@ -1280,7 +1282,8 @@ MUTANTS: list[Mutant] = [
            _accept_reason("REDUCE_EXCEEDS_LEG")),
     Mutant("malformed-accepted", "HM-ORD-005", "a malformed order is accepted", _accept_reason("INVALID_ARGUMENT")),
     Mutant("lenient-reader", "HM-ATOM-002", "an action not of the format is read leniently (a field its kind lacks "
-           "ignored, a list read as its element, a JSON number or a flag in text read as meant)", _no_op,
+           "ignored, a list read as its element, a JSON number, a flag in text or a value in lower case read as "
+           "meant)", _no_op,
            reads=_lenient_reading),
     Mutant("switch-back-resets-totals", "HM-MODE-009", "a row a mode switch brings back starts afresh: realized PnL, "
            "fees and funding at 0", _switch_back_resets_totals),

@@ -109,7 +109,8 @@ def unreadable(rule: Rule, view: StepView, exc: BaseException) -> Unreadable:
     such lookup before it raised is the place named.
     """
     misses = _Misses()
-    tracked = StepView(**{name: _tracked(getattr(view, name), root, misses) for name, root in _ROOTS.items()})
+    tracked = StepView(**{name: _tracked(getattr(view, name), root, misses) for name, root in _ROOTS.items()},
+                       shown=view.shown)
     try:
         if rule.check is not None:
             list(rule.check(tracked))

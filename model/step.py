@@ -75,6 +75,9 @@ def step(state: State, action: object) -> tuple[Outcome, State]:
     instrument = getattr(action, "instrument", None)
     if instrument is not None and instrument not in state.config.instruments:
         return rejected("INVALID_ARGUMENT", f"instrument: unknown instrument {instrument!r}"), state
+    position_side = getattr(action, "position_side", "")
+    if position_side not in ("", *POSITION_SIDES):  # not a position side at all (HM-ATOM-002)
+        return rejected("INVALID_ARGUMENT", f"position_side: {position_side!r} is not LONG, SHORT or BOTH"), state
     work = Work(state, action.t)  # type: ignore[attr-defined]
     outcome = handler(work, action)
     if outcome.kind == REJECTED:

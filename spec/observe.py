@@ -225,18 +225,21 @@ def is_closing(order: dict[str, Any]) -> bool:
 ORDER_TYPES = ("MARKET", "LIMIT", "STOP_MARKET", "TAKE_PROFIT_MARKET", "TRAILING_STOP_MARKET")
 
 TIME, TEXT, FLAG = "time", "text", "flag"
+POSITION_SIDES = ("", "BOTH", *HEDGE_SIDES)  # "" (or left out): not given
 UNIT_DECIMALS = {"qty": 8, "price": 8, "money": 16, "rate": 8, "int": 0}
 """The decimals a number of each unit holds (docs/units.md); ``int`` is a whole number (a leverage)."""
 _PLACED_AT = {"t": TIME, "account": TEXT}
-ACTION_FORMAT: dict[str, dict[str, str]] = {
+ACTION_FORMAT: dict[str, dict[str, str | tuple[str, ...]]] = {
     "deposit": {**_PLACED_AT, "amount": "money"},
     "withdraw": {**_PLACED_AT, "amount": "money"},
-    "set_position_mode": {**_PLACED_AT, "mode": TEXT, "scope": TEXT},
-    "set_margin_type": {**_PLACED_AT, "instrument": TEXT, "position_side": TEXT, "margin_type": TEXT},
-    "set_leverage": {**_PLACED_AT, "instrument": TEXT, "position_side": TEXT, "leverage": "int"},
-    "adjust_margin": {**_PLACED_AT, "instrument": TEXT, "position_side": TEXT, "amount": "money"},
-    "place_order": {**_PLACED_AT, "order_id": TEXT, "instrument": TEXT, "side": TEXT, "position_side": TEXT,
-                    "order_type": TEXT, "quantity": "qty", "price": "price", "stop_price": "price",
+    "set_position_mode": {**_PLACED_AT, "mode": ("HEDGE", "ONE_WAY"), "scope": TEXT},
+    "set_margin_type": {**_PLACED_AT, "instrument": TEXT, "position_side": POSITION_SIDES,
+                        "margin_type": ("ISOLATED", "CROSS")},
+    "set_leverage": {**_PLACED_AT, "instrument": TEXT, "position_side": POSITION_SIDES, "leverage": "int"},
+    "adjust_margin": {**_PLACED_AT, "instrument": TEXT, "position_side": POSITION_SIDES, "amount": "money"},
+    "place_order": {**_PLACED_AT, "order_id": TEXT, "instrument": TEXT, "side": ("BUY", "SELL"),
+                    "position_side": POSITION_SIDES, "order_type": ORDER_TYPES, "quantity": "qty", "price": "price",
+                    "stop_price": "price",
                     "activation_price": "price", "callback_rate": "rate", "reduce_only": FLAG,
                     "close_position": FLAG},
     "cancel_order": {**_PLACED_AT, "order_id": TEXT},
@@ -246,8 +249,9 @@ ACTION_FORMAT: dict[str, dict[str, str]] = {
     "expire": {"t": TIME, "instrument": TEXT, "settlement_price": "price"},
 }
 """The action format (docs/formats/actions.md): each kind's fields and the JSON type of each: ``time`` a
-non-negative integer, ``text`` a string, ``flag`` a boolean, a unit a decimal string with at most the unit's
-decimals. tests/test_action_format.py holds it to the format reference's codec."""
+non-negative integer, ``text`` a string, a tuple one of its strings (an enumeration), ``flag`` a boolean, a unit
+a decimal string with at most the unit's decimals. tests/test_action_format.py holds it to the format reference's
+codec (the JSON types) and to its step (the enumerations)."""
 OPTIONAL_FIELDS = frozenset({"position_side", "price", "stop_price", "activation_price", "callback_rate",
                              "reduce_only", "close_position", "scope"})
 """The fields an action may leave out (each kind that has them)."""
@@ -255,8 +259,9 @@ OPTIONAL_FIELDS = frozenset({"position_side", "price", "stop_price", "activation
 
 def action_format_problems(action: dict[str, Any]) -> list[str]:
     """How ``action`` is not of the action format: a kind the format does not define, a field its kind does not
-    have, a required field left out, or a value of the wrong JSON type (HM-ATOM-002). Empty for an action of the
-    format, whatever its values mean (an unknown account, a price off the tick: the rules that judge those)."""
+    have, a required field left out, a value of the wrong JSON type or, for an enumerated field, outside its
+    values (HM-ATOM-002). Empty for an action of the format, whatever its values mean (an unknown account, a price
+    off the tick: the rules that judge those)."""
     fields = ACTION_FORMAT.get(action.get("kind")) if isinstance(action.get("kind"), str) else None
     if fields is None:
         return [f"kind: {action.get('kind')!r} is not an action kind"]
@@ -271,16 +276,25 @@ def action_format_problems(action: dict[str, Any]) -> list[str]:
             fits = type(value) is int and value >= 0
         elif type_ == TEXT:
             fits = isinstance(value, str)
+        elif isinstance(type_, tuple):
+            fits = isinstance(value, str) and value in type_
         elif type_ == FLAG:
             fits = isinstance(value, bool)
         else:
             fits = is_decimal_text(value) and len(value.partition(".")[2].rstrip("0")) <= UNIT_DECIMALS[type_]
         if not fits:
-            problems.append(f"{name}: {value!r:.40} is not a {_TYPE_NAMES.get(type_, type_ + ' decimal string')}")
+            problems.append(f"{name}: {value!r:.40} is not {_expected(type_, value)}")
     return problems
 
 
-_TYPE_NAMES = {TIME: "non-negative integer", TEXT: "string", FLAG: "boolean"}
+_TYPE_NAMES = {TIME: "a non-negative integer", TEXT: "a string", FLAG: "a boolean"}
+
+
+def _expected(type_: str | tuple[str, ...], value: object) -> str:
+    """What a field of ``type_`` holds, as a problem names it: a string's values, or its JSON type."""
+    if isinstance(type_, tuple):
+        return f"one of {', '.join(map(repr, type_))}" if isinstance(value, str) else _TYPE_NAMES[TEXT]
+    return _TYPE_NAMES.get(type_, f"a {type_} decimal string")
 
 
 def off_grid(text: object, step: str) -> bool:
@@ -316,13 +330,7 @@ def order_format_problems(snapshot: dict[str, Any], params: dict[str, Any], acti
         problems.append(f"instrument: unknown {action['instrument']!r}")
     if "order_id" not in shaped and not action["order_id"]:
         problems.append("order_id: empty")
-    if "side" not in shaped and action["side"] not in ("BUY", "SELL"):
-        problems.append(f"side: {action['side']!r}")
-    order_type = action.get("order_type")
-    if "order_type" not in shaped and order_type not in ORDER_TYPES:
-        problems.append(f"order_type: {order_type!r}")
-    if "position_side" not in shaped and action.get("position_side", "") not in ("", "BOTH", *HEDGE_SIDES):
-        problems.append(f"position_side: {action['position_side']!r}")
+    order_type = action.get("order_type")  # its side, order type and position side: enumerations of the format
     flags = {name: action.get(name, False) is True for name in ("reduce_only", "close_position")}
     numbers = {name: None if name in shaped else D(action.get(name, "0"))
                for name in ("quantity", "price", "stop_price", "activation_price", "callback_rate")}

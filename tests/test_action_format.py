@@ -27,6 +27,7 @@ from hedgespec.spec.observe import (
     UNIT_DECIMALS,
     action_format_problems,
 )
+from hedgespec.spec.profiles import builtin_profile_names
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scenarios import assert_mutant_caught, checked_steps, params
@@ -84,7 +85,8 @@ def actions(draw: st.DrawFn) -> dict[str, Any]:
 
 
 def test_the_table_is_the_codecs() -> None:
-    """Every kind, field, JSON type and optional field of ``ACTION_FORMAT`` is the format reference's."""
+    """Every kind, field, JSON type and optional field of ``ACTION_FORMAT`` is the format reference's (an
+    enumeration is a string to the codec; its values are held to the step below)."""
     assert set(ACTION_FORMAT) == set(A.ACTION_KINDS)
     for kind, cls in A.ACTION_KINDS.items():
         hints = typing.get_type_hints(cls)
@@ -92,17 +94,22 @@ def test_the_table_is_the_codecs() -> None:
         for f in dataclasses.fields(cls):
             expected[f.name] = (TIME if f.name == "t" else ACTION_FIELD_UNITS.get(f.name)
                                 or (FLAG if hints[f.name] is bool else TEXT))
-        assert ACTION_FORMAT[kind] == expected, kind
+        as_codec = {name: TEXT if isinstance(type_, tuple) else type_ for name, type_ in ACTION_FORMAT[kind].items()}
+        assert as_codec == expected, kind
     assert OPTIONAL_FIELDS == set(_OPTIONAL_DEFAULTS)
     assert UNIT_DECIMALS == {"qty": QTY_DECIMALS, "price": PRICE_DECIMALS, "money": MONEY_DECIMALS,
                              "rate": RATE_DECIMALS, "int": 0}
 
 
+ENUMERATED = " is not one of "  # how a value outside its enumeration is named
+
+
 @settings(max_examples=600, deadline=None)
 @given(action=actions())
 def test_problems_are_what_the_codec_refuses(action: dict[str, Any]) -> None:
-    """Both ways: an action with a problem listed is refused by the codec, and one with none is read."""
-    problems = action_format_problems({**action, "t": 1})
+    """Both ways: an action with a problem of JSON type listed is refused by the codec, and one with none is read
+    (a value outside its enumeration is the step's to refuse: the test below)."""
+    problems = [p for p in action_format_problems({**action, "t": 1}) if ENUMERATED not in p]
     try:
         action_from_json({**action, "t": 1}, "action")
     except InputError as exc:
@@ -111,10 +118,25 @@ def test_problems_are_what_the_codec_refuses(action: dict[str, Any]) -> None:
         assert problems == [], problems
 
 
+@pytest.mark.parametrize("profile", builtin_profile_names())
+def test_every_value_outside_an_enumeration_is_refused_by_the_step(profile: str) -> None:
+    """For every enumerated field of every kind, the value in lower case and an unknown value are refused with
+    INVALID_ARGUMENT, and every check passes (a value of the enumeration is taken: the other tests)."""
+    for good in WELL_FORMED:
+        for name, type_ in ACTION_FORMAT[good["kind"]].items():
+            if not isinstance(type_, tuple):
+                continue
+            for value in {good.get(name, "LONG").lower(), "IOC", " LONG"} - set(type_):
+                last = checked_steps(params(profile), [*PREFIX, {**good, name: value}])[-1]
+                assert (last.outcome["kind"], last.outcome["reason"]) == ("rejected", "INVALID_ARGUMENT"), (
+                    good, name, value, last.outcome)
+
+
 def test_each_kind_of_problem_is_named() -> None:
     order = WELL_FORMED[7]
     assert action_format_problems({**order, "t": 1}) == []
-    cases = {"client_tag": "x", "account": ["A"], "quantity": 1, "reduce_only": "true", "t": True, "price": "1e3"}
+    cases = {"client_tag": "x", "account": ["A"], "quantity": 1, "reduce_only": "true", "t": True, "price": "1e3",
+             "order_type": "market", "position_side": "long", "side": ""}
     for name, value in cases.items():
         found = action_format_problems({"t": 1, **order, name: value})
         assert len(found) == 1 and found[0].startswith(name + ":"), (name, found)
@@ -123,8 +145,8 @@ def test_each_kind_of_problem_is_named() -> None:
     assert action_format_problems({"t": 1, **order, "quantity": "0.000000001"})  # nine decimals: more than QTY's
 
 
-@pytest.mark.parametrize("profile", ["seed", "binance-usdm", "bybit-v5", "gate"])
-@settings(max_examples=150, deadline=None)
+@pytest.mark.parametrize("profile", builtin_profile_names())
+@settings(max_examples=100, deadline=None)
 @given(action=actions(), hedge=st.booleans())
 def test_the_reference_refuses_an_action_off_the_format_and_passes_every_check(profile: str,
                                                                                action: dict[str, Any],
@@ -155,7 +177,9 @@ def test_the_generator_off_format_is_off_the_format(seed: int, index: int) -> No
 
 def test_a_lenient_reader_fails_hm_atom_002() -> None:
     """The library engine ``lenient-reader`` reads a list as its element, a JSON number as its decimal string, a
-    flag in text as meant and ignores fields its kind lacks: it takes each of these, and HM-ATOM-002 says so."""
+    flag in text or a value in lower case as meant and ignores fields its kind lacks: it takes each of these, and
+    HM-ATOM-002 says so."""
     order = WELL_FORMED[7]
-    for change in ({"account": ["A"]}, {"quantity": 1}, {"client_tag": "x"}, {"reduce_only": "true"}):
+    for change in ({"account": ["A"]}, {"quantity": 1}, {"client_tag": "x"}, {"reduce_only": "true"},
+                   {"order_type": "market"}, {"position_side": "long"}):
         assert_mutant_caught("lenient-reader", "HM-ATOM-002", (params("seed"), [*PREFIX, {**order, **change}]))

@@ -6,6 +6,7 @@ is not judged (no step alone shows the earlier row)."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 
 import pytest
@@ -37,5 +38,9 @@ def test_the_rows_brought_back_are_judged_both_ways_and_only_with_the_history() 
     assert any("SHORT brought back with realized_pnl -1 -> 0" in f for f in found), found
     assert any(" BOTH brought back with " in str(v) for v in check(back_to_one_way))
     assert list(check(dataclasses.replace(back_to_hedge, shown=None))) == []
-    first_switch = views[4]  # the BOTH row shows for the first time: nothing to compare it with
+    first_switch = views[4]  # the BOTH row shows for the first time: it has never traded, its totals are zero
     assert list(check(first_switch)) == []
+    merged = copy.deepcopy(first_switch.after)  # an engine starting BOTH with what the LONG and SHORT rows had
+    merged["accounts"]["alice"]["positions"]["BTCUSDT"]["BOTH"]["fees_paid"] = "0.6"
+    found = [str(v) for v in check(dataclasses.replace(first_switch, after=merged))]
+    assert found == ["HM-MODE-009: alice BTCUSDT BOTH shown for the first time with fees_paid 0 -> 0.6"], found

@@ -82,17 +82,16 @@ def funding_per_leg(view: StepView) -> Iterator[Violation]:
     applies_to=("funding",), observes=("events",), requires=("funding",), profile_choices=("funding_report",),
 )
 def funding_entries(view: StepView) -> Iterator[Violation]:
-    """Implements HM-FUND-002 (entry by entry where the profile models per_leg; totals where it models
+    """Implements HM-FUND-002 (entry by entry where the profile models per_leg; the one-row form where it models
     per_instrument; where it does not model the report, one of the two forms per account and instrument).
     Entries are judged on every leg (or account and instrument) they name, not only those paid: a FUNDING
     entry of a leg with no funding payment books funding no leg owes."""
     if not _funding_step(view):
         return
     report = modelled_choice(view.params, "funding_report")
-    if report is None:
-        yield from _either_form(view)
+    if report != "per_leg":  # per_instrument: the one-row form; not modelled: either form
+        yield from _report_forms(view, ("per_instrument",) if report else ("per_leg", "per_instrument"))
         return
-    per_leg = report == "per_leg"
     booked: dict[tuple[str, str, str], Decimal] = {}
     for entry in events(view.outcome, "ledger"):
         if entry["kind"] == "FUNDING":
@@ -104,22 +103,21 @@ def funding_entries(view: StepView) -> Iterator[Violation]:
         paid[key] = paid.get(key, Decimal(0)) + D(payment["amount"])
     # every leg and every account and instrument that either side names: an entry booked for a leg with no
     # payment (a leg closed since, say) is funding no leg owes
-    if per_leg:
-        for key in sorted(set(paid) | set(booked)):
-            if booked.get(key, Decimal(0)) != paid.get(key, Decimal(0)):
-                yield Violation("HM-FUND-002", f"{key[0]} {key[1]} {key[2] or 'no side'}: funding "
-                                               f"{paid.get(key, Decimal(0)).normalize():f} booked as "
-                                               f"{booked.get(key, Decimal(0)).normalize():f}")
+    for key in sorted(set(paid) | set(booked)):
+        if booked.get(key, Decimal(0)) != paid.get(key, Decimal(0)):
+            yield Violation("HM-FUND-002", f"{key[0]} {key[1]} {key[2] or 'no side'}: funding "
+                                           f"{paid.get(key, Decimal(0)).normalize():f} booked as "
+                                           f"{booked.get(key, Decimal(0)).normalize():f}")
     for account, symbol in sorted({key[:2] for key in (*paid, *booked)}):
         total = sum((v for (a, i, _), v in paid.items() if (a, i) == (account, symbol)), Decimal(0))
         if sum((v for (a, i, _), v in booked.items() if (a, i) == (account, symbol)), Decimal(0)) != total:
             yield Violation("HM-FUND-002", f"{account} {symbol}: funding entries do not add up to the legs' amounts")
 
 
-def _either_form(view: StepView) -> Iterator[Violation]:
-    """HM-FUND-002 where the profile does not model the report: per account and instrument, either every entry
-    names a leg and each leg's entries book its amount, or there is one entry, with no position side, of the sum
-    (none where the sum is zero)."""
+def _report_forms(view: StepView, forms: tuple[str, ...]) -> Iterator[Violation]:
+    """HM-FUND-002 by the forms ``forms`` allows, per account and instrument: ``per_leg``, every entry names a
+    leg and each leg's entries book its amount; ``per_instrument``, at most one entry with no position side and
+    the others booked to isolated legs' own margin, all of them summing to the legs' total."""
     legs: dict[tuple[str, str], dict[str, Decimal]] = {}
     for payment in events(view.outcome, "funding"):
         amounts = legs.setdefault((payment["account"], payment["instrument"]), {})
@@ -140,12 +138,12 @@ def _either_form(view: StepView) -> Iterator[Violation]:
         sideless = [e for e in booked if not e["position_side"]]  # the one row; the rest, isolated legs' own margin
         one_row = len(sideless) <= 1 and all(e.get("bucket") == "isolated_margin" for e in booked if e["position_side"]) \
             and sum((D(e["amount"]) for e in booked), Decimal(0)) == total  # a sum of zero may book no row
-        if not (per_leg or one_row):
+        if not ((per_leg and "per_leg" in forms) or (one_row and "per_instrument" in forms)):
             listed = ", ".join(f"{e['position_side'] or 'no side'} {e['amount']}" for e in booked) or "none"
             legs_listed = ", ".join(f"{side} {amount.normalize():f}" for side, amount in sorted(amounts.items()))
-            yield Violation("HM-FUND-002", f"{key[0]} {key[1]}: funding entries ({listed}) are neither one per leg "
-                                           f"({legs_listed or 'no leg'}) nor one row of their sum "
-                                           f"{total.normalize():f}")
+            per_leg_form = f"one per leg ({legs_listed or 'no leg'}) nor " if "per_leg" in forms else ""
+            yield Violation("HM-FUND-002", f"{key[0]} {key[1]}: funding entries ({listed}) are neither "
+                                           f"{per_leg_form}one row of their sum {total.normalize():f}")
 
 
 @rule(

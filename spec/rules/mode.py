@@ -309,8 +309,8 @@ LIFETIME_TOTALS = ("realized_pnl", "fees_paid", "funding")
     statement="When a mode switch brings back a position row that an earlier switch removed (a leg's LONG or SHORT "
               "row in hedge mode, or the BOTH row in one-way mode), the row MUST carry the lifetime totals it showed "
               "when it was removed: realized PnL, fees paid and funding. Nothing moves them while the row is not "
-              "shown, its instrument being flat. Judged where the run's earlier snapshots are at hand (conformance "
-              "runs and vectors).",
+              "shown, its instrument being flat. A row a switch shows for the first time has never traded, and its "
+              "totals are zero. Judged where the run's earlier snapshots are at hand (conformance runs and vectors).",
     rationale="The snapshot's realized PnL, fees and funding are the leg's whole history; an engine that starts a "
               "leg afresh at a switch loses it, and no single step shows the loss. What a row brought back carries "
               "as its margin type and leverage is not judged: no venue documents it where the setting is per leg.",
@@ -323,13 +323,14 @@ def brought_back_rows_keep_totals(view: StepView) -> Iterator[Violation]:
             view.outcome["kind"] not in ("accepted", "partially_applied"):
         return
     for account, symbol, side, after in rows(view.after):
-        earlier = view.shown.get((account, symbol, side))
-        if earlier is None or row(view.before, account, symbol, side) is not None:
-            continue  # never shown, or shown before the step: not brought back
+        if row(view.before, account, symbol, side) is not None:
+            continue  # shown before the step: not brought by it
+        earlier = view.shown.get((account, symbol, side)) or dict.fromkeys(LIFETIME_TOTALS, "0")  # new: zero
         changed = [f"{name} {earlier[name]} -> {after[name]}" for name in LIFETIME_TOTALS
                    if D(after[name]) != D(earlier[name])]
         if changed:
-            yield Violation("HM-MODE-009", f"{account} {symbol} {side} brought back with {', '.join(changed)}")
+            how = "brought back" if (account, symbol, side) in view.shown else "shown for the first time"
+            yield Violation("HM-MODE-009", f"{account} {symbol} {side} {how} with {', '.join(changed)}")
 
 
 _ROWS = {"HEDGE": {"LONG", "SHORT"}, "ONE_WAY": {"BOTH"}}

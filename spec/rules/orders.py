@@ -276,7 +276,9 @@ def _by_level(quantities: dict[str, Decimal], prices: dict[str, Decimal], skip: 
               "conditional order must fit the leg's size. One that does not fit is refused with "
               "REDUCE_EXCEEDS_LEG or, where the profile trims, accepted (either, where the profile does not model "
               "oversized_close); a refusal may instead give a reason the format reference checks first, where it "
-              "applies (as HM-ORD-001 lists, or REDUCE_ONLY_FORBIDDEN on an order carrying the flag). Accepted, it "
+              "applies (as HM-ORD-001 lists, or REDUCE_ONLY_FORBIDDEN on an order carrying the flag), and, where "
+              "the profile does not model oversized_close, INSUFFICIENT_MARGIN, an engine that trims refusing the "
+              "trimmed order (HM-ORD-008 judges that refusal). Accepted, it "
               "is a market or conditional order cut to the "
               "leg's size when it executes, a limit order with the leg's resting closing limit orders then "
               "trimmed, least favourable price first "
@@ -338,6 +340,8 @@ def closing_within_leg(view: StepView) -> Iterator[Violation]:
         refusals = refusals_checked_first(view.before, view.params, action) | {"REDUCE_EXCEEDS_LEG"}
         if action.get("reduce_only") is True:
             refusals.add("REDUCE_ONLY_FORBIDDEN")  # whether the flag is forbidden: HM-ORD-009
+        if policy is None and leg != 0:
+            refusals.add("INSUFFICIENT_MARGIN")  # an engine that trims may refuse the trimmed order: HM-ORD-008's
         if not accepted and reason not in refusals and not no_mark:
             yield Violation("HM-ORD-004", f"closing {order_type} order beyond its leg refused with {reason}")
         elif accepted:
