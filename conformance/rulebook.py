@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hedgespec.conformance.failures import EngineFailure
-from hedgespec.spec.registry import Rule, StepView, Violation
+from hedgespec.spec.observe import action_format_problems
+from hedgespec.spec.registry import OFF_FORMAT, Rule, StepView, Violation
 
 #: how a failure names the members of a step (the snapshot after it is the ``snapshot`` reply)
 _BEFORE = "before:"  # marks a path in the snapshot before the step
@@ -177,7 +178,10 @@ class Rulebook:
 
 
 def applies(rule: Rule, action: dict[str, Any]) -> bool:
-    """Whether a step exercises ``rule``: its action kind is one the rule applies to (or it applies to all)."""
+    """Whether a step exercises ``rule``: its action kind is one the rule applies to (or it applies to all), or,
+    for a rule of actions not of the format (HM-ATOM-002), the action is not."""
+    if rule.applies_to == (OFF_FORMAT,):
+        return bool(action_format_problems(action))
     return not rule.applies_to or action.get("kind") in rule.applies_to
 
 

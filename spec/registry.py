@@ -105,7 +105,7 @@ class Rule:
     statement: str
     rationale: str
     sources: tuple[Source, ...]
-    applies_to: tuple[str, ...]  # action kinds; () = every action
+    applies_to: tuple[str, ...]  # action kinds; () = every action; (OFF_FORMAT,) = actions not of the format
     observes: tuple[str, ...]  # what the check needs: "snapshot", "events", "ledger", "params"
     requires: tuple[str, ...] = ()  # capability tags
     profile_choices: tuple[str, ...] = ()  # profile choices that shape the rule
@@ -160,6 +160,9 @@ class RegistryError(ValueError):
 
 
 _RULES: dict[str, Rule] = {}
+OFF_FORMAT = "off-format"
+"""What ``applies_to`` names for a rule that a step exercises only when its action is not of the action format
+(HM-ATOM-002)."""
 
 
 def _exact(check: StepCheck, off_format: bool) -> StepCheck:

@@ -15,7 +15,9 @@ from typing import Any
 
 import pytest
 from hedgespec.conformance.adapter import ReferenceAdapter
-from hedgespec.spec.observe import rows_shown
+from hedgespec.conformance.generate import off_format
+from hedgespec.conformance.machine import DataChooser
+from hedgespec.spec.observe import action_format_problems, row, rows, rows_shown
 from hedgespec.spec.profiles import builtin_profile_names
 from hedgespec.spec.registry import StepView
 from hedgespec.spec.rulebook import run_step_checks, step_rules
@@ -108,6 +110,9 @@ EXERCISED: dict[str, Callable[[StepView], bool]] = {
         _events(v, "fill")),
     "HM-SETL-002": _reason("INSTRUMENT_EXPIRED"),
     "HM-ATOM-001": lambda v: v.outcome["kind"] == "rejected",
+    "HM-ATOM-002": lambda v: bool(action_format_problems(v.action)),
+    "HM-MODE-009": lambda v: v.action["kind"] == "set_position_mode" and any(
+        row(v.before, a, s, side) is None and (a, s, side) in v.shown for a, s, side, _ in rows(v.after)),
     "HM-ACCT-001": lambda v: v.action.get("account") is not None and v.outcome["kind"] == "accepted",
     "HM-LEDG-001": lambda v: bool(_events(v, "ledger")),
 }
@@ -198,6 +203,15 @@ class ModelMachine(RuleBasedStateMachine):
         if data.draw(st.integers(0, 9)) == 0:
             action["reduce_only"] = True
         self.apply(action)
+
+    @rule(data=st.data(), account=st.sampled_from(["A", "B"]), symbol=st.sampled_from(sorted(TICK)))
+    def send_off_the_format(self, data: st.DataObject, account: str, symbol: str) -> None:
+        """An order not of the action format, as a lenient client might send it (HM-ATOM-002)."""
+        self.orders += 1
+        order = {"kind": "place_order", "account": account, "order_id": f"o{self.orders}",
+                 "instrument": symbol, "side": "BUY", "position_side": "LONG", "order_type": "MARKET",
+                 "quantity": QTY[symbol][0], "price": self.price(symbol, 0)}
+        self.apply(off_format(DataChooser(data), order))
 
     def hedged(self, account: str, symbol: str) -> bool:
         modes = self.snapshot["accounts"][account]["position_mode"]

@@ -91,7 +91,9 @@ def rule_page(rule: Rule, *, proved: dict[str, list[str]], tests: dict[str, list
         "",
     ]
     scope = []
-    if rule.applies_to:
+    if rule.applies_to == ("off-format",):
+        scope.append("Applies to actions not of the [action format](../formats/actions.md).")
+    elif rule.applies_to:
         scope.append("Applies to actions: " + ", ".join(f"`{a}`" for a in rule.applies_to) + ".")
     elif rule.kind != "parameter":
         scope.append("Applies to every action.")

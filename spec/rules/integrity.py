@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from ..observe import D, action_format_problems, events, rows, without_time
 from ..reasons import REASON_CLASSES
-from ..registry import RULEBOOK_OWN, StepView, Violation, rule
+from ..registry import OFF_FORMAT, RULEBOOK_OWN, StepView, Violation, rule
 
 REASONS = frozenset(REASON_CLASSES)
 TRANSFER_KINDS = frozenset({"MARGIN_ALLOCATE", "MARGIN_RELEASE", "MARGIN_TRANSFER", "INSURANCE_INFLOW",
@@ -53,7 +53,7 @@ def rejection_is_atomic(view: StepView) -> Iterator[Violation]:
               "was read). Whether each value means something (an unknown account, a price off the tick) is for "
               "the other rules.",
     sources=[("B-ERR", "-1102 and -1104: a parameter malformed, missing or not read")],
-    observes=("outcome",), off_format=True,
+    applies_to=(OFF_FORMAT,), observes=("outcome",), off_format=True,
 )
 def off_format_refused(view: StepView) -> Iterator[Violation]:
     """Implements HM-ATOM-002 (the action format: ``observe.ACTION_FORMAT``)."""
