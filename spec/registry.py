@@ -95,6 +95,14 @@ class StepView:
     caller keeps the run's history (conformance runs, vectors, the model's tests); None where it does not, and
     what only the history shows (HM-MODE-009) is then not judged."""
 
+    @functools.cached_property
+    def off_format(self) -> list[str]:
+        """How the step's action is not of the action format (``observe.action_format_problems``), worked out
+        once for every check of the step."""
+        from hedgespec.spec.observe import action_format_problems
+
+        return action_format_problems(self.action)
+
 
 @dataclass(frozen=True)
 class Rule:
@@ -170,11 +178,11 @@ def _exact(check: StepCheck, off_format: bool) -> StepCheck:
     ``+`` or ``*`` on Decimal values in it is exact too, not rounded to the default 28 digits. Unless
     ``off_format``, it judges only actions of the action format: an action not of it is judged by HM-ATOM-001
     and HM-ATOM-002 alone, which hold the engine to refusing it with INVALID_ARGUMENT and changing nothing."""
-    from hedgespec.spec.observe import CTX, action_format_problems
+    from hedgespec.spec.observe import CTX
 
     @functools.wraps(check)
     def exact(view: Any) -> Iterator[Violation]:
-        if not off_format and action_format_problems(view.action):
+        if not off_format and view.off_format:
             return iter(())
         with localcontext(CTX):
             return iter(list(check(view)))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from decimal import Decimal
 
-from ..observe import D, action_format_problems, events, rows, without_time
+from ..observe import D, events, rows, without_time
 from ..reasons import REASON_CLASSES
 from ..registry import OFF_FORMAT, RULEBOOK_OWN, StepView, Violation, rule
 
@@ -57,7 +57,7 @@ def rejection_is_atomic(view: StepView) -> Iterator[Violation]:
 )
 def off_format_refused(view: StepView) -> Iterator[Violation]:
     """Implements HM-ATOM-002 (the action format: ``observe.ACTION_FORMAT``)."""
-    problems = action_format_problems(view.action)
+    problems = view.off_format
     if problems and (view.outcome["kind"], view.outcome.get("reason")) != ("rejected", "INVALID_ARGUMENT"):
         yield Violation("HM-ATOM-002", f"{'; '.join(problems)}: answered {view.outcome['kind']} "
                                        f"{view.outcome.get('reason') or ''}".rstrip())
