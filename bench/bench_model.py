@@ -51,6 +51,7 @@ from collections import Counter
 from decimal import Decimal
 from typing import Any
 
+from hedgespec.model import BUILD as MODEL_BUILD
 from hedgespec.model import initial_state, step
 from hedgespec.model.codec import action_from_json, format_units
 from hedgespec.model.state import State
@@ -435,13 +436,13 @@ def main(argv: list[str] | None = None) -> int:
         "best_actions_per_second": round(len(actions) / min(timings)),
         "cpu_actions_per_second": round(cpu_rate), "target": TARGET,
         "meets_target": rate >= TARGET, "outcomes": dict(kinds), "action_mix": dict(mix),
-        "python": platform.python_version(), "cost_by_kind": by_kind, "top_costs": rows,
+        "python": platform.python_version(), "model_build": MODEL_BUILD, "cost_by_kind": by_kind, "top_costs": rows,
         "bytecodes": bytecodes, "machine_instructions": instructions, "calibration": calibration,
     }
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
-    print(f"hedgespec.model throughput, python {result['python']}, single core")
+    print(f"hedgespec.model throughput, python {result['python']}, model {result['model_build']}, single core")
     print(f"  workload: {len(actions)} actions, {args.accounts} accounts; mix "
           + ", ".join(f"{k} {n}" for k, n in mix.most_common()))
     print("  outcomes: " + ", ".join(f"{k} {n}" for k, n in kinds.most_common()))

@@ -6,6 +6,7 @@ Chapters: ``mode``, ``orders``, ``positions``, ``margin``, ``fees``, ``funding``
 
 from __future__ import annotations
 
+from types import FunctionType
 from typing import Any
 
 from hedgespec.spec.profiles import Profile, ProfileError, load_profile
@@ -15,6 +16,10 @@ from .mode import scope_of
 from .snapshot import snapshot
 from .state import BOTH, CROSS, HEDGE, HEDGE_SIDES, ISOLATED, ONE_WAY, Account, Config, LegSettings, State
 from .step import step
+
+BUILD = "interpreted" if isinstance(step, FunctionType) else "compiled"
+"""How this model runs: ``interpreted`` from its Python sources, or ``compiled`` by mypyc from the same
+sources (``HEDGESPEC_COMPILE=1``, see setup.py)."""
 
 _RATE_CHOICES = ("liquidation_clearance_fee_rate", "settlement_fee_rate")
 

@@ -5,15 +5,20 @@ The ledger is this stream of per-step events; the state holds no growing history
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 from hedgespec.spec.reasons import REASON_CLASSES
 
 OUTCOMES_VERSION = "1"  # the JSON form of outcomes and events (docs/formats/outcomes.md)
 
-ACCEPTED, REJECTED, UNCHANGED, PARTIALLY_APPLIED = "accepted", "rejected", "unchanged", "partially_applied"
+ACCEPTED: Final = "accepted"
+REJECTED: Final = "rejected"
+UNCHANGED: Final = "unchanged"
+PARTIALLY_APPLIED: Final = "partially_applied"
 
-WALLET, ISOLATED_MARGIN, INSURANCE_FUND = "wallet", "isolated_margin", "insurance_fund"
+WALLET: Final = "wallet"
+ISOLATED_MARGIN: Final = "isolated_margin"
+INSURANCE_FUND: Final = "insurance_fund"
 
 REASONS = REASON_CLASSES
 

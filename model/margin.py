@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 from operator import attrgetter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from .positions import HedgePair, unrealized_pnl
 from .state import CROSS, Account, Bracket, Config, Leg, LegSettings
@@ -133,8 +133,8 @@ def order_margin(account: Account | MutableAccount) -> int:
     return sum(map(_MARGIN_RESERVED, orders)) + sum(map(_FEE_RESERVED, orders))
 
 
-_MARGIN_RESERVED = attrgetter("margin_reserved")
-_FEE_RESERVED = attrgetter("fee_reserved")
+_MARGIN_RESERVED: Final = attrgetter("margin_reserved")
+_FEE_RESERVED: Final = attrgetter("fee_reserved")
 
 
 def available_balance(config: Config, account: Account | MutableAccount, mark_prices: dict[str, int]) -> int:

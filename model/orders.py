@@ -8,6 +8,7 @@ HM-ORD-008 (initial margin reserved at placement), HM-STOP-001..003 and HM-STOP-
 from __future__ import annotations
 
 from operator import attrgetter
+from typing import Final
 
 from .actions import PlaceOrder
 from .codec import format_units
@@ -189,11 +190,11 @@ def place(work: Work, action: PlaceOrder) -> Outcome:
     return _ACCEPTED
 
 
-_ORDER_FIELDS = attrgetter("account", "order_id", "instrument", "side", "order_type", "position_side", "quantity",
+_ORDER_FIELDS: Final = attrgetter("account", "order_id", "instrument", "side", "order_type", "position_side", "quantity",
                            "price", "stop_price", "activation_price", "callback_rate", "reduce_only",
                            "close_position")
-_REQUESTED_SIDES = ("", BOTH, *HEDGE_SIDES)
-_ACCEPTED = Outcome(ACCEPTED)
+_REQUESTED_SIDES: Final = ("", BOTH, *HEDGE_SIDES)
+_ACCEPTED: Final = Outcome(ACCEPTED)
 
 
 def _crosses(side: str, limit_price: int, trade_price: int) -> bool:

@@ -12,21 +12,31 @@ leg's opening fills, less what reducing fills released), so entry price = cost /
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
-LONG, SHORT, BOTH = "LONG", "SHORT", "BOTH"
-BUY, SELL = "BUY", "SELL"
-HEDGE, ONE_WAY = "HEDGE", "ONE_WAY"
-ISOLATED, CROSS = "ISOLATED", "CROSS"
-MARKET, LIMIT = "MARKET", "LIMIT"
-STOP_MARKET, TAKE_PROFIT_MARKET, TRAILING_STOP_MARKET = "STOP_MARKET", "TAKE_PROFIT_MARKET", "TRAILING_STOP_MARKET"
-CONDITIONAL_TYPES = (STOP_MARKET, TAKE_PROFIT_MARKET, TRAILING_STOP_MARKET)
-ORDER_TYPES = (MARKET, LIMIT, *CONDITIONAL_TYPES)
-PERPETUAL, DATED = "PERPETUAL", "DATED"
-HEDGE_SIDES = (LONG, SHORT)
-POSITION_SIDES = (BOTH, LONG, SHORT)  # every position side, in sorted order (the order legs are visited in)
+# Final: one value for good (and, in the compiled build, a constant rather than a module lookup)
+LONG: Final = "LONG"
+SHORT: Final = "SHORT"
+BOTH: Final = "BOTH"
+BUY: Final = "BUY"
+SELL: Final = "SELL"
+HEDGE: Final = "HEDGE"
+ONE_WAY: Final = "ONE_WAY"
+ISOLATED: Final = "ISOLATED"
+CROSS: Final = "CROSS"
+MARKET: Final = "MARKET"
+LIMIT: Final = "LIMIT"
+STOP_MARKET: Final = "STOP_MARKET"
+TAKE_PROFIT_MARKET: Final = "TAKE_PROFIT_MARKET"
+TRAILING_STOP_MARKET: Final = "TRAILING_STOP_MARKET"
+CONDITIONAL_TYPES: Final = (STOP_MARKET, TAKE_PROFIT_MARKET, TRAILING_STOP_MARKET)
+ORDER_TYPES: Final = (MARKET, LIMIT, STOP_MARKET, TAKE_PROFIT_MARKET, TRAILING_STOP_MARKET)
+PERPETUAL: Final = "PERPETUAL"
+DATED: Final = "DATED"
+HEDGE_SIDES: Final = (LONG, SHORT)
+POSITION_SIDES: Final = (BOTH, LONG, SHORT)  # every position side, in sorted order (the order legs are visited in)
 
-record = tuple.__new__
+record: Final = tuple.__new__
 """``record(Leg, (q, cost, ...))`` builds a named tuple from a plain tuple of all its fields, in order.
 
 The same value as ``Leg(q, cost, ...)`` without the named tuple's Python-level constructor; the
@@ -73,7 +83,7 @@ class Leg(NamedTuple):
     funding: int = 0  # lifetime net funding, MONEY atoms (+ received, - paid)
 
 
-FLAT = Leg()
+FLAT: Final = Leg()
 
 
 class LegSettings(NamedTuple):

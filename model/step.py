@@ -12,7 +12,7 @@ The chapters it calls: ``mode`` (switch guard), ``orders`` (admission, matching,
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 from . import liquidation, orders, settlement
 from .actions import (
@@ -76,7 +76,7 @@ def step(state: State, action: object) -> tuple[Outcome, State]:
     if instrument is not None and instrument not in state.config.instruments:
         return rejected("INVALID_ARGUMENT", f"instrument: unknown instrument {instrument!r}"), state
     position_side = getattr(action, "position_side", "")
-    if position_side not in ("", *POSITION_SIDES):  # not a position side at all (HM-ATOM-002)
+    if position_side not in _POSITION_SIDES_OR_NONE:  # not a position side at all (HM-ATOM-002)
         return rejected("INVALID_ARGUMENT", f"position_side: {position_side!r} is not LONG, SHORT or BOTH"), state
     work = Work(state, action.t)  # type: ignore[attr-defined]
     outcome = handler(work, action)
@@ -186,7 +186,7 @@ def _covered_settings(work: Work, account_id: str, instrument: str, position_sid
     return keys, [settings_of(work.config, account, i, s) for i, s in keys]
 
 
-LONG_SHORT_BOTH = (*HEDGE_SIDES, BOTH)
+LONG_SHORT_BOTH: Final = (*HEDGE_SIDES, BOTH)
 
 
 def _set_margin_type(work: Work, action: SetMarginType) -> Outcome:
@@ -359,6 +359,8 @@ def _funding_buckets(work: Work, account_id: str, symbol: str, side: str, amount
 def _expire(work: Work, action: Expire) -> Outcome:
     return settlement.expire(work, action)
 
+
+_POSITION_SIDES_OR_NONE: Final = ("", *POSITION_SIDES)  # none given, or a position side
 
 _HANDLERS: dict[type, Callable[[Work, Any], Outcome]] = {
     Deposit: _deposit,

@@ -25,15 +25,17 @@ places where the model rounds, and each use names its direction:
 
 from __future__ import annotations
 
-QTY_DECIMALS = 8
-PRICE_DECIMALS = 8
-MONEY_DECIMALS = 16
-RATE_DECIMALS = 8
+from typing import Final
 
-QTY_ONE = 10**QTY_DECIMALS
-PRICE_ONE = 10**PRICE_DECIMALS
-MONEY_ONE = 10**MONEY_DECIMALS
-RATE_ONE = 10**RATE_DECIMALS
+QTY_DECIMALS: Final = 8
+PRICE_DECIMALS: Final = 8
+MONEY_DECIMALS: Final = 16
+RATE_DECIMALS: Final = 8
+
+QTY_ONE: Final = 10**QTY_DECIMALS
+PRICE_ONE: Final = 10**PRICE_DECIMALS
+MONEY_ONE: Final = 10**MONEY_DECIMALS
+RATE_ONE: Final = 10**RATE_DECIMALS
 
 
 def ceil_div(numerator: int, denominator: int) -> int:

@@ -1,0 +1,142 @@
+"""The compiled build of the reference model (``HEDGESPEC_COMPILE=1``, setup.py) is the same model.
+
+Run against an installed compiled build, these tests load the interpreted model from ``model/``
+beside it and step both through the same random runs (every profile, hedge and one-way, actions of
+the format and not): every outcome and every snapshot must be equal. Where the installed model is
+the interpreted one (the usual editable install) they are skipped, unless
+``HEDGESPEC_EXPECT_COMPILED=1`` says a compiled build should be there (``.ci/compiled_model.sh``),
+which makes the skip a failure.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import hedgespec.model as installed
+import pytest
+from hedgespec.conformance.generate import random_steps
+from hedgespec.conformance.world import default_params, diff, mode_scopes
+from hedgespec.spec.profiles import builtin_profile_names, load_profile
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCE_NAME = "hedgespec_model_from_source"
+
+
+def _need_compiled() -> None:
+    if installed.BUILD == "compiled":
+        return
+    if os.environ.get("HEDGESPEC_EXPECT_COMPILED") == "1":
+        pytest.fail(f"HEDGESPEC_EXPECT_COMPILED=1 but hedgespec.model is {installed.BUILD} "
+                    f"({Path(installed.__file__).parent})")
+    pytest.skip("the installed model is the interpreted one (HEDGESPEC_COMPILE=1 pip install --no-build-isolation .)")
+
+
+def load_model(name: str, folder: Path) -> ModuleType:
+    """The model package in ``folder``, interpreted, imported as ``name`` (beside the installed one)."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, folder / "__init__.py", submodule_search_locations=[str(folder)])
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def source_model() -> ModuleType:
+    """The model as interpreted from ``model/``."""
+    return load_model(SOURCE_NAME, ROOT / "model")
+
+
+class Build:
+    """One build of the model, driven by JSON actions."""
+
+    def __init__(self, model: ModuleType, params: dict[str, Any]) -> None:
+        self.model = model
+        self.codec = sys.modules[f"{model.__name__}.codec"]
+        self.state = model.initial_state(params)
+
+    def apply(self, action: dict[str, Any]) -> dict[str, Any]:
+        try:
+            parsed = self.codec.action_from_json(action, "action")
+        except self.codec.InputError as exc:
+            return {"kind": "rejected", "reason": "INVALID_ARGUMENT", "message": str(exc)}
+        outcome, self.state = self.model.step(self.state, parsed)
+        return self.codec.outcome_to_json(outcome)
+
+    def snapshot(self) -> dict[str, Any]:
+        return self.model.snapshot(self.state)
+
+
+def test_the_source_model_is_interpreted_and_separate() -> None:
+    source = source_model()
+    assert source.BUILD == "interpreted"
+    assert source.step is not installed.step
+    assert Path(sys.modules[f"{SOURCE_NAME}.step"].__file__).parent == ROOT / "model"
+
+
+def assert_agree(one: ModuleType, other: ModuleType, profile: str, mode: str, seeds: range, length: int) -> None:
+    """Step both models through the same seeded random runs; fail at the first outcome or snapshot that differs."""
+    params = default_params(profile, mode)
+    scopes = mode_scopes(load_profile(profile), [i["symbol"] for i in params["instruments"]])
+    for seed in seeds:
+        run = LockStep(Build(one, params), Build(other, params), f"{profile}/{mode} seed {seed}")
+        random_steps(params, scopes, seed, length, run.advance)
+        assert run.steps == length
+
+
+class LockStep:
+    """Two builds advanced together by ``random_steps``; each step's outcomes and snapshots must be equal."""
+
+    def __init__(self, first: Build, second: Build, run: str) -> None:
+        self.first, self.second, self.run, self.steps = first, second, run, 0
+
+    def advance(self, action: dict[str, Any] | None) -> dict[str, Any]:
+        where = f"{self.run} step {self.steps}"
+        if action is not None:
+            got, want = self.first.apply(action), self.second.apply(action)
+            assert got == want, f"{where} {action}: outcomes differ: {diff(want, got)}"
+            self.steps += 1
+        snap, expected = self.first.snapshot(), self.second.snapshot()
+        assert snap == expected, f"{where}: snapshots differ: {diff(expected, snap)}"
+        return snap
+
+
+@pytest.mark.parametrize("mode", ["HEDGE", "ONE_WAY"])
+@pytest.mark.parametrize("profile", builtin_profile_names())
+def test_compiled_and_interpreted_agree_step_by_step(profile: str, mode: str) -> None:
+    _need_compiled()
+    assert_agree(installed, source_model(), profile, mode, range(3), 300)
+
+
+def test_a_model_that_differs_is_told_apart(tmp_path: Path) -> None:
+    """The comparison can fail: a copy of the model whose fees are one MONEY atom too high is caught."""
+    shutil.copytree(ROOT / "model", tmp_path / "model", ignore=shutil.ignore_patterns("__pycache__", "*.so"))
+    fees = tmp_path / "model" / "fees.py"
+    text = fees.read_text()
+    assert text.count("return apply_rate_up(abs(quantity * price), rate)") == 1
+    fees.write_text(text.replace("return apply_rate_up(abs(quantity * price), rate)",
+                                 "return apply_rate_up(abs(quantity * price), rate) + 1"))
+    changed = load_model("hedgespec_model_fee_one_atom_high", tmp_path / "model")
+    with pytest.raises(AssertionError, match="differ"):
+        assert_agree(installed, changed, "seed", "HEDGE", range(3), 300)
+
+
+def test_compiled_model_refuses_wrong_python_types_as_the_interpreted_one_does() -> None:
+    """Fields of the wrong Python type are INVALID_ARGUMENT in both builds, never an exception."""
+    _need_compiled()
+    params = default_params("seed")
+    for model in (installed, source_model()):
+        actions = sys.modules[f"{model.__name__}.actions"]
+        state = model.initial_state(params)
+        for action in (actions.PlaceOrder(1, "A", "o", "BTCUSDT", "BUY", "LONG", "MARKET", "1", 100),
+                       actions.PlaceOrder(1, "A", "o", "BTCUSDT", "BUY", "LONG", "MARKET", True, 100),
+                       actions.Deposit(1, ["A"], 5), object()):
+            outcome, after = model.step(state, action)
+            assert outcome.reason == "INVALID_ARGUMENT" and after is state, (model.BUILD, action, outcome)
