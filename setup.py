@@ -6,8 +6,9 @@ compiles ``hedgespec.model`` with mypyc from the same sources; every other packa
 Python, and so do the model's action classes (``model/actions.py``): mypyc would refuse an action
 with a field of the wrong Python type when it is built, where the model refuses it when it is
 stepped (INVALID_ARGUMENT), as the interpreted model does. Without ``HEDGESPEC_COMPILE=1`` nothing is compiled and this file changes nothing. The
-compiled model is the same model: ``.ci/run`` runs the fast tier and the vectors against it (see
-``bench/README.md`` for the figures). An editable install is never compiled: a compiled module
+compiled model is the same model: ``.ci/compiled_model.sh`` (a gate of ``.ci/run``) steps it beside
+the interpreted one over random runs of every profile, and runs the vectors and the model's tests on
+it; ``bench/bench_model.py`` times either build (README, "Where each part stands"). An editable install is never compiled: a compiled module
 beside its source would hide every later edit of the source.
 
 mypyc names a module after its path, so the model's sources (``model/``, installed as

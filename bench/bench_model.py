@@ -20,15 +20,18 @@ shared machine where seconds are noisy). ``--instructions`` counts the machine i
 action under valgrind's callgrind (two processes, with 0 and 2 timed runs: the difference is the
 stepping alone), which includes the time spent in C that bytecodes leave out; it needs valgrind.
 
-Target: >= 100,000 actions/s on one core of the CI machine the target was set on, where a bare
-frozen-dataclass integer step runs about 400,000 steps/s. Machines differ severalfold, so the
+It times the model that is installed: the interpreted one, or the compiled build (``HEDGESPEC_COMPILE=1``,
+setup.py), as the first line says. Target: >= 100,000 actions/s on one core of the CI machine the
+target was set on, where a bare frozen-dataclass integer step runs about 400,000 steps/s. The
 benchmark also times that bare step here (``--no-calibration`` skips it) and scales the model's figure
 to that machine: the model's rate x 400,000 / the bare step's rate here. "A bare step" is read two
 ways, a new instance built by the constructor or by ``dataclasses.replace``; the scaled figure is
 given for both. The target's second yardstick, a compiled engine stepped one event at a time (about
 17,000 events/s there), is timed too when the ``nautilus`` extra is installed: nautilus_trader's
 ``BacktestEngine`` handed one quote tick per run, and the model's figure scaled by it as well.
-The benchmark prints figures; it asserts nothing about time.
+The benchmark prints figures; it asserts nothing about time. (The scaled figures read "there" as a
+machine 3 to 6 times slower than the 2-core machines CI runs on today, where ``.ci/run`` takes as
+long as on a development machine of the same kind; the unscaled figure is the one for those.)
 """
 
 from __future__ import annotations

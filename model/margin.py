@@ -7,8 +7,7 @@ leg) and the availability rule behind HM-ORD-008.
 from __future__ import annotations
 
 from fractions import Fraction
-from operator import attrgetter
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
 
 from .positions import HedgePair, unrealized_pnl
 from .state import CROSS, Account, Bracket, Config, Leg, LegSettings
@@ -129,12 +128,10 @@ def settings_of(config: Config, account: Account, instrument: str, position_side
 
 def order_margin(account: Account | MutableAccount) -> int:
     """What the account's open orders hold: their initial margin and fee reservations."""
-    orders = account.orders.values()
-    return sum(map(_MARGIN_RESERVED, orders)) + sum(map(_FEE_RESERVED, orders))
-
-
-_MARGIN_RESERVED: Final = attrgetter("margin_reserved")
-_FEE_RESERVED: Final = attrgetter("fee_reserved")
+    held = 0
+    for order in account.orders.values():
+        held += order.margin_reserved + order.fee_reserved
+    return held
 
 
 def available_balance(config: Config, account: Account | MutableAccount, mark_prices: dict[str, int]) -> int:

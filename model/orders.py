@@ -62,6 +62,20 @@ def place(work: Work, action: PlaceOrder) -> Outcome:
     """Admit an order (all checks before any change), then execute or rest it."""
     config = work.config
     choices = config.choices
+    # the fields' types, for the compiled build (step has checked them: well_typed)
+    account_id: str
+    order_id: str
+    instrument: str
+    side: str
+    order_type: str
+    requested_side: str
+    quantity: int
+    price: int
+    stop_price: int
+    activation_price: int
+    callback_rate: int
+    reduce_only: bool
+    close_position: bool
     (account_id, order_id, instrument, side, order_type, requested_side, quantity, price, stop_price,
      activation_price, callback_rate, reduce_only, close_position) = _ORDER_FIELDS(action)
     inst = config.instruments[instrument]
@@ -111,7 +125,7 @@ def place(work: Work, action: PlaceOrder) -> Outcome:
         position_side = BOTH
     elif position_side not in HEDGE_SIDES:
         return rejected("POSITION_SIDE_MISMATCH", "hedge mode needs position_side LONG or SHORT")
-    leg = account.leg(instrument, position_side)
+    leg = account.legs.get((instrument, position_side), FLAT)
     if position_side == BOTH:
         opening = not (reduce_only or close_position or conditional)
         signed = quantity if side == BUY else -quantity

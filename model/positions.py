@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .state import Leg
+from .state import Leg, record
 from .units import trunc_div
 
 
@@ -39,14 +39,11 @@ def open_leg(leg: Leg, signed_quantity: int, price: int, fee: int) -> Leg:
     post: __return__.isolated_margin == leg.isolated_margin and __return__.funding == leg.funding  # HM-NET-001
     post: implies(leg.quantity != 0, min(leg.cost_basis * __return__.quantity, price * leg.quantity * __return__.quantity) <= __return__.cost_basis * leg.quantity <= max(leg.cost_basis * __return__.quantity, price * leg.quantity * __return__.quantity))  # HM-POS-001
     """
-    return Leg(
-        quantity=leg.quantity + signed_quantity,
-        cost_basis=leg.cost_basis + signed_quantity * price,
-        isolated_margin=leg.isolated_margin,
-        realized_pnl=leg.realized_pnl,
-        fees_paid=leg.fees_paid + fee,
-        funding=leg.funding,
-    )
+    return record(Leg, (leg.quantity + signed_quantity,  # quantity
+                        leg.cost_basis + signed_quantity * price,  # cost_basis
+                        leg.isolated_margin, leg.realized_pnl,
+                        leg.fees_paid + fee,  # fees_paid
+                        leg.funding))
 
 
 def released_share(amount: int, closed: int, quantity: int) -> int:
@@ -80,14 +77,12 @@ def reduce_leg(leg: Leg, signed_quantity: int, price: int, fee: int) -> tuple[Le
     cost_released = released_share(leg.cost_basis, closed, leg.quantity)
     margin_released = released_share(leg.isolated_margin, closed, leg.quantity)
     realized = closed * price - cost_released
-    new_leg = Leg(
-        quantity=leg.quantity - closed,
-        cost_basis=leg.cost_basis - cost_released,
-        isolated_margin=leg.isolated_margin - margin_released,
-        realized_pnl=leg.realized_pnl + realized,
-        fees_paid=leg.fees_paid + fee,
-        funding=leg.funding,
-    )
+    new_leg = record(Leg, (leg.quantity - closed,  # quantity
+                           leg.cost_basis - cost_released,  # cost_basis
+                           leg.isolated_margin - margin_released,  # isolated_margin
+                           leg.realized_pnl + realized,  # realized_pnl
+                           leg.fees_paid + fee,  # fees_paid
+                           leg.funding))
     return new_leg, realized, margin_released
 
 

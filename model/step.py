@@ -11,6 +11,7 @@ The chapters it calls: ``mode`` (switch guard), ``orders`` (admission, matching,
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -69,13 +70,14 @@ def step(state: State, action: object) -> tuple[Outcome, State]:
         return rejected("INVALID_ARGUMENT", problem), state
     if action.t < state.time:  # type: ignore[attr-defined]
         return rejected("INVALID_ARGUMENT", f"t: logical time {action.t} is before {state.time}"), state  # type: ignore[attr-defined]
-    account_id = getattr(action, "account", None)
+    has_account, has_instrument, has_position_side = _KEY_FIELDS[type(action)]
+    account_id = getattr(action, "account", None) if has_account else None
     if account_id is not None and account_id not in state.accounts:
         return rejected("INVALID_ARGUMENT", f"account: unknown account {account_id!r}"), state
-    instrument = getattr(action, "instrument", None)
+    instrument = getattr(action, "instrument", None) if has_instrument else None
     if instrument is not None and instrument not in state.config.instruments:
         return rejected("INVALID_ARGUMENT", f"instrument: unknown instrument {instrument!r}"), state
-    position_side = getattr(action, "position_side", "")
+    position_side = getattr(action, "position_side", "") if has_position_side else ""
     if position_side not in _POSITION_SIDES_OR_NONE:  # not a position side at all (HM-ATOM-002)
         return rejected("INVALID_ARGUMENT", f"position_side: {position_side!r} is not LONG, SHORT or BOTH"), state
     work = Work(state, action.t)  # type: ignore[attr-defined]
@@ -94,7 +96,10 @@ def _with_time(state: State, t: int) -> State:
 
 
 def _accepted(message: str = "") -> Outcome:
-    return Outcome(ACCEPTED, None, message)
+    return record(Outcome, (ACCEPTED, None, message, ())) if message else _ACCEPTED
+
+
+_ACCEPTED: Final = Outcome(ACCEPTED)
 
 
 # --- account funds ---------------------------------------------------------------------------
@@ -376,5 +381,15 @@ _HANDLERS: dict[type, Callable[[Work, Any], Outcome]] = {
     Funding: _funding,
     Expire: _expire,
 }
+
+
+def _key_fields(action_type: type) -> tuple[bool, bool, bool]:
+    names = {field.name for field in dataclasses.fields(action_type)}
+    return "account" in names, "instrument" in names, "position_side" in names
+
+
+_KEY_FIELDS: Final = {action_type: _key_fields(action_type) for action_type in _HANDLERS}
+"""Per action type: whether it names an account, an instrument, a position side (read without an
+AttributeError for the ones it lacks)."""
 
 __all__ = ["step", "LedgerEntry", "ModeChange"]
