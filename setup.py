@@ -1,11 +1,11 @@
 """Build hooks beyond pyproject.toml: the optional compiled build of the reference model.
 
-    HEDGESPEC_COMPILE=1 pip install --no-build-isolation .     (mypy==2.4.1, setuptools and wheel installed first)
+    HEDGESPEC_COMPILE=1 pip install --no-build-isolation .   (mypy==2.4.1, setuptools>=68 and wheel installed first)
 
 compiles ``hedgespec.model`` with mypyc from the same sources; every other package stays pure
-Python, and so do the model's action classes (``model/actions.py``): mypyc would refuse an action
-with a field of the wrong Python type when it is built, where the model refuses it when it is
-stepped (INVALID_ARGUMENT), as the interpreted model does. Without ``HEDGESPEC_COMPILE=1`` nothing is compiled and this file changes nothing. The
+Python, and so do the model's action classes (``model/actions.py``): compiled, an action with a field
+of the wrong Python type could not even be constructed, where the model refuses it when it is stepped
+(INVALID_ARGUMENT), as the interpreted model does. Without ``HEDGESPEC_COMPILE=1`` nothing is compiled (this file only clears earlier build folders). The
 compiled model is the same model: ``.ci/compiled_model.sh`` (a gate of ``.ci/run``) steps it beside
 the interpreted one over random runs of every profile, and runs the vectors and the model's tests on
 it; ``bench/bench_model.py`` times either build (README, "Where each part stands"). An editable install is never compiled: a compiled module
@@ -31,10 +31,14 @@ STAGED = {"hedgespec": "hedgespec", "hedgespec/model": "model", "hedgespec/spec"
 
 
 def clear_earlier_builds() -> None:
-    """setuptools reuses ``build/lib*``: a compiled module left there by an earlier compiled build would
-    end up in a later build of either kind, and hide the source it came from."""
-    for folder in (ROOT / "build").glob("lib*"):
-        shutil.rmtree(folder, ignore_errors=True)
+    """setuptools reuses ``build/lib*`` and ``build/bdist.*``: a compiled module left there by an earlier
+    (or interrupted) compiled build would end up in a later build of either kind, and hide the source it
+    came from. They are removed before every build; a build stops if one cannot be."""
+    for folder in (*(ROOT / "build").glob("lib*"), *(ROOT / "build").glob("bdist.*")):
+        try:
+            shutil.rmtree(folder)
+        except OSError as exc:
+            sys.exit(f"hedgespec: cannot remove the earlier build {folder}: {exc}")
 
 
 def compiled_model() -> list:
@@ -46,7 +50,7 @@ def compiled_model() -> list:
     try:
         from mypyc.build import mypycify
     except ImportError:
-        sys.exit("hedgespec: HEDGESPEC_COMPILE=1 needs mypyc: pip install mypy==2.4.1 setuptools wheel, "
+        sys.exit("hedgespec: HEDGESPEC_COMPILE=1 needs mypyc: pip install mypy==2.4.1 'setuptools>=68' wheel, "
                  "then pip install --no-build-isolation .")
     shutil.rmtree(STAGE, ignore_errors=True)
     for target, source in STAGED.items():

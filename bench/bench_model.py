@@ -41,6 +41,7 @@ import cProfile
 import dataclasses
 import io
 import json
+import os
 import platform
 import pstats
 import random
@@ -348,7 +349,8 @@ def bytecode_count(start: State, actions: list[Any], raw: list[dict[str, Any]]) 
 
 
 def machine_instructions(actions: int, accounts: int, seed: int) -> dict[str, Any]:
-    """Machine instructions per action, from two callgrind runs of this script (0 and 2 timed runs)."""
+    """Machine instructions per action, from two callgrind runs of this script (0 and 2 timed runs), with
+    PYTHONHASHSEED=0 so that the count is the same on every run."""
     valgrind = shutil.which("valgrind")
     if valgrind is None:
         return {"error": "valgrind is not installed"}
@@ -357,7 +359,8 @@ def machine_instructions(actions: int, accounts: int, seed: int) -> dict[str, An
         done = subprocess.run(
             [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, __file__,
              "--only-runs", str(runs), "--actions", str(actions), "--accounts", str(accounts), "--seed", str(seed)],
-            capture_output=True, text=True, check=False)
+            capture_output=True, text=True, check=False,
+            env={**os.environ, "PYTHONHASHSEED": "0"})  # string hashes move dict probing: one seed, one count
         found = re.findall(r"Collected : (\d+)", done.stderr)
         if done.returncode != 0 or not found:
             return {"error": f"callgrind failed (exit {done.returncode}): {done.stderr.strip()[-200:]}"}

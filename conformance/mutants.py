@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
+from hedgespec.model import BUILD as MODEL_BUILD
 from hedgespec.spec.observe import ACTION_FORMAT, FLAG, action_format_problems
 
 from .adapter import ReferenceAdapter
@@ -1587,12 +1588,26 @@ REVIEWED_RISK_MUTANTS: list[Mutant] = [
 MUTANT_BY_NAME.update((m.name, m) for m in REVIEWED_RISK_MUTANTS)
 
 
+class CompiledModelError(Exception):
+    """A broken engine that replaces functions of the model cannot run on the compiled build."""
+
+
 class MutantAdapter:
-    """A broken engine: the reference with one mutation applied to what it reports."""
+    """A broken engine: the reference with one mutation applied to what it reports.
+
+    A mutant with ``patches`` replaces functions of the model's modules for each step. The compiled build
+    of the model (``hedgespec.model.BUILD == "compiled"``) calls its functions directly, so such a
+    replacement would change nothing, or break the step: such a mutant refuses to start there
+    (CompiledModelError) rather than run as the reference.
+    """
 
     capabilities = ReferenceAdapter.capabilities
 
     def __init__(self, mutant: Mutant, profile: str | None = None) -> None:
+        if mutant.patches and MODEL_BUILD != "interpreted":
+            raise CompiledModelError(
+                f"mutant {mutant.name} replaces functions of the reference model, which the {MODEL_BUILD} build "
+                "calls directly: run it with hedgespec installed from source (pip install -e .)")
         self.mutant = mutant
         self.name = f"mutant:{mutant.name}"
         self.reference = ReferenceAdapter(profile)
@@ -1649,7 +1664,12 @@ def serve(name: str) -> int:
     if mutant is None:
         print(f"unknown mutant {name!r}; known: {', '.join(MUTANT_BY_NAME)}", file=sys.stderr)
         return 2
-    return serve_adapter(mutant.adapter())
+    try:
+        adapter = mutant.adapter()
+    except CompiledModelError as exc:
+        print(f"hedgespec.conformance.mutants: {exc}", file=sys.stderr)
+        return 2
+    return serve_adapter(adapter)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -48,12 +48,14 @@ def resolve_choices(profile: Profile) -> dict[str, Any]:
     return choices
 
 
-def initial_state(params: dict[str, Any], profile: Profile | str | None = None, where: str = "params") -> State:
+def initial_state(params: Any, profile: Any = None, where: str = "params") -> State:
     """Build the state a run starts from, from run parameters in their JSON form.
 
     ``params``: instruments (list), accounts ({id: {"wallet": str, "position_mode": {scope: mode},
     "leg_settings": {instrument: {position_side: {"margin_type", "leverage"}}}}} or a list of ids),
-    optional profile name, insurance_fund, mark_prices, last_prices.
+    optional profile name, insurance_fund, mark_prices, last_prices. ``profile``: a Profile, a profile
+    name or None (the one ``params`` names). Typed Any so that the compiled build, which checks annotated
+    types on entry, reaches the checks below and raises InputError as the interpreted model does.
     """
     if not isinstance(params, dict):
         raise InputError(f"{where}: parameters are a JSON object")

@@ -53,6 +53,10 @@ class Bracket:
     maintenance_amount: int  # money atoms ("cum")
     max_leverage: int
 
+    def __reduce__(self) -> tuple[type, tuple[int, ...]]:  # copy and pickle by the constructor (frozen; compiled build)
+        return Bracket, (self.notional_floor, self.notional_cap, self.maintenance_rate, self.maintenance_amount,
+                         self.max_leverage)
+
 
 @dataclass(frozen=True, slots=True)
 class Instrument:
@@ -66,6 +70,10 @@ class Instrument:
     maker_rate: int  # RATE atoms
     taker_rate: int
     brackets: tuple[Bracket, ...]
+
+    def __reduce__(self) -> tuple[type, tuple[Any, ...]]:  # copy and pickle by the constructor (frozen; compiled build)
+        return Instrument, (self.symbol, self.settle_asset, self.kind, self.tick_size, self.lot_size, self.maker_rate,
+                            self.taker_rate, self.brackets)
 
     @property
     def max_leverage(self) -> int:
@@ -154,6 +162,9 @@ class Config:
     def __post_init__(self) -> None:
         object.__setattr__(self, "default_settings", LegSettings(self.choices["default_margin_type"],
                                                                  self.choices["default_leverage"]))
+
+    def __reduce__(self) -> tuple[type, tuple[Any, ...]]:  # copy and pickle by the constructor (frozen; compiled build)
+        return Config, (self.instruments, self.profile, self.account_ids, self.choices)
 
 
 class State(NamedTuple):

@@ -10,6 +10,7 @@ which makes the skip a failure.
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import os
 import shutil
@@ -67,7 +68,12 @@ class Build:
             parsed = self.codec.action_from_json(action, "action")
         except self.codec.InputError as exc:
             return {"kind": "rejected", "reason": "INVALID_ARGUMENT", "message": str(exc)}
-        outcome, self.state = self.model.step(self.state, parsed)
+        previous = self.state
+        shown = self.model.snapshot(previous)
+        outcome, self.state = self.model.step(previous, parsed)
+        assert self.model.snapshot(previous) == shown, f"{self.model.BUILD}: step changed its input state"
+        again, state_again = self.model.step(previous, parsed)
+        assert again == outcome and state_again == self.state, f"{self.model.BUILD}: the same step, another result"
         return self.codec.outcome_to_json(outcome)
 
     def snapshot(self) -> dict[str, Any]:
@@ -140,3 +146,46 @@ def test_compiled_model_refuses_wrong_python_types_as_the_interpreted_one_does()
                        actions.Deposit(1, ["A"], 5), object()):
             outcome, after = model.step(state, action)
             assert outcome.reason == "INVALID_ARGUMENT" and after is state, (model.BUILD, action, outcome)
+
+
+def test_states_copy_in_either_build() -> None:
+    """A state taken mid-run copies (copy, deepcopy) to an equal state that steps the same way."""
+    for model in (installed, source_model()):
+        params = default_params("binance-usdm")
+        build = Build(model, params)
+        scopes = mode_scopes(load_profile("binance-usdm"), [i["symbol"] for i in params["instruments"]])
+        run = LockStep(build, Build(model, params), f"{model.BUILD} binance-usdm seed 5")
+        random_steps(params, scopes, 5, 60, run.advance)
+        state = build.state
+        assert run.steps == 60 and state.accounts
+        for copied in (copy.copy(state), copy.deepcopy(state)):
+            assert copied == state and model.snapshot(copied) == model.snapshot(state), model.BUILD
+        action = build.codec.action_from_json({"t": 10**6, "kind": "mark_price", "instrument": "BTCUSDT",
+                                               "price": "29000"}, "action")
+        assert model.step(copy.deepcopy(state), action)[0] == model.step(state, action)[0], model.BUILD
+
+
+def test_initial_state_refuses_what_is_not_parameters_in_either_build() -> None:
+    """InputError, not a TypeError from the compiled build's type checks on entry."""
+    for model in (installed, source_model()):
+        codec = sys.modules[f"{model.__name__}.codec"]
+        for params, profile in (([], None), ("x", None), (default_params("seed"), 7)):
+            with pytest.raises(codec.InputError):
+                model.initial_state(params, profile)
+
+
+def test_mutants_that_replace_model_functions_refuse_the_compiled_build() -> None:
+    """On the compiled build a replaced function is never called: such a broken engine would run as the
+    reference. It refuses to start instead (and its server exits with status 2); the others run."""
+    _need_compiled()
+    from hedgespec.conformance import mutants
+
+    patching = [m for m in mutants.MUTANT_BY_NAME.values() if m.patches]
+    others = [m for m in mutants.MUTANT_BY_NAME.values() if not m.patches]
+    assert patching and others
+    for mutant in patching:
+        with pytest.raises(mutants.CompiledModelError, match=mutant.name):
+            mutant.adapter("seed")
+    assert mutants.serve(patching[0].name) == 2
+    for mutant in others:
+        assert mutant.adapter("seed").mutant is mutant
