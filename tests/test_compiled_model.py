@@ -11,6 +11,7 @@ which makes the skip a failure.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import importlib.util
 import os
 import shutil
@@ -21,8 +22,9 @@ from typing import Any
 
 import hedgespec.model as installed
 import pytest
-from hedgespec.conformance.generate import random_steps
+from hedgespec.conformance.generate import KINDS, Generator, RandomChooser, random_steps
 from hedgespec.conformance.world import default_params, diff, mode_scopes
+from hedgespec.spec.observe import action_format_problems
 from hedgespec.spec.profiles import builtin_profile_names, load_profile
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -189,3 +191,46 @@ def test_mutants_that_replace_model_functions_refuse_the_compiled_build() -> Non
     assert mutants.serve(patching[0].name) == 2
     for mutant in others:
         assert mutant.adapter("seed").mutant is mutant
+
+
+class _Amount(int):
+    """An int subclass: not of a field's exact type."""
+
+
+class _Name(str):
+    """A str subclass: not of a field's exact type."""
+
+
+ODD_VALUES = (True, False, None, 1.5, 10**40, -(10**40), -1, 0, "", "x", [], _Amount(5), _Name("alice"))
+
+
+def test_every_field_of_every_action_kind_with_odd_python_values_gives_the_same_outcome() -> None:
+    """Actions built in Python (not from JSON) with any field set to a value of another type, a subclass, or
+    an extreme integer: both builds answer alike, and neither raises."""
+    _need_compiled()
+    profile = "seed"
+    params = default_params(profile)
+    scopes = mode_scopes(load_profile(profile), [i["symbol"] for i in params["instruments"]])
+    compiled, interpreted = Build(installed, params), Build(source_model(), params)
+    run = LockStep(compiled, interpreted, f"{profile} seed 11")
+    random_steps(params, scopes, 11, 80, run.advance)  # a state with legs and orders
+    snap = compiled.snapshot()
+    ch = RandomChooser(11)
+    gen = Generator(params, scopes)
+    tried = 0
+    for kind in KINDS:
+        raw = gen.propose(ch, snap, kind)
+        while action_format_problems(raw):  # the generator now and then leaves the format on purpose
+            raw = gen.propose(ch, snap, kind)
+        raw["t"] = 10**6
+        base = {build: build.codec.action_from_json(raw, kind) for build in (compiled, interpreted)}
+        for field in dataclasses.fields(base[compiled]):
+            for value in ODD_VALUES:
+                outcomes = []
+                for build in (compiled, interpreted):
+                    action = dataclasses.replace(base[build], **{field.name: value})
+                    outcome, _ = build.model.step(build.state, action)
+                    outcomes.append(build.codec.outcome_to_json(outcome))
+                    tried += 1
+                assert outcomes[0] == outcomes[1], f"{kind}.{field.name} = {value!r}: {diff(outcomes[1], outcomes[0])}"
+    assert tried > 1_000
