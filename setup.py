@@ -2,14 +2,15 @@
 
     HEDGESPEC_COMPILE=1 pip install --no-build-isolation .   (mypy==2.4.1, setuptools>=68 and wheel installed first)
 
-compiles ``hedgespec.model`` with mypyc from the same sources; every other package stays pure
-Python, and so do the model's action classes (``model/actions.py``): compiled, an action with a field
-of the wrong Python type could not even be constructed, where the model refuses it when it is stepped
-(INVALID_ARGUMENT), as the interpreted model does. Without ``HEDGESPEC_COMPILE=1`` nothing is compiled (this file only clears earlier build folders). The
-compiled model is the same model: ``.ci/compiled_model.sh`` (a gate of ``.ci/run``) steps it beside
-the interpreted one over random runs of every profile, and runs the vectors and the model's tests on
-it; ``bench/bench_model.py`` times either build (README, "Where each part stands"). An editable install is never compiled: a compiled module
-beside its source would hide every later edit of the source.
+compiles ``hedgespec.model`` with mypyc from the same sources; every other package stays pure Python, and
+so do the model's action classes (``model/actions.py``): compiled, an action with a field of the wrong
+Python type could not even be constructed, where the model refuses it when it is stepped
+(INVALID_ARGUMENT), as the interpreted model does. Without ``HEDGESPEC_COMPILE=1`` nothing is compiled
+(this file only clears earlier build folders). The compiled model is the same model:
+``.ci/compiled_model.sh`` (a gate of ``.ci/run``) steps it beside the interpreted one over random runs of
+every profile, and runs the vectors and the model's tests on it; ``bench/bench_model.py`` times either
+build (README, "Where each part stands"). An editable install is never compiled: a compiled module beside
+its source would hide every later edit of the source.
 
 mypyc names a module after its path, so the model's sources (``model/``, installed as
 ``hedgespec.model``) are staged under ``build/mypyc-src/hedgespec/`` with the packages they import.
