@@ -8,7 +8,7 @@ Python type could not even be constructed, where the model refuses it when it is
 (INVALID_ARGUMENT), as the interpreted model does. Without ``HEDGESPEC_COMPILE=1`` nothing is compiled
 (this file only clears earlier build folders). The compiled model is the same model:
 ``.ci/compiled_model.sh`` (a gate of ``.ci/run``) steps it beside the interpreted one over random runs of
-every profile, and runs the vectors and the model's tests on it; ``bench/bench_model.py`` times either
+every profile, and runs on it the vectors and the tests that do not replace model functions; ``bench/bench_model.py`` times either
 build (README, "Where each part stands"). An editable install is never compiled: a compiled module beside
 its source would hide every later edit of the source.
 
